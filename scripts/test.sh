@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The README's test command: sets up what it needs, lints, then runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check --quiet src tests benchmarks scripts
+.venv/bin/ruff format --check --quiet src tests benchmarks
+exec .venv/bin/pytest "$@"

@@ -1,0 +1,3 @@
+"""detonate: dynamic threat analysis for container images."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,171 @@
+"""`detonate image REF …`: a thin adapter over `pipeline.scan`.
+
+Exit codes: 0 when the verdict is below `--fail-on`, 1 at or above it, 2 for usage errors and
+scans that ended in `verdict: error`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from contextlib import nullcontext
+from pathlib import Path
+
+from rich.console import Console
+
+from detonate import __version__
+from detonate.cli.progress_bar import RichProgress
+from detonate.errors import DetonateError, UsageError
+from detonate.model.image import Platform
+from detonate.model.options import (
+    AcquireOptions,
+    SandboxOptions,
+    ScanOptions,
+    UnpackLimits,
+    default_cache_dir,
+)
+from detonate.model.report import Report, Verdict
+from detonate.pipeline import scan
+from detonate.report import json_report, table
+
+EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+FAIL_ON = {
+    "malicious": {Verdict.MALICIOUS},
+    "suspicious": {Verdict.MALICIOUS, Verdict.SUSPICIOUS},
+    "never": set(),
+}
+FORMATS = ("table", "json")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so `main` stays the one place that exits."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message, hint=f"see `{self.prog} --help`")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="detonate", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"detonate {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    image = commands.add_parser("image", help="scan a container image")
+    image.add_argument(
+        "reference",
+        metavar="REF",
+        help="docker://…, docker-archive:…, oci:…, oci-archive:…, or name[:tag|@digest]",
+    )
+    out = image.add_argument_group("output")
+    out.add_argument("--format", choices=FORMATS, default="table")
+    out.add_argument("--output", "-o", type=Path, help="write the report here (default stdout)")
+    out.add_argument("--json-report", type=Path, help="also write the JSON report to this file")
+    out.add_argument("--fail-on", choices=tuple(FAIL_ON), default="malicious")
+    out.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run = image.add_argument_group("analysis")
+    run.add_argument("--static-only", action="store_true", help="do not run the image")
+    run.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS")
+    run.add_argument("--cache-dir", type=Path, default=None, help=f"default {default_cache_dir()}")
+    run.add_argument("--platform", default="linux/amd64", help="for multi-arch images")
+    reg = image.add_argument_group("registry")
+    reg.add_argument("--authfile", type=Path, help="auth file (default: the standard ones)")
+    reg.add_argument("--creds", default="", help="USER:PASSWORD for the registry")
+    reg.add_argument(
+        "--unsafe-skip-tls-verify",
+        action="store_true",
+        help="accept untrusted TLS and plain HTTP registries (local registries only)",
+    )
+    limits = image.add_argument_group("unpack limits")
+    defaults = UnpackLimits()
+    limits.add_argument("--max-unpack-bytes", type=_positive, default=defaults.max_total_bytes)
+    limits.add_argument("--max-file-bytes", type=_positive, default=defaults.max_file_bytes)
+    limits.add_argument("--max-files", type=_positive, default=defaults.max_files)
+    limits.add_argument("--max-layers", type=_positive, default=defaults.max_layers)
+    limits.add_argument("--max-ratio", type=_positive, default=defaults.max_ratio)
+    return parser
+
+
+def _options(args: argparse.Namespace) -> ScanOptions:
+    try:
+        platform = Platform.parse(args.platform)
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="e.g. --platform linux/arm64") from None
+    return ScanOptions(
+        cache_dir=args.cache_dir or default_cache_dir(),
+        static_only=args.static_only,
+        acquire=AcquireOptions(
+            platform=platform,
+            tls_verify=not args.unsafe_skip_tls_verify,
+            auth_file=args.authfile,
+            creds=args.creds,
+        ),
+        unpack=UnpackLimits(
+            max_total_bytes=args.max_unpack_bytes,
+            max_file_bytes=args.max_file_bytes,
+            max_files=args.max_files,
+            max_layers=args.max_layers,
+            max_ratio=args.max_ratio,
+        ),
+        sandbox=SandboxOptions(timeout_seconds=args.timeout),
+    )
+
+
+def _write(report: Report, args: argparse.Namespace, stdout: Console) -> None:
+    if args.json_report:
+        args.json_report.write_text(json_report.dumps(report))
+    if args.format == "json":
+        text = json_report.dumps(report)
+        if args.output:
+            args.output.write_text(text)
+        else:
+            sys.stdout.write(text)
+    elif args.output:
+        with args.output.open("w") as handle:
+            table.render(report, Console(file=handle, width=120, no_color=True))
+    else:
+        table.render(report, stdout)
+
+
+def exit_code(verdict: Verdict, fail_on: str) -> int:
+    if verdict is Verdict.ERROR:
+        return EXIT_ERROR
+    return EXIT_FAIL if verdict in FAIL_ON[fail_on] else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    stderr = Console(stderr=True)
+    stdout = Console()
+    try:
+        args = build_parser().parse_args(argv)
+        options = _options(args)
+        show_progress = not args.no_progress and stderr.is_terminal
+        with RichProgress(stderr) if show_progress else nullcontext() as progress:
+            report = scan(args.reference, options, progress)
+        _write(report, args, stdout)
+    except DetonateError as exc:
+        stderr.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            stderr.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        stderr.print("[bold red]interrupted[/]")
+        return 130
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    if report.error:
+        stderr.print(
+            f"[bold red]error[/] in {report.error.stage}: {report.error.message}", highlight=False
+        )
+        if report.error.hint:
+            stderr.print(f"[dim]hint:[/] {report.error.hint}", highlight=False)
+    return exit_code(report.verdict, args.fail_on)
+
+
+def entry() -> None:
+    sys.exit(main())

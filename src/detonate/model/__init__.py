@@ -1,0 +1,1 @@
+"""Pure data passed between stages: frozen records, no I/O."""

@@ -1,0 +1,80 @@
+"""The report: one versioned document, the source of truth every rendering reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from detonate.model.findings import Finding
+from detonate.model.iocs import Iocs
+
+SCHEMA_VERSION = "1.0"
+
+
+class Verdict(StrEnum):
+    MALICIOUS = "malicious"
+    SUSPICIOUS = "suspicious"
+    CLEAN = "clean"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    reference: str
+    digest: str = ""  # manifest digest
+    platform: str = ""
+    config_digest: str = ""
+    layers: int = 0
+    files: int = 0
+    bytes_unpacked: int = 0
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    user: str = ""
+
+
+@dataclass(frozen=True)
+class StageError:
+    stage: str  # "acquire", "unpack", "static", "sandbox"
+    kind: str  # error class name: "ImageNotFound"
+    message: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """How the dynamic run went; status "not-run" for static-only scans."""
+
+    status: str = "not-run"  # not-run | exited | timeout | idle | killed | error
+    reason: str = ""
+    duration_seconds: float = 0.0
+    exit_code: int | None = None
+    events: int = 0
+    events_lost: int = 0
+    parse_errors: int = 0
+    skipped_sleep_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    stage: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Report:
+    image: ImageInfo
+    verdict: Verdict
+    score: int
+    findings: tuple[Finding, ...] = ()
+    iocs: Iocs = Iocs()
+    # Filled by the dynamic run; JSON-ready records (see the schema) until then empty.
+    processes: tuple[dict[str, Any], ...] = ()
+    network: dict[str, Any] = field(default_factory=dict)
+    files: tuple[dict[str, Any], ...] = ()
+    run: RunSummary = RunSummary()
+    error: StageError | None = None
+    timings: tuple[StageTiming, ...] = ()
+    generated_at: str = ""  # ISO 8601 UTC, from the injected clock
+    tool_version: str = ""
+    schema_version: str = SCHEMA_VERSION

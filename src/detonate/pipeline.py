@@ -1,0 +1,106 @@
+"""`scan(target, options) -> Report`: the only place that knows the order of the stages.
+
+    acquire → unpack → static ─┬─► verdict → Report
+                     └► sandbox ┘   (skipped with static_only)
+
+A stage that fails ends the scan with `verdict: error`, naming the stage and the reason; the
+findings gathered before it are kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from detonate import __version__
+from detonate.acquire import acquire
+from detonate.errors import DetonateError
+from detonate.model.filesystem import Rootfs
+from detonate.model.findings import Finding
+from detonate.model.image import AcquiredImage
+from detonate.model.iocs import Iocs
+from detonate.model.options import ScanOptions
+from detonate.model.report import ImageInfo, Report, StageError, StageTiming, Verdict
+from detonate.progress import NullProgress, Progress
+from detonate.static import analyze
+from detonate.unpack import unpack
+from detonate.verdict.score import judge
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Timings:
+    def __init__(self) -> None:
+        self.done: list[StageTiming] = []
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.done.append(StageTiming(name, round(time.monotonic() - started, 3)))
+
+
+def _image_info(reference: str, image: AcquiredImage | None, rootfs: Rootfs | None) -> ImageInfo:
+    if image is None:
+        return ImageInfo(reference=reference)
+    return ImageInfo(
+        reference=image.reference,
+        digest=image.digest,
+        platform=str(image.platform),
+        config_digest=image.config_digest,
+        layers=len(image.layers),
+        files=len(rootfs.entries) if rootfs else 0,
+        bytes_unpacked=rootfs.bytes_unpacked if rootfs else 0,
+        entrypoint=image.config.entrypoint,
+        cmd=image.config.cmd,
+        user=image.config.user,
+    )
+
+
+def scan(
+    target: str,
+    options: ScanOptions | None = None,
+    progress: Progress | None = None,
+    clock: Clock = utc_now,
+) -> Report:
+    options = options or ScanOptions()
+    progress = progress or NullProgress()
+    timings = _Timings()
+    image: AcquiredImage | None = None
+    rootfs: Rootfs | None = None
+    findings: list[Finding] = []
+    iocs = Iocs()
+    error: StageError | None = None
+    try:
+        with timings.stage("acquire"):
+            image = acquire(target, options.cache_dir, options.acquire, progress)
+        with timings.stage("unpack"):
+            rootfs = unpack(image, options.cache_dir, options.unpack, progress)
+        with timings.stage("static"):
+            static = analyze(image, rootfs, options.static, progress)
+        findings.extend(static.findings)
+        iocs = iocs.merged(static.iocs)
+    except DetonateError as exc:
+        error = StageError(exc.stage, type(exc).__name__, exc.message, exc.hint)
+
+    findings.sort(key=lambda f: (f.rule_id, f.evidence[0].path if f.evidence else ""))
+    points, verdict = judge(findings)
+    return Report(
+        image=_image_info(target, image, rootfs),
+        verdict=Verdict.ERROR if error else verdict,
+        score=points,
+        findings=tuple(findings),
+        iocs=iocs,
+        error=error,
+        timings=tuple(timings.done),
+        generated_at=clock().isoformat(timespec="seconds"),
+        tool_version=__version__,
+    )

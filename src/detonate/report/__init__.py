@@ -1,0 +1,1 @@
+"""report: the JSON document (source of truth) and its renderings."""

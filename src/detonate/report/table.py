@@ -1,0 +1,104 @@
+"""The terminal summary: verdict first, then findings by severity, then IOCs."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from detonate.model.findings import Severity
+from detonate.model.report import Report, Verdict
+
+VERDICT_STYLE = {
+    Verdict.MALICIOUS: "bold white on red",
+    Verdict.SUSPICIOUS: "bold black on yellow",
+    Verdict.CLEAN: "bold white on green",
+    Verdict.ERROR: "bold white on magenta",
+}
+SEVERITY_ORDER = list(Severity)[::-1]
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+MAX_EVIDENCE_CHARS = 90
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_EVIDENCE_CHARS else text[: MAX_EVIDENCE_CHARS - 1] + "…"
+
+
+def _headline(report: Report) -> Panel:
+    image = report.image
+    lines = Text()
+    lines.append(f" {report.verdict.value.upper()} ", style=VERDICT_STYLE[report.verdict])
+    lines.append(f"  score {report.score}/100   {len(report.findings)} findings\n")
+    lines.append(f"image     {image.reference}\n")
+    if image.digest:
+        lines.append(f"digest    {image.digest}\n")
+        lines.append(f"platform  {image.platform}   layers {image.layers}   files {image.files}\n")
+    run = report.run
+    lines.append(f"run       {run.status}" + (f" ({run.reason})" if run.reason else ""))
+    if report.error:
+        lines.append(f"\nerror     [{report.error.stage}] {report.error.message}", style="magenta")
+        if report.error.hint:
+            lines.append(f"\nhint      {report.error.hint}")
+    return Panel(lines, title="detonate", expand=False)
+
+
+def _findings(report: Report) -> Table:
+    table = Table(title="Findings", show_lines=False, expand=False)
+    for column in ("severity", "rule", "category", "ATT&CK", "evidence"):
+        table.add_column(column, overflow="fold")
+    ordered = sorted(report.findings, key=lambda f: (SEVERITY_ORDER.index(f.severity), f.rule_id))
+    for finding in ordered:
+        first = finding.evidence[0] if finding.evidence else None
+        evidence = ""
+        if first:
+            evidence = first.path or first.excerpt or first.description
+            if first.path and first.excerpt:
+                evidence = f"{first.path}: {first.excerpt}"
+        more = len(finding.evidence) - 1
+        table.add_row(
+            Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity]),
+            f"{finding.rule_id}\n[dim]{finding.title}[/dim]",
+            finding.category.value,
+            finding.technique + (" [dim](runtime)[/dim]" if finding.runtime_only else ""),
+            _clip(evidence) + (f" [dim](+{more} more)[/dim]" if more > 0 else ""),
+        )
+    return table
+
+
+def _iocs(report: Report) -> Table | None:
+    iocs = report.iocs
+    rows = [
+        ("pools", iocs.pools),
+        ("wallets", iocs.wallets),
+        ("urls", iocs.urls),
+        ("domains", iocs.domains),
+        ("ips", iocs.ips),
+    ]
+    if not any(values for _, values in rows):
+        return None
+    table = Table(title="Indicators", show_header=False, expand=False)
+    table.add_column("kind", style="bold")
+    table.add_column("values", overflow="fold")
+    for kind, values in rows:
+        if values:
+            shown = ", ".join(values[:8]) + (f" (+{len(values) - 8})" if len(values) > 8 else "")
+            table.add_row(kind, shown)
+    return table
+
+
+def render(report: Report, console: Console) -> None:
+    parts: list[Panel | Table] = [_headline(report)]
+    if report.findings:
+        parts.append(_findings(report))
+    iocs = _iocs(report)
+    if iocs is not None:
+        parts.append(iocs)
+    console.print(Group(*parts))

@@ -1,0 +1,1 @@
+"""verdict: findings → score → malicious / suspicious / clean."""
