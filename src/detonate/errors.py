@@ -13,6 +13,7 @@
     │   ├── LimitExceeded         a protective limit was hit (bytes, files, ratio)
     │   └── MalformedLayer        a layer that is not a readable tar stream
     ├── StaticError               stage "static"
+    ├── RuleError                 a rule file that does not load (bad metadata, bad match)
     └── SandboxError              stage "sandbox"
 """
 
@@ -83,6 +84,10 @@ class MalformedLayer(UnpackError):
 
 class StaticError(DetonateError):
     stage = "static"
+
+
+class RuleError(DetonateError):
+    stage = "rules"
 
 
 class SandboxError(DetonateError):

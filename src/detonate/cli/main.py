@@ -27,7 +27,7 @@ from detonate.model.options import (
 )
 from detonate.model.report import Report, Verdict
 from detonate.pipeline import scan
-from detonate.report import json_report, table
+from detonate.report import html, ioc_export, json_report, sarif, table
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 FAIL_ON = {
@@ -35,7 +35,7 @@ FAIL_ON = {
     "suspicious": {Verdict.MALICIOUS, Verdict.SUSPICIOUS},
     "never": set(),
 }
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "sarif", "html")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--format", choices=FORMATS, default="table")
     out.add_argument("--output", "-o", type=Path, help="write the report here (default stdout)")
     out.add_argument("--json-report", type=Path, help="also write the JSON report to this file")
+    out.add_argument(
+        "--iocs", type=Path, help="export IOCs: STIX 2.1 bundle for *.json, CSV otherwise"
+    )
     out.add_argument("--fail-on", choices=tuple(FAIL_ON), default="malicious")
     out.add_argument("--no-progress", action="store_true", help="no progress bars")
     run = image.add_argument_group("analysis")
@@ -116,11 +119,17 @@ def _options(args: argparse.Namespace) -> ScanOptions:
     )
 
 
+RENDERERS = {"json": json_report.dumps, "sarif": sarif.dumps, "html": html.render}
+
+
 def _write(report: Report, args: argparse.Namespace, stdout: Console) -> None:
     if args.json_report:
         args.json_report.write_text(json_report.dumps(report))
-    if args.format == "json":
-        text = json_report.dumps(report)
+    if args.iocs:
+        export = ioc_export.to_stix if args.iocs.suffix == ".json" else ioc_export.to_csv
+        args.iocs.write_text(export(report))
+    if args.format in RENDERERS:
+        text = RENDERERS[args.format](report)
         if args.output:
             args.output.write_text(text)
         else:

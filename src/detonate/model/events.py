@@ -20,3 +20,172 @@ class Event:
     ppid: int = 0
     exe: str = ""
     argv: tuple[str, ...] = ()
+
+
+# --- process -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessExecuted(Event):
+    """execve/execveat. `path` as requested; `exe` (base) is the program now running."""
+
+    kind: ClassVar[str] = "process.exec"
+    path: str
+    applet: str = ""  # busybox-style multi-call binaries: the applet that really ran ("wget")
+    succeeded: bool = True
+    error: str = ""  # "ENOENT" when it failed
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessForked(Event):
+    kind: ClassVar[str] = "process.fork"
+    child_pid: int
+    succeeded: bool = True
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessExited(Event):
+    kind: ClassVar[str] = "process.exit"
+    exit_code: int | None = None  # None when killed by a signal
+    signal: str = ""  # "SIGKILL" when killed
+
+
+# --- files (paths as the sample saw them, inside the container) -----------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileOpenedForWrite(Event):
+    kind: ClassVar[str] = "file.write"
+    path: str
+    flags: str  # "O_WRONLY|O_CREAT|O_TRUNC"
+    created: bool = False  # O_CREAT was asked for (not proof the file was new)
+    succeeded: bool = True
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileCreated(Event):
+    """A directory, symlink, hard link or device node was made (files: FileOpenedForWrite)."""
+
+    kind: ClassVar[str] = "file.create"
+    path: str
+    file_type: str  # "dir", "symlink", "hardlink", "node"
+    target: str = ""  # symlink target / hard link source
+    succeeded: bool = True
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileDeleted(Event):
+    kind: ClassVar[str] = "file.delete"
+    path: str
+    is_dir: bool = False
+    succeeded: bool = True
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileRenamed(Event):
+    kind: ClassVar[str] = "file.rename"
+    path: str  # old
+    new_path: str
+    succeeded: bool = True
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileModeChanged(Event):
+    kind: ClassVar[str] = "file.chmod"
+    path: str
+    mode: int
+    succeeded: bool = True
+    error: str = ""
+
+
+# --- network (socket syscalls; the simulator adds DNS/HTTP/TLS/stratum events) ---------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkEvent(Event):
+    family: str = ""  # "AF_INET", "AF_INET6", "AF_UNIX", "AF_NETLINK"
+    protocol: str = ""  # "TCP", "UDP", "UNIX", "" when unknown
+    address: str = ""  # IP, or the unix socket path
+    port: int = 0
+    succeeded: bool = True
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkConnected(NetworkEvent):
+    kind: ClassVar[str] = "net.connect"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkBound(NetworkEvent):
+    kind: ClassVar[str] = "net.bind"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkListened(NetworkEvent):
+    kind: ClassVar[str] = "net.listen"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSent(NetworkEvent):
+    """sendto/sendmsg/sendmmsg (plain write() on sockets is not traced: too noisy)."""
+
+    kind: ClassVar[str] = "net.send"
+    bytes: int = 0
+
+
+# --- signals, privilege, time -------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignalSent(Event):
+    kind: ClassVar[str] = "signal.kill"
+    target_pid: int  # as the sample named it (container pid namespace); -1 / 0 = groups
+    signal: str  # "SIGKILL"
+    succeeded: bool = True
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrivilegedAttempt(Event):
+    """A call that matters for escape or evasion, allowed or not: mount, ptrace, init_module …
+
+    `call` is the syscall, or "write" for an open-for-write under /proc or /sys.
+    """
+
+    kind: ClassVar[str] = "privileged"
+    call: str
+    args: str  # strace's rendering of the arguments
+    succeeded: bool = True
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SleepSkipped(Event):
+    kind: ClassVar[str] = "time.sleep_skipped"
+    call: str  # "nanosleep", "clock_nanosleep"
+    requested_seconds: float
+
+
+RUNTIME_EVENT_TYPES: tuple[type[Event], ...] = (
+    ProcessExecuted,
+    ProcessForked,
+    ProcessExited,
+    FileOpenedForWrite,
+    FileCreated,
+    FileDeleted,
+    FileRenamed,
+    FileModeChanged,
+    NetworkConnected,
+    NetworkBound,
+    NetworkListened,
+    NetworkSent,
+    SignalSent,
+    PrivilegedAttempt,
+    SleepSkipped,
+)

@@ -1,0 +1,95 @@
+"""What a sandbox run hands on: events, the process table, the filesystem diff, how it ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from detonate.model.events import Event
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """One process of the run (host pids; the sample saw its own pid namespace)."""
+
+    pid: int
+    ppid: int  # 0 for the container's init
+    exe: str  # the program running at the end (after the last successful exec)
+    argv: tuple[str, ...]
+    start: float  # seconds since the container started
+    applet: str = ""  # busybox applet when exe is a multi-call binary
+    end: float | None = None
+    exit_code: int | None = None
+    signal: str = ""  # killed by this signal
+    chain: tuple[int, ...] = ()  # ancestor pids, outermost first, ending with `pid`
+
+
+class ChangeKind(StrEnum):
+    CREATED = "created"
+    MODIFIED = "modified"
+    DELETED = "deleted"
+
+
+class ContentType(StrEnum):
+    ELF = "elf"
+    SCRIPT = "script"
+    ARCHIVE = "archive"
+    OTHER = "other"
+    DIR = "dir"
+    SYMLINK = "symlink"
+    NONE = "none"  # deleted, or not a regular file
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str  # inside the container: "/tmp/payload"
+    change: ChangeKind
+    content_type: ContentType
+    size: int = 0
+    mode: int = 0
+    sha256: str = ""  # regular files only
+    executed: bool = False  # a successful exec named this path
+    artifact: str = ""  # file name under RunResult.artifacts_dir, "" when not copied
+    artifact_truncated: bool = False  # larger than the per-file cap: only the head was kept
+    link_target: str = ""
+
+
+class RunStatus(StrEnum):
+    COMPLETED = "completed"  # the sample ran; `ended_by` says why it stopped
+    ERROR = "error"  # the sandbox could not run it; `error` says why
+
+
+class EndReason(StrEnum):
+    EXITED = "exited"  # the entrypoint (container init) exited
+    TIMEOUT = "timeout"
+    IDLE = "idle"  # no new trace output and no CPU use for idle_seconds
+    TRACE_LIMIT = "trace-limit"  # the trace file reached its size cap
+    INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM of the analyser
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    status: RunStatus
+    ended_by: EndReason
+    duration_seconds: float
+    events: int
+    parse_errors: int = 0  # trace lines we could not parse (kept in the trace artifact)
+    lines_lost: int = 0  # trace lines cut off (trace cap, tracer killed mid-line)
+    runtime_setup_lines: int = 0  # lines from runc's own init before the entrypoint's exec
+    skipped_sleep_seconds: float = 0.0
+    exit_code: int | None = None  # of the container init, when it exited
+    cpu_seconds: float = 0.0  # CPU time the container used (cgroup cpuacct)
+    memory_peak_bytes: int = 0  # cgroup memory high-water mark (tmpfs pages of its disk count)
+    error: str = ""
+    limits: tuple[tuple[str, str], ...] = ()  # ("memory", "536870912"), … as applied
+
+
+@dataclass(frozen=True)
+class RunResult:
+    events: tuple[Event, ...]
+    processes: tuple[ProcessInfo, ...]
+    files: tuple[FileChange, ...]
+    run: RunInfo
+    artifacts_dir: Path | None = field(default=None, compare=False)

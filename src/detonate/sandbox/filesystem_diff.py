@@ -1,0 +1,129 @@
+"""The overlay upper dir → files created, modified and deleted, copied out as artifacts.
+
+Only reads: nothing in the upper dir is ever executed or followed (symlinks are recorded with
+their target, not resolved; files are opened with O_NOFOLLOW).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+from detonate.model.options import MiB
+from detonate.model.runtime import ChangeKind, ContentType, FileChange
+
+ARTIFACT_FILE_CAP = 64 * MiB  # bytes kept of one file
+ARTIFACT_TOTAL_CAP = 256 * MiB  # bytes kept of one run
+_CHUNK = 1 << 20
+
+_ARCHIVE_MAGIC = (
+    b"\x1f\x8b",  # gzip
+    b"PK\x03\x04",  # zip, jar
+    b"BZh",  # bzip2
+    b"\xfd7zXZ\x00",  # xz
+    b"7z\xbc\xaf\x27\x1c",  # 7z
+    b"\x28\xb5\x2f\xfd",  # zstd
+    b"Rar!",
+)
+
+
+def content_type(head: bytes) -> ContentType:
+    if head.startswith(b"\x7fELF"):
+        return ContentType.ELF
+    if head.startswith(b"#!"):
+        return ContentType.SCRIPT
+    if head.startswith(_ARCHIVE_MAGIC) or head[257:262] == b"ustar":
+        return ContentType.ARCHIVE
+    return ContentType.OTHER
+
+
+def diff_upper(
+    upper: Path, lower: Path, executed: frozenset[str], artifacts: Path | None
+) -> tuple[FileChange, ...]:
+    """Walk `upper`; `lower` tells created from modified; `executed` marks what ran."""
+    budget = [ARTIFACT_TOTAL_CAP]
+    changes: list[FileChange] = []
+    for dirpath, dirnames, filenames in os.walk(upper):
+        dirnames.sort()
+        for name in sorted(dirnames) + sorted(filenames):
+            host = Path(dirpath) / name
+            path = "/" + str(host.relative_to(upper))
+            change = _change(host, path, lower, executed, artifacts, budget)
+            if change is not None:
+                changes.append(change)
+    return tuple(sorted(changes, key=lambda c: c.path))
+
+
+def _change(
+    host: Path,
+    path: str,
+    lower: Path,
+    executed: frozenset[str],
+    artifacts: Path | None,
+    budget: list[int],
+) -> FileChange | None:
+    st = host.lstat()
+    in_lower = os.path.lexists(lower / path.lstrip("/"))
+    if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+        return FileChange(path, ChangeKind.DELETED, ContentType.NONE)  # whiteout
+    kind = ChangeKind.MODIFIED if in_lower else ChangeKind.CREATED
+    mode = stat.S_IMODE(st.st_mode)
+    if stat.S_ISDIR(st.st_mode):
+        # Directories copied up only because something below changed are not changes.
+        return None if in_lower else FileChange(path, kind, ContentType.DIR, mode=mode)
+    if stat.S_ISLNK(st.st_mode):
+        target = os.readlink(host)
+        return FileChange(path, kind, ContentType.SYMLINK, mode=mode, link_target=target)
+    if not stat.S_ISREG(st.st_mode):
+        return FileChange(path, kind, ContentType.OTHER, mode=mode)
+    digest, head, artifact, truncated = _hash_and_copy(host, artifacts, budget)
+    return FileChange(
+        path=path,
+        change=kind,
+        content_type=content_type(head),
+        size=st.st_size,
+        mode=mode,
+        sha256=digest,
+        executed=path in executed,
+        artifact=artifact,
+        artifact_truncated=truncated,
+    )
+
+
+def _hash_and_copy(
+    host: Path, artifacts: Path | None, budget: list[int]
+) -> tuple[str, bytes, str, bool]:
+    sha = hashlib.sha256()
+    head = b""
+    fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as src:
+        chunks: list[bytes] = []
+        kept = 0
+        allowance = min(ARTIFACT_FILE_CAP, budget[0]) if artifacts else 0
+        truncated = False
+        while chunk := src.read(_CHUNK):
+            if not head:
+                head = chunk[:512]
+            sha.update(chunk)
+            if kept < allowance:
+                piece = chunk[: allowance - kept]
+                chunks.append(piece)
+                kept += len(piece)
+                truncated = truncated or len(piece) < len(chunk)
+            elif artifacts:
+                truncated = True
+    digest = sha.hexdigest()
+    if not artifacts or (kept == 0 and truncated):
+        return digest, head, "", truncated
+    budget[0] -= kept
+    name = digest
+    target = artifacts / name
+    if not target.exists():
+        with contextlib.suppress(FileExistsError), open(target, "xb") as out:
+            for piece in chunks:
+                out.write(piece)
+        os.chmod(target, 0o400)  # evidence, never to be run
+    return digest, head, name, truncated

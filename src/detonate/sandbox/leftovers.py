@@ -1,0 +1,142 @@
+"""Leftovers of runs whose analyser died (SIGKILL, power cut): found by marker, removed.
+
+Every run writes a state file `<state_dir>/runs/detonate-<id>.json` *before* it creates
+anything, naming its owner (pid + start time, so a recycled pid is not mistaken for it), its
+container, mounts, tracer pid and cgroup. `sweep()` removes what belongs to dead owners and
+leaves live runs (concurrent scans) alone. Containers in our runc root without any state file
+are orphans too (the state file is written first).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from detonate.sandbox.overlay import mounted_paths, unmount
+from detonate.sandbox.runc import CONTAINER_PREFIX, Runc
+
+DEFAULT_STATE_DIR = Path("/run/detonate")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def process_start_time(pid: int) -> int:
+    """Field 22 of /proc/PID/stat (clock ticks since boot); 0 when the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def is_alive(pid: int, start_time: int) -> bool:
+    return pid > 0 and start_time > 0 and process_start_time(pid) == start_time
+
+
+@dataclass
+class RunState:
+    container_id: str
+    run_dir: str
+    owner_pid: int = field(default_factory=os.getpid)
+    owner_start: int = field(default_factory=lambda: process_start_time(os.getpid()))
+    mounts: list[str] = field(default_factory=list)  # unmount in this order
+    tracer_pid: int = 0
+    tracer_start: int = 0
+    cgroup: str = ""  # "/detonate-…" under every controller
+    mount_dir: str = ""  # under the state dir: mount points, removed once unmounted
+
+
+@dataclass(frozen=True)
+class StateDir:
+    path: Path = DEFAULT_STATE_DIR
+
+    @property
+    def runc(self) -> Runc:
+        return Runc(self.path / "runc")
+
+    def _file(self, container_id: str) -> Path:
+        return self.path / "runs" / f"{container_id}.json"
+
+    def save(self, state: RunState) -> None:
+        target = self._file(state.container_id)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(state)))
+        tmp.replace(target)
+
+    def forget(self, container_id: str) -> None:
+        self._file(container_id).unlink(missing_ok=True)
+
+    def states(self) -> list[RunState]:
+        out = []
+        for path in sorted((self.path / "runs").glob(f"{CONTAINER_PREFIX}*.json")):
+            try:
+                out.append(RunState(**json.loads(path.read_text())))
+            except (OSError, ValueError, TypeError):
+                continue
+        return out
+
+    def sweep(self) -> list[str]:
+        """Remove every leftover of dead runs; returns the container ids cleaned."""
+        cleaned = []
+        live = set()
+        for state in self.states():
+            if is_alive(state.owner_pid, state.owner_start):
+                live.add(state.container_id)
+                continue
+            release(self, state)
+            cleaned.append(state.container_id)
+        for container_id in self.runc.list_ids():
+            if container_id.startswith(CONTAINER_PREFIX) and container_id not in live:
+                self.runc.delete(container_id)
+                cleaned.append(container_id)
+        return sorted(set(cleaned))
+
+
+def release(states: StateDir, state: RunState) -> None:
+    """Tear one run down, in order; every step tolerates 'already gone'."""
+    runc = states.runc
+    runc.kill(state.container_id)
+    runc.delete(state.container_id)
+    if state.tracer_pid and is_alive(state.tracer_pid, state.tracer_start):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(state.tracer_pid, signal.SIGKILL)
+    for mount in state.mounts:
+        unmount(Path(mount))
+    if state.cgroup:
+        remove_cgroup(state.cgroup)
+    if state.mount_dir:
+        _remove_unmounted(Path(state.mount_dir))
+    states.forget(state.container_id)
+
+
+def remove_cgroup(path: str) -> None:
+    """rmdir the run's cgroup under every v1 controller (runc delete normally did it)."""
+    name = path.strip("/")
+    if not name.startswith(CONTAINER_PREFIX):
+        return  # never touch a cgroup that is not ours
+    for controller in CGROUP_ROOT.iterdir():
+        target = controller / name
+        if target.is_dir():
+            _kill_tasks(target)
+            with contextlib.suppress(OSError):
+                target.rmdir()
+
+
+def _kill_tasks(cgroup: Path) -> None:
+    with contextlib.suppress(OSError):
+        for line in (cgroup / "cgroup.procs").read_text().split():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(line), signal.SIGKILL)
+
+
+def _remove_unmounted(directory: Path) -> None:
+    """rm -r, but only when nothing below is still mounted (never delete through a mount)."""
+    prefix = str(directory) + "/"
+    if any(p == str(directory) or p.startswith(prefix) for p in mounted_paths()):
+        return
+    shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,181 @@
+"""Namespaces, the veth pair, routes and firewall rules of one run's simulated internet.
+
+    sample netns                         simulator netns (detonate-sim-<run>)
+    eth0 10.a.b.2/30 ── veth ── sim0 10.a.b.1/30      no other interface, ip_forward=0
+    default via 10.a.b.1                 nat: tcp → catch-all, udp 53 → DNS
+    IPv6 off                             mangle: other udp → transparent sink
+                                         raw: above N packets/s dropped (and counted)
+
+The veth is created inside the simulator's namespace with its peer placed directly into the
+sample's, so no end of it ever exists in the host's namespace, and nothing routes through the
+host whatever its ip_forward says.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import secrets
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from detonate.errors import SandboxError
+
+PREFIX = "detonate-sim-"
+SIM_IF = "sim0"
+SAMPLE_IF = "eth0"
+CATCHALL_PORT = 1
+DNS_PORT = 53
+UDP_SINK_PORT = 2
+TPROXY_MARK = "0x1/0x1"
+TPROXY_TABLE = "100"
+LINKS = ipaddress.ip_network("10.128.0.0/9")  # where each run's /30 is drawn from
+
+
+@dataclass(frozen=True)
+class Addressing:
+    sim_ip: str
+    sample_ip: str
+    prefix: int = 30
+
+    @classmethod
+    def draw(cls) -> Addressing:
+        """A random /30: namespaces keep runs apart anyway; a random one is not fingerprintable."""
+        subnets = LINKS.num_addresses // 4
+        base = int(LINKS.network_address) + 4 * secrets.randbelow(subnets)
+        return cls(str(ipaddress.ip_address(base + 1)), str(ipaddress.ip_address(base + 2)))
+
+
+def run(*command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    if check and done.returncode != 0:
+        raise SandboxError(
+            f"network setup failed: {' '.join(command)}: {done.stderr.strip()}",
+            hint="the simulated internet needs root, iproute2 and iptables",
+        )
+    return done
+
+
+def in_sim(namespace: str, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run("ip", "netns", "exec", namespace, *command, check=check)
+
+
+def in_sample(pid: int, *command: str) -> subprocess.CompletedProcess[str]:
+    return run("nsenter", f"--net=/proc/{pid}/ns/net", "--", *command)
+
+
+def create_namespace(namespace: str) -> None:
+    run("ip", "netns", "add", namespace)
+    in_sim(namespace, "ip", "link", "set", "lo", "up")
+    for key, value in (
+        ("net.ipv4.ip_forward", "0"),
+        ("net.ipv6.conf.all.disable_ipv6", "1"),
+        ("net.ipv6.conf.default.disable_ipv6", "1"),
+    ):
+        in_sim(namespace, "sysctl", "-q", "-w", f"{key}={value}")
+
+
+def firewall(namespace: str, packets_per_second: int) -> bool:
+    """The redirects; returns whether the transparent UDP sink could be set up."""
+    rules = (
+        # above the limit, a packet is dropped before anything else sees it (counted here)
+        ("raw", "-A", "PREROUTING", "-i", SIM_IF, "-m", "hashlimit", "--hashlimit-above",
+         f"{packets_per_second}/sec", "--hashlimit-burst", str(2 * packets_per_second),
+         "--hashlimit-name", "detonate", "-j", "DROP"),
+        ("nat", "-A", "PREROUTING", "-i", SIM_IF, "-p", "udp", "--dport", "53",
+         "-j", "REDIRECT", "--to-ports", str(DNS_PORT)),
+        ("nat", "-A", "PREROUTING", "-i", SIM_IF, "-p", "tcp",
+         "-j", "REDIRECT", "--to-ports", str(CATCHALL_PORT)),
+        ("filter", "-P", "FORWARD", "DROP"),
+    )  # fmt: skip
+    for table, *rule in rules:
+        in_sim(namespace, "iptables", "-w", "-t", table, *rule)
+    tproxy = in_sim(
+        namespace, "iptables", "-w", "-t", "mangle", "-A", "PREROUTING", "-i", SIM_IF,
+        "-p", "udp", "!", "--dport", "53", "-j", "TPROXY", "--on-port", str(UDP_SINK_PORT),
+        "--tproxy-mark", TPROXY_MARK, check=False,
+    )  # fmt: skip
+    if tproxy.returncode == 0:
+        in_sim(namespace, "ip", "rule", "add", "fwmark", TPROXY_MARK, "lookup", TPROXY_TABLE)
+        in_sim(namespace, "ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo",
+               "table", TPROXY_TABLE)  # fmt: skip
+        return True
+    # without TPROXY other UDP is dropped; the pcap and the counters still see it
+    in_sim(namespace, "iptables", "-w", "-A", "INPUT", "-i", SIM_IF, "-p", "udp",
+           "!", "--dport", "53", "-j", "DROP")  # fmt: skip
+    return False
+
+
+def wire(namespace: str, pid: int, addressing: Addressing, reply_kbit: int) -> None:
+    """Joins the sample's namespace (of `pid`) to the simulator's."""
+    if not Path(f"/proc/{pid}/ns/net").exists():
+        raise SandboxError(f"no process {pid} to attach the simulated internet to")
+    run("ip", "-n", namespace, "link", "add", SIM_IF, "type", "veth",
+        "peer", "name", SAMPLE_IF, "netns", str(pid))  # fmt: skip
+    cidr = f"/{addressing.prefix}"
+    in_sim(namespace, "ip", "addr", "add", addressing.sim_ip + cidr, "dev", SIM_IF)
+    in_sim(namespace, "ip", "link", "set", SIM_IF, "up")
+    in_sim(namespace, "tc", "qdisc", "add", "dev", SIM_IF, "root", "tbf",
+           "rate", f"{reply_kbit}kbit", "burst", "64kb", "latency", "200ms")  # fmt: skip
+    for key in ("all", "default", SAMPLE_IF):
+        in_sample(pid, "sysctl", "-q", "-w", f"net.ipv6.conf.{key}.disable_ipv6=1")
+    in_sample(pid, "ip", "link", "set", "lo", "up")
+    in_sample(pid, "ip", "addr", "add", addressing.sample_ip + cidr, "dev", SAMPLE_IF)
+    in_sample(pid, "ip", "link", "set", SAMPLE_IF, "up")
+    in_sample(pid, "ip", "route", "add", "default", "via", addressing.sim_ip)
+
+
+def dropped_by_limit(namespace: str) -> int:
+    # "    1234    56789 DROP  all  --  sim0  *  0.0.0.0/0  0.0.0.0/0  limit: above …"
+    listing = in_sim(namespace, "iptables", "-w", "-t", "raw", "-L", "PREROUTING", "-v", "-x",
+                     "-n", check=False).stdout  # fmt: skip
+    for line in listing.splitlines():
+        words = line.split()
+        if len(words) > 2 and words[2] == "DROP" and words[0].isdigit():
+            return int(words[0])
+    return 0
+
+
+def link_address(namespace: str, interface: str) -> str:
+    shown = in_sim(namespace, "ip", "-o", "link", "show", interface, check=False).stdout
+    found = re.search(r"link/ether ([0-9a-f:]{17})", shown)
+    return found.group(1) if found else ""
+
+
+def delete_namespace(namespace: str) -> None:
+    """Kills what still runs in it and removes it (and with it the veth pair)."""
+    listed = run("ip", "netns", "pids", namespace, check=False)
+    for pid in listed.stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+    for _ in range(50):
+        if run("ip", "netns", "del", namespace, check=False).returncode == 0:
+            return
+        if namespace not in list_namespaces():
+            return
+        time.sleep(0.1)
+
+
+def list_namespaces(prefix: str = PREFIX) -> list[str]:
+    # "detonate-sim-3f2a (id: 4)"
+    listed = run("ip", "netns", "list", check=False).stdout
+    names = [line.split()[0] for line in listed.splitlines() if line.strip()]
+    return [name for name in names if name.startswith(prefix)]
+
+
+def cleanup_leftovers(prefix: str = PREFIX) -> list[str]:
+    """Removes every simulator namespace left by crashed runs; returns their names.
+
+    Only for when no run is active on this machine: it cannot tell a leftover from a live one.
+    """
+    removed = []
+    for namespace in list_namespaces(prefix):
+        delete_namespace(namespace)
+        removed.append(namespace)
+    return removed

@@ -1,0 +1,98 @@
+"""The run's root filesystem: the cached image rootfs (read-only lower) + a fresh upper dir.
+
+The upper and work dirs live on a tmpfs of `disk_bytes`, which is the run's disk limit: a
+sample filling its disk gets ENOSPC and the host's disk is untouched. (tmpfs pages are memory:
+they count against the run's memory cgroup for pages the sample writes.) After the run the
+upper dir is exactly what the sample created, changed or deleted (deletions are whiteouts:
+character devices 0/0).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from detonate.errors import SandboxError
+from detonate.model.options import CONTAINER_ID_BASE
+
+
+@dataclass(frozen=True)
+class OverlayMount:
+    scratch: Path  # the tmpfs holding upper/ and work/
+    upper: Path
+    merged: Path  # the bundle's rootfs
+    logs: Path  # a small tmpfs for the container's stdout/stderr (its own limit)
+
+    @property
+    def mount_points(self) -> tuple[Path, ...]:
+        """Unmount in this order."""
+        return (self.merged, self.logs, self.scratch)
+
+
+def mount_overlay(
+    lower: Path, mount_dir: Path, disk_bytes: int, log_bytes: int = 2 * 1024 * 1024
+) -> OverlayMount:
+    """`mount_dir` must be traversable by the container's mapped root (0711 root-owned dirs):
+    runc's init, already inside the user namespace, bind-mounts the bundle rootfs."""
+    scratch, merged = mount_dir / "scratch", mount_dir / "bundle" / "rootfs"
+    logs = mount_dir / "logs"
+    for d in (scratch, merged, logs):
+        d.mkdir(parents=True, exist_ok=True)
+    for d in (mount_dir.parent, mount_dir, merged.parent, merged):
+        os.chmod(d, 0o711)
+    _mount("tmpfs", "detonate-scratch", scratch, f"size={disk_bytes},mode=0700")
+    upper, work = scratch / "upper", scratch / "work"
+    upper.mkdir()
+    work.mkdir()
+    # The merged root directory takes the upper dir's owner and mode: keep the image's own.
+    st = lower.stat()
+    owned = st.st_uid >= CONTAINER_ID_BASE and st.st_gid >= CONTAINER_ID_BASE
+    os.chown(upper, *((st.st_uid, st.st_gid) if owned else (CONTAINER_ID_BASE,) * 2))
+    os.chmod(upper, st.st_mode & 0o7777)
+    options = f"lowerdir={lower},upperdir={upper},workdir={work},index=off,xino=off"
+    try:
+        _mount("tmpfs", "detonate-logs", logs, f"size={log_bytes},mode=0700")
+        _mount("overlay", "detonate-overlay", merged, options)
+    except SandboxError:
+        unmount(logs)
+        unmount(scratch)
+        raise
+    return OverlayMount(scratch=scratch, upper=upper, merged=merged, logs=logs)
+
+
+def _mount(fstype: str, source: str, target: Path, options: str) -> None:
+    done = subprocess.run(
+        ["mount", "-t", fstype, "-o", options, source, str(target)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise SandboxError(
+            f"could not mount {fstype} at {target}: {done.stderr.strip()}",
+            hint="the sandbox needs root and overlayfs/tmpfs support",
+        )
+
+
+def unmount(target: Path) -> None:
+    """Unmount if mounted (lazily if busy); never raises for 'not mounted'."""
+    if not is_mounted(target):
+        return
+    done = subprocess.run(["umount", str(target)], capture_output=True)
+    if done.returncode != 0:
+        subprocess.run(["umount", "-l", str(target)], capture_output=True)
+
+
+def is_mounted(target: Path) -> bool:
+    return str(target) in mounted_paths()
+
+
+def mounted_paths() -> set[str]:
+    paths: set[str] = set()
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 4:
+                paths.add(fields[4].replace("\\040", " "))
+    return paths

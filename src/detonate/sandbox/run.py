@@ -1,0 +1,260 @@
+"""One detonation: bundle → runc create → tracer attach → runc start → watch → tear down.
+
+Teardown always runs (exit, timeout, idle, Ctrl-C, SIGTERM, exceptions); what a SIGKILLed
+analyser could not tear down is found by the next run (`leftovers.StateDir.sweep`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import secrets
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+from detonate.model.events import Event
+from detonate.model.filesystem import Rootfs
+from detonate.model.image import AcquiredImage
+from detonate.model.options import MiB, SandboxOptions
+from detonate.model.runtime import EndReason, RunInfo, RunResult, RunStatus
+from detonate.progress import Progress
+from detonate.sandbox.filesystem_diff import diff_upper
+from detonate.sandbox.leftovers import (
+    CGROUP_ROOT,
+    DEFAULT_STATE_DIR,
+    RunState,
+    StateDir,
+    process_start_time,
+    release,
+)
+from detonate.sandbox.network import NetworkHook
+from detonate.sandbox.oci_config import process_spec, runtime_config
+from detonate.sandbox.overlay import mount_overlay
+from detonate.sandbox.runc import CONTAINER_PREFIX
+from detonate.sandbox.tracer import SleepPolicy, StraceTracer, Tracer
+
+TRACE_CAP_BYTES = 512 * MiB  # the trace file on the host disk stops the run at this size
+OUTPUT_CAP_BYTES = 1 * MiB  # container stdout/stderr kept
+POLL_SECONDS = 0.2
+IDLE_CPU_FRACTION = 0.05  # below this share of one CPU the sample counts as idle
+
+
+def detonate(
+    image: AcquiredImage,
+    rootfs: Rootfs,
+    options: SandboxOptions,
+    work_dir: Path,
+    progress: Progress,
+    network: NetworkHook | None = None,
+    *,
+    state_dir: Path = DEFAULT_STATE_DIR,
+    sleep: SleepPolicy | None = None,
+) -> RunResult:
+    """Run the image's entrypoint in the sandbox and return what it did.
+
+    Raises SandboxError when the sandbox cannot be set up (the sample never ran); once the
+    sample has started, the result says how the run ended.
+    """
+    states = StateDir(state_dir)
+    states.sweep()
+    container_id = CONTAINER_PREFIX + secrets.token_hex(6)
+    run_dir = work_dir / container_id
+    run_dir.mkdir(parents=True)
+    artifacts = run_dir / "artifacts"
+    artifacts.mkdir()
+    mount_dir = state_dir / "mounts" / container_id
+    state = RunState(
+        container_id, str(run_dir), cgroup="/" + container_id, mount_dir=str(mount_dir)
+    )
+    states.save(state)  # before anything exists, so a crash at any later point is found
+    run = _Run(states, state, options, run_dir, network, sleep or SleepPolicy())
+    progress.start("sandbox", total=options.timeout_seconds, unit="s")
+    try:
+        with _sigterm_as_interrupt():
+            return run.execute(image, rootfs, artifacts, progress)
+    finally:
+        progress.finish("sandbox")
+
+
+class _Run:
+    def __init__(
+        self,
+        states: StateDir,
+        state: RunState,
+        options: SandboxOptions,
+        run_dir: Path,
+        network: NetworkHook | None,
+        sleep: SleepPolicy,
+    ) -> None:
+        self.states, self.state, self.options = states, state, options
+        self.run_dir, self.network = run_dir, network
+        self.tracer: Tracer = StraceTracer(run_dir / "trace.log", sleep)
+        self.cgroup = state.cgroup
+
+    def execute(
+        self, image: AcquiredImage, rootfs: Rootfs, artifacts: Path, progress: Progress
+    ) -> RunResult:
+        options, state = self.options, self.state
+        interrupted = False
+        try:
+            spec = process_spec(image.config, options, rootfs.root)
+            overlay = mount_overlay(
+                rootfs.root, Path(state.mount_dir), options.disk_bytes, OUTPUT_CAP_BYTES
+            )
+            state.mounts = [str(p) for p in overlay.mount_points]
+            self.states.save(state)
+            bundle = overlay.merged.parent
+            config = runtime_config(spec, options, self.cgroup)
+            (bundle / "config.json").write_text(json.dumps(config, indent=1))
+            if self.network is not None:
+                self.network.prepare(overlay.merged)
+            runc = self.states.runc
+            with open(overlay.logs / "output.log", "wb") as output:
+                init_pid = runc.create(state.container_id, bundle, output, bundle / "init.pid")
+            self.tracer.attach(init_pid)
+            state.tracer_pid = self.tracer.pid()
+            state.tracer_start = process_start_time(state.tracer_pid)
+            self.states.save(state)
+            if self.network is not None:
+                self.network.attach(init_pid)
+            t0 = time.time()
+            runc.start(state.container_id)
+            try:
+                ended_by = self._watch(progress)
+            except KeyboardInterrupt:
+                interrupted, ended_by = True, EndReason.INTERRUPTED
+            duration = time.time() - t0
+            cpu_seconds, memory_peak = self._cpu_ns() / 1e9, self._memory_peak()
+            self._stop()
+            summary = self.tracer.summary(t0, spec.cwd, spec.args[0])
+            files = diff_upper(overlay.upper, rootfs.root, summary.executed_paths, artifacts)
+            _copy_head(overlay.logs / "output.log", self.run_dir / "output.log")
+            net_events = self.network.collect() if self.network is not None else ()
+            events = _merge(summary.events, net_events, t0)
+            info = RunInfo(
+                status=RunStatus.COMPLETED,
+                ended_by=ended_by,
+                duration_seconds=round(duration, 3),
+                events=len(events),
+                parse_errors=summary.parse_errors,
+                runtime_setup_lines=summary.runtime_setup_lines,
+                skipped_sleep_seconds=summary.skipped_sleep_seconds,
+                exit_code=summary.init_exit_code,
+                cpu_seconds=round(cpu_seconds, 3),
+                memory_peak_bytes=memory_peak,
+                limits=_limits(options),
+            )
+            return RunResult(events, summary.processes, files, info, artifacts)
+        finally:
+            self._teardown()
+            if interrupted:
+                raise KeyboardInterrupt
+
+    def _stop(self) -> None:
+        """Kill everything in the container; the tracer ends when its last tracee is gone."""
+        runc = self.states.runc
+        runc.kill(self.state.container_id)
+        self.tracer.stop()
+        runc.delete(self.state.container_id)
+
+    def _watch(self, progress: Progress) -> EndReason:
+        options = self.options
+        last_size, last_activity, last_cpu = -1, time.monotonic(), self._cpu_ns()
+        start = time.monotonic()
+        reported = 0
+        while True:
+            time.sleep(POLL_SECONDS)
+            now = time.monotonic()
+            if int(now - start) > reported:
+                progress.advance("sandbox", int(now - start) - reported)
+                reported = int(now - start)
+            if not self.tracer.running():
+                return EndReason.EXITED
+            size, cpu = self.tracer.output_bytes(), self._cpu_ns()
+            if size >= TRACE_CAP_BYTES:
+                return EndReason.TRACE_LIMIT
+            if now - start >= options.timeout_seconds:
+                return EndReason.TIMEOUT
+            busy = (cpu - last_cpu) / 1e9 > IDLE_CPU_FRACTION * POLL_SECONDS
+            if size != last_size or busy:
+                last_activity = now
+            last_size, last_cpu = size, cpu
+            if options.idle_seconds > 0 and now - last_activity >= options.idle_seconds:
+                return EndReason.IDLE
+
+    def _memory_peak(self) -> int:
+        peak = CGROUP_ROOT / "memory" / self.cgroup.strip("/") / "memory.max_usage_in_bytes"
+        try:
+            return int(peak.read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def _cpu_ns(self) -> int:
+        usage = CGROUP_ROOT / "cpuacct" / self.cgroup.strip("/") / "cpuacct.usage"
+        try:
+            return int(usage.read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def _teardown(self) -> None:
+        try:
+            release(self.states, self.state)
+        finally:
+            if self.network is not None:
+                self.network.close()
+
+
+def _limits(options: SandboxOptions) -> tuple[tuple[str, str], ...]:
+    return (
+        ("memory_bytes", str(options.memory_bytes)),
+        ("pids", str(options.pids)),
+        ("cpus", str(options.cpus)),
+        ("disk_bytes", str(options.disk_bytes)),
+        ("timeout_seconds", str(options.timeout_seconds)),
+        ("idle_seconds", str(options.idle_seconds)),
+    )
+
+
+def _copy_head(source: Path, target: Path) -> None:
+    if source.exists():
+        with open(source, "rb") as src, open(target, "wb") as dst:
+            dst.write(src.read(OUTPUT_CAP_BYTES))
+
+
+def _merge(ours: tuple[Event, ...], theirs: tuple[Event, ...], t0: float) -> tuple[Event, ...]:
+    """One stream ordered by time; the simulator's epoch timestamps are made run-relative."""
+
+    def relative(e: Event) -> Event:
+        return dataclasses.replace(e, ts=round(e.ts - t0, 6)) if e.ts > 1e9 else e
+
+    merged = sorted([*ours, *(relative(e) for e in theirs)], key=lambda e: e.ts)
+    return tuple(dataclasses.replace(e, seq=i) for i, e in enumerate(merged))
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled) tears down like Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def remove_run_dir(result: RunResult) -> None:
+    """For callers that do not keep artifacts."""
+    if result.artifacts_dir is not None:
+        shutil.rmtree(result.artifacts_dir.parent, ignore_errors=True)

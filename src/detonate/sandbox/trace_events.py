@@ -1,0 +1,552 @@
+"""Syscall records → ordered typed events and the process table.
+
+Meaning lives here: which calls are writes, which pid is whose child, what `/proc/self/exe`
+really was, how long a skipped sleep asked to wait. Lines of runc's own init (before the
+entrypoint's first exec) are runtime noise: counted, not reported.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from detonate.model.events import (
+    Event,
+    FileCreated,
+    FileDeleted,
+    FileModeChanged,
+    FileOpenedForWrite,
+    FileRenamed,
+    NetworkBound,
+    NetworkConnected,
+    NetworkEvent,
+    NetworkListened,
+    NetworkSent,
+    PrivilegedAttempt,
+    ProcessExecuted,
+    ProcessExited,
+    ProcessForked,
+    SignalSent,
+    SleepSkipped,
+)
+from detonate.model.runtime import ProcessInfo
+from detonate.sandbox.strace_lines import (
+    Exit,
+    Record,
+    SignalDelivered,
+    Superseded,
+    Syscall,
+    Unparsed,
+    fd_annotation,
+    read_records,
+    string_list,
+    unquote,
+)
+
+PRIVILEGED_CALLS = frozenset(
+    {
+        "mount",
+        "umount2",
+        "ptrace",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "setns",
+        "unshare",
+        "bpf",
+        "memfd_create",
+        "execveat",
+        "keyctl",
+        "add_key",
+        "request_key",
+        "chroot",
+        "pivot_root",
+        "reboot",
+        "kexec_load",
+        "kexec_file_load",
+        "open_by_handle_at",
+        "process_vm_writev",
+        "personality",
+    }
+)
+EXEC_CALLS = ("execve", "execveat")
+FORK_CALLS = ("clone", "clone3", "fork", "vfork")
+OPEN_CALLS = ("open", "openat", "openat2", "creat")
+SLEEP_CALLS = ("nanosleep", "clock_nanosleep")
+FILE_CALLS = (
+    "unlink",
+    "unlinkat",
+    "rmdir",
+    "rename",
+    "renameat",
+    "renameat2",
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "mkdir",
+    "mkdirat",
+    "symlink",
+    "symlinkat",
+    "link",
+    "linkat",
+    "mknod",
+    "mknodat",
+    "chdir",
+    "fchdir",
+)
+NET_CALLS = ("socket", "connect", "bind", "listen", "sendto", "sendmsg", "sendmmsg")
+SIGNAL_CALLS = ("kill", "tkill", "tgkill")
+TRACED_CALLS: tuple[str, ...] = (
+    EXEC_CALLS
+    + FORK_CALLS
+    + OPEN_CALLS
+    + SLEEP_CALLS
+    + FILE_CALLS
+    + NET_CALLS
+    + SIGNAL_CALLS
+    + tuple(sorted(PRIVILEGED_CALLS - set(EXEC_CALLS)))
+)
+WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND")
+MULTI_CALL_BINARIES = frozenset({"busybox", "toybox"})
+
+
+@dataclass
+class _Proc:
+    pid: int
+    ppid: int
+    exe: str
+    argv: tuple[str, ...]
+    start: float
+    cwd: str
+    applet: str = ""
+    end: float | None = None
+    exit_code: int | None = None
+    signal: str = ""
+
+
+@dataclass(frozen=True)
+class TraceSummary:
+    events: tuple[Event, ...]
+    processes: tuple[ProcessInfo, ...]
+    parse_errors: int
+    unparsed_samples: tuple[str, ...]  # the first few unparsable lines, for the report/debugging
+    runtime_setup_lines: int
+    skipped_sleep_seconds: float
+    init_exit_code: int | None
+    executed_paths: frozenset[str]  # every path a successful exec ran (container view)
+
+
+@dataclass
+class TraceInterpreter:
+    """Feed records in trace order; `summary()` at the end.
+
+    `init_pid` is the host pid of runc's init (it becomes the entrypoint at its first exec).
+    `t0` is the epoch time the container started; event timestamps are relative to it.
+    """
+
+    init_pid: int
+    t0: float
+    workdir: str = "/"
+    sleep_threshold: float = 1.0  # sleeps at least this long are reported as SleepSkipped
+    sleep_floor: float = 0.0  # what an injected sleep still costs (strace delay_exit)
+    init_exe: str = ""
+    events: list[Event] = field(default_factory=list)
+    procs: dict[int, _Proc] = field(default_factory=dict)
+    thread_group: dict[int, int] = field(default_factory=dict)  # tid → tgid
+    parents: dict[int, tuple[int, bool]] = field(default_factory=dict)  # child → (parent, thread)
+    parse_errors: int = 0
+    unparsed: list[str] = field(default_factory=list)
+    setup_lines: int = 0
+    started: bool = False
+    skipped: float = 0.0
+    init_exit: int | None = None
+    executed: set[str] = field(default_factory=set)
+
+    # -- driving ---------------------------------------------------------------------------
+
+    def feed_lines(self, lines: Iterable[str]) -> None:
+        records = list(read_records(lines))
+        # Children's first lines may precede the parent's clone result: learn parentage first.
+        for r in records:
+            if isinstance(r, Syscall) and r.name in FORK_CALLS and (r.ret_host_pid or 0) > 0:
+                assert r.ret_host_pid is not None
+                self.parents.setdefault(r.ret_host_pid, (r.pid, "CLONE_THREAD" in r.raw_args))
+        for r in records:
+            self.feed(r)
+
+    def feed(self, record: Record) -> None:
+        if isinstance(record, Unparsed):
+            self.parse_errors += 1
+            if len(self.unparsed) < 20:
+                self.unparsed.append(record.line[:500])
+            return
+        if not self.started:
+            if isinstance(record, Syscall) and record.name in EXEC_CALLS and self._is_init(record):
+                self.started = True
+                self.thread_group.clear()
+                self.procs[self.init_pid] = _Proc(
+                    self.init_pid, 0, self.init_exe, (), self._ts(record.ts), self.workdir
+                )
+            else:
+                self.setup_lines += 1
+                return
+        if isinstance(record, Syscall):
+            self._syscall(record)
+        elif isinstance(record, Exit):
+            self._exit(record)
+        elif isinstance(record, Superseded):
+            self.thread_group[record.former_tid] = record.pid
+        elif isinstance(record, SignalDelivered):
+            pass  # the sender's kill() is the event; "+++ killed by +++" ends the process
+
+    def summary(self) -> TraceSummary:
+        def chain(pid: int) -> tuple[int, ...]:
+            out = [pid]
+            seen = {pid}
+            while (p := self.procs.get(out[-1])) and p.ppid in self.procs and p.ppid not in seen:
+                out.append(p.ppid)
+                seen.add(p.ppid)
+            return tuple(reversed(out))
+
+        processes = tuple(
+            ProcessInfo(
+                pid=p.pid,
+                ppid=p.ppid,
+                exe=p.exe,
+                argv=p.argv,
+                start=p.start,
+                applet=p.applet,
+                end=p.end,
+                exit_code=p.exit_code,
+                signal=p.signal,
+                chain=chain(p.pid),
+            )
+            for p in sorted(self.procs.values(), key=lambda p: (p.start, p.pid))
+        )
+        return TraceSummary(
+            events=tuple(self.events),
+            processes=processes,
+            parse_errors=self.parse_errors,
+            unparsed_samples=tuple(self.unparsed),
+            runtime_setup_lines=self.setup_lines,
+            skipped_sleep_seconds=round(self.skipped, 3),
+            init_exit_code=self.init_exit,
+            executed_paths=frozenset(self.executed),
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _is_init(self, r: Syscall) -> bool:
+        return r.pid == self.init_pid or self.thread_group.get(r.pid) == self.init_pid
+
+    def _ts(self, ts: float) -> float:
+        return round(max(0.0, ts - self.t0), 6)
+
+    def _tgid(self, tid: int) -> int:
+        if tid in self.thread_group:
+            return self.thread_group[tid]
+        parent = self.parents.get(tid)
+        if parent is not None and parent[1]:
+            tgid = self._tgid(parent[0])
+            self.thread_group[tid] = tgid
+            return tgid
+        return tid
+
+    def _proc(self, tid: int, ts: float) -> _Proc:
+        pid = self._tgid(tid)
+        proc = self.procs.get(pid)
+        if proc is None:
+            parent_tid = self.parents.get(pid, (0, False))[0]
+            parent = self.procs.get(self._tgid(parent_tid)) if parent_tid else None
+            proc = _Proc(
+                pid=pid,
+                ppid=parent.pid if parent else 0,
+                exe=parent.exe if parent else "",
+                argv=parent.argv if parent else (),
+                start=self._ts(ts),
+                cwd=parent.cwd if parent else self.workdir,
+                applet=parent.applet if parent else "",
+            )
+            self.procs[pid] = proc
+        return proc
+
+    def _emit(self, cls: type[Event], proc: _Proc, ts: float, **fields: Any) -> None:
+        self.events.append(
+            cls(
+                seq=len(self.events),
+                ts=self._ts(ts),
+                pid=proc.pid,
+                ppid=proc.ppid,
+                exe=proc.exe,
+                argv=proc.argv,
+                **fields,
+            )
+        )
+
+    def _path(self, proc: _Proc, path_arg: str, dirfd_arg: str = "") -> str:
+        path = unquote(path_arg)
+        if path.startswith("/"):
+            return posixpath.normpath(path)
+        base = fd_annotation(dirfd_arg)[1] if dirfd_arg else ""
+        return posixpath.normpath(posixpath.join(base or proc.cwd, path))
+
+    # -- per call --------------------------------------------------------------------------
+
+    def _syscall(self, r: Syscall) -> None:
+        proc = self._proc(r.pid, r.ts)
+        ok, err = r.succeeded, r.errno
+        name, a = r.name, r.args
+        if name in EXEC_CALLS:
+            self._exec(proc, r)
+        elif name in FORK_CALLS:
+            child = r.ret_host_pid if ok and r.ret_host_pid and r.ret_host_pid > 0 else 0
+            if child and "CLONE_THREAD" in r.raw_args:
+                self.thread_group[child] = proc.pid
+            elif child or not ok:
+                self._emit(ProcessForked, proc, r.ts, child_pid=child, succeeded=ok, error=err)
+                if child:
+                    self._proc(child, r.ts)
+        elif name in OPEN_CALLS:
+            self._open(proc, r)
+        elif name in SLEEP_CALLS:
+            self._sleep(proc, r)
+        elif name in NET_CALLS:
+            self._net(proc, r)
+        elif name in SIGNAL_CALLS and len(a) >= 2:
+            target = _int(a[1] if name == "tgkill" else a[0])
+            self._emit(
+                SignalSent, proc, r.ts, target_pid=target, signal=a[-1], succeeded=ok, error=err
+            )
+        elif name in FILE_CALLS:
+            self._file(proc, r)
+        if name in PRIVILEGED_CALLS:
+            self._emit(
+                PrivilegedAttempt, proc, r.ts, call=name, args=r.raw_args, succeeded=ok, error=err
+            )
+
+    def _exec(self, proc: _Proc, r: Syscall) -> None:
+        a = r.args
+        if r.name == "execveat":
+            dirfd, path_arg, argv_arg = (*a, "", "", "")[:3]
+            path = unquote(path_arg)
+            if not path and "AT_EMPTY_PATH" in r.raw_args:
+                path = fd_annotation(dirfd)[1]  # fileless: "/memfd:x (deleted)"
+            elif path:
+                path = self._path(proc, path_arg, dirfd)
+        else:
+            path_arg, argv_arg = (*a, "", "")[:2]
+            path = self._path(proc, path_arg)
+        argv = string_list(argv_arg)
+        exe = proc.exe if path == "/proc/self/exe" and proc.exe else path
+        applet = ""
+        if posixpath.basename(exe) in MULTI_CALL_BINARIES or path == "/proc/self/exe":
+            first = posixpath.basename(argv[0]) if argv else ""
+            applet = argv[1] if first in MULTI_CALL_BINARIES and len(argv) > 1 else first
+        if r.succeeded:
+            proc.exe, proc.argv, proc.applet = exe, argv, applet
+            self.executed.add(exe)
+            self._emit(ProcessExecuted, proc, r.ts, path=path, applet=applet)
+        else:
+            if r.errno == "ENOEXEC":
+                self.executed.add(path)  # shells then run it as a script ("ash /tmp/x")
+            # A failed exec leaves the old program running: report the attempt's own argv.
+            self.events.append(
+                ProcessExecuted(
+                    seq=len(self.events),
+                    ts=self._ts(r.ts),
+                    pid=proc.pid,
+                    ppid=proc.ppid,
+                    exe=proc.exe,
+                    argv=argv,
+                    path=path,
+                    applet=applet,
+                    succeeded=False,
+                    error=r.errno,
+                )
+            )
+
+    def _open(self, proc: _Proc, r: Syscall) -> None:
+        a = r.args
+        if r.name == "creat":
+            path_arg, dirfd, flags = a[0] if a else "", "", "O_WRONLY|O_CREAT|O_TRUNC"
+        elif r.name == "open":
+            path_arg, dirfd, flags = (*a, "", "")[0], "", (*a, "", "")[1]
+        else:
+            dirfd, path_arg, flags = (*a, "", "", "")[:3]
+            if r.name == "openat2":
+                m = re.search(r"flags=([\w|]+)", flags)
+                flags = m[1] if m else flags
+        if not any(f in flags for f in WRITE_FLAGS):
+            return
+        path = self._path(proc, path_arg, dirfd)
+        ok, err = r.succeeded, r.errno
+        self._emit(
+            FileOpenedForWrite,
+            proc,
+            r.ts,
+            path=path,
+            flags=flags,
+            created="O_CREAT" in flags,
+            succeeded=ok,
+            error=err,
+        )
+        if path.startswith(("/proc/", "/sys/")):
+            self._emit(
+                PrivilegedAttempt, proc, r.ts, call="write", args=path, succeeded=ok, error=err
+            )
+
+    def _sleep(self, proc: _Proc, r: Syscall) -> None:
+        if not r.injected:
+            return
+        m = re.search(r"\{tv_sec=(\d+), tv_nsec=(\d+)\}", r.raw_args)
+        if m is None:
+            return
+        requested = int(m[1]) + int(m[2]) / 1e9
+        if "TIMER_ABSTIME" in r.raw_args:
+            requested = max(0.0, requested - r.ts) if "CLOCK_REALTIME" in r.raw_args else 0.0
+        if requested >= self.sleep_threshold:
+            self.skipped += max(0.0, requested - self.sleep_floor)
+            self._emit(SleepSkipped, proc, r.ts, call=r.name, requested_seconds=requested)
+
+    def _net(self, proc: _Proc, r: Syscall) -> None:
+        if r.name == "socket" or not r.args:
+            return
+        sock = fd_annotation(r.args[0])[1]  # "TCP:[10.0.0.2:1234->192.0.2.1:80]"
+        protocol = sock.split(":", 1)[0].removesuffix("v6") if ":" in sock else ""
+        family, address, port = _sockaddr(r.raw_args)
+        if not family and r.name in ("listen", "sendto", "sendmsg", "sendmmsg"):
+            family, address, port = _from_socket_annotation(sock, remote=r.name != "listen")
+        fields: dict[str, Any] = dict(
+            family=family,
+            protocol=protocol,
+            address=address,
+            port=port,
+            succeeded=r.succeeded,
+            error=r.errno,
+        )
+        cls: type[NetworkEvent]
+        if r.name == "connect":
+            cls = NetworkConnected
+        elif r.name == "bind":
+            cls = NetworkBound
+        elif r.name == "listen":
+            cls = NetworkListened
+        else:
+            cls = NetworkSent
+            fields["bytes"] = r.ret if r.name != "sendmmsg" and r.ret and r.ret > 0 else 0
+        if family == "AF_NETLINK" and r.name != "connect":
+            return  # kernel chatter (ip, libc's getifaddrs), not traffic
+        self._emit(cls, proc, r.ts, **fields)
+
+    def _file(self, proc: _Proc, r: Syscall) -> None:
+        a, name = r.args, r.name
+        ok, err = r.succeeded, r.errno
+        if len(a) < 1:
+            return
+        if name in ("chdir", "fchdir"):
+            if ok:
+                proc.cwd = (
+                    self._path(proc, a[0]) if name == "chdir" else fd_annotation(a[0])[1] or "/"
+                )
+            return
+        at = name.endswith("at") or name == "renameat2"
+        common = dict(succeeded=ok, error=err)
+        if name in ("unlink", "rmdir", "unlinkat"):
+            path = self._path(proc, a[1], a[0]) if at else self._path(proc, a[0])
+            is_dir = name == "rmdir" or "AT_REMOVEDIR" in r.raw_args
+            self._emit(FileDeleted, proc, r.ts, path=path, is_dir=is_dir, **common)
+        elif name.startswith("rename") and len(a) >= 2:
+            if at and len(a) >= 4:
+                old, new = self._path(proc, a[1], a[0]), self._path(proc, a[3], a[2])
+            else:
+                old, new = self._path(proc, a[0]), self._path(proc, a[1])
+            self._emit(FileRenamed, proc, r.ts, path=old, new_path=new, **common)
+        elif name in ("chmod", "fchmod", "fchmodat") and len(a) >= 2:
+            if name == "fchmod":
+                path, mode = fd_annotation(a[0])[1], a[1]
+            elif at and len(a) >= 3:
+                path, mode = self._path(proc, a[1], a[0]), a[2]
+            else:
+                path, mode = self._path(proc, a[0]), a[1]
+            mode_bits = _int(mode, 8) & 0o7777
+            self._emit(FileModeChanged, proc, r.ts, path=path, mode=mode_bits, **common)
+        elif name in ("mkdir", "mkdirat", "mknod", "mknodat"):
+            path = self._path(proc, a[1], a[0]) if at and len(a) >= 2 else self._path(proc, a[0])
+            kind = "dir" if name.startswith("mkdir") else "node"
+            if kind == "dir" and err == "EEXIST":
+                return  # `mkdir -p` walking existing parents
+            self._emit(FileCreated, proc, r.ts, path=path, file_type=kind, **common)
+        elif name in ("symlink", "symlinkat") and len(a) >= 2:
+            link = self._path(proc, a[2], a[1]) if at and len(a) >= 3 else self._path(proc, a[1])
+            target = unquote(a[0])
+            self._emit(
+                FileCreated, proc, r.ts, path=link, file_type="symlink", target=target, **common
+            )
+        elif name in ("link", "linkat") and len(a) >= 2:
+            if at and len(a) >= 4:
+                src, dst = self._path(proc, a[1], a[0]), self._path(proc, a[3], a[2])
+            else:
+                src, dst = self._path(proc, a[0]), self._path(proc, a[1])
+            self._emit(
+                FileCreated, proc, r.ts, path=dst, file_type="hardlink", target=src, **common
+            )
+
+    def _exit(self, r: Exit) -> None:
+        if self._tgid(r.pid) != r.pid:
+            return  # a thread ended, not a process
+        proc = self._proc(r.pid, r.ts)
+        proc.end, proc.exit_code, proc.signal = self._ts(r.ts), r.code, r.signal
+        if proc.pid == self.init_pid:
+            self.init_exit = r.code if r.code is not None else 128 + _signal_number(r.signal)
+        self._emit(ProcessExited, proc, r.ts, exit_code=r.code, signal=r.signal)
+
+
+def _int(text: str, base: int = 0) -> int:
+    """`"0755"`, `"-1"`, `"1 /* 23472 in strace's PID NS */"` (the pid the sample named)."""
+    try:
+        return int(text.split("/*")[0].strip(), base)
+    except ValueError:
+        return 0
+
+
+_SIGNALS = {"SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGKILL": 9, "SIGSEGV": 11, "SIGTERM": 15}
+
+
+def _signal_number(name: str) -> int:
+    return _SIGNALS.get(name, 0)
+
+
+# {sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr("192.0.2.1")}
+# {sa_family=AF_INET6, sin6_port=htons(443), …, inet_pton(AF_INET6, "2001:db8::1", &sin6_addr), …}
+# {sa_family=AF_UNIX, sun_path="/var/run/docker.sock"}
+def _sockaddr(text: str) -> tuple[str, str, int]:
+    fam = re.search(r"sa_family=(AF_\w+)", text)
+    if fam is None:
+        return "", "", 0
+    port = re.search(r"sin6?_port=htons\((\d+)\)", text)
+    addr = re.search(r'inet_addr\("([^"]+)"\)|inet_pton\(AF_INET6?, "([^"]+)"', text)
+    unix = re.search(r'sun_path=(@?"(?:[^"\\]|\\.)*")', text)
+    address = ""
+    if addr is not None:
+        address = addr[1] or addr[2]
+    elif unix is not None:
+        raw = unix[1]
+        address = ("@" + unquote(raw[1:])) if raw.startswith("@") else unquote(raw)
+    return fam[1], address, int(port[1]) if port else 0
+
+
+# "UDP:[10.0.0.2:40000->192.0.2.53:53]", "TCPv6:[[::]:12999]"
+def _from_socket_annotation(sock: str, remote: bool) -> tuple[str, str, int]:
+    m = re.search(r"\[(.*)\]$", sock)
+    if m is None:
+        return "", "", 0
+    ends = m[1].split("->")
+    end = ends[-1] if remote else ends[0]
+    host, _, port = end.rpartition(":")
+    if not port.isdigit():
+        return "", "", 0
+    family = "AF_INET6" if host.startswith("[") else "AF_INET"
+    return family, host.strip("[]"), int(port)

@@ -1,0 +1,161 @@
+"""The tracer: attaches to the container's init before it starts, writes a trace, parses it.
+
+`Tracer` is the seam: strace today, eBPF or gVisor tomorrow, the rest of the sandbox unchanged.
+
+Why these strace options:
+  -f -p PID      follow every thread and child of runc's init (attached before `runc start`,
+                 so the entrypoint's first execve is traced); --seccomp-bpf does not apply to
+                 -p attaches (strace(1)), so every syscall of the sample stops in the tracer.
+  --pidns-translation  pids the sample sees (clone's result, kill's target) also in host pids.
+  -ttt           epoch timestamps, to order our events against the network simulator's.
+  -yy            fds shown with their paths and socket endpoints.
+  -s 4096        argv and written paths whole.
+  -e signal=!SIGCHLD,…  routine deliveries are noise; strace prints "+++ killed by SIGX +++"
+                 only for signals in this set, so fatal ones stay in. kill() calls are traced.
+  --inject       sleeps return at once (see SleepPolicy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from detonate.errors import SandboxError
+from detonate.sandbox.trace_events import SLEEP_CALLS, TRACED_CALLS, TraceInterpreter, TraceSummary
+
+STRING_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class SleepPolicy:
+    """How sleeps are skipped.
+
+    strace cannot inject conditionally on a call's arguments, so every nanosleep/clock_nanosleep
+    returns 0 after `floor_seconds` (a floor keeps `while :; do sleep 5; …; done` loops from
+    spinning), but only for the first `per_process` sleeps of each process (a long-running
+    program's own timing loops soon run at their real pace). Sleeps of `threshold_seconds` or
+    more become SleepSkipped events. poll/select/epoll timeouts are NOT skipped: injecting
+    there would also cut short waits for network data.
+    """
+
+    threshold_seconds: float = 1.0
+    floor_seconds: float = 0.2
+    per_process: int = 16
+
+
+class Tracer(Protocol):
+    def attach(self, init_pid: int) -> None:
+        """Trace `init_pid` and every thread/child it will have; return once attached."""
+
+    def pid(self) -> int:
+        """The tracer's own pid (recorded for leftover cleanup)."""
+
+    def output_bytes(self) -> int:
+        """Trace bytes written so far (grows while the sample acts)."""
+
+    def running(self) -> bool: ...
+
+    def stop(self, grace_seconds: float = 5.0) -> None:
+        """Wait for the tracer to finish (its tracees are gone), kill it after the grace."""
+
+    def summary(self, t0: float, workdir: str, entrypoint: str) -> TraceSummary: ...
+
+
+class StraceTracer:
+    def __init__(self, trace_file: Path, sleep: SleepPolicy = SleepPolicy()) -> None:
+        self.trace_file = trace_file
+        self.sleep = sleep
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._init_pid = 0
+
+    def command(self, init_pid: int) -> list[str]:
+        delay = f"{int(self.sleep.floor_seconds * 1_000_000)}us"
+        inject = f"{','.join(SLEEP_CALLS)}:retval=0:when=1..{self.sleep.per_process}"
+        if self.sleep.floor_seconds > 0:
+            inject += f":delay_exit={delay}"
+        return [
+            "strace", "-f", "-q", "--pidns-translation", "-ttt", "-yy", "-s", str(STRING_LIMIT),
+            "-o", str(self.trace_file),
+            "-e", "signal=!SIGCHLD,SIGWINCH,SIGURG,SIGCONT",
+            "-e", "trace=" + ",".join(TRACED_CALLS),
+            "-e", "inject=" + inject,
+            "-p", str(init_pid),
+        ]  # fmt: skip
+
+    def attach(self, init_pid: int) -> None:
+        self._init_pid = init_pid
+        self._proc = subprocess.Popen(
+            self.command(init_pid),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a Ctrl-C meant for the analyser must not kill the tracer
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
+                raise SandboxError(f"strace could not attach to pid {init_pid}: {err.strip()}")
+            if _all_threads_traced_by(init_pid, self._proc.pid):
+                return
+            time.sleep(0.01)
+        raise SandboxError(f"strace did not attach to pid {init_pid} within 10 s")
+
+    def pid(self) -> int:
+        return self._proc.pid if self._proc else 0
+
+    def output_bytes(self) -> int:
+        try:
+            return self.trace_file.stat().st_size
+        except OSError:
+            return 0
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self, grace_seconds: float = 5.0) -> None:
+        if self._proc is None:
+            return
+        try:
+            self._proc.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._proc.pid, signal.SIGKILL)
+            self._proc.wait()
+        if self._proc.stderr:
+            self._proc.stderr.close()
+
+    def summary(self, t0: float, workdir: str, entrypoint: str) -> TraceSummary:
+        interpreter = TraceInterpreter(
+            init_pid=self._init_pid,
+            t0=t0,
+            workdir=workdir,
+            sleep_threshold=self.sleep.threshold_seconds,
+            sleep_floor=self.sleep.floor_seconds,
+            init_exe=entrypoint,
+        )
+        with open(self.trace_file, errors="surrogateescape") as lines:
+            interpreter.feed_lines(lines)
+        return interpreter.summary()
+
+
+def _all_threads_traced_by(pid: int, tracer: int) -> bool:
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for tid in tasks:
+        try:
+            status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+        except OSError:
+            return False
+        line = next((x for x in status.splitlines() if x.startswith("TracerPid:")), "")
+        if line.split()[-1:] != [str(tracer)]:
+            return False
+    return bool(tasks)

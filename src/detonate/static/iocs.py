@@ -1,0 +1,156 @@
+"""IOC extraction over the image config and the strings of the files that matter.
+
+Quiet on real distributions: files owned by dpkg/apk packages, documentation, locales, man
+pages and media are skipped, and bytes read are capped per file and in total. IOCs alone are
+not findings; YAML rules with `subject: ioc` decide which are (a pool URL, a wallet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from detonate.model.filesystem import FileEntry, FileType, Rootfs
+from detonate.model.findings import Evidence
+from detonate.model.image import AcquiredImage
+from detonate.model.iocs import Iocs
+from detonate.model.options import MiB, StaticOptions
+from detonate.progress import Progress
+from detonate.rules.loader import load_rules
+from detonate.static.config import config_items
+from detonate.static.file_reading import read_head
+from detonate.static.indicators import Found, find_indicators
+from detonate.static.interface import AnalyzerResult
+from detonate.static.packages import package_owned_paths
+from detonate.static.rule_hits import RuleHits
+
+FILE_BYTES = 4 * MiB  # read at most this much of one file …
+TOTAL_BYTES = 256 * MiB  # … and of all files together
+MAX_PER_KIND = 1000  # IOCs kept per kind (sorted), so a huge tree cannot flood the report
+CONFIG_PATH = "image config"
+NOISE_DIRS = (
+    "/usr/share/doc/",
+    "/usr/share/man/",
+    "/usr/share/info/",
+    "/usr/share/locale/",
+    "/usr/share/i18n/",
+    "/usr/lib/locale/",
+    "/usr/share/zoneinfo/",
+    "/usr/share/common-licenses/",
+    "/usr/share/mime/",
+    "/usr/share/icons/",
+    "/usr/share/fonts/",
+    "/usr/share/ca-certificates/",
+    "/etc/ssl/certs/",
+    "/var/lib/dpkg/",
+    "/var/lib/apt/",
+    "/var/cache/",
+    "/var/log/",
+    "/lib/apk/db/",
+    "/proc/",
+    "/sys/",
+)
+NOISE_SUFFIXES = (
+    ".mo", ".gz", ".xz", ".bz2", ".zst", ".png", ".jpg", ".jpeg", ".gif", ".ico", ".woff",
+    ".woff2", ".ttf", ".otf", ".pyc", ".md", ".rst", ".html", ".htm", ".txt", ".pem", ".crt",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class IocSubject:
+    kind: str  # "domain", "ip", "url", "pool", "wallet"
+    value: str
+    path: str  # file it came from, or "image config"
+    coin: str = ""
+
+    def get(self, field: str) -> object:
+        return {"kind": self.kind, "value": self.value, "path": self.path, "coin": self.coin}.get(
+            field
+        )
+
+
+def relevant_files(rootfs: Rootfs) -> Iterator[FileEntry]:
+    owned = package_owned_paths(rootfs)
+    for entry in rootfs.entries:
+        if entry.type is not FileType.FILE or entry.size == 0 or entry.path in owned:
+            continue
+        if entry.path.startswith(NOISE_DIRS) or entry.path.lower().endswith(NOISE_SUFFIXES):
+            continue
+        yield entry
+
+
+def subjects(found: Found, path: str) -> Iterator[IocSubject]:
+    for kind, values in (
+        ("url", found.urls),
+        ("pool", found.pools),
+        ("domain", found.domains),
+        ("ip", found.ips),
+    ):
+        for value in sorted(values):
+            yield IocSubject(kind, value, path)
+    for address, coin in sorted(found.wallets.items()):
+        yield IocSubject("wallet", address, path, coin)
+
+
+class IocAnalyzer:
+    name = "iocs"
+
+    def analyze(
+        self, image: AcquiredImage, rootfs: Rootfs, options: StaticOptions, progress: Progress
+    ) -> AnalyzerResult:
+        rules = [r for r in load_rules("static", options.extra_rules_dir) if r.subject == "ioc"]
+        hits = RuleHits("static:iocs")
+        collected: dict[str, set[str]] = {k: set() for k in ("url", "pool", "domain", "ip")}
+        wallets: set[str] = set()
+
+        def record(found: Found, path: str, entry: FileEntry | None) -> None:
+            for subject in subjects(found, path):
+                (wallets if subject.kind == "wallet" else collected[subject.kind]).add(
+                    subject.value
+                )
+                for rule in rules:
+                    assert rule.matcher is not None
+                    if rule.matcher.evaluate(subject) is not None:
+                        hits.add(rule, _evidence(subject, entry))
+
+        for item in config_items(image.config):
+            found = find_indicators(item.text.encode("utf-8", "replace"))
+            if found:
+                record(found, CONFIG_PATH, None)
+
+        task = "static: iocs"
+        progress.start(task, total=None, unit="files")
+        budget = TOTAL_BYTES
+        for entry in relevant_files(rootfs):
+            if budget <= 0:
+                break
+            data = read_head(rootfs, entry, min(FILE_BYTES, budget))
+            budget -= len(data)
+            found = find_indicators(data)
+            if found:
+                record(found, entry.path, entry)
+            progress.advance(task)
+        progress.finish(task)
+
+        def capped(values: set[str]) -> tuple[str, ...]:
+            return tuple(sorted(values)[:MAX_PER_KIND])
+
+        iocs = Iocs(
+            domains=capped(collected["domain"]),
+            ips=capped(collected["ip"]),
+            urls=capped(collected["url"]),
+            wallets=capped(wallets),
+            pools=capped(collected["pool"]),
+        )
+        return AnalyzerResult(findings=hits.findings(), iocs=iocs)
+
+
+def _evidence(subject: IocSubject, entry: FileEntry | None) -> Evidence:
+    kind = f"{subject.coin} wallet" if subject.coin else subject.kind
+    return Evidence(
+        description=f"{kind} in {subject.path}",
+        path=entry.path if entry else "",
+        layer_index=entry.layer_index if entry else None,
+        sha256=entry.sha256 if entry else "",
+        excerpt=subject.value,
+    )

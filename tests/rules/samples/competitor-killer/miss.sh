@@ -1,0 +1,4 @@
+#!/bin/sh
+# stops our own service on shutdown
+pkill -f gunicorn
+killall nginx

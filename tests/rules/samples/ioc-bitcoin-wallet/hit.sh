@@ -1,0 +1,3 @@
+#!/bin/sh
+# payout
+ADDR=1CyBAsM8abCcYRN9mvXUMvxTzxAWNGuGmZ

@@ -1,0 +1,2 @@
+#!/bin/sh
+wget -q http://pool.test:3333/health

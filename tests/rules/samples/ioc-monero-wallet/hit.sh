@@ -1,0 +1,2 @@
+#!/bin/sh
+./worker --user 4AFakeMoneroWa11etForDetonateTestsXmrFakeMoneroWa11etForDetonateTestsXmrFakeMoneroWa11etForDeto --pass x

@@ -1,0 +1,84 @@
+"""Every rule proves itself: each sample under samples/<rule-id>/ named hit* must make the rule
+fire and each named miss* must not. A rule without both kinds of sample fails.
+
+Sample files:
+- `*.config.yaml`: an image config (see config_from_yaml), scanned with an empty rootfs;
+- `*.files.yaml`: a list of rootfs entries (see files_from_yaml);
+- anything else: raw file content, placed at /opt/sample/<file name>, mode 0755 when it
+  starts with "#!" or "\\x7fELF", else 0644.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from detonate.model.options import StaticOptions
+from detonate.progress import NullProgress
+from detonate.rules import load_rules
+from detonate.static import analyze
+from static.rootfs_builder import (
+    SampleFile,
+    build_rootfs,
+    config_from_yaml,
+    files_from_yaml,
+    make_image,
+)
+
+SAMPLES = Path(__file__).parent / "samples"
+RULES = load_rules("static")
+
+
+def samples_of(rule_id: str) -> list[Path]:
+    directory = SAMPLES / rule_id
+    return sorted(directory.iterdir()) if directory.is_dir() else []
+
+
+def cases() -> list[object]:
+    params: list[object] = []
+    for rule in RULES:
+        for sample in samples_of(rule.meta.id):
+            params.append(pytest.param(rule.meta.id, sample, id=f"{rule.meta.id}/{sample.name}"))
+    return params
+
+
+def fired_rules(sample: Path, tmp_path: Path) -> set[str]:
+    image, files = make_image(), []
+    if sample.name.endswith(".config.yaml"):
+        image = make_image(config_from_yaml(yaml.safe_load(sample.read_text())))
+    elif sample.name.endswith(".files.yaml"):
+        files = files_from_yaml(yaml.safe_load(sample.read_text()))
+    else:
+        content = sample.read_bytes()
+        executable = content.startswith((b"#!", b"\x7fELF"))
+        files = [SampleFile(f"/opt/sample/{sample.name}", content, 0o755 if executable else 0o644)]
+    rootfs = build_rootfs(tmp_path / "rootfs", files)
+    result = analyze(image, rootfs, StaticOptions(), NullProgress())
+    return {finding.rule_id for finding in result.findings}
+
+
+def test_every_rule_has_hit_and_miss_samples() -> None:
+    lacking = [
+        rule.meta.id
+        for rule in RULES
+        if not any(p.name.startswith("hit") for p in samples_of(rule.meta.id))
+        or not any(p.name.startswith("miss") for p in samples_of(rule.meta.id))
+    ]
+    assert lacking == []
+
+
+def test_every_sample_directory_names_a_rule() -> None:
+    known = {rule.meta.id for rule in RULES}
+    assert sorted(p.name for p in SAMPLES.iterdir() if p.name not in known) == []
+
+
+@pytest.mark.parametrize(("rule_id", "sample"), cases())
+def test_rule_sample(rule_id: str, sample: Path, tmp_path: Path) -> None:
+    fired = fired_rules(sample, tmp_path)
+    if sample.name.startswith("hit"):
+        assert rule_id in fired, f"{sample.name} should hit {rule_id}; fired: {sorted(fired)}"
+    else:
+        assert sample.name.startswith("miss"), f"sample {sample.name} must start with hit or miss"
+        assert rule_id not in fired, f"{sample.name} should not hit {rule_id}"

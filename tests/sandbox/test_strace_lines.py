@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from detonate.sandbox.strace_lines import (
+    Exit,
+    Superseded,
+    Syscall,
+    Unparsed,
+    read_records,
+    split_args,
+    string_list,
+    unquote,
+)
+
+
+def test_split_args_keeps_strings_brackets_and_fd_annotations_whole() -> None:
+    args = split_args(
+        "3<TCP:[10.0.0.2:1234->192.0.2.1:80]>, {sa_family=AF_INET, sin_port=htons(80)}, 16"
+    )
+    assert args == [
+        "3<TCP:[10.0.0.2:1234->192.0.2.1:80]>",
+        "{sa_family=AF_INET, sin_port=htons(80)}",
+        "16",
+    ]
+    assert string_list('["sh", "-c", "a, \\"b\\""]') == ("sh", "-c", 'a, "b"')
+
+
+def test_unquote_decodes_escapes_and_drops_truncation_marker() -> None:
+    assert unquote('"a\\nb\\x41\\101"...') == "a\nbAA"
+
+
+def test_unfinished_and_resumed_lines_of_interleaved_threads_are_joined() -> None:
+    lines = [
+        "10 1.000000 clone(child_stack=NULL, flags=SIGCHLD <unfinished ...>",
+        '11 1.100000 execve("/bin/x", ["x"], 0x1 /* 2 vars */ <unfinished ...>',
+        "10 1.200000 <... clone resumed>, child_tidptr=0x5) = 6 /* 11 in strace's PID NS */",
+        "11 1.300000 <... execve resumed>) = 0",
+    ]
+    clone, execve = list(read_records(lines))
+    assert isinstance(clone, Syscall) and clone.name == "clone"
+    assert clone.ts == 1.0 and clone.ret == 6 and clone.ret_host_pid == 11
+    assert isinstance(execve, Syscall) and execve.args[0] == '"/bin/x"' and execve.succeeded
+
+
+def test_exit_kill_superseded_and_failures_are_typed() -> None:
+    lines = [
+        "5 2.0 +++ exited with 3 +++",
+        "6 2.0 +++ killed by SIGKILL +++",
+        "7 2.0 +++ superseded by execve in pid 9 +++",
+        "openat(garbage without a head",
+        '8 2.0 execve("/nope", ["/nope"], 0x1 /* 1 var */) = -1 ENOENT (No such file or directory)',
+        '8 2.1 mount("/dev/vda", "/mnt", "ext4", 0, NULL) = -1 EPERM (Operation not permitted)',
+    ]
+    records = list(read_records(lines))
+    assert records[0] == Exit(5, 2.0, 3)
+    assert records[1] == Exit(6, 2.0, None, "SIGKILL")
+    assert records[2] == Superseded(9, 2.0, 7)
+    assert isinstance(records[3], Unparsed)
+    failed = records[4]
+    assert isinstance(failed, Syscall) and failed.errno == "ENOENT" and not failed.succeeded
+
+
+def test_a_call_still_blocked_at_the_end_is_kept_as_not_returned() -> None:
+    (record,) = read_records(["4 3.0 accept(3<TCP:[0.0.0.0:80]>, NULL, NULL <unfinished ...>"])
+    assert isinstance(record, Syscall) and record.name == "accept" and record.ret is None
