@@ -19,11 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from sandbox.busybox_image import PROGRESS, build_busybox_rootfs, image_running  # noqa: E402
-
-from detonate.model.filesystem import Rootfs  # noqa: E402
-from detonate.model.options import SandboxOptions  # noqa: E402
-from detonate.sandbox.run import detonate  # noqa: E402
+from detonate.model.filesystem import Rootfs
+from detonate.model.options import SandboxOptions
+from detonate.sandbox.run import detonate
+from sandbox.busybox_image import PROGRESS, build_busybox_rootfs, image_running
 
 SLEEPER = "sleep 600; echo x > /tmp/p; chmod +x /tmp/p; /tmp/p; true"
 # ~20k traced syscalls (opens for write) plus untraced reads: a syscall-heavy workload.

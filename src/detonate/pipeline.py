@@ -9,10 +9,12 @@ findings gathered before it are kept.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from detonate import __version__
 from detonate.acquire import acquire
@@ -22,8 +24,10 @@ from detonate.model.findings import Finding
 from detonate.model.image import AcquiredImage
 from detonate.model.iocs import Iocs
 from detonate.model.options import ScanOptions
-from detonate.model.report import ImageInfo, Report, StageError, StageTiming, Verdict
+from detonate.model.report import ImageInfo, Report, RunSummary, StageError, StageTiming, Verdict
+from detonate.model.runtime import RunResult
 from detonate.progress import NullProgress, Progress
+from detonate.sandbox import detonate
 from detonate.static import analyze
 from detonate.unpack import unpack
 from detonate.verdict.score import judge
@@ -65,6 +69,32 @@ def _image_info(reference: str, image: AcquiredImage | None, rootfs: Rootfs | No
     )
 
 
+def _run_summary(result: RunResult) -> RunSummary:
+    info = result.run
+    return RunSummary(
+        status=info.ended_by.value if info.status.value == "completed" else "error",
+        reason=info.error,
+        duration_seconds=round(info.duration_seconds, 3),
+        exit_code=info.exit_code,
+        events=info.events,
+        events_lost=info.lines_lost,
+        parse_errors=info.parse_errors,
+        skipped_sleep_seconds=info.skipped_sleep_seconds,
+        cpu_seconds=round(info.cpu_seconds, 3),
+        memory_peak_bytes=info.memory_peak_bytes,
+    )
+
+
+def _detonate(
+    image: AcquiredImage, rootfs: Rootfs, options: ScanOptions, progress: Progress
+) -> RunResult:
+    if options.artifacts_dir is not None:
+        options.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        return detonate(image, rootfs, options.sandbox, options.artifacts_dir, progress)
+    with tempfile.TemporaryDirectory(prefix="detonate-run-") as work_dir:
+        return detonate(image, rootfs, options.sandbox, Path(work_dir), progress)
+
+
 def scan(
     target: str,
     options: ScanOptions | None = None,
@@ -79,6 +109,7 @@ def scan(
     findings: list[Finding] = []
     iocs = Iocs()
     error: StageError | None = None
+    run: RunResult | None = None
     try:
         with timings.stage("acquire"):
             image = acquire(target, options.cache_dir, options.acquire, progress)
@@ -88,6 +119,9 @@ def scan(
             static = analyze(image, rootfs, options.static, progress)
         findings.extend(static.findings)
         iocs = iocs.merged(static.iocs)
+        if not options.static_only:
+            with timings.stage("sandbox"):
+                run = _detonate(image, rootfs, options, progress)
     except DetonateError as exc:
         error = StageError(exc.stage, type(exc).__name__, exc.message, exc.hint)
 
@@ -99,6 +133,9 @@ def scan(
         score=points,
         findings=tuple(findings),
         iocs=iocs,
+        processes=run.processes if run else (),
+        files=run.files if run else (),
+        run=_run_summary(run) if run else RunSummary(),
         error=error,
         timings=tuple(timings.done),
         generated_at=clock().isoformat(timespec="seconds"),

@@ -167,3 +167,34 @@ def test_html_and_ioc_exports_are_written(tmp_path, built_samples):
     assert csv.read_text().startswith("type,value,context")
     assert json.loads(stix.read_text())["type"] == "bundle"
     assert "MALICIOUS" in (tmp_path / "t.txt").read_text()
+
+
+@pytest.mark.sandbox
+def test_dynamic_run_reports_processes_and_run_summary(tmp_path, built_samples):
+    out = tmp_path / "report.json"
+    code = main(
+        [
+            "image",
+            built_samples["planted-static"].archive_reference,
+            "--format",
+            "json",
+            "-o",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--fail-on",
+            "never",
+            "--timeout",
+            "30",
+        ]
+    )
+    report = json.loads(out.read_text())
+    json_report.validate(report)
+    assert code == 0
+    assert report["run"]["status"] == "exited"
+    assert report["run"]["exit_code"] == 0
+    assert report["run"]["skipped_sleep_seconds"] >= 4  # the sample's five `sleep 1`
+    first = report["processes"][0]
+    assert first["argv"][:2] == ["/bin/sh", "-c"]  # traced from the entrypoint's first exec
+    assert any(p["argv"][0] == "sleep" for p in report["processes"])
+    assert report["files"] == []  # the sample writes nothing; runtime setup is not counted

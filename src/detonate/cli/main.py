@@ -7,6 +7,7 @@ scans that ended in `verdict: error`.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -74,6 +75,48 @@ def build_parser() -> argparse.ArgumentParser:
     run = image.add_argument_group("analysis")
     run.add_argument("--static-only", action="store_true", help="do not run the image")
     run.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS")
+    run.add_argument(
+        "--artifacts", type=Path, help="keep the run's trace, output and dropped files here"
+    )
+    run.add_argument(
+        "--idle",
+        type=_positive,
+        default=SandboxOptions().idle_seconds,
+        metavar="SECONDS",
+        help="end the run after this long without activity",
+    )
+    run.add_argument(
+        "--memory",
+        type=_positive,
+        default=SandboxOptions().memory_bytes,
+        metavar="BYTES",
+        help="memory limit of the sandbox",
+    )
+    run.add_argument(
+        "--pids", type=_positive, default=SandboxOptions().pids, help="process limit of the sandbox"
+    )
+    run.add_argument(
+        "--cpus",
+        type=float,
+        default=SandboxOptions().cpus,
+        help="CPU quota of the sandbox, in CPUs",
+    )
+    run.add_argument(
+        "--disk",
+        type=_positive,
+        default=SandboxOptions().disk_bytes,
+        metavar="BYTES",
+        help="size of the sandbox's writable layer",
+    )
+    run.add_argument("--entrypoint", help="override the image entrypoint (a shell-split string)")
+    run.add_argument("--cmd", help="override the image cmd (a shell-split string)")
+    run.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment variable for the run (repeatable)",
+    )
     run.add_argument("--cache-dir", type=Path, default=None, help=f"default {default_cache_dir()}")
     run.add_argument("--platform", default="linux/amd64", help="for multi-arch images")
     reg = image.add_argument_group("registry")
@@ -115,7 +158,18 @@ def _options(args: argparse.Namespace) -> ScanOptions:
             max_layers=args.max_layers,
             max_ratio=args.max_ratio,
         ),
-        sandbox=SandboxOptions(timeout_seconds=args.timeout),
+        artifacts_dir=args.artifacts,
+        sandbox=SandboxOptions(
+            timeout_seconds=args.timeout,
+            idle_seconds=args.idle,
+            memory_bytes=args.memory,
+            pids=args.pids,
+            cpus=args.cpus,
+            disk_bytes=args.disk,
+            entrypoint=tuple(shlex.split(args.entrypoint)) if args.entrypoint is not None else None,
+            cmd=tuple(shlex.split(args.cmd)) if args.cmd is not None else None,
+            env=tuple(args.env),
+        ),
     )
 
 

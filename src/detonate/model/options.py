@@ -61,6 +61,7 @@ class SandboxOptions:
 class ScanOptions:
     cache_dir: Path = field(default_factory=default_cache_dir)
     static_only: bool = False
+    artifacts_dir: Path | None = None  # keep the run's trace, output and dropped files here
     acquire: AcquireOptions = field(default_factory=AcquireOptions)
     unpack: UnpackLimits = field(default_factory=UnpackLimits)
     static: StaticOptions = field(default_factory=StaticOptions)

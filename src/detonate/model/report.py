@@ -8,6 +8,7 @@ from typing import Any
 
 from detonate.model.findings import Finding
 from detonate.model.iocs import Iocs
+from detonate.model.runtime import FileChange, ProcessInfo
 
 SCHEMA_VERSION = "1.0"
 
@@ -45,7 +46,8 @@ class StageError:
 class RunSummary:
     """How the dynamic run went; status "not-run" for static-only scans."""
 
-    status: str = "not-run"  # not-run | exited | timeout | idle | killed | error
+    # not-run | exited | timeout | idle | trace-limit | interrupted | error
+    status: str = "not-run"
     reason: str = ""
     duration_seconds: float = 0.0
     exit_code: int | None = None
@@ -53,6 +55,8 @@ class RunSummary:
     events_lost: int = 0
     parse_errors: int = 0
     skipped_sleep_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    memory_peak_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,12 +71,12 @@ class Report:
     verdict: Verdict
     score: int
     findings: tuple[Finding, ...] = ()
-    iocs: Iocs = Iocs()
-    # Filled by the dynamic run; JSON-ready records (see the schema) until then empty.
-    processes: tuple[dict[str, Any], ...] = ()
+    iocs: Iocs = field(default_factory=Iocs)
+    # What the dynamic run saw; empty for static-only scans.
+    processes: tuple[ProcessInfo, ...] = ()
     network: dict[str, Any] = field(default_factory=dict)
-    files: tuple[dict[str, Any], ...] = ()
-    run: RunSummary = RunSummary()
+    files: tuple[FileChange, ...] = ()
+    run: RunSummary = field(default_factory=RunSummary)
     error: StageError | None = None
     timings: tuple[StageTiming, ...] = ()
     generated_at: str = ""  # ISO 8601 UTC, from the injected clock

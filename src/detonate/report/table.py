@@ -51,9 +51,11 @@ def _headline(report: Report) -> Panel:
 
 
 def _findings(report: Report) -> Table:
-    table = Table(title="Findings", show_lines=False, expand=False)
-    for column in ("severity", "rule", "category", "ATT&CK", "evidence"):
-        table.add_column(column, overflow="fold")
+    table = Table(title="Findings", expand=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("finding", ratio=3)
+    table.add_column("ATT&CK", no_wrap=True)
+    table.add_column("evidence", ratio=4, overflow="fold")
     ordered = sorted(report.findings, key=lambda f: (SEVERITY_ORDER.index(f.severity), f.rule_id))
     for finding in ordered:
         first = finding.evidence[0] if finding.evidence else None
@@ -65,10 +67,9 @@ def _findings(report: Report) -> Table:
         more = len(finding.evidence) - 1
         table.add_row(
             Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity]),
-            f"{finding.rule_id}\n[dim]{finding.title}[/dim]",
-            finding.category.value,
-            finding.technique + (" [dim](runtime)[/dim]" if finding.runtime_only else ""),
-            _clip(evidence) + (f" [dim](+{more} more)[/dim]" if more > 0 else ""),
+            Text(finding.title) + Text(f"\n{finding.rule_id} · {finding.category.value}", "dim"),
+            finding.technique + ("\n[dim]runtime[/dim]" if finding.runtime_only else ""),
+            Text(_clip(evidence)) + Text(f" (+{more} more)" if more > 0 else "", "dim"),
         )
     return table
 

@@ -40,17 +40,42 @@ def content_type(head: bytes) -> ContentType:
     return ContentType.OTHER
 
 
+Snapshot = dict[str, tuple[int, int, int, int]]
+
+
+def _fingerprint(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def snapshot_upper(upper: Path) -> Snapshot:
+    """Path → (mode, size, mtime, inode) of everything in `upper` now (before the sample runs)."""
+    snapshot: Snapshot = {}
+    for dirpath, dirnames, filenames in os.walk(upper):
+        for name in dirnames + filenames:
+            host = Path(dirpath) / name
+            snapshot["/" + str(host.relative_to(upper))] = _fingerprint(host.lstat())
+    return snapshot
+
+
 def diff_upper(
-    upper: Path, lower: Path, executed: frozenset[str], artifacts: Path | None
+    upper: Path,
+    lower: Path,
+    executed: frozenset[str],
+    artifacts: Path | None,
+    setup: Snapshot | None = None,
 ) -> tuple[FileChange, ...]:
-    """Walk `upper`; `lower` tells created from modified; `executed` marks what ran."""
+    """Walk `upper`; `lower` tells created from modified; `executed` marks what ran; entries
+    unchanged since the `setup` snapshot (taken before the sample started) are left out."""
     budget = [ARTIFACT_TOTAL_CAP]
     changes: list[FileChange] = []
+    setup = setup or {}
     for dirpath, dirnames, filenames in os.walk(upper):
         dirnames.sort()
         for name in sorted(dirnames) + sorted(filenames):
             host = Path(dirpath) / name
             path = "/" + str(host.relative_to(upper))
+            if setup.get(path) == _fingerprint(host.lstat()):
+                continue
             change = _change(host, path, lower, executed, artifacts, budget)
             if change is not None:
                 changes.append(change)

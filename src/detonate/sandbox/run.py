@@ -24,7 +24,7 @@ from detonate.model.image import AcquiredImage
 from detonate.model.options import MiB, SandboxOptions
 from detonate.model.runtime import EndReason, RunInfo, RunResult, RunStatus
 from detonate.progress import Progress
-from detonate.sandbox.filesystem_diff import diff_upper
+from detonate.sandbox.filesystem_diff import diff_upper, snapshot_upper
 from detonate.sandbox.leftovers import (
     CGROUP_ROOT,
     DEFAULT_STATE_DIR,
@@ -123,6 +123,9 @@ class _Run:
             self.states.save(state)
             if self.network is not None:
                 self.network.attach(init_pid)
+            # What runc and the hooks put in the upper dir (mount points, resolv.conf, trust
+            # bundles) is setup, not the sample's doing: the diff leaves it out unless changed.
+            setup = snapshot_upper(overlay.upper)
             t0 = time.time()
             runc.start(state.container_id)
             try:
@@ -133,7 +136,9 @@ class _Run:
             cpu_seconds, memory_peak = self._cpu_ns() / 1e9, self._memory_peak()
             self._stop()
             summary = self.tracer.summary(t0, spec.cwd, spec.args[0])
-            files = diff_upper(overlay.upper, rootfs.root, summary.executed_paths, artifacts)
+            files = diff_upper(
+                overlay.upper, rootfs.root, summary.executed_paths, artifacts, setup
+            )
             _copy_head(overlay.logs / "output.log", self.run_dir / "output.log")
             net_events = self.network.collect() if self.network is not None else ()
             events = _merge(summary.events, net_events, t0)
