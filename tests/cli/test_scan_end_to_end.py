@@ -198,3 +198,13 @@ def test_dynamic_run_reports_processes_and_run_summary(tmp_path, built_samples):
     assert first["argv"][:2] == ["/bin/sh", "-c"]  # traced from the entrypoint's first exec
     assert any(p["argv"][0] == "sleep" for p in report["processes"])
     assert report["files"] == []  # the sample writes nothing; runtime setup is not counted
+
+
+def test_unpack_limit_flag_is_honoured_and_named_in_the_hint(tmp_path, built_samples, capsys):
+    code, report = scan(
+        tmp_path, built_samples["planted-static"].archive_reference, "--max-files", "10"
+    )
+    assert code == 2
+    assert report["error"]["kind"] == "LimitExceeded"
+    assert "--max-files" in report["error"]["hint"]
+    assert "--max-files" in capsys.readouterr().err

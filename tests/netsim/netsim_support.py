@@ -32,7 +32,9 @@ class SampleNetns:
     name: str
     pid: int
 
-    def run(self, *command: str, timeout: float = 20, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *command: str, timeout: float = 20, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["ip", "netns", "exec", self.name, *command],
             capture_output=True,
@@ -41,7 +43,9 @@ class SampleNetns:
             input=stdin if stdin is not None else "",
         )
 
-    def python(self, script: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    def python(
+        self, script: str, *args: str, timeout: float = 30
+    ) -> subprocess.CompletedProcess[str]:
         return self.run(sys.executable, "-c", script, *args, timeout=timeout)
 
 
@@ -50,5 +54,3 @@ class Wired:
     sim: Simulator
     netns: SampleNetns
     rootfs: Path
-
-

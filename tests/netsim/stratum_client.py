@@ -20,17 +20,38 @@ def receive():
 
 job_ids = []
 if dialect == "xmrig":
-    send({"id": 1, "jsonrpc": "2.0", "method": "login", "params": {
-        "login": "4FAKEWALLETxxxxxxxxxxxxxxxxxxxx.rig7", "pass": "x", "rigid": "rig-7",
-        "agent": "XMRig/6.21.0 (Linux x86_64) libuv/1.44.2 gcc/12.2.0", "algo": ["rx/0", "cn/r"]}})
+    send(
+        {
+            "id": 1,
+            "jsonrpc": "2.0",
+            "method": "login",
+            "params": {
+                "login": "4FAKEWALLETxxxxxxxxxxxxxxxxxxxx.rig7",
+                "pass": "x",
+                "rigid": "rig-7",
+                "agent": "XMRig/6.21.0 (Linux x86_64) libuv/1.44.2 gcc/12.2.0",
+                "algo": ["rx/0", "cn/r"],
+            },
+        }
+    )
     answer = receive()
     job_ids.append(answer["result"]["job"]["job_id"])
     while len(job_ids) < 3:
         pushed = receive()
         assert pushed["method"] == "job"
         job_ids.append(pushed["params"]["job_id"])
-    send({"id": 2, "method": "submit", "params": {"id": answer["result"]["id"],
-          "job_id": job_ids[-1], "nonce": "deadbeef", "result": "00" * 32}})
+    send(
+        {
+            "id": 2,
+            "method": "submit",
+            "params": {
+                "id": answer["result"]["id"],
+                "job_id": job_ids[-1],
+                "nonce": "deadbeef",
+                "result": "00" * 32,
+            },
+        }
+    )
     while (reply := receive()).get("id") != 2:
         pass
     status = reply["result"]["status"]
@@ -45,7 +66,12 @@ else:
         pushed = receive()
         if pushed.get("method") == "mining.notify":
             job_ids.append(pushed["params"][0])
-    send({"id": 3, "method": "mining.submit", "params": ["bc1qfakewallet.worker2", job_ids[-1],
-          "00000000", "5f5e1000", "12345678"]})
+    send(
+        {
+            "id": 3,
+            "method": "mining.submit",
+            "params": ["bc1qfakewallet.worker2", job_ids[-1], "00000000", "5f5e1000", "12345678"],
+        }
+    )
 print(json.dumps({"job_ids": job_ids, "status": status}))
 sock.close()

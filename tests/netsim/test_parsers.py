@@ -1,3 +1,4 @@
+import contextlib
 import ssl
 
 from detonate.sandbox.netsim.stratum import split_login
@@ -9,10 +10,8 @@ def _client_hello(server_name: str) -> bytes:
     context.set_alpn_protocols(["h2", "http/1.1"])
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     connection = context.wrap_bio(incoming, outgoing, server_hostname=server_name)
-    try:
+    with contextlib.suppress(ssl.SSLWantReadError):
         connection.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
     return outgoing.read()
 
 

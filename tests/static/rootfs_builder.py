@@ -37,7 +37,8 @@ def build_rootfs(root: Path, files: Iterable[SampleFile]) -> Rootfs:
             parent = "/" + "/".join(parts[:depth])
             (root / parent.lstrip("/")).mkdir(parents=True, exist_ok=True)
             entries.setdefault(
-                parent, FileEntry(parent, sample.layer, "sha256:layer", FileType.DIR, 0, 0o755, 0, 0)
+                parent,
+                FileEntry(parent, sample.layer, "sha256:layer", FileType.DIR, 0, 0o755, 0, 0),
             )
         target = root / sample.path.lstrip("/")
         sha256 = ""
@@ -61,7 +62,9 @@ def build_rootfs(root: Path, files: Iterable[SampleFile]) -> Rootfs:
             sha256=sha256,
         )
     ordered = tuple(entries[p] for p in sorted(entries))
-    return Rootfs(root=root, entries=ordered, layers=1 + max((e.layer_index for e in ordered), default=0))
+    return Rootfs(
+        root=root, entries=ordered, layers=1 + max((e.layer_index for e in ordered), default=0)
+    )
 
 
 def files_from_yaml(items: Iterable[Mapping[str, object]]) -> list[SampleFile]:

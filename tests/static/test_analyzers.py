@@ -22,8 +22,12 @@ MONERO = "4A" + ("FakeMoneroWa11etForDetonateTestsXmr" * 3)[:93]
 HOST_BUSYBOX = Path("/bin/busybox")
 
 
-def scan(tmp_path: Path, files: list[SampleFile], config: ImageConfig | None = None,
-         options: StaticOptions | None = None) -> AnalyzerResult:  # fmt: skip
+def scan(
+    tmp_path: Path,
+    files: list[SampleFile],
+    config: ImageConfig | None = None,
+    options: StaticOptions | None = None,
+) -> AnalyzerResult:
     rootfs = build_rootfs(tmp_path / "rootfs", files)
     return analyze(make_image(config), rootfs, options or StaticOptions(), NullProgress())
 
@@ -130,10 +134,14 @@ def base_image_files() -> list[SampleFile]:
         SampleFile("/usr/bin/chage", b"\x7fELF chage", 0o2755),
         SampleFile("/etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:\n"),
         SampleFile("/etc/shadow", b"root:*:19000:0:99999:7:::\n", 0o640),
-        SampleFile("/etc/crontab", b"SHELL=/bin/sh\n25 6 * * * root test -x /usr/sbin/anacron"
-                   b" || run-parts --report /etc/cron.daily\n"),  # fmt: skip
-        SampleFile("/etc/cron.daily/logrotate", b"#!/bin/sh\n/usr/sbin/logrotate /etc/lr.conf\n",
-                   0o755),  # fmt: skip
+        SampleFile(
+            "/etc/crontab",
+            b"SHELL=/bin/sh\n25 6 * * * root test -x /usr/sbin/anacron"
+            b" || run-parts --report /etc/cron.daily\n",
+        ),
+        SampleFile(
+            "/etc/cron.daily/logrotate", b"#!/bin/sh\n/usr/sbin/logrotate /etc/lr.conf\n", 0o755
+        ),
         SampleFile("/etc/os-release", b'HOME_URL="https://www.debian.org/"\n'),
         SampleFile("/etc/ld.so.conf", b"include /etc/ld.so.conf.d/*.conf\n"),
         SampleFile("/usr/share/doc/busybox/copyright", b"http://busybox.net/ 4.2.0.1"),

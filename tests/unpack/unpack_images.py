@@ -27,7 +27,7 @@ DOCKER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 class Layer:
     def __init__(self) -> None:
         self._buffer = io.BytesIO()
-        self._tar = tarfile.open(fileobj=self._buffer, mode="w", format=tarfile.PAX_FORMAT)
+        self._tar = tarfile.TarFile(fileobj=self._buffer, mode="w", format=tarfile.PAX_FORMAT)
         self._bytes: bytes | None = None
 
     def _add(self, info: tarfile.TarInfo, data: bytes | None = None) -> Layer:

@@ -7,6 +7,7 @@ scans that ended in `verdict: error`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from detonate.model.options import (
 from detonate.model.report import Report, Verdict
 from detonate.pipeline import scan
 from detonate.report import html, ioc_export, json_report, sarif, table
+from detonate.unpack.limits import flag_for
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 FAIL_ON = {
@@ -127,13 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept untrusted TLS and plain HTTP registries (local registries only)",
     )
-    limits = image.add_argument_group("unpack limits")
-    defaults = UnpackLimits()
-    limits.add_argument("--max-unpack-bytes", type=_positive, default=defaults.max_total_bytes)
-    limits.add_argument("--max-file-bytes", type=_positive, default=defaults.max_file_bytes)
-    limits.add_argument("--max-files", type=_positive, default=defaults.max_files)
-    limits.add_argument("--max-layers", type=_positive, default=defaults.max_layers)
-    limits.add_argument("--max-ratio", type=_positive, default=defaults.max_ratio)
+    limits = image.add_argument_group("unpack limits (against bombs and hostile layers)")
+    for field in dataclasses.fields(UnpackLimits):
+        limits.add_argument(
+            flag_for(field.name),
+            type=_positive,
+            default=field.default,
+            metavar="N",
+            help=f"default {field.default:,}",
+        )
     return parser
 
 
@@ -152,11 +156,7 @@ def _options(args: argparse.Namespace) -> ScanOptions:
             creds=args.creds,
         ),
         unpack=UnpackLimits(
-            max_total_bytes=args.max_unpack_bytes,
-            max_file_bytes=args.max_file_bytes,
-            max_files=args.max_files,
-            max_layers=args.max_layers,
-            max_ratio=args.max_ratio,
+            **{f.name: getattr(args, f.name) for f in dataclasses.fields(UnpackLimits)}
         ),
         artifacts_dir=args.artifacts,
         sandbox=SandboxOptions(

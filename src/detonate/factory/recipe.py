@@ -19,6 +19,7 @@ layers:
       - {path: /var/www/index.html, source: files/index.html}
       - {path: /tmp/.x/run, content: "#!/bin/sh\\necho hi\\n", mode: "0755"}
       - {path: /usr/bin/sh2, type: symlink, target: /bin/busybox}
+      - {path: /usr/local/bin/xmrig, compile: ../standins/miner.c}   # see compile.py
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 import yaml
 
 from detonate.factory.busybox import busybox_layer
+from detonate.factory.compile import compile_standin
 from detonate.factory.spec import DEFAULT_PATH_ENV, FileSpec, Healthcheck, ImageSpec, LayerSpec
 
 RECIPE_FILE = "image.yaml"
@@ -115,13 +117,16 @@ def _layer(directory: Path, layer: dict[str, Any]) -> LayerSpec:
     files = []
     for item in layer.get("files", []):
         content = item.get("content")
-        source = item.get("source")
+        source = directory / item["source"] if item.get("source") else None
+        compiled = item.get("compile")
+        if compiled:
+            source = compile_standin(directory / compiled)
         files.append(
             FileSpec(
                 path=str(item["path"]),
                 content=content.encode() if isinstance(content, str) else content,
-                source=directory / source if source else None,
-                mode=_mode(item.get("mode")),
+                source=source,
+                mode=_mode(item.get("mode", 0o755 if compiled else None)),
                 type=item.get("type", "file"),
                 link_target=str(item.get("target", "")),
                 uid=int(item.get("uid", 0)),

@@ -81,6 +81,4 @@ def _enum(kind: type[E], value: str, name: str, origin: str) -> E:
         return kind(value)
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
-        raise RuleError(
-            f"{origin}: unknown {name} {value!r}", f"use one of: {allowed}"
-        ) from None
+        raise RuleError(f"{origin}: unknown {name} {value!r}", f"use one of: {allowed}") from None

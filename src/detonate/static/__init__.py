@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from detonate.model.filesystem import Rootfs
+from detonate.model.findings import Finding
 from detonate.model.image import AcquiredImage
 from detonate.model.iocs import Iocs
 from detonate.model.options import StaticOptions
@@ -29,7 +30,7 @@ def analyze(
 ) -> AnalyzerResult:
     """Run every analyzer; findings sorted by rule id, IOCs merged, plus the hashes of the
     files the findings point at."""
-    findings = []
+    findings: list[Finding] = []
     iocs = Iocs()
     for analyzer in ANALYZERS:
         result = analyzer.analyze(image, rootfs, options, progress)

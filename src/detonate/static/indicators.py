@@ -13,25 +13,24 @@ B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 B58_CLASS = rb"1-9A-HJ-NP-Za-km-z"
 BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 
+# Patterns start with a literal or a character class so the regex engine can skip ahead fast;
+# the "not preceded by" checks are done in Python on the few candidates (see _starts_clean).
 # http://x.test/p.sh   stratum+tcp://pool.test:3333   stratum+ssl://203.0.113.5:443
 URL = re.compile(
-    rb"(?<![A-Za-z0-9+.-])(?:https?|ftp|stratum\d?\+(?:tcp|ssl|tls))://"
-    rb"[A-Za-z0-9._~%!$&'()*+,;=:@/?#\[\]-]{3,2000}"
+    rb"(?:https?|ftp|stratum\d?\+(?:tcp|ssl|tls))://[A-Za-z0-9._~%!$&'()*+,;=:@/?#\[\]-]{3,2000}"
 )
 # 198.51.100.7 — but not inside a longer dotted number like a version "1.2.3.4.5"
-IPV4 = re.compile(
-    rb"(?<!\d)(?<!\d\.)(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
-    rb"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\d|\.\d)"
-)
+IPV4 = re.compile(rb"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\d|\.\d)")
 # Monero: 95 characters (standard "4…", subaddress "8…") or 106 (integrated "4…").
 MONERO = re.compile(
-    rb"(?<![" + B58_CLASS + rb"])[48][1-9AB][" + B58_CLASS + rb"]{93}"
-    rb"(?:[" + B58_CLASS + rb"]{11})?(?![" + B58_CLASS + rb"])"
+    rb"[48][1-9AB][" + B58_CLASS + rb"]{93}(?:[" + B58_CLASS + rb"]{11})?(?![" + B58_CLASS + rb"])"
 )
-BITCOIN_BASE58 = re.compile(
-    rb"(?<![" + B58_CLASS + rb"])[13][" + B58_CLASS + rb"]{25,34}(?![" + B58_CLASS + rb"])"
-)
-BITCOIN_BECH32 = re.compile(rb"(?<![a-z0-9])bc1[02-9ac-hj-np-z]{11,71}(?![a-z0-9])")
+BITCOIN_BASE58 = re.compile(rb"[13][" + B58_CLASS + rb"]{25,34}(?![" + B58_CLASS + rb"])")
+BITCOIN_BECH32 = re.compile(rb"bc1[02-9ac-hj-np-z]{11,71}(?![a-z0-9])")
+URL_BEFORE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-")
+IP_BEFORE = frozenset(b"0123456789.")
+B58_BEFORE = frozenset(B58.encode())
+BECH32_BEFORE = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789")
 URL_TRAILING = ".,;:!?)]}'\"*"
 METADATA_IP = ipaddress.ip_address("169.254.169.254")
 
@@ -52,7 +51,7 @@ class Found:
 
 def find_indicators(data: bytes) -> Found:
     found = Found()
-    for raw in URL.findall(data):
+    for raw in _clean_matches(URL, data, URL_BEFORE):
         url = raw.decode("ascii", "replace").rstrip(URL_TRAILING)
         host = _host(url)
         if not host:
@@ -62,19 +61,28 @@ def find_indicators(data: bytes) -> Found:
             found.ips.add(host)
         elif "." in host and not host.replace(".", "").isdigit():
             found.domains.add(host.lower())
-    for raw in IPV4.findall(data):
+    for raw in _clean_matches(IPV4, data, IP_BEFORE):
         ip = raw.decode()
         if _public_ip(ip) is not None:
             found.ips.add(ip)
-    for raw in MONERO.findall(data):
+    for raw in _clean_matches(MONERO, data, B58_BEFORE):
         found.wallets[raw.decode()] = "monero"
-    for raw in BITCOIN_BASE58.findall(data):
+    for raw in _clean_matches(BITCOIN_BASE58, data, B58_BEFORE):
         if valid_base58check(raw.decode()):
             found.wallets[raw.decode()] = "bitcoin"
-    for raw in BITCOIN_BECH32.findall(data):
+    for raw in _clean_matches(BITCOIN_BECH32, data, BECH32_BEFORE):
         if valid_bech32(raw.decode()):
             found.wallets[raw.decode()] = "bitcoin"
     return found
+
+
+def _clean_matches(pattern: re.Pattern[bytes], data: bytes, before: frozenset[int]) -> list[bytes]:
+    """Matches not glued to a preceding character of `before` (a word boundary of sorts)."""
+    return [
+        m.group(0)
+        for m in pattern.finditer(data)
+        if m.start() == 0 or data[m.start() - 1] not in before
+    ]
 
 
 def _host(url: str) -> str:

@@ -7,6 +7,7 @@ rest of the layer goes on. Limits stop the whole unpack with LimitExceeded.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import tarfile
 from dataclasses import dataclass, field
@@ -256,13 +257,14 @@ class _LayerApplier:
             self.writer.hardlink(src_names[:-1], src_names[-1], parent.names, name)
             src = src_node.entry
             assert src is not None
+            # One inode: the source's mode and owner are what the link has on disk too.
             node = Node(
-                self._entry(
-                    member,
-                    names,
-                    FileType.HARDLINK,
-                    size=src.size,
-                    sha256=src.sha256,
+                dataclasses.replace(
+                    src,
+                    path="/" + "/".join(names),
+                    layer_index=self.index,
+                    layer_digest=self.digest,
+                    type=FileType.HARDLINK,
                     link_target=src.path,
                 )
             )

@@ -10,7 +10,6 @@ Entries are rows in FileEntry field order: a Debian rootfs has tens of thousands
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from detonate.model.filesystem import FileEntry, FileType, Rootfs, UnpackIssue
@@ -26,12 +25,10 @@ def save_index(path: Path, rootfs: Rootfs) -> None:
         "entries": [_row(e) for e in rootfs.entries],
         "issues": [(i.layer_index, i.path, i.kind, i.detail) for i in rootfs.issues],
     }
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", encoding="utf-8") as out:
+    # No fsync: the index is written inside the unpack's temporary directory, which is renamed
+    # into the cache only after this returns; a torn index just fails to load and is rebuilt.
+    with path.open("w", encoding="utf-8") as out:
         json.dump(document, out, separators=(",", ":"))
-        out.flush()
-        os.fsync(out.fileno())
-    temporary.rename(path)
 
 
 def _row(e: FileEntry) -> list[object]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
+import threading
 import zlib
 from collections.abc import Iterator
 from enum import Enum
@@ -61,13 +63,12 @@ def compression_for(media_type: str) -> Compression:
 class BlobReader:
     """The stored blob, read sequentially; every byte goes into its digest."""
 
-    def __init__(self, path: Path, digest: str, progress: Progress) -> None:
+    def __init__(self, path: Path, digest: str) -> None:
         algorithm, _, self.expected = digest.partition(":")
         if algorithm not in ("sha256", "sha512"):
             raise UnsupportedMediaType(f"digest algorithm {algorithm!r} is not supported", "")
         self._hash = hashlib.new(algorithm)
         self._file: BinaryIO = path.open("rb", buffering=0)
-        self._progress = progress
         self.size = os.fstat(self._file.fileno()).st_size
         self.bytes_read = 0
 
@@ -76,7 +77,6 @@ class BlobReader:
         if data:
             self._hash.update(data)
             self.bytes_read += len(data)
-            self._progress.advance("unpack", len(data))
         return data
 
     def peek_magic(self) -> bytes:
@@ -158,6 +158,49 @@ def _unzstd(raw: BlobReader) -> Iterator[bytes]:
         raise MalformedLayer(f"the layer is not valid zstd: {error}") from None
 
 
+_END = object()
+
+
+def prefetch(chunks: Iterator[bytes], depth: int = 8) -> Iterator[bytes]:
+    """Run `chunks` in a thread, at most `depth` chunks ahead. Reading, digesting and
+    decompressing the blob (all release the GIL) overlap with writing files, as the two
+    processes of `tar -xzf` do. Closing this generator stops and joins the thread."""
+    handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    return
+            put(_END)
+        except BaseException as error:  # handed to the consumer, raised there
+            put(error)
+
+    thread = threading.Thread(target=produce, name="detonate-unpack-inflate", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
+
+
 class LayerStream:
     """The decompressed tar stream as the forward-only file object tarfile reads from.
 
@@ -165,8 +208,15 @@ class LayerStream:
     has expanded past `ratio_floor_bytes`, it may not exceed `max_ratio` times its stored size.
     """
 
-    def __init__(self, chunks: Iterator[bytes], stored_size: int, limits: UnpackLimits) -> None:
-        self._chunks = chunks
+    def __init__(
+        self, raw: BlobReader, limits: UnpackLimits, progress: Progress, task: str
+    ) -> None:
+        self._raw = raw
+        self._chunks = prefetch(inflate(raw, sniff(raw.peek_magic())))
+        self._progress = progress
+        self._task = task
+        self._reported = 0
+        stored_size = raw.size
         self._buf = b""
         self._pos = 0
         self._start = 0  # stream offset of _buf[0]
@@ -184,6 +234,7 @@ class LayerStream:
             return False
         self._diff.update(chunk)
         self.expanded += len(chunk)
+        self.report_progress()
         if (
             self._check_ratio
             and self.expanded > self._limits.ratio_floor_bytes
@@ -255,6 +306,18 @@ class LayerStream:
         self._pos = len(self._buf)
         while self._refill():
             self._pos = len(self._buf)
+
+    def close(self) -> None:
+        """Stop the prefetch thread (needed before anyone else reads the blob)."""
+        self._chunks.close()  # type: ignore[attr-defined]
+        self.report_progress()
+
+    def report_progress(self) -> None:
+        """Advance the progress task by the stored bytes read since the last report."""
+        read = self._raw.bytes_read
+        if read > self._reported:
+            self._progress.advance(self._task, read - self._reported)
+            self._reported = read
 
     def diff_id(self) -> str:
         return "sha256:" + self._diff.hexdigest()

@@ -26,7 +26,7 @@ class Refused(Exception):
         self.detail = detail
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Node:
     entry: FileEntry | None  # None only for the root
     children: dict[str, Node] | None = None  # directories only

@@ -13,7 +13,7 @@ from detonate.progress import Progress
 from detonate.unpack.apply_layer import UnpackState, apply_layer
 from detonate.unpack.disk import RootWriter, host_id
 from detonate.unpack.index_file import save_index
-from detonate.unpack.layer_stream import BlobReader, LayerStream, compression_for, inflate, sniff
+from detonate.unpack.layer_stream import BlobReader, LayerStream, compression_for
 from detonate.unpack.limits import limit_exceeded
 from detonate.unpack.merged_tree import MergedTree
 from detonate.unpack.rootfs_cache import INDEX_NAME, ROOT_NAME, RootfsCache, cache_key
@@ -90,24 +90,28 @@ def _unpack_layer(
     progress: Progress,
 ) -> None:
     try:
-        raw = BlobReader(image.blob_path(layer.digest), layer.digest, progress)
+        raw = BlobReader(image.blob_path(layer.digest), layer.digest)
     except FileNotFoundError:
         raise UnpackError(
             f"layer {index} ({layer.digest}) is missing from the image cache",
             "pull the image again (remove it from --cache-dir first)",
         ) from None
     try:
-        compression_for(layer.media_type)
-        stream = LayerStream(inflate(raw, sniff(raw.peek_magic())), raw.size, limits)
+        stream = LayerStream(raw, limits, progress, TASK)
         try:
             apply_layer(state, index, layer.digest, stream)
             stream.drain()
-            raw.drain()
         except MalformedLayer:
-            raw.drain()  # a corrupted blob is a digest mismatch first, a malformed layer second
+            # A corrupted blob is a digest mismatch first, a malformed layer second.
+            stream.close()
+            raw.drain()
             if not raw.matches():
                 raise _blob_mismatch(index, layer) from None
             raise
+        finally:
+            stream.close()
+        raw.drain()  # bytes after the compressed stream still count for the digest
+        stream.report_progress()
         if not raw.matches():
             raise _blob_mismatch(index, layer)
         diff_ids = image.config.diff_ids

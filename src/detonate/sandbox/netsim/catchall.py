@@ -161,7 +161,12 @@ class CatchAll:
             )
         except (ssl.SSLError, ConnectionError, OSError, TimeoutError):
             self.services.recorder.emit(
-                "tls_hello", flow, ts=accepted, sni=hello.sni, alpn=list(hello.alpn), handshake_ok=False
+                "tls_hello",
+                flow,
+                ts=accepted,
+                sni=hello.sni,
+                alpn=list(hello.alpn),
+                handshake_ok=False,
             )
             return None
         self.services.recorder.emit(
@@ -185,11 +190,15 @@ class CatchAll:
                 await serve_docker(stream, flow, services.recorder, record_bytes)
                 return prefix + "docker-api"
             self._connected(flow, accepted, prefix + "http")
-            await serve_http(stream, flow, services.recorder, services.config.payloads, record_bytes)
+            await serve_http(
+                stream, flow, services.recorder, services.config.payloads, record_bytes
+            )
             return prefix + "http"
         if looks_like_stratum(data):
             self._connected(flow, accepted, prefix + "stratum")
-            await serve_stratum(stream, flow, services.recorder, services.config.stratum_job_seconds)
+            await serve_stratum(
+                stream, flow, services.recorder, services.config.stratum_job_seconds
+            )
             return prefix + "stratum"
         if looks_like_irc(data):
             self._connected(flow, accepted, prefix + "irc")

@@ -140,7 +140,12 @@ def _answer(operation: str, query: dict[str, list[str]]) -> tuple[int, str, byte
     if operation == "exec.inspect":
         return 200, "OK", js({"Running": False, "ExitCode": 0, "Pid": 4243}), JSON
     if operation == "swarm.inspect":
-        return 503, "Service Unavailable", js({"message": "This node is not a swarm manager."}), JSON
+        return (
+            503,
+            "Service Unavailable",
+            js({"message": "This node is not a swarm manager."}),
+            JSON,
+        )
     return 404, "Not Found", js({"message": "page not found"}), JSON
 
 

@@ -93,7 +93,11 @@ async def _read_chunked(stream: Stream, request: Request, body_cap: int) -> None
 
 
 def response(
-    status: int, reason: str, body: bytes, content_type: str, extra: tuple[tuple[str, str], ...] = ()
+    status: int,
+    reason: str,
+    body: bytes,
+    content_type: str,
+    extra: tuple[tuple[str, str], ...] = (),
 ) -> bytes:
     headers = [
         f"HTTP/1.1 {status} {reason}",
@@ -105,7 +109,9 @@ def response(
     return ("\r\n".join(headers) + "\r\n\r\n").encode() + body
 
 
-def record(recorder: Recorder, flow: Flow, request: Request, record_bytes: int, **extra: object) -> None:
+def record(
+    recorder: Recorder, flow: Flow, request: Request, record_bytes: int, **extra: object
+) -> None:
     recorder.emit(
         "http_requested",
         flow,

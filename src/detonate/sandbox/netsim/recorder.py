@@ -45,7 +45,9 @@ class Recorder:
         self.written = 0
         self.lost = 0
 
-    def emit(self, kind: str, flow: Flow | None = None, ts: float | None = None, **fields: Any) -> None:
+    def emit(
+        self, kind: str, flow: Flow | None = None, ts: float | None = None, **fields: Any
+    ) -> None:
         if self.written >= self._max:
             self.lost += 1
             return

@@ -60,7 +60,9 @@ def write_resolv_conf(root: Path, nameserver: str) -> None:
     target = etc / "resolv.conf"
     if target.is_symlink() or (target.exists() and not target.is_file()):
         target.unlink()  # a link to systemd-resolved's stub: replace the link itself
-    _write(target, f"nameserver {nameserver}\noptions timeout:2 attempts:2\n".encode(), append=False)
+    _write(
+        target, f"nameserver {nameserver}\noptions timeout:2 attempts:2\n".encode(), append=False
+    )
 
 
 def add_trust_anchor(root: Path, ca_pem: bytes) -> list[str]:

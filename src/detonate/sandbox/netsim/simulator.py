@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import secrets
+import select
 import subprocess
 import sys
 import time

@@ -189,7 +189,5 @@ class Pool:
                 await self._push()
 
 
-async def serve_stratum(
-    stream: Stream, flow: Flow, recorder: Recorder, job_seconds: float
-) -> None:
+async def serve_stratum(stream: Stream, flow: Flow, recorder: Recorder, job_seconds: float) -> None:
     await Pool(stream, flow, recorder, job_seconds).run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 
 class Closed(Exception):
@@ -66,7 +67,5 @@ class Stream:
             raise Closed from error
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(ConnectionError, OSError, RuntimeError):
             self.writer.close()
-        except (ConnectionError, OSError, RuntimeError):
-            pass

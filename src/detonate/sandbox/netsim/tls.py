@@ -52,7 +52,9 @@ def parse_client_hello(data: bytes) -> ClientHello:
                 protocols, cursor = [], 2
                 while cursor < len(value):
                     size = value[cursor]
-                    protocols.append(value[cursor + 1 : cursor + 1 + size].decode("ascii", "replace"))
+                    protocols.append(
+                        value[cursor + 1 : cursor + 1 + size].decode("ascii", "replace")
+                    )
                     cursor += 1 + size
                 alpn = tuple(protocols)
         return ClientHello(sni=sni, alpn=alpn, complete=complete)

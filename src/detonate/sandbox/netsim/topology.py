@@ -13,6 +13,7 @@ host whatever its ip_forward says.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
@@ -150,10 +151,8 @@ def delete_namespace(namespace: str) -> None:
     """Kills what still runs in it and removes it (and with it the veth pair)."""
     listed = run("ip", "netns", "pids", namespace, check=False)
     for pid in listed.stdout.split():
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid), signal.SIGKILL)
-        except (ProcessLookupError, ValueError):
-            pass
     for _ in range(50):
         if run("ip", "netns", "del", namespace, check=False).returncode == 0:
             return

@@ -1,3 +1,5 @@
+import "elf"
+
 rule ld_preload_process_hider
 {
     meta:
@@ -17,7 +19,9 @@ rule ld_preload_process_hider
         $write_preload = /(>>?|tee( -a)?)[ \t]*\/etc\/ld\.so\.preload/
 
     condition:
+        // A shared library (ET_DYN without an interpreter: not a PIE program such as ip or ps).
         (uint32(0) == 0x464c457f and uint16(16) == 3 and filesize < 2MB and
+         not for any i in (0..elf.number_of_segments - 1) : (elf.segments[i].type == elf.PT_INTERP) and
          $readdir and $readdir64 and $dlsym and $proc_fd and $proc_stat)
         or (filesize < 1MB and $write_preload)
 }

@@ -18,5 +18,12 @@ rule shell_dropper
         $run_path = /(^|[;&|\n][ \t]*)(\.\/|\/tmp\/|\/var\/tmp\/|\/dev\/shm\/)[A-Za-z0-9._-]+/
 
     condition:
-        filesize < 1MB and $shebang at 0 and $download and $chmod and any of ($run*)
+        // download, then chmod within 400 bytes, then a launch within 400 bytes of the chmod
+        filesize < 256KB and $shebang at 0 and
+        for any i in (1..#download) : (
+            for any j in (1..#chmod) : (
+                @chmod[j] > @download[i] and @chmod[j] - @download[i] < 400 and
+                for any of ($run*) : (@ > @chmod[j] and @ - @chmod[j] < 400)
+            )
+        )
 }
