@@ -28,11 +28,14 @@ from detonate.model.report import ImageInfo, Report, RunSummary, StageError, Sta
 from detonate.model.runtime import RunResult
 from detonate.progress import NullProgress, Progress
 from detonate.sandbox import detonate
+from detonate.sandbox.netsim import Simulator
+from detonate.sandbox.network_report import event_record, network_section, runtime_iocs
 from detonate.static import analyze
 from detonate.unpack import unpack
 from detonate.verdict.score import judge
 
 Clock = Callable[[], datetime]
+MAX_REPORTED_EVENTS = 20_000  # the full stream stays in the run's artifacts
 
 
 def utc_now() -> datetime:
@@ -90,9 +93,19 @@ def _detonate(
 ) -> RunResult:
     if options.artifacts_dir is not None:
         options.artifacts_dir.mkdir(parents=True, exist_ok=True)
-        return detonate(image, rootfs, options.sandbox, options.artifacts_dir, progress)
+        return _detonate_in(options.artifacts_dir, image, rootfs, options, progress)
     with tempfile.TemporaryDirectory(prefix="detonate-run-") as work_dir:
-        return detonate(image, rootfs, options.sandbox, Path(work_dir), progress)
+        return _detonate_in(Path(work_dir), image, rootfs, options, progress)
+
+
+def _detonate_in(
+    work_dir: Path, image: AcquiredImage, rootfs: Rootfs, options: ScanOptions, progress: Progress
+) -> RunResult:
+    simulator = Simulator(work_dir)  # the sample's whole internet; nothing leaves it
+    try:
+        return detonate(image, rootfs, options.sandbox, work_dir, progress, network=simulator)
+    finally:
+        simulator.close()
 
 
 def scan(
@@ -122,6 +135,7 @@ def scan(
         if not options.static_only:
             with timings.stage("sandbox"):
                 run = _detonate(image, rootfs, options, progress)
+            iocs = iocs.merged(runtime_iocs(run.events))
     except DetonateError as exc:
         error = StageError(exc.stage, type(exc).__name__, exc.message, exc.hint)
 
@@ -134,7 +148,9 @@ def scan(
         findings=tuple(findings),
         iocs=iocs,
         processes=run.processes if run else (),
+        network=network_section(run.events) if run else {},
         files=run.files if run else (),
+        events=tuple(event_record(e) for e in run.events[:MAX_REPORTED_EVENTS]) if run else (),
         run=_run_summary(run) if run else RunSummary(),
         error=error,
         timings=tuple(timings.done),

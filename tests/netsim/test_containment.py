@@ -14,7 +14,7 @@ import pytest
 from netsim_support import SampleNetns, needs_root
 
 from detonate.model.netevents import Connected
-from detonate.sandbox.netsim import NetsimConfig, Simulator
+from detonate.sandbox.netsim import NetsimConfig, Simulator, cleanup_leftovers
 
 pytestmark = [needs_root, pytest.mark.sandbox]
 TCP_PORT, UDP_PORT = 18_871, 18_872  # unlikely to be used by anything else on the host
@@ -165,3 +165,16 @@ def test_nothing_leaves_the_simulator(sample_netns: SampleNetns, tmp_path: Path)
     # the raw packets reached the simulator's capture, not the host
     traffic = events[-1]
     assert traffic.kind == "traffic_measured" and traffic.packets >= 4 * len(targets)
+
+
+def test_cleanup_removes_a_crashed_runs_namespace_and_services(tmp_path: Path) -> None:
+    sim = Simulator(tmp_path / "run")
+    sim.start()
+    serve_pid = sim._serve.pid if sim._serve else 0  # a run that "crashed" without close()
+    removed = cleanup_leftovers(prefix=sim.namespace)
+    assert removed == [sim.namespace]
+    assert sim.namespace not in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                               text=True).stdout  # fmt: skip
+    assert sim._serve is not None and sim._serve.wait(5) != 0
+    assert not Path(f"/proc/{serve_pid}/status").exists()
+    sim.close()  # still safe afterwards

@@ -76,6 +76,7 @@ class Report:
     processes: tuple[ProcessInfo, ...] = ()
     network: dict[str, Any] = field(default_factory=dict)
     files: tuple[FileChange, ...] = ()
+    events: tuple[dict[str, Any], ...] = ()  # the run's event stream, oldest first
     run: RunSummary = field(default_factory=RunSummary)
     error: StageError | None = None
     timings: tuple[StageTiming, ...] = ()

@@ -117,13 +117,14 @@ def _file_matches(
 
 
 def _pattern_excerpt(matched: yara_x.Rule, data: bytes) -> str:
-    """The bytes of the first pattern match, shown as text."""
-    for pattern in matched.patterns:
-        for match in pattern.matches:
-            raw = data[match.offset : match.offset + min(match.length, EXCERPT_BYTES)]
-            text = raw.decode("latin-1")
-            return excerpt("".join(ch if ch.isprintable() else "." for ch in text))
-    return ""
+    """The bytes of the longest first match among the rule's patterns (a command line says more
+    than the "#!" a condition also required), shown as text."""
+    firsts = [pattern.matches[0] for pattern in matched.patterns if pattern.matches]
+    if not firsts:
+        return ""
+    best = max(firsts, key=lambda m: m.length)
+    raw = data[best.offset : best.offset + min(best.length, EXCERPT_BYTES)]
+    return excerpt("".join(ch if ch.isprintable() else "." for ch in raw.decode("latin-1")))
 
 
 def _evidence(entry: FileEntry, text: str) -> Evidence:

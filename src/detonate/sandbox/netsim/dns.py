@@ -48,7 +48,8 @@ class Resolver:
             rcode=RCODE.get(reply.header.rcode),
             answers=answers,
         )
-        return reply.pack()
+        packed: bytes = reply.pack()
+        return packed
 
 
 class DnsDatagrams(asyncio.DatagramProtocol):

@@ -157,7 +157,7 @@ def _container_fields(body: bytes) -> dict[str, Any]:
         return {}
     if not isinstance(spec, dict):
         return {}
-    host = spec.get("HostConfig") if isinstance(spec.get("HostConfig"), dict) else {}
+    host: dict[str, Any] = spec["HostConfig"] if isinstance(spec.get("HostConfig"), dict) else {}
     cmd = [*(spec.get("Entrypoint") or []), *(spec.get("Cmd") or [])]
     if isinstance(spec.get("Cmd"), str):
         cmd = [spec["Cmd"]]

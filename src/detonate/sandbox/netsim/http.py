@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from detonate.sandbox.netsim import payloads
 from detonate.sandbox.netsim.recorder import Flow, Recorder, preview
@@ -110,7 +111,7 @@ def response(
 
 
 def record(
-    recorder: Recorder, flow: Flow, request: Request, record_bytes: int, **extra: object
+    recorder: Recorder, flow: Flow, request: Request, record_bytes: int, **extra: Any
 ) -> None:
     recorder.emit(
         "http_requested",

@@ -174,7 +174,12 @@ class Pool:
             return
         self.jobs_sent += 1
         job_id = f"{next(_job_numbers):x}"
-        notify = [job_id, secrets.token_hex(32), secrets.token_hex(48), secrets.token_hex(24)]
+        notify: list[Any] = [
+            job_id,
+            secrets.token_hex(32),
+            secrets.token_hex(48),
+            secrets.token_hex(24),
+        ]
         notify += [[], "20000000", "1d00ffff", f"{int(time.time()):08x}", True]
         await self._send({"id": None, "method": "mining.notify", "params": notify})
 

@@ -40,7 +40,7 @@ def parse_client_hello(data: bytes) -> ClientHello:
         (extensions_length,) = struct.unpack("!H", body[at : at + 2])
         at += 2
         end = min(at + extensions_length, len(body))
-        sni, alpn = "", ()
+        sni, alpn = "", tuple[str, ...]()
         while at + 4 <= end:
             kind, length = struct.unpack("!HH", body[at : at + 4])
             value = body[at + 4 : at + 4 + length]
