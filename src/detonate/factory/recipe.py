@@ -2,7 +2,12 @@
 
 name: benign-web
 tag: latest                 # default "latest"
-base: busybox               # default; "scratch" for no base layer
+base: busybox               # default; "scratch" for no base layer; "debootstrap" (below)
+debootstrap:                # base: debootstrap — a Debian base + a layer of packages
+  suite: bookworm
+  packages: [nginx]
+  preseed: [{path: /etc/x.conf, content: "a = b\\n"}]   # written before apt-get runs
+  remove: [/etc/ssl/private/*]                           # deleted after it
 entrypoint: [/bin/busybox, httpd]
 cmd: [-f, -p, "8080"]
 env: {GREETING: hello}      # added to the default PATH
@@ -32,7 +37,15 @@ import yaml
 
 from detonate.factory.busybox import busybox_layer
 from detonate.factory.compile import compile_standin
-from detonate.factory.spec import DEFAULT_PATH_ENV, FileSpec, Healthcheck, ImageSpec, LayerSpec
+from detonate.factory.debootstrap import DebootstrapSpec, PreseedFile, debootstrap_layers
+from detonate.factory.spec import (
+    DEFAULT_PATH_ENV,
+    FileSpec,
+    Healthcheck,
+    ImageSpec,
+    Layer,
+    LayerSpec,
+)
 
 RECIPE_FILE = "image.yaml"
 
@@ -54,9 +67,13 @@ def load_recipe_full(directory: Path) -> Recipe:
     if not isinstance(data, dict) or "name" not in data:
         raise ValueError(f"{directory / RECIPE_FILE}: a recipe is a mapping with at least `name`")
     base = data.get("base", "busybox")
-    if base not in ("busybox", "scratch"):
-        raise ValueError(f"{directory / RECIPE_FILE}: base must be busybox or scratch")
-    layers = [busybox_layer()] if base == "busybox" else []
+    if base not in ("busybox", "scratch", "debootstrap"):
+        raise ValueError(f"{directory / RECIPE_FILE}: base must be busybox, scratch or debootstrap")
+    layers: list[Layer] = []
+    if base == "busybox":
+        layers.append(busybox_layer())
+    elif base == "debootstrap":
+        layers += debootstrap_layers(_debootstrap_spec(directory, data.get("debootstrap")))
     layers += [_layer(directory, layer) for layer in data.get("layers", [])]
     env = data.get("env", {})
     env_list = [f"{k}={v}" for k, v in env.items()] if isinstance(env, dict) else list(env)
@@ -80,6 +97,21 @@ def load_recipe_full(directory: Path) -> Recipe:
         os=str(data.get("os", "linux")),
     )
     return Recipe(spec, _strings(data.get("platforms")), directory)
+
+
+def _debootstrap_spec(directory: Path, value: Any) -> DebootstrapSpec:
+    if not isinstance(value, dict) or not value.get("packages"):
+        raise ValueError(f"{directory / RECIPE_FILE}: base debootstrap needs debootstrap.packages")
+    preseed = tuple(
+        PreseedFile(str(item["path"]), str(item["content"]), _mode(item.get("mode")) or 0o644)
+        for item in value.get("preseed", [])
+    )
+    return DebootstrapSpec(
+        packages=_strings(value["packages"]),
+        suite=str(value.get("suite", "bookworm")),
+        preseed=preseed,
+        remove=_strings(value.get("remove")),
+    )
 
 
 def _strings(value: Any) -> tuple[str, ...]:

@@ -65,6 +65,19 @@ class FileOpenedForWrite(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class FileOpenedForRead(Event):
+    """An open for reading of a watched path only (planted honeytokens): reads in general are
+    not traced, they are too many."""
+
+    kind: ClassVar[str] = "file.read"
+    path: str
+    flags: str  # "O_RDONLY|O_CLOEXEC"
+    honeytoken: str = ""  # the planted token's kind ("aws-credentials" …), see RunResult
+    succeeded: bool = True
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class FileCreated(Event):
     """A directory, symlink, hard link or device node was made (files: FileOpenedForWrite)."""
 
@@ -103,6 +116,17 @@ class FileModeChanged(Event):
     error: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class FileAttributesChanged(Event):
+    """ioctl FS_IOC_SETFLAGS (`chattr +i`: immutable, append-only …), allowed or not."""
+
+    kind: ClassVar[str] = "file.chattr"
+    path: str
+    flags: str  # as strace decoded them: "FS_IMMUTABLE_FL|FS_EXTENT_FL", "" when not shown
+    succeeded: bool = True
+    error: str = ""
+
+
 # --- network (socket syscalls; the simulator adds DNS/HTTP/TLS/stratum events) ---------------
 
 
@@ -112,6 +136,8 @@ class NetworkEvent(Event):
     protocol: str = ""  # "TCP", "UDP", "UNIX", "" when unknown
     address: str = ""  # IP, or the unix socket path
     port: int = 0
+    local_address: str = ""  # the socket's own end when strace showed it (later calls)
+    local_port: int = 0
     succeeded: bool = True
     error: str = ""
 
@@ -133,10 +159,11 @@ class NetworkListened(NetworkEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkSent(NetworkEvent):
-    """sendto/sendmsg/sendmmsg (plain write() on sockets is not traced: too noisy)."""
+    """sendto/sendmsg/sendmmsg, and write/writev on a socket (`call` says which)."""
 
     kind: ClassVar[str] = "net.send"
     bytes: int = 0
+    call: str = ""
 
 
 # --- signals, privilege, time -------------------------------------------------------------
@@ -177,10 +204,12 @@ RUNTIME_EVENT_TYPES: tuple[type[Event], ...] = (
     ProcessForked,
     ProcessExited,
     FileOpenedForWrite,
+    FileOpenedForRead,
     FileCreated,
     FileDeleted,
     FileRenamed,
     FileModeChanged,
+    FileAttributesChanged,
     NetworkConnected,
     NetworkBound,
     NetworkListened,

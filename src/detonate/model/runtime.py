@@ -55,6 +55,19 @@ class FileChange:
     link_target: str = ""
 
 
+@dataclass(frozen=True)
+class Honeytoken:
+    """Bait the sandbox planted in the run's rootfs before the sample started.
+
+    A read of `path` is a `FileOpenedForRead` event; `marker` is text only this run's token
+    contains, so finding it in a network payload proves the token left the container.
+    """
+
+    path: str  # inside the container: "/root/.aws/credentials"
+    kind: str  # "aws-credentials", "ssh-private-key", "kube-token", "docker-config", …
+    marker: str  # "" for companion files (the kube namespace and CA) that carry no secret
+
+
 class RunStatus(StrEnum):
     COMPLETED = "completed"  # the sample ran; `ended_by` says why it stopped
     ERROR = "error"  # the sandbox could not run it; `error` says why
@@ -93,3 +106,4 @@ class RunResult:
     files: tuple[FileChange, ...]
     run: RunInfo
     artifacts_dir: Path | None = field(default=None, compare=False)
+    honeytokens: tuple[Honeytoken, ...] = ()
