@@ -48,7 +48,7 @@ def test_oci_archive_of_planted_sample_is_malicious_with_static_findings(tmp_pat
     assert code == 1  # default --fail-on malicious
     assert report["verdict"] == "malicious"
     rules = {f["rule_id"] for f in report["findings"]}
-    assert PLANTED_RULES <= rules, PLANTED_RULES - rules
+    assert rules >= PLANTED_RULES, PLANTED_RULES - rules
     assert all(not f["runtime_only"] for f in report["findings"])
     assert report["image"]["digest"].startswith("sha256:")
     assert report["image"]["platform"] == "linux/amd64"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from detonate.model.filesystem import Rootfs
@@ -16,7 +16,7 @@ from detonate.progress import Progress
 @dataclass(frozen=True)
 class AnalyzerResult:
     findings: tuple[Finding, ...] = ()
-    iocs: Iocs = Iocs()
+    iocs: Iocs = field(default_factory=Iocs)
 
 
 class Analyzer(Protocol):

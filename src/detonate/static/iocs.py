@@ -26,6 +26,7 @@ from detonate.static.rule_hits import RuleHits
 
 FILE_BYTES = 4 * MiB  # read at most this much of one file …
 TOTAL_BYTES = 256 * MiB  # … and of all files together
+ELF_MAGIC = b"\x7fELF"
 MAX_PER_KIND = 1000  # IOCs kept per kind (sorted), so a huge tree cannot flood the report
 CONFIG_PATH = "image config"
 NOISE_DIRS = (
@@ -79,13 +80,13 @@ def relevant_files(rootfs: Rootfs) -> Iterator[FileEntry]:
         yield entry
 
 
-def subjects(found: Found, path: str) -> Iterator[IocSubject]:
-    for kind, values in (
-        ("url", found.urls),
-        ("pool", found.pools),
-        ("domain", found.domains),
-        ("ip", found.ips),
-    ):
+def subjects(found: Found, path: str, binary: bool = False) -> Iterator[IocSubject]:
+    """In compiled binaries bare names and addresses are mostly help texts and version numbers
+    ("192.168.0.20" in busybox's), so only URLs, pools and wallets count there."""
+    kinds = [("url", found.urls), ("pool", found.pools)]
+    if not binary:
+        kinds += [("domain", found.domains), ("ip", found.ips)]
+    for kind, values in kinds:
         for value in sorted(values):
             yield IocSubject(kind, value, path)
     for address, coin in sorted(found.wallets.items()):
@@ -103,8 +104,8 @@ class IocAnalyzer:
         collected: dict[str, set[str]] = {k: set() for k in ("url", "pool", "domain", "ip")}
         wallets: set[str] = set()
 
-        def record(found: Found, path: str, entry: FileEntry | None) -> None:
-            for subject in subjects(found, path):
+        def record(found: Found, path: str, entry: FileEntry | None, binary: bool = False) -> None:
+            for subject in subjects(found, path, binary):
                 (wallets if subject.kind == "wallet" else collected[subject.kind]).add(
                     subject.value
                 )
@@ -128,7 +129,7 @@ class IocAnalyzer:
             budget -= len(data)
             found = find_indicators(data)
             if found:
-                record(found, entry.path, entry)
+                record(found, entry.path, entry, binary=data.startswith(ELF_MAGIC))
             progress.advance(task)
         progress.finish(task)
 

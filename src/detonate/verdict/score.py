@@ -1,9 +1,9 @@
 """Score and verdict from findings.
 
-Each finding weighs SEVERITY_POINTS[severity] × CONFIDENCE_FACTOR[confidence]; the score is the
+Each finding weighs SEVERITY_POINTS[severity] * CONFIDENCE_FACTOR[confidence]; the score is the
 sum, rounded and capped at 100. Verdict: `malicious` at or above MALICIOUS_AT, `suspicious` at
 or above SUSPICIOUS_AT, `clean` below. One critical finding of high confidence (70) is enough
-for malicious; two high ones (2 × 40) are too; one high finding alone is suspicious. Info
+for malicious; two high ones (2 * 40) are too; one high finding alone is suspicious. Info
 findings never move the score: they explain, they do not accuse.
 """
 
