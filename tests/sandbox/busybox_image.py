@@ -38,6 +38,8 @@ def build_busybox_rootfs(root: Path) -> Path:
     (root / "etc" / "motd").write_text("hello\n")
     (root / "bin" / "ptrace-attach").write_bytes(ptrace_attach_elf(os.getpid()))
     os.chmod(root / "bin" / "ptrace-attach", 0o755)
+    (root / "bin" / "chattr-immutable").write_bytes(chattr_immutable_elf("/tmp/locked"))
+    os.chmod(root / "bin" / "chattr-immutable", 0o755)
     os.chmod(root / "tmp", 0o1777)
     for dirpath, dirnames, filenames in os.walk(root):
         for name in [*dirnames, *filenames]:
@@ -45,6 +47,39 @@ def build_busybox_rootfs(root: Path) -> Path:
     os.chown(root, CONTAINER_ID_BASE, CONTAINER_ID_BASE)
     os.chown(root / "home" / "app", CONTAINER_ID_BASE + 1000, CONTAINER_ID_BASE + 1000)
     return root
+
+
+def _static_elf(code: bytes) -> bytes:
+    """One read+execute segment holding `code` (and its data) at 0x400078, entry at its start."""
+    base, header_size = 0x400000, 64 + 56
+    size = header_size + len(code)
+    elf_header = (
+        b"\x7fELF\x02\x01\x01"
+        + bytes(9)
+        + struct.pack(
+            "<HHIQQQIHHHHHH", 2, 0x3E, 1, base + header_size, 64, 0, 0, 64, 56, 1, 64, 0, 0
+        )
+    )
+    program_header = struct.pack("<IIQQQQQQ", 1, 5, 0, base, base, size, size, 0x1000)
+    return elf_header + program_header + code
+
+
+def chattr_immutable_elf(path: str) -> bytes:
+    """`chattr +i PATH` without e2fsprogs: open(PATH, O_RDONLY); ioctl(fd, FS_IOC_SETFLAGS,
+    &FS_IMMUTABLE_FL); exit(0)."""
+    code = (
+        b"\x48\x8d\x3d" + struct.pack("<i", 50 - 7)  # lea rdi, [rip → path]
+        + b"\x31\xf6"  # xor esi, esi (O_RDONLY)
+        b"\xb8\x02\x00\x00\x00\x0f\x05"  # mov eax, 2 (open); syscall
+        b"\x89\xc7"  # mov edi, eax
+        b"\xbe\x02\x66\x08\x40"  # mov esi, 0x40086602 (FS_IOC_SETFLAGS)
+        b"\x48\x8d\x15" + struct.pack("<i", 46 - 30)  # lea rdx, [rip → flags]
+        + b"\xb8\x10\x00\x00\x00\x0f\x05"  # mov eax, 16 (ioctl); syscall
+        b"\xb8\x3c\x00\x00\x00\x31\xff\x0f\x05"  # exit(0)
+        + struct.pack("<I", 0x10)  # FS_IMMUTABLE_FL, at offset 46
+        + path.encode() + b"\x00"  # at offset 50
+    )  # fmt: skip
+    return _static_elf(code)
 
 
 def ptrace_attach_elf(pid: int) -> bytes:
@@ -60,17 +95,7 @@ def ptrace_attach_elf(pid: int) -> bytes:
         + b"\x31\xd2\x4d\x31\xd2\x0f\x05"  # xor edx, edx; xor r10, r10; syscall
         b"\xb8\x3c\x00\x00\x00\x31\xff\x0f\x05"  # exit(0)
     )
-    base, header_size = 0x400000, 64 + 56
-    size = header_size + len(code)
-    elf_header = (
-        b"\x7fELF\x02\x01\x01"
-        + bytes(9)
-        + struct.pack(
-            "<HHIQQQIHHHHHH", 2, 0x3E, 1, base + header_size, 64, 0, 0, 64, 56, 1, 64, 0, 0
-        )
-    )
-    program_header = struct.pack("<IIQQQQQQ", 1, 5, 0, base, base, size, size, 0x1000)
-    return elf_header + program_header + code
+    return _static_elf(code)
 
 
 def image_running(*args: str, user: str = "", env: tuple[str, ...] = ()) -> AcquiredImage:

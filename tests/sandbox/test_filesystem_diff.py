@@ -38,3 +38,27 @@ def test_upper_dir_becomes_created_modified_deleted(tmp_path: Path, monkeypatch)
     assert big.executed and big.artifact_truncated and big.size == 5004
     assert (artifacts / big.artifact).stat().st_size == 1000
     assert changes["/tmp/l"].link_target == "/etc/shadow"
+
+
+def test_what_the_setup_planted_is_a_change_only_when_the_sample_touches_it(
+    tmp_path: Path,
+) -> None:
+    from detonate.sandbox.filesystem_diff import snapshot_upper
+
+    lower, upper = tmp_path / "lower", tmp_path / "upper"
+    (lower / "root").mkdir(parents=True)
+    for name in ("kept", "edited", "shredded"):
+        (upper / "root" / ".aws").mkdir(parents=True, exist_ok=True)
+        (upper / "root" / ".aws" / name).write_text("bait")
+    setup = snapshot_upper(upper)
+    (upper / "root" / ".aws" / "edited").write_text("bait, edited")
+    (upper / "root" / ".aws" / "shredded").unlink()
+    (upper / "root" / ".aws" / "new").write_text("x")
+
+    changes = {c.path: c.change for c in diff_upper(upper, lower, frozenset(), None, setup)}
+
+    assert changes == {
+        "/root/.aws/edited": ChangeKind.MODIFIED,
+        "/root/.aws/shredded": ChangeKind.DELETED,
+        "/root/.aws/new": ChangeKind.CREATED,
+    }

@@ -65,6 +65,8 @@ def test_runtime_config_is_locked_down(rootfs: Path) -> None:
     assert "CAP_SYS_ADMIN" not in config["process"]["capabilities"]["bounding"]
     assert config["process"]["noNewPrivileges"] is True
     assert not [m for m in config["mounts"] if m["type"] == "bind"]  # no host mounts
+    (cgroup,) = [m for m in config["mounts"] if m["type"] == "cgroup"]
+    assert cgroup["destination"] == "/sys/fs/cgroup" and "ro" in cgroup["options"]
     assert "/proc/sysrq-trigger" in linux["readonlyPaths"] and "/proc/kcore" in linux["maskedPaths"]
     resources = linux["resources"]
     assert resources["memory"]["limit"] == 1 << 28 and resources["pids"]["limit"] == 99

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from detonate.sandbox.strace_lines import (
     Exit,
+    Lost,
     Superseded,
     Syscall,
     Unparsed,
@@ -10,6 +11,10 @@ from detonate.sandbox.strace_lines import (
     string_list,
     unquote,
 )
+
+
+def as_file(lines: list[str]) -> list[str]:
+    return [line + "\n" for line in lines]
 
 
 def test_split_args_keeps_strings_brackets_and_fd_annotations_whole() -> None:
@@ -35,7 +40,7 @@ def test_unfinished_and_resumed_lines_of_interleaved_threads_are_joined() -> Non
         "10 1.200000 <... clone resumed>, child_tidptr=0x5) = 6 /* 11 in strace's PID NS */",
         "11 1.300000 <... execve resumed>) = 0",
     ]
-    clone, execve = list(read_records(lines))
+    clone, execve = list(read_records(as_file(lines)))
     assert isinstance(clone, Syscall) and clone.name == "clone"
     assert clone.ts == 1.0 and clone.ret == 6 and clone.ret_host_pid == 11
     assert isinstance(execve, Syscall) and execve.args[0] == '"/bin/x"' and execve.succeeded
@@ -50,7 +55,7 @@ def test_exit_kill_superseded_and_failures_are_typed() -> None:
         '8 2.0 execve("/nope", ["/nope"], 0x1 /* 1 var */) = -1 ENOENT (No such file or directory)',
         '8 2.1 mount("/dev/vda", "/mnt", "ext4", 0, NULL) = -1 EPERM (Operation not permitted)',
     ]
-    records = list(read_records(lines))
+    records = list(read_records(as_file(lines)))
     assert records[0] == Exit(5, 2.0, 3)
     assert records[1] == Exit(6, 2.0, None, "SIGKILL")
     assert records[2] == Superseded(9, 2.0, 7)
@@ -60,5 +65,15 @@ def test_exit_kill_superseded_and_failures_are_typed() -> None:
 
 
 def test_a_call_still_blocked_at_the_end_is_kept_as_not_returned() -> None:
-    (record,) = read_records(["4 3.0 accept(3<TCP:[0.0.0.0:80]>, NULL, NULL <unfinished ...>"])
+    (record,) = read_records(["4 3.0 accept(3<TCP:[0.0.0.0:80]>, NULL, NULL <unfinished ...>\n"])
     assert isinstance(record, Syscall) and record.name == "accept" and record.ret is None
+
+
+def test_a_line_cut_off_at_the_end_and_a_resumption_without_its_start_are_lost() -> None:
+    lines = [
+        "9 4.0 <... read resumed>) = 5\n",
+        "9 4.1 +++ exited with 0 +++\n",
+        '10 4.2 openat(AT_FDCWD</>, "/etc/pa',
+    ]
+    records = list(read_records(lines))
+    assert [type(r) for r in records] == [Lost, Exit, Lost]

@@ -74,11 +74,18 @@ def diff_upper(
         for name in sorted(dirnames) + sorted(filenames):
             host = Path(dirpath) / name
             path = "/" + str(host.relative_to(upper))
-            if setup.get(path) == _fingerprint(host.lstat()):
+            before = setup.get(path)
+            if before == _fingerprint(host.lstat()):
                 continue
-            change = _change(host, path, lower, executed, artifacts, budget)
+            change = _change(host, path, lower, before is not None, executed, artifacts, budget)
             if change is not None:
                 changes.append(change)
+    for path in setup:
+        # Gone without a whiteout: only what the setup made (not in lower) vanishes this way.
+        if not os.path.lexists(upper / path.lstrip("/")) and not os.path.lexists(
+            lower / path.lstrip("/")
+        ):
+            changes.append(FileChange(path, ChangeKind.DELETED, ContentType.NONE))
     return tuple(sorted(changes, key=lambda c: c.path))
 
 
@@ -86,12 +93,14 @@ def _change(
     host: Path,
     path: str,
     lower: Path,
+    set_up: bool,
     executed: frozenset[str],
     artifacts: Path | None,
     budget: list[int],
 ) -> FileChange | None:
     st = host.lstat()
-    in_lower = os.path.lexists(lower / path.lstrip("/"))
+    # what the setup put there (a honeytoken, its directory) existed before the sample ran
+    in_lower = set_up or os.path.lexists(lower / path.lstrip("/"))
     if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
         return FileChange(path, ChangeKind.DELETED, ContentType.NONE)  # whiteout
     kind = ChangeKind.MODIFIED if in_lower else ChangeKind.CREATED

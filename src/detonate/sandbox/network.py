@@ -15,8 +15,9 @@ class NetworkHook(Protocol):
     def attach(self, init_pid: int) -> None:
         """After `runc create`, before `runc start`: wire the container's netns (by its pid)."""
 
-    def collect(self) -> tuple[Event, ...]:
-        """After the container stopped: the network events seen (pid 0 = not yet attributed)."""
+    def collect(self, origin: float) -> tuple[Event, ...]:
+        """After the container stopped: the network events seen (pid 0 = not yet attributed),
+        `ts` in seconds since `origin` (the epoch time the container started)."""
 
     def close(self) -> None:
         """Always, idempotent: remove namespaces, links, processes."""

@@ -48,7 +48,14 @@ MASKED_PATHS = (
     "/sys/firmware",
     "/sys/devices/virtual/powercap",
 )
-READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+READONLY_PATHS = (
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+    "/sys/fs/cgroup",  # runc leaves the tmpfs holding the v1 hierarchies writable
+)
 SHM_BYTES = 64 * MiB
 CPU_PERIOD_US = 100_000
 
@@ -202,6 +209,14 @@ def runtime_config(
                 "type": "sysfs",
                 "source": "sysfs",
                 "options": ["nosuid", "noexec", "nodev", "ro"],
+            },
+            {
+                # As Docker does: the container's own cgroups, read-only. Escape scripts find
+                # the hierarchy they expect and their release_agent write fails on it.
+                "destination": "/sys/fs/cgroup",
+                "type": "cgroup",
+                "source": "cgroup",
+                "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
             },
         ],
         "linux": {

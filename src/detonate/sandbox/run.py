@@ -24,7 +24,9 @@ from detonate.model.image import AcquiredImage
 from detonate.model.options import MiB, SandboxOptions
 from detonate.model.runtime import EndReason, RunInfo, RunResult, RunStatus
 from detonate.progress import Progress
+from detonate.sandbox.attribution import attribute
 from detonate.sandbox.filesystem_diff import diff_upper, snapshot_upper
+from detonate.sandbox.honeytokens import homes_for, kubernetes_env, plant_honeytokens
 from detonate.sandbox.leftovers import (
     CGROUP_ROOT,
     DEFAULT_STATE_DIR,
@@ -104,11 +106,13 @@ class _Run:
         interrupted = False
         try:
             spec = process_spec(image.config, options, rootfs.root)
+            spec = dataclasses.replace(spec, env=kubernetes_env(spec.env))
             overlay = mount_overlay(
                 rootfs.root, Path(state.mount_dir), options.disk_bytes, OUTPUT_CAP_BYTES
             )
             state.mounts = [str(p) for p in overlay.mount_points]
             self.states.save(state)
+            bait = plant_honeytokens(overlay.merged, homes_for(spec.uid, spec.gid, spec.env))
             bundle = overlay.merged.parent
             config = runtime_config(spec, options, self.cgroup)
             (bundle / "config.json").write_text(json.dumps(config, indent=1))
@@ -124,7 +128,8 @@ class _Run:
             if self.network is not None:
                 self.network.attach(init_pid)
             # What runc and the hooks put in the upper dir (mount points, resolv.conf, trust
-            # bundles) is setup, not the sample's doing: the diff leaves it out unless changed.
+            # bundles, honeytokens) is setup, not the sample's doing: the diff leaves it out
+            # unless changed.
             setup = snapshot_upper(overlay.upper)
             t0 = time.time()
             runc.start(state.container_id)
@@ -135,19 +140,18 @@ class _Run:
             duration = time.time() - t0
             cpu_seconds, memory_peak = self._cpu_ns() / 1e9, self._memory_peak()
             self._stop()
-            summary = self.tracer.summary(t0, spec.cwd, spec.args[0])
-            files = diff_upper(
-                overlay.upper, rootfs.root, summary.executed_paths, artifacts, setup
-            )
+            summary = self.tracer.summary(t0, spec.cwd, spec.args[0], bait.watched)
+            files = diff_upper(overlay.upper, rootfs.root, summary.executed_paths, artifacts, setup)
             _copy_head(overlay.logs / "output.log", self.run_dir / "output.log")
-            net_events = self.network.collect() if self.network is not None else ()
-            events = _merge(summary.events, net_events, t0)
+            net_events = self.network.collect(t0) if self.network is not None else ()
+            events = attribute(_merge(summary.events, net_events, t0), summary.processes)
             info = RunInfo(
                 status=RunStatus.COMPLETED,
                 ended_by=ended_by,
                 duration_seconds=round(duration, 3),
                 events=len(events),
                 parse_errors=summary.parse_errors,
+                lines_lost=summary.lines_lost,
                 runtime_setup_lines=summary.runtime_setup_lines,
                 skipped_sleep_seconds=summary.skipped_sleep_seconds,
                 exit_code=summary.init_exit_code,
@@ -155,7 +159,9 @@ class _Run:
                 memory_peak_bytes=memory_peak,
                 limits=_limits(options),
             )
-            return RunResult(events, summary.processes, files, info, artifacts)
+            return RunResult(
+                events, summary.processes, files, info, artifacts, honeytokens=bait.tokens
+            )
         finally:
             self._teardown()
             if interrupted:

@@ -29,8 +29,9 @@ _UNFINISHED = " <unfinished ...>"
 _CALL = re.compile(r"^(\w+)\((.*)$")
 # " = -1 EPERM (Operation not permitted) (INJECTED)", " = 3</tmp/x>", " = ?"
 # " = 6 /* 23485 in strace's PID NS */" (--pidns-translation: the host pid of a new child)
+# " = 0x7c" (calls traced raw)
 _RESULT = re.compile(
-    r"^\s*=\s*(\?|-?\d+|0x[0-9a-f]+)(?: /\* (\d+) in strace's PID NS \*/)?(<.*>)?"
+    r"^\s*=\s*(\?|0x[0-9a-f]+|-?\d+)(?: /\* (\d+) in strace's PID NS \*/)?(<.*>)?"
     r"(?:\s+(E[A-Z0-9]+)\s+\([^)]*\))?(.*)$"
 )
 
@@ -82,7 +83,15 @@ class Unparsed:
     line: str
 
 
-Record = Syscall | Exit | Superseded | SignalDelivered | Unparsed
+@dataclass(frozen=True)
+class Lost:
+    """A line cut off (the trace's last line without its newline: strace was killed mid-write)
+    or a `<... resumed>` whose start was never written."""
+
+    line: str
+
+
+Record = Syscall | Exit | Superseded | SignalDelivered | Unparsed | Lost
 
 
 def read_records(lines: Iterable[str]) -> Iterator[Record]:
@@ -91,6 +100,9 @@ def read_records(lines: Iterable[str]) -> Iterator[Record]:
     for raw in lines:
         line = raw.rstrip("\n")
         if not line.strip():
+            continue
+        if not raw.endswith("\n"):
+            yield Lost(line)  # only the last line can lack it
             continue
         head = _HEAD.match(line)
         if head is None:
@@ -104,7 +116,7 @@ def read_records(lines: Iterable[str]) -> Iterator[Record]:
         if resumed is not None:
             entry = pending.pop(pid, None)
             if entry is None:
-                yield Unparsed(line)
+                yield Lost(line)
                 continue
             ts, body = entry[0], entry[1] + resumed[2]
         record = _parse_body(pid, ts, body)

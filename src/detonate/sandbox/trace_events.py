@@ -7,17 +7,20 @@ entrypoint's first exec) are runtime noise: counted, not reported.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from detonate.model.events import (
     Event,
+    FileAttributesChanged,
     FileCreated,
     FileDeleted,
     FileModeChanged,
+    FileOpenedForRead,
     FileOpenedForWrite,
     FileRenamed,
     NetworkBound,
@@ -35,6 +38,7 @@ from detonate.model.events import (
 from detonate.model.runtime import ProcessInfo
 from detonate.sandbox.strace_lines import (
     Exit,
+    Lost,
     Record,
     SignalDelivered,
     Superseded,
@@ -98,6 +102,10 @@ FILE_CALLS = (
     "fchdir",
 )
 NET_CALLS = ("socket", "connect", "bind", "listen", "sendto", "sendmsg", "sendmmsg")
+# write/writev are traced raw (no buffer contents: `yes > /dev/null` would write 100 MB/s of
+# trace); which fds are sockets is followed through the calls below, which strace shows -yy.
+WRITE_CALLS = ("write", "writev")
+FD_CALLS = ("close", "close_range", "dup", "dup2", "dup3", "fcntl", "accept", "accept4")
 SIGNAL_CALLS = ("kill", "tkill", "tgkill")
 TRACED_CALLS: tuple[str, ...] = (
     EXEC_CALLS
@@ -106,11 +114,28 @@ TRACED_CALLS: tuple[str, ...] = (
     + SLEEP_CALLS
     + FILE_CALLS
     + NET_CALLS
+    + WRITE_CALLS
+    + FD_CALLS
+    + ("ioctl",)
     + SIGNAL_CALLS
     + tuple(sorted(PRIVILEGED_CALLS - set(EXEC_CALLS)))
 )
+SETFLAGS_IOCTLS = ("FS_IOC_SETFLAGS", "FS_IOC32_SETFLAGS")
 WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND")
 MULTI_CALL_BINARIES = frozenset({"busybox", "toybox"})
+
+
+@dataclass
+class _Socket:
+    """One socket as far as the trace showed it; dup'ed and inherited fds share the object."""
+
+    protocol: str  # "TCP", "UDPv6", "UNIX" …
+    family: str = ""
+    address: str = ""  # the peer (connect's address, or the 4-tuple's remote end)
+    port: int = 0
+    local_address: str = ""
+    local_port: int = 0
+    waiting: list[int] = field(default_factory=list)  # events to fill once the local end shows
 
 
 @dataclass
@@ -125,6 +150,8 @@ class _Proc:
     end: float | None = None
     exit_code: int | None = None
     signal: str = ""
+    sockets: dict[int, _Socket] = field(default_factory=dict)  # fd → socket
+    cloexec: set[int] = field(default_factory=set)  # socket fds an exec closes
 
 
 @dataclass(frozen=True)
@@ -132,6 +159,7 @@ class TraceSummary:
     events: tuple[Event, ...]
     processes: tuple[ProcessInfo, ...]
     parse_errors: int
+    lines_lost: int  # cut off at the end of the trace, or a call whose start was never written
     unparsed_samples: tuple[str, ...]  # the first few unparsable lines, for the report/debugging
     runtime_setup_lines: int
     skipped_sleep_seconds: float
@@ -153,11 +181,13 @@ class TraceInterpreter:
     sleep_threshold: float = 1.0  # sleeps at least this long are reported as SleepSkipped
     sleep_floor: float = 0.0  # what an injected sleep still costs (strace delay_exit)
     init_exe: str = ""
+    watched: Mapping[str, str] = field(default_factory=dict)  # path → honeytoken kind
     events: list[Event] = field(default_factory=list)
     procs: dict[int, _Proc] = field(default_factory=dict)
     thread_group: dict[int, int] = field(default_factory=dict)  # tid → tgid
     parents: dict[int, tuple[int, bool]] = field(default_factory=dict)  # child → (parent, thread)
     parse_errors: int = 0
+    lines_lost: int = 0
     unparsed: list[str] = field(default_factory=list)
     setup_lines: int = 0
     started: bool = False
@@ -178,6 +208,9 @@ class TraceInterpreter:
             self.feed(r)
 
     def feed(self, record: Record) -> None:
+        if isinstance(record, Lost):
+            self.lines_lost += 1
+            return
         if isinstance(record, Unparsed):
             self.parse_errors += 1
             if len(self.unparsed) < 20:
@@ -230,6 +263,7 @@ class TraceInterpreter:
             events=tuple(self.events),
             processes=processes,
             parse_errors=self.parse_errors,
+            lines_lost=self.lines_lost,
             unparsed_samples=tuple(self.unparsed),
             runtime_setup_lines=self.setup_lines,
             skipped_sleep_seconds=round(self.skipped, 3),
@@ -269,11 +303,14 @@ class TraceInterpreter:
                 start=self._ts(ts),
                 cwd=parent.cwd if parent else self.workdir,
                 applet=parent.applet if parent else "",
+                sockets=dict(parent.sockets) if parent else {},
+                cloexec=set(parent.cloexec) if parent else set(),
             )
             self.procs[pid] = proc
         return proc
 
-    def _emit(self, cls: type[Event], proc: _Proc, ts: float, **fields: Any) -> None:
+    def _emit(self, cls: type[Event], proc: _Proc, ts: float, **fields: Any) -> int:
+        """Append the event; returns its index."""
         self.events.append(
             cls(
                 seq=len(self.events),
@@ -285,6 +322,7 @@ class TraceInterpreter:
                 **fields,
             )
         )
+        return len(self.events) - 1
 
     def _path(self, proc: _Proc, path_arg: str, dirfd_arg: str = "") -> str:
         path = unquote(path_arg)
@@ -315,6 +353,12 @@ class TraceInterpreter:
             self._sleep(proc, r)
         elif name in NET_CALLS:
             self._net(proc, r)
+        elif name in WRITE_CALLS:
+            self._write(proc, r)
+        elif name in FD_CALLS:
+            self._fd(proc, r)
+        elif name == "ioctl":
+            self._ioctl(proc, r)
         elif name in SIGNAL_CALLS and len(a) >= 2:
             target = _int(a[1] if name == "tgkill" else a[0])
             self._emit(
@@ -347,6 +391,9 @@ class TraceInterpreter:
             applet = argv[1] if first in MULTI_CALL_BINARIES and len(argv) > 1 else first
         if r.succeeded:
             proc.exe, proc.argv, proc.applet = exe, argv, applet
+            for fd in proc.cloexec:
+                proc.sockets.pop(fd, None)
+            proc.cloexec.clear()
             self.executed.add(exe)
             self._emit(ProcessExecuted, proc, r.ts, path=path, applet=applet)
         else:
@@ -379,10 +426,23 @@ class TraceInterpreter:
             if r.name == "openat2":
                 m = re.search(r"flags=([\w|]+)", flags)
                 flags = m[1] if m else flags
-        if not any(f in flags for f in WRITE_FLAGS):
-            return
+        if r.succeeded and r.ret is not None:
+            self._forget_fd(proc, r.ret)
         path = self._path(proc, path_arg, dirfd)
         ok, err = r.succeeded, r.errno
+        if path in self.watched and "O_WRONLY" not in flags:
+            self._emit(
+                FileOpenedForRead,
+                proc,
+                r.ts,
+                path=path,
+                flags=flags,
+                honeytoken=self.watched[path],
+                succeeded=ok,
+                error=err,
+            )
+        if not any(f in flags for f in WRITE_FLAGS):
+            return
         self._emit(
             FileOpenedForWrite,
             proc,
@@ -412,13 +472,34 @@ class TraceInterpreter:
             self._emit(SleepSkipped, proc, r.ts, call=r.name, requested_seconds=requested)
 
     def _net(self, proc: _Proc, r: Syscall) -> None:
-        if r.name == "socket" or not r.args:
+        if not r.args:
             return
-        sock = fd_annotation(r.args[0])[1]  # "TCP:[10.0.0.2:1234->192.0.2.1:80]"
-        protocol = sock.split(":", 1)[0].removesuffix("v6") if ":" in sock else ""
+        if r.name == "socket":
+            if r.succeeded and r.ret is not None:
+                self._forget_fd(proc, r.ret)
+                if (kind := _socket_kind(r.ret_annotation)) is not None:
+                    proc.sockets[r.ret] = _Socket(kind[0], family=r.args[0])
+                    if "SOCK_CLOEXEC" in r.raw_args:
+                        proc.cloexec.add(r.ret)
+            return
+        fd_text, sock_text = fd_annotation(r.args[0])  # "TCP:[10.0.0.2:1234->192.0.2.1:80]"
+        sock = self._learn(proc, fd_text, sock_text)
+        kind = _socket_kind(sock_text)
+        protocol = kind[0] if kind else sock.protocol if sock else ""
         family, address, port = _sockaddr(r.raw_args)
         if not family and r.name in ("listen", "sendto", "sendmsg", "sendmmsg"):
-            family, address, port = _from_socket_annotation(sock, remote=r.name != "listen")
+            family, address, port = _from_socket_annotation(sock_text, remote=r.name != "listen")
+        if not family and sock is not None:
+            family = sock.family
+            address, port = (
+                (sock.local_address, sock.local_port)
+                if r.name == "listen"
+                else (sock.address, sock.port)
+            )
+        if sock is not None and r.name == "connect" and (r.succeeded or r.errno == "EINPROGRESS"):
+            sock.family, sock.address, sock.port = family, address, port
+        if sock is not None and r.name == "bind" and r.succeeded and port:
+            sock.local_address, sock.local_port = address, port
         fields: dict[str, Any] = dict(
             family=family,
             protocol=protocol,
@@ -437,9 +518,135 @@ class TraceInterpreter:
         else:
             cls = NetworkSent
             fields["bytes"] = r.ret if r.name != "sendmmsg" and r.ret and r.ret > 0 else 0
+            fields["call"] = r.name
         if family == "AF_NETLINK" and r.name != "connect":
             return  # kernel chatter (ip, libc's getifaddrs), not traffic
-        self._emit(cls, proc, r.ts, **fields)
+        self._emit_on(sock, cls, proc, r.ts, **fields)
+
+    def _write(self, proc: _Proc, r: Syscall) -> None:
+        """write(0x3, 0x7ffd…, 0x10) = 0x10 (raw): a send only when fd 3 is a socket."""
+        sock = proc.sockets.get(_int(r.args[0])) if r.args else None
+        if sock is None or sock.protocol == "NETLINK" or sock.family == "AF_NETLINK":
+            return
+        self._emit_on(
+            sock,
+            NetworkSent,
+            proc,
+            r.ts,
+            family=sock.family,
+            protocol=sock.protocol,
+            address=sock.address,
+            port=sock.port,
+            bytes=r.ret if r.ret and r.ret > 0 else 0,
+            call=r.name,
+            succeeded=r.succeeded,
+            error=r.errno,
+        )
+
+    def _emit_on(
+        self, sock: _Socket | None, cls: type[NetworkEvent], proc: _Proc, ts: float, **fields: Any
+    ) -> None:
+        """A socket event, with the socket's own end now or once a later call shows it."""
+        if sock is not None and sock.local_port:
+            fields.update(local_address=sock.local_address, local_port=sock.local_port)
+        index = self._emit(cls, proc, ts, **fields)
+        if sock is not None and not sock.local_port and sock.protocol in ("TCP", "UDP"):
+            sock.waiting.append(index)
+
+    def _learn(self, proc: _Proc, fd_text: str, annotation: str) -> _Socket | None:
+        """What an fd argument's -yy annotation says about the socket behind it."""
+        fd = _int(fd_text)
+        if not annotation:
+            return proc.sockets.get(fd)
+        kind = _socket_kind(annotation)
+        if kind is None:
+            self._forget_fd(proc, fd)  # a file or pipe now
+            return None
+        protocol, family, inner = kind
+        sock = proc.sockets.get(fd)
+        if sock is None or sock.protocol != protocol:
+            sock = proc.sockets[fd] = _Socket(protocol, family=family)
+        local, remote = _socket_ends(inner)
+        if remote is not None and not sock.address:
+            sock.address, sock.port = remote
+        if local is not None and local[1] and not sock.local_port:
+            sock.local_address, sock.local_port = local
+            for index in sock.waiting:
+                event = self.events[index]
+                assert isinstance(event, NetworkEvent)
+                self.events[index] = dataclasses.replace(
+                    event, local_address=local[0], local_port=local[1]
+                )
+            sock.waiting.clear()
+        return sock
+
+    def _forget_fd(self, proc: _Proc, fd: int) -> None:
+        proc.sockets.pop(fd, None)
+        proc.cloexec.discard(fd)
+
+    def _fd(self, proc: _Proc, r: Syscall) -> None:
+        """Follow which fds are sockets: close, dup*, fcntl, accept*."""
+        a, name = r.args, r.name
+        if not a:
+            return
+        fd_text, annotation = fd_annotation(a[0])
+        if name == "close_range" and len(a) >= 2:
+            low, high = _int(a[0]), _int(a[1]) if a[1].strip().isdigit() else 1 << 31
+            for fd in [fd for fd in proc.sockets if low <= fd <= high]:
+                if "CLOSE_RANGE_CLOEXEC" in r.raw_args:
+                    proc.cloexec.add(fd)
+                else:
+                    self._forget_fd(proc, fd)
+            return
+        source = self._learn(proc, fd_text, annotation)
+        if name == "close":
+            self._forget_fd(proc, _int(fd_text))
+            return
+        if not r.succeeded or r.ret is None:
+            return
+        command = a[1] if len(a) > 1 else ""
+        if name == "fcntl" and command == "F_SETFD":
+            if "FD_CLOEXEC" in r.raw_args:
+                proc.cloexec.add(_int(fd_text))
+            else:
+                proc.cloexec.discard(_int(fd_text))
+            return
+        if name == "fcntl" and command not in ("F_DUPFD", "F_DUPFD_CLOEXEC"):
+            return
+        self._forget_fd(proc, r.ret)
+        if name.startswith("accept"):
+            kind = _socket_kind(r.ret_annotation)
+            if kind is None:
+                return
+            accepted = proc.sockets[r.ret] = _Socket(kind[0], family=kind[1])
+            local, remote = _socket_ends(kind[2])
+            if local is not None:
+                accepted.local_address, accepted.local_port = local
+            if remote is not None:
+                accepted.address, accepted.port = remote
+        elif source is not None:
+            proc.sockets[r.ret] = source  # dup: the same socket under a second number
+        else:
+            return
+        if "CLOEXEC" in r.raw_args:  # accept4/dup3 flags, F_DUPFD_CLOEXEC
+            proc.cloexec.add(r.ret)
+
+    def _ioctl(self, proc: _Proc, r: Syscall) -> None:
+        """ioctl(3</tmp/f>, FS_IOC_SETFLAGS, [FS_IMMUTABLE_FL]) = -1 EPERM (…): `chattr +i`."""
+        a = r.args
+        if len(a) < 2 or a[1] not in SETFLAGS_IOCTLS:
+            return
+        path = fd_annotation(a[0])[1]
+        flags = a[2].strip("[] ") if len(a) > 2 else ""
+        self._emit(
+            FileAttributesChanged,
+            proc,
+            r.ts,
+            path=path,
+            flags=flags,
+            succeeded=r.succeeded,
+            error=r.errno,
+        )
 
     def _file(self, proc: _Proc, r: Syscall) -> None:
         a, name = r.args, r.name
@@ -499,6 +706,7 @@ class TraceInterpreter:
             return  # a thread ended, not a process
         proc = self._proc(r.pid, r.ts)
         proc.end, proc.exit_code, proc.signal = self._ts(r.ts), r.code, r.signal
+        proc.sockets.clear()
         if proc.pid == self.init_pid:
             self.init_exit = r.code if r.code is not None else 128 + _signal_number(r.signal)
         self._emit(ProcessExited, proc, r.ts, exit_code=r.code, signal=r.signal)
@@ -546,7 +754,42 @@ def _from_socket_annotation(sock: str, remote: bool) -> tuple[str, str, int]:
     ends = m[1].split("->")
     end = ends[-1] if remote else ends[0]
     host, _, port = end.rpartition(":")
-    if not port.isdigit():
-        return "", "", 0
+    if not host or not port.isdigit():
+        return "", "", 0  # "TCP:[187857]": an inode, the socket has no address yet
     family = "AF_INET6" if host.startswith("[") else "AF_INET"
     return family, host.strip("[]"), int(port)
+
+
+# "TCP:[94831]", "TCPv6:[[::1]:80->[::1]:5555]", "UNIX-STREAM:[4567->4568,/run/x.sock]"
+# (pipes are "pipe:[12]", files are paths: neither matches)
+_SOCKET_ANNOTATION = re.compile(r"^(?:([A-Z][A-Z0-9]*?)(v6)?(?:-[A-Z]+)?|socket):\[(.*)\]$")
+
+
+def _socket_kind(annotation: str) -> tuple[str, str, str] | None:
+    """-yy annotation → (protocol, family, inside the brackets), None when not a socket."""
+    m = _SOCKET_ANNOTATION.match(annotation)
+    if m is None:
+        return None
+    protocol = m[1] or ""
+    if protocol == "UNIX":
+        family = "AF_UNIX"
+    elif protocol == "NETLINK":
+        family = "AF_NETLINK"
+    elif protocol:
+        family = "AF_INET6" if m[2] else "AF_INET"
+    else:
+        family = ""
+    return protocol, family, m[3]
+
+
+Endpoint = tuple[str, int]
+
+
+# "10.0.0.2:1234->192.0.2.1:80" → both ends; "0.0.0.0:43210" → the local end; "94831" → none
+def _socket_ends(inner: str) -> tuple[Endpoint | None, Endpoint | None]:
+    def endpoint(text: str) -> Endpoint | None:
+        host, _, port = text.rpartition(":")
+        return (host.strip("[]"), int(port)) if host and port.isdigit() else None
+
+    local, arrow, remote = inner.partition("->")
+    return endpoint(local), endpoint(remote) if arrow else None

@@ -8,8 +8,12 @@ Why these strace options:
                  -p attaches (strace(1)), so every syscall of the sample stops in the tracer.
   --pidns-translation  pids the sample sees (clone's result, kill's target) also in host pids.
   -ttt           epoch timestamps, to order our events against the network simulator's.
-  -yy            fds shown with their paths and socket endpoints.
+  -yy            fds shown with their paths and socket endpoints. strace asks the kernel for
+                 the endpoints (sock_diag) in its own network namespace: it runs in the
+                 container's (nsenter --net, nothing else of it), or sockets show as inodes.
   -s 4096        argv and written paths whole.
+  -e raw=write,writev  no buffer contents for these (a busy writer would fill the trace): only
+                 the fd and the byte count; trace_events follows which fds are sockets.
   -e signal=!SIGCHLD,…  routine deliveries are noise; strace prints "+++ killed by SIGX +++"
                  only for signals in this set, so fatal ones stay in. kill() calls are traced.
   --inject       sleeps return at once (see SleepPolicy).
@@ -22,12 +26,19 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from detonate.errors import SandboxError
-from detonate.sandbox.trace_events import SLEEP_CALLS, TRACED_CALLS, TraceInterpreter, TraceSummary
+from detonate.sandbox.trace_events import (
+    SLEEP_CALLS,
+    TRACED_CALLS,
+    WRITE_CALLS,
+    TraceInterpreter,
+    TraceSummary,
+)
 
 STRING_LIMIT = 4096
 
@@ -64,7 +75,10 @@ class Tracer(Protocol):
     def stop(self, grace_seconds: float = 5.0) -> None:
         """Wait for the tracer to finish (its tracees are gone), kill it after the grace."""
 
-    def summary(self, t0: float, workdir: str, entrypoint: str) -> TraceSummary: ...
+    def summary(
+        self, t0: float, workdir: str, entrypoint: str, watched: Mapping[str, str] = {}
+    ) -> TraceSummary:
+        """Events of the run; opens for reading are reported for the `watched` paths only."""
 
 
 class StraceTracer:
@@ -80,10 +94,12 @@ class StraceTracer:
         if self.sleep.floor_seconds > 0:
             inject += f":delay_exit={delay}"
         return [
+            "nsenter", f"--net=/proc/{init_pid}/ns/net", "--",
             "strace", "-f", "-q", "--pidns-translation", "-ttt", "-yy", "-s", str(STRING_LIMIT),
             "-o", str(self.trace_file),
             "-e", "signal=!SIGCHLD,SIGWINCH,SIGURG,SIGCONT",
             "-e", "trace=" + ",".join(TRACED_CALLS),
+            "-e", "raw=" + ",".join(WRITE_CALLS),
             "-e", "inject=" + inject,
             "-p", str(init_pid),
         ]  # fmt: skip
@@ -131,7 +147,9 @@ class StraceTracer:
         if self._proc.stderr:
             self._proc.stderr.close()
 
-    def summary(self, t0: float, workdir: str, entrypoint: str) -> TraceSummary:
+    def summary(
+        self, t0: float, workdir: str, entrypoint: str, watched: Mapping[str, str] = {}
+    ) -> TraceSummary:
         interpreter = TraceInterpreter(
             init_pid=self._init_pid,
             t0=t0,
@@ -139,6 +157,7 @@ class StraceTracer:
             sleep_threshold=self.sleep.threshold_seconds,
             sleep_floor=self.sleep.floor_seconds,
             init_exe=entrypoint,
+            watched=watched,
         )
         with open(self.trace_file, errors="surrogateescape") as lines:
             interpreter.feed_lines(lines)

@@ -37,9 +37,9 @@ def main() -> None:
     seen: dict[str, object] = {}
     original = run_module.StraceTracer.summary
 
-    def keep(self, t0, workdir, entrypoint):  # type: ignore[no-untyped-def]
-        seen.update(t0=t0, init_pid=self._init_pid, trace=self.trace_file)
-        return original(self, t0, workdir, entrypoint)
+    def keep(self, t0, workdir, entrypoint, watched=None):  # type: ignore[no-untyped-def]
+        seen.update(t0=t0, init_pid=self._init_pid, trace=self.trace_file, watched=watched)
+        return original(self, t0, workdir, entrypoint, watched or {})
 
     run_module.StraceTracer.summary = keep  # type: ignore[method-assign]
     for name, script in CAPTURED.items():
