@@ -1,0 +1,32 @@
+"""Correlation detectors: what one event cannot show (sequences, pipelines, rates, sessions).
+
+    findings = [f for detector in CORRELATORS for f in detector.detect(run_view)]
+
+Each detector's rules keep their metadata in rules/builtin/runtime/<rule-id>.yaml
+(`detector: <name>`, no match): see detonate.detect.correlations.metadata.
+"""
+
+from __future__ import annotations
+
+from detonate.detect.correlations.competitor_kill import CompetitorKill
+from detonate.detect.correlations.container_escape import ContainerEscape
+from detonate.detect.correlations.decode_to_shell import DecodeToShell
+from detonate.detect.correlations.download_exec import DownloadExecChain
+from detonate.detect.correlations.flood import Flood
+from detonate.detect.correlations.honeytokens import Honeytokens
+from detonate.detect.correlations.mining import Mining
+from detonate.detect.correlations.network_scan import NetworkScan
+from detonate.detect.correlations.sleep_evasion import SleepBeforeActivity
+from detonate.detect.interface import Detector
+
+CORRELATORS: tuple[Detector, ...] = (
+    DownloadExecChain(),
+    DecodeToShell(),
+    SleepBeforeActivity(),
+    CompetitorKill(),
+    NetworkScan(),
+    Flood(),
+    Mining(),
+    Honeytokens(),
+    ContainerEscape(),
+)

@@ -1,0 +1,214 @@
+"""Encoded stages: a decoder whose output a shell (or `eval`) ran, with the decoded text shown.
+
+    echo ZWNobyBoaQ== | base64 -d | sh           decoder and stdin shell in one pipeline
+    eval "$(echo … | base64 -d)"                 decoder in a `$( … )` of an evaluating shell
+    python3 -c "exec(base64.b64decode('…'))"     decode and run in one interpreter
+
+Decoding into a file that nothing runs (a config from an environment variable) is not a stage.
+The text is recovered from the command lines around the decoder (nested stages too); when it is
+not on any command line, the commands the fed shell started show what the stage did.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+
+from detonate.detect.correlations.metadata import finding
+from detonate.detect.correlations.pipelines import (
+    EVAL,
+    consumers,
+    runs_command_text,
+    script_argument,
+    substitution_shell,
+)
+from detonate.detect.correlations.run_index import (
+    Proc,
+    RunIndex,
+    command_line,
+    index_of,
+    is_interpreter_name,
+)
+from detonate.detect.interface import RunView
+from detonate.model.findings import Evidence, Finding, Severity
+from detonate.static.base64_stage import decoded_stages
+
+NAME = "decode-to-shell"
+EXCERPT = 2000  # characters of a decoded stage kept in evidence
+# Programs that turn an encoded text back into commands, by argv: `base64 -d`, `xxd -r -p` …
+DECODE_FLAGS = {
+    "base64": re.compile(r"^(?:-\w*[dD]\w*|--decode)$"),
+    "base32": re.compile(r"^(?:-\w*d\w*|--decode)$"),
+    "basenc": re.compile(r"^(?:-\w*d\w*|--decode)$"),
+    "xxd": re.compile(r"^-\w*r\w*$"),
+    "openssl": re.compile(r"^(?:-d|-base64|-a|base64|enc)$"),
+    "uudecode": re.compile(r".*"),
+    "rev": re.compile(r".*"),
+}
+# Decode-and-run inside one interpreter: exec(b64decode(…)), eval(base64_decode(…)), atob …
+INTERPRETER_DECODE = re.compile(
+    r"b64decode|decodebytes|decode_base64|base64_decode|atob\(|Buffer\.from\([^)]*base64"
+    r"|unpack\(['\"]m|\.decode\(['\"](?:base64|hex)|fromhex\(",
+    re.IGNORECASE,
+)
+INTERPRETER_RUN = re.compile(r"\b(?:exec|eval|system|popen|subprocess|spawn|child_process)\b")
+HEX_LITERAL = re.compile(r"(?:[0-9a-fA-F]{2}){12,}")
+# echo 'olleh' | rev | sh  →  the echoed text, to be reversed
+ECHOED = re.compile(r"(?:echo|printf)\s+(?:-\w+\s+)?(['\"]?)(.+?)\1\s*\|")
+
+
+class DecodeToShell:
+    name: str = NAME
+
+    def detect(self, run: RunView) -> tuple[Finding, ...]:
+        index = index_of(run)
+        instances: list[tuple[Proc, str, int]] = []  # decoder, how, shell pid
+        for proc in index.procs.values():
+            if is_decoder(proc):
+                for consumer in _fed_shells(index, proc):
+                    instances.append((proc, consumer[0], consumer[1]))
+            elif _decodes_and_runs(proc):
+                instances.append((proc, "decoded and ran in one interpreter", proc.pid))
+        if not instances:
+            return ()
+        return _findings(index, instances)
+
+
+def is_decoder(proc: Proc) -> bool:
+    flags = DECODE_FLAGS.get(proc.name)
+    if flags is None or not proc.execed:
+        return False
+    if proc.name == "openssl":
+        args = set(proc.argv[1:])
+        return ("base64" in args or "-base64" in args or "-a" in args) and "-d" in args
+    if proc.name in ("uudecode", "rev"):
+        return True
+    return any(flags.match(arg) for arg in proc.argv[1:])
+
+
+def _decodes_and_runs(proc: Proc) -> bool:
+    if not is_interpreter_name(proc.name) or not runs_command_text(proc):
+        return False
+    text = " ".join(proc.argv[1:])
+    return bool(INTERPRETER_DECODE.search(text) and INTERPRETER_RUN.search(text))
+
+
+def _fed_shells(index: RunIndex, decoder: Proc) -> list[tuple[str, int]]:
+    fed = [
+        (f"decoded text ran in a shell ({c.how})", c.shell) for c in consumers(index, decoder.pid)
+    ]
+    if fed:
+        return fed
+    # `eval "$(… | base64 -d)"` where the eval sits in a stage we decoded ourselves
+    shell = substitution_shell(index, decoder.pid)
+    if shell is not None and any(EVAL.search(text) for text in _sources(index, shell.pid)):
+        return [("decoded text was passed to eval", shell.pid)]
+    written = [w.path for w in index.writes_by_pid.get(decoder.pid, ()) if w.succeeded]
+    for path in written:
+        for proc in index.procs.values():
+            if proc.execed and script_argument(proc.argv) == path and proc.pid != decoder.pid:
+                return [(f"decoded into {path}, which {proc.name} then ran", proc.pid)]
+        for event in index.execs_by_path.get(path, ()):
+            return [(f"decoded into {path}, which was then executed", event.pid)]
+    return []
+
+
+def _sources(index: RunIndex, pid: int) -> list[str]:
+    """Command lines of `pid` and its ancestors, and every stage they decode."""
+    texts: list[str] = []
+    for ancestor in index.ancestors(pid):
+        proc = index.procs[ancestor]
+        for argv in {event.argv for event in proc.execs if event.succeeded} | {proc.argv}:
+            line = " ".join(argv)
+            texts.append(line)
+            texts.extend(decoded_stages(line))
+    return texts
+
+
+def recovered_stages(index: RunIndex, decoder: Proc) -> list[str]:
+    """Decoded texts found on the command lines around the decoder, outermost first."""
+    stages: list[str] = []
+    for ancestor in index.ancestors(decoder.pid):
+        proc = index.procs[ancestor]
+        lines = [" ".join(e.argv) for e in proc.execs if e.succeeded] or [" ".join(proc.argv)]
+        for line in lines:
+            stages.extend(decoded_stages(line))
+            if decoder.name == "xxd":
+                stages.extend(_hex_stages(line))
+            if decoder.name == "rev":
+                stages.extend(match[2][::-1] for match in ECHOED.finditer(line))
+    if is_interpreter_name(decoder.name):
+        stages.extend(decoded_stages("base64 -d " + " ".join(decoder.argv)))
+    unique: list[str] = []
+    for stage in stages:
+        if stage not in unique:
+            unique.append(stage)
+    return unique
+
+
+def _hex_stages(line: str) -> list[str]:
+    out = []
+    for literal in HEX_LITERAL.findall(line):
+        try:
+            text = binascii.unhexlify(literal).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            continue
+        if text.isprintable() or "\n" in text:
+            out.append(text.strip())
+    return out
+
+
+def _findings(index: RunIndex, instances: list[tuple[Proc, str, int]]) -> tuple[Finding, ...]:
+    evidence: list[Evidence] = []
+    stages: list[str] = []
+    for decoder, how, shell in instances:
+        ran = _what_it_ran(index, shell, decoder.pid)
+        evidence.append(
+            Evidence(
+                description=f"{command_line(decoder.argv)}: {how}",
+                event_ids=(*decoder.exec_seqs, *index.procs[shell].exec_seqs),
+                process=index.chain(shell if shell != decoder.pid else decoder.pid),
+                excerpt=ran,
+            )
+        )
+        for stage in recovered_stages(index, decoder):
+            if stage not in stages:
+                stages.append(stage)
+    if not stages:
+        stages = _env_stages(index)  # `eval "$(echo $PAYLOAD | base64 -d)"`
+    for number, stage in enumerate(stages, 1):
+        evidence.append(
+            Evidence(
+                description=f"decoded stage {number} of {len(stages)}",
+                excerpt=stage[:EXCERPT],
+            )
+        )
+    decoding = finding("decode-to-shell", NAME, evidence)
+    nested = len(stages) > 1 or len(instances) > 1
+    obfuscation = finding(
+        "obfuscated-command-stage",
+        NAME,
+        evidence,
+        severity=Severity.HIGH if nested else None,
+        why=f"{len(stages)} nested stages were decoded." if nested else "",
+    )
+    return (decoding, obfuscation)
+
+
+def _env_stages(index: RunIndex) -> list[str]:
+    """Base64 values of the image's environment (`eval "$(echo $P | base64 -d)"`)."""
+    out: list[str] = []
+    for item in index.run.config.env:
+        _, _, value = item.partition("=")
+        if len(value) >= 16:
+            out.extend(decoded_stages("base64 -d " + value))
+    return out
+
+
+def _what_it_ran(index: RunIndex, shell: int, decoder: int) -> str:
+    lines = []
+    for child in index.descendants(shell):
+        proc = index.procs[child]
+        if child != decoder and proc.execed:
+            lines.append(command_line(proc.argv))
+    return "ran: " + "; ".join(lines[:10]) if lines else ""

@@ -1,0 +1,283 @@
+"""One pass over a run's events into the lookups every correlation detector needs.
+
+Built once per RunView (detectors of one run share it) and linear in the number of events:
+processes by pid with their fork/exec/exit times, children per parent, writes and execs per
+path, connections per destination, and the DNS names that led to each address.
+"""
+
+from __future__ import annotations
+
+import bisect
+import posixpath
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from detonate.detect.interface import RunView
+from detonate.model.events import (
+    Event,
+    FileModeChanged,
+    FileOpenedForWrite,
+    FileRenamed,
+    NetworkConnected,
+    ProcessExecuted,
+    ProcessExited,
+    ProcessForked,
+)
+from detonate.model.findings import Evidence
+from detonate.model.netevents import DnsQueried, HttpRequested, NetEvent, TlsHello
+from detonate.model.runtime import FileChange
+
+SHELLS = frozenset({"sh", "ash", "bash", "dash", "zsh", "ksh", "mksh", "hush", "busybox-sh"})
+INTERPRETERS = frozenset({"python", "python2", "python3", "perl", "php", "ruby", "node", "lua"})
+CLOCK_SLACK = 0.001  # both clocks are the host's; the simulator sees a flow after connect()
+ARGV_SHOWN = 300  # characters of one command line kept in evidence
+# A host-local destination is the sample talking to itself (health checks, its own server).
+LOOPBACK = re.compile(r"^(127\.|::1$|::ffff:127\.|localhost$|0\.0\.0\.0$)")
+# "python3.11" → "python3": interpreter names carry versions.
+VERSION_SUFFIX = re.compile(r"(?<=[a-z])[\d.]+$")
+
+
+def program(argv: tuple[str, ...], exe: str = "", applet: str = "") -> str:
+    """The name a process runs as: busybox applet, else argv[0]'s base name, else the exe's."""
+    if applet:
+        return applet
+    name = posixpath.basename(argv[0]) if argv and argv[0] else posixpath.basename(exe)
+    return name.removeprefix("-")  # login shells: "-sh"
+
+
+def is_shell_name(name: str) -> bool:
+    return name in SHELLS
+
+
+def is_interpreter_name(name: str) -> bool:
+    return name in INTERPRETERS or VERSION_SUFFIX.sub("", name) in INTERPRETERS
+
+
+def is_loopback(address: str) -> bool:
+    return bool(LOOPBACK.match(address))
+
+
+def command_line(argv: tuple[str, ...]) -> str:
+    text = " ".join(argv)
+    return text if len(text) <= ARGV_SHOWN else text[: ARGV_SHOWN - 1] + "…"
+
+
+@dataclass
+class Proc:
+    """What the events say about one process (host pid)."""
+
+    pid: int
+    ppid: int = 0
+    argv: tuple[str, ...] = ()
+    exe: str = ""
+    applet: str = ""
+    forked_at: float | None = None
+    fork_seq: int | None = None
+    exited_at: float | None = None
+    exit_seq: int | None = None
+    execs: list[ProcessExecuted] = field(default_factory=list)  # successful and failed
+
+    @property
+    def name(self) -> str:
+        return program(self.argv, self.exe, self.applet)
+
+    @property
+    def exec_seqs(self) -> tuple[int, ...]:
+        return tuple(e.seq for e in self.execs)
+
+    @property
+    def execed(self) -> bool:
+        return any(e.succeeded for e in self.execs)
+
+
+class RunIndex:
+    def __init__(self, run: RunView) -> None:
+        self.run = run
+        self.events = run.events
+        self.procs: dict[int, Proc] = {}
+        self.children: dict[int, list[int]] = defaultdict(list)
+        self.writes: dict[str, list[FileOpenedForWrite]] = defaultdict(list)
+        self.writes_by_pid: dict[int, list[FileOpenedForWrite]] = defaultdict(list)
+        self.chmods: dict[str, list[FileModeChanged]] = defaultdict(list)
+        self.renames: list[FileRenamed] = []
+        self.execs_by_path: dict[str, list[ProcessExecuted]] = defaultdict(list)
+        self.connections: list[NetworkConnected] = []
+        self.connections_by_pid: dict[int, list[NetworkConnected]] = defaultdict(list)
+        self._connects_by_dest: dict[tuple[str, int], list[NetworkConnected]] = defaultdict(list)
+        self.names_by_ip: dict[str, str] = {}
+        self.net_events: list[NetEvent] = []
+        self._flow_start: dict[tuple[str, int, str, int], float] = {}
+        self._connect_times: dict[tuple[str, int], list[float]] = {}
+        self._http_by_pid: dict[int, list[HttpRequested]] | None = None
+        self.files: dict[str, FileChange] = {change.path: change for change in run.files}
+        for info in run.processes:
+            self.procs[info.pid] = Proc(
+                info.pid, info.ppid, info.argv, info.exe, info.applet, forked_at=info.start
+            )
+        for event in run.events:
+            self._take(event)
+        for proc in self.procs.values():
+            if proc.ppid and proc.pid not in self.children[proc.ppid]:
+                self.children[proc.ppid].append(proc.pid)
+
+    def _take(self, event: Event) -> None:
+        if isinstance(event, ProcessForked):
+            if event.child_pid:
+                child = self._proc(event.child_pid)
+                child.ppid = child.ppid or event.pid
+                child.forked_at, child.fork_seq = event.ts, event.seq
+        elif isinstance(event, ProcessExecuted):
+            proc = self._proc(event.pid)
+            proc.execs.append(event)
+            if event.succeeded:
+                proc.argv, proc.exe, proc.applet = event.argv, event.exe, event.applet
+            self.execs_by_path[event.path].append(event)
+        elif isinstance(event, ProcessExited):
+            proc = self._proc(event.pid)
+            proc.exited_at, proc.exit_seq = event.ts, event.seq
+        elif isinstance(event, FileOpenedForWrite):
+            self.writes[event.path].append(event)
+            self.writes_by_pid[event.pid].append(event)
+        elif isinstance(event, FileModeChanged):
+            self.chmods[event.path].append(event)
+        elif isinstance(event, FileRenamed):
+            self.renames.append(event)
+        elif isinstance(event, NetworkConnected):
+            if event.family in ("AF_INET", "AF_INET6") and event.port:
+                self.connections.append(event)
+                self.connections_by_pid[event.pid].append(event)
+                self._connects_by_dest[(event.address, event.port)].append(event)
+        elif isinstance(event, NetEvent):
+            self.net_events.append(event)
+            self._flow_start.setdefault(_flow(event), event.ts)
+            if isinstance(event, DnsQueried):
+                for answer in event.answers:
+                    self.names_by_ip.setdefault(answer, event.name)
+            elif event.domain and event.dst_ip:
+                self.names_by_ip.setdefault(event.dst_ip, event.domain)
+
+    def _proc(self, pid: int) -> Proc:
+        proc = self.procs.get(pid)
+        if proc is None:
+            proc = self.procs[pid] = Proc(pid)
+        return proc
+
+    # -- processes -----------------------------------------------------------------------
+
+    def ancestors(self, pid: int) -> list[int]:
+        """Pids from the outermost ancestor down to `pid`."""
+        out, seen = [pid], {pid}
+        while (proc := self.procs.get(out[-1])) and proc.ppid in self.procs:
+            if proc.ppid in seen:
+                break
+            out.append(proc.ppid)
+            seen.add(proc.ppid)
+        return list(reversed(out))
+
+    def chain(self, pid: int, at: int | None = None) -> tuple[str, ...]:
+        """Evidence form of a process chain: each ancestor's command line, outermost first,
+        as it was at event `at` (a shell that later exec'd its last command shows the shell)."""
+        return tuple(
+            f"[{p}] {command_line(self.argv_at(p, at)) or self.procs[p].exe}"
+            for p in self.ancestors(pid)
+            if p in self.procs
+        )
+
+    def argv_at(self, pid: int, at: int | None) -> tuple[str, ...]:
+        proc = self.procs[pid]
+        if at is None:
+            return proc.argv
+        argv: tuple[str, ...] = ()
+        for event in proc.execs:
+            if event.succeeded and (event.seq <= at or not argv):
+                argv = event.argv
+        return argv or proc.argv
+
+    def descendants(self, pid: int) -> list[int]:
+        out, todo = [], list(self.children.get(pid, ()))
+        while todo:
+            child = todo.pop(0)
+            out.append(child)
+            todo.extend(self.children.get(child, ()))
+        return out
+
+    def is_subshell(self, pid: int) -> bool:
+        """A fork that never exec'd: `$( … )`, `( … )`, a pipeline stage running a builtin."""
+        proc = self.procs.get(pid)
+        return proc is not None and not proc.execs and proc.forked_at is not None
+
+    # -- network -------------------------------------------------------------------------
+
+    def actor(self, event: NetEvent) -> int:
+        """The pid behind a simulator event: its own, else the latest connect to its flow."""
+        if event.pid:
+            return event.pid
+        candidates = self._connects_by_dest.get((event.dst_ip, event.dst_port))
+        if not candidates:
+            return 0
+        times = self._connect_times.get((event.dst_ip, event.dst_port))
+        if times is None:
+            times = self._connect_times[(event.dst_ip, event.dst_port)] = [c.ts for c in candidates]
+        # Every event of one flow belongs to whoever connected just before the flow began.
+        began = self._flow_start.get(_flow(event), event.ts)
+        at = bisect.bisect_right(times, began + CLOCK_SLACK)
+        return candidates[max(at - 1, 0)].pid
+
+    def name_for(self, address: str) -> str:
+        return self.names_by_ip.get(address, "")
+
+    def destination(self, address: str, port: int, name: str = "") -> str:
+        """ "pool.test:3333 (192.0.2.1)", or "192.0.2.1:3333" when no name led there."""
+        name = name or self.name_for(address)
+        if name and name != address:
+            return f"{name}:{port} ({address})"
+        return f"{address}:{port}"
+
+    def net_destination(self, event: NetEvent) -> str:
+        name = event.domain
+        if not name and isinstance(event, HttpRequested):
+            name = event.host.rsplit(":", 1)[0] if event.host else event.sni
+        if not name and isinstance(event, TlsHello):
+            name = event.sni
+        return self.destination(event.dst_ip, event.dst_port, name)
+
+    def http_for(self, pid: int) -> list[HttpRequested]:
+        """HTTP requests made by `pid` (attributed, or on a flow it connected)."""
+        if self._http_by_pid is None:
+            self._http_by_pid = defaultdict(list)
+            for event in self.net_events:
+                if isinstance(event, HttpRequested):
+                    self._http_by_pid[self.actor(event)].append(event)
+        return self._http_by_pid.get(pid, [])
+
+    # -- files ---------------------------------------------------------------------------
+
+    def file_evidence(
+        self, path: str, description: str, event_ids: tuple[int, ...], pid: int = 0
+    ) -> Evidence:
+        """A file with its hash from the run's filesystem diff (when it is still there)."""
+        change = self.files.get(path)
+        return Evidence(
+            description=description,
+            path=path,
+            sha256=change.sha256 if change else "",
+            event_ids=event_ids,
+            process=self.chain(pid, event_ids[0] if event_ids else None) if pid else (),
+        )
+
+
+def _flow(event: NetEvent) -> tuple[str, int, str, int]:
+    return (event.src_ip, event.src_port, event.dst_ip, event.dst_port)
+
+
+_CACHE: list[tuple[RunView, RunIndex]] = []
+
+
+def index_of(run: RunView) -> RunIndex:
+    """The index of `run`, built once and shared by the detectors that look at the same run."""
+    if _CACHE and _CACHE[0][0] is run:
+        return _CACHE[0][1]
+    index = RunIndex(run)
+    _CACHE[:] = [(run, index)]
+    return index

@@ -1,0 +1,172 @@
+"""Time-based evasion: a long (skipped) wait before the first activity that matters.
+
+Sleeps add up until the sample next reaches a non-local address or runs a file it wrote
+during the run; the sum is the delay. A web server's `sleep 5` health loop against localhost
+never reaches such an activity, so it is not reported. The delay is high severity when what
+follows it is a payload: a file written in the run and executed, a downloader fed to a shell,
+or a mining pool session.
+"""
+
+from __future__ import annotations
+
+from detonate.detect.correlations.metadata import finding
+from detonate.detect.correlations.pipelines import consumers
+from detonate.detect.correlations.run_index import RunIndex, index_of, is_loopback
+from detonate.detect.interface import RunView
+from detonate.model.events import (
+    Event,
+    FileOpenedForWrite,
+    NetworkConnected,
+    ProcessExecuted,
+    SleepSkipped,
+)
+from detonate.model.findings import Evidence, Finding, Severity
+from detonate.model.netevents import DnsQueried, NetEvent, StratumLogin
+
+NAME = "sleep-evasion"
+MIN_DELAY_SECONDS = 10.0  # summed skipped sleeps; "a few seconds" of back-off is normal
+DNS_PORT = 53
+MAX_PENDING = 10_000
+
+
+class SleepBeforeActivity:
+    name: str = NAME
+
+    def detect(self, run: RunView) -> tuple[Finding, ...]:
+        index = index_of(run)
+        written: set[str] = set()
+        pending: list[SleepSkipped] = []
+        for event in run.events:
+            if isinstance(event, SleepSkipped):
+                if len(pending) < MAX_PENDING:
+                    pending.append(event)
+                continue
+            if isinstance(event, FileOpenedForWrite) and event.succeeded:
+                written.add(event.path)
+            if not pending or not _is_activity(event, written):
+                continue
+            waited = _waits_of(index, pending, event.pid, event.ts)
+            delay = sum(s.requested_seconds for s in waited)
+            if delay >= MIN_DELAY_SECONDS:
+                return (_finding(index, waited, delay, event),)
+            # short waits between activities: a polling loop, not an evasion
+            pending = [s for s in pending if s not in waited]
+        return ()
+
+
+def _waits_of(
+    index: RunIndex, pending: list[SleepSkipped], actor: int, at: float
+) -> list[SleepSkipped]:
+    """Sleeps on the actor's own line: by one of its ancestors, or a `sleep` one of them ran
+    and waited for (it ended before the activity). A `timeout` polling its child, or another
+    service's loop running alongside, does not delay this actor."""
+    if not actor:
+        return list(pending)
+    line = set(index.ancestors(actor))
+    waited = []
+    for s in pending:
+        sleeper = index.procs.get(s.pid)
+        ran_and_waited = (
+            sleeper is not None
+            and sleeper.ppid in line
+            and sleeper.exited_at is not None
+            and sleeper.exited_at <= at
+        )
+        if s.pid in line or ran_and_waited:
+            waited.append(s)
+    return waited
+
+
+def _is_activity(event: Event, written: set[str]) -> bool:
+    """Reaching a non-local address, or running a file written during the run."""
+    if isinstance(event, NetworkConnected):
+        return (
+            event.family in ("AF_INET", "AF_INET6")
+            and event.port not in (0, DNS_PORT)
+            and not is_loopback(event.address)
+        )
+    if isinstance(event, DnsQueried):
+        return not event.name.endswith((".local", "localhost"))
+    if isinstance(event, NetEvent) and not isinstance(event, DnsQueried):
+        return bool(event.dst_ip) and not is_loopback(event.dst_ip)
+    if isinstance(event, ProcessExecuted):
+        return event.path in written
+    return False
+
+
+def _finding(index: RunIndex, sleeps: list[SleepSkipped], delay: float, first: Event) -> Finding:
+    payload = _payload_after(index, first)
+    evidence = [
+        Evidence(
+            description=f"skipped a wait of {delay:g} s in {len(sleeps)} sleep(s) "
+            f"(longest {max(s.requested_seconds for s in sleeps):g} s)",
+            event_ids=tuple(s.seq for s in sleeps[:20]),
+            process=index.chain(sleeps[-1].pid, sleeps[-1].seq),
+        ),
+        Evidence(
+            description=f"first activity after the wait: {_describe(index, first)}",
+            event_ids=(first.seq,),
+            process=index.chain(first.pid, first.seq) if first.pid else (),
+            destination=_destination(index, first),
+        ),
+    ]
+    if payload is not None:
+        evidence.append(payload)
+    return finding(
+        "sleep-before-activity",
+        NAME,
+        evidence,
+        severity=Severity.HIGH if payload is not None else None,
+        why="The delay was followed by a payload." if payload is not None else "",
+    )
+
+
+def _payload_after(index: RunIndex, first: Event) -> Evidence | None:
+    """A download fed to a shell, a stratum login, or a file written and then executed."""
+    written_at: dict[str, int] = {}
+    checked: set[int] = set()
+    for event in index.events[first.seq :]:
+        if isinstance(event, StratumLogin) and not event.donation:
+            return Evidence(
+                description=f"then logged in to a mining pool as {event.wallet}",
+                event_ids=(event.seq,),
+                destination=index.net_destination(event),
+            )
+        if isinstance(event, NetworkConnected) and event.pid not in checked:
+            checked.add(event.pid)
+            for consumer in consumers(index, event.pid):
+                return Evidence(
+                    description=f"then fed a download to a shell ({consumer.how})",
+                    event_ids=(event.seq, *index.procs[consumer.shell].exec_seqs),
+                    process=index.chain(consumer.shell),
+                    destination=index.destination(event.address, event.port),
+                )
+        if isinstance(event, FileOpenedForWrite):
+            written_at.setdefault(event.path, event.seq)  # attempts count: intent is enough
+        if isinstance(event, ProcessExecuted) and event.path in written_at:
+            return Evidence(
+                description="then ran a file written after the wait"
+                + ("" if event.succeeded else f" (failed: {event.error})"),
+                path=event.path,
+                event_ids=(written_at[event.path], event.seq),
+                process=index.chain(event.pid, event.seq),
+            )
+    return None
+
+
+def _describe(index: RunIndex, event: Event) -> str:
+    if isinstance(event, ProcessExecuted):
+        return f"ran {event.path}, written during the run"
+    if isinstance(event, DnsQueried):
+        return f"resolved {event.name}"
+    return "reached the network"
+
+
+def _destination(index: RunIndex, event: Event) -> str:
+    if isinstance(event, NetworkConnected):
+        return index.destination(event.address, event.port)
+    if isinstance(event, DnsQueried):
+        return event.name
+    if isinstance(event, NetEvent):
+        return index.net_destination(event)
+    return ""

@@ -1,0 +1,79 @@
+"""Event streams captured from real sandbox runs of samples/scenarios, as test fixtures.
+
+Each runs/<scenario>.json.gz holds what the sandbox handed on for one run: events (as the
+report renders them, with `kind`), the process table, the filesystem diff, the planted
+honeytokens and the run summary. Re-capture after a tracer change with a sandbox run of the
+scenario and `dump_run` below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from detonate.detect.interface import RunView
+from detonate.model.events import RUNTIME_EVENT_TYPES, Event
+from detonate.model.netevents import NET_EVENT_KINDS
+from detonate.model.runtime import (
+    EndReason,
+    FileChange,
+    Honeytoken,
+    ProcessInfo,
+    RunInfo,
+    RunResult,
+    RunStatus,
+)
+
+RUNS = Path(__file__).parent / "runs"
+KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in RUNTIME_EVENT_TYPES} | NET_EVENT_KINDS
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
+def _record(cls: type, data: dict[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: _frozen(v) for k, v in data.items() if k in names})
+
+
+def load_run(name: str) -> RunView:
+    doc = json.loads(gzip.decompress((RUNS / f"{name}.json.gz").read_bytes()))
+    events = []
+    for item in doc["events"]:
+        item = dict(item)
+        events.append(_record(KINDS[item.pop("kind")], item))
+    run = doc.get("run") or {}
+    info = RunInfo(
+        status=RunStatus(run.get("status", "completed")),
+        ended_by=EndReason(run.get("ended_by", "exited")),
+        duration_seconds=run.get("duration_seconds", 0.0),
+        events=len(events),
+        cpu_seconds=run.get("cpu_seconds", 0.0),
+    )
+    return RunView(
+        events=tuple(events),
+        processes=tuple(_record(ProcessInfo, p) for p in doc["processes"]),
+        files=tuple(_record(FileChange, f) for f in doc["files"]),
+        honeytokens=tuple(_record(Honeytoken, h) for h in doc.get("honeytokens", ())),
+        run=info,
+    )
+
+
+def dump_run(result: RunResult, path: Path) -> None:
+    """Write a sandbox RunResult in the fixture format (used to capture new fixtures)."""
+    from detonate.sandbox.network_report import event_record
+
+    doc = {
+        "events": [event_record(e) for e in result.events],
+        "processes": [dataclasses.asdict(p) for p in result.processes],
+        "files": [dataclasses.asdict(f) for f in result.files],
+        "honeytokens": [dataclasses.asdict(h) for h in result.honeytokens],
+        "run": json.loads(json.dumps(dataclasses.asdict(result.run), default=str)),
+    }
+    path.write_bytes(gzip.compress(json.dumps(doc, default=str).encode(), mtime=0))
