@@ -2,12 +2,14 @@
 
 Writes DIR/<name>.oci/ (skopeo `oci:DIR/<name>.oci:<tag>`) and DIR/<name>.oci.tar
 (`oci-archive:DIR/<name>.oci.tar`). build-all skips samples whose outputs are newer than
-every file of the recipe.
+every file of the recipe. Recipes with `base: debootstrap` (samples/real) build real Debian
+images; the debootstrap base and package layers are cached (see factory/debootstrap.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -25,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     every.add_argument("--out", type=Path, required=True)
     every.add_argument("--force", action="store_true", help="rebuild even if up to date")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="factory: %(message)s")
     try:
         if args.command == "build":
             built = [build_sample(args.sample, args.out)]

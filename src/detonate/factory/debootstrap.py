@@ -40,7 +40,7 @@ CACHE_ENV = "DETONATE_DEBOOTSTRAP_CACHE"
 MIRROR_ENV = "DETONATE_DEBIAN_MIRROR"
 VARIANT = "minbase"
 # Bump when what goes into a cached layer changes, so old cache entries are not reused.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 # Build leftovers and machine state that no image should carry (relative names, fnmatch).
 EXCLUDED = (
@@ -227,6 +227,7 @@ def _packages_layer(spec: DebootstrapSpec, base_root: Path, work: Path) -> BlobL
                     shutil.rmtree(path)
                 else:
                     path.unlink()
+        _normalize_debconf(tree)
         changed = _changes(base_root, tree)
         created_by = f"RUN apt-get install -y --no-install-recommends {names}"
         return directory_layer(tree, lambda name: name in changed, created_by)
@@ -257,6 +258,17 @@ def _write(tree: Path, path: str, data: bytes, mode: int) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     target.chmod(mode)
+
+
+def _normalize_debconf(tree: Path) -> None:
+    """debconf keeps the mktemp names that maintainer scripts passed to ucf, e.g.
+    ` NEW = /tmp/postgresql-common.lQQY1Y`: fix their random part so rebuilds match."""
+    config = tree / "var/cache/debconf/config.dat"
+    if config.is_file():
+        text = config.read_text(errors="surrogateescape")
+        fixed = re.sub(r"(= /tmp/[\w.+-]+\.)[A-Za-z0-9]{6}$", r"\1XXXXXX", text, flags=re.M)
+        if fixed != text:
+            config.write_text(fixed, errors="surrogateescape")
 
 
 def _changes(base: Path, tree: Path) -> set[str]:
