@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from detonate.factory.build import build_all
+from detonate.factory.debootstrap import debootstrap_unavailable
 
-from .corpus import SCENARIOS, load_expectations, run_scenario
+from .corpus import SCENARIOS, Expectation, load_expectations, run_scenario
 
 EXPECTATIONS = load_expectations()
 
@@ -36,3 +37,26 @@ def test_scenario_is_judged_as_expected(name, scenario_archives, corpus_cache):
     )
     assert not outcome.missing_categories, f"{name}: missing {outcome.missing_categories}"
     assert not outcome.missing_techniques, f"{name}: missing {outcome.missing_techniques}"
+
+
+REAL = sorted(p.name for p in (SCENARIOS.parent / "real").iterdir() if p.is_dir())
+
+
+@pytest.fixture(scope="session")
+def real_archives(tmp_path_factory):
+    reason = debootstrap_unavailable()
+    if reason:
+        pytest.skip(reason)
+    out = tmp_path_factory.mktemp("real")
+    return {built.name: built.archive for built in build_all(SCENARIOS.parent / "real", out)}
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+@pytest.mark.parametrize("name", REAL)
+def test_real_software_runs_clean(name, real_archives, corpus_cache):
+    """nginx, redis and postgres from Debian packages, run as their entrypoints run them."""
+    expectation = Expectation(name, "real", "Debian package", "clean", ("clean",))
+    outcome = run_scenario(expectation, real_archives[name], corpus_cache)
+    assert not outcome.error, outcome.error
+    assert outcome.verdict == "clean", f"{name}: score {outcome.score}, {outcome.techniques}"
