@@ -1,7 +1,8 @@
 """`scan(target, options) -> Report`: the only place that knows the order of the stages.
 
-    acquire → unpack → static ─┬─► verdict → Report
-                     └► sandbox ┘   (skipped with static_only)
+    acquire → unpack → static ──────────────────────────┬─► suppress → verdict → Report
+                     └► sandbox (+ simulated internet) → detect ┘
+                        (skipped with static_only)
 
 A stage that fails ends the scan with `verdict: error`, naming the stage and the reason; the
 findings gathered before it are kept.
@@ -9,15 +10,15 @@ findings gathered before it are kept.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 
 from detonate import __version__
 from detonate.acquire import acquire
+from detonate.detect import detect
+from detonate.detect.interface import RunView
 from detonate.errors import DetonateError
 from detonate.model.filesystem import Rootfs
 from detonate.model.findings import Finding
@@ -27,12 +28,12 @@ from detonate.model.options import ScanOptions
 from detonate.model.report import ImageInfo, Report, RunSummary, StageError, StageTiming, Verdict
 from detonate.model.runtime import RunResult
 from detonate.progress import NullProgress, Progress
-from detonate.sandbox import detonate
-from detonate.sandbox.netsim import Simulator
 from detonate.sandbox.network_report import event_record, network_section, runtime_iocs
+from detonate.sandbox.session import run_sandboxed
 from detonate.static import analyze
 from detonate.unpack import unpack
 from detonate.verdict.score import judge
+from detonate.verdict.suppress import apply_suppressions, load_suppressions
 
 Clock = Callable[[], datetime]
 MAX_REPORTED_EVENTS = 20_000  # the full stream stays in the run's artifacts
@@ -88,26 +89,6 @@ def _run_summary(result: RunResult) -> RunSummary:
     )
 
 
-def _detonate(
-    image: AcquiredImage, rootfs: Rootfs, options: ScanOptions, progress: Progress
-) -> RunResult:
-    if options.artifacts_dir is not None:
-        options.artifacts_dir.mkdir(parents=True, exist_ok=True)
-        return _detonate_in(options.artifacts_dir, image, rootfs, options, progress)
-    with tempfile.TemporaryDirectory(prefix="detonate-run-") as work_dir:
-        return _detonate_in(Path(work_dir), image, rootfs, options, progress)
-
-
-def _detonate_in(
-    work_dir: Path, image: AcquiredImage, rootfs: Rootfs, options: ScanOptions, progress: Progress
-) -> RunResult:
-    simulator = Simulator(work_dir)  # the sample's whole internet; nothing leaves it
-    try:
-        return detonate(image, rootfs, options.sandbox, work_dir, progress, network=simulator)
-    finally:
-        simulator.close()
-
-
 def scan(
     target: str,
     options: ScanOptions | None = None,
@@ -130,27 +111,42 @@ def scan(
             rootfs = unpack(image, options.cache_dir, options.unpack, progress)
         with timings.stage("static"):
             static = analyze(image, rootfs, options.static, progress)
-        findings.extend(static.findings)
+        findings = list(static.findings)
         iocs = iocs.merged(static.iocs)
         if not options.static_only:
             with timings.stage("sandbox"):
-                run = _detonate(image, rootfs, options, progress)
+                run = run_sandboxed(image, rootfs, options.sandbox, progress, options.artifacts_dir)
+            with timings.stage("detect"):
+                view = RunView(
+                    events=run.events,
+                    processes=run.processes,
+                    files=run.files,
+                    honeytokens=run.honeytokens,
+                    config=image.config,
+                    run=run.run,
+                )
+                findings = list(detect(view, static.findings, options.static.extra_rules_dir))
             iocs = iocs.merged(runtime_iocs(run.events))
+        suppressions = load_suppressions(options.ignore_file) if options.ignore_file else ()
     except DetonateError as exc:
         error = StageError(exc.stage, type(exc).__name__, exc.message, exc.hint)
+        suppressions = ()
 
-    findings.sort(key=lambda f: (f.rule_id, f.evidence[0].path if f.evidence else ""))
-    points, verdict = judge(findings)
+    judged = apply_suppressions(findings, suppressions)
+    kept = sorted(judged.kept, key=lambda f: (f.rule_id, f.evidence[0].path if f.evidence else ""))
+    points, verdict = judge(kept)
     return Report(
         image=_image_info(target, image, rootfs),
         verdict=Verdict.ERROR if error else verdict,
         score=points,
-        findings=tuple(findings),
+        findings=tuple(kept),
+        suppressed=judged.suppressed,
         iocs=iocs,
         processes=run.processes if run else (),
         network=network_section(run.events) if run else {},
         files=run.files if run else (),
         events=tuple(event_record(e) for e in run.events[:MAX_REPORTED_EVENTS]) if run else (),
+        honeytokens=run.honeytokens if run else (),
         run=_run_summary(run) if run else RunSummary(),
         error=error,
         timings=tuple(timings.done),

@@ -4,18 +4,29 @@ fire and each named miss* must not. A rule without both kinds of sample fails.
 Sample files:
 - `*.config.yaml`: an image config (see config_from_yaml), scanned with an empty rootfs;
 - `*.files.yaml`: a list of rootfs entries (see files_from_yaml);
+- `*.issues.yaml`: `issues:`, unpack issues ({layer_index, path, kind, detail}) of an empty rootfs;
+- `*.events.yaml`: `events:`, a run's events (see detect.event_builder), given to every runtime
+  detector (the rule engine and the correlators); optionally `honeytokens:` (Honeytoken fields:
+  {path, kind, marker}) planted for the run, and `run:` (RunInfo fields such as
+  duration_seconds, cpu_seconds) for detectors that need how the run went;
 - anything else: raw file content, placed at /opt/sample/<file name>, mode 0755 when it
   starts with "#!" or "\\x7fELF", else 0644.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from detect.event_builder import events_from_data
+from detonate.detect import RunView, runtime_findings
+from detonate.model.filesystem import UnpackIssue
 from detonate.model.options import StaticOptions
+from detonate.model.runtime import EndReason, Honeytoken, RunInfo, RunStatus
 from detonate.progress import NullProgress
 from detonate.rules import load_rules
 from detonate.static import analyze
@@ -28,7 +39,7 @@ from static.rootfs_builder import (
 )
 
 SAMPLES = Path(__file__).parent / "samples"
-RULES = load_rules("static")
+RULES = load_rules("static") + load_rules("runtime")
 
 
 def samples_of(rule_id: str) -> list[Path]:
@@ -45,18 +56,33 @@ def cases() -> list[object]:
 
 
 def fired_rules(sample: Path, tmp_path: Path) -> set[str]:
-    image, files = make_image(), []
+    if sample.name.endswith(".events.yaml"):
+        run = run_from_yaml(yaml.safe_load(sample.read_text()))
+        return {finding.rule_id for finding in runtime_findings(run)}
+    image, files, issues = make_image(), [], ()
     if sample.name.endswith(".config.yaml"):
         image = make_image(config_from_yaml(yaml.safe_load(sample.read_text())))
+    elif sample.name.endswith(".issues.yaml"):
+        issues = tuple(UnpackIssue(**i) for i in yaml.safe_load(sample.read_text())["issues"])
     elif sample.name.endswith(".files.yaml"):
         files = files_from_yaml(yaml.safe_load(sample.read_text()))
     else:
         content = sample.read_bytes()
         executable = content.startswith((b"#!", b"\x7fELF"))
         files = [SampleFile(f"/opt/sample/{sample.name}", content, 0o755 if executable else 0o644)]
-    rootfs = build_rootfs(tmp_path / "rootfs", files)
+    rootfs = replace(build_rootfs(tmp_path / "rootfs", files), issues=issues)
     result = analyze(image, rootfs, StaticOptions(), NullProgress())
     return {finding.rule_id for finding in result.findings}
+
+
+def run_from_yaml(doc: dict[str, Any]) -> RunView:
+    events = events_from_data(doc["events"])
+    info = None
+    if "run" in doc:
+        done = {"status": RunStatus.COMPLETED, "ended_by": EndReason.EXITED, "events": len(events)}
+        info = RunInfo(**done, **doc["run"])
+    tokens = tuple(Honeytoken(**token) for token in doc.get("honeytokens", ()))
+    return RunView(events=events, honeytokens=tokens, run=info)
 
 
 def test_every_rule_has_hit_and_miss_samples() -> None:

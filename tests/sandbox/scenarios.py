@@ -39,6 +39,18 @@ PRIVILEGED = (
     "exit 0"
 )
 
+# Decoded text piped into a shell, a kill of a sibling from a `sh -c` (kill is a builtin: no
+# exec of its own), a shell whose stdin/stdout is an accepted socket (`nc -e`, loopback only),
+# and a script whose applet busybox re-execs as /proc/self/exe.
+PIPES_AND_SIGNALS = (
+    "echo ZWNobyBkZWNvZGVkLXJhbgo= | base64 -d | sh; "
+    'yes > /dev/null & sh -c "kill $!"; wait; '
+    "nc -l -p 8080 -e /bin/sh & "
+    "for i in 1 2 3 4 5; do echo 'echo over-socket' | nc 127.0.0.1 8080 && break; sleep 1; done; "
+    "printf '#!/bin/sh\\nwget -q -O /dev/null http://127.0.0.1:9/\\n' > /tmp/start.sh; "
+    "chmod 755 /tmp/start.sh; /tmp/start.sh; exit 0"
+)
+
 FORK_BOMB = "bomb() { bomb | bomb & }; bomb; sleep 3; echo survived"
 MEMORY_HOG = "x=$(yes 0123456789abcdef | head -c 1000000000); echo done"  # a shell variable grows
 DISK_FILL = "dd if=/dev/zero of=/tmp/fill bs=1M count=4096; echo dd-done; ls -la /tmp/fill"

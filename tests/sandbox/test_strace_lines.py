@@ -6,6 +6,7 @@ from detonate.sandbox.strace_lines import (
     Superseded,
     Syscall,
     Unparsed,
+    fd_annotation,
     read_records,
     split_args,
     string_list,
@@ -27,6 +28,23 @@ def test_split_args_keeps_strings_brackets_and_fd_annotations_whole() -> None:
         "16",
     ]
     assert string_list('["sh", "-c", "a, \\"b\\""]') == ("sh", "-c", 'a, "b"')
+
+
+def test_unlinked_files_keep_their_deleted_mark_outside_the_annotation() -> None:
+    # strace 6.1: the " (deleted)" of /proc/PID/fd/N is printed after the closing `>`
+    (memfd, fexecve) = read_records(
+        as_file(
+            [
+                '9 1.0 memfd_create("payload", 0) = 3</memfd:payload>(deleted)',
+                '9 1.1 execveat(3</memfd:payload>(deleted), "", ["kworker"], 0x7f /* 0 vars */, '
+                "AT_EMPTY_PATH) = 0",
+            ]
+        )
+    )
+    assert isinstance(memfd, Syscall) and memfd.ret_annotation == "/memfd:payload (deleted)"
+    assert isinstance(fexecve, Syscall) and len(fexecve.args) == 5
+    assert fd_annotation(fexecve.args[0]) == ("3", "/memfd:payload (deleted)")
+    assert fexecve.args[1:3] == ('""', '["kworker"]')
 
 
 def test_unquote_decodes_escapes_and_drops_truncation_marker() -> None:

@@ -37,7 +37,7 @@ def by_rule(result: AnalyzerResult) -> dict[str, object]:
 
 
 def test_analyzers_are_an_explicit_list() -> None:
-    assert [a.name for a in ANALYZERS] == ["config", "files", "yara", "iocs"]
+    assert [a.name for a in ANALYZERS] == ["config", "files", "yara", "iocs", "unpack"]
 
 
 def test_file_finding_carries_path_layer_hash_and_excerpt(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from detonate.model.report import Report, Verdict
 from detonate.pipeline import scan
 from detonate.report import html, ioc_export, json_report, sarif, table
 from detonate.unpack.limits import flag_for
+from detonate.verdict.suppress import find_ignore_file
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 FAIL_ON = {
@@ -71,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--json-report", type=Path, help="also write the JSON report to this file")
     out.add_argument(
         "--iocs", type=Path, help="export IOCs: STIX 2.1 bundle for *.json, CSV otherwise"
+    )
+    out.add_argument(
+        "--ignore-file",
+        type=Path,
+        help="suppressions by rule id, path or process (default: ./.detonateignore if present)",
     )
     out.add_argument("--fail-on", choices=tuple(FAIL_ON), default="malicious")
     out.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -159,6 +165,7 @@ def _options(args: argparse.Namespace) -> ScanOptions:
             **{f.name: getattr(args, f.name) for f in dataclasses.fields(UnpackLimits)}
         ),
         artifacts_dir=args.artifacts,
+        ignore_file=args.ignore_file or find_ignore_file(Path.cwd()),
         sandbox=SandboxOptions(
             timeout_seconds=args.timeout,
             idle_seconds=args.idle,

@@ -8,7 +8,7 @@ from typing import Protocol
 from detonate.model.events import Event
 from detonate.model.findings import Finding
 from detonate.model.image import ImageConfig
-from detonate.model.runtime import FileChange, Honeytoken, ProcessInfo
+from detonate.model.runtime import FileChange, Honeytoken, ProcessInfo, RunInfo
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class RunView:
     files: tuple[FileChange, ...] = ()
     honeytokens: tuple[Honeytoken, ...] = ()
     config: ImageConfig = field(default_factory=ImageConfig)
+    run: RunInfo | None = None  # how the run went: duration, CPU seconds (mining needs them)
 
     def process(self, pid: int) -> ProcessInfo | None:
         for info in self.processes:

@@ -27,13 +27,26 @@ class Event:
 
 @dataclass(frozen=True, kw_only=True)
 class ProcessExecuted(Event):
-    """execve/execveat. `path` as requested; `exe` (base) is the program now running."""
+    """execve/execveat. `path` as requested; `exe` (base) is the program now running: `path`,
+    except that /proc/self/exe is resolved to the binary the process ran (a script's
+    interpreter, symlinks followed: "/bin/busybox") and /proc/self/fd/N, /dev/fd/N to the
+    file behind the fd ("/memfd:x (deleted)").
+
+    `stdin`/`stdout`/`stderr` are fds 0/1/2 as the new program got them (after close-on-exec):
+    "pipe:[4711]" (one pipe: the same text in the writer's stdout and the reader's stdin),
+    "socket:TCP:[10.0.0.2:40000->192.0.2.1:4444]" (the -yy form of strace, "socket:" added),
+    "/dev/null" or another path inside the container, "container-output" (the log runc gave
+    the container), "" when closed or unknown.
+    """
 
     kind: ClassVar[str] = "process.exec"
     path: str
     applet: str = ""  # busybox-style multi-call binaries: the applet that really ran ("wget")
     succeeded: bool = True
     error: str = ""  # "ENOENT" when it failed
+    stdin: str = ""
+    stdout: str = ""
+    stderr: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,6 +189,9 @@ class SignalSent(Event):
     signal: str  # "SIGKILL"
     succeeded: bool = True
     error: str = ""
+    # The victim's host pid (its thread group for tkill/tgkill), as in ProcessInfo.pid;
+    # 0 when strace could not translate it (no such process, -1/0/negative = groups).
+    target_host_pid: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

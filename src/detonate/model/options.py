@@ -62,6 +62,7 @@ class ScanOptions:
     cache_dir: Path = field(default_factory=default_cache_dir)
     static_only: bool = False
     artifacts_dir: Path | None = None  # keep the run's trace, output and dropped files here
+    ignore_file: Path | None = None  # suppressions (.detonateignore format)
     acquire: AcquireOptions = field(default_factory=AcquireOptions)
     unpack: UnpackLimits = field(default_factory=UnpackLimits)
     static: StaticOptions = field(default_factory=StaticOptions)

@@ -8,7 +8,7 @@ from typing import Any
 
 from detonate.model.findings import Finding
 from detonate.model.iocs import Iocs
-from detonate.model.runtime import FileChange, ProcessInfo
+from detonate.model.runtime import FileChange, Honeytoken, ProcessInfo
 
 SCHEMA_VERSION = "1.0"
 
@@ -77,6 +77,8 @@ class Report:
     network: dict[str, Any] = field(default_factory=dict)
     files: tuple[FileChange, ...] = ()
     events: tuple[dict[str, Any], ...] = ()  # the run's event stream, oldest first
+    honeytokens: tuple[Honeytoken, ...] = ()  # bait the sandbox planted for this run
+    suppressed: tuple[Finding, ...] = ()  # matched a suppression: not scored, kept for audit
     run: RunSummary = field(default_factory=RunSummary)
     error: StageError | None = None
     timings: tuple[StageTiming, ...] = ()

@@ -23,6 +23,11 @@ class ProcessInfo:
     exit_code: int | None = None
     signal: str = ""  # killed by this signal
     chain: tuple[int, ...] = ()  # ancestor pids, outermost first, ending with `pid`
+    # fds 0/1/2 as its last successful exec left them (see ProcessExecuted.stdin); for a
+    # process that never exec'd (a forked shell running builtins), as they were at its end.
+    stdin: str = ""
+    stdout: str = ""
+    stderr: str = ""
 
 
 class ChangeKind(StrEnum):

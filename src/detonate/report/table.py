@@ -36,13 +36,23 @@ def _headline(report: Report) -> Panel:
     image = report.image
     lines = Text()
     lines.append(f" {report.verdict.value.upper()} ", style=VERDICT_STYLE[report.verdict])
-    lines.append(f"  score {report.score}/100   {len(report.findings)} findings\n")
+    lines.append(f"  score {report.score}/100   {len(report.findings)} findings")
+    if report.suppressed:
+        lines.append(f" ({len(report.suppressed)} suppressed)")
+    lines.append("\n")
     lines.append(f"image     {image.reference}\n")
     if image.digest:
         lines.append(f"digest    {image.digest}\n")
         lines.append(f"platform  {image.platform}   layers {image.layers}   files {image.files}\n")
     run = report.run
     lines.append(f"run       {run.status}" + (f" ({run.reason})" if run.reason else ""))
+    if run.status != "not-run":
+        lines.append(
+            f" in {run.duration_seconds:.1f} s, {run.events} events, "
+            f"{len(report.processes)} processes, {len(report.files)} file changes"
+        )
+        if run.skipped_sleep_seconds:
+            lines.append(f", {run.skipped_sleep_seconds:.0f} s of sleep skipped")
     if report.error:
         lines.append(f"\nerror     [{report.error.stage}] {report.error.message}", style="magenta")
         if report.error.hint:

@@ -3,6 +3,9 @@
     rules/builtin/<kind>/<rule-id>.yaml   a YAML rule (see detonate.rules.match)
     rules/builtin/<kind>/<rule-id>.yar    one YARA rule named <rule_id> (dashes → underscores)
 
+A runtime rule file with `detector: <name>` instead of `subject`/`match` holds the metadata of a
+correlation detector (detonate.detect.correlations), which does the matching in Python.
+
 `kind` is "static" or "runtime". User rules (`extra_dir`) are the same types as built-in ones.
 Every problem (unknown category, severity, technique format, field, operator, …) is a
 RuleError at load time, naming the file.
@@ -24,7 +27,8 @@ from detonate.rules.subjects import LATE_FIELDS, SUBJECT_FIELDS, YARA_SUBJECT
 
 KINDS = ("static", "runtime")
 BUILTIN_DIR = Path(__file__).parent / "builtin"
-YAML_KEYS = frozenset(META_KEYS) | {"subject", "match", "unless"}
+YAML_KEYS = frozenset(META_KEYS) | {"subject", "match", "unless", "detector"}
+DETECTOR_SUBJECT = "detector"  # the subject of a correlation detector's metadata file
 
 # rule xmrig_miner_config : tag1 tag2 {
 YARA_RULE = re.compile(r"^\s*(?:private\s+|global\s+)*rule\s+(\w+)", re.MULTILINE)
@@ -40,6 +44,7 @@ class Rule:
     subject: str  # a key of SUBJECT_FIELDS for YAML rules; "content" for YARA rules
     matcher: Matcher | None = None  # YAML rules
     source: str = ""  # YARA rules: the rule's text
+    detector: str = ""  # correlation detectors: the detector's name
 
     @property
     def is_yara(self) -> bool:
@@ -99,6 +104,10 @@ def _load_yaml(path: Path) -> Rule:
             f"keys: {', '.join(sorted(YAML_KEYS))}",
         )
     meta = RuleMeta.parse(path.stem, data, origin)
+    if data.get("detector"):
+        if {"subject", "match", "unless"} & set(map(str, data)):
+            raise RuleError(f"{origin}: a detector's metadata has no subject, match or unless")
+        return Rule(meta=meta, path=path, subject=DETECTOR_SUBJECT, detector=str(data["detector"]))
     subject = str(data.get("subject", ""))
     if subject not in SUBJECT_FIELDS:
         raise RuleError(

@@ -12,8 +12,45 @@ Static subjects (built by detonate.static's analyzers):
 - ioc: one indicator found in the config or in file strings. `kind` (domain, ip, url, pool,
   wallet), `value`, `coin` (monero, bitcoin; wallets only), `path` (file it came from, or
   "image config").
+- unpack_issue: a tar entry the unpacker refused or neutralised. `kind` (path-traversal,
+  link-escape, hardlink-to-directory, write-through-symlink, absolute-path, device-node,
+  unsupported-entry …), `path` (the entry's name as written), `detail`, `layer`.
 
-Runtime subjects are added here by the runtime rule engine.
+Runtime subjects (built from a run's events by detonate.detect.event_subjects). Every one also
+has the actor's fields: `process` (name of the program that acted: the busybox applet, else the
+file name), `process_path`, `cmdline` (its argv joined), `parent` (the parent's program name),
+`ancestors` (program names of every ancestor, nearest first), `succeeded`, `error` ("EPERM").
+- exec: one execve. `path` as requested, `name` (program that ran: applet or file name),
+  `applet`, `argv0` (file name of argv[0], as `ps` shows it), `argv` (list), `args` (argv[1:]
+  joined), `created_in_run` (the file was written during the run), `fileless` (memfd or
+  /proc/self/fd path), `renamed` (a known multi-call applet or tool run under another file name),
+  `stdin` / `stdout` / `stderr` (what fds 0–2 were: "pipe:[4711]",
+  "socket:TCP:[10.0.0.2:40000->192.0.2.1:4444]", "/dev/null", "" when unknown).
+- file_change: one change to a file. `op` write / create / delete / rename / chmod / chattr,
+  `path`, `name`, `dir`, `new_path` (rename), `flags` ("O_WRONLY|O_TRUNC", chattr flags),
+  `mode` (chmod), `file_type` (create: dir / symlink / hardlink / node), `target` (link target).
+- read: an open for reading of a watched path. `path`, `name`, `honeytoken` (its kind).
+- connect: a socket connect. `family`, `transport` (TCP, UDP, UNIX…), `address` (IP or unix
+  socket path), `port`, `domain` (the name the sample resolved), `protocol` (what the
+  simulator saw on the flow: http, tls, stratum, irc, docker…).
+- listen: a bind or listen. `address`, `port`, `transport`.
+- dns: `name`, `qtype`, `rcode`, `answers`.
+- http: `method`, `host`, `path`, `url`, `user_agent`, `authorization` (scheme only),
+  `body` (preview), `tls`, `port`, `address`, `domain`.
+- tls: `sni`, `alpn`, `port`, `address`, `domain`.
+- stratum: `wallet`, `login`, `password`, `agent`, `algos`, `dialect`, `tls`, `donation`,
+  `port`, `address`, `domain`.
+- irc: `op` join / message, `nick`, `user`, `channel`, `target`, `text`, `port`, `domain`.
+- docker_api: `method`, `path`, `operation`, `image`, `cmd`, `privileged`, `binds`, `port`,
+  `address`, `domain`.
+- sunk: bytes a flow sent to the simulator's silent sink. `preview`, `bytes`, `port`,
+  `address`, `domain`, `transport`.
+- signal: `signal` ("SIGKILL"), `target_pid`, `target` (the victim's program when the tracer
+  translated its pid), `group`
+  (sent to a process group or to every process: pid <= 0).
+- privileged: a call that matters for escape or evasion. `call` (mount, init_module, setns,
+  ptrace, memfd_create, "write" under /proc or /sys …), `args`.
+- sleep: a sleep the sandbox skipped. `call`, `seconds`.
 """
 
 from __future__ import annotations
@@ -38,7 +75,43 @@ SUBJECT_FIELDS: dict[str, frozenset[str]] = {
     ),
     "config": frozenset({"part", "text", "index"}),
     "ioc": frozenset({"kind", "value", "coin", "path"}),
+    "unpack_issue": frozenset({"kind", "path", "detail", "layer"}),
 }
+
+ACTOR_FIELDS = frozenset(
+    {"process", "process_path", "cmdline", "parent", "ancestors", "succeeded", "error"}
+)
+NET_FIELDS = frozenset({"port", "address", "domain"})
+RUNTIME_SUBJECT_FIELDS: dict[str, frozenset[str]] = {
+    name: ACTOR_FIELDS | fields
+    for name, fields in {
+        "exec": frozenset(
+            {"path", "name", "applet", "argv0", "argv", "args", "created_in_run", "fileless"}
+            | {"renamed", "stdin", "stdout", "stderr"}
+        ),
+        "file_change": frozenset(
+            {"op", "path", "name", "dir", "new_path", "flags", "mode", "file_type", "target"}
+        ),
+        "read": frozenset({"path", "name", "honeytoken"}),
+        "connect": NET_FIELDS | {"family", "transport", "protocol"},
+        "listen": frozenset({"address", "port", "transport"}),
+        "dns": frozenset({"name", "qtype", "rcode", "answers"}),
+        "http": NET_FIELDS
+        | {"method", "host", "path", "url", "user_agent", "authorization", "body", "tls"},
+        "tls": NET_FIELDS | {"sni", "alpn"},
+        "stratum": NET_FIELDS
+        | {"wallet", "login", "password", "agent", "algos", "dialect", "tls", "donation"},
+        "irc": NET_FIELDS | {"op", "nick", "user", "channel", "target", "text"},
+        "docker_api": NET_FIELDS
+        | {"method", "path", "operation", "image", "cmd", "privileged", "binds"},
+        "sunk": NET_FIELDS | {"preview", "bytes", "transport"},
+        "signal": frozenset({"signal", "target_pid", "target", "group"}),
+        "privileged": frozenset({"call", "args"}),
+        "sleep": frozenset({"call", "seconds"}),
+    }.items()
+}
+assert not set(RUNTIME_SUBJECT_FIELDS) & set(SUBJECT_FIELDS), "subject names must be unique"
+SUBJECT_FIELDS.update(RUNTIME_SUBJECT_FIELDS)
 
 # Fields that cost I/O: their tests run after all the cheap ones.
 LATE_FIELDS: dict[str, frozenset[str]] = {"file": frozenset({"content"})}

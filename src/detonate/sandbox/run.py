@@ -140,7 +140,9 @@ class _Run:
             duration = time.time() - t0
             cpu_seconds, memory_peak = self._cpu_ns() / 1e9, self._memory_peak()
             self._stop()
-            summary = self.tracer.summary(t0, spec.cwd, spec.args[0], bait.watched)
+            summary = self.tracer.summary(
+                t0, spec.cwd, spec.args[0], bait.watched, rootfs=overlay.merged
+            )
             files = diff_upper(overlay.upper, rootfs.root, summary.executed_paths, artifacts, setup)
             _copy_head(overlay.logs / "output.log", self.run_dir / "output.log")
             net_events = self.network.collect(t0) if self.network is not None else ()

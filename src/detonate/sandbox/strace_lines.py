@@ -30,10 +30,12 @@ _CALL = re.compile(r"^(\w+)\((.*)$")
 # " = -1 EPERM (Operation not permitted) (INJECTED)", " = 3</tmp/x>", " = ?"
 # " = 6 /* 23485 in strace's PID NS */" (--pidns-translation: the host pid of a new child)
 # " = 0x7c" (calls traced raw)
+# " = 3</memfd:payload>(deleted)" (an unlinked file: strace puts the mark after the `>`)
 _RESULT = re.compile(
     r"^\s*=\s*(\?|0x[0-9a-f]+|-?\d+)(?: /\* (\d+) in strace's PID NS \*/)?(<.*>)?"
-    r"(?:\s+(E[A-Z0-9]+)\s+\([^)]*\))?(.*)$"
+    r"(\(deleted\))?(?:\s+(E[A-Z0-9]+)\s+\([^)]*\))?(.*)$"
 )
+DELETED = "(deleted)"
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,9 @@ def _parse_body(pid: int, ts: float, body: str) -> Record | None:
     if result is None:
         return None
     ret_text, host_pid, annotation = result[1], result[2], result[3] or ""
-    errno, tail = result[4] or "", result[5]
+    if result[4]:
+        annotation = annotation[:-1] + " " + DELETED + ">"
+    errno, tail = result[5] or "", result[6]
     ret = None if ret_text == "?" else int(ret_text, 0)
     return Syscall(
         pid=pid,
@@ -215,6 +219,9 @@ def split_args(text: str) -> list[str]:
         elif in_angle:
             if c == ">" and (i + 1 == len(text) or text[i + 1] in ",)]} "):
                 in_angle = False
+            elif c == ">" and text.startswith(DELETED, i + 1):
+                in_angle = False  # "3</memfd:x>(deleted), …"
+                i += len(DELETED)
         elif c == '"':
             in_string = True
         elif c == "<" and i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
@@ -270,8 +277,11 @@ def unquote(text: str) -> str:
 
 
 def fd_annotation(arg: str) -> tuple[str, str]:
-    """`3</tmp/x>` → ("3", "/tmp/x"); `AT_FDCWD</>` → ("AT_FDCWD", "/"); no `<`: (arg, "")."""
+    """`3</tmp/x>` → ("3", "/tmp/x"); `AT_FDCWD</>` → ("AT_FDCWD", "/"); no `<`: (arg, "");
+    `3</memfd:x>(deleted)` → ("3", "/memfd:x (deleted)")."""
     lt = arg.find("<")
+    if lt > 0 and arg.endswith(">" + DELETED):
+        return arg[:lt], arg[lt + 1 : -len(DELETED) - 1] + " " + DELETED
     if lt <= 0 or not arg.endswith(">"):
         return arg, ""
     return arg[:lt], arg[lt + 1 : -1]

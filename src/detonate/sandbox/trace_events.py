@@ -1,8 +1,9 @@
 """Syscall records → ordered typed events and the process table.
 
 Meaning lives here: which calls are writes, which pid is whose child, what `/proc/self/exe`
-really was, how long a skipped sleep asked to wait. Lines of runc's own init (before the
-entrypoint's first exec) are runtime noise: counted, not reported.
+really was, what each process's fds 0/1/2 are (pipes, sockets, files), how long a skipped sleep
+asked to wait. Lines of runc's own init (before the entrypoint's first exec) are runtime noise:
+counted, not reported.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from detonate.model.events import (
@@ -36,6 +38,7 @@ from detonate.model.events import (
     SleepSkipped,
 )
 from detonate.model.runtime import ProcessInfo
+from detonate.sandbox.programs import ProgramResolver
 from detonate.sandbox.strace_lines import (
     Exit,
     Lost,
@@ -46,6 +49,7 @@ from detonate.sandbox.strace_lines import (
     Unparsed,
     fd_annotation,
     read_records,
+    split_args,
     string_list,
     unquote,
 )
@@ -103,9 +107,22 @@ FILE_CALLS = (
 )
 NET_CALLS = ("socket", "connect", "bind", "listen", "sendto", "sendmsg", "sendmmsg")
 # write/writev are traced raw (no buffer contents: `yes > /dev/null` would write 100 MB/s of
-# trace); which fds are sockets is followed through the calls below, which strace shows -yy.
+# trace); what each fd is (socket, pipe, file) is followed through the opens and the calls
+# below, which strace shows -yy. read is not traced at all.
 WRITE_CALLS = ("write", "writev")
-FD_CALLS = ("close", "close_range", "dup", "dup2", "dup3", "fcntl", "accept", "accept4")
+FD_CALLS = (
+    "close",
+    "close_range",
+    "dup",
+    "dup2",
+    "dup3",
+    "fcntl",
+    "accept",
+    "accept4",
+    "pipe",
+    "pipe2",
+    "socketpair",
+)
 SIGNAL_CALLS = ("kill", "tkill", "tgkill")
 TRACED_CALLS: tuple[str, ...] = (
     EXEC_CALLS
@@ -123,6 +140,11 @@ TRACED_CALLS: tuple[str, ...] = (
 SETFLAGS_IOCTLS = ("FS_IOC_SETFLAGS", "FS_IOC32_SETFLAGS")
 WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND")
 MULTI_CALL_BINARIES = frozenset({"busybox", "toybox"})
+SELF_EXE = "/proc/self/exe"
+# fexecve(): the program is whatever the fd is ("/tmp/x", "/memfd:payload (deleted)").
+FD_PATH = re.compile(r"^/(?:proc/self|dev)/fd/(\d+)$")
+# The file runc gave the container as stdout/stderr (the run's output.log on the host).
+CONTAINER_OUTPUT = "container-output"
 
 
 @dataclass
@@ -136,6 +158,16 @@ class _Socket:
     local_address: str = ""
     local_port: int = 0
     waiting: list[int] = field(default_factory=list)  # events to fill once the local end shows
+    annotation: str = ""  # strace's richest -yy rendering so far: "TCP:[10.0.0.2:1->192.0.2.1:80]"
+
+    def describe(self) -> str:
+        """As ProcessExecuted.stdin shows it: "socket:TCP:[10.0.0.2:40000->192.0.2.1:4444]"."""
+        text = self.annotation or f"{self.protocol}:[]"
+        if "->" not in text and self.address:
+            kind = text.split(":[", 1)[0] if ":[" in text else self.protocol
+            local = _endpoint_text(self.local_address, self.local_port) if self.local_port else "?"
+            text = f"{kind}:[{local}->{_endpoint_text(self.address, self.port)}]"
+        return "socket:" + text
 
 
 @dataclass
@@ -151,7 +183,10 @@ class _Proc:
     exit_code: int | None = None
     signal: str = ""
     sockets: dict[int, _Socket] = field(default_factory=dict)  # fd → socket
-    cloexec: set[int] = field(default_factory=set)  # socket fds an exec closes
+    fds: dict[int, str] = field(default_factory=dict)  # fd → "pipe:[12]", "/dev/null" (not sockets)
+    cloexec: set[int] = field(default_factory=set)  # fds an exec closes
+    binary: str = ""  # the program file the kernel loaded (a script's interpreter)
+    stdio: tuple[str, str, str] | None = None  # fds 0/1/2 at the last successful exec
 
 
 @dataclass(frozen=True)
@@ -182,6 +217,9 @@ class TraceInterpreter:
     sleep_floor: float = 0.0  # what an injected sleep still costs (strace delay_exit)
     init_exe: str = ""
     watched: Mapping[str, str] = field(default_factory=dict)  # path → honeytoken kind
+    # The init's fds 0-2 as /proc/PID/fd showed them at attach ("/dev/null", a host file).
+    init_fds: Mapping[int, str] = field(default_factory=dict)
+    rootfs: Path | None = None  # the run's rootfs, to resolve scripts and /proc/self/exe
     events: list[Event] = field(default_factory=list)
     procs: dict[int, _Proc] = field(default_factory=dict)
     thread_group: dict[int, int] = field(default_factory=dict)  # tid → tgid
@@ -194,6 +232,14 @@ class TraceInterpreter:
     skipped: float = 0.0
     init_exit: int | None = None
     executed: set[str] = field(default_factory=set)
+    host_names: dict[str, str] = field(default_factory=dict)  # host path → what it is to us
+    programs: ProgramResolver = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.programs = ProgramResolver(self.rootfs)
+        for link in self.init_fds.values():
+            if link.startswith("/") and link != "/dev/null":
+                self.host_names[link] = CONTAINER_OUTPUT  # runc's stdio: the run's output log
 
     # -- driving ---------------------------------------------------------------------------
 
@@ -221,7 +267,14 @@ class TraceInterpreter:
                 self.started = True
                 self.thread_group.clear()
                 self.procs[self.init_pid] = _Proc(
-                    self.init_pid, 0, self.init_exe, (), self._ts(record.ts), self.workdir
+                    self.init_pid,
+                    0,
+                    self.init_exe,
+                    (),
+                    self._ts(record.ts),
+                    self.workdir,
+                    fds={fd: self._describe(link) for fd, link in self.init_fds.items()},
+                    binary=self.programs.binary(self.init_exe),
                 )
             else:
                 self.setup_lines += 1
@@ -256,6 +309,7 @@ class TraceInterpreter:
                 exit_code=p.exit_code,
                 signal=p.signal,
                 chain=chain(p.pid),
+                **dict(zip(("stdin", "stdout", "stderr"), p.stdio or self._stdio(p), strict=True)),
             )
             for p in sorted(self.procs.values(), key=lambda p: (p.start, p.pid))
         )
@@ -304,7 +358,9 @@ class TraceInterpreter:
                 cwd=parent.cwd if parent else self.workdir,
                 applet=parent.applet if parent else "",
                 sockets=dict(parent.sockets) if parent else {},
+                fds=dict(parent.fds) if parent else {},
                 cloexec=set(parent.cloexec) if parent else set(),
+                binary=parent.binary if parent else "",
             )
             self.procs[pid] = proc
         return proc
@@ -359,10 +415,25 @@ class TraceInterpreter:
             self._fd(proc, r)
         elif name == "ioctl":
             self._ioctl(proc, r)
+        elif name == "memfd_create" and ok and r.ret is not None:
+            self._forget_fd(proc, r.ret)  # "/memfd:payload (deleted)", for fexecve
+            proc.fds[r.ret] = self._describe(r.ret_annotation) or "/memfd:" + unquote(a[0])
+            if "MFD_CLOEXEC" in r.raw_args:
+                proc.cloexec.add(r.ret)
         elif name in SIGNAL_CALLS and len(a) >= 2:
             target = _int(a[1] if name == "tgkill" else a[0])
+            host = _host_pid(a[0])  # kill: the pid, tgkill: the thread group, tkill: a thread
+            if host > 0 and name == "tkill":
+                host = self._tgid(host)
             self._emit(
-                SignalSent, proc, r.ts, target_pid=target, signal=a[-1], succeeded=ok, error=err
+                SignalSent,
+                proc,
+                r.ts,
+                target_pid=target,
+                signal=a[-1],
+                succeeded=ok,
+                error=err,
+                target_host_pid=max(host, 0),
             )
         elif name in FILE_CALLS:
             self._file(proc, r)
@@ -384,18 +455,25 @@ class TraceInterpreter:
             path_arg, argv_arg = (*a, "", "")[:2]
             path = self._path(proc, path_arg)
         argv = string_list(argv_arg)
-        exe = proc.exe if path == "/proc/self/exe" and proc.exe else path
+        exe, binary = self._program(proc, path)
         applet = ""
-        if posixpath.basename(exe) in MULTI_CALL_BINARIES or path == "/proc/self/exe":
-            first = posixpath.basename(argv[0]) if argv else ""
+        if (
+            path == SELF_EXE
+            or posixpath.basename(self.programs.real_path(exe)) in MULTI_CALL_BINARIES
+        ):
+            # busybox's own rule: argv[0]'s file name, a login shell's "-" dropped
+            first = posixpath.basename(argv[0].removeprefix("-")) if argv else ""
             applet = argv[1] if first in MULTI_CALL_BINARIES and len(argv) > 1 else first
         if r.succeeded:
-            proc.exe, proc.argv, proc.applet = exe, argv, applet
+            proc.exe, proc.argv, proc.applet, proc.binary = exe, argv, applet, binary
             for fd in proc.cloexec:
                 proc.sockets.pop(fd, None)
+                proc.fds.pop(fd, None)
             proc.cloexec.clear()
+            proc.stdio = self._stdio(proc)
             self.executed.add(exe)
-            self._emit(ProcessExecuted, proc, r.ts, path=path, applet=applet)
+            stdio = dict(zip(("stdin", "stdout", "stderr"), proc.stdio, strict=True))
+            self._emit(ProcessExecuted, proc, r.ts, path=path, applet=applet, **stdio)
         else:
             if r.errno == "ENOEXEC":
                 self.executed.add(path)  # shells then run it as a script ("ash /tmp/x")
@@ -412,8 +490,35 @@ class TraceInterpreter:
                     applet=applet,
                     succeeded=False,
                     error=r.errno,
+                    **dict(zip(("stdin", "stdout", "stderr"), self._stdio(proc), strict=True)),
                 )
             )
+
+    def _program(self, proc: _Proc, path: str) -> tuple[str, str]:
+        """(exe, binary) an exec of `path` runs: see ProcessExecuted.exe; `binary` is the file
+        the kernel loads (for a script, its interpreter)."""
+        if path == SELF_EXE:
+            binary = proc.binary or proc.exe
+            return (self.programs.real_path(binary) if binary else path), binary
+        fd_path = FD_PATH.match(path)
+        if fd_path is not None:
+            fd = int(fd_path[1])
+            behind = "" if fd in proc.sockets else proc.fds.get(fd, "")
+            if behind.startswith("/"):
+                return behind, self.programs.binary(behind)
+        return path, self.programs.binary(path)
+
+    def _stdio(self, proc: _Proc) -> tuple[str, str, str]:
+        def describe(fd: int) -> str:
+            sock = proc.sockets.get(fd)
+            return sock.describe() if sock is not None else proc.fds.get(fd, "")
+
+        return describe(0), describe(1), describe(2)
+
+    def _describe(self, annotation: str) -> str:
+        """-yy fd annotation → fd description: "/dev/null<char 1:3>" → "/dev/null"."""
+        text = _DEVICE_NUMBERS.sub("", annotation)
+        return self.host_names.get(text, text)
 
     def _open(self, proc: _Proc, r: Syscall) -> None:
         a = r.args
@@ -426,9 +531,12 @@ class TraceInterpreter:
             if r.name == "openat2":
                 m = re.search(r"flags=([\w|]+)", flags)
                 flags = m[1] if m else flags
+        path = self._path(proc, path_arg, dirfd)
         if r.succeeded and r.ret is not None:
             self._forget_fd(proc, r.ret)
-        path = self._path(proc, path_arg, dirfd)
+            proc.fds[r.ret] = self._describe(r.ret_annotation) if r.ret_annotation else path
+            if "O_CLOEXEC" in flags:
+                proc.cloexec.add(r.ret)
         ok, err = r.succeeded, r.errno
         if path in self.watched and "O_WRONLY" not in flags:
             self._emit(
@@ -478,7 +586,9 @@ class TraceInterpreter:
             if r.succeeded and r.ret is not None:
                 self._forget_fd(proc, r.ret)
                 if (kind := _socket_kind(r.ret_annotation)) is not None:
-                    proc.sockets[r.ret] = _Socket(kind[0], family=r.args[0])
+                    proc.sockets[r.ret] = _Socket(
+                        kind[0], family=r.args[0], annotation=r.ret_annotation
+                    )
                     if "SOCK_CLOEXEC" in r.raw_args:
                         proc.cloexec.add(r.ret)
             return
@@ -560,12 +670,16 @@ class TraceInterpreter:
             return proc.sockets.get(fd)
         kind = _socket_kind(annotation)
         if kind is None:
-            self._forget_fd(proc, fd)  # a file or pipe now
+            proc.sockets.pop(fd, None)  # a file or pipe now
+            proc.fds[fd] = self._describe(annotation)
             return None
         protocol, family, inner = kind
         sock = proc.sockets.get(fd)
         if sock is None or sock.protocol != protocol:
+            proc.fds.pop(fd, None)
             sock = proc.sockets[fd] = _Socket(protocol, family=family)
+        if "->" in annotation or "->" not in sock.annotation:
+            sock.annotation = annotation
         local, remote = _socket_ends(inner)
         if remote is not None and not sock.address:
             sock.address, sock.port = remote
@@ -582,17 +696,21 @@ class TraceInterpreter:
 
     def _forget_fd(self, proc: _Proc, fd: int) -> None:
         proc.sockets.pop(fd, None)
+        proc.fds.pop(fd, None)
         proc.cloexec.discard(fd)
 
     def _fd(self, proc: _Proc, r: Syscall) -> None:
-        """Follow which fds are sockets: close, dup*, fcntl, accept*."""
+        """Follow what each fd is: close, dup*, fcntl, accept*, pipe*, socketpair."""
         a, name = r.args, r.name
+        if name in ("pipe", "pipe2", "socketpair"):
+            self._fd_pair(proc, r)
+            return
         if not a:
             return
         fd_text, annotation = fd_annotation(a[0])
         if name == "close_range" and len(a) >= 2:
             low, high = _int(a[0]), _int(a[1]) if a[1].strip().isdigit() else 1 << 31
-            for fd in [fd for fd in proc.sockets if low <= fd <= high]:
+            for fd in [fd for fd in {*proc.sockets, *proc.fds} if low <= fd <= high]:
                 if "CLOSE_RANGE_CLOEXEC" in r.raw_args:
                     proc.cloexec.add(fd)
                 else:
@@ -613,6 +731,8 @@ class TraceInterpreter:
             return
         if name == "fcntl" and command not in ("F_DUPFD", "F_DUPFD_CLOEXEC"):
             return
+        if name != "fcntl" and not name.startswith("accept") and r.ret == _int(fd_text):
+            return  # dup2(1, 1): nothing changes
         self._forget_fd(proc, r.ret)
         if name.startswith("accept"):
             kind = _socket_kind(r.ret_annotation)
@@ -624,12 +744,38 @@ class TraceInterpreter:
                 accepted.local_address, accepted.local_port = local
             if remote is not None:
                 accepted.address, accepted.port = remote
+            accepted.annotation = r.ret_annotation
         elif source is not None:
             proc.sockets[r.ret] = source  # dup: the same socket under a second number
+        elif r.ret_annotation or _int(fd_text) in proc.fds:
+            # dup2(4<pipe:[12]>, 1</dev/null<char 1:3>>) = 1<pipe:[12]>
+            proc.fds[r.ret] = (
+                self._describe(r.ret_annotation) if r.ret_annotation else proc.fds[_int(fd_text)]
+            )
         else:
             return
         if "CLOEXEC" in r.raw_args:  # accept4/dup3 flags, F_DUPFD_CLOEXEC
             proc.cloexec.add(r.ret)
+
+    def _fd_pair(self, proc: _Proc, r: Syscall) -> None:
+        """pipe2([3<pipe:[302913]>, 4<pipe:[302913]>], O_CLOEXEC) = 0, and
+        socketpair(AF_UNIX, SOCK_STREAM, 0, [3<UNIX-STREAM:[7]>, 4<UNIX-STREAM:[8]>]) = 0."""
+        if not r.succeeded or not r.args:
+            return
+        listed = r.args[3] if r.name == "socketpair" and len(r.args) > 3 else r.args[0]
+        ends = [fd_annotation(x) for x in split_args(listed.strip().strip("[]"))]
+        for fd_text, annotation in ends:
+            fd = _int(fd_text)
+            self._forget_fd(proc, fd)
+            if r.name == "socketpair":
+                kind = _socket_kind(annotation)
+                proc.sockets[fd] = _Socket(
+                    kind[0] if kind else "UNIX", family="AF_UNIX", annotation=annotation
+                )
+            else:
+                proc.fds[fd] = self._describe(annotation) or "pipe"
+            if "CLOEXEC" in r.raw_args:
+                proc.cloexec.add(fd)
 
     def _ioctl(self, proc: _Proc, r: Syscall) -> None:
         """ioctl(3</tmp/f>, FS_IOC_SETFLAGS, [FS_IMMUTABLE_FL]) = -1 EPERM (…): `chattr +i`."""
@@ -706,7 +852,10 @@ class TraceInterpreter:
             return  # a thread ended, not a process
         proc = self._proc(r.pid, r.ts)
         proc.end, proc.exit_code, proc.signal = self._ts(r.ts), r.code, r.signal
+        if proc.stdio is None:
+            proc.stdio = self._stdio(proc)  # never exec'd: what its builtins wrote to
         proc.sockets.clear()
+        proc.fds.clear()
         if proc.pid == self.init_pid:
             self.init_exit = r.code if r.code is not None else 128 + _signal_number(r.signal)
         self._emit(ProcessExited, proc, r.ts, exit_code=r.code, signal=r.signal)
@@ -721,6 +870,25 @@ def _int(text: str, base: int = 0) -> int:
 
 
 _SIGNALS = {"SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGKILL": 9, "SIGSEGV": 11, "SIGTERM": 15}
+
+
+# "5 /* 19959 in strace's PID NS */" (--pidns-translation) → 19959; 0 when not translated
+_HOST_PID = re.compile(r"/\* (-?\d+) in strace's PID NS \*/")
+
+
+def _host_pid(text: str) -> int:
+    m = _HOST_PID.search(text)
+    return int(m[1]) if m else 0
+
+
+# "/dev/null<char 1:3>": -yy adds device numbers to device files
+_DEVICE_NUMBERS = re.compile(r"<(?:char|block) \d+:\d+>$")
+
+
+def _endpoint_text(host: str, port: int) -> str:
+    if not port:
+        return host  # a unix socket's path
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _signal_number(name: str) -> int:

@@ -13,7 +13,8 @@ Why these strace options:
                  container's (nsenter --net, nothing else of it), or sockets show as inodes.
   -s 4096        argv and written paths whole.
   -e raw=write,writev  no buffer contents for these (a busy writer would fill the trace): only
-                 the fd and the byte count; trace_events follows which fds are sockets.
+                 the fd and the byte count; trace_events follows what each fd is (opens,
+                 pipe2, socket, dup2 … with their -yy annotations; read is not traced).
   -e signal=!SIGCHLD,…  routine deliveries are noise; strace prints "+++ killed by SIGX +++"
                  only for signals in this set, so fatal ones stay in. kill() calls are traced.
   --inject       sleeps return at once (see SleepPolicy).
@@ -76,9 +77,15 @@ class Tracer(Protocol):
         """Wait for the tracer to finish (its tracees are gone), kill it after the grace."""
 
     def summary(
-        self, t0: float, workdir: str, entrypoint: str, watched: Mapping[str, str] = {}
+        self,
+        t0: float,
+        workdir: str,
+        entrypoint: str,
+        watched: Mapping[str, str] = {},
+        rootfs: Path | None = None,
     ) -> TraceSummary:
-        """Events of the run; opens for reading are reported for the `watched` paths only."""
+        """Events of the run; opens for reading are reported for the `watched` paths only.
+        `rootfs` (still mounted) resolves scripts' interpreters and /proc/self/exe."""
 
 
 class StraceTracer:
@@ -87,6 +94,7 @@ class StraceTracer:
         self.sleep = sleep
         self._proc: subprocess.Popen[bytes] | None = None
         self._init_pid = 0
+        self._init_fds: dict[int, str] = {}
 
     def command(self, init_pid: int) -> list[str]:
         delay = f"{int(self.sleep.floor_seconds * 1_000_000)}us"
@@ -106,6 +114,7 @@ class StraceTracer:
 
     def attach(self, init_pid: int) -> None:
         self._init_pid = init_pid
+        self._init_fds = _stdio_links(init_pid)
         self._proc = subprocess.Popen(
             self.command(init_pid),
             stdin=subprocess.DEVNULL,
@@ -148,7 +157,12 @@ class StraceTracer:
             self._proc.stderr.close()
 
     def summary(
-        self, t0: float, workdir: str, entrypoint: str, watched: Mapping[str, str] = {}
+        self,
+        t0: float,
+        workdir: str,
+        entrypoint: str,
+        watched: Mapping[str, str] = {},
+        rootfs: Path | None = None,
     ) -> TraceSummary:
         interpreter = TraceInterpreter(
             init_pid=self._init_pid,
@@ -158,10 +172,21 @@ class StraceTracer:
             sleep_floor=self.sleep.floor_seconds,
             init_exe=entrypoint,
             watched=watched,
+            init_fds=self._init_fds,
+            rootfs=rootfs,
         )
         with open(self.trace_file, errors="surrogateescape") as lines:
             interpreter.feed_lines(lines)
         return interpreter.summary()
+
+
+def _stdio_links(pid: int) -> dict[int, str]:
+    """fds 0-2 of runc's init before it starts: "/dev/null", the host path of the output log."""
+    links: dict[int, str] = {}
+    for fd in (0, 1, 2):
+        with contextlib.suppress(OSError):
+            links[fd] = os.readlink(f"/proc/{pid}/fd/{fd}")
+    return links
 
 
 def _all_threads_traced_by(pid: int, tracer: int) -> bool:

@@ -15,6 +15,7 @@ from detonate.static.config import ConfigAnalyzer
 from detonate.static.files import FileIndexAnalyzer
 from detonate.static.interface import Analyzer, AnalyzerResult
 from detonate.static.iocs import IocAnalyzer
+from detonate.static.unpack_issues import UnpackIssueAnalyzer
 from detonate.static.yara import YaraAnalyzer
 
 ANALYZERS: tuple[Analyzer, ...] = (
@@ -22,6 +23,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     FileIndexAnalyzer(),
     YaraAnalyzer(),
     IocAnalyzer(),
+    UnpackIssueAnalyzer(),
 )
 
 

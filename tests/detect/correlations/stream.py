@@ -46,7 +46,16 @@ class Stream:
         self.argv[child] = self.argv.get(parent, ())
         self.add(ProcessForked, parent, child_pid=child)
 
-    def exec(self, pid: int, *argv: str, path: str = "", ok: bool = True) -> None:
+    def exec(
+        self,
+        pid: int,
+        *argv: str,
+        path: str = "",
+        ok: bool = True,
+        stdin: str = "",
+        stdout: str = "",
+    ) -> None:
+        """`stdin`/`stdout` as the tracer shows them ("pipe:[7]"); "" as older traces do."""
         if ok:
             self.argv[pid] = argv
         self.add(
@@ -56,11 +65,15 @@ class Stream:
             succeeded=ok,
             error="" if ok else "ENOENT",
             argv=argv,  # a failed exec is reported with the argv it tried
+            stdin=stdin,
+            stdout=stdout,
         )
 
-    def spawn(self, parent: int, child: int, *argv: str, path: str = "") -> None:
+    def spawn(
+        self, parent: int, child: int, *argv: str, path: str = "", stdin: str = "", stdout: str = ""
+    ) -> None:
         self.fork(parent, child)
-        self.exec(child, *argv, path=path)
+        self.exec(child, *argv, path=path, stdin=stdin, stdout=stdout)
 
     def exit(self, pid: int, signal: str = "") -> None:
         self.add(ProcessExited, pid, exit_code=None if signal else 0, signal=signal)

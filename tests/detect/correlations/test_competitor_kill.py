@@ -53,3 +53,31 @@ def test_timeout_ending_its_own_child_and_probe_signals_are_not_kills() -> None:
         s.add(SignalSent, 1, target_pid=2, signal="0")
     kill(s, 1, 2, ns_pid=2, signal="SIGTERM")
     assert DETECTOR.detect(s.view()) == ()
+
+
+def test_translated_target_pid_names_the_victim_even_when_another_process_died_first() -> None:
+    # the tracer translated kill(7, SIGKILL) to host pid 2 (xmrig); nginx (3) crashed just
+    # before with the same signal — the time match alone would have blamed nginx
+    s = Stream()
+    s.exec(1, "sh", "/init.sh", path="/bin/sh")
+    s.spawn(1, 2, "xmrig", path="/opt/xmrig")
+    s.spawn(1, 3, "nginx", path="/usr/sbin/nginx")
+    s.fork(1, 4)
+    s.add(SignalSent, 4, target_pid=7, signal="SIGKILL", target_host_pid=2)
+    s.exit(3, signal="SIGKILL")
+    s.exit(2, signal="SIGKILL")
+    (found,) = DETECTOR.detect(s.view())
+    assert found.rule_id == "kill-competing-miners"
+    assert [e.description for e in found.evidence] == ["SIGKILL ended xmrig (pid 2)"]
+
+
+def test_translated_signal_to_a_non_miner_is_not_a_competitor_kill() -> None:
+    # kill -9 of nginx (translated); a miner-named process dying on its own does not count
+    s = Stream()
+    s.exec(1, "sh", "/init.sh", path="/bin/sh")
+    s.spawn(1, 2, "nginx", path="/usr/sbin/nginx")
+    s.spawn(1, 3, "kdevtmpfsi", path="/tmp/kdevtmpfsi")
+    s.fork(1, 4)
+    s.add(SignalSent, 4, target_pid=5, signal="SIGKILL", target_host_pid=2)
+    s.exit(3, signal="SIGKILL")
+    assert DETECTOR.detect(s.view()) == ()

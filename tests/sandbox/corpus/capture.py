@@ -1,8 +1,9 @@
 """Re-capture the parser corpus: run each scenario in the real sandbox, keep its strace output.
 
-    sudo .venv/bin/python tests/sandbox/corpus/capture.py
+    sudo .venv/bin/python tests/sandbox/corpus/capture.py [NAME …]
 
-Writes <name>.strace and <name>.json (init pid, container start time) next to this file.
+Writes <name>.strace and <name>.json (init pid, container start time, the init's fds 0-2 as
+/proc showed them at attach) next to this file; all scenarios, or the NAMEs given.
 The corpus is real output of this machine's strace 6.1 + runc 1.1; tests parse it offline.
 """
 
@@ -28,6 +29,7 @@ CAPTURED = {
     "file_operations": scenarios.FILE_OPERATIONS,
     "network": scenarios.NETWORK,
     "privileged": scenarios.PRIVILEGED,
+    "pipes_and_signals": scenarios.PIPES_AND_SIGNALS,
 }
 
 
@@ -37,17 +39,21 @@ def main() -> None:
     seen: dict[str, object] = {}
     original = run_module.StraceTracer.summary
 
-    def keep(self, t0, workdir, entrypoint, watched=None):  # type: ignore[no-untyped-def]
-        seen.update(t0=t0, init_pid=self._init_pid, trace=self.trace_file, watched=watched)
-        return original(self, t0, workdir, entrypoint, watched or {})
+    def keep(self, t0, workdir, entrypoint, watched=None, rootfs=None):  # type: ignore[no-untyped-def]
+        seen.update(t0=t0, init_pid=self._init_pid, trace=self.trace_file, fds=self._init_fds)
+        return original(self, t0, workdir, entrypoint, watched or {}, rootfs)
 
     run_module.StraceTracer.summary = keep  # type: ignore[method-assign]
+    wanted = sys.argv[1:] or list(CAPTURED)
     for name, script in CAPTURED.items():
+        if name not in wanted:
+            continue
         run_module.detonate(
             image_running("/bin/sh", "-c", script), Rootfs(root, ()), FAST, base / name, PROGRESS
         )
         shutil.copy(str(seen["trace"]), HERE / f"{name}.strace")
         meta = {"init_pid": seen["init_pid"], "t0": seen["t0"], "script": script}
+        meta["init_fds"] = {str(fd): link for fd, link in seen["fds"].items()}
         (HERE / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
         print(name, (HERE / f"{name}.strace").stat().st_size, "bytes")
     shutil.rmtree(base, ignore_errors=True)

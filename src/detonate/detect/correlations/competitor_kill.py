@@ -1,9 +1,11 @@
 """Killing competitors: signals that ended processes named like miners, and mass kills.
 
 The tracer records `kill(6, SIGKILL)` with the pid as the sample saw it (its own pid
-namespace), so the victim is found by what happened next: a process of the run that died of
-that signal right after it was sent. Kill tools that ran by name (`pkill -f xmrig`,
-`killall kinsing`, even when absent from the image) are attempts too.
+namespace) and, when it could translate it, the victim's host pid (`target_host_pid`): that
+process is the victim. Signals without it (process groups, traces recorded before the tracer
+translated pids) are matched by what happened next: a process of the run that died of that
+signal right after it was sent. Kill tools that ran by name (`pkill -f xmrig`, `killall
+kinsing`, even when absent from the image) are attempts too.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ class CompetitorKill:
         index = index_of(run)
         kills = _victims(index)
         found: list[Finding] = []
-        miners = [(signal, pid) for signal, pid in kills if _miner_like(index, pid)]
+        first_kill: dict[int, SignalSent] = {}  # kill -15, then kill -9: one victim
+        for signal, pid in kills:
+            first_kill.setdefault(pid, signal)
+        miners = [(signal, pid) for pid, signal in first_kill.items() if _miner_like(index, pid)]
         attempts = _named_attempts(index)
         if miners or attempts:
             evidence = [_kill_evidence(index, signal, pid) for signal, pid in miners]
@@ -61,14 +66,25 @@ class CompetitorKill:
 
 
 def _victims(index: RunIndex) -> list[tuple[SignalSent, int]]:
-    """(signal, host pid of the process it killed), matched by the signal and the time."""
+    """(signal, host pid of the process it killed): named by the tracer, else matched by the
+    signal and the time of a death."""
     pending: deque[SignalSent] = deque()
     matched: list[tuple[SignalSent, int]] = []
+    named = {
+        e.target_host_pid
+        for e in index.events
+        if isinstance(e, SignalSent) and e.target_host_pid in index.procs
+    }
     for event in index.events:
         if isinstance(event, SignalSent):
-            if event.signal in LETHAL and event.succeeded and event.target_pid != 0:
+            if event.signal not in LETHAL or not event.succeeded or event.target_pid == 0:
+                continue
+            if event.target_host_pid:
+                if event.target_host_pid in index.procs and event.target_host_pid != event.pid:
+                    matched.append((event, event.target_host_pid))
+            else:
                 pending.append(event)
-        elif isinstance(event, ProcessExited) and event.signal and pending:
+        elif isinstance(event, ProcessExited) and event.signal and event.pid not in named:
             while pending and event.ts - pending[0].ts > VICTIM_SECONDS:
                 pending.popleft()
             for signal in pending:
@@ -101,10 +117,11 @@ def _named_attempts(index: RunIndex) -> list[ProcessExecuted]:
 
 def _kill_evidence(index: RunIndex, signal: SignalSent, victim: int) -> Evidence:
     proc = index.procs[victim]
+    ended = proc.exit_seq is not None and proc.exit_seq > signal.seq
     return Evidence(
-        description=f"{signal.signal} ended {proc.name} (pid {victim})",
+        description=f"{signal.signal} {'ended' if ended else 'sent to'} {proc.name} (pid {victim})",
         path=proc.exe,
-        event_ids=(signal.seq, *([proc.exit_seq] if proc.exit_seq is not None else [])),
+        event_ids=(signal.seq, *([proc.exit_seq] if ended and proc.exit_seq is not None else [])),
         process=index.chain(signal.pid, signal.seq),
     )
 

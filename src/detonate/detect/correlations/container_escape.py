@@ -12,6 +12,8 @@ single-event rules of the rule engine.
 
 from __future__ import annotations
 
+import re
+
 from detonate.detect.correlations.metadata import finding
 from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.interface import RunView
@@ -21,8 +23,18 @@ from detonate.model.netevents import DockerApiCalled
 
 NAME = "container-escape"
 CGROUP_CONTROL_FILES = ("/release_agent", "/notify_on_release")
-# HostConfig fields of a create request that hand the host over (as the body shows them)
-HOST_SHARING = ('"PidMode":"host"', '"Privileged":true', '"CapAdd"', '"Devices"')
+# HostConfig of a create request (spaces removed) that hands the host over: its PID namespace,
+# privileges, capabilities that break out, its disks
+HOST_SHARING = re.compile(
+    r'"PidMode":"host"|"Privileged":true'
+    r'|"CapAdd":\[[^\]]*"(?:CAP_)?(?:ALL|SYS_ADMIN|SYS_MODULE|SYS_PTRACE|SYS_RAWIO|DAC_READ_SEARCH)"'
+    r'|"PathOnHost":"/dev/(?:sd|vd|xvd|nvme|dm-|mem|kmem)',
+    re.IGNORECASE,
+)
+# bind sources that are the host: its root, /proc, devices, config, the runtime socket
+HOST_PATHS = frozenset(
+    {"/", "/proc", "/dev", "/etc", "/root", "/boot", "/var/run/docker.sock", "/run/docker.sock"}
+)
 
 
 class ContainerEscape:
@@ -59,11 +71,10 @@ def _docker_api(index: RunIndex) -> list[Finding]:
 
 
 def _hands_over_host(call: DockerApiCalled) -> bool:
-    host_root = any(
-        bind.split(":", 1)[0] in ("/", "/proc", "/var/run/docker.sock") for bind in call.binds
-    )
+    sources = (bind.split(":", 1)[0].rstrip("/") or "/" for bind in call.binds)
+    host_path = any(source in HOST_PATHS for source in sources)
     compact = call.body_preview.replace(" ", "")
-    return call.privileged or host_root or any(marker in compact for marker in HOST_SHARING)
+    return call.privileged or host_path or bool(HOST_SHARING.search(compact))
 
 
 def _call_evidence(index: RunIndex, call: DockerApiCalled) -> Evidence:

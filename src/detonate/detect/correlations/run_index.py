@@ -77,6 +77,10 @@ class Proc:
     exited_at: float | None = None
     exit_seq: int | None = None
     execs: list[ProcessExecuted] = field(default_factory=list)  # successful and failed
+    # fds 0/1 as its last successful exec got them ("pipe:[4711]", a path, a socket); "" in
+    # traces recorded before the tracer showed them
+    stdin: str = ""
+    stdout: str = ""
 
     @property
     def name(self) -> str:
@@ -110,16 +114,26 @@ class RunIndex:
         self._flow_start: dict[tuple[str, int, str, int], float] = {}
         self._connect_times: dict[tuple[str, int], list[float]] = {}
         self._http_by_pid: dict[int, list[HttpRequested]] | None = None
+        self.pipe_readers: dict[str, list[int]] = defaultdict(list)  # "pipe:[7]" → its readers
         self.files: dict[str, FileChange] = {change.path: change for change in run.files}
         for info in run.processes:
             self.procs[info.pid] = Proc(
-                info.pid, info.ppid, info.argv, info.exe, info.applet, forked_at=info.start
+                info.pid,
+                info.ppid,
+                info.argv,
+                info.exe,
+                info.applet,
+                forked_at=info.start,
+                stdin=info.stdin,
+                stdout=info.stdout,
             )
         for event in run.events:
             self._take(event)
         for proc in self.procs.values():
             if proc.ppid and proc.pid not in self.children[proc.ppid]:
                 self.children[proc.ppid].append(proc.pid)
+            if proc.stdin.startswith("pipe:"):
+                self.pipe_readers[proc.stdin].append(proc.pid)
 
     def _take(self, event: Event) -> None:
         if isinstance(event, ProcessForked):
@@ -132,6 +146,7 @@ class RunIndex:
             proc.execs.append(event)
             if event.succeeded:
                 proc.argv, proc.exe, proc.applet = event.argv, event.exe, event.applet
+                proc.stdin, proc.stdout = event.stdin or proc.stdin, event.stdout or proc.stdout
             self.execs_by_path[event.path].append(event)
         elif isinstance(event, ProcessExited):
             proc = self._proc(event.pid)

@@ -1,0 +1,441 @@
+"""Turn a run's events into subjects for the YAML match language (fields: rules/subjects.py).
+
+One pass over the stream in order, keeping a small table of what each pid was running at that
+moment, so an event's actor (`process`, `parent`, `ancestors`) is the program of the time, not
+the one the pid ended as. Simulator events carry no pid until the pipeline attributes them;
+their actor fields are then empty.
+
+    for subject in event_subjects(run):
+        subject.name      # "exec", "file_change", "connect", …
+        subject.get("path")
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import defaultdict, deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from detonate.detect.interface import RunView
+from detonate.model.events import (
+    Event,
+    FileAttributesChanged,
+    FileCreated,
+    FileDeleted,
+    FileModeChanged,
+    FileOpenedForRead,
+    FileOpenedForWrite,
+    FileRenamed,
+    NetworkBound,
+    NetworkConnected,
+    NetworkListened,
+    PrivilegedAttempt,
+    ProcessExecuted,
+    ProcessForked,
+    SignalSent,
+    SleepSkipped,
+)
+from detonate.model.netevents import (
+    BytesSunk,
+    Connected,
+    DatagramSunk,
+    DnsQueried,
+    DockerApiCalled,
+    HttpRequested,
+    IrcJoined,
+    IrcMessaged,
+    NetEvent,
+    StratumLogin,
+    TlsHello,
+)
+from detonate.model.runtime import ChangeKind
+
+# /proc/self/fd/3, /proc/1234/fd/3, /dev/fd/3, memfd:payload, /memfd:x (deleted)
+FILELESS_PATH = re.compile(r"^(?:/proc/(?:self|\d+)/fd/\d+|/dev/fd/\d+|/?memfd:)")
+# Busybox and its kin re-exec themselves through this path; the applet names the program.
+SELF_EXE = ("/proc/self/exe",)
+MULTI_CALL = re.compile(r"^(?:busybox|toybox)(?:[.-].*)?$")
+MAX_ANCESTORS = 32
+
+
+@dataclass(frozen=True)
+class EventSubject:
+    """One thing a rule can match: `name` is the subject ("exec"), `fields` its values."""
+
+    name: str
+    event: Event
+    fields: Mapping[str, object]
+    chain: tuple[str, ...] = ()  # command lines of the actor's ancestors and itself
+    summary: str = ""  # one line for the evidence: "exec /tmp/x -o pool.test:3333"
+    destination: str = ""  # "pool.test:3333 (198.18.0.1)" for network subjects
+
+    def get(self, field: str) -> object:
+        return self.fields.get(field)
+
+
+@dataclass
+class _Process:
+    name: str = ""
+    path: str = ""
+    cmdline: str = ""
+    ppid: int = 0
+
+
+@dataclass
+class _ProcessTable:
+    """What each pid runs right now, updated as the stream goes by."""
+
+    by_pid: dict[int, _Process] = field(default_factory=dict)
+
+    def observe(self, event: Event) -> None:
+        if not event.pid:
+            return
+        current = self._ensure(event)
+        if isinstance(event, ProcessExecuted) and event.succeeded:
+            current.name = program_name(event.path, event.exe, event.applet, event.argv)
+            current.path = event.exe or event.path
+            current.cmdline = " ".join(event.argv)
+        elif isinstance(event, ProcessForked) and event.succeeded:
+            self.by_pid[event.child_pid] = _Process(
+                current.name, current.path, current.cmdline, event.pid
+            )
+
+    def _ensure(self, event: Event) -> _Process:
+        known = self.by_pid.get(event.pid)
+        if known is None:
+            known = _Process(
+                name=posixpath.basename(event.argv[0]) if event.argv else base(event.exe),
+                path=event.exe,
+                cmdline=" ".join(event.argv),
+                ppid=event.ppid,
+            )
+            self.by_pid[event.pid] = known
+        elif event.ppid and not known.ppid:
+            known.ppid = event.ppid
+        return known
+
+    def lineage(self, pid: int) -> list[_Process]:
+        """The process and its ancestors, nearest first."""
+        found: list[_Process] = []
+        seen: set[int] = set()
+        while pid and pid not in seen and len(found) < MAX_ANCESTORS:
+            seen.add(pid)
+            process = self.by_pid.get(pid)
+            if process is None:
+                break
+            found.append(process)
+            pid = process.ppid
+        return found
+
+
+def base(path: str) -> str:
+    return posixpath.basename(path.rstrip("/")) if path else ""
+
+
+def program_name(path: str, exe: str, applet: str, argv: tuple[str, ...]) -> str:
+    """The program that really ran: the multi-call applet, else the file's name."""
+    if applet:
+        return applet
+    if path in SELF_EXE or FILELESS_PATH.match(path):
+        return base(exe) or (base(argv[0]) if argv else "")
+    return base(path) or base(exe)
+
+
+def shown_name(argv: tuple[str, ...]) -> str:
+    """argv[0] as `ps` shows it: its file name, or all of it when it poses as a kernel thread
+    ("[kworker/0:1]")."""
+    if not argv:
+        return ""
+    return argv[0] if argv[0].startswith("[") else base(argv[0])
+
+
+def is_renamed(path: str, applet: str, argv: tuple[str, ...]) -> bool:
+    """A program run under another name than its file's: `exec -a wget /x/ntpupd`, a busybox
+    copy named like a daemon, argv[0] set to "[kworker/0:1]"."""
+    if path in SELF_EXE or FILELESS_PATH.match(path) or not path:
+        return False
+    name = base(path)
+    if MULTI_CALL.match(name):
+        return False  # busybox picks its applet from argv[0]: `busybox` run as `ssl_client`
+    if applet and name != applet:
+        return True
+    shown = shown_name(argv) or name
+    return bool(shown) and shown != name and not shown.startswith("-")  # "-sh": a login shell
+
+
+def event_subjects(run: RunView) -> Iterator[EventSubject]:
+    """Every subject the run's events make, in stream order."""
+    table = _ProcessTable()
+    written = {c.path for c in run.files if c.change is not ChangeKind.DELETED}
+    flows = _FlowNames(run.events)
+    for event in run.events:
+        table.observe(event)
+        for name, fields, summary, destination in _describe(event, written, flows, table):
+            lineage = table.lineage(event.pid)
+            actor = lineage[0] if lineage else None
+            fields = {
+                "process": actor.name if actor else "",
+                "process_path": actor.path if actor else event.exe,
+                "cmdline": actor.cmdline if actor else " ".join(event.argv),
+                "parent": lineage[1].name if len(lineage) > 1 else "",
+                "ancestors": tuple(p.name for p in lineage[1:]),
+                "succeeded": getattr(event, "succeeded", True),
+                "error": getattr(event, "error", ""),
+                **fields,
+            }
+            chain = tuple(p.cmdline for p in reversed(lineage) if p.cmdline)
+            yield EventSubject(name, event, fields, chain, summary, destination)
+        if isinstance(event, FileOpenedForWrite | FileCreated) and event.succeeded:
+            written.add(event.path)
+        elif isinstance(event, FileRenamed) and event.succeeded:
+            written.add(event.new_path)
+
+
+Described = tuple[str, dict[str, object], str, str]
+
+
+def _describe(
+    event: Event, written: set[str], flows: _FlowNames, table: _ProcessTable
+) -> Iterator[Described]:
+    if isinstance(event, ProcessExecuted):
+        name = program_name(event.path, event.exe, event.applet, event.argv)
+        failed = "" if event.succeeded else f" (failed: {event.error or 'error'})"
+        yield (
+            "exec",
+            {
+                "path": event.path,
+                "name": name,
+                "applet": event.applet,
+                "argv0": shown_name(event.argv),
+                "argv": event.argv,
+                "args": " ".join(event.argv[1:]),
+                "created_in_run": event.path in written,
+                "fileless": bool(FILELESS_PATH.match(event.path) or FILELESS_PATH.match(event.exe)),
+                "renamed": is_renamed(event.path, event.applet, event.argv),
+                "stdin": event.stdin,
+                "stdout": event.stdout,
+                "stderr": event.stderr,
+            },
+            f"exec {event.path}: {' '.join(event.argv)}{failed}",
+            "",
+        )
+    elif isinstance(event, FileOpenedForRead):
+        yield (
+            "read",
+            {"path": event.path, "name": base(event.path), "honeytoken": event.honeytoken},
+            f"read {event.path}"
+            + (f" (honeytoken {event.honeytoken})" if event.honeytoken else ""),
+            "",
+        )
+    elif file := _file_fields(event):
+        yield ("file_change", file, _file_summary(file), "")
+    elif isinstance(event, NetworkConnected):
+        domain, protocol = flows.of(event)
+        where = _where(domain, event.address, event.port)
+        yield (
+            "connect",
+            {
+                "family": event.family,
+                "transport": event.protocol,
+                "address": event.address,
+                "port": event.port,
+                "domain": domain,
+                "protocol": protocol,
+            },
+            f"connect {where}" + ("" if event.succeeded else f" (failed: {event.error})"),
+            where,
+        )
+    elif isinstance(event, NetworkBound | NetworkListened):
+        what = "bind" if isinstance(event, NetworkBound) else "listen"
+        yield (
+            "listen",
+            {"address": event.address, "port": event.port, "transport": event.protocol},
+            f"{what} {event.address or '*'}:{event.port}",
+            "",
+        )
+    elif isinstance(event, SignalSent):
+        victim = table.by_pid.get(event.target_host_pid) if event.target_host_pid else None
+        yield (
+            "signal",
+            {
+                "signal": event.signal,
+                "target_pid": event.target_pid,
+                "target": victim.name if victim else "",
+                "group": event.target_pid <= 0,
+            },
+            f"kill({event.target_pid}, {event.signal})" + (f" of {victim.name}" if victim else ""),
+            "",
+        )
+    elif isinstance(event, PrivilegedAttempt):
+        failed = "" if event.succeeded else f" (failed: {event.error or 'error'})"
+        yield (
+            "privileged",
+            {"call": event.call, "args": event.args},
+            f"{event.call}({event.args}){failed}",
+            "",
+        )
+    elif isinstance(event, SleepSkipped):
+        yield (
+            "sleep",
+            {"call": event.call, "seconds": int(event.requested_seconds)},
+            f"{event.call} of {event.requested_seconds:g} s skipped",
+            "",
+        )
+    elif isinstance(event, NetEvent):
+        yield from _describe_net(event)
+
+
+def _file_fields(event: Event) -> dict[str, object] | None:
+    extra: dict[str, object]
+    if isinstance(event, FileOpenedForWrite):
+        op, extra = "write", {"flags": event.flags}
+    elif isinstance(event, FileCreated):
+        op, extra = "create", {"file_type": event.file_type, "target": event.target}
+    elif isinstance(event, FileDeleted):
+        op, extra = "delete", {"file_type": "dir" if event.is_dir else ""}
+    elif isinstance(event, FileRenamed):
+        op, extra = "rename", {"new_path": event.new_path}
+    elif isinstance(event, FileModeChanged):
+        op, extra = "chmod", {"mode": event.mode}
+    elif isinstance(event, FileAttributesChanged):
+        op, extra = "chattr", {"flags": event.flags}
+    else:
+        return None
+    path: str = getattr(event, "path", "")
+    return {"op": op, "path": path, "name": base(path), "dir": posixpath.dirname(path), **extra}
+
+
+def _file_summary(file: Mapping[str, object]) -> str:
+    op, path = file["op"], file["path"]
+    if op == "rename":
+        return f"rename {path} → {file['new_path']}"
+    if op == "chmod":
+        return f"chmod {int(str(file['mode'])):o} {path}"
+    if op == "create" and file.get("target"):
+        return f"create {file['file_type']} {path} → {file['target']}"
+    if op in ("write", "chattr") and file.get("flags"):
+        return f"{op} {path} ({file['flags']})"
+    return f"{op} {path}"
+
+
+def _where(domain: str, address: str, port: int) -> str:
+    if domain:
+        return f"{domain}:{port} ({address})"
+    return f"{address}:{port}" if port else address
+
+
+def _describe_net(event: NetEvent) -> Iterator[Described]:
+    net = {"port": event.dst_port, "address": event.dst_ip, "domain": event.domain}
+    where = _where(event.domain, event.dst_ip, event.dst_port)
+    if isinstance(event, DnsQueried):
+        yield (
+            "dns",
+            {
+                "name": event.name,
+                "qtype": event.qtype,
+                "rcode": event.rcode,
+                "answers": event.answers,
+            },
+            f"DNS {event.qtype} {event.name}",
+            event.name,
+        )
+    elif isinstance(event, HttpRequested):
+        headers = {k.lower(): v for k, v in event.headers}
+        yield (
+            "http",
+            {
+                **net,
+                "method": event.method,
+                "host": event.host,
+                "path": event.path,
+                "url": event.url,
+                "user_agent": headers.get("user-agent", ""),
+                "authorization": headers.get("authorization", "").split(" ")[0],
+                "body": event.body_preview,
+                "tls": event.tls,
+            },
+            f"HTTP {event.method} {event.url}",
+            where,
+        )
+    elif isinstance(event, TlsHello):
+        yield ("tls", {**net, "sni": event.sni, "alpn": event.alpn}, f"TLS to {where}", where)
+    elif isinstance(event, StratumLogin):
+        yield (
+            "stratum",
+            {
+                **net,
+                "wallet": event.wallet,
+                "login": event.login,
+                "password": event.password,
+                "agent": event.agent,
+                "algos": event.algos,
+                "dialect": event.dialect,
+                "tls": event.tls,
+                "donation": event.donation,
+            },
+            f"stratum login {event.wallet} to {where}",
+            where,
+        )
+    elif isinstance(event, IrcJoined | IrcMessaged):
+        joined = isinstance(event, IrcJoined)
+        yield (
+            "irc",
+            {
+                **net,
+                "op": "join" if joined else "message",
+                "nick": event.nick,
+                "user": event.user if isinstance(event, IrcJoined) else "",
+                "channel": event.channel if isinstance(event, IrcJoined) else "",
+                "target": event.target if isinstance(event, IrcMessaged) else "",
+                "text": event.text if isinstance(event, IrcMessaged) else "",
+            },
+            f"IRC {'join' if joined else 'message'} as {event.nick} on {where}",
+            where,
+        )
+    elif isinstance(event, DockerApiCalled):
+        yield (
+            "docker_api",
+            {
+                **net,
+                "method": event.method,
+                "path": event.path,
+                "operation": event.operation,
+                "image": event.image,
+                "cmd": event.cmd,
+                "privileged": event.privileged,
+                "binds": event.binds,
+            },
+            f"Docker API {event.method} {event.path} ({event.operation or 'call'}) on {where}",
+            where,
+        )
+    elif isinstance(event, BytesSunk | DatagramSunk):
+        yield (
+            "sunk",
+            {
+                **net,
+                "preview": event.preview,
+                "bytes": event.bytes_total,
+                "transport": event.transport,
+            },
+            f"{event.bytes_total} bytes sent to {where}",
+            where,
+        )
+
+
+class _FlowNames:
+    """Name and protocol of each syscall connect, from the simulator's `Connected` events to the
+    same destination, paired in order (the n-th connect to 198.18.0.1:80 is the n-th flow)."""
+
+    def __init__(self, events: tuple[Event, ...]) -> None:
+        self._flows: dict[tuple[str, int], deque[tuple[str, str]]] = defaultdict(deque)
+        for event in events:
+            if isinstance(event, Connected):
+                self._flows[(event.dst_ip, event.dst_port)].append((event.domain, event.protocol))
+
+    def of(self, event: NetworkConnected) -> tuple[str, str]:
+        queue = self._flows.get((event.address, event.port))
+        if not queue or not event.succeeded:
+            return "", ""
+        return queue.popleft()
