@@ -208,3 +208,33 @@ def test_unpack_limit_flag_is_honoured_and_named_in_the_hint(tmp_path, built_sam
     assert report["error"]["kind"] == "LimitExceeded"
     assert "--max-files" in report["error"]["hint"]
     assert "--max-files" in capsys.readouterr().err
+
+
+def test_ignore_file_suppresses_by_rule_and_path_and_keeps_an_audit_trail(tmp_path, built_samples):
+    ignore = tmp_path / ".detonateignore"
+    ignore.write_text(
+        "file-private-key   path=/root/.ssh/*   # test fixture key\nfile-aws-credentials\n"
+    )
+    ref = built_samples["planted-static"].archive_reference
+    _, before = scan(tmp_path, ref, "--fail-on", "never")
+    _, after = scan(tmp_path, ref, "--fail-on", "never", "--ignore-file", str(ignore))
+    rules_after = {f["rule_id"] for f in after["findings"]}
+    assert {"file-private-key", "file-aws-credentials"} <= {
+        f["rule_id"] for f in before["findings"]
+    }
+    assert not {"file-private-key", "file-aws-credentials"} & rules_after
+    assert {f["rule_id"] for f in after["suppressed"]} == {
+        "file-private-key",
+        "file-aws-credentials",
+    }
+    assert len(after["findings"]) == len(before["findings"]) - 2
+
+
+def test_a_broken_ignore_file_is_a_usage_error(tmp_path, built_samples):
+    ignore = tmp_path / "bad-ignore"
+    ignore.write_text("suppress: 42\n")
+    code, report = scan(
+        tmp_path, built_samples["planted-static"].archive_reference, "--ignore-file", str(ignore)
+    )
+    assert code == 2
+    assert report["verdict"] == "error"
