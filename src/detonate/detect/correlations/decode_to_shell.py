@@ -19,6 +19,7 @@ from detonate.detect.correlations.pipelines import (
     EVAL,
     consumers,
     runs_command_text,
+    runs_shell_code,
     script_argument,
     substitution_shell,
 )
@@ -106,7 +107,8 @@ def _fed_shells(index: RunIndex, decoder: Proc) -> list[tuple[str, int]]:
     written = [w.path for w in index.writes_by_pid.get(decoder.pid, ()) if w.succeeded]
     for path in written:
         for proc in index.procs.values():
-            if proc.execed and script_argument(proc.argv) == path and proc.pid != decoder.pid:
+            runs_it = runs_shell_code(proc) and script_argument(proc.argv) == path
+            if proc.execed and runs_it and proc.pid != decoder.pid:
                 return [(f"decoded into {path}, which {proc.name} then ran", proc.pid)]
         for event in index.execs_by_path.get(path, ()):
             return [(f"decoded into {path}, which was then executed", event.pid)]
