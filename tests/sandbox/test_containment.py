@@ -182,3 +182,13 @@ options = dataclasses.replace(FAST, timeout_seconds=60, idle_seconds=0)
 detonate(image_running("/bin/sh", "-c", "nc -l -p 8080"), Rootfs(Path(sys.argv[1]), ()),
          options, Path(sys.argv[2]), PROGRESS)
 """
+
+
+def test_container_root_can_reopen_its_own_stdout(busybox_rootfs: Rootfs, tmp_path: Path) -> None:
+    # Official images link their logs to /dev/stdout; container root is host uid 100000.
+    result = run(
+        busybox_rootfs, tmp_path,
+        "ln -s /dev/stdout /tmp/access.log && echo reopened-ok >> /tmp/access.log",
+    )  # fmt: skip
+    assert result.run.exit_code == 0
+    assert b"reopened-ok" in (result.artifacts_dir.parent / "output.log").read_bytes()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import secrets
 import shutil
 import signal
@@ -21,7 +22,7 @@ from types import FrameType
 from detonate.model.events import Event
 from detonate.model.filesystem import Rootfs
 from detonate.model.image import AcquiredImage
-from detonate.model.options import MiB, SandboxOptions
+from detonate.model.options import CONTAINER_ID_BASE, MiB, SandboxOptions
 from detonate.model.runtime import EndReason, RunInfo, RunResult, RunStatus
 from detonate.progress import Progress
 from detonate.sandbox.attribution import attribute
@@ -120,6 +121,9 @@ class _Run:
                 self.network.prepare(overlay.merged)
             runc = self.states.runc
             with open(overlay.logs / "output.log", "wb") as output:
+                # Container root must be able to reopen its own stdout (`/dev/stdout`, and the
+                # `/var/log/nginx/access.log -> /dev/stdout` links of many official images).
+                os.fchown(output.fileno(), CONTAINER_ID_BASE, CONTAINER_ID_BASE)
                 init_pid = runc.create(state.container_id, bundle, output, bundle / "init.pid")
             self.tracer.attach(init_pid)
             state.tracer_pid = self.tracer.pid()
