@@ -5,4 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check --quiet src tests benchmarks scripts
 .venv/bin/ruff format --check --quiet src tests benchmarks
+# Screenshots of the HTML report and other artifacts worth keeping from a CI run land here.
+export DETONATE_ARTIFACTS="${DETONATE_ARTIFACTS:-$PWD/out/test-artifacts}"
+mkdir -p "$DETONATE_ARTIFACTS"
 exec .venv/bin/pytest "$@"
