@@ -4,14 +4,11 @@ namespace hear nothing while the sample tries every way out."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
-from netsim_support import SampleNetns, needs_root
+from netsim_support import HostCapture, HostListeners, SampleNetns, host_addresses, needs_root
 
 from detonate.model.netevents import Connected
 from detonate.sandbox.netsim import NetsimConfig, Simulator, cleanup_leftovers
@@ -67,68 +64,20 @@ print(json.dumps(reached))
 """
 
 
-def _host_addresses() -> list[str]:
-    shown = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True)
-    # "2: eth0    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0"
-    return [line.split()[3].split("/")[0] for line in shown.stdout.splitlines()]
-
-
-class HostListeners:
-    """TCP and UDP listeners on 0.0.0.0 in the host's namespace, recording who arrived."""
-
-    def __init__(self) -> None:
-        self.arrived: list[str] = []
-        self.tcp = socket.create_server(("0.0.0.0", TCP_PORT), reuse_port=False)
-        self.tcp.settimeout(0.2)
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("0.0.0.0", UDP_PORT))
-        self.udp.settimeout(0.2)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._listen, daemon=True)
-        self.thread.start()
-
-    def _listen(self) -> None:
-        while not self.stop.is_set():
-            for sock in (self.tcp, self.udp):
-                try:
-                    if sock is self.tcp:
-                        conn, peer = sock.accept()
-                        conn.close()
-                    else:
-                        _, peer = sock.recvfrom(2048)
-                    self.arrived.append(str(peer))
-                except TimeoutError:
-                    continue
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.tcp.close()
-        self.udp.close()
-
-
 def test_nothing_leaves_the_simulator(sample_netns: SampleNetns, tmp_path: Path) -> None:
     targets = [
         "198.51.100.1", "1.1.1.1", "8.8.8.8",  # public (documentation and real resolvers)
         "10.0.0.1", "172.16.0.1", "192.168.1.1", "100.64.0.1",  # private and shared ranges
         "169.254.169.254",  # cloud metadata
-        *[a for a in _host_addresses() if not a.startswith("127.")],  # the host itself
+        *[a for a in host_addresses() if ":" not in a],  # the host itself
     ]  # fmt: skip
-    capture_file = tmp_path / "host.pcap"
-    host_capture = subprocess.Popen(
-        ["tcpdump", "-i", "any", "-n", "-U", "-w", str(capture_file),
-         f"port {TCP_PORT} or port {UDP_PORT} or host 1.1.1.1 or host 8.8.8.8 or "
-         "host 198.51.100.1 or host 169.254.169.254 or src host 192.0.2.99"],
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    listeners = HostListeners()
-    time.sleep(1.0)  # tcpdump needs a moment before it captures
-    # positive control: one datagram from the host itself must be heard and captured
-    control = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    control.sendto(b"control", ("127.0.0.1", UDP_PORT))
-    control_peer = str(("127.0.0.1", control.getsockname()[1]))
-    control.close()
-    time.sleep(0.3)
+    host_capture = HostCapture(
+        tmp_path / "host.pcap",
+        f"port {TCP_PORT} or port {UDP_PORT} or host 1.1.1.1 or host 8.8.8.8 or "
+        "host 198.51.100.1 or host 169.254.169.254 or src host 192.0.2.99",
+    )
+    listeners = HostListeners(TCP_PORT, UDP_PORT)
+    control_peer = listeners.control()
     sim = Simulator(tmp_path / "run", NetsimConfig(idle_seconds=3))
     try:
         sim.start()
@@ -140,17 +89,10 @@ def test_nothing_leaves_the_simulator(sample_netns: SampleNetns, tmp_path: Path)
         events = sim.collect()
     finally:
         sim.close()
-        time.sleep(0.5)
-        host_capture.terminate()
-        host_capture.wait()
+        captured = host_capture.stop()
         listeners.close()
 
     assert listeners.arrived == [control_peer]
-    read = subprocess.run(
-        ["tcpdump", "-r", str(capture_file), "-n"], capture_output=True, text=True
-    )
-    assert read.returncode == 0, read.stderr
-    captured = read.stdout.strip().splitlines()
     assert len(captured) == 1 and "127.0.0.1" in captured[0], captured
     # the sample's only way is the simulator: one /30 and a default route through it
     assert routes.startswith(f"default via {sim.sim_ip} dev eth0")

@@ -11,7 +11,7 @@ from detonate.model.image import AcquiredImage
 from detonate.model.options import SandboxOptions
 from detonate.model.runtime import RunResult
 from detonate.progress import Progress
-from detonate.sandbox.netsim import Simulator
+from detonate.sandbox.netsim import Simulator, cleanup_orphans
 from detonate.sandbox.run import detonate
 
 
@@ -36,6 +36,7 @@ def _run_in(
     options: SandboxOptions,
     progress: Progress,
 ) -> RunResult:
+    cleanup_orphans()  # simulated internets of analysers that died (detonate() sweeps the rest)
     simulator = Simulator(work_dir)  # the sample's whole internet; nothing leaves it
     try:
         return detonate(image, rootfs, options, work_dir, progress, network=simulator)

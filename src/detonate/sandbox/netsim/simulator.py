@@ -39,7 +39,7 @@ class Simulator:
         self.config = config or NetsimConfig()
         self.directory = Path(run_dir) / "netsim"
         self.run_id = secrets.token_hex(4)
-        self.namespace = topology.PREFIX + self.run_id
+        self.namespace = topology.namespace_name(self.run_id)
         self.addressing = topology.Addressing.draw()
         self.origin = time.time()  # ts 0 of the events; reset by attach(), settable by the caller
         self.events_path = self.directory / "events.jsonl"

@@ -1,6 +1,6 @@
 """Namespaces, the veth pair, routes and firewall rules of one run's simulated internet.
 
-    sample netns                         simulator netns (detonate-sim-<run>)
+    sample netns                         simulator netns (detonate-sim-<owner>-<run>)
     eth0 10.a.b.2/30 ── veth ── sim0 10.a.b.1/30      no other interface, ip_forward=0
     default via 10.a.b.1                 nat: tcp → catch-all, udp 53 → DNS
     IPv6 off                             mangle: other udp → transparent sink
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detonate.errors import SandboxError
+from detonate.sandbox.leftovers import is_alive, process_start_time
 
 PREFIX = "detonate-sim-"
 SIM_IF = "sim0"
@@ -67,6 +68,20 @@ def in_sim(namespace: str, *command: str, check: bool = True) -> subprocess.Comp
 
 def in_sample(pid: int, *command: str) -> subprocess.CompletedProcess[str]:
     return run("nsenter", f"--net=/proc/{pid}/ns/net", "--", *command)
+
+
+def namespace_name(run_id: str) -> str:
+    """`detonate-sim-<pid>-<start>-<run>`: the analyser that owns it (pid and start time, so a
+    recycled pid does not pass for it), for `cleanup_orphans` to find it after a SIGKILL."""
+    pid = os.getpid()
+    return f"{PREFIX}{pid}-{process_start_time(pid)}-{run_id}"
+
+
+def namespace_owner(namespace: str) -> tuple[int, int] | None:
+    """(pid, start time) of the analyser named in `namespace`; None for any other name."""
+    # "detonate-sim-4242-981234-3f2a9c1d"
+    found = re.fullmatch(re.escape(PREFIX) + r"(\d+)-(\d+)-[0-9a-f]+", namespace)
+    return (int(found[1]), int(found[2])) if found else None
 
 
 def create_namespace(namespace: str) -> None:
@@ -166,6 +181,18 @@ def list_namespaces(prefix: str = PREFIX) -> list[str]:
     listed = run("ip", "netns", "list", check=False).stdout
     names = [line.split()[0] for line in listed.splitlines() if line.strip()]
     return [name for name in names if name.startswith(prefix)]
+
+
+def cleanup_orphans(prefix: str = PREFIX) -> list[str]:
+    """Removes the simulator namespaces (and what runs in them) whose analyser is dead; safe
+    while other runs are live. Returns their names."""
+    removed = []
+    for namespace in list_namespaces(prefix):
+        owner = namespace_owner(namespace)
+        if owner is not None and not is_alive(*owner):
+            delete_namespace(namespace)
+            removed.append(namespace)
+    return removed
 
 
 def cleanup_leftovers(prefix: str = PREFIX) -> list[str]:
