@@ -1,20 +1,20 @@
 """One error tree, caught once (in `pipeline.scan` and the CLI).
 
-    DetonateError                 every error explains itself: `message` + `hint`
-    ├── UsageError                bad flags or reference (exit 2, no report)
-    ├── AcquireError              stage "acquire"
-    │   ├── ImageNotFound         no such repository, tag or digest
-    │   ├── AuthRefused           the registry refused our credentials
-    │   ├── RegistryUnreachable   DNS, TCP or TLS failure talking to the registry
-    │   ├── DigestMismatch        a blob's bytes do not match its digest
-    │   ├── UnsupportedMediaType  a manifest or layer type we cannot read
-    │   └── UnsupportedPlatform   a multi-arch index without the requested platform
-    ├── UnpackError               stage "unpack"
-    │   ├── LimitExceeded         a protective limit was hit (bytes, files, ratio)
-    │   └── MalformedLayer        a layer that is not a readable tar stream
-    ├── StaticError               stage "static"
-    ├── RuleError                 a rule file that does not load (bad metadata, bad match)
-    └── SandboxError              stage "sandbox"
+DetonateError                 every error explains itself: `message` + `hint`
+├── UsageError                bad flags or reference (exit 2, no report)
+├── AcquireError              stage "acquire"
+│   ├── ImageNotFound         no such repository, tag or digest
+│   ├── AuthRefused           the registry refused our credentials
+│   ├── RegistryUnreachable   DNS, TCP or TLS failure talking to the registry
+│   ├── DigestMismatch        a blob's bytes do not match its digest
+│   ├── UnsupportedMediaType  a manifest or layer type we cannot read
+│   └── UnsupportedPlatform   a multi-arch index without the requested platform
+├── UnpackError               stage "unpack"
+│   ├── LimitExceeded         a protective limit was hit (bytes, files, ratio)
+│   └── MalformedLayer        a layer that is not a readable tar stream
+├── StaticError               stage "static"
+├── RuleError                 a rule file that does not load (bad metadata, bad match)
+└── SandboxError              stage "sandbox"
 """
 
 from __future__ import annotations
