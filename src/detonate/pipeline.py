@@ -26,7 +26,7 @@ from detonate.model.image import AcquiredImage
 from detonate.model.iocs import Iocs
 from detonate.model.options import ScanOptions
 from detonate.model.report import ImageInfo, Report, RunSummary, StageError, StageTiming, Verdict
-from detonate.model.runtime import RunResult
+from detonate.model.runtime import EndReason, RunResult, RunStatus
 from detonate.progress import NullProgress, Progress
 from detonate.sandbox.network_report import event_record, network_section, runtime_iocs
 from detonate.sandbox.session import run_sandboxed
@@ -73,11 +73,23 @@ def _image_info(reference: str, image: AcquiredImage | None, rootfs: Rootfs | No
     )
 
 
-def _run_summary(result: RunResult) -> RunSummary:
+def _end_reason(result: RunResult, options: ScanOptions) -> str:
+    """Why the run stopped, in words: "no new activity for 15 s"."""
+    info = result.run
+    return {
+        EndReason.EXITED: f"the entrypoint exited with code {info.exit_code}",
+        EndReason.TIMEOUT: f"the {options.sandbox.timeout_seconds} s timeout was reached",
+        EndReason.IDLE: f"no new activity for {options.sandbox.idle_seconds} s",
+        EndReason.TRACE_LIMIT: "the trace reached its size limit",
+        EndReason.INTERRUPTED: "the analyser was interrupted",
+    }.get(info.ended_by, info.error or info.ended_by.value)
+
+
+def _run_summary(result: RunResult, options: ScanOptions) -> RunSummary:
     info = result.run
     return RunSummary(
-        status=info.ended_by.value if info.status.value == "completed" else "error",
-        reason=info.error,
+        status=info.ended_by.value if info.status is RunStatus.COMPLETED else "error",
+        reason=_end_reason(result, options),
         duration_seconds=round(info.duration_seconds, 3),
         exit_code=info.exit_code,
         events=info.events,
@@ -147,7 +159,7 @@ def scan(
         files=run.files if run else (),
         events=tuple(event_record(e) for e in run.events[:MAX_REPORTED_EVENTS]) if run else (),
         honeytokens=run.honeytokens if run else (),
-        run=_run_summary(run) if run else RunSummary(),
+        run=_run_summary(run, options) if run else RunSummary(),
         error=error,
         timings=tuple(timings.done),
         generated_at=clock().isoformat(timespec="seconds"),
