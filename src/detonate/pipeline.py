@@ -33,7 +33,7 @@ from detonate.sandbox.session import run_sandboxed
 from detonate.static import analyze
 from detonate.unpack import unpack
 from detonate.verdict.score import judge
-from detonate.verdict.suppress import apply_suppressions, load_suppressions
+from detonate.verdict.suppress import Suppression, apply_suppressions, load_suppressions
 
 Clock = Callable[[], datetime]
 MAX_REPORTED_EVENTS = 20_000  # the full stream stays in the run's artifacts
@@ -98,6 +98,7 @@ def _run_summary(result: RunResult, options: ScanOptions) -> RunSummary:
         skipped_sleep_seconds=info.skipped_sleep_seconds,
         cpu_seconds=round(info.cpu_seconds, 3),
         memory_peak_bytes=info.memory_peak_bytes,
+        events_in_report=min(len(result.events), MAX_REPORTED_EVENTS),
     )
 
 
@@ -116,7 +117,10 @@ def scan(
     iocs = Iocs()
     error: StageError | None = None
     run: RunResult | None = None
+    suppressions: tuple[Suppression, ...] = ()
     try:
+        # Read first: a broken ignore file should fail before minutes of analysis, not after.
+        suppressions = load_suppressions(options.ignore_file) if options.ignore_file else ()
         with timings.stage("acquire"):
             image = acquire(target, options.cache_dir, options.acquire, progress)
         with timings.stage("unpack"):
@@ -139,10 +143,8 @@ def scan(
                 )
                 findings = list(detect(view, static.findings, options.static.extra_rules_dir))
             iocs = iocs.merged(runtime_iocs(run.events))
-        suppressions = load_suppressions(options.ignore_file) if options.ignore_file else ()
     except DetonateError as exc:
         error = StageError(exc.stage, type(exc).__name__, exc.message, exc.hint)
-        suppressions = ()
 
     judged = apply_suppressions(findings, suppressions)
     kept = sorted(judged.kept, key=lambda f: (f.rule_id, f.evidence[0].path if f.evidence else ""))

@@ -57,6 +57,7 @@ class RunSummary:
     skipped_sleep_seconds: float = 0.0
     cpu_seconds: float = 0.0
     memory_peak_bytes: int = 0
+    events_in_report: int = 0  # the report's `events` list is capped; the rest are artifacts
 
 
 @dataclass(frozen=True)
