@@ -10,6 +10,7 @@ import pytest
 from detonate.model.findings import Category, Confidence, Evidence, Finding, Severity
 from detonate.model.iocs import Iocs
 from detonate.model.report import ImageInfo, Report, RunSummary, StageError, Verdict
+from detonate.model.runtime import ChangeKind, ContentType, FileChange, ProcessInfo
 from detonate.report import html
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -70,9 +71,9 @@ def runtime_report(**overrides) -> Report:
             pools=("stratum+tcp://pool.test:3333",),
         ),
         processes=(
-            {"pid": 100, "ppid": 0, "argv": ["sh", "-c", "/opt/x/run.sh"], "ts": 0.01},
-            {"pid": 101, "ppid": 100, "argv": ["/opt/x/xmrig", "-o", "pool.test:3333"], "ts": 0.2},
-            {"pid": 102, "ppid": 100, "argv": ["kill", "-9", "1"], "exit_code": 0, "ts": 0.3},
+            ProcessInfo(100, 0, "/bin/sh", ("sh", "-c", "/opt/x/run.sh"), start=0.01),
+            ProcessInfo(101, 100, "/opt/x/xmrig", ("/opt/x/xmrig", "-o", "pool.test:3333"), 0.2),
+            ProcessInfo(102, 100, "/bin/kill", ("kill", "-9", "1"), 0.3, exit_code=0),
         ),
         network={
             "dns": [{"ts": 0.15, "name": "pool.test", "type": "A", "answer": "192.0.2.10"}],
@@ -81,7 +82,15 @@ def runtime_report(**overrides) -> Report:
             "docker_api": [{"ts": 0.5, "method": "POST", "path": f"/containers/{HOSTILE}"}],
             "connections": [{"ts": 0.21, "address": "192.0.2.10", "port": 3333}],
         },
-        files=({"path": "/tmp/.x/payload", "action": "written", "sha256": "b" * 64, "ts": 0.1},),
+        files=(
+            FileChange(
+                "/tmp/.x/payload",
+                ChangeKind.CREATED,
+                ContentType.ELF,
+                sha256="b" * 64,
+                executed=True,
+            ),
+        ),
         run=RunSummary(status="exited", duration_seconds=4.2, exit_code=0, events=120),
         generated_at="2026-01-01T00:00:00+00:00",
         tool_version="0.1.0",
@@ -185,7 +194,7 @@ def test_runtime_sections_render_process_tree_timeline_network_and_files():
     assert tree.index("[100] sh -c /opt/x/run.sh") < tree.index("[101] /opt/x/xmrig")
     assert tree.count("<ul>") >= 1
     timeline = sections["timeline"]
-    order = ["sh -c", "path=/tmp/.x/payload", "name=pool.test", "address=192.0.2.10", "login"]
+    order = ["sh -c", "name=pool.test", "address=192.0.2.10", "login"]
     positions = [timeline.index(marker) for marker in order]
     assert positions == sorted(positions)
     network = sections["network"]
@@ -308,3 +317,13 @@ def test_report_renders_in_headless_chromium_without_console_errors(tmp_path, na
     assert console_messages(shot.stderr) == []
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 10_000
+
+
+def test_timeline_follows_the_event_stream_when_the_report_has_one():
+    events = (
+        {"kind": "process.exec", "seq": 0, "ts": 0.01, "pid": 100, "argv": ["sh"]},
+        {"kind": "dns_queried", "seq": 1, "ts": 0.02, "pid": 101, "name": "pool.test"},
+    )
+    timeline = parse(html.render(runtime_report(events=events))).sections["timeline"]
+    assert timeline.index("process.exec") < timeline.index("dns_queried")
+    assert "name=pool.test" in timeline

@@ -22,6 +22,7 @@ import jinja2
 from detonate import __version__
 from detonate.model.findings import Category, Finding, Severity
 from detonate.model.report import Report
+from detonate.report import json_report
 
 CATEGORY_TITLES = {
     Category.INITIAL_EXECUTION: "Initial execution",
@@ -70,6 +71,7 @@ class ProcessNode:
 def render(report: Report) -> str:
     """The report as one HTML document (UTF-8 text)."""
     static_only = report.run.status == "not-run"
+    document = json_report.to_document(report)  # the run's records as plain mappings
     return _template().render(
         report=report,
         tool_version=report.tool_version or __version__,
@@ -78,11 +80,11 @@ def render(report: Report) -> str:
         severity_counts=_severity_counts(report.findings),
         runtime_only=sum(1 for f in report.findings if f.runtime_only),
         ioc_rows=_ioc_rows(report),
-        process_tree=_process_tree(report.processes),
-        process_table=_table(report.processes),
-        timeline=_timeline(report),
+        process_tree=_process_tree(document["processes"]),
+        process_table=_table(document["processes"]),
+        timeline=_timeline(document),
         network=_network_sections(report.network),
-        files=_table(report.files),
+        files=_table(document["files"]),
     )
 
 
@@ -164,7 +166,7 @@ def _process_label(record: Mapping[str, Any]) -> tuple[str, str]:
     return _cell(command), " ".join(extras)
 
 
-def _process_tree(processes: tuple[dict[str, Any], ...]) -> list[ProcessNode]:
+def _process_tree(processes: list[dict[str, Any]]) -> list[ProcessNode]:
     """Nest processes by ppid -> pid; empty when the records carry no pids."""
     if not processes or not all(isinstance(p, Mapping) and "pid" in p for p in processes):
         return []
@@ -203,21 +205,24 @@ def _when(record: Mapping[str, Any]) -> float | None:
 
 
 def _summary(record: Mapping[str, Any]) -> str:
-    skip = {*TIME_KEYS, "seq"}
+    skip = {*TIME_KEYS, "seq", "kind"}
     return _cell(" ".join(f"{k}={_cell(v)}" for k, v in record.items() if k not in skip))
 
 
-def _timeline(report: Report) -> Table | None:
-    """Every record with a timestamp, from processes, network and files, in time order."""
+def _timeline(document: Mapping[str, Any]) -> Table | None:
+    """The run's events in time order; without them, every timestamped record of processes,
+    network and files."""
     entries: list[tuple[float, str, Mapping[str, Any]]] = []
-    sources: list[tuple[str, Any]] = [("process", report.processes), ("file", report.files)]
-    sources += [(f"net:{key}", value) for key, value in report.network.items()]
+    sources: list[tuple[str, Any]] = [("event", document.get("events", []))]
+    if not document.get("events"):
+        sources = [("process", document["processes"]), ("file", document["files"])]
+        sources += [(f"net:{key}", value) for key, value in document["network"].items()]
     for source, records in sources:
         if not isinstance(records, list | tuple):
             continue
         for record in records:
             if isinstance(record, Mapping) and (when := _when(record)) is not None:
-                entries.append((when, source, record))
+                entries.append((when, str(record.get("kind", source)), record))
     if not entries:
         return None
     entries.sort(key=lambda e: (e[0], e[1]))
