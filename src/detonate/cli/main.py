@@ -183,20 +183,26 @@ def _options(args: argparse.Namespace) -> ScanOptions:
 RENDERERS = {"json": json_report.dumps, "sarif": sarif.dumps, "html": html.render}
 
 
+def _save(path: Path, text: str) -> None:
+    # Sample-controlled text may carry undecodable bytes: escape them, never fail the report.
+    path.write_text(text, encoding="utf-8", errors="backslashreplace")
+
+
 def _write(report: Report, args: argparse.Namespace, stdout: Console) -> None:
     if args.json_report:
-        args.json_report.write_text(json_report.dumps(report))
+        _save(args.json_report, json_report.dumps(report))
     if args.iocs:
         export = ioc_export.to_stix if args.iocs.suffix == ".json" else ioc_export.to_csv
-        args.iocs.write_text(export(report))
+        _save(args.iocs, export(report))
     if args.format in RENDERERS:
         text = RENDERERS[args.format](report)
         if args.output:
-            args.output.write_text(text)
+            _save(args.output, text)
         else:
-            sys.stdout.write(text)
+            sys.stdout.buffer.write(text.encode("utf-8", "backslashreplace"))
+            sys.stdout.flush()
     elif args.output:
-        with args.output.open("w") as handle:
+        with args.output.open("w", encoding="utf-8", errors="backslashreplace") as handle:
             table.render(report, Console(file=handle, width=120, no_color=True))
     else:
         table.render(report, stdout)

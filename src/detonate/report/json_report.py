@@ -25,8 +25,21 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, Path):
-        return str(value)
+        return safe_text(str(value))
+    if isinstance(value, str):
+        return safe_text(value)
     return value
+
+
+def safe_text(text: str) -> str:
+    """Text a sample controls (argv, paths, payload previews) may hold lone surrogates from
+    undecodable bytes; they become visible escapes ("\\udce2") instead of breaking the
+    encoder of every report format."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def to_document(report: Report) -> dict[str, Any]:

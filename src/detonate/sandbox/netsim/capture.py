@@ -34,6 +34,9 @@ class Volume:
     pcap_truncated: bool = False
 
 
+READY_SECONDS = 5.0
+
+
 class Capture:
     def __init__(self, namespace: str, interface: str, sim_mac: str, pcap: Path, max_bytes: int):
         self._sim_mac = bytes.fromhex(sim_mac.replace(":", "")) if sim_mac else b""
@@ -54,8 +57,12 @@ class Capture:
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
         )  # fmt: skip
+        self._capturing = threading.Event()
         self._thread = threading.Thread(target=self._read, name="netsim-capture", daemon=True)
         self._thread.start()
+        # tcpdump writes the pcap header once the capture is active: packets the sample sends
+        # right after `runc start` must not fall into its start-up gap.
+        self._capturing.wait(READY_SECONDS)
 
     @property
     def pid(self) -> int:
@@ -86,6 +93,7 @@ class Capture:
         assert stdout is not None
         with open(self._pcap, "wb") as out:
             header = _read_exactly(stdout, GLOBAL_HEADER)
+            self._capturing.set()
             if header is None:
                 return
             self._keep(out, header)
