@@ -8,7 +8,14 @@ import pytest
 from detonate.factory.build import build_all
 from detonate.factory.debootstrap import debootstrap_unavailable
 
-from .corpus import SCENARIOS, Expectation, load_expectations, run_scenario
+from .corpus import (
+    SCENARIOS,
+    VARIANTS,
+    VARIANTS_EXPECTED,
+    Expectation,
+    load_expectations,
+    run_scenario,
+)
 
 EXPECTATIONS = load_expectations()
 
@@ -60,3 +67,37 @@ def test_real_software_runs_clean(name, real_archives, corpus_cache):
     outcome = run_scenario(expectation, real_archives[name], corpus_cache)
     assert not outcome.error, outcome.error
     assert outcome.verdict == "clean", f"{name}: score {outcome.score}, {outcome.techniques}"
+
+
+VARIANT_EXPECTATIONS = load_expectations(VARIANTS_EXPECTED)
+# Variants the current detections still get wrong, each with the reason (see
+# docs/detection-matrix.md). Strict: a variant that starts passing must leave this list.
+KNOWN_MISSES: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def variant_archives(tmp_path_factory):
+    out = tmp_path_factory.mktemp("variants")
+    return {built.name: built.archive for built in build_all(VARIANTS, out)}
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[n]))
+        if n in KNOWN_MISSES
+        else n
+        for n in sorted(VARIANT_EXPECTATIONS)
+    ],
+)
+def test_variant_is_judged_as_expected(name, variant_archives, corpus_cache):
+    expectation = VARIANT_EXPECTATIONS[name]
+    outcome = run_scenario(expectation, variant_archives[name], corpus_cache)
+    assert not outcome.error, outcome.error
+    missing = outcome.missing_categories + outcome.missing_techniques
+    assert outcome.ok, (
+        f"{name}: verdict {outcome.verdict} (score {outcome.score}), expected "
+        f"{expectation.acceptable}; missing {missing}"
+    )
