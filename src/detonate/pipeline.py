@@ -29,7 +29,7 @@ from detonate.model.report import ImageInfo, Report, RunSummary, StageError, Sta
 from detonate.model.runtime import EndReason, RunResult, RunStatus
 from detonate.progress import NullProgress, Progress
 from detonate.sandbox.network_report import event_record, network_section, runtime_iocs
-from detonate.sandbox.session import run_sandboxed
+from detonate.sandbox.session import sandboxed_run
 from detonate.static import analyze
 from detonate.unpack import unpack
 from detonate.verdict.score import judge
@@ -47,13 +47,16 @@ class _Timings:
     def __init__(self) -> None:
         self.done: list[StageTiming] = []
 
+    def add(self, name: str, started: float) -> None:
+        self.done.append(StageTiming(name, round(time.monotonic() - started, 3)))
+
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         started = time.monotonic()
         try:
             yield
         finally:
-            self.done.append(StageTiming(name, round(time.monotonic() - started, 3)))
+            self.add(name, started)
 
 
 def _image_info(reference: str, image: AcquiredImage | None, rootfs: Rootfs | None) -> ImageInfo:
@@ -130,18 +133,23 @@ def scan(
         findings = list(static.findings)
         iocs = iocs.merged(static.iocs)
         if not options.static_only:
-            with timings.stage("sandbox"):
-                run = run_sandboxed(image, rootfs, options.sandbox, progress, options.artifacts_dir)
-            with timings.stage("detect"):
-                view = RunView(
-                    events=run.events,
-                    processes=run.processes,
-                    files=run.files,
-                    honeytokens=run.honeytokens,
-                    config=image.config,
-                    run=run.run,
-                )
-                findings = list(detect(view, static.findings, options.static.extra_rules_dir))
+            started = time.monotonic()
+            with sandboxed_run(
+                image, rootfs, options.sandbox, progress, options.artifacts_dir
+            ) as run:
+                timings.add("sandbox", started)
+                with timings.stage("detect"):  # while the run's dropped files can be read
+                    view = RunView(
+                        events=run.events,
+                        processes=run.processes,
+                        files=run.files,
+                        honeytokens=run.honeytokens,
+                        config=image.config,
+                        run=run.run,
+                        rootfs=rootfs,
+                        artifacts_dir=run.artifacts_dir,
+                    )
+                    findings = list(detect(view, static.findings, options.static.extra_rules_dir))
             iocs = iocs.merged(runtime_iocs(run.events))
     except DetonateError as exc:
         error = StageError(exc.stage, type(exc).__name__, exc.message, exc.hint)

@@ -1,9 +1,11 @@
 """One dynamic run as the pipeline wants it: the sandbox joined to a fresh simulated internet,
-in a work dir that is kept (`artifacts_dir`) or removed afterwards."""
+in a work dir that is kept (`artifacts_dir`) or removed once the caller is done with it."""
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from detonate.model.filesystem import Rootfs
@@ -15,18 +17,22 @@ from detonate.sandbox.netsim import Simulator, cleanup_orphans
 from detonate.sandbox.run import detonate
 
 
-def run_sandboxed(
+@contextmanager
+def sandboxed_run(
     image: AcquiredImage,
     rootfs: Rootfs,
     options: SandboxOptions,
     progress: Progress,
     artifacts_dir: Path | None = None,
-) -> RunResult:
+) -> Iterator[RunResult]:
+    """Run the image; the result's artifacts (dropped files, trace, pcap) stay readable inside
+    the `with` block, and afterwards only when `artifacts_dir` was given."""
     if artifacts_dir is not None:
         artifacts_dir.mkdir(parents=True, exist_ok=True)
-        return _run_in(artifacts_dir, image, rootfs, options, progress)
+        yield _run_in(artifacts_dir, image, rootfs, options, progress)
+        return
     with tempfile.TemporaryDirectory(prefix="detonate-run-") as work_dir:
-        return _run_in(Path(work_dir), image, rootfs, options, progress)
+        yield _run_in(Path(work_dir), image, rootfs, options, progress)
 
 
 def _run_in(
@@ -36,7 +42,7 @@ def _run_in(
     options: SandboxOptions,
     progress: Progress,
 ) -> RunResult:
-    cleanup_orphans()  # simulated internets of analysers that died (detonate() sweeps the rest)
+    cleanup_orphans()  # simulators a SIGKILLed analyser left behind (never a live run's)
     simulator = Simulator(work_dir)  # the sample's whole internet; nothing leaves it
     try:
         return detonate(image, rootfs, options, work_dir, progress, network=simulator)
