@@ -34,6 +34,7 @@ from detonate.model.events import (
     PrivilegedAttempt,
     ProcessExecuted,
     ProcessForked,
+    ProcessRenamed,
     SignalSent,
     SleepSkipped,
 )
@@ -58,6 +59,29 @@ FILELESS_PATH = re.compile(r"^(?:/proc/(?:self|\d+)/fd/\d+|/dev/fd/\d+|/?memfd:)
 SELF_EXE = ("/proc/self/exe",)
 MULTI_CALL = re.compile(r"^(?:busybox|toybox)(?:[.-].*)?$")
 MAX_ANCESTORS = 32
+# Programs whose copy under another name hides a download, a shell or a relay.
+KNOWN_TOOLS = frozenset(
+    {
+        "wget",
+        "curl",
+        "nc",
+        "ncat",
+        "netcat",
+        "socat",
+        "sh",
+        "bash",
+        "ash",
+        "dash",
+        "python3",
+        "perl",
+        "ssl_client",
+        "openssl",
+        "tftp",
+        "ftp",
+        "telnet",
+        "base64",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +112,24 @@ class _ProcessTable:
     """What each pid runs right now, updated as the stream goes by."""
 
     by_pid: dict[int, _Process] = field(default_factory=dict)
+    # sha256 of a known tool's binary → its name, from every exec of the run that ran it
+    # under its own name (busybox, wget, curl, nc …)
+    tools_by_sha: dict[str, str] = field(default_factory=dict)
+
+    def learn_tools(self, events: tuple[Event, ...]) -> None:
+        for event in events:
+            if isinstance(event, ProcessExecuted) and event.exe_sha256:
+                name = base(event.exe_resolved or event.exe)
+                if name in KNOWN_TOOLS or MULTI_CALL.match(name):
+                    self.tools_by_sha.setdefault(event.exe_sha256, name)
+
+    def copy_of(self, event: ProcessExecuted) -> str:
+        """The known tool whose binary this exec ran under another file name ("" if none)."""
+        tool = self.tools_by_sha.get(event.exe_sha256, "") if event.exe_sha256 else ""
+        own = base(event.exe_resolved or event.exe or event.path)
+        # a hard link of busybox named like its applet ("sh") is an install, not a disguise
+        legit = own == tool or own == event.applet or own in KNOWN_TOOLS or MULTI_CALL.match(own)
+        return tool if tool and not legit else ""
 
     def observe(self, event: Event) -> None:
         if not event.pid:
@@ -168,6 +210,7 @@ def is_renamed(path: str, applet: str, argv: tuple[str, ...]) -> bool:
 def event_subjects(run: RunView) -> Iterator[EventSubject]:
     """Every subject the run's events make, in stream order."""
     table = _ProcessTable()
+    table.learn_tools(run.events)
     written = {c.path for c in run.files if c.change is not ChangeKind.DELETED}
     flows = _FlowNames(run.events)
     for event in run.events:
@@ -214,11 +257,23 @@ def _describe(
                 "created_in_run": event.path in written,
                 "fileless": bool(FILELESS_PATH.match(event.path) or FILELESS_PATH.match(event.exe)),
                 "renamed": is_renamed(event.path, event.applet, event.argv),
+                "copy_of": table.copy_of(event),
                 "stdin": event.stdin,
                 "stdout": event.stdout,
                 "stderr": event.stderr,
             },
             f"exec {event.path}: {' '.join(event.argv)}{failed}",
+            "",
+        )
+    elif isinstance(event, ProcessRenamed):
+        current = table.by_pid.get(event.pid)
+        own = current.name if current else base(event.exe)
+        # comm is cut to 15 characters: "systemd-journal" is systemd-journald's own name
+        differs = bool(own) and not own.startswith(event.name) and own != event.name
+        yield (
+            "comm",
+            {"comm": event.name, "differs": differs},
+            f"prctl(PR_SET_NAME, {event.name!r})" + (f" by {own}" if own else ""),
             "",
         )
     elif isinstance(event, FileOpenedForRead):
@@ -231,6 +286,18 @@ def _describe(
         )
     elif file := _file_fields(event):
         yield ("file_change", file, _file_summary(file), "")
+        if isinstance(event, FileRenamed) and event.new_path:
+            # `sed -i`, `mv tmp target`: the destination's content is replaced, a write to it
+            dest = event.new_path
+            replaced = {
+                "op": "write",
+                "path": dest,
+                "name": base(dest),
+                "dir": posixpath.dirname(dest),
+                "flags": "",
+                "renamed_from": event.path,
+            }
+            yield ("file_change", replaced, f"replace {dest} (renamed from {event.path})", "")
     elif isinstance(event, NetworkConnected):
         domain, protocol = flows.of(event)
         where = _where(domain, event.address, event.port)

@@ -24,11 +24,17 @@ file name), `process_path`, `cmdline` (its argv joined), `parent` (the parent's 
   `applet`, `argv0` (file name of argv[0], as `ps` shows it), `argv` (list), `args` (argv[1:]
   joined), `created_in_run` (the file was written during the run), `fileless` (memfd or
   /proc/self/fd path), `renamed` (a known multi-call applet or tool run under another file name),
+  `copy_of` (the known tool — busybox, wget, curl, nc … — whose binary, by sha256 of a run's
+  exec under its own name, this exec ran under another file name; "" if none),
   `stdin` / `stdout` / `stderr` (what fds 0–2 were: "pipe:[4711]",
   "socket:TCP:[10.0.0.2:40000->192.0.2.1:4444]", "/dev/null", "" when unknown).
 - file_change: one change to a file. `op` write / create / delete / rename / chmod / chattr,
   `path`, `name`, `dir`, `new_path` (rename), `flags` ("O_WRONLY|O_TRUNC", chattr flags),
   `mode` (chmod), `file_type` (create: dir / symlink / hardlink / node), `target` (link target).
+  A rename also gives a `write` of its destination (`sed -i`, `mv tmp target` replace it), with
+  `renamed_from` the source path.
+- comm: a process renamed itself (prctl PR_SET_NAME), as `ps`/`top` show it. `comm` (the new
+  name), `differs` (not its own program's name or that name cut to 15 characters).
 - read: an open for reading of a watched path. `path`, `name`, `honeytoken` (its kind).
 - connect: a socket connect. `family`, `transport` (TCP, UDP, UNIX…), `address` (IP or unix
   socket path), `port`, `domain` (the name the sample resolved), `protocol` (what the
@@ -87,10 +93,22 @@ RUNTIME_SUBJECT_FIELDS: dict[str, frozenset[str]] = {
     for name, fields in {
         "exec": frozenset(
             {"path", "name", "applet", "argv0", "argv", "args", "created_in_run", "fileless"}
-            | {"renamed", "stdin", "stdout", "stderr"}
+            | {"renamed", "copy_of", "stdin", "stdout", "stderr"}
         ),
+        "comm": frozenset({"comm", "differs"}),
         "file_change": frozenset(
-            {"op", "path", "name", "dir", "new_path", "flags", "mode", "file_type", "target"}
+            {
+                "op",
+                "path",
+                "name",
+                "dir",
+                "new_path",
+                "renamed_from",
+                "flags",
+                "mode",
+                "file_type",
+                "target",
+            }
         ),
         "read": frozenset({"path", "name", "honeytoken"}),
         "connect": NET_FIELDS | {"family", "transport", "protocol"},

@@ -2,21 +2,61 @@ from __future__ import annotations
 
 from detonate.detect.correlations.flood import Flood
 from detonate.detect.correlations.network_scan import NetworkScan
+from detonate.model.events import NetworkSent
 from detonate.model.findings import Severity
-from detonate.model.netevents import HttpRequested, TrafficMeasured
+from detonate.model.netevents import Connected, DatagramSunk, HttpRequested, TrafficMeasured
 
 from .stream import Stream
 
 
-def test_sweep_of_propagation_ports_is_a_high_scan() -> None:
+def test_sweep_of_hosts_on_two_propagation_ports_is_critical() -> None:
     s = Stream()
     s.exec(1, "scanner", path="/tmp/s")
     for host in range(6):
         s.connect(1, f"198.51.100.{host}", 2375, ok=False)
         s.connect(1, f"198.51.100.{host}", 10250, ok=False)
     (found,) = NetworkScan().detect(s.view())
-    assert found.severity == Severity.HIGH
+    assert found.severity == Severity.CRITICAL
     assert "Docker API (2375)" in found.evidence[0].description
+    assert "6 hosts tried on these services" in found.evidence[0].description
+
+
+def test_sweep_on_one_propagation_port_is_high() -> None:
+    s = Stream()
+    s.exec(1, "scanner", path="/tmp/s")
+    for host in range(25):
+        s.connect(1, f"198.51.100.{host}", 22, ok=False)
+    (found,) = NetworkScan().detect(s.view())
+    assert found.severity == Severity.HIGH
+
+
+def test_probe_of_propagation_ports_on_one_host_is_high_not_critical() -> None:
+    s = Stream()
+    s.exec(1, "probe", path="/tmp/p")
+    for port in [22, 2375, 2376, 6379, 6443, 10250, 8080, 8443, 9000, 9090]:
+        s.connect(1, "192.0.2.44", port, ok=False)
+    (found,) = NetworkScan().detect(s.view())
+    assert found.severity == Severity.HIGH
+
+
+def test_sweep_of_resolved_names_on_one_address_counts_names_as_hosts() -> None:
+    s = Stream()
+    s.exec(1, "discover", path="/tmp/d")
+    services = [("redis", 6379), ("kubelet", 10250), ("docker", 2375), ("apiserver", 6443)]
+    for namespace in ["default", "kube-system", "prod", "staging", "dev"]:
+        for name, port in services:
+            s.connect(1, "198.18.0.1", port, ok=False)
+            s.add(
+                Connected,
+                1,
+                dst_ip="198.18.0.1",
+                dst_port=port,
+                domain=f"{name}.{namespace}.svc.cluster.test",
+            )
+    for port in range(8000, 8010):  # enough ports on the one address to be a scan
+        s.connect(1, "198.18.0.1", port, ok=False)
+    (found,) = NetworkScan().detect(s.view())
+    assert found.severity == Severity.CRITICAL
 
 
 def test_many_ports_on_one_host_is_a_scan() -> None:
@@ -84,3 +124,70 @@ def test_udp_packet_storm_is_a_packet_flood() -> None:
         pcap_truncated=True,
     )
     assert [f.rule_id for f in Flood().detect(s.view())] == ["packet-flood"]
+
+
+def _udp_sends(s: Stream, pid: int, address: str, port: int, count: int, step: float) -> None:
+    for _ in range(count):
+        s.add(NetworkSent, pid, step=step, protocol="UDP", address=address, port=port, bytes=1024)
+
+
+def test_udp_burst_from_several_workers_to_one_target_is_a_packet_flood() -> None:
+    s = Stream()
+    for worker in (2, 3, 4):
+        s.exec(worker, "netbench", path="/usr/local/bin/netbench")
+        _udp_sends(s, worker, "203.0.113.200", 80, 300, step=0.0003)
+        s.add(
+            DatagramSunk,
+            worker,
+            transport="udp",
+            dst_ip="203.0.113.200",
+            dst_port=80,
+            datagrams=300,
+            bytes_total=307_200,
+        )
+    (found,) = Flood().detect(s.view())
+    assert found.rule_id == "packet-flood"
+    assert "900 datagrams" in found.evidence[0].description
+    assert "from 3 processes" in found.evidence[0].description
+
+
+def test_sunk_datagrams_alone_judge_the_burst_by_the_measured_peak() -> None:
+    s = Stream()
+    for worker in (2, 3, 4):
+        s.add(DatagramSunk, worker, dst_ip="203.0.113.200", dst_port=80, datagrams=300)
+    s.add(
+        TrafficMeasured,
+        0,
+        packets=908,
+        bytes_total=960_000,
+        seconds=0.11,
+        peak_pps=908,
+        distinct_destinations=3,
+        distinct_addresses=3,
+        dropped_by_limit=0,
+        pcap_bytes=975_000,
+        pcap_truncated=False,
+    )
+    assert [f.rule_id for f in Flood().detect(s.view())] == ["packet-flood"]
+
+
+def test_statsd_metrics_and_dns_lookups_are_no_flood() -> None:
+    s = Stream()
+    s.exec(1, "app", path="/app")
+    _udp_sends(s, 1, "192.0.2.8", 8125, 120, step=0.25)  # a few metrics a second for 30 s
+    _udp_sends(s, 1, "192.0.2.53", 53, 600, step=0.001)  # resolver lookups are no target
+    s.add(DatagramSunk, 1, dst_ip="192.0.2.8", dst_port=8125, datagrams=120)
+    s.add(
+        TrafficMeasured,
+        0,
+        packets=5000,  # a download alongside: its peak is not the metrics'
+        bytes_total=6_000_000,
+        seconds=30.0,
+        peak_pps=1500,
+        distinct_destinations=3,
+        distinct_addresses=3,
+        dropped_by_limit=0,
+        pcap_bytes=6_000_000,
+        pcap_truncated=False,
+    )
+    assert Flood().detect(s.view()) == ()

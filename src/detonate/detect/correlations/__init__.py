@@ -8,6 +8,7 @@ Each detector's rules keep their metadata in rules/builtin/runtime/<rule-id>.yam
 
 from __future__ import annotations
 
+from detonate.detect.correlations.beaconing import Beaconing
 from detonate.detect.correlations.competitor_kill import CompetitorKill
 from detonate.detect.correlations.container_escape import ContainerEscape
 from detonate.detect.correlations.decode_to_shell import DecodeToShell
@@ -29,4 +30,5 @@ CORRELATORS: tuple[Detector, ...] = (
     Mining(),
     Honeytokens(),
     ContainerEscape(),
+    Beaconing(),
 )

@@ -2,7 +2,9 @@
 
 HTTP floods are counted per target host from the requests the simulated internet answered,
 and from the connects the tracer saw (the simulator's rate limit may drop some of the flood);
-packet floods from the simulator's traffic measure and per-destination datagram counts.
+packet floods from the simulator's traffic measure, and from the datagrams sent to one
+destination, summed over every flow, socket and process (a flooder forks workers): many in
+one second, or many in the run.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections import defaultdict, deque
 from detonate.detect.correlations.metadata import finding
 from detonate.detect.correlations.run_index import RunIndex, index_of, is_loopback
 from detonate.detect.interface import RunView
+from detonate.model.events import NetworkSent
 from detonate.model.findings import Evidence, Finding
 from detonate.model.netevents import DatagramSunk, HttpRequested, TrafficMeasured
 
@@ -19,7 +22,9 @@ NAME = "flood"
 HTTP_PER_SECOND = 20  # requests to one host within one second
 HTTP_TOTAL = 100  # … and at least this many in all
 PACKETS_PER_SECOND = 2000
-DATAGRAMS_ONE_TARGET = 1000
+DATAGRAMS_ONE_TARGET = 1000  # datagrams to one address in the run
+DATAGRAMS_ONE_TARGET_PER_SECOND = 500  # … or within one second (DNS and statsd send a few)
+DNS_PORT = 53
 CONNECTS_PER_SECOND = 50  # connects to one destination in one second (any protocol)
 
 
@@ -82,17 +87,7 @@ def _packet_flood(index: RunIndex, run: RunView, explained: bool) -> list[Eviden
                     event_ids=(event.seq,),
                 )
             )
-        elif isinstance(event, DatagramSunk) and event.datagrams >= DATAGRAMS_ONE_TARGET:
-            pid = index.actor(event)
-            evidence.append(
-                Evidence(
-                    description=f"{event.datagrams} datagrams ({event.bytes_total} bytes) "
-                    "to one destination",
-                    event_ids=(event.seq,),
-                    process=index.chain(pid, event.seq) if pid else (),
-                    destination=index.net_destination(event),
-                )
-            )
+    evidence.extend(_datagram_flood(index, run))
     by_destination: dict[tuple[str, int], list[float]] = defaultdict(list)
     for connect in index.connections:
         by_destination[(connect.address, connect.port)].append(connect.ts)
@@ -107,6 +102,61 @@ def _packet_flood(index: RunIndex, run: RunView, explained: bool) -> list[Eviden
                     destination=index.destination(address, port),
                 )
             )
+    return evidence
+
+
+def _datagram_flood(index: RunIndex, run: RunView) -> list[Evidence]:
+    """Datagrams to one address: the simulator's sink counts them per flow (`datagrams`), the
+    tracer sees each sendto; the busiest second comes from the tracer's sends or, when it
+    missed them, from the simulator's measured peak (when these datagrams were most of the
+    traffic)."""
+    sunk: dict[str, list[DatagramSunk]] = defaultdict(list)
+    for event in index.net_events:
+        if (
+            isinstance(event, DatagramSunk)
+            and event.dst_port != DNS_PORT
+            and event.dst_ip
+            and not is_loopback(event.dst_ip)
+        ):
+            sunk[event.dst_ip].append(event)
+    sends: dict[str, list[NetworkSent]] = defaultdict(list)
+    for event in run.events:
+        if (
+            isinstance(event, NetworkSent)
+            and event.protocol == "UDP"
+            and event.port != DNS_PORT
+            and event.address
+            and not is_loopback(event.address)
+        ):
+            sends[event.address].append(event)
+    measured = [e for e in run.events if isinstance(e, TrafficMeasured)]
+    evidence = []
+    for address in sorted(set(sunk) | set(sends)):
+        flows, sent = sunk.get(address, []), sends.get(address, [])
+        datagrams = sum(f.datagrams for f in flows)
+        total = max(datagrams, len(sent))
+        peak, peak_start = _peak_per_second([e.ts for e in sent])
+        if not sent and measured and datagrams * 2 >= measured[-1].packets:
+            # most of the run's packets went there: the run's busiest second is theirs
+            peak = min(measured[-1].peak_pps, datagrams)
+        if total < DATAGRAMS_ONE_TARGET and peak < DATAGRAMS_ONE_TARGET_PER_SECOND:
+            continue
+        first: NetworkSent | DatagramSunk = sent[peak_start] if sent else flows[0]
+        pid = first.pid if isinstance(first, NetworkSent) else index.actor(first)
+        pids = {e.pid for e in sent} | {e.pid for e in flows if e.pid}
+        ports = sorted({f.dst_port for f in flows} | {e.port for e in sent})
+        evidence.append(
+            Evidence(
+                description=f"{total} datagrams "
+                f"({sum(f.bytes_total for f in flows) or sum(e.bytes for e in sent)} bytes) "
+                f"to {address} on port{'s' if len(ports) > 1 else ''} "
+                f"{', '.join(map(str, ports[:10]))} from {len(pids) or 1} "
+                f"process{'es' if len(pids) > 1 else ''}, up to {peak} in one second",
+                event_ids=tuple(e.seq for e in [*flows, *sent][:20]),
+                process=index.chain(pid, first.seq) if pid else (),
+                destination=index.destination(address, ports[0]) if ports else address,
+            )
+        )
     return evidence
 
 

@@ -2,7 +2,10 @@
 
 Destinations come from connect() attempts the tracer saw (failed ones count: a refused port is
 a scanned port) and flows the simulated internet received. The Docker API, kubelet,
-kube-apiserver, Redis and SSH ports are what container worms look for.
+kube-apiserver, Redis and SSH ports are what container worms look for: a sweep of many hosts
+(addresses, or names the sample resolved) on two or more of them is worm propagation
+(critical); a scan that seeks one of them is high; any other scan, such as many ports of one
+host, is medium.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ WINDOW_SECONDS = 60.0
 MIN_DESTINATIONS = 20  # distinct (address, port) pairs in one window
 MIN_PORTS_ONE_HOST = 10
 MIN_HOSTS_PROPAGATION = 5  # distinct hosts tried on the ports below
+MIN_PORTS_PROPAGATION = 2  # … on at least this many of them: a worm's sweep (critical)
 PROPAGATION_PORTS = {
     2375: "Docker API",
     2376: "Docker API (TLS)",
@@ -121,11 +125,13 @@ def _finding(index: RunIndex, window: list[Attempt]) -> Finding:
     seconds = window[-1][0] - window[0][0]
     pids = Counter(a[2] for a in window if a[2])
     scanner = pids.most_common(1)[0][0] if pids else 0
+    swept = _propagation_sweep(index, window)
     evidence = [
         Evidence(
             description=f"{len(destinations)} destinations on {len(hosts)} hosts and "
             f"{len(ports)} ports in {seconds:.1f} s"
-            + (f"; services sought: {', '.join(services)}" if services else ""),
+            + (f"; services sought: {', '.join(services)}" if services else "")
+            + (f"; {swept} hosts tried on these services" if swept else ""),
             event_ids=tuple(a[1] for a in window[:50]),
             process=index.chain(scanner, window[0][1]) if scanner else (),
             excerpt=", ".join(
@@ -133,9 +139,34 @@ def _finding(index: RunIndex, window: list[Attempt]) -> Finding:
             ),
         )
     ]
-    return finding(
-        "network-service-scan",
-        NAME,
-        evidence,
-        severity=None if services else Severity.MEDIUM,
-    )
+    if swept:
+        severity: Severity | None = Severity.CRITICAL
+    elif services:
+        severity = None  # the rule's own: high
+    else:
+        severity = Severity.MEDIUM
+    return finding("network-service-scan", NAME, evidence, severity=severity)
+
+
+def _propagation_sweep(index: RunIndex, window: list[Attempt]) -> int:
+    """How many hosts were tried on a propagation port, when they are many and the ports two or
+    more (a worm looking for its next victims); 0 otherwise. A host is an address or the name
+    the sample resolved: several names may lead to one address."""
+    hosts: set[str] = set()
+    ports: set[int] = set()
+    for _, _, _, address, port in window:
+        if port in PROPAGATION_PORTS:
+            hosts.add(index.name_for(address) or address)
+            ports.add(port)
+    start, end = window[0][0], window[-1][0]
+    for event in index.net_events:
+        if (
+            isinstance(event, Connected)
+            and event.domain
+            and event.dst_port in PROPAGATION_PORTS
+            and start <= event.ts <= end
+        ):
+            hosts.add(event.domain)
+    if len(hosts) >= MIN_HOSTS_PROPAGATION and len(ports) >= MIN_PORTS_PROPAGATION:
+        return len(hosts)
+    return 0

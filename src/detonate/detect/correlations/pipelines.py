@@ -146,7 +146,9 @@ def _inferred(index: RunIndex, producer: int, siblings: bool) -> list[Consumer]:
         if not index.is_subshell(proc.ppid):
             break  # the parent runs a program of its own: the pipeline ends there
         level = proc.ppid
-    found.extend(_substitution_of(index, producer))
+    # With fds known, the producer's pipe went to no stdin: it is itself the `$( … )` child
+    # when the shell execs it directly (ash, dash: `sh -c "$(wget -qO- URL)"`).
+    found.extend(_substitution_of(index, producer, itself=not siblings))
     unique: dict[int, Consumer] = {}
     for consumer in found:
         unique.setdefault(consumer.shell, consumer)
@@ -192,15 +194,19 @@ def _pipe_siblings(index: RunIndex, stage: Proc) -> list[Consumer]:
     return []
 
 
-def _substitution_of(index: RunIndex, producer: int) -> list[Consumer]:
-    """`sh -c "$(producer)"`, `eval "$(producer)"`: producer runs in a `$( … )` subshell."""
+def _substitution_of(index: RunIndex, producer: int, itself: bool = False) -> list[Consumer]:
+    """`sh -c "$(producer)"`, `eval "$(producer)"`: producer runs in a `$( … )` subshell, or
+    is that subshell (`itself`: its output went to a pipe no program read as stdin)."""
     proc = index.procs.get(producer)
     if proc is None:
         return []
     # The subshell is the producer's parent (a plain `$(cmd)`) or grandparent (`$(a | b)`).
-    for sub_pid in (proc.ppid, index.procs[proc.ppid].ppid if proc.ppid in index.procs else 0):
+    candidates = [proc.ppid, index.procs[proc.ppid].ppid if proc.ppid in index.procs else 0]
+    if itself:
+        candidates.insert(0, producer)
+    for sub_pid in candidates:
         sub = index.procs.get(sub_pid)
-        if sub is None or not index.is_subshell(sub_pid):
+        if sub is None or not (index.is_subshell(sub_pid) or (itself and sub_pid == producer)):
             continue
         shell = index.procs.get(sub.ppid)
         if shell is None:

@@ -9,24 +9,42 @@ or a mining pool session.
 
 from __future__ import annotations
 
+import re
+
 from detonate.detect.correlations.metadata import finding
 from detonate.detect.correlations.pipelines import consumers
-from detonate.detect.correlations.run_index import RunIndex, index_of, is_loopback
+from detonate.detect.correlations.run_index import (
+    Proc,
+    RunIndex,
+    index_of,
+    is_loopback,
+    program,
+)
 from detonate.detect.interface import RunView
 from detonate.model.events import (
     Event,
     FileOpenedForWrite,
+    NetworkBound,
     NetworkConnected,
+    NetworkListened,
     ProcessExecuted,
+    ProcessExited,
     SleepSkipped,
+    WaitPending,
+    WaitTimedOut,
 )
-from detonate.model.findings import Evidence, Finding, Severity
+from detonate.model.findings import Confidence, Evidence, Finding, Severity
 from detonate.model.netevents import DnsQueried, NetEvent, StratumLogin
 
 NAME = "sleep-evasion"
 MIN_DELAY_SECONDS = 10.0  # summed skipped sleeps; "a few seconds" of back-off is normal
 DNS_PORT = 53
 MAX_PENDING = 10_000
+# A delay with nothing after it: one wait this long; stronger when all add up to the total.
+LONG_WAIT_SECONDS = 60.0
+LONG_TOTAL_SECONDS = 300.0
+TEARDOWN_SECONDS = 1.0
+Wait = SleepSkipped | WaitTimedOut  # a wait that may precede an activity
 
 
 class SleepBeforeActivity:
@@ -35,10 +53,14 @@ class SleepBeforeActivity:
     def detect(self, run: RunView) -> tuple[Finding, ...]:
         index = index_of(run)
         written: set[str] = set()
-        pending: list[SleepSkipped] = []
+        pending: list[Wait] = []
+        servers: set[int] = set()
         for event in run.events:
-            if isinstance(event, SleepSkipped):
-                if len(pending) < MAX_PENDING:
+            if isinstance(event, NetworkListened | NetworkBound):
+                servers.add(event.pid)
+            if isinstance(event, SleepSkipped | WaitTimedOut):
+                # a server idles in poll by design; elsewhere a timed-out poll is a delay
+                if len(pending) < MAX_PENDING and event.pid not in servers:
                     pending.append(event)
                 continue
             if isinstance(event, FileOpenedForWrite) and event.succeeded:
@@ -51,12 +73,94 @@ class SleepBeforeActivity:
                 return (_finding(index, waited, delay, event),)
             # short waits between activities: a polling loop, not an evasion
             pending = [s for s in pending if s not in waited]
+        return _delay_alone(index, pending)
+
+
+def _delay_alone(index: RunIndex, sleeps: list[Wait]) -> tuple[Finding, ...]:
+    """A long delay that nothing followed in the run: waits adding up to minutes, or one long
+    wait (a skipped sleep, a poll/select timeout, a `timeout N` the run ended inside). Short
+    sleeps adding up are a daemon's or a health check's loop as often as an evasion (crond
+    sleeps 30 s at a time), so they are reported only with one wait of minutes among them."""
+    waits: list[tuple[float, Event]] = [
+        (s.requested_seconds, s) for s in sleeps if isinstance(s, SleepSkipped)
+    ]
+    waits += _other_waits(index)
+    if not waits:
         return ()
+    total = sum(seconds for seconds, _ in waits)
+    longest, longest_event = max(waits, key=lambda w: w[0])
+    if longest < LONG_WAIT_SECONDS:
+        return ()
+    evidence = [
+        Evidence(
+            description=f"waited {total:g} s in {len(waits)} wait(s) with no network or payload "
+            f"activity after them (longest {longest:g} s)",
+            event_ids=tuple(event.seq for _, event in waits[:20]),
+            process=index.chain(longest_event.pid, longest_event.seq)
+            if longest_event.pid in index.procs
+            else (),
+        )
+    ]
+    # Several minutes in all (v04a: 35 min) is more than a service's start-up back-off.
+    long_total = total >= LONG_TOTAL_SECONDS
+    return (
+        finding(
+            "long-delay",
+            NAME,
+            evidence,
+            severity=Severity.MEDIUM if long_total else None,
+            confidence=Confidence.MEDIUM if long_total else None,
+            why="The waits added up to several minutes." if long_total else "",
+        ),
+    )
 
 
-def _waits_of(
-    index: RunIndex, pending: list[SleepSkipped], actor: int, at: float
-) -> list[SleepSkipped]:
+def _other_waits(index: RunIndex) -> list[tuple[float, Event]]:
+    """Waits that are not sleeps: poll/select timeouts the tracer reported, and a
+    `timeout N cmd` whose command was still blocked (a FIFO nobody writes) when the run ended."""
+    waits: list[tuple[float, Event]] = []
+    servers = {e.pid for e in index.events if isinstance(e, NetworkListened | NetworkBound)}
+    for event in index.events:
+        # a server idles in poll by design; a timed wait elsewhere is a delay (`read -t 600`)
+        if isinstance(event, WaitTimedOut | WaitPending) and event.pid not in servers:
+            waits.append((event.requested_seconds, event))
+    for proc in index.procs.values():
+        for exec_event in proc.execs:
+            argv = exec_event.argv
+            name = program(argv, exec_event.exe, exec_event.applet)
+            if name != "timeout" or not exec_event.succeeded:
+                continue
+            seconds = _duration(next((a for a in argv[1:] if not a.startswith("-")), ""))
+            if seconds and _ended_unfinished(index, proc):
+                waits.append((seconds, exec_event))
+    return waits
+
+
+def _ended_unfinished(index: RunIndex, proc: Proc) -> bool:
+    """Still running when the sandbox stopped the run: never exited, or SIGKILLed within a
+    second of the run's last event (the sandbox's teardown, not the sample's own kill)."""
+    if proc.exit_seq is None or proc.exited_at is None:
+        return True
+    end = index.events[-1].ts if index.events else proc.exited_at
+    killed = any(
+        isinstance(e, ProcessExited) and e.pid == proc.pid and e.signal == "SIGKILL"
+        for e in index.events
+        if e.seq == proc.exit_seq
+    )
+    return killed and end - proc.exited_at <= TEARDOWN_SECONDS
+
+
+# "600", "10m", "1.5h", "2d": the duration argument of sleep and timeout
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> float:
+    match = DURATION.match(text)
+    return float(match.group(1)) * DURATION_UNITS[match.group(2)] if match else 0.0
+
+
+def _waits_of(index: RunIndex, pending: list[Wait], actor: int, at: float) -> list[Wait]:
     """Sleeps on the actor's own line: by one of its ancestors, or a `sleep` one of them ran
     and waited for (it ended before the activity). A `timeout` polling its child, or another
     service's loop running alongside, does not delay this actor."""
@@ -94,11 +198,11 @@ def _is_activity(event: Event, written: set[str]) -> bool:
     return False
 
 
-def _finding(index: RunIndex, sleeps: list[SleepSkipped], delay: float, first: Event) -> Finding:
+def _finding(index: RunIndex, sleeps: list[Wait], delay: float, first: Event) -> Finding:
     payload = _payload_after(index, first)
     evidence = [
         Evidence(
-            description=f"skipped a wait of {delay:g} s in {len(sleeps)} sleep(s) "
+            description=f"waited {delay:g} s in {len(sleeps)} sleep(s) or timed wait(s) "
             f"(longest {max(s.requested_seconds for s in sleeps):g} s)",
             event_ids=tuple(s.seq for s in sleeps[:20]),
             process=index.chain(sleeps[-1].pid, sleeps[-1].seq),

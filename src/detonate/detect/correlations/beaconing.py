@@ -1,0 +1,159 @@
+"""HTTP command and control: a program that polls one remote host for tasks, or reports the
+host it runs on.
+
+    GET /tasks?id=c8c7&n=0   sleep 3   GET /tasks?id=c8c7&n=1   sleep 3   GET /tasks?…
+    POST /beacon  id=c8c7&uid=0&arch=x86_64
+
+A poll is the same path (queries aside) requested again and again from one host. The sandbox
+skips sleeps, so the cadence it sees is fast: regular means a skipped sleep between the polls
+(or, when nothing slept, evenly spaced polls). Host facts are the output of id, uname or arch
+in a query or a body. Loopback (health checks) and package mirrors (apt, apk, pip, npm) are
+not command and control.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from bisect import bisect_left
+from collections import Counter, defaultdict
+from itertools import pairwise
+from urllib.parse import unquote_plus
+
+from detonate.detect.correlations.metadata import finding
+from detonate.detect.correlations.run_index import index_of, is_loopback
+from detonate.detect.interface import RunView
+from detonate.model.events import SleepSkipped
+from detonate.model.findings import Confidence, Evidence, Finding, Severity
+from detonate.model.netevents import HttpRequested
+
+NAME = "beaconing"
+MIN_POLLS = 4
+STEADY_MIN_GAP = 1.0  # seconds between polls when no sleep was skipped …
+STEADY_MAX_SPREAD = 0.3  # … and their standard deviation over their mean
+PACKAGE_PATH = re.compile(
+    r"/dists/|/pool/|\.(?:deb|apk|rpm|whl|tgz|gem|crate)$|APKINDEX|/repodata/|/simple/|/-/",
+    re.I,
+)
+# Output of id, uname -m, uname -r / -a: uid=0(root) gid=0(root), x86_64, 6.1.0-18-amd64,
+# "Linux c8c7b7bf41bc 6.1.0-18-amd64 #1 SMP …". One kind alone is no report: installers ask
+# for ?os=Linux&arch=x86_64, web apps send ?uid=123; `id` output, or two kinds, are.
+ID_OUTPUT = re.compile(r"uid=\d+\(\w+\)")
+HOST_FACTS = {
+    "user id": re.compile(r"(?:^|[^\w])uid=\d+"),
+    "architecture": re.compile(
+        r"\b(?:x86_64|amd64|aarch64|arm64|armv[5-8]l|i[3-6]86|mips(?:el)?)\b"
+    ),
+    "kernel": re.compile(
+        r"\bLinux [\w.-]+ \d+\.\d+|\b\d+\.\d+\.\d+-\d+-(?:amd64|arm64|generic|cloud\w*)\b"
+    ),
+}
+
+
+class Beaconing:
+    name: str = NAME
+
+    def detect(self, run: RunView) -> tuple[Finding, ...]:
+        index = index_of(run)
+        sleeps = sorted(e.ts for e in run.events if isinstance(e, SleepSkipped))
+        by_host: dict[str, list[HttpRequested]] = defaultdict(list)
+        for event in index.net_events:
+            if isinstance(event, HttpRequested) and not _exempt(event):
+                by_host[_host(event)].append(event)
+        found = []
+        for host, requests in by_host.items():
+            polls, cadence = _polls(requests, sleeps)
+            facts = _facts(requests)
+            strong_facts = len({kind for kind, _ in facts}) >= 2 or any(
+                ID_OUTPUT.search(_sent_text(r)) for _, r in facts
+            )
+            if not cadence and not strong_facts:
+                continue
+            evidence = []
+            if cadence:
+                first = polls[0]
+                pid = index.actor(first)
+                evidence.append(
+                    Evidence(
+                        description=f"{len(polls)} requests for {first.method} "
+                        f"{first.path.split('?', 1)[0]} on {host}, {cadence}",
+                        event_ids=tuple(p.seq for p in polls[:20]),
+                        process=index.chain(pid, first.seq) if pid else (),
+                        destination=index.net_destination(first),
+                        excerpt=f"{first.method} {first.url}",
+                    )
+                )
+            if strong_facts:
+                kinds = sorted({kind for kind, _ in facts})
+                request = facts[0][1]
+                pid = index.actor(request)
+                evidence.append(
+                    Evidence(
+                        description=f"{request.method} to {host} carries the host's "
+                        f"{' and '.join(kinds)}",
+                        event_ids=tuple(sorted({r.seq for _, r in facts}))[:20],
+                        process=index.chain(pid, request.seq) if pid else (),
+                        destination=index.net_destination(request),
+                        excerpt=f"{request.method} {request.url} {request.body_preview[:200]}",
+                    )
+                )
+            both = bool(cadence) and strong_facts
+            found.append(
+                finding(
+                    "http-c2-beaconing",
+                    NAME,
+                    evidence,
+                    severity=Severity.HIGH if both else None,
+                    confidence=Confidence.HIGH if both else None,
+                )
+            )
+        return tuple(found)
+
+
+def _host(event: HttpRequested) -> str:
+    return (event.host.rsplit(":", 1)[0] if event.host else "") or event.domain or event.dst_ip
+
+
+def _exempt(event: HttpRequested) -> bool:
+    host = _host(event).lower().strip("[]")
+    if is_loopback(event.dst_ip) or is_loopback(host) or host in ("localhost", "::1"):
+        return True
+    return bool(PACKAGE_PATH.search(event.path.split("?", 1)[0]))
+
+
+def _polls(requests: list[HttpRequested], sleeps: list[float]) -> tuple[list[HttpRequested], str]:
+    """The requests of the most repeated path, and how their cadence was regular ("" if it
+    was not, or they are too few)."""
+    paths = Counter((r.method, r.path.split("?", 1)[0]) for r in requests)
+    (method, path), count = paths.most_common(1)[0]
+    if count < MIN_POLLS:
+        return [], ""
+    polls = [r for r in requests if (r.method, r.path.split("?", 1)[0]) == (method, path)]
+    gaps = list(pairwise(polls))
+    slept = sum(1 for a, b in gaps if _slept_between(sleeps, a.ts, b.ts))
+    if slept >= len(gaps) - 1:
+        return polls, f"a skipped sleep between {slept} of {len(gaps)} pairs of them"
+    seconds = [b.ts - a.ts for a, b in gaps]
+    mean = statistics.fmean(seconds)
+    if mean >= STEADY_MIN_GAP and statistics.pstdev(seconds) <= STEADY_MAX_SPREAD * mean:
+        return polls, f"one every {mean:.1f} s"
+    return [], ""
+
+
+def _slept_between(sleeps: list[float], start: float, end: float) -> bool:
+    i = bisect_left(sleeps, start)
+    return i < len(sleeps) and sleeps[i] <= end
+
+
+def _facts(requests: list[HttpRequested]) -> list[tuple[str, HttpRequested]]:
+    """(kind of host fact, request that carried it), from queries and bodies."""
+    found = []
+    for request in requests:
+        text = _sent_text(request)
+        found += [(kind, request) for kind, regex in HOST_FACTS.items() if regex.search(text)]
+    return found
+
+
+def _sent_text(request: HttpRequested) -> str:
+    query = request.path.split("?", 1)[1] if "?" in request.path else ""
+    return unquote_plus(f"{query}\n{request.body_preview}")
