@@ -28,7 +28,10 @@ def build_busybox_rootfs(root: Path) -> Path:
     for d in ("bin", "etc", "tmp", "root", "proc", "sys", "dev", "home/app", "var/log"):
         (root / d).mkdir(parents=True, exist_ok=True)
     shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-    applets = "sh sleep echo cat wget nc mount insmod ls rm mv chmod kill dd mkdir id true head yes"
+    applets = (
+        "sh sleep echo cat wget nc mount insmod ls rm mv chmod kill dd mkdir id true head yes"
+        " timeout mkfifo cp ln"
+    )
     for applet in applets.split():
         (root / "bin" / applet).symlink_to("busybox")
     (root / "etc" / "passwd").write_text(

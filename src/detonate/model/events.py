@@ -47,6 +47,27 @@ class ProcessExecuted(Event):
     stdin: str = ""
     stdout: str = ""
     stderr: str = ""
+    # `exe` with its symlinks resolved inside the container root ("/usr/lib/libxz.so.5" for a
+    # busybox copy run as /tmp/.X0-unix/wget; a script stays the script, its interpreter is
+    # in argv/applet), and that file's sha256 as the run left it, read at the end of the run
+    # ("" when not a regular file, gone, over 64 MiB, or a failed exec), so a renamed copy of
+    # busybox/wget/curl/nc is recognised by content.
+    exe_resolved: str = ""
+    exe_sha256: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessRenamed(Event):
+    """prctl(PR_SET_NAME): the process (thread) gave itself a new comm name, as `ps`/`top`
+    show it ("kworker/0:1"); `exe`/`argv` stay what was executed."""
+
+    kind: ClassVar[str] = "process.rename"
+    name: str
+    succeeded: bool = True
+    error: str = ""
+    # The process runs busybox/toybox, which names itself after its applet: a NOEXEC applet
+    # in a forked child of a busybox shell ("rm", "xxd", "chmod") shows only this way.
+    multi_call: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,8 +236,31 @@ class SleepSkipped(Event):
     requested_seconds: float
 
 
+@dataclass(frozen=True, kw_only=True)
+class WaitTimedOut(Event):
+    """A poll/ppoll/select/pselect6/epoll_wait/epoll_pwait(2) of `requested_seconds` (at least
+    the sleep threshold, 1 s) returned 0: it waited out its timeout (busybox `read -t 600`,
+    `timeout`-style delays without sleep calls). Such waits are not shortened."""
+
+    kind: ClassVar[str] = "time.wait_timed_out"
+    call: str
+    requested_seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitPending(Event):
+    """Such a timed wait was still blocked when the run ended (`ts` is when it began): the
+    sample may have been waiting out a delay longer than the run. epoll_wait shows its
+    timeout only on return, so a pending epoll wait is not reported."""
+
+    kind: ClassVar[str] = "time.wait_pending"
+    call: str
+    requested_seconds: float
+
+
 RUNTIME_EVENT_TYPES: tuple[type[Event], ...] = (
     ProcessExecuted,
+    ProcessRenamed,
     ProcessForked,
     ProcessExited,
     FileOpenedForWrite,
@@ -233,4 +277,6 @@ RUNTIME_EVENT_TYPES: tuple[type[Event], ...] = (
     SignalSent,
     PrivilegedAttempt,
     SleepSkipped,
+    WaitTimedOut,
+    WaitPending,
 )

@@ -28,6 +28,9 @@ class ProcessInfo:
     stdin: str = ""
     stdout: str = ""
     stderr: str = ""
+    exe_resolved: str = ""  # see ProcessExecuted.exe_resolved (last successful exec)
+    exe_sha256: str = ""
+    names: tuple[str, ...] = ()  # prctl(PR_SET_NAME) names it gave itself, in order
 
 
 class ChangeKind(StrEnum):

@@ -9,6 +9,7 @@ the host's files) and only the first line of a regular file is read.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 import stat
@@ -19,6 +20,7 @@ from detonate.sandbox.netsim.rootfs_files import resolve_in_root
 
 SHEBANG_BYTES = 256  # Linux reads at most this much of the `#!` line (BINPRM_BUF_SIZE)
 MAX_INTERPRETER_DEPTH = 4  # binfmt_script nests this deep before ELOOP
+HASH_CAP_BYTES = 64 * 1024 * 1024  # larger programs get no exe_sha256
 
 
 class ProgramResolver:
@@ -28,6 +30,7 @@ class ProgramResolver:
         self.rootfs = rootfs
         self._real: dict[str, str] = {}
         self._interpreter: dict[str, str] = {}
+        self._sha256: dict[str, str] = {}
 
     def binary(self, path: str) -> str:
         """The file the kernel loads for an exec of `path`: a script's interpreter (nested
@@ -51,6 +54,16 @@ class ProgramResolver:
             except (SandboxError, ValueError, OSError):
                 self._real[path] = path
         return self._real[path]
+
+    def sha256(self, path: str) -> str:
+        """sha256 of the regular file `path` resolves to inside the rootfs, as the run left it;
+        "" without a rootfs, for missing, special or larger-than-HASH_CAP_BYTES files."""
+        if self.rootfs is None or not path.startswith("/"):
+            return ""
+        real = self.real_path(path)
+        if real not in self._sha256:
+            self._sha256[real] = _file_sha256(self.rootfs / real.lstrip("/"))
+        return self._sha256[real]
 
     def interpreter(self, path: str) -> str:
         """`#!/bin/sh -e` → "/bin/sh"; "" for binaries, unreadable or missing files."""
@@ -79,3 +92,22 @@ def _shebang(host_path: Path) -> str:
     line = head[2:].split(b"\n", 1)[0].decode("utf-8", "surrogateescape").strip()
     interpreter = line.split(maxsplit=1)[0] if line else ""
     return posixpath.normpath(interpreter) if interpreter.startswith("/") else interpreter
+
+
+def _file_sha256(host_path: Path) -> str:
+    try:
+        fd = os.open(host_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > HASH_CAP_BYTES:
+            return ""
+        digest = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 20):
+            digest.update(chunk)
+        return digest.hexdigest()
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)

@@ -40,12 +40,14 @@ from detonate.sandbox.network import NetworkHook
 from detonate.sandbox.oci_config import process_spec, runtime_config
 from detonate.sandbox.overlay import mount_overlay
 from detonate.sandbox.runc import CONTAINER_PREFIX
+from detonate.sandbox.trace_tail import TraceTail
 from detonate.sandbox.tracer import SleepPolicy, StraceTracer, Tracer
 
 TRACE_CAP_BYTES = 512 * MiB  # the trace file on the host disk stops the run at this size
 OUTPUT_CAP_BYTES = 1 * MiB  # container stdout/stderr kept
 POLL_SECONDS = 0.2
 IDLE_CPU_FRACTION = 0.05  # below this share of one CPU the sample counts as idle
+WAIT_GRACE_SECONDS = 1.0  # after a timed wait expires, for what follows it to show
 
 
 def detonate(
@@ -97,7 +99,8 @@ class _Run:
     ) -> None:
         self.states, self.state, self.options = states, state, options
         self.run_dir, self.network = run_dir, network
-        self.tracer: Tracer = StraceTracer(run_dir / "trace.log", sleep)
+        self.trace_path = run_dir / "trace.log"
+        self.tracer: Tracer = StraceTracer(self.trace_path, sleep)
         self.cgroup = state.cgroup
 
     def execute(
@@ -138,7 +141,7 @@ class _Run:
             t0 = time.time()
             runc.start(state.container_id)
             try:
-                ended_by = self._watch(progress)
+                ended_by = self._watch(progress, t0)
             except KeyboardInterrupt:
                 interrupted, ended_by = True, EndReason.INTERRUPTED
             duration = time.time() - t0
@@ -180,10 +183,15 @@ class _Run:
         self.tracer.stop()
         runc.delete(self.state.container_id)
 
-    def _watch(self, progress: Progress) -> EndReason:
+    def _watch(self, progress: Progress, t0: float) -> EndReason:
+        """Until exit, --timeout, the trace cap, or idle: no trace output but timed waits and
+        little CPU for idle_seconds, unless a wait that began right after the sample's last
+        act expires before --timeout (`read -t 30; wget …`): then until it has expired."""
         options = self.options
         last_size, last_activity, last_cpu = -1, time.monotonic(), self._cpu_ns()
         start = time.monotonic()
+        tail = TraceTail(self.trace_path)
+        deadline = t0 + options.timeout_seconds
         reported = 0
         while True:
             time.sleep(POLL_SECONDS)
@@ -199,11 +207,13 @@ class _Run:
             if now - start >= options.timeout_seconds:
                 return EndReason.TIMEOUT
             busy = (cpu - last_cpu) / 1e9 > IDLE_CPU_FRACTION * POLL_SECONDS
-            if size != last_size or busy:
+            if (size != last_size and tail.read()) or busy:
                 last_activity = now
             last_size, last_cpu = size, cpu
             if options.idle_seconds > 0 and now - last_activity >= options.idle_seconds:
-                return EndReason.IDLE
+                ends = [end for end in tail.wait_ends() if end < deadline]
+                if not ends or time.time() >= max(ends) + WAIT_GRACE_SECONDS:
+                    return EndReason.IDLE
 
     def _memory_peak(self) -> int:
         peak = CGROUP_ROOT / "memory" / self.cgroup.strip("/") / "memory.max_usage_in_bytes"

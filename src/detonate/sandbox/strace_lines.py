@@ -273,7 +273,7 @@ def unquote(text: str) -> str:
             continue
         out.extend(c.encode())
         i += 1
-    return out.decode("utf-8", "surrogateescape")
+    return out.decode("utf-8", "backslashreplace")  # never a lone surrogate in a report
 
 
 def fd_annotation(arg: str) -> tuple[str, str]:

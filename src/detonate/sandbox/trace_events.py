@@ -34,8 +34,11 @@ from detonate.model.events import (
     ProcessExecuted,
     ProcessExited,
     ProcessForked,
+    ProcessRenamed,
     SignalSent,
     SleepSkipped,
+    WaitPending,
+    WaitTimedOut,
 )
 from detonate.model.runtime import ProcessInfo
 from detonate.sandbox.programs import ProgramResolver
@@ -84,6 +87,18 @@ EXEC_CALLS = ("execve", "execveat")
 FORK_CALLS = ("clone", "clone3", "fork", "vfork")
 OPEN_CALLS = ("open", "openat", "openat2", "creat")
 SLEEP_CALLS = ("nanosleep", "clock_nanosleep")
+# Timed waits that are not sleeps (busybox `read -t`): not shortened, reported when they time
+# out or are still pending at the end. call → index of the timeout argument.
+WAIT_CALLS: dict[str, int] = {
+    "poll": 2,
+    "ppoll": 2,
+    "select": 4,
+    "pselect6": 4,
+    "epoll_wait": 3,
+    "epoll_pwait": 3,
+    "epoll_pwait2": 3,
+}
+PR_SET_NAME = "PR_SET_NAME"
 FILE_CALLS = (
     "unlink",
     "unlinkat",
@@ -135,6 +150,8 @@ TRACED_CALLS: tuple[str, ...] = (
     + FD_CALLS
     + ("ioctl",)
     + SIGNAL_CALLS
+    + tuple(WAIT_CALLS)
+    + ("prctl",)
     + tuple(sorted(PRIVILEGED_CALLS - set(EXEC_CALLS)))
 )
 SETFLAGS_IOCTLS = ("FS_IOC_SETFLAGS", "FS_IOC32_SETFLAGS")
@@ -187,6 +204,9 @@ class _Proc:
     cloexec: set[int] = field(default_factory=set)  # fds an exec closes
     binary: str = ""  # the program file the kernel loaded (a script's interpreter)
     stdio: tuple[str, str, str] | None = None  # fds 0/1/2 at the last successful exec
+    exe_resolved: str = ""
+    exe_sha256: str = ""
+    names: list[str] = field(default_factory=list)  # prctl(PR_SET_NAME)
 
 
 @dataclass(frozen=True)
@@ -309,6 +329,9 @@ class TraceInterpreter:
                 exit_code=p.exit_code,
                 signal=p.signal,
                 chain=chain(p.pid),
+                exe_resolved=p.exe_resolved,
+                exe_sha256=p.exe_sha256,
+                names=tuple(p.names),
                 **dict(zip(("stdin", "stdout", "stderr"), p.stdio or self._stdio(p), strict=True)),
             )
             for p in sorted(self.procs.values(), key=lambda p: (p.start, p.pid))
@@ -361,6 +384,8 @@ class TraceInterpreter:
                 fds=dict(parent.fds) if parent else {},
                 cloexec=set(parent.cloexec) if parent else set(),
                 binary=parent.binary if parent else "",
+                exe_resolved=parent.exe_resolved if parent else "",
+                exe_sha256=parent.exe_sha256 if parent else "",
             )
             self.procs[pid] = proc
         return proc
@@ -407,6 +432,10 @@ class TraceInterpreter:
             self._open(proc, r)
         elif name in SLEEP_CALLS:
             self._sleep(proc, r)
+        elif name in WAIT_CALLS:
+            self._wait(proc, r)
+        elif name == "prctl":
+            self._prctl(proc, r)
         elif name in NET_CALLS:
             self._net(proc, r)
         elif name in WRITE_CALLS:
@@ -471,9 +500,20 @@ class TraceInterpreter:
                 proc.fds.pop(fd, None)
             proc.cloexec.clear()
             proc.stdio = self._stdio(proc)
+            proc.exe_resolved = self.programs.real_path(exe)
+            proc.exe_sha256 = self.programs.sha256(exe)
             self.executed.add(exe)
             stdio = dict(zip(("stdin", "stdout", "stderr"), proc.stdio, strict=True))
-            self._emit(ProcessExecuted, proc, r.ts, path=path, applet=applet, **stdio)
+            self._emit(
+                ProcessExecuted,
+                proc,
+                r.ts,
+                path=path,
+                applet=applet,
+                exe_resolved=proc.exe_resolved,
+                exe_sha256=proc.exe_sha256,
+                **stdio,
+            )
         else:
             if r.errno == "ENOEXEC":
                 self.executed.add(path)  # shells then run it as a script ("ash /tmp/x")
@@ -578,6 +618,34 @@ class TraceInterpreter:
         if requested >= self.sleep_threshold:
             self.skipped += max(0.0, requested - self.sleep_floor)
             self._emit(SleepSkipped, proc, r.ts, call=r.name, requested_seconds=requested)
+
+    def _wait(self, proc: _Proc, r: Syscall) -> None:
+        """poll(…, 1, 600000) = 0 (Timeout): a timed wait ran out; ret None: still pending."""
+        requested = wait_timeout(r.name, r.args)
+        if requested is None or requested < self.sleep_threshold:
+            return
+        if r.ret == 0:
+            self._emit(WaitTimedOut, proc, r.ts, call=r.name, requested_seconds=requested)
+        elif r.ret is None and not r.errno:
+            self._emit(WaitPending, proc, r.ts, call=r.name, requested_seconds=requested)
+
+    def _prctl(self, proc: _Proc, r: Syscall) -> None:
+        """prctl(PR_SET_NAME, "kworker/0:1") = 0"""
+        if len(r.args) < 2 or r.args[0] != PR_SET_NAME:
+            return
+        name = unquote(r.args[1])
+        if r.succeeded:
+            proc.names.append(name)
+        program = posixpath.basename(self.programs.real_path(proc.binary or proc.exe))
+        self._emit(
+            ProcessRenamed,
+            proc,
+            r.ts,
+            name=name,
+            succeeded=r.succeeded,
+            error=r.errno,
+            multi_call=program in MULTI_CALL_BINARIES,
+        )
 
     def _net(self, proc: _Proc, r: Syscall) -> None:
         if not r.args:
@@ -859,6 +927,26 @@ class TraceInterpreter:
         if proc.pid == self.init_pid:
             self.init_exit = r.code if r.code is not None else 128 + _signal_number(r.signal)
         self._emit(ProcessExited, proc, r.ts, exit_code=r.code, signal=r.signal)
+
+
+# "3000" (ms: poll, epoll_wait), "{tv_sec=600, tv_nsec=0}" (ppoll, pselect6, epoll_pwait2),
+# "{tv_sec=600, tv_usec=0}" (select); "-1" / "NULL" wait forever
+_TIMEVAL = re.compile(r"^\{tv_sec=(\d+), tv_(n|u)sec=(\d+)\}")
+
+
+def wait_timeout(call: str, args: tuple[str, ...] | list[str]) -> float | None:
+    """The timeout in seconds a timed wait asked for; None when it waits forever or unknown."""
+    index = WAIT_CALLS.get(call)
+    if index is None or len(args) <= index:
+        return None
+    text = args[index].strip()
+    m = _TIMEVAL.match(text)
+    if m is not None:
+        return int(m[1]) + int(m[3]) / (1e9 if m[2] == "n" else 1e6)
+    if text.lstrip("-").isdigit() and call in ("poll", "epoll_wait", "epoll_pwait"):
+        ms = int(text)
+        return ms / 1000 if ms >= 0 else None
+    return None
 
 
 def _int(text: str, base: int = 0) -> int:

@@ -18,6 +18,10 @@ Why these strace options:
   -e signal=!SIGCHLD,…  routine deliveries are noise; strace prints "+++ killed by SIGX +++"
                  only for signals in this set, so fatal ones stay in. kill() calls are traced.
   --inject       sleeps return at once (see SleepPolicy).
+  poll/ppoll/select/pselect6/epoll_wait/epoll_pwait/epoll_pwait2  traced for their timeouts
+                 (WaitTimedOut/WaitPending). With -p every syscall stops in strace anyway, so
+                 the cost is the printing of these lines only.
+  prctl          PR_SET_NAME renames (ProcessRenamed).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from detonate.sandbox.trace_events import (
 )
 
 STRING_LIMIT = 4096
+MAX_INJECT_WHEN = 65535  # strace's largest `when=` bound
 
 
 @dataclass(frozen=True)
@@ -49,16 +54,18 @@ class SleepPolicy:
     """How sleeps are skipped.
 
     strace cannot inject conditionally on a call's arguments, so every nanosleep/clock_nanosleep
-    returns 0 after `floor_seconds` (a floor keeps `while :; do sleep 5; …; done` loops from
-    spinning), but only for the first `per_process` sleeps of each process (a long-running
-    program's own timing loops soon run at their real pace). Sleeps of `threshold_seconds` or
-    more become SleepSkipped events. poll/select/epoll timeouts are NOT skipped: injecting
-    there would also cut short waits for network data.
+    of the whole run returns 0 after `floor_seconds` (a floor keeps `while :; do sleep 5; …;
+    done` loops from spinning; a sleep shorter than the floor takes the floor). A cap per
+    process would let a long delay built of many short sleeps (busybox `timeout 600` polls its
+    child with 600 one-second sleeps) run at its real pace. `per_process` > 0 restores such a
+    cap (strace `when=1..N`); 0 means every sleep. Sleeps of `threshold_seconds` or more become
+    SleepSkipped events. poll/select/epoll timeouts are NOT skipped (injecting there would also
+    cut short waits for network data): they are WaitTimedOut / WaitPending events.
     """
 
     threshold_seconds: float = 1.0
     floor_seconds: float = 0.2
-    per_process: int = 16
+    per_process: int = 0
 
 
 class Tracer(Protocol):
@@ -98,7 +105,9 @@ class StraceTracer:
 
     def command(self, init_pid: int) -> list[str]:
         delay = f"{int(self.sleep.floor_seconds * 1_000_000)}us"
-        inject = f"{','.join(SLEEP_CALLS)}:retval=0:when=1..{self.sleep.per_process}"
+        inject = f"{','.join(SLEEP_CALLS)}:retval=0"
+        if self.sleep.per_process > 0:
+            inject += f":when=1..{min(self.sleep.per_process, MAX_INJECT_WHEN)}"
         if self.sleep.floor_seconds > 0:
             inject += f":delay_exit={delay}"
         return [
