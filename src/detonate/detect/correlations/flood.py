@@ -120,15 +120,15 @@ def _datagram_flood(index: RunIndex, run: RunView) -> list[Evidence]:
         ):
             sunk[event.dst_ip].append(event)
     sends: dict[str, list[NetworkSent]] = defaultdict(list)
-    for event in run.events:
+    for packet in run.events:
         if (
-            isinstance(event, NetworkSent)
-            and event.protocol == "UDP"
-            and event.port != DNS_PORT
-            and event.address
-            and not is_loopback(event.address)
+            isinstance(packet, NetworkSent)
+            and packet.protocol == "UDP"
+            and packet.port != DNS_PORT
+            and packet.address
+            and not is_loopback(packet.address)
         ):
-            sends[event.address].append(event)
+            sends[packet.address].append(packet)
     measured = [e for e in run.events if isinstance(e, TrafficMeasured)]
     evidence = []
     for address in sorted(set(sunk) | set(sends)):
