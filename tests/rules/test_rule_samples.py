@@ -8,13 +8,15 @@ Sample files:
 - `*.events.yaml`: `events:`, a run's events (see detect.event_builder), given to every runtime
   detector (the rule engine and the correlators); optionally `honeytokens:` (Honeytoken fields:
   {path, kind, marker}) planted for the run, and `run:` (RunInfo fields such as
-  duration_seconds, cpu_seconds) for detectors that need how the run went;
+  duration_seconds, cpu_seconds) for detectors that need how the run went, and `files:`
+  ({path: text}) files the run wrote, readable through RunView.file_text;
 - anything else: raw file content, placed at /opt/sample/<file name>, mode 0755 when it
   starts with "#!" or "\\x7fELF", else 0644.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,15 @@ from detect.event_builder import events_from_data
 from detonate.detect import RunView, runtime_findings
 from detonate.model.filesystem import UnpackIssue
 from detonate.model.options import StaticOptions
-from detonate.model.runtime import EndReason, Honeytoken, RunInfo, RunStatus
+from detonate.model.runtime import (
+    ChangeKind,
+    ContentType,
+    EndReason,
+    FileChange,
+    Honeytoken,
+    RunInfo,
+    RunStatus,
+)
 from detonate.progress import NullProgress
 from detonate.rules import load_rules
 from detonate.static import analyze
@@ -57,7 +67,7 @@ def cases() -> list[object]:
 
 def fired_rules(sample: Path, tmp_path: Path) -> set[str]:
     if sample.name.endswith(".events.yaml"):
-        run = run_from_yaml(yaml.safe_load(sample.read_text()))
+        run = run_from_yaml(yaml.safe_load(sample.read_text()), tmp_path / "artifacts")
         return {finding.rule_id for finding in runtime_findings(run)}
     image, files, issues = make_image(), [], ()
     if sample.name.endswith(".config.yaml"):
@@ -75,14 +85,40 @@ def fired_rules(sample: Path, tmp_path: Path) -> set[str]:
     return {finding.rule_id for finding in result.findings}
 
 
-def run_from_yaml(doc: dict[str, Any]) -> RunView:
+def run_from_yaml(doc: dict[str, Any], artifacts_dir: Path | None = None) -> RunView:
     events = events_from_data(doc["events"])
+    files = written_files(doc.get("files", {}), artifacts_dir)
     info = None
     if "run" in doc:
         done = {"status": RunStatus.COMPLETED, "ended_by": EndReason.EXITED, "events": len(events)}
         info = RunInfo(**done, **doc["run"])
     tokens = tuple(Honeytoken(**token) for token in doc.get("honeytokens", ()))
-    return RunView(events=events, honeytokens=tokens, run=info)
+    return RunView(
+        events=events, honeytokens=tokens, run=info, files=files, artifacts_dir=artifacts_dir
+    )
+
+
+def written_files(texts: dict[str, str], artifacts_dir: Path | None) -> tuple[FileChange, ...]:
+    """`files:` of a sample as the run's copies of the files it wrote."""
+    if not texts:
+        return ()
+    assert artifacts_dir is not None
+    artifacts_dir.mkdir(parents=True, exist_ok=True)
+    changes = []
+    for number, (path, text) in enumerate(texts.items()):
+        data = text.encode()
+        (artifacts_dir / str(number)).write_bytes(data)
+        changes.append(
+            FileChange(
+                path,
+                ChangeKind.CREATED,
+                ContentType.SCRIPT if data.startswith(b"#!") else ContentType.OTHER,
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                artifact=str(number),
+            )
+        )
+    return tuple(changes)
 
 
 def test_every_rule_has_hit_and_miss_samples() -> None:

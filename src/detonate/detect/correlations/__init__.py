@@ -17,6 +17,8 @@ from detonate.detect.correlations.flood import Flood
 from detonate.detect.correlations.honeytokens import Honeytokens
 from detonate.detect.correlations.mining import Mining
 from detonate.detect.correlations.network_scan import NetworkScan
+from detonate.detect.correlations.persisted_commands import PersistedCommands
+from detonate.detect.correlations.shell_text import ShellText
 from detonate.detect.correlations.sleep_evasion import SleepBeforeActivity
 from detonate.detect.interface import Detector
 
@@ -31,4 +33,6 @@ CORRELATORS: tuple[Detector, ...] = (
     Honeytokens(),
     ContainerEscape(),
     Beaconing(),
+    PersistedCommands(),
+    ShellText(),  # last: its findings merge into the exec-based ones of the same rule
 )
