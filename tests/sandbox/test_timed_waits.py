@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from detonate.model.events import (
+    FileOpenedForWrite,
+    PrivilegedAttempt,
     ProcessExecuted,
     ProcessRenamed,
     SleepSkipped,
@@ -164,3 +166,22 @@ def test_a_renamed_busybox_copy_has_the_hash_of_busybox_and_noexec_applets_are_n
     (copy,) = [e for e in result.events if isinstance(e, ProcessExecuted) and e.path == "/tmp/wget"]
     assert copy.exe_resolved == "/tmp/libxz.so.5"
     assert copy.exe_sha256 == hashlib.sha256(BUSYBOX.read_bytes()).hexdigest()
+
+
+def test_writes_through_a_symlink_name_the_opened_file_and_device_nodes_are_privileged() -> None:
+    lines = (
+        f'100 {T0:.6f} execve("/bin/sh", ["sh", "/x"], 0x1 /* 1 var */) = 0\n'
+        f'100 {T0:.6f} openat(AT_FDCWD</>, "/tmp/.k/authorized_keys", O_WRONLY|O_CREAT|O_APPEND,'
+        " 0666) = 3</root/.ssh/authorized_keys>\n"
+        f'100 {T0:.6f} mknodat(AT_FDCWD</>, "/tmp/d", S_IFBLK|0600, makedev(0x8, 0x1))'
+        " = -1 EPERM (Operation not permitted)\n"
+    )
+    events = interpret(lines).events
+    (write,) = [e for e in events if isinstance(e, FileOpenedForWrite)]
+    assert (write.path, write.requested_path) == (
+        "/root/.ssh/authorized_keys",
+        "/tmp/.k/authorized_keys",
+    )
+    (node,) = [e for e in events if isinstance(e, PrivilegedAttempt)]
+    assert (node.call, node.succeeded) == ("mknodat", False)
+    assert "S_IFBLK" in node.args

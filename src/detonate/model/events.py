@@ -96,6 +96,9 @@ class FileOpenedForWrite(Event):
     created: bool = False  # O_CREAT was asked for (not proof the file was new)
     succeeded: bool = True
     error: str = ""
+    # the path the sample named when it led elsewhere through a symlink (`path` is where the
+    # kernel opened: /tmp/.k/authorized_keys → /root/.ssh/authorized_keys); "" when the same
+    requested_path: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +112,7 @@ class FileOpenedForRead(Event):
     honeytoken: str = ""  # the planted token's kind ("aws-credentials" …), see RunResult
     succeeded: bool = True
     error: str = ""
+    requested_path: str = ""  # as on FileOpenedForWrite: the symlinked name the sample opened
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -571,23 +571,31 @@ class TraceInterpreter:
             if r.name == "openat2":
                 m = re.search(r"flags=([\w|]+)", flags)
                 flags = m[1] if m else flags
-        path = self._path(proc, path_arg, dirfd)
+        path = requested = self._path(proc, path_arg, dirfd)
         if r.succeeded and r.ret is not None:
             self._forget_fd(proc, r.ret)
             proc.fds[r.ret] = self._describe(r.ret_annotation) if r.ret_annotation else path
             if "O_CLOEXEC" in flags:
                 proc.cloexec.add(r.ret)
+            # openat(…, "/tmp/.k/authorized_keys", …) = 3</root/.ssh/authorized_keys>: the
+            # file the kernel opened, through any symlink, is what rules judge
+            opened = proc.fds[r.ret]
+            if opened.startswith("/") and opened != path and "(deleted)" not in opened:
+                path = opened
         ok, err = r.succeeded, r.errno
-        if path in self.watched and "O_WRONLY" not in flags:
+        moved = {"requested_path": requested} if path != requested else {}
+        token = self.watched.get(path) or self.watched.get(requested)
+        if token and "O_WRONLY" not in flags:
             self._emit(
                 FileOpenedForRead,
                 proc,
                 r.ts,
-                path=path,
+                path=path if path in self.watched else requested,
                 flags=flags,
-                honeytoken=self.watched[path],
+                honeytoken=token,
                 succeeded=ok,
                 error=err,
+                **moved,
             )
         if not any(f in flags for f in WRITE_FLAGS):
             return
@@ -600,6 +608,7 @@ class TraceInterpreter:
             created="O_CREAT" in flags,
             succeeded=ok,
             error=err,
+            **moved,
         )
         if path.startswith(("/proc/", "/sys/")):
             self._emit(
@@ -900,6 +909,10 @@ class TraceInterpreter:
             if kind == "dir" and err == "EEXIST":
                 return  # `mkdir -p` walking existing parents
             self._emit(FileCreated, proc, r.ts, path=path, file_type=kind, **common)
+            # mknodat(AT_FDCWD, "/tmp/d", S_IFBLK|0600, makedev(0x8, 0x1)): a device node is a
+            # way to the host's disks or memory, whatever the name
+            if kind == "node" and ("S_IFBLK" in r.raw_args or "S_IFCHR" in r.raw_args):
+                self._emit(PrivilegedAttempt, proc, r.ts, call=name, args=r.raw_args, **common)
         elif name in ("symlink", "symlinkat") and len(a) >= 2:
             link = self._path(proc, a[2], a[1]) if at and len(a) >= 3 else self._path(proc, a[1])
             target = unquote(a[0])

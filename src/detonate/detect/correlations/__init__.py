@@ -8,6 +8,7 @@ Each detector's rules keep their metadata in rules/builtin/runtime/<rule-id>.yam
 
 from __future__ import annotations
 
+from detonate.detect.correlations.account_backdoor import AccountBackdoor
 from detonate.detect.correlations.beaconing import Beaconing
 from detonate.detect.correlations.competitor_kill import CompetitorKill
 from detonate.detect.correlations.container_escape import ContainerEscape
@@ -33,6 +34,7 @@ CORRELATORS: tuple[Detector, ...] = (
     Honeytokens(),
     ContainerEscape(),
     Beaconing(),
+    AccountBackdoor(),
     PersistedCommands(),
     ShellText(),  # last: its findings merge into the exec-based ones of the same rule
 )
