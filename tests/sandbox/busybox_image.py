@@ -30,7 +30,7 @@ def build_busybox_rootfs(root: Path) -> Path:
     shutil.copy2(BUSYBOX, root / "bin" / "busybox")
     applets = (
         "sh sleep echo cat wget nc mount insmod ls rm mv chmod kill dd mkdir id true head yes"
-        " timeout mkfifo cp ln"
+        " timeout mkfifo cp ln grep"
     )
     for applet in applets.split():
         (root / "bin" / applet).symlink_to("busybox")

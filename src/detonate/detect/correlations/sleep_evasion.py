@@ -10,6 +10,7 @@ or a mining pool session.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from detonate.detect.correlations.metadata import finding
 from detonate.detect.correlations.pipelines import consumers
@@ -44,6 +45,7 @@ MAX_PENDING = 10_000
 LONG_WAIT_SECONDS = 60.0
 LONG_TOTAL_SECONDS = 300.0
 TEARDOWN_SECONDS = 1.0
+TIMER_LOOP_WAITS = 3  # long waits of one process that make it a timer loop
 Wait = SleepSkipped | WaitTimedOut  # a wait that may precede an activity
 
 
@@ -85,6 +87,7 @@ def _delay_alone(index: RunIndex, sleeps: list[Wait]) -> tuple[Finding, ...]:
         (s.requested_seconds, s) for s in sleeps if isinstance(s, SleepSkipped)
     ]
     waits += _other_waits(index)
+    waits = _without_timer_loops(waits)
     if not waits:
         return ()
     total = sum(seconds for seconds, _ in waits)
@@ -113,6 +116,15 @@ def _delay_alone(index: RunIndex, sleeps: list[Wait]) -> tuple[Finding, ...]:
             why="The waits added up to several minutes." if long_total else "",
         ),
     )
+
+
+def _without_timer_loops(waits: list[tuple[float, Event]]) -> list[tuple[float, Event]]:
+    """Drop the waits of a process that waits long again and again: a daemon's timer (crond
+    sleeps up to a minute, then checks its tables, forever) is its normal life, not a delay
+    before a payload. One long wait, or many short ones adding up, stay."""
+    long_waits = Counter(e.pid for seconds, e in waits if seconds >= LONG_WAIT_SECONDS / 2)
+    loops = {pid for pid, count in long_waits.items() if count >= TIMER_LOOP_WAITS}
+    return [(seconds, e) for seconds, e in waits if e.pid not in loops]
 
 
 def _other_waits(index: RunIndex) -> list[tuple[float, Event]]:
