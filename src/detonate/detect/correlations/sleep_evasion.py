@@ -46,6 +46,7 @@ LONG_WAIT_SECONDS = 60.0
 LONG_TOTAL_SECONDS = 300.0
 TEARDOWN_SECONDS = 1.0
 TIMER_LOOP_WAITS = 3  # long waits of one process that make it a timer loop
+LATE_ACTIVITY_SECONDS = 10.0  # real seconds before a payload's first step (sleeps are skipped)
 Wait = SleepSkipped | WaitTimedOut  # a wait that may precede an activity
 
 
@@ -57,6 +58,7 @@ class SleepBeforeActivity:
         written: set[str] = set()
         pending: list[Wait] = []
         servers: set[int] = set()
+        first_activity: Event | None = None
         for event in run.events:
             if isinstance(event, NetworkListened | NetworkBound):
                 servers.add(event.pid)
@@ -67,7 +69,10 @@ class SleepBeforeActivity:
                 continue
             if isinstance(event, FileOpenedForWrite) and event.succeeded:
                 written.add(event.path)
-            if not pending or not _is_activity(event, written):
+            if not _is_activity(event, written):
+                continue
+            first_activity = first_activity or event
+            if not pending:
                 continue
             waited = _waits_of(index, pending, event.pid, event.ts)
             delay = sum(s.requested_seconds for s in waited)
@@ -75,7 +80,37 @@ class SleepBeforeActivity:
                 return (_finding(index, waited, delay, event),)
             # short waits between activities: a polling loop, not an evasion
             pending = [s for s in pending if s not in waited]
-        return _delay_alone(index, pending)
+        return _late_payload(index, first_activity) or _delay_alone(index, pending)
+
+
+def _late_payload(index: RunIndex, first: Event | None) -> tuple[Finding, ...]:
+    """A payload whose first step came long after the start though no skippable sleep explains
+    it: the wait was a busy loop, a blocking read, ping, a timer — a delay of another kind."""
+    if first is None or first.ts < LATE_ACTIVITY_SECONDS:
+        return ()
+    payload = _payload_after(index, first)
+    if payload is None:
+        return ()
+    evidence = [
+        Evidence(
+            description=f"first activity {first.ts:.0f} s after the container started, a wait "
+            f"spent in something other than a sleep: {_describe(index, first)}",
+            event_ids=(first.seq,),
+            process=index.chain(first.pid, first.seq) if first.pid else (),
+            destination=_destination(index, first),
+        ),
+        payload,
+    ]
+    return (
+        finding(
+            "sleep-before-activity",
+            NAME,
+            evidence,
+            severity=Severity.MEDIUM,
+            confidence=Confidence.MEDIUM,
+            why="The payload came only after a long wait that did not use sleep calls.",
+        ),
+    )
 
 
 def _delay_alone(index: RunIndex, sleeps: list[Wait]) -> tuple[Finding, ...]:
