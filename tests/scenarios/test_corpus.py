@@ -72,7 +72,16 @@ def test_real_software_runs_clean(name, real_archives, corpus_cache):
 VARIANT_EXPECTATIONS = load_expectations(VARIANTS_EXPECTED)
 # Variants the current detections still get wrong, each with the reason (see
 # docs/detection-matrix.md). Strict: a variant that starts passing must leave this list.
-KNOWN_MISSES: dict[str, str] = {}
+KNOWN_MISSES: dict[str, str] = {
+    "v05b-cat-copy-nc-fallback": (
+        "the busybox copy made with cat refuses its foreign argv[0], so no renamed tool ever "
+        "runs (nc downloads instead): T1036.003 has nothing to see"
+    ),
+    "v11b-dropbear-symlinked-keys": (
+        "root's keys written through a symlink are seen at their real path (high), but nothing "
+        "else in the run adds up to malicious: suspicious 44"
+    ),
+}
 
 
 @pytest.fixture(scope="session")

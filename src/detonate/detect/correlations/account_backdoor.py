@@ -1,10 +1,11 @@
 """Backdoor accounts: a uid-0 account added to /etc/passwd during the run, and SSH keys written
-for root or for an account the run added.
+for an account with uid 0.
 
 The image's /etc/passwd is the baseline: a uid-0 line whose name it did not have as uid 0 is
 new. Keys are judged by whose home they are in, as the passwd at the end of the run says, so
 root's keys written under a custom home (`sysadm:x:0:0::/var/lib/.sysadm:/bin/sh`) count; a git
-server writing its own unprivileged user's keys does not. Root's /root keys are the rule
+server or an SFTP drop box writing keys for the unprivileged user it creates at first start
+(B6) does not. Root's /root keys are the rule
 file-root-authorized-keys-write.
 """
 
@@ -30,7 +31,6 @@ class AccountBackdoor:
             return ()
         final = _accounts(run.file_text(PASSWD) or "")
         before = _accounts(_image_passwd(run))
-        added = {name for name in final if name not in before}
         new_root = sorted(
             name
             for name, (uid, _) in final.items()
@@ -55,7 +55,7 @@ class AccountBackdoor:
         homes = {
             home.rstrip("/") + "/": name
             for name, (uid, home) in final.items()
-            if home not in ("", "/") and (uid == 0 or name in added)
+            if home not in ("", "/") and uid == 0
         }
         keys = _key_writes(run, homes)
         if keys:
@@ -110,8 +110,7 @@ def _key_writes(run: RunView, homes: dict[str, str]) -> list[Evidence]:
         if owner is not None:
             evidence.append(
                 Evidence(
-                    description=f"SSH keys written for {owner}, an account with uid 0 or added "
-                    "in this run",
+                    description=f"SSH keys written for {owner}, an account with uid 0",
                     path=path,
                     event_ids=(event.seq,),
                 )
