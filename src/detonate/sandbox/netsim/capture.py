@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 import subprocess
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ class Volume:
 
 
 READY_SECONDS = 5.0
+FLUSH_SECONDS = 0.2
 
 
 class Capture:
@@ -70,6 +72,7 @@ class Capture:
 
     def stop(self) -> Volume:
         if self._process.poll() is None:
+            time.sleep(FLUSH_SECONDS)  # the last packets of the run still on their way to us
             self._process.terminate()
             try:
                 self._process.wait(5)
