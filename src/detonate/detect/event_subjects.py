@@ -289,7 +289,7 @@ def _describe(
         if isinstance(event, FileRenamed) and event.new_path:
             # `sed -i`, `mv tmp target`: the destination's content is replaced, a write to it
             dest = event.new_path
-            replaced = {
+            replaced: dict[str, object] = {
                 "op": "write",
                 "path": dest,
                 "name": base(dest),
