@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check --quiet src tests benchmarks scripts
 .venv/bin/ruff format --check --quiet src tests benchmarks
+.venv/bin/mypy --no-error-summary
 # Screenshots of the HTML report and other artifacts worth keeping from a CI run land here.
 export DETONATE_ARTIFACTS="${DETONATE_ARTIFACTS:-$PWD/out/test-artifacts}"
 mkdir -p "$DETONATE_ARTIFACTS"
