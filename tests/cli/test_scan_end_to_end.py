@@ -238,3 +238,22 @@ def test_a_broken_ignore_file_is_a_usage_error(tmp_path, built_samples):
     )
     assert code == 2
     assert report["verdict"] == "error"
+
+
+@pytest.mark.sandbox
+def test_readme_demo_sample_is_static_clean_and_malicious_when_run(tmp_path, built_samples):
+    # The README's first scan (scripts/scan-sample.sh) must show why detonate exists.
+    reference = built_samples["delayed-dropper"].archive_reference
+    _, static = scan(tmp_path, reference)
+    assert static["verdict"] == "clean"
+    out = tmp_path / "full.json"
+    code = main(
+        ["image", reference, "--format", "json", "-o", str(out), "--cache-dir",
+         str(tmp_path / "cache"), "--timeout", "30"]
+    )  # fmt: skip
+    report = json.loads(out.read_text())
+    json_report.validate(report)
+    assert (code, report["verdict"]) == (1, "malicious")
+    runtime = {f["rule_id"] for f in report["findings"] if f["runtime_only"]}
+    assert {"sleep-before-activity", "download-pipe-shell", "download-write-exec"} <= runtime
+    assert report["run"]["skipped_sleep_seconds"] >= 590  # the ten-minute warm-up
