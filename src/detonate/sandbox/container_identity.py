@@ -13,7 +13,8 @@ Without them `localhost` and the container's own name are looked up in DNS, wher
 simulated internet would answer with a sinkhole: a server's self-checks would become remote
 traffic and software that resolves its own name (RabbitMQ) would never start. Both files are
 written into the run's rootfs before it starts, so the filesystem diff leaves them out unless
-the sample changes them.
+the sample changes them, and owned by container root as Docker's are (a sample may edit its
+/etc/hosts: miners point competitors' pools at 0.0.0.0).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import secrets
 from pathlib import Path
 
+from detonate.model.options import CONTAINER_ID_BASE
 from detonate.sandbox.netsim.rootfs_files import resolve_in_root
 
 HOSTS_HEADER = (
@@ -62,6 +64,7 @@ def _replace(target: Path, text: str) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(target, flags, 0o644)
     try:
+        os.fchown(fd, CONTAINER_ID_BASE, CONTAINER_ID_BASE)
         os.write(fd, text.encode())
     finally:
         os.close(fd)
