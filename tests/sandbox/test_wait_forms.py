@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from detonate.factory.build import build_all
+from detonate.factory.build import build_sample
+from detonate.factory.debootstrap import debootstrap_unavailable
 from detonate.model.findings import Finding
 from detonate.model.options import SandboxOptions, ScanOptions
 from detonate.model.report import Report
@@ -43,28 +44,46 @@ NOT_COMPRESSED_YET = {
     "go-sleep": "Go runtime (futex, epoll_pwait)",
     "go-after": "Go runtime (futex, epoll_pwait)",
     "go-ticker": "Go runtime (futex, epoll_pwait)",
+    "python-event": "futex",
+    "python-asyncio": "epoll_wait",
 }
-CLOCK_NOT_CONSISTENT = "issue 8: the clocks do not show the skipped sleep yet"
+# Forms whose wait is shortened, but something else of issue 8 is missing.
+OTHER_GAPS = {
+    "clock-check": "issue 8: the clocks do not show the skipped sleep yet",
+    # CPython sleeps with clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, deadline): skipped,
+    # so the payload runs, but the tracer cannot tell the deadline's distance (no SleepSkipped)
+    "python-sleep": "issue 8: an absolute CLOCK_MONOTONIC sleep is skipped but not reported",
+}
 
 
 def _param(form: str) -> Any:
     if form in NOT_COMPRESSED_YET:
         reason = f"issue 8: {NOT_COMPRESSED_YET[form]} waits are not compressed yet"
         return pytest.param(form, marks=pytest.mark.xfail(strict=True, reason=reason))
-    if form == "clock-check":
-        return pytest.param(form, marks=pytest.mark.xfail(strict=True, reason=CLOCK_NOT_CONSISTENT))
+    if form in OTHER_GAPS:
+        return pytest.param(form, marks=pytest.mark.xfail(strict=True, reason=OTHER_GAPS[form]))
     return form
 
 
 DELAY_FORMS = [_param(form) for form, entry in EXPECTED.items() if entry["finding"]]
 
 
+def needs_debootstrap(form: str) -> bool:
+    return "base: debootstrap" in (WAITS / form / "image.yaml").read_text()
+
+
 @pytest.fixture(scope="session")
 def wait_archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every form's image, built once; the Python ones only where debootstrap can run."""
     if not sandbox_available():
         pytest.skip("needs root, runc, strace and /bin/busybox")
     out = tmp_path_factory.mktemp("waits")
-    return {built.name: built.archive for built in build_all(WAITS, out)}
+    skip_debootstrap = debootstrap_unavailable() is not None
+    return {
+        form: build_sample(WAITS / form, out).archive
+        for form in EXPECTED
+        if not (skip_debootstrap and needs_debootstrap(form))
+    }
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +92,8 @@ def wait_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def scan_form(form: str, archives: dict[str, Path], cache: Path) -> Report:
+    if form not in archives:
+        pytest.skip(f"{form}: {debootstrap_unavailable()}")
     report = scan(
         f"oci-archive:{archives[form]}", ScanOptions(cache_dir=cache, sandbox=WAIT_SANDBOX)
     )
