@@ -9,6 +9,7 @@ mechanism lands, and then leave NOT_COMPRESSED_YET.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -121,13 +122,14 @@ def names_the_wait(finding: Finding, report: Report, form: str) -> bool:
         for seq in evidence.event_ids:
             event = by_seq.get(seq, {})
             if (
-                event.get("kind") in WAIT_KINDS
+                str(event.get("kind", "")).startswith("time.")  # any kind of wait event
                 and event.get("call") in calls
                 and event.get("requested_seconds", 0) >= seconds
             ):
                 return True
-        words = set(evidence.description.replace("(", " ").replace(")", " ").split())
-        if words & calls and f"{seconds:g}" in evidence.description:
+        text = evidence.description
+        said = any(re.search(rf"\b{re.escape(call)}\b", text) for call in calls)
+        if said and re.search(rf"\b{seconds:g}\b", text):
             return True
     return False
 
