@@ -53,9 +53,9 @@ from detonate.model.netevents import (
 )
 from detonate.model.runtime import ChangeKind
 
-# /proc/self/fd/3, /proc/1234/fd/3, /dev/fd/3, memfd:payload, /memfd:x (deleted)
 # "127.0.0.1", "::1", "::ffff:127.0.0.2", "0.0.0.0": the container itself
 LOOPBACK = re.compile(r"^(127\.|::1$|::ffff:127\.|localhost$|0\.0\.0\.0$)")
+# /proc/self/fd/3, /proc/1234/fd/3, /dev/fd/3, memfd:payload, /memfd:x (deleted)
 FILELESS_PATH = re.compile(r"^(?:/proc/(?:self|\d+)/fd/\d+|/dev/fd/\d+|/?memfd:)")
 # Busybox and its kin re-exec themselves through this path; the applet names the program.
 SELF_EXE = ("/proc/self/exe",)

@@ -3,8 +3,8 @@
 The container's own names are the exception: `localhost` (and `*.localhost`, RFC 6761) is
 127.0.0.1 and the container's hostname its own address, as /etc/hosts says. Resolvers that
 ask DNS before the hosts file (a static glibc without nsswitch.conf does) would otherwise
-send the sample's talk to itself to a sinkhole. Those lookups never leave a real container,
-so they are answered but not recorded.
+send the sample's talk to itself to a sinkhole. In a real container the hosts file or the
+runtime's own DNS answers them, never the internet: they are answered but not recorded.
 """
 
 from __future__ import annotations
