@@ -12,7 +12,8 @@ runs here.
 C: the flags make the output a function of the source, its sibling headers and the compiler:
 no symbols (the temporary file names would land in `.symtab`), no build id, no `.comment`.
 Go: the package in the `.go` file's directory (its own module, standard library only or
-vendored) is built with `CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -buildid="`,
+vendored) is built with `CGO_ENABLED=0 go build -trimpath -buildvcs=false
+-ldflags="-s -w -buildid="`,
 offline (`GOPROXY=off`), so the output is a function of the directory's Go files, go.mod,
 vendor/ and the toolchain.
 Binaries are cached by that function under `$DETONATE_STANDIN_CACHE`, else
@@ -40,7 +41,8 @@ CFLAGS = (
     "-fno-asynchronous-unwind-tables",
     "-Wl,--build-id=none",
 )
-GO_BUILD = ("build", "-trimpath", "-ldflags=-s -w -buildid=")
+# -buildvcs=false: else the repository's commit and dirty flag are stamped into the binary
+GO_BUILD = ("build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=")
 # What a Go stand-in's binary depends on besides the toolchain, in its package directory.
 GO_INPUTS = ("*.go", "go.mod", "go.sum", "vendor/modules.txt")
 
