@@ -53,6 +53,8 @@ from detonate.model.netevents import (
 )
 from detonate.model.runtime import ChangeKind
 
+# "127.0.0.1", "::1", "::ffff:127.0.0.2", "0.0.0.0": the container itself
+LOOPBACK = re.compile(r"^(127\.|::1$|::ffff:127\.|localhost$|0\.0\.0\.0$)")
 # /proc/self/fd/3, /proc/1234/fd/3, /dev/fd/3, memfd:payload, /memfd:x (deleted)
 FILELESS_PATH = re.compile(r"^(?:/proc/(?:self|\d+)/fd/\d+|/dev/fd/\d+|/?memfd:)")
 # Busybox and its kin re-exec themselves through this path; the applet names the program.
@@ -207,15 +209,30 @@ def is_renamed(path: str, applet: str, argv: tuple[str, ...]) -> bool:
     return bool(shown) and shown != name and not shown.startswith("-")  # "-sh": a login shell
 
 
+@dataclass(frozen=True)
+class LocalAddresses:
+    """Loopback and the container's own address and hostname: a `connect` there has
+    `local: true` (a health check or a self-scrape, never a remote peer)."""
+
+    own: frozenset[str]
+
+    def contains(self, address: str) -> bool:
+        return bool(LOOPBACK.match(address)) or address in self.own
+
+
 def event_subjects(run: RunView) -> Iterator[EventSubject]:
     """Every subject the run's events make, in stream order."""
     table = _ProcessTable()
     table.learn_tools(run.events)
     written = {c.path for c in run.files if c.change is not ChangeKind.DELETED}
     flows = _FlowNames(run.events)
+    own = (*run.run.addresses, run.run.hostname) if run.run is not None else ()
+    local = LocalAddresses(frozenset(a for a in own if a))
     for event in run.events:
         table.observe(event)
         for name, fields, summary, destination in _describe(event, written, flows, table):
+            if name == "connect":
+                fields["local"] = local.contains(str(fields["address"]))
             lineage = table.lineage(event.pid)
             actor = lineage[0] if lineage else None
             fields = {

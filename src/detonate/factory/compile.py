@@ -1,16 +1,24 @@
-"""Stand-in programs compiled on the host at build time: our own C sources, never image content.
+"""Stand-in programs compiled on the host at build time: our own sources, never image content.
 
-A recipe file entry names a C source relative to the recipe's directory:
+A recipe file entry names a C or Go source relative to the recipe's directory:
 
     - {path: /usr/local/bin/xmrig, compile: ../../standins/miner.c}
+    - {path: /usr/local/bin/gowait, compile: ../../standins/waits/gowait/main.go}
 
 and becomes the static, stripped binary of that source (mode 0755 unless the entry says
-otherwise). The host only runs gcc on files of this repository; nothing from an image runs here.
+otherwise). The host only runs gcc or go on files of this repository; nothing from an image
+runs here.
 
-The flags make the output a function of the source, its sibling headers and the compiler:
+C: the flags make the output a function of the source, its sibling headers and the compiler:
 no symbols (the temporary file names would land in `.symtab`), no build id, no `.comment`.
+Go: the package in the `.go` file's directory (its own module, standard library only or
+vendored) is built with `CGO_ENABLED=0 go build -trimpath -buildvcs=false
+-ldflags="-s -w -buildid="`,
+offline (`GOPROXY=off`), so the output is a function of the directory's Go files, go.mod,
+vendor/ and the toolchain.
 Binaries are cached by that function under `$DETONATE_STANDIN_CACHE`, else
-`$XDG_CACHE_HOME/detonate/standins`, else `~/.cache/detonate/standins`.
+`$XDG_CACHE_HOME/detonate/standins`, else `~/.cache/detonate/standins`; Go's build cache
+lives beside them (`go-build/`).
 """
 
 from __future__ import annotations
@@ -33,17 +41,27 @@ CFLAGS = (
     "-fno-asynchronous-unwind-tables",
     "-Wl,--build-id=none",
 )
+# -buildvcs=false: else the repository's commit and dirty flag are stamped into the binary
+GO_BUILD = ("build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=")
+# What a Go stand-in's binary depends on besides the toolchain, in its package directory.
+GO_INPUTS = ("*.go", "go.mod", "go.sum", "vendor/modules.txt")
 
 
 class StandinCompileError(ValueError):
-    """gcc is missing or rejected a stand-in source."""
+    """gcc or go is missing or rejected a stand-in source."""
 
 
 def compile_standin(source: Path) -> Path:
-    """The cached static binary built from the C file `source`; compiled on first use."""
+    """The cached static binary built from the C or Go file `source`; compiled on first use."""
     source = Path(source).resolve()
     if not source.is_file():
         raise StandinCompileError(f"stand-in source {source} does not exist")
+    if source.suffix == ".go":
+        key = _go_cache_key(source.parent)
+        target = _cache_dir() / f"{source.parent.name}-go-{key[:24]}"
+        if not target.is_file():
+            _compile_go(source.parent, target)
+        return target
     key = _cache_key(source)
     target = _cache_dir() / f"{source.stem}-{key[:24]}"
     if not target.is_file():
@@ -53,7 +71,11 @@ def compile_standin(source: Path) -> Path:
 
 def compile_standin_to(source: Path, output: Path) -> None:
     """Compile `source` to `output`, bypassing the cache (for tests of determinism)."""
-    _compile(Path(source).resolve(), Path(output))
+    source = Path(source).resolve()
+    if source.suffix == ".go":
+        _compile_go(source.parent, Path(output))
+    else:
+        _compile(source, Path(output))
 
 
 @cache
@@ -67,12 +89,35 @@ def _compiler() -> tuple[str, str]:
     return gcc, version
 
 
+@cache
+def _go() -> tuple[str, str]:
+    go = os.environ.get("DETONATE_GO") or shutil.which("go")
+    if not go:
+        raise StandinCompileError("go not found: install Debian's golang-go")
+    version = subprocess.run(
+        [go, "version"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    return go, version
+
+
 def _cache_key(source: Path) -> str:
     digest = hashlib.sha256()
     digest.update(_compiler()[1].encode())
     digest.update("\0".join(CFLAGS).encode())
     for path in [source, *sorted(source.parent.glob("*.h"))]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _go_cache_key(package: Path) -> str:
+    digest = hashlib.sha256()
+    digest.update(_go()[1].encode())
+    digest.update("\0".join(GO_BUILD).encode())
+    inputs = sorted({path for pattern in GO_INPUTS for path in package.glob(pattern)})
+    inputs += sorted((package / "vendor").rglob("*.go")) if (package / "vendor").is_dir() else []
+    for path in inputs:
+        name = path.relative_to(package).as_posix()
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -100,6 +145,45 @@ def _compile(source: Path, target: Path) -> None:
         )
         if result.returncode != 0:
             raise StandinCompileError(f"gcc failed on {source.name}:\n{result.stderr.strip()}")
+        os.chmod(partial, 0o755)
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+
+
+def _compile_go(package: Path, target: Path) -> None:
+    go = _go()[0]
+    if not (package / "go.mod").is_file():
+        raise StandinCompileError(f"Go stand-in {package} has no go.mod")
+    cache = _cache_dir()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(cache),
+        "CGO_ENABLED": "0",
+        "GOPROXY": "off",  # offline: a stand-in uses the standard library or vendor/ only
+        "GOFLAGS": "-mod=vendor" if (package / "vendor").is_dir() else "-mod=readonly",
+        "GOWORK": "off",
+        "GOCACHE": str(cache / "go-build"),
+        "GOPATH": str(cache / "go-path"),
+        "GOENV": "off",
+    }
+    handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(handle)
+    try:
+        result = subprocess.run(
+            [go, *GO_BUILD, "-o", partial, "."],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=package,
+            env=environment,
+        )
+        if result.returncode != 0:
+            raise StandinCompileError(
+                f"go build failed on {package.name}:\n{result.stderr.strip()}"
+            )
         os.chmod(partial, 0o755)
         os.replace(partial, target)
     finally:

@@ -38,7 +38,8 @@ file name), `process_path`, `cmdline` (its argv joined), `parent` (the parent's 
 - read: an open for reading of a watched path. `path`, `name`, `honeytoken` (its kind).
 - connect: a socket connect. `family`, `transport` (TCP, UDP, UNIX…), `address` (IP or unix
   socket path), `port`, `domain` (the name the sample resolved), `protocol` (what the
-  simulator saw on the flow: http, tls, stratum, irc, docker…).
+  simulator saw on the flow: http, tls, stratum, irc, docker…), `local` (loopback or the
+  container's own address or hostname: the sample talking to itself).
 - listen: a bind or listen. `address`, `port`, `transport`.
 - dns: `name`, `qtype`, `rcode`, `answers`.
 - http: `method`, `host`, `path`, `url`, `user_agent`, `authorization` (scheme only),
@@ -111,7 +112,7 @@ RUNTIME_SUBJECT_FIELDS: dict[str, frozenset[str]] = {
             }
         ),
         "read": frozenset({"path", "name", "honeytoken"}),
-        "connect": NET_FIELDS | {"family", "transport", "protocol"},
+        "connect": NET_FIELDS | {"family", "transport", "protocol", "local"},
         "listen": frozenset({"address", "port", "transport"}),
         "dns": frozenset({"name", "qtype", "rcode", "answers"}),
         "http": NET_FIELDS

@@ -9,8 +9,13 @@ from detonate.model.events import Event
 
 
 class NetworkHook(Protocol):
-    def prepare(self, rootfs: Path) -> None:
-        """Before `runc create`: write resolv.conf, trust bundles … into the run's rootfs."""
+    @property
+    def container_address(self) -> str:
+        """The container's own address on its link ("10.131.7.2"): local, never remote."""
+
+    def prepare(self, rootfs: Path, hostname: str = "") -> None:
+        """Before `runc create`: write resolv.conf, trust bundles … into the run's rootfs;
+        `hostname` is the container's, answered with its own address, not a sinkhole."""
 
     def attach(self, init_pid: int) -> None:
         """After `runc create`, before `runc start`: wire the container's netns (by its pid)."""

@@ -26,6 +26,7 @@ from detonate.model.options import CONTAINER_ID_BASE, MiB, SandboxOptions
 from detonate.model.runtime import EndReason, RunInfo, RunResult, RunStatus
 from detonate.progress import Progress
 from detonate.sandbox.attribution import attribute
+from detonate.sandbox.container_identity import new_hostname, write_identity
 from detonate.sandbox.filesystem_diff import diff_upper, snapshot_upper
 from detonate.sandbox.honeytokens import homes_for, kubernetes_env, plant_honeytokens
 from detonate.sandbox.leftovers import (
@@ -118,10 +119,13 @@ class _Run:
             self.states.save(state)
             bait = plant_honeytokens(overlay.merged, homes_for(spec.uid, spec.gid, spec.env))
             bundle = overlay.merged.parent
-            config = runtime_config(spec, options, self.cgroup)
+            hostname = new_hostname()
+            config = runtime_config(spec, options, self.cgroup, hostname)
             (bundle / "config.json").write_text(json.dumps(config, indent=1))
+            address = self.network.container_address if self.network is not None else ""
+            write_identity(overlay.merged, hostname, address)
             if self.network is not None:
-                self.network.prepare(overlay.merged)
+                self.network.prepare(overlay.merged, hostname)
             runc = self.states.runc
             with open(overlay.logs / "output.log", "wb") as output:
                 # Container root must be able to reopen its own stdout (`/dev/stdout`, and the
@@ -134,9 +138,9 @@ class _Run:
             self.states.save(state)
             if self.network is not None:
                 self.network.attach(init_pid)
-            # What runc and the hooks put in the upper dir (mount points, resolv.conf, trust
-            # bundles, honeytokens) is setup, not the sample's doing: the diff leaves it out
-            # unless changed.
+            # What runc and the hooks put in the upper dir (mount points, hosts, hostname,
+            # resolv.conf, trust bundles, honeytokens) is setup, not the sample's doing: the
+            # diff leaves it out unless changed.
             setup = snapshot_upper(overlay.upper)
             t0 = time.time()
             runc.start(state.container_id)
@@ -167,6 +171,8 @@ class _Run:
                 cpu_seconds=round(cpu_seconds, 3),
                 memory_peak_bytes=memory_peak,
                 limits=_limits(options),
+                hostname=hostname,
+                addresses=(address,) if address else (),
             )
             return RunResult(
                 events, summary.processes, files, info, artifacts, honeytokens=bait.tokens

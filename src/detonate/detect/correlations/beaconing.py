@@ -21,7 +21,7 @@ from itertools import pairwise
 from urllib.parse import unquote_plus
 
 from detonate.detect.correlations.metadata import finding
-from detonate.detect.correlations.run_index import index_of, is_loopback
+from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.interface import RunView
 from detonate.model.events import SleepSkipped
 from detonate.model.findings import Confidence, Evidence, Finding, Severity
@@ -58,7 +58,7 @@ class Beaconing:
         sleeps = sorted(e.ts for e in run.events if isinstance(e, SleepSkipped))
         by_host: dict[str, list[HttpRequested]] = defaultdict(list)
         for event in index.net_events:
-            if isinstance(event, HttpRequested) and not _exempt(event):
+            if isinstance(event, HttpRequested) and not _exempt(index, event):
                 by_host[_host(event)].append(event)
         found = []
         for host, requests in by_host.items():
@@ -114,9 +114,9 @@ def _host(event: HttpRequested) -> str:
     return (event.host.rsplit(":", 1)[0] if event.host else "") or event.domain or event.dst_ip
 
 
-def _exempt(event: HttpRequested) -> bool:
+def _exempt(index: RunIndex, event: HttpRequested) -> bool:
     host = _host(event).lower().strip("[]")
-    if is_loopback(event.dst_ip) or is_loopback(host) or host in ("localhost", "::1"):
+    if index.is_local(event.dst_ip) or index.is_local(host) or host in ("localhost", "::1"):
         return True
     return bool(PACKAGE_PATH.search(event.path.split("?", 1)[0]))
 

@@ -13,7 +13,7 @@ import posixpath
 
 from detonate.detect.correlations.metadata import finding
 from detonate.detect.correlations.pipelines import consumers, runs_shell_code, script_argument
-from detonate.detect.correlations.run_index import RunIndex, index_of, is_loopback
+from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.interface import RunView
 from detonate.model.events import FileOpenedForWrite, ProcessExecuted
 from detonate.model.findings import Confidence, Evidence, Finding
@@ -42,7 +42,7 @@ def downloaders(index: RunIndex) -> dict[int, list[Evidence]]:
     out: dict[int, list[Evidence]] = {}
     seen: set[tuple[int, str, int]] = set()
     for connect in index.connections:
-        if connect.port == DNS_PORT or is_loopback(connect.address):
+        if connect.port == DNS_PORT or index.is_local(connect.address):
             continue
         if (connect.pid, connect.address, connect.port) in seen:
             continue

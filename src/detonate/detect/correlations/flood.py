@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 
 from detonate.detect.correlations.metadata import finding
-from detonate.detect.correlations.run_index import RunIndex, index_of, is_loopback
+from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.interface import RunView
 from detonate.model.events import NetworkSent
 from detonate.model.findings import Evidence, Finding
@@ -46,7 +46,7 @@ class Flood:
 def _http_flood(index: RunIndex) -> list[Evidence]:
     by_target: dict[str, list[HttpRequested]] = defaultdict(list)
     for event in index.net_events:
-        if isinstance(event, HttpRequested) and not is_loopback(event.dst_ip):
+        if isinstance(event, HttpRequested) and not index.is_local(event.dst_ip):
             host = (event.host or event.domain or event.dst_ip).rsplit(":", 1)[0]
             by_target[host].append(event)
     evidence = []
@@ -95,7 +95,7 @@ def _packet_flood(index: RunIndex, run: RunView, explained: bool) -> list[Eviden
         if explained:
             break
         peak, _ = _peak_per_second(times)
-        if peak >= CONNECTS_PER_SECOND and not is_loopback(address):
+        if peak >= CONNECTS_PER_SECOND and not index.is_local(address):
             evidence.append(
                 Evidence(
                     description=f"{len(times)} connections, up to {peak} in one second",
@@ -116,7 +116,7 @@ def _datagram_flood(index: RunIndex, run: RunView) -> list[Evidence]:
             isinstance(event, DatagramSunk)
             and event.dst_port != DNS_PORT
             and event.dst_ip
-            and not is_loopback(event.dst_ip)
+            and not index.is_local(event.dst_ip)
         ):
             sunk[event.dst_ip].append(event)
     sends: dict[str, list[NetworkSent]] = defaultdict(list)
@@ -126,7 +126,7 @@ def _datagram_flood(index: RunIndex, run: RunView) -> list[Evidence]:
             and packet.protocol == "UDP"
             and packet.port != DNS_PORT
             and packet.address
-            and not is_loopback(packet.address)
+            and not index.is_local(packet.address)
         ):
             sends[packet.address].append(packet)
     measured = [e for e in run.events if isinstance(e, TrafficMeasured)]

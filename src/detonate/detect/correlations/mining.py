@@ -7,7 +7,7 @@ that logged in is named by behaviour, whatever it calls itself (`[kworker/0:1]`,
 from __future__ import annotations
 
 from detonate.detect.correlations.metadata import finding
-from detonate.detect.correlations.run_index import RunIndex, index_of, is_loopback
+from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.interface import RunView
 from detonate.model.findings import Evidence, Finding
 from detonate.model.netevents import StratumLogin, StratumSessionEnded
@@ -101,7 +101,7 @@ def _pool_port_evidence(index: RunIndex) -> list[Evidence]:
     seen: set[tuple[str, int]] = set()
     for connect in index.connections:
         key = (connect.address, connect.port)
-        if connect.port in POOL_PORTS and not is_loopback(connect.address) and key not in seen:
+        if connect.port in POOL_PORTS and not index.is_local(connect.address) and key not in seen:
             seen.add(key)
             out.append(
                 Evidence(

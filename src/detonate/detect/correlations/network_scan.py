@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from detonate.detect.correlations.metadata import finding
-from detonate.detect.correlations.run_index import RunIndex, index_of, is_loopback
+from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.interface import RunView
 from detonate.model.findings import Evidence, Finding, Severity
 from detonate.model.netevents import Connected, DatagramSunk, TrafficMeasured
@@ -65,11 +65,11 @@ def _attempts(index: RunIndex) -> list[Attempt]:
     out: list[Attempt] = [
         (c.ts, c.seq, c.pid, c.address, c.port)
         for c in index.connections
-        if c.port != DNS_PORT and not is_loopback(c.address)
+        if c.port != DNS_PORT and not index.is_local(c.address)
     ]
     for event in index.net_events:
         flow = isinstance(event, (Connected, DatagramSunk)) and event.dst_port != DNS_PORT
-        if flow and event.dst_ip and not is_loopback(event.dst_ip):
+        if flow and event.dst_ip and not index.is_local(event.dst_ip):
             out.append((event.ts, event.seq, event.pid, event.dst_ip, event.dst_port))
     out.sort()
     return out

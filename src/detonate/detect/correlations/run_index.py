@@ -116,6 +116,9 @@ class RunIndex:
         self._http_by_pid: dict[int, list[HttpRequested]] | None = None
         self.pipe_readers: dict[str, list[int]] = defaultdict(list)  # "pipe:[7]" → its readers
         self.files: dict[str, FileChange] = {change.path: change for change in run.files}
+        # the container's own address and name: traffic to them never leaves it
+        own = (*run.run.addresses, run.run.hostname) if run.run is not None else ()
+        self.own_addresses = frozenset(a.lower() for a in own if a)
         for info in run.processes:
             self.procs[info.pid] = Proc(
                 info.pid,
@@ -134,6 +137,11 @@ class RunIndex:
                 self.children[proc.ppid].append(proc.pid)
             if proc.stdin.startswith("pipe:"):
                 self.pipe_readers[proc.stdin].append(proc.pid)
+
+    def is_local(self, address: str) -> bool:
+        """Loopback, or the container's own address or hostname: the sample talking to
+        itself (a health check, a self-scrape), not to the internet."""
+        return is_loopback(address) or address.lower() in self.own_addresses
 
     def _take(self, event: Event) -> None:
         if isinstance(event, ProcessForked):

@@ -18,7 +18,6 @@ from detonate.detect.correlations.run_index import (
     Proc,
     RunIndex,
     index_of,
-    is_loopback,
     program,
 )
 from detonate.detect.interface import RunView
@@ -69,7 +68,7 @@ class SleepBeforeActivity:
                 continue
             if isinstance(event, FileOpenedForWrite) and event.succeeded:
                 written.add(event.path)
-            if not _is_activity(event, written):
+            if not _is_activity(index, event, written):
                 continue
             first_activity = first_activity or event
             if not pending:
@@ -228,18 +227,18 @@ def _waits_of(index: RunIndex, pending: list[Wait], actor: int, at: float) -> li
     return waited
 
 
-def _is_activity(event: Event, written: set[str]) -> bool:
+def _is_activity(index: RunIndex, event: Event, written: set[str]) -> bool:
     """Reaching a non-local address, or running a file written during the run."""
     if isinstance(event, NetworkConnected):
         return (
             event.family in ("AF_INET", "AF_INET6")
             and event.port not in (0, DNS_PORT)
-            and not is_loopback(event.address)
+            and not index.is_local(event.address)
         )
     if isinstance(event, DnsQueried):
         return not event.name.endswith((".local", "localhost"))
     if isinstance(event, NetEvent) and not isinstance(event, DnsQueried):
-        return bool(event.dst_ip) and not is_loopback(event.dst_ip)
+        return bool(event.dst_ip) and not index.is_local(event.dst_ip)
     if isinstance(event, ProcessExecuted):
         return event.path in written
     return False

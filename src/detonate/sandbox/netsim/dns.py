@@ -1,4 +1,11 @@
-"""DNS: every name resolves (to its sinkhole address) unless it matches an NXDOMAIN pattern."""
+"""DNS: every name resolves (to its sinkhole address) unless it matches an NXDOMAIN pattern.
+
+The container's own names are the exception: `localhost` (and `*.localhost`, RFC 6761) is
+127.0.0.1 and the container's hostname its own address, as /etc/hosts says. Resolvers that
+ask DNS before the hosts file (a static glibc without nsswitch.conf does) would otherwise
+send the sample's talk to itself to a sinkhole. In a real container the hosts file or the
+runtime's own DNS answers them, never the internet: they are answered but not recorded.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +18,27 @@ from detonate.sandbox.netsim.names import NameBook
 from detonate.sandbox.netsim.recorder import Flow, Recorder
 
 TTL = 60
+LOOPBACK = "127.0.0.1"
 
 
 class Resolver:
-    def __init__(self, names: NameBook, nxdomain: tuple[str, ...], recorder: Recorder) -> None:
+    def __init__(
+        self,
+        names: NameBook,
+        nxdomain: tuple[str, ...],
+        recorder: Recorder,
+        local_names: dict[str, str] | None = None,
+    ) -> None:
         self._names = names
         self._nxdomain = tuple(p.lower() for p in nxdomain)
         self._recorder = recorder
+        self._local = {name.lower(): address for name, address in (local_names or {}).items()}
+
+    def local_address(self, name: str) -> str:
+        """127.0.0.1 for localhost, the container's address for its hostname, else ""."""
+        if name == "localhost" or name.endswith(".localhost"):
+            return LOOPBACK
+        return self._local.get(name, "")
 
     def answer(self, query: bytes, flow: Flow) -> bytes | None:
         """The reply to one DNS message, or None for bytes that are not a query."""
@@ -32,6 +53,12 @@ class Resolver:
         name = str(question.qname).rstrip(".").lower()
         qtype = QTYPE.get(question.qtype, str(question.qtype))
         answers: list[str] = []
+        local = self.local_address(name)
+        if local:
+            if qtype in ("A", "ANY"):
+                reply.add_answer(RR(question.qname, QTYPE.A, rdata=A(local), ttl=TTL))
+            packed_local: bytes = reply.pack()
+            return packed_local
         if any(fnmatch.fnmatchcase(name, p) for p in self._nxdomain):
             reply.header.rcode = RCODE.NXDOMAIN
         elif qtype in ("A", "ANY"):

@@ -59,7 +59,7 @@ async def _main(settings: ServeSettings, config: NetsimConfig) -> int:
 
     recorder = Recorder(events, config.max_events)
     names = NameBook(settings.sim_ip, config.address_per_name)
-    resolver = Resolver(names, config.nxdomain, recorder)
+    resolver = Resolver(names, config.nxdomain, recorder, settings.local_names)
     services = Services(config, recorder, names, resolver, Contexts(authority, settings.sim_ip))
     catchall = CatchAll(services)
     await loop.create_datagram_endpoint(

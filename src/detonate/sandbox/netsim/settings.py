@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from detonate.sandbox.netsim.config import NetsimConfig
@@ -19,6 +19,9 @@ class ServeSettings:
     ca_key: str
     events: str
     drop_privileges: bool = True
+    # The container's own names and addresses ({"3f2a9c1d7e0b": "10.131.7.2"}): answered as
+    # its /etc/hosts would answer them, never with a sinkhole, and not recorded as traffic.
+    local_names: dict[str, str] = field(default_factory=dict)
 
     def to_json(self, config: NetsimConfig) -> str:
         values = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -47,6 +47,7 @@ class Simulator:
         self.ca_path = self.directory / "ca.pem"
         self.lost_events = 0
         self.udp_sink = False
+        self.hostname = ""  # the container's; set by prepare() before the services start
         self._authority: CertificateAuthority | None = None
         self._serve: subprocess.Popen[bytes] | None = None
         self._capture: Capture | None = None
@@ -58,7 +59,12 @@ class Simulator:
 
     # -- NetworkHook ------------------------------------------------------------------------
 
-    def prepare(self, rootfs: Path) -> None:
+    @property
+    def container_address(self) -> str:
+        return self.addressing.sample_ip
+
+    def prepare(self, rootfs: Path, hostname: str = "") -> None:
+        self.hostname = hostname
         self.start()
         assert self._authority is not None
         rootfs_files.write_resolv_conf(rootfs, self.addressing.sim_ip)
@@ -134,6 +140,7 @@ class Simulator:
             ca_cert=str(self.ca_path),
             ca_key=str(key_path),
             events=str(self.events_path),
+            local_names={self.hostname: self.addressing.sample_ip} if self.hostname else {},
         )
         settings_path = self.directory / "serve.json"
         settings_path.write_text(settings.to_json(self.config))

@@ -1,0 +1,3 @@
+module detonate.test/gowait
+
+go 1.19
