@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -245,6 +245,13 @@ def test_list_filters(store: Store, planted_report: Report) -> None:
     assert len(store.list_scans(ScanFilter(image="registry.test/app"))) == 2
     assert len(store.list_scans(ScanFilter(image="100%_"))) == 0  # LIKE wildcards are text
     assert len(store.list_scans(ScanFilter(limit=1))) == 1
+    hour_ago_elsewhere = (datetime.now(UTC) - timedelta(hours=1)).astimezone(
+        timezone(timedelta(hours=5))
+    )
+    assert len(store.list_scans(ScanFilter(since=hour_ago_elsewhere))) == 2
+    in_an_hour = datetime.now(UTC) + timedelta(hours=1)
+    assert store.list_scans(ScanFilter(since=in_an_hour)) == []
+    assert store.list_scans(ScanFilter(since=in_an_hour.replace(tzinfo=None))) == []
 
 
 def test_tag_history_keeps_where_a_tag_pointed(store: Store) -> None:

@@ -282,7 +282,7 @@ class Store:
                 or_(Scan.digest == where.image, Scan.reference.like(f"%{text}%", escape="\\"))
             )
         if where.since:
-            query = query.where(Scan.created_at >= where.since)
+            query = query.where(Scan.created_at >= _utc(where.since))
         with self._read() as session:
             return [_scan_record(scan) for scan in session.scalars(query)]
 
@@ -540,6 +540,12 @@ def _engine(url: URL) -> Engine:
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time to compare with stored ones: SQLite keeps the fields, not the zone, so every
+    stored time is UTC and so must be what it is compared with (naive means UTC)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _aware(moment: datetime) -> datetime:
