@@ -120,6 +120,9 @@ VERDICT_QUERY = (
 )
 
 
+TOKEN_QUERY = select(Token.token_hash).where(Token.token_hash == bindparam("token_hash"))
+
+
 def default_url(cache_dir: Path) -> str:
     return f"sqlite:///{cache_dir / 'detonate.db'}"
 
@@ -496,8 +499,8 @@ class Store:
         """True for a token `create_token` made. The lookup is by hash (an index probe) and
         the final comparison constant-time."""
         wanted = hash_token(plaintext)
-        with self._read() as session:
-            found = session.scalar(select(Token.token_hash).where(Token.token_hash == wanted))
+        with self.engine.connect() as connection:  # every API request asks: Core, prebuilt
+            found = connection.execute(TOKEN_QUERY, {"token_hash": wanted}).scalar()
         return found is not None and hmac.compare_digest(found, wanted)
 
     def token_names(self) -> list[str]:
