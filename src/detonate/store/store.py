@@ -271,9 +271,18 @@ class Store:
             scan = session.get(Scan, scan_id)
             return _scan_record(scan) if scan else None
 
-    def list_scans(self, where: ScanFilter | None = None) -> list[ScanRecord]:
-        """Newest first."""
-        where = where or ScanFilter()
+    def list_scans(
+        self,
+        where: ScanFilter | None = None,
+        *,
+        verdict: str | None = None,
+        status: ScanStatus | None = None,
+        image: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+    ) -> list[ScanRecord]:
+        """Newest first: `list_scans(ScanFilter(...))` or `list_scans(verdict="malicious")`."""
+        where = where or ScanFilter(verdict, status, image, since, limit)
         query = select(Scan).order_by(Scan.created_at.desc(), Scan.id).limit(where.limit)
         if where.verdict:
             query = query.where(Scan.verdict == where.verdict)
