@@ -347,6 +347,17 @@ class Store:
             scan.finished_at = now()
             return _scan_record(scan)
 
+    def return_to_queue(self, scan_id: str) -> ScanRecord:
+        """A running scan stopped by a graceful shutdown, not by its own doing: queued again
+        for the next start, its attempt not counted."""
+        with self._write() as session:
+            scan = _get(session, scan_id)
+            if scan.status == ScanStatus.RUNNING.value:
+                scan.status, scan.stage, scan.reason = ScanStatus.QUEUED.value, "", ""
+                scan.attempts = max(scan.attempts - 1, 0)
+                scan.started_at = None
+            return _scan_record(scan)
+
     def requeue_interrupted(self) -> tuple[list[ScanRecord], list[ScanRecord]]:
         """After a restart: scans left running lost their worker. Each is queued again, or
         poisoned once it has used MAX_ATTEMPTS. Returns (requeued, poisoned)."""
