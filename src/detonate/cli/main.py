@@ -210,6 +210,7 @@ def _serve(args: argparse.Namespace) -> int:
     from detonate.service.settings import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     cache_dir = args.cache_dir or default_cache_dir()
     settings = Settings(
