@@ -204,13 +204,8 @@ def _store_url(args: argparse.Namespace) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import logging
-
     from detonate.service.serve import serve
     from detonate.service.settings import Settings
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     cache_dir = args.cache_dir or default_cache_dir()
     settings = Settings(

@@ -75,6 +75,9 @@ def uvicorn_config(
 
 
 def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM (uvicorn's handlers), then stop the workers and the store."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if not settings.tls_cert and not ipaddress_is_loopback(settings.host):
         log.warning(
             "serving plain HTTP on %s: tokens cross the network in the clear; "
