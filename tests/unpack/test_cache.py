@@ -34,7 +34,7 @@ class RecordingProgress(NullProgress):
 
 
 def layer_dirs(cache_dir: Path) -> list[str]:
-    return LayerStore(cache_dir).keys()
+    return LayerStore(cache_dir).entry_keys()
 
 
 def counts(cache_dir: Path) -> dict[str, int]:

@@ -8,6 +8,7 @@
     layers/.locks/<key>.lock     held while a layer is checked or built, so two scans that need
                                  the same layer build it once
     layers/.stats.json           hit and miss counts
+    layers/empty-root/           the root of images without layers
 
 The key is the layer's OCI ChainID (its digest chained with those below it), as container
 snapshotters key theirs: how a layer unpacks depends on the layers below (a tar entry under
@@ -45,6 +46,7 @@ ROOT_NAME = "root"
 INDEX_NAME = "index.json"
 MARKER_NAME = "complete.json"
 STATS_NAME = ".stats.json"
+EMPTY_ROOT = "empty-root"  # the root of images without layers
 
 
 def layer_keys(image: AcquiredImage) -> list[str]:
@@ -194,11 +196,13 @@ class LayerStore:
         except (OSError, ValueError, KeyError, TypeError):
             return {"hits": 0, "misses": 0}
 
-    def keys(self) -> list[str]:
+    def entry_keys(self) -> list[str]:
+        """The published (or damaged) layer entries: not temp dirs, locks or the empty root."""
         try:
-            return sorted(p.name for p in self.base.iterdir() if not p.name.startswith("."))
+            names = [p.name for p in self.base.iterdir()]
         except FileNotFoundError:
             return []
+        return sorted(n for n in names if not n.startswith(".") and n != EMPTY_ROOT)
 
 
 def read_marker(directory: Path) -> dict[str, object] | None:

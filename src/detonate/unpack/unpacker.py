@@ -19,14 +19,19 @@ from detonate.unpack.apply_layer import UnpackState, apply_layer
 from detonate.unpack.disk import host_id
 from detonate.unpack.layer_index import LayerRecord
 from detonate.unpack.layer_merge import merge_records, tree_from_entries
-from detonate.unpack.layer_store import ROOT_NAME, CachedLayer, LayerStore, layer_keys
+from detonate.unpack.layer_store import (
+    EMPTY_ROOT,
+    ROOT_NAME,
+    CachedLayer,
+    LayerStore,
+    layer_keys,
+)
 from detonate.unpack.layer_stream import BlobReader, LayerStream, compression_for
 from detonate.unpack.layer_writer import LayerWriter
 from detonate.unpack.limits import limit_exceeded
 from detonate.unpack.merged_tree import MergedTree, Node
 
 TASK = "unpack"
-EMPTY_ROOT = "empty-root"
 
 
 @dataclass
