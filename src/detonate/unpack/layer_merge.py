@@ -44,6 +44,8 @@ def merge_records(records: Sequence[LayerRecord]) -> list[FileEntry]:
     """Every path of the image, sorted by path (the same list a merged unpack indexes)."""
     root = _Dir(entry=None)
     for record in records:
+        if not root.children:  # the bottom layer: nothing below to delete or hide
+            record = LayerRecord(record.entries)
         for path in record.whiteouts:
             names = _names(path)
             parent = _parent(root, names[:-1]) if names else None

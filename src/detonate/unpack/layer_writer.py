@@ -39,6 +39,9 @@ class LayerWriter(RootWriter):
         self.lower_dirs = lower_dirs  # bottom first, as layer indexes count
         self.dir_meta = dir_meta
         self.bytes_copied = 0
+        # Whiteouts this writer made: the only thing a new entry can find in its way on disk
+        # (what the tree removes is cleared by unlink/rmdir), so only these need a look.
+        self._whiteouts: set[str] = set()
 
     # -- directories of the layers below ------------------------------------------------------
 
@@ -66,6 +69,12 @@ class LayerWriter(RootWriter):
             if not stat.S_ISDIR(st.st_mode):
                 raise OSError(errno.ENOTDIR, "not a directory in the layer", "/".join(names))
 
+    def _clear_whiteout(self, parent: list[str], name: str) -> None:
+        key = "/".join([*parent, name])
+        if key in self._whiteouts:
+            self._whiteouts.discard(key)
+            self._clear(parent, name)
+
     def _clear(self, parent: list[str], name: str) -> None:
         """Remove whatever this layer's dir has at `name` (a whiteout, an older entry)."""
         try:
@@ -82,7 +91,7 @@ class LayerWriter(RootWriter):
     # -- entries ------------------------------------------------------------------------------
 
     def mkdir(self, parent: list[str], name: str, mode: int, uid: int, gid: int) -> None:
-        self._clear(parent, name)
+        self._clear_whiteout(parent, name)
         super().mkdir(parent, name, mode, uid, gid)
         self._set_opaque([*parent, name])
 
@@ -104,17 +113,17 @@ class LayerWriter(RootWriter):
         gid: int,
         mtime: int,
     ) -> str:
-        self._clear(parent, name)
+        self._clear_whiteout(parent, name)
         return super().write_file(parent, name, copy_data, mode, uid, gid, mtime)
 
     def symlink(
         self, parent: list[str], name: str, target: str, uid: int, gid: int, mtime: int
     ) -> None:
-        self._clear(parent, name)
+        self._clear_whiteout(parent, name)
         super().symlink(parent, name, target, uid, gid, mtime)
 
     def mkfifo(self, parent: list[str], name: str, mode: int, uid: int, gid: int) -> None:
-        self._clear(parent, name)
+        self._clear_whiteout(parent, name)
         super().mkfifo(parent, name, mode, uid, gid)
 
     def hardlink(
@@ -125,7 +134,7 @@ class LayerWriter(RootWriter):
         name: str,
         src_layer: int = -1,
     ) -> None:
-        self._clear(parent, name)
+        self._clear_whiteout(parent, name)
         if src_layer < 0 or src_layer >= len(self.lower_dirs):
             super().hardlink(src_parent, src_name, parent, name)  # written by this layer
             return
@@ -177,6 +186,7 @@ class LayerWriter(RootWriter):
             return  # kept in the index only (see the module docstring)
         self._clear(parent, name)
         os.mknod(name, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=self.dir_fd(parent))
+        self._whiteouts.add("/".join([*parent, name]))
 
     def make_opaque(self, names: list[str]) -> None:
         self.dir_fd(names)  # creates it here if only a layer below has it
