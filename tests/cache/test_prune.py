@@ -176,3 +176,13 @@ def test_sizes_and_durations_parse():
     for bad in ("", "1x", "-5"):
         with pytest.raises(UsageError):
             parse_bytes(bad)
+
+
+def test_any_prune_removes_the_merged_rootfs_dirs_of_earlier_versions(tmp_path):
+    cache = tmp_path / "cache"
+    old = cache / "rootfs" / "v1-chain-abc" / "root" / "etc"
+    old.mkdir(parents=True)
+    (old / "passwd").write_text("root\n")
+    result = prune(cache, max_bytes=10 * 1024**3)  # far under the budget
+    assert [item.id for item in result.removed] == ["rootfs:v1-chain-abc"]
+    assert list((cache / "rootfs").iterdir()) == []

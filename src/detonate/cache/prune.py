@@ -115,7 +115,7 @@ def prune(
         for root, item in owned:
             too_old = older_than is not None and item.last_used < now - older_than
             too_big = max_bytes is not None and total > max_bytes
-            if not (too_old or too_big):
+            if not (too_old or too_big or root.obsolete):
                 continue
             if item.id in in_use:
                 result.kept_in_use += 1

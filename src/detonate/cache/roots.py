@@ -2,7 +2,8 @@
 
     layers/<key>/              unpacked layers (last use: the marker's mtime, set on each use)
     oci/blobs/sha256/<hex>     pulled blobs (last use: mtime, set when a scan leases them)
-    rootfs/<key>/              merged rootfs dirs of detonate before layer dirs (legacy)
+    rootfs/<key>/              merged rootfs dirs of detonate before layer dirs: never read
+                               now, so any prune (also the budget after a scan) removes them
 
 Another cache (static results by content, say) joins by adding a root to `prunable_roots`:
 an item's id is "<root name>:<item name>", which is what a scan's lease names to keep it.
@@ -41,6 +42,7 @@ class CacheRoot:
     name: str
     list_items: Callable[[], list[Item]]
     remove: Callable[[Item], None]
+    obsolete: bool = False  # nothing reads it any more: every prune removes all of it
 
 
 def _remove_path(item: Item) -> None:
@@ -54,7 +56,7 @@ def _remove_path(item: Item) -> None:
         os.unlink(item.path)
 
 
-def directory_root(name: str, directory: Path) -> CacheRoot:
+def directory_root(name: str, directory: Path, obsolete: bool = False) -> CacheRoot:
     """Each child of `directory` (but dot-names) is an item; last use is its mtime."""
 
     def list_items() -> list[Item]:
@@ -72,7 +74,7 @@ def directory_root(name: str, directory: Path) -> CacheRoot:
             items.append(Item(f"{name}:{child.name}", Path(child.path), size, st.st_mtime))
         return items
 
-    return CacheRoot(name, list_items, _remove_path)
+    return CacheRoot(name, list_items, _remove_path, obsolete)
 
 
 def layer_root(cache_dir: Path) -> CacheRoot:
@@ -122,7 +124,7 @@ def prunable_roots(cache_dir: Path) -> list[CacheRoot]:
     return [
         layer_root(cache_dir),
         blob_root(cache_dir),
-        directory_root("rootfs", cache_dir / "rootfs"),
+        directory_root("rootfs", cache_dir / "rootfs", obsolete=True),
     ]
 
 
