@@ -57,19 +57,24 @@ def merge_records(records: Sequence[LayerRecord]) -> list[FileEntry]:
                 opaque = _parent(root, _names(path))
                 if opaque is not None:
                     _hide_below(opaque, path.rstrip("/"), touched)
+        dirs: dict[str, _Dir] = {"": root}  # this layer's parents, looked up once each
         for entry in sorted(record.entries, key=lambda e: e.path.count("/")):
-            names = _names(entry.path)
-            parent = _parent(root, names[:-1])
-            if parent is None or not names:
-                continue  # cannot happen for a record unpack wrote: its parents come first
-            existing = parent.children.get(names[-1])
+            parent_path, _, name = entry.path.rpartition("/")
+            parent = dirs.get(parent_path)
+            if parent is None:
+                parent = _parent(root, _names(parent_path))
+                if parent is None or not name:
+                    continue  # cannot happen for a record unpack wrote: its parents come first
+                dirs[parent_path] = parent
+            existing = parent.children.get(name)
             if entry.type is FileType.DIR:
                 if isinstance(existing, _Dir):
                     existing.entry = entry
                 else:
-                    parent.children[names[-1]] = _Dir(entry)
+                    existing = parent.children[name] = _Dir(entry)
+                dirs[entry.path] = existing
             else:
-                parent.children[names[-1]] = entry
+                parent.children[name] = entry
     found: list[FileEntry] = []
     stack = [root]
     while stack:
