@@ -56,8 +56,12 @@ class ScanLease:
         self._file: IO[str] | None = None
 
     def __enter__(self) -> ScanLease:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("w")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("w")
+        except OSError:
+            # A cache dir we cannot write: acquire will say so clearly; nothing to protect.
+            return self
         fcntl.flock(self._file, fcntl.LOCK_EX)  # held until the scan ends: the lease is alive
         self._write()
         return self
@@ -76,10 +80,15 @@ class ScanLease:
     @contextmanager
     def adding(self) -> Iterator[None]:
         """Hold prune off while the scan acquires what it will name with `hold`."""
+        if self._file is None:
+            yield
+            return
         with prune_lock(self.cache_dir, exclusive=False):
             yield
 
     def hold(self, items: Iterable[str]) -> None:
+        if self._file is None:
+            return
         with prune_lock(self.cache_dir, exclusive=False):  # prune never reads a torn lease
             self.items.update(items)
             self._write()
