@@ -14,6 +14,7 @@ running sandbox early; the report then says `verdict: error`, stage "cancelled".
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,9 @@ from datetime import UTC, datetime
 
 from detonate import __version__
 from detonate.acquire import acquire
+from detonate.cache.leases import ScanLease
+from detonate.cache.prune import enforce_budget
+from detonate.cache.roots import image_items
 from detonate.detect import detect
 from detonate.detect.interface import RunView
 from detonate.errors import DetonateError, ScanCancelled
@@ -115,6 +119,12 @@ def _check(cancel: threading.Event | None, before: str) -> None:
         raise ScanCancelled(f"the scan was cancelled before {before}")
 
 
+def _keep_cache_within(options: ScanOptions) -> None:
+    """The cache budget: a failure to prune never fails the scan (the next one tries again)."""
+    with contextlib.suppress(OSError):
+        enforce_budget(options.cache_dir, options.cache_max_bytes)
+
+
 def scan(
     target: str,
     options: ScanOptions | None = None,
@@ -132,44 +142,50 @@ def scan(
     error: StageError | None = None
     run: RunResult | None = None
     suppressions: tuple[Suppression, ...] = ()
-    try:
-        # Read first: a broken ignore file should fail before minutes of analysis, not after.
-        suppressions = load_suppressions(options.ignore_file) if options.ignore_file else ()
-        _check(cancel, "acquire")
-        with timings.stage("acquire"):
-            image = acquire(target, options.cache_dir, options.acquire, progress)
-        _check(cancel, "unpack")
-        with timings.stage("unpack"):
-            rootfs = unpack(image, options.cache_dir, options.unpack, progress)
-        _check(cancel, "static")
-        with timings.stage("static"):
-            static = analyze(image, rootfs, options.static, progress)
-        findings = list(static.findings)
-        iocs = iocs.merged(static.iocs)
-        if not options.static_only:
-            _check(cancel, "the sandbox run")
-            started = time.monotonic()
-            with sandboxed_run(
-                image, rootfs, options.sandbox, progress, options.artifacts_dir, cancel
-            ) as run:
-                timings.add("sandbox", started)
-                if cancel is not None and cancel.is_set():
-                    raise ScanCancelled("the scan was cancelled during the sandbox run")
-                with timings.stage("detect"):  # while the run's dropped files can be read
-                    view = RunView(
-                        events=run.events,
-                        processes=run.processes,
-                        files=run.files,
-                        honeytokens=run.honeytokens,
-                        config=image.config,
-                        run=run.run,
-                        rootfs=rootfs,
-                        artifacts_dir=run.artifacts_dir,
-                    )
-                    findings = list(detect(view, static.findings, options.static.extra_rules_dir))
-            iocs = iocs.merged(runtime_iocs(run.events))
-    except DetonateError as exc:
-        error = StageError(exc.stage, type(exc).__name__, exc.message, exc.hint)
+    # The lease keeps what the scan uses in the cache until it ends, whatever prunes meanwhile.
+    with ScanLease(options.cache_dir) as lease:
+        try:
+            # Read first: a broken ignore file should fail before minutes of analysis, not after.
+            suppressions = load_suppressions(options.ignore_file) if options.ignore_file else ()
+            _check(cancel, "acquire")
+            with timings.stage("acquire"), lease.adding():
+                image = acquire(target, options.cache_dir, options.acquire, progress)
+                lease.hold(image_items(image))
+            _check(cancel, "unpack")
+            with timings.stage("unpack"):
+                rootfs = unpack(image, options.cache_dir, options.unpack, progress)
+            _check(cancel, "static")
+            with timings.stage("static"):
+                static = analyze(image, rootfs, options.static, progress)
+            findings = list(static.findings)
+            iocs = iocs.merged(static.iocs)
+            if not options.static_only:
+                _check(cancel, "the sandbox run")
+                started = time.monotonic()
+                with sandboxed_run(
+                    image, rootfs, options.sandbox, progress, options.artifacts_dir, cancel
+                ) as run:
+                    timings.add("sandbox", started)
+                    if cancel is not None and cancel.is_set():
+                        raise ScanCancelled("the scan was cancelled during the sandbox run")
+                    with timings.stage("detect"):  # while the run's dropped files can be read
+                        view = RunView(
+                            events=run.events,
+                            processes=run.processes,
+                            files=run.files,
+                            honeytokens=run.honeytokens,
+                            config=image.config,
+                            run=run.run,
+                            rootfs=rootfs,
+                            artifacts_dir=run.artifacts_dir,
+                        )
+                        findings = list(
+                            detect(view, static.findings, options.static.extra_rules_dir)
+                        )
+                iocs = iocs.merged(runtime_iocs(run.events))
+        except DetonateError as exc:
+            error = StageError(exc.stage, type(exc).__name__, exc.message, exc.hint)
+    _keep_cache_within(options)
 
     judged = apply_suppressions(findings, suppressions)
     kept = sorted(judged.kept, key=lambda f: (f.rule_id, f.evidence[0].path if f.evidence else ""))

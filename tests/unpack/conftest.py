@@ -3,10 +3,12 @@ layers aim at and that must stay empty."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from layered_view import merged_unpack, mount_view, tree_listing, unmount
 from unpack_images import Layer, write_image
 
 from detonate.model.filesystem import Rootfs
@@ -14,7 +16,7 @@ from detonate.model.image import AcquiredImage
 from detonate.model.options import UnpackLimits
 from detonate.progress import NullProgress
 from detonate.unpack import unpack
-from detonate.unpack.rootfs_cache import remove_tree
+from detonate.unpack.tree_removal import remove_tree
 
 Unpack = Callable[..., Rootfs]
 
@@ -40,8 +42,44 @@ def cache_dir(tmp_path: Path) -> Iterator[Path]:
         remove_tree(path)
 
 
+class LayeredUnpack:
+    """unpack() plus the equivalence checks of layered_view; `.root` of what it returns is the
+    overlay mount of the layer dirs, so a test's checks on disk see the image's tree."""
+
+    def __init__(self, tmp_path: Path, cache_dir: Path) -> None:
+        self.tmp_path, self.cache_dir = tmp_path, cache_dir
+        self.mounts: list[Path] = []
+
+    def __call__(self, image: AcquiredImage, limits: UnpackLimits | None = None) -> Rootfs:
+        limits = limits or UnpackLimits()
+        rootfs = unpack(image, self.cache_dir, limits, NullProgress())
+        number = len(self.mounts)
+        reference = merged_unpack(image, self.cache_dir / f"reference-{number}", limits)
+        assert rootfs.entries == reference.entries
+        assert rootfs.issues == reference.issues
+        view = mount_view(rootfs, self.tmp_path / "views" / str(number))
+        if view.parent == self.tmp_path / "views":
+            self.mounts.append(view)
+        else:
+            self.mounts.append(Path())
+        assert tree_listing(view) == tree_listing(reference.root)
+        return dataclasses.replace(rootfs, root=view)
+
+    def close(self) -> None:
+        for mount in self.mounts:
+            if mount != Path():
+                unmount(mount)
+
+
 @pytest.fixture
-def unpack_layers(tmp_path: Path, cache_dir: Path) -> Unpack:
+def layered_unpack(tmp_path: Path, cache_dir: Path) -> Iterator[LayeredUnpack]:
+    checked = LayeredUnpack(tmp_path, cache_dir)
+    yield checked
+    checked.close()
+
+
+@pytest.fixture
+def unpack_layers(tmp_path: Path, layered_unpack: LayeredUnpack) -> Unpack:
     """unpack_layers([Layer(), …], limits=UnpackLimits(…), **write_image options) → Rootfs."""
 
     def run(
@@ -50,14 +88,11 @@ def unpack_layers(tmp_path: Path, cache_dir: Path) -> Unpack:
         **image_options: object,
     ) -> Rootfs:
         image = write_image(tmp_path / "blobs", layers, **image_options)  # type: ignore[arg-type]
-        return unpack(image, cache_dir, limits or UnpackLimits(), NullProgress())
+        return layered_unpack(image, limits)
 
     return run
 
 
 @pytest.fixture
-def unpack_image(cache_dir: Path) -> Callable[..., Rootfs]:
-    def run(image: AcquiredImage, limits: UnpackLimits | None = None) -> Rootfs:
-        return unpack(image, cache_dir, limits or UnpackLimits(), NullProgress())
-
-    return run
+def unpack_image(layered_unpack: LayeredUnpack) -> Callable[..., Rootfs]:
+    return layered_unpack

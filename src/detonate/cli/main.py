@@ -1,5 +1,6 @@
 """`detonate image REF …`: a thin adapter over `pipeline.scan`; `detonate serve` runs the
-service (detonate.service), `detonate token create NAME` makes an API token.
+service (detonate.service), `detonate token create NAME` makes an API token, `detonate cache
+stats|prune` shows and bounds the cache.
 
 Exit codes: 0 when the verdict is below `--fail-on`, 1 at or above it, 2 for usage errors and
 scans that ended in `verdict: error`.
@@ -13,11 +14,13 @@ import shlex
 import sys
 from collections.abc import Sequence
 from contextlib import nullcontext
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 
 from detonate import __version__
+from detonate.cache.prune import cache_stats, parse_bytes, parse_duration, prune
 from detonate.cli.progress_bar import RichProgress
 from detonate.errors import DetonateError, UsageError
 from detonate.model.image import Platform
@@ -127,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra environment variable for the run (repeatable)",
     )
     run.add_argument("--cache-dir", type=Path, default=None, help=f"default {default_cache_dir()}")
+    run.add_argument(
+        "--cache-max-bytes",
+        type=_size,
+        default=ScanOptions().cache_max_bytes,
+        metavar="SIZE",
+        help="after the scan, evict least recently used layers and blobs past this size "
+        "(e.g. 20G; 0: never; default 20G)",
+    )
     run.add_argument("--platform", default="linux/amd64", help="for multi-arch images")
     run.add_argument(
         "--store",
@@ -141,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept untrusted TLS and plain HTTP registries (local registries only)",
     )
+    _add_cache_commands(commands)
     limits = image.add_argument_group("unpack limits (against bombs and hostile layers)")
     for field in dataclasses.fields(UnpackLimits):
         limits.add_argument(
@@ -267,6 +279,72 @@ def _record(url: str, args: argparse.Namespace, report: Report) -> None:
         store.close()
 
 
+def _size(text: str) -> int:
+    try:
+        return parse_bytes(text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+
+
+def _add_cache_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    cache = commands.add_parser("cache", help="show or prune the cache (layers, blobs)")
+    actions = cache.add_subparsers(dest="cache_command", required=True, parser_class=_Parser)
+    stats = actions.add_parser("stats", help="layers, blobs, bytes, hit rate, last uses")
+    prune_ = actions.add_parser(
+        "prune", help="evict least recently used entries no running scan uses"
+    )
+    prune_.add_argument("--max-bytes", type=_size, metavar="SIZE", help="e.g. 10G")
+    prune_.add_argument(
+        "--older-than", type=_duration, metavar="AGE", help="not used for this long: 7d, 12h"
+    )
+    for sub in (stats, prune_):
+        sub.add_argument(
+            "--cache-dir", type=Path, default=None, help=f"default {default_cache_dir()}"
+        )
+
+
+def _when(stamp: float | None) -> str:
+    if stamp is None:
+        return "-"
+    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
+
+
+def _cache_command(args: argparse.Namespace, out: Console) -> int:
+    cache_dir = args.cache_dir or default_cache_dir()
+    if args.cache_command == "stats":
+        stats = cache_stats(cache_dir)
+        out.print(f"cache {cache_dir}: {stats.bytes:,} bytes")
+        for root in stats.roots:
+            out.print(
+                f"  {root.name:<7} {root.items:>6} entries {root.bytes:>16,} bytes  "
+                f"oldest use {_when(root.oldest_use)}  newest use {_when(root.newest_use)}",
+                highlight=False,
+            )
+        rate = stats.hit_rate
+        shown = f"{rate:.0%}" if rate is not None else "-"
+        out.print(
+            f"  layer hits {stats.layer_hits}, misses {stats.layer_misses}, hit rate {shown}",
+            highlight=False,
+        )
+        return EXIT_OK
+    if args.max_bytes is None and args.older_than is None:
+        raise UsageError("say what to prune", hint="--max-bytes SIZE and/or --older-than AGE")
+    result = prune(cache_dir, max_bytes=args.max_bytes, older_than=args.older_than)
+    out.print(
+        f"removed {len(result.removed)} entries ({result.freed:,} bytes); "
+        f"{result.bytes_after:,} bytes left; {result.kept_in_use} kept for running scans",
+        highlight=False,
+    )
+    return EXIT_OK
+
+
 def _options(args: argparse.Namespace) -> ScanOptions:
     try:
         platform = Platform.parse(args.platform)
@@ -274,6 +352,7 @@ def _options(args: argparse.Namespace) -> ScanOptions:
         raise UsageError(str(exc), hint="e.g. --platform linux/arm64") from None
     return ScanOptions(
         cache_dir=args.cache_dir or default_cache_dir(),
+        cache_max_bytes=args.cache_max_bytes,
         static_only=args.static_only,
         acquire=AcquireOptions(
             platform=platform,
@@ -343,6 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "token":
             return _token(args)
+        if args.command == "cache":
+            return _cache_command(args, stdout)
         options = _options(args)
         show_progress = not args.no_progress and stderr.is_terminal
         with RichProgress(stderr) if show_progress else nullcontext() as progress:

@@ -49,15 +49,32 @@ class UnpackIssue:
 
 @dataclass(frozen=True)
 class Rootfs:
-    root: Path = field(compare=False)  # the merged tree on disk (never executed on the host)
+    """The image's files: one merged tree at `root`, or (from unpack) one read-only directory
+    per layer, `layer_dirs[i]` holding what layer i added, with overlay whiteouts for what it
+    deleted. An overlay mount of the layer dirs is the image's tree; nothing merges them on disk.
+    """
+
+    root: Path = field(compare=False)  # the merged tree, or the top layer's dir when layered
     entries: tuple[FileEntry, ...]  # sorted by path
     issues: tuple[UnpackIssue, ...] = ()
     layers: int = 0
     bytes_unpacked: int = 0
+    layer_dirs: tuple[Path, ...] = field(default=(), compare=False)  # bottom first
 
     def by_path(self) -> dict[str, FileEntry]:
         return {e.path: e for e in self.entries}
 
     def host_path(self, entry: FileEntry) -> Path:
-        """Where `entry` lives on disk; only for reading, never for running."""
-        return self.root / entry.path.lstrip("/")
+        """Where `entry`'s bytes live on disk; only for reading, never for running.
+
+        The one way to reach a file's bytes: in a layered rootfs they are in the dir of the
+        layer that wrote the entry (`entry.layer_index`), not under `root`."""
+        relative = entry.path.lstrip("/")
+        if self.layer_dirs:
+            return self.layer_dirs[entry.layer_index] / relative
+        return self.root / relative
+
+    @property
+    def lower_dirs(self) -> tuple[Path, ...]:
+        """The overlay lower dirs of this rootfs, top first (as overlayfs's lowerdir= wants)."""
+        return tuple(reversed(self.layer_dirs)) if self.layer_dirs else (self.root,)

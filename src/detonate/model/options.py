@@ -67,6 +67,8 @@ class ScanOptions:
     unpack: UnpackLimits = field(default_factory=UnpackLimits)
     static: StaticOptions = field(default_factory=StaticOptions)
     sandbox: SandboxOptions = field(default_factory=SandboxOptions)
+    # After each scan the cache is pruned to this size, least recently used first (0: never).
+    cache_max_bytes: int = 20 * GiB
 
 
 # Ownership convention between unpack and sandbox: a file owned by uid U (gid G) in the image is

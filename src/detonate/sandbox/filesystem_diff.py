@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import os
 import stat
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from detonate.model.options import MiB
@@ -41,6 +42,13 @@ def content_type(head: bytes) -> ContentType:
 
 
 Snapshot = dict[str, tuple[int, int, int, int]]
+Lower = Path | AbstractSet[str]  # a merged tree on disk, or the set of the image's paths
+
+
+def _in_lower(lower: Lower, path: str) -> bool:
+    if isinstance(lower, Path):
+        return os.path.lexists(lower / path.lstrip("/"))
+    return path in lower
 
 
 def _fingerprint(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -59,13 +67,14 @@ def snapshot_upper(upper: Path) -> Snapshot:
 
 def diff_upper(
     upper: Path,
-    lower: Path,
+    lower: Lower,
     executed: frozenset[str],
     artifacts: Path | None,
     setup: Snapshot | None = None,
 ) -> tuple[FileChange, ...]:
-    """Walk `upper`; `lower` tells created from modified; `executed` marks what ran; entries
-    unchanged since the `setup` snapshot (taken before the sample started) are left out."""
+    """Walk `upper`; `lower` (the image's paths, or a merged tree) tells created from
+    modified; `executed` marks what ran; entries unchanged since the `setup` snapshot (taken
+    before the sample started) are left out."""
     budget = [ARTIFACT_TOTAL_CAP]
     changes: list[FileChange] = []
     setup = setup or {}
@@ -82,9 +91,7 @@ def diff_upper(
                 changes.append(change)
     for path in setup:
         # Gone without a whiteout: only what the setup made (not in lower) vanishes this way.
-        if not os.path.lexists(upper / path.lstrip("/")) and not os.path.lexists(
-            lower / path.lstrip("/")
-        ):
+        if not os.path.lexists(upper / path.lstrip("/")) and not _in_lower(lower, path):
             changes.append(FileChange(path, ChangeKind.DELETED, ContentType.NONE))
     return tuple(sorted(changes, key=lambda c: c.path))
 
@@ -92,7 +99,7 @@ def diff_upper(
 def _change(
     host: Path,
     path: str,
-    lower: Path,
+    lower: Lower,
     set_up: bool,
     executed: frozenset[str],
     artifacts: Path | None,
@@ -100,7 +107,7 @@ def _change(
 ) -> FileChange | None:
     st = host.lstat()
     # what the setup put there (a honeytoken, its directory) existed before the sample ran
-    in_lower = set_up or os.path.lexists(lower / path.lstrip("/"))
+    in_lower = set_up or _in_lower(lower, path)
     if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
         return FileChange(path, ChangeKind.DELETED, ContentType.NONE)  # whiteout
     kind = ChangeKind.MODIFIED if in_lower else ChangeKind.CREATED

@@ -1,4 +1,9 @@
-"""The run's root filesystem: the cached image rootfs (read-only lower) + a fresh upper dir.
+"""The run's root filesystem: the image's cached layer dirs (read-only lowers) + a fresh upper.
+
+The lowers are the layer dirs unpack made, top first (`lowerdir=top:…:bottom`), with the
+layers' deletions as overlay whiteouts and opaque dirs in `trusted.overlay.*` xattrs: this
+mount is made by real root in the host's namespaces, where overlayfs reads `trusted.` (the
+`userxattr` option is for mounts inside a user namespace and is not used).
 
 The upper and work dirs live on a tmpfs of `disk_bytes`, which is the run's disk limit: a
 sample filling its disk gets ENOSPC and the host's disk is untouched. (tmpfs pages are memory:
@@ -11,11 +16,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from detonate.errors import SandboxError
 from detonate.model.options import CONTAINER_ID_BASE
+from detonate.unpack.overlay_lowers import lowerdir_option
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ class OverlayMount:
 
 
 def mount_overlay(
-    lower: Path, mount_dir: Path, disk_bytes: int, log_bytes: int = 2 * 1024 * 1024
+    lowers: Sequence[Path], mount_dir: Path, disk_bytes: int, log_bytes: int = 2 * 1024 * 1024
 ) -> OverlayMount:
     """`mount_dir` must be traversable by the container's mapped root (0711 root-owned dirs):
     runc's init, already inside the user namespace, bind-mounts the bundle rootfs."""
@@ -47,11 +54,12 @@ def mount_overlay(
     upper.mkdir()
     work.mkdir()
     # The merged root directory takes the upper dir's owner and mode: keep the image's own.
-    st = lower.stat()
+    st = lowers[0].stat()
     owned = st.st_uid >= CONTAINER_ID_BASE and st.st_gid >= CONTAINER_ID_BASE
     os.chown(upper, *((st.st_uid, st.st_gid) if owned else (CONTAINER_ID_BASE,) * 2))
     os.chmod(upper, st.st_mode & 0o7777)
-    options = f"lowerdir={lower},upperdir={upper},workdir={work},index=off,xino=off"
+    lowerdir = lowerdir_option(lowers)
+    options = f"lowerdir={lowerdir},upperdir={upper},workdir={work},index=off,xino=off"
     try:
         _mount("tmpfs", "detonate-logs", logs, f"size={log_bytes},mode=0700")
         _mount("overlay", "detonate-overlay", merged, options)

@@ -43,6 +43,7 @@ from detonate.sandbox.overlay import mount_overlay
 from detonate.sandbox.runc import CONTAINER_PREFIX
 from detonate.sandbox.trace_tail import TraceTail
 from detonate.sandbox.tracer import SleepPolicy, StraceTracer, Tracer
+from detonate.unpack.overlay_lowers import lower_stack
 
 TRACE_CAP_BYTES = 512 * MiB  # the trace file on the host disk stops the run at this size
 OUTPUT_CAP_BYTES = 1 * MiB  # container stdout/stderr kept
@@ -111,16 +112,28 @@ class _Run:
     def execute(
         self, image: AcquiredImage, rootfs: Rootfs, artifacts: Path, progress: Progress
     ) -> RunResult:
+        with lower_stack(rootfs) as lowers:  # removed after the teardown unmounted them
+            return self._execute(image, rootfs, lowers, artifacts, progress)
+
+    def _execute(
+        self,
+        image: AcquiredImage,
+        rootfs: Rootfs,
+        lowers: list[Path],
+        artifacts: Path,
+        progress: Progress,
+    ) -> RunResult:
         options, state = self.options, self.state
         interrupted = False
         try:
-            spec = process_spec(image.config, options, rootfs.root)
-            spec = dataclasses.replace(spec, env=kubernetes_env(spec.env))
             overlay = mount_overlay(
-                rootfs.root, Path(state.mount_dir), options.disk_bytes, OUTPUT_CAP_BYTES
+                lowers, Path(state.mount_dir), options.disk_bytes, OUTPUT_CAP_BYTES
             )
             state.mounts = [str(p) for p in overlay.mount_points]
             self.states.save(state)
+            # The image's users are read from the merged tree (a layered rootfs has no other).
+            spec = process_spec(image.config, options, overlay.merged)
+            spec = dataclasses.replace(spec, env=kubernetes_env(spec.env))
             bait = plant_honeytokens(overlay.merged, homes_for(spec.uid, spec.gid, spec.env))
             bundle = overlay.merged.parent
             hostname = new_hostname()
@@ -158,7 +171,8 @@ class _Run:
             summary = self.tracer.summary(
                 t0, spec.cwd, spec.args[0], bait.watched, rootfs=overlay.merged
             )
-            files = diff_upper(overlay.upper, rootfs.root, summary.executed_paths, artifacts, setup)
+            lower = frozenset(e.path for e in rootfs.entries) if rootfs.layer_dirs else rootfs.root
+            files = diff_upper(overlay.upper, lower, summary.executed_paths, artifacts, setup)
             _copy_head(overlay.logs / "output.log", self.run_dir / "output.log")
             net_events = self.network.collect(t0) if self.network is not None else ()
             events = attribute(_merge(summary.events, net_events, t0), summary.processes)

@@ -48,6 +48,11 @@ class UnpackState:
     issues: list[UnpackIssue] = field(default_factory=list)
     entries_seen: int = 0
     bytes_written: int = 0
+    # What this layer deletes from the layers below: whiteouts and opaque directories.
+    whiteouts: set[str] = field(default_factory=set)
+    opaques: set[str] = field(default_factory=set)
+    longest_name: int = 0  # bytes of the longest entry name or link target (--max-path-bytes)
+    largest_file: int = 0  # bytes of the largest regular file entry (--max-file-bytes)
 
 
 def apply_layer(state: UnpackState, index: int, digest: str, stream: LayerStream) -> None:
@@ -129,13 +134,16 @@ class _LayerApplier:
                 "max_files", f"the layers hold more than {limits.max_files} entries"
             )
         for text in (member.name, member.linkname):
-            if len(text.encode("utf-8", "surrogateescape")) > limits.max_path_bytes:
+            length = len(text.encode("utf-8", "surrogateescape"))
+            state.longest_name = max(state.longest_name, length)
+            if length > limits.max_path_bytes:
                 raise limit_exceeded(
                     "max_path_bytes",
                     f"a path or link target is longer than {limits.max_path_bytes} bytes "
                     f"(layer {self.index}: {text[:80]}…)",
                 )
         if member.isreg():
+            state.largest_file = max(state.largest_file, member.size)
             if member.size > limits.max_file_bytes:
                 raise limit_exceeded(
                     "max_file_bytes",
@@ -176,6 +184,7 @@ class _LayerApplier:
         for depth in range(parent.existing, len(parent.names)):
             above, name = parent.names[:depth], parent.names[depth]
             self.writer.mkdir(above, name, 0o755, 0, 0)
+            self.state.opaques.add("/" + "/".join(parent.names[: depth + 1]))
             entry = FileEntry(
                 "/" + "/".join(parent.names[: depth + 1]),
                 self.index,
@@ -221,7 +230,10 @@ class _LayerApplier:
                 existing.touched = self.index
                 return
             self._remove(dir_node, parent.names, name)
+            # A new directory (not merged into one below) hides whatever the layers below had
+            # there: as an overlay layer it is opaque.
             self.writer.mkdir(parent.names, name, member.mode, member.uid, member.gid)
+            self.state.opaques.add("/" + "/".join(names))
             node = Node(self._entry(member, names, FileType.DIR), children={})
         elif member.isreg():
             self._remove(dir_node, parent.names, name)
@@ -254,9 +266,9 @@ class _LayerApplier:
             if src_names == names:
                 return  # a link to itself: nothing to do
             self._remove(dir_node, parent.names, name)
-            self.writer.hardlink(src_names[:-1], src_names[-1], parent.names, name)
             src = src_node.entry
             assert src is not None
+            self.writer.hardlink(src_names[:-1], src_names[-1], parent.names, name, src.layer_index)
             # One inode: the source's mode and owner are what the link has on disk too.
             node = Node(
                 dataclasses.replace(
@@ -343,8 +355,26 @@ class _LayerApplier:
         node = dir_node.children.get(target)
         if node is not None and node.touched != self.index:
             self._remove(dir_node, parent.names, target)
+            self._hide(parent.names, target)
+
+    def _hide(self, parent: list[str], name: str) -> None:
+        self.writer.hide(parent, name)
+        path = "/" + "/".join([*parent, name])
+        self.state.whiteouts.add(path)
+        self.state.opaques.discard(path)
 
     def _make_opaque(self, dir_node: Node, names: list[str]) -> None:
+        if not names:  # the root cannot be opaque in an overlay: its children are, or hidden
+            assert dir_node.children is not None
+            for child_name, child in list(dir_node.children.items()):
+                if child.touched != self.index:
+                    self._remove(dir_node, [], child_name)
+                    self._hide([], child_name)
+                elif child.is_dir:
+                    self._make_opaque(child, [child_name])
+            return
+        self.writer.make_opaque(names)
+        self.state.opaques.add("/" + "/".join(names))
         stack = [(dir_node, names)]
         while stack:
             node, path = stack.pop()

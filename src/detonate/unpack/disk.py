@@ -131,7 +131,14 @@ class RootWriter:
             os.chown(name, host_id(uid), host_id(gid), dir_fd=pfd, follow_symlinks=False)
         os.utime(name, (mtime, mtime), dir_fd=pfd, follow_symlinks=False)
 
-    def hardlink(self, src_parent: list[str], src_name: str, parent: list[str], name: str) -> None:
+    def hardlink(
+        self,
+        src_parent: list[str],
+        src_name: str,
+        parent: list[str],
+        name: str,
+        src_layer: int = -1,  # the layer that wrote the source (a layered writer copies it)
+    ) -> None:
         src_fd = self.dir_fd(src_parent)
         os.link(
             src_name, name, src_dir_fd=src_fd, dst_dir_fd=self.dir_fd(parent), follow_symlinks=False
@@ -151,3 +158,11 @@ class RootWriter:
     def rmdir(self, parent: list[str], name: str) -> None:
         self.forget_dirs()
         os.rmdir(name, dir_fd=self.dir_fd(parent))
+
+    # -- overlay whiteouts (only a layered writer keeps them on disk) ---------------------------
+
+    def hide(self, parent: list[str], name: str) -> None:
+        """`name` of the layers below is deleted: the merged writer removed it already."""
+
+    def make_opaque(self, names: list[str]) -> None:
+        """The layers below have nothing under `names`: the merged writer removed it already."""
