@@ -14,7 +14,9 @@ DetonateError                 every error explains itself: `message` + `hint`
 │   └── MalformedLayer        a layer that is not a readable tar stream
 ├── StaticError               stage "static"
 ├── RuleError                 a rule file that does not load (bad metadata, bad match)
-└── SandboxError              stage "sandbox"
+├── SandboxError              stage "sandbox"
+└── IntegrationError          what a registry, Harbor or a cluster sent us
+    └── BadPayload            a webhook or review body that is not what its sender documents
 """
 
 from __future__ import annotations
@@ -92,3 +94,11 @@ class RuleError(DetonateError):
 
 class SandboxError(DetonateError):
     stage = "sandbox"
+
+
+class IntegrationError(DetonateError):
+    stage = "integration"
+
+
+class BadPayload(IntegrationError):
+    pass
