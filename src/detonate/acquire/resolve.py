@@ -1,10 +1,10 @@
-"""A reference → the manifest digest a scan of it would judge, with one manifest lookup.
+"""resolve(): a reference → the digest a scan of it would have, from one manifest lookup.
 
-    docker://registry.test:5000/team/app:1          → sha256:<the image manifest's digest>
-    docker://registry.test:5000/team/app:1 (index)  → sha256:<the linux/amd64 entry's digest>
+    resolve("docker://registry.test/app:1", AcquireOptions(timeout_seconds=20))
+    → Resolved(digest="sha256:…(linux/amd64 manifest)", index_digest="sha256:…(the list)", …)
 
-Verdicts are keyed by that digest (the one `acquire` reports), so webhooks, admission and scans
-agree on it. Nothing is pulled: `skopeo inspect --raw` of the top manifest only.
+The service keys scans by digest before it queues them: a tag that moves later never mixes two
+images' verdicts, and two names of one image share one scan. Nothing is copied.
 """
 
 from __future__ import annotations
@@ -13,39 +13,52 @@ from dataclasses import dataclass
 
 from detonate.acquire.interface import ImageSource
 from detonate.acquire.manifest import (
+    check_image_manifest,
     is_index,
     parse_json,
     select_platform,
     sha256_digest,
     verify_blob,
 )
-from detonate.acquire.reference import Reference
-from detonate.errors import UsageError
-from detonate.model.image import Platform
+from detonate.acquire.reference import Reference, parse_reference
+from detonate.acquire.skopeo import SkopeoSource
+from detonate.model.options import AcquireOptions
 
 
 @dataclass(frozen=True)
-class ResolvedImage:
-    reference: Reference  # as asked
-    digest: str  # the platform's image manifest
-    platform: Platform
-    index_digest: str = ""  # the index it was chosen from, if any
+class Resolved:
+    reference: Reference
+    digest: str  # the platform image's manifest digest: what the report's image.digest says
+    index_digest: str  # the manifest list's digest when the reference named one, else ""
+    platform: str
 
     @property
-    def pinned(self) -> Reference:
-        return self.reference.pinned(self.digest)
+    def pinned(self) -> str:
+        """What a worker scans: the same repository, by digest (a moved tag cannot change it)."""
+        if self.reference.transport == "docker":
+            return str(self.reference.pinned(self.digest))
+        return str(self.reference)
+
+    @property
+    def top_digest(self) -> str:
+        """What the tag pointed at: the list when there is one."""
+        return self.index_digest or self.digest
 
 
-def resolve(source: ImageSource, reference: Reference, platform: Platform) -> ResolvedImage:
-    """Raises an AcquireError subclass when the registry cannot say (unreachable, unknown tag,
-    no such platform) and UsageError for a non-registry reference."""
-    if reference.transport != "docker":
-        raise UsageError(f"{reference} is not in a registry", "only docker:// references resolve")
-    raw = source.raw_manifest(reference)
+def resolve(
+    reference: str | Reference, options: AcquireOptions, source: ImageSource | None = None
+) -> Resolved:
+    """Raises UsageError for a malformed reference and AcquireError subclasses for lookups
+    that fail (not found, refused, unreachable within `options.timeout_seconds`)."""
+    ref = parse_reference(reference) if isinstance(reference, str) else reference
+    source = source or SkopeoSource(options)
+    raw = source.raw_manifest(ref)
     top = sha256_digest(raw)
-    if reference.digest:
-        verify_blob(raw, reference.digest, "manifest")
-    document = parse_json(raw, f"the manifest of {reference}")
+    if ref.digest:
+        verify_blob(raw, ref.digest, "manifest")
+    document = parse_json(raw, f"the manifest of {ref}")
+    platform = str(options.platform)
     if is_index(document):
-        return ResolvedImage(reference, select_platform(document, platform), platform, top)
-    return ResolvedImage(reference, top, platform)
+        return Resolved(ref, select_platform(document, options.platform), top, platform)
+    check_image_manifest(document, str(ref))
+    return Resolved(ref, top, "", platform)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from detonate.acquire.interface import ImageSource
 from detonate.acquire.reference import Reference, parse_reference
-from detonate.acquire.resolve import ResolvedImage, resolve
+from detonate.acquire.resolve import Resolved, resolve
 from detonate.acquire.skopeo import SkopeoSource
 from detonate.errors import DetonateError
 from detonate.model.image import Platform
@@ -45,16 +45,15 @@ class CachedResolver:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.source = source or SkopeoSource(
-            AcquireOptions(
-                platform=settings.platform,
-                tls_verify=settings.tls_verify,
-                timeout_seconds=settings.timeout_seconds,
-            )
+        self.options = AcquireOptions(
+            platform=settings.platform,
+            tls_verify=settings.tls_verify,
+            timeout_seconds=settings.timeout_seconds,
         )
+        self.source = source or SkopeoSource(self.options)
         self.clock = clock
         self.lookups = 0  # registry round trips: tests prove the cache with it
-        self._cache: dict[str, tuple[float, ResolvedImage | None]] = {}
+        self._cache: dict[str, tuple[float, Resolved | None]] = {}
         self._lock = threading.Lock()
 
     def digest_for(self, image: str) -> str | None:
@@ -68,17 +67,17 @@ class CachedResolver:
         resolved = self.lookup(reference)
         return resolved.digest if resolved else None
 
-    def lookup(self, reference: Reference) -> ResolvedImage | None:
+    def lookup(self, reference: Reference) -> Resolved | None:
         key = str(reference)
         now = self.clock()
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None and hit[0] > now:
                 return hit[1]
-        resolved: ResolvedImage | None
+        resolved: Resolved | None
         try:
             self.lookups += 1
-            resolved = resolve(self.source, reference, self.settings.platform)
+            resolved = resolve(reference, self.options, self.source)
             ttl = self.settings.ttl_seconds
         except DetonateError:
             resolved, ttl = None, self.settings.failure_ttl_seconds

@@ -28,9 +28,9 @@ from urllib.parse import urlsplit
 from detonate.acquire.manifest import INDEX_TYPES, MANIFEST_TYPES
 from detonate.errors import BadPayload
 
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+DIGEST_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_REPOSITORY = re.compile(
+REPOSITORY_PATTERN = re.compile(
     r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
 )
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(?::[0-9]+)?$")
@@ -164,7 +164,7 @@ def parse_ghcr(document: object) -> Notification:
         (
             value
             for value in (_text(version, "version"), _text(version, "name"))
-            if _DIGEST.match(value)
+            if DIGEST_PATTERN.match(value)
         ),
         "",
     )
@@ -209,11 +209,11 @@ def _checked(image: PushedImage) -> PushedImage:
     """Names end up in skopeo's argv and in the store: refuse anything that is not one."""
     if not _HOST.match(image.registry):
         raise BadPayload(f"bad registry host {image.registry!r}", "the payload names no registry")
-    if not _REPOSITORY.match(image.repository):
+    if not REPOSITORY_PATTERN.match(image.repository):
         raise BadPayload(f"bad repository name {image.repository!r}", "lowercase path expected")
     if image.tag and not _TAG.match(image.tag):
         raise BadPayload(f"bad tag {image.tag!r}", "a tag is letters, digits, _ . -")
-    if image.digest and not _DIGEST.match(image.digest):
+    if image.digest and not DIGEST_PATTERN.match(image.digest):
         raise BadPayload(f"bad digest {image.digest!r}", "sha256: and 64 hex digits")
     if not image.tag and not image.digest:
         raise BadPayload(f"{image.name}: neither tag nor digest", "the payload names no image")
