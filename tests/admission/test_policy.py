@@ -39,7 +39,9 @@ def test_malicious_init_container_is_denied_too() -> None:
 def test_suspicious_warns_by_default_and_denies_on_request() -> None:
     warned = decide("shop", [judged("suspicious")], AdmissionPolicy())
     assert warned.allowed and warned.reason == "suspicious"
-    assert warned.warnings == (f"container 'web' image registry.test/shop/web:1 is suspicious: {MINER}",)
+    assert warned.warnings == (
+        f"container 'web' image registry.test/shop/web:1 is suspicious: {MINER}",
+    )
     denied = decide("shop", [judged("suspicious")], AdmissionPolicy(deny_suspicious=True))
     assert not denied.allowed and MINER in denied.message
 

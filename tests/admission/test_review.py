@@ -80,7 +80,10 @@ def test_kinds_without_pods_have_no_images() -> None:
 @pytest.mark.parametrize(
     ("change", "says"),
     [
-        (lambda d: d.update(apiVersion="admission.k8s.io/v1beta1"), "not an AdmissionReview admission.k8s.io/v1"),
+        (
+            lambda d: d.update(apiVersion="admission.k8s.io/v1beta1"),
+            "not an AdmissionReview admission.k8s.io/v1",
+        ),
         (lambda d: d["request"].pop("uid"), "no uid"),
         (lambda d: d.update(request="x"), "request is not a JSON object"),
         (lambda d: d["request"]["object"]["spec"].update(containers={"a": 1}), "not a list"),

@@ -56,6 +56,7 @@ class ReviewRequest:
     sub_resource: str
     images: tuple[ContainerImage, ...]
     user: str = ""
+    dry_run: bool = False  # `kubectl --dry-run=server`: decide, but record and queue nothing
 
 
 def parse_review(document: object) -> ReviewRequest:
@@ -89,6 +90,7 @@ def parse_review(document: object) -> ReviewRequest:
         sub_resource=sub_resource,
         images=images,
         user=user,
+        dry_run=request.get("dryRun") is True,
     )
 
 

@@ -132,7 +132,7 @@ def admission_router(
             observe(time.perf_counter() - started, "error")
             return error(503, exc.message, exc.hint)
         decision = decide(review.namespace, judged, policy)
-        if judged:
+        if judged and not review.dry_run:
             background.add_task(follow_up, review, decision, judged)
         answer = response(review.uid, decision.allowed, decision.message, decision.warnings)
         observe(time.perf_counter() - started, decision.reason)
