@@ -15,6 +15,8 @@ DetonateError                 every error explains itself: `message` + `hint`
 ├── StaticError               stage "static"
 ├── RuleError                 a rule file that does not load (bad metadata, bad match)
 ├── SandboxError              stage "sandbox"
+├── ScanCancelled             the scan was cancelled between stages or during the run
+├── StoreError                the store (database) cannot do what was asked
 └── IntegrationError          what a registry, Harbor or a cluster sent us
     └── BadPayload            a webhook or review body that is not what its sender documents
 """
@@ -94,6 +96,14 @@ class RuleError(DetonateError):
 
 class SandboxError(DetonateError):
     stage = "sandbox"
+
+
+class ScanCancelled(DetonateError):
+    stage = "cancelled"
+
+
+class StoreError(DetonateError):
+    stage = "store"
 
 
 class IntegrationError(DetonateError):
