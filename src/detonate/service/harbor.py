@@ -15,17 +15,18 @@ different paths; nothing else lives under these.) Errors come in Harbor's shape,
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from detonate import __version__
 from detonate.acquire.manifest import MANIFEST_TYPES
 from detonate.acquire.reference import parse_reference
-from detonate.errors import DetonateError
+from detonate.acquire.resolve import Resolved
+from detonate.errors import AcquireError, DetonateError
 from detonate.model.image import Platform
 from detonate.service.harbor_report import (
     DETONATE_MIME,
@@ -41,140 +42,117 @@ from detonate.service.harbor_report import (
     vulnerability_report,
 )
 from detonate.service.hooks import BodyTooLarge, read_limited
-from detonate.service.intake import DigestResolver
 from detonate.service.registry_events import DIGEST_PATTERN, REPOSITORY_PATTERN
+from detonate.service.scans import Resolver, request_and_queue
+from detonate.service.settings import Settings
+from detonate.store import ScanStatus, Store
 
 REFRESH_AFTER_SECONDS = 5
 MAX_SCAN_REQUEST_BYTES = 64 * 1024
 HARBOR_SOURCE = "api"
 
 
-class ScanBook(Protocol):
-    """What the adapter needs of the store (`detonate.store.Store` has it)."""
-
-    def request_scan(
-        self, reference: str, *, digest: str, platform: str, source: str, **extra: Any
-    ) -> tuple[Any, bool]: ...
-
-    def get_scan(self, scan_id: str) -> Any: ...
-
-    def report_json(self, scan_id: str) -> str | None: ...
+router = APIRouter(prefix="/api/v1", tags=["harbor scanner adapter"])
+SCANNER = ScannerInfo("detonate", "detonate", __version__)
 
 
-class ScanSubmitter(Protocol):
-    def submit(self, scan_id: Any) -> Any: ...
+def refused(request: Request) -> Response | None:
+    """Harbor sends the Authorization it was registered with: `Bearer <a detonate token>`
+    (`detonate token create harbor`)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    store: Store = request.app.state.store
+    if scheme.lower() == "bearer" and 0 < len(token) <= 256 and store.check_token(token.strip()):
+        return None
+    return harbor_error(
+        401, "missing or wrong Authorization: register the scanner with `Bearer <a detonate token>`"
+    )
 
 
-def harbor_router(
-    store: ScanBook,
-    queue: ScanSubmitter,
-    resolver: DigestResolver,
-    platform: Platform,
-    scanner: ScannerInfo,
-    authorize: Callable[[str], bool],
-    *,
-    profile: str = "full",
-) -> APIRouter:
-    """`authorize(authorization_header)` checks what Harbor sends with each call (the
-    "Authorization" of the scanner's registration: `Bearer <token>`)."""
-    router = APIRouter(prefix="/api/v1", tags=["harbor scanner adapter"])
+@router.get("/metadata")
+def scanner_metadata(request: Request) -> Response:
+    if (denied := refused(request)) is not None:
+        return denied
+    settings: Settings = request.app.state.settings
+    properties = {"detonate/platform": settings.platform, "detonate/profile": settings.profile}
+    return JSONResponse(metadata(SCANNER, properties), media_type=METADATA_MIME)
 
-    def refused(request: Request) -> Response | None:
-        if authorize(request.headers.get("authorization", "")):
-            return None
-        return harbor_error(
-            401,
-            "missing or wrong Authorization: register the scanner with `Bearer <a detonate token>`",
-        )
 
-    @router.get("/metadata")
-    def scanner_metadata(request: Request) -> Response:
-        if (denied := refused(request)) is not None:
-            return denied
-        properties = {"detonate/platform": str(platform), "detonate/profile": profile}
-        return JSONResponse(metadata(scanner, properties), media_type=METADATA_MIME)
+@router.post("/scan")
+async def accept_scan(request: Request) -> Response:
+    if (denied := await run_in_threadpool(refused, request)) is not None:
+        return denied
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in ("application/vnd.scanner.adapter.scan.request+json", "application/json"):
+        return harbor_error(415, f"a ScanRequest is JSON, not {media or 'untyped'}")
+    try:
+        body = await read_limited(request, MAX_SCAN_REQUEST_BYTES)
+        document = json.loads(body)
+    except BodyTooLarge:
+        return harbor_error(413, f"a ScanRequest is under {MAX_SCAN_REQUEST_BYTES} bytes")
+    except (ValueError, UnicodeDecodeError) as exc:
+        return harbor_error(400, f"the body is not JSON: {exc}")
+    try:
+        host, repository, digest, mime_type = scan_target(document)
+    except ValueError as exc:
+        return harbor_error(422, str(exc))
+    settings: Settings = request.app.state.settings
+    platform = Platform.parse(settings.platform)
+    reference = parse_reference(f"docker://{host}/{repository}@{digest}")
 
-    @router.post("/scan")
-    async def accept_scan(request: Request) -> Response:
-        if (denied := refused(request)) is not None:
-            return denied
-        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if media not in ("application/vnd.scanner.adapter.scan.request+json", "application/json"):
-            return harbor_error(415, f"a ScanRequest is JSON, not {media or 'untyped'}")
-        try:
-            body = await read_limited(request, MAX_SCAN_REQUEST_BYTES)
-            document = json.loads(body)
-        except BodyTooLarge:
-            return harbor_error(413, f"a ScanRequest is under {MAX_SCAN_REQUEST_BYTES} bytes")
-        except (ValueError, UnicodeDecodeError) as exc:
-            return harbor_error(400, f"the body is not JSON: {exc}")
-        try:
-            host, repository, digest, mime_type = scan_target(document)
-        except ValueError as exc:
-            return harbor_error(422, str(exc))
-        reference = f"docker://{host}/{repository}@{digest}"
-        index_digest = ""
+    def request_scan() -> str:
+        resolved = Resolved(reference, digest, "", str(platform))
         if mime_type not in MANIFEST_TYPES:  # unknown or an index: pick our platform's image
-            resolved = await run_in_threadpool(resolver.lookup, parse_reference(reference))
-            if resolved is None:
-                return harbor_error(422, f"{reference} could not be read from the registry")
-            if resolved.index_digest:
-                index_digest, digest = resolved.index_digest, resolved.digest
-                reference = f"docker://{host}/{repository}@{digest}"
+            resolver: Resolver = request.app.state.resolver
+            resolved = resolver.resolve(reference, platform)
+        pinned = str(reference.pinned(resolved.digest))
+        scan, _ = request_and_queue(
+            request.app.state.store,
+            request.app.state.queue,
+            resolved,
+            source=HARBOR_SOURCE,
+            profile=settings.profile,
+            reference=pinned,
+        )
+        return scan.id
 
-        def request_scan() -> Any:
-            scan, created = store.request_scan(
-                reference,
-                digest=digest,
-                platform=str(platform),
-                source=HARBOR_SOURCE,
-                profile=profile,
-                index_digest=index_digest,
-            )
-            if created:
-                queue.submit(scan.id)
-            return scan
+    try:
+        scan_id = await run_in_threadpool(request_scan)
+    except AcquireError as exc:
+        return harbor_error(422, f"{reference} could not be read from the registry: {exc.message}")
+    except DetonateError as exc:
+        return harbor_error(500, exc.message)
+    return JSONResponse({"id": scan_id}, status_code=202, media_type=SCAN_RESPONSE_MIME)
 
-        try:
-            scan = await run_in_threadpool(request_scan)
-        except DetonateError as exc:
-            return harbor_error(500, exc.message)
-        return JSONResponse({"id": str(scan.id)}, status_code=202, media_type=SCAN_RESPONSE_MIME)
 
-    @router.get("/scan/{scan_request_id}/report")
-    def scan_report(scan_request_id: str, request: Request) -> Response:
-        if (denied := refused(request)) is not None:
-            return denied
-        wanted = chosen_type(request.headers.get("accept", ""))
-        if wanted is None:
-            return harbor_error(
-                400, f"cannot produce {request.headers.get('accept')!r}; ask for {REPORT_MIME}"
-            )
-        scan = store.get_scan(scan_request_id) if len(scan_request_id) <= 64 else None
-        if scan is None:
-            return harbor_error(404, f"no scan {scan_request_id!r}")
-        status = str(scan.status)
-        if status in ("queued", "running"):
-            return Response(status_code=302, headers={"Refresh-After": str(REFRESH_AFTER_SECONDS)})
-        if status != "done":
-            return harbor_error(500, f"the scan {status}: {scan.reason or 'no reason recorded'}")
-        text = store.report_json(scan_request_id)
-        if text is None:
-            return harbor_error(500, "the scan is done but its report is missing")
-        report = json.loads(text)
-        if report.get("verdict") == "error":
-            stage_error = report.get("error") or {}
-            return harbor_error(
-                500,
-                f"the scan failed in {stage_error.get('stage', '?')}: "
-                f"{stage_error.get('message', '')}",
-            )
-        if wanted in (RAW_MIME, DETONATE_MIME):
-            return Response(text, media_type=wanted)
-        artifact = artifact_of(scan)
-        return JSONResponse(vulnerability_report(report, artifact, scanner), media_type=wanted)
-
-    return router
+@router.get("/scan/{scan_request_id}/report")
+def scan_report(scan_request_id: str, request: Request) -> Response:
+    if (denied := refused(request)) is not None:
+        return denied
+    wanted = chosen_type(request.headers.get("accept", ""))
+    if wanted is None:
+        return harbor_error(
+            400, f"cannot produce {request.headers.get('accept')!r}; ask for {REPORT_MIME}"
+        )
+    store: Store = request.app.state.store
+    scan = store.get_scan(scan_request_id) if len(scan_request_id) <= 64 else None
+    if scan is None:
+        return harbor_error(404, f"no scan {scan_request_id!r}")
+    if scan.status in (ScanStatus.QUEUED, ScanStatus.RUNNING):
+        return Response(status_code=302, headers={"Refresh-After": str(REFRESH_AFTER_SECONDS)})
+    if scan.status != ScanStatus.DONE:
+        return harbor_error(500, f"the scan {scan.status}: {scan.reason or 'no reason recorded'}")
+    text = store.report_json(scan_request_id)
+    if text is None:
+        return harbor_error(500, "the scan is done but its report is missing")
+    report = json.loads(text)
+    if report.get("verdict") == "error":
+        failed = report.get("error") or {}
+        return harbor_error(
+            500, f"the scan failed in {failed.get('stage', '?')}: {failed.get('message', '')}"
+        )
+    if wanted in (RAW_MIME, DETONATE_MIME):
+        return Response(text, media_type=wanted)
+    return JSONResponse(vulnerability_report(report, artifact_of(scan), SCANNER), media_type=wanted)
 
 
 def scan_target(document: object) -> tuple[str, str, str, str]:

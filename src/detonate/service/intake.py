@@ -3,8 +3,9 @@
 An image whose payload names its digest and an image manifest is requested at once (a store
 write: milliseconds). One that names only a tag (Docker Hub), or whose digest may be an index
 (Harbor, GHCR, a distribution index push), needs a registry lookup first: that runs on a small
-worker pool after the sender has had its answer. The same reference is never looked up twice at
-once, and the store's request is idempotent by digest, so a flood of one push is one scan.
+worker pool after the sender has had its answer. A push already waiting for its lookup is not
+looked up twice, and the store's request is idempotent by digest, so a flood of one push is one
+scan. No lookup is cached: a push means the tag has just moved.
 """
 
 from __future__ import annotations
@@ -14,41 +15,18 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from detonate.acquire.reference import Reference, parse_reference
 from detonate.acquire.resolve import Resolved
-from detonate.errors import IntegrationError
+from detonate.errors import DetonateError, IntegrationError
 from detonate.model.image import Platform
+from detonate.queue import ScanQueue
 from detonate.service.registry_events import PushedImage
+from detonate.service.scans import Resolver, request_and_queue
+from detonate.store import Source, Store
 
-WEBHOOK_SOURCE = "webhook"
 _log = logging.getLogger(__name__)
-
-
-class ScanRequester(Protocol):
-    """What intake needs of the store (`detonate.store.Store` has it)."""
-
-    def request_scan(
-        self,
-        reference: str,
-        *,
-        digest: str,
-        platform: str,
-        source: str,
-        profile: str = ...,
-        priority: int = ...,
-    ) -> tuple[Any, bool]: ...
-
-    def observe_tag(self, repository: str, tag: str, digest: str, source: str) -> Any: ...
-
-
-class ScanSubmitter(Protocol):
-    def submit(self, scan_id: Any) -> Any: ...
-
-
-class DigestResolver(Protocol):
-    def lookup(self, reference: Reference) -> Resolved | None: ...
 
 
 class Overloaded(IntegrationError):
@@ -74,12 +52,12 @@ class Accepted:
 class PushIntake:
     def __init__(
         self,
-        store: ScanRequester,
-        queue: ScanSubmitter,
-        resolver: DigestResolver,
+        store: Store,
+        queue: ScanQueue,
+        resolver: Resolver,
         platform: Platform,
         *,
-        profile: str = "default",
+        profile: str = "full",
         workers: int = 2,
         max_pending: int = 256,
     ) -> None:
@@ -89,14 +67,17 @@ class PushIntake:
         self.platform = platform
         self.profile = profile
         self.max_pending = max_pending
-        self.failures = 0  # lookups that found nothing: counted, and logged by the caller
+        self.failures = 0  # lookups or requests that came to nothing (logged)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="detonate-intake")
         self._pending: set[str] = set()
         self._lock = threading.Lock()
 
     def accept(self, image: PushedImage) -> Accepted:
+        """Raises Overloaded when the lookup pool is full, StoreError when the store fails."""
         if image.digest and image.media_type and not image.is_index:
-            return self._request(image, image.digest)
+            return self._request(
+                image, Resolved(_named(image), image.digest, "", str(self.platform))
+            )
         self._defer(image)
         return Accepted(image)
 
@@ -128,29 +109,37 @@ class PushIntake:
 
     def _resolve_then_request(self, image: PushedImage, key: str) -> None:
         try:
-            resolved = self.resolver.lookup(parse_reference(image.reference))
-            if resolved is None:
-                self.failures += 1
-                return
-            self._request(image, resolved.digest)
+            resolved = self.resolver.resolve(parse_reference(image.reference), self.platform)
+            # Keep the tag the push named: it is recorded as now pointing at the digest.
+            self._request(
+                image,
+                Resolved(_named(image), resolved.digest, resolved.index_digest, resolved.platform),
+            )
+        except DetonateError as error:
+            self.failures += 1
+            _log.warning("webhook: %s not queued: %s", image.reference, error.message)
         except Exception:  # a worker thread has no caller to raise to: log it, count it
             self.failures += 1
-            _log.exception("webhook intake of %s failed", image.reference)
+            _log.exception("webhook: %s not queued", image.reference)
         finally:
             with self._lock:
                 self._pending.discard(key)
 
-    def _request(self, image: PushedImage, digest: str) -> Accepted:
-        scan, created = self.store.request_scan(
-            f"docker://{image.name}@{digest}",
-            digest=digest,
-            platform=str(self.platform),
-            source=WEBHOOK_SOURCE,
+    def _request(self, image: PushedImage, resolved: Resolved) -> Accepted:
+        pinned = f"docker://{image.name}@{resolved.digest}"
+        scan, created = request_and_queue(
+            self.store,
+            self.queue,
+            resolved,
+            source=Source.WEBHOOK,
             profile=self.profile,
+            reference=pinned,
         )
-        if image.tag:
-            self.store.observe_tag(image.name, image.tag, digest, WEBHOOK_SOURCE)
-        scan_id = str(scan.id)
-        if created:
-            self.queue.submit(scan.id)
-        return Accepted(image, digest, scan_id, created)
+        return Accepted(image, resolved.digest, scan.id, created)
+
+
+def _named(image: PushedImage) -> Reference:
+    """The reference a push names: by tag when it has one (the tag is then recorded)."""
+    if image.tag:
+        return parse_reference(f"docker://{image.name}:{image.tag}")
+    return parse_reference(image.reference)
