@@ -67,6 +67,20 @@ class CachedResolver:
         resolved = self.lookup(reference)
         return resolved.digest if resolved else None
 
+    def known(self, image: str) -> tuple[bool, str | None]:
+        """(True, digest) when no lookup is needed (pinned, or remembered); else (False, None)."""
+        try:
+            reference = parse_reference(image)
+        except DetonateError:
+            return True, None
+        if reference.digest:
+            return True, reference.digest
+        with self._lock:
+            hit = self._cache.get(str(reference))
+        if hit is not None and hit[0] > self.clock():
+            return True, hit[1].digest if hit[1] else None
+        return False, None
+
     def lookup(self, reference: Reference) -> Resolved | None:
         key = str(reference)
         now = self.clock()

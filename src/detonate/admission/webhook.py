@@ -23,6 +23,7 @@ from detonate.acquire.resolve import Resolved
 from detonate.admission.policy import Decision, ImageJudgement, decide
 from detonate.admission.resolve import CachedResolver, ResolverSettings
 from detonate.admission.review import ReviewRequest, parse_review, response
+from detonate.admission.verdicts import VerdictCache
 from detonate.errors import BadPayload, DetonateError
 from detonate.model.image import Platform
 from detonate.service.hooks import BodyTooLarge, error, read_limited
@@ -42,6 +43,7 @@ router = APIRouter(tags=["kubernetes admission"])
 @dataclass
 class AdmissionParts:
     resolver: CachedResolver
+    verdicts: VerdictCache
     lookups: ThreadPoolExecutor  # the images of one review are resolved in parallel
 
 
@@ -55,19 +57,31 @@ def admission_parts(app: FastAPI) -> AdmissionParts:
             tls_verify=settings.registry_tls_verify,
         )
     )
-    return AdmissionParts(resolver, ThreadPoolExecutor(8, thread_name_prefix="detonate-admit"))
+    verdicts = VerdictCache(app.state.store, settings.admission_verdict_ttl_seconds)
+    lookups = ThreadPoolExecutor(8, thread_name_prefix="detonate-admit")
+    return AdmissionParts(resolver, verdicts, lookups)
 
 
 def judge(
-    review: ReviewRequest, store: Store, parts: AdmissionParts, settings: Settings
+    review: ReviewRequest, parts: AdmissionParts, settings: Settings
 ) -> tuple[ImageJudgement, ...]:
     if review.namespace in settings.admission.exempt_namespaces:  # recorded, not looked up
         return tuple(ImageJudgement(container) for container in review.images)
-    images = [container.image for container in review.images]
-    digests = list(parts.lookups.map(parts.resolver.digest_for, images))
+    digest_of: dict[str, str | None] = {}
+    missing = []
+    for image in {container.image for container in review.images}:
+        hit, digest = parts.resolver.known(image)
+        if hit:
+            digest_of[image] = digest
+        else:
+            missing.append(image)
+    # Registry lookups, in parallel: the budget is for the slowest, not for their sum.
+    found = parts.lookups.map(parts.resolver.digest_for, missing)
+    digest_of.update(zip(missing, found, strict=True))
     judgements = []
-    for container, digest in zip(review.images, digests, strict=True):
-        stored = store.verdict_for(digest, settings.platform) if digest else None
+    for container in review.images:
+        digest = digest_of[container.image]
+        stored = parts.verdicts.verdict_for(digest, settings.platform) if digest else None
         if stored is None:
             judgements.append(ImageJudgement(container, digest or ""))
             continue
@@ -136,7 +150,7 @@ async def validate(request: Request, background: BackgroundTasks) -> Response:
     settings: Settings = app.state.settings
     parts = shared(request, "admission", admission_parts)
     try:
-        judged = await run_in_threadpool(judge, review, app.state.store, parts, settings)
+        judged = await run_in_threadpool(judge, review, parts, settings)
     except DetonateError as exc:  # the store is down: the failurePolicy decides
         return rejected(503, exc.message, exc.hint)
     decision = decide(review.namespace, judged, settings.admission)

@@ -35,6 +35,7 @@ class Settings:
     admission: AdmissionPolicy = field(default_factory=AdmissionPolicy)
     admission_lookup_seconds: int = 2  # a tag's digest lookup during an admission review
     admission_tag_ttl_seconds: float = 60.0  # how long a tag's digest is trusted
+    admission_verdict_ttl_seconds: float = 10.0  # how long a read verdict is reused
 
     @property
     def store_url(self) -> str:
