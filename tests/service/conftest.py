@@ -1,11 +1,16 @@
-"""The service app over a real store (SQLite in a temp dir) for router tests.
+"""Fixtures of the service tests.
 
-The queue here only records what it is given: these tests look at what the webhooks, Harbor and
-admission ask for. Real scans run in the end-to-end tests (tests/service/test_end_to_end.py)."""
+serve(db_url="", **settings)   a live `detonate serve` over HTTPS (tests/service/live.py)
+make_client(**settings)        the app in-process over a real store (SQLite in a temp dir),
+                               with a queue that only records what it is given: the
+                               webhook, Harbor and admission tests look at what is asked;
+                               real scans run in test_end_to_end.py and the API tests.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +21,34 @@ from fastapi.testclient import TestClient
 from detonate.service.app import create_app
 from detonate.service.settings import Settings
 from detonate.store import Store
+
+from .live import LiveService, TlsPair, live_service, make_tls_pair
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsPair:
+    return make_tls_pair(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def serve(tmp_path: Path, tls: TlsPair) -> Iterator[Callable[..., LiveService]]:
+    """serve(db_url="", **settings) → a running service; stopped after the test."""
+    with ExitStack() as stack:
+
+        def start(db_url: str = "", **settings: Any) -> LiveService:
+            workdir = tmp_path / f"service-{len(stack._exit_callbacks)}"
+            return stack.enter_context(live_service(workdir, tls, db_url, **settings))
+
+        yield start
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """ "" (the default SQLite in the cache dir) or a fresh database on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return ""
+    return str(request.getfixturevalue("postgres_server").new_database())
+
 
 SECRET = "test-only-hook-secret"
 HOOK_SECRETS = {sender: SECRET for sender in ("distribution", "harbor", "ghcr", "dockerhub")}

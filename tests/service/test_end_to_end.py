@@ -20,8 +20,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from harbor_spec import validate
-from tls_files import write_tls_files
 
 from detonate.factory import build_sample
 from detonate.model.options import AcquireOptions, SandboxOptions, ScanOptions
@@ -29,6 +27,9 @@ from detonate.service.harbor_report import REPORT_MIME
 from detonate.service.serve import running_service, uvicorn_config
 from detonate.service.settings import Settings
 from detonate.store import Source, Store
+
+from .harbor_spec import validate
+from .tls_files import write_tls_files
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.registry, pytest.mark.slow]
 
@@ -51,15 +52,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+def e2e_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     return write_tls_files(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(scope="module")
 def service(
-    tls: tuple[Path, Path, Path], tmp_path_factory: pytest.TempPathFactory
+    e2e_tls: tuple[Path, Path, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Running]:
-    ca, cert, key = tls
+    ca, cert, key = e2e_tls
     work = tmp_path_factory.mktemp("service")
     settings = Settings(
         cache_dir=work / "cache",
@@ -96,7 +97,9 @@ def service(
 
 
 @pytest.fixture
-def notifying_registry(service: Running, tls: tuple[Path, Path, Path], make_registry: Any) -> Any:
+def notifying_registry(
+    service: Running, e2e_tls: tuple[Path, Path, Path], make_registry: Any
+) -> Any:
     endpoint = {
         "name": "detonate",
         "url": f"{service.url}/hooks/distribution",
@@ -105,7 +108,7 @@ def notifying_registry(service: Running, tls: tuple[Path, Path, Path], make_regi
         "threshold": 5,
         "backoff": "1s",
     }
-    return make_registry(notifications=[endpoint], env={"SSL_CERT_FILE": str(tls[0])})
+    return make_registry(notifications=[endpoint], env={"SSL_CERT_FILE": str(e2e_tls[0])})
 
 
 def wait_for(condition: Any, seconds: float) -> Any:

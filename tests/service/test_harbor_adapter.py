@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harbor_spec import validate
 
 from detonate.factory import build_sample
 from detonate.model.findings import Category, Confidence, Evidence, Finding, Severity
@@ -23,6 +22,8 @@ from detonate.service.harbor_report import (
     REPORT_MIME,
     SCAN_RESPONSE_MIME,
 )
+
+from .harbor_spec import validate
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 REQUEST_MIME = "application/vnd.scanner.adapter.scan.request+json; version=1.0"

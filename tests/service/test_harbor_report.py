@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
-from harbor_spec import validate
 
 from detonate.model.findings import Category, Confidence, Evidence, Finding, Severity
 from detonate.model.report import ImageInfo, Report, Verdict
@@ -18,6 +17,8 @@ from detonate.service.harbor_report import (
     metadata,
     vulnerability_report,
 )
+
+from .harbor_spec import validate
 
 SCANNER = ScannerInfo("detonate", "detonate", "0.1.0")
 ARTIFACT = {"repository": "library/miner", "digest": "sha256:" + "a" * 64}
