@@ -28,6 +28,7 @@ from detonate.acquire.reference import parse_reference
 from detonate.acquire.resolve import Resolved
 from detonate.errors import AcquireError, DetonateError
 from detonate.model.image import Platform
+from detonate.service.errors import CODES
 from detonate.service.harbor_report import (
     DETONATE_MIME,
     ERROR_MIME,
@@ -207,7 +208,8 @@ def artifact_of(scan: Any) -> dict[str, str]:
 
 
 def harbor_error(status: int, message: str) -> Response:
-    return JSONResponse(error_body(message), status_code=status, media_type=ERROR_MIME)
+    body = error_body(message, CODES.get(status, "error"))
+    return JSONResponse(body, status_code=status, media_type=ERROR_MIME)
 
 
 def _normal(media_type: str) -> str:

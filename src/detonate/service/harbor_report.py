@@ -159,5 +159,7 @@ def attack_link(technique: str) -> str:
     return "https://attack.mitre.org/techniques/" + technique.replace(".", "/") + "/"
 
 
-def error_body(message: str) -> dict[str, Any]:
-    return {"error": {"message": message}}
+def error_body(message: str, code: str = "error") -> dict[str, Any]:
+    """Harbor reads `error.message`; `code` is the service's machine-readable code, which every
+    error of the service carries (the spec's Error object allows more properties)."""
+    return {"error": {"message": message, "code": code}}
