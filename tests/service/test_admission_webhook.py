@@ -102,6 +102,9 @@ def post(client: Any, document: dict[str, Any]) -> dict[str, Any]:
     answer = client.post("/k8s/validate", json=document)
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
+    parts = getattr(client.app.state, "admission", None)
+    if parts is not None:  # decisions are written by the recorder's thread: wait for it
+        assert parts.recorder.flush()
     assert body["apiVersion"] == "admission.k8s.io/v1" and body["kind"] == "AdmissionReview"
     assert body["response"]["uid"] == document["request"]["uid"]
     return body["response"]

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from detonate.acquire.reference import parse_reference
 from detonate.acquire.resolve import Resolved
 from detonate.admission.policy import Decision, ImageJudgement, decide
+from detonate.admission.record import AdmissionRecorder
 from detonate.admission.resolve import CachedResolver, ResolverSettings
 from detonate.admission.review import ReviewRequest, parse_review, response
 from detonate.admission.verdicts import VerdictCache
@@ -44,6 +45,7 @@ router = APIRouter(tags=["kubernetes admission"])
 class AdmissionParts:
     resolver: CachedResolver
     verdicts: VerdictCache
+    recorder: AdmissionRecorder
     lookups: ThreadPoolExecutor  # the images of one review are resolved in parallel
 
 
@@ -59,7 +61,9 @@ def admission_parts(app: FastAPI) -> AdmissionParts:
     )
     verdicts = VerdictCache(app.state.store, settings.admission_verdict_ttl_seconds)
     lookups = ThreadPoolExecutor(8, thread_name_prefix="detonate-admit")
-    return AdmissionParts(resolver, verdicts, lookups)
+    recorder = AdmissionRecorder(app.state.store)
+    app.router.on_shutdown.append(recorder.flush)  # what is waiting is written before exit
+    return AdmissionParts(resolver, verdicts, recorder, lookups)
 
 
 def judge(
@@ -93,7 +97,11 @@ def judge(
 
 
 def follow_up(
-    app: FastAPI, review: ReviewRequest, decision: Decision, judged: tuple[ImageJudgement, ...]
+    app: FastAPI,
+    parts: AdmissionParts,
+    review: ReviewRequest,
+    decision: Decision,
+    judged: tuple[ImageJudgement, ...],
 ) -> None:
     """After the answer: queue scans of unknown digests, record the decision per image."""
     store: Store = app.state.store
@@ -112,7 +120,7 @@ def follow_up(
         )
         queued[unknown.digest] = scan.id
     for item in judged:
-        store.record_admission(
+        parts.recorder.record(
             image=item.image.image,
             allowed=decision.allowed,
             digest=item.digest,
@@ -155,7 +163,7 @@ async def validate(request: Request, background: BackgroundTasks) -> Response:
         return rejected(503, exc.message, exc.hint)
     decision = decide(review.namespace, judged, settings.admission)
     if judged and not review.dry_run:
-        background.add_task(follow_up, app, review, decision, judged)
+        background.add_task(follow_up, app, parts, review, decision, judged)
     answer = response(review.uid, decision.allowed, decision.message, decision.warnings)
     outcome = "denied" if not decision.allowed else "warned" if decision.warnings else "allowed"
     ADMISSION_SECONDS.labels(outcome).observe(time.perf_counter() - started)
