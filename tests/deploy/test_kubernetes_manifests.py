@@ -108,3 +108,18 @@ def test_service_reaches_the_container_and_the_pod_is_unprivileged() -> None:
     mounted = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
     referenced = {e["valueFrom"]["secretKeyRef"]["name"] for e in container.get("env", [])}
     assert mounted | referenced <= secrets
+
+
+def test_the_deployment_starts_detonate_with_flags_it_has() -> None:
+    from detonate.cli.main import build_parser
+
+    (container,) = one("Deployment")["spec"]["template"]["spec"]["containers"]
+    args = build_parser().parse_args(container["args"])
+    assert args.command == "serve"
+    assert (args.admission_unknown, args.port) == ("warn", 8443)
+    assert {"kube-system", "detonate"} <= set(args.admission_exempt_namespace)
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert (
+        str(args.tls_cert).startswith(mounts["tls"])
+        and str(args.hook_secret_file) == mounts["hooks"]
+    )
