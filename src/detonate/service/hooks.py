@@ -39,13 +39,15 @@ router = APIRouter(tags=["registry webhooks"])
 
 def push_intake(app: FastAPI) -> PushIntake:
     settings: Settings = app.state.settings
-    return PushIntake(
+    intake = PushIntake(
         app.state.store,
         app.state.queue,
         app.state.resolver,
         Platform.parse(settings.platform),
         profile=settings.profile,
     )
+    app.router.on_shutdown.append(intake.close)  # lookups in flight finish; waiting ones drop
+    return intake
 
 
 @router.post("/hooks/{sender}", status_code=202)
