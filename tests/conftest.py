@@ -8,6 +8,7 @@ Fixtures:
     registry            session-wide, anonymous; never tamper with its storage
     auth_registry       session-wide, htpasswd (bcrypt) auth: .username / .password
     make_registry       per test: make_registry(auth=False) → a private Registry to tamper with
+                        (or with notifications=[endpoint, …]: one that calls webhooks)
     built_samples       session-wide: {"planted-static": BuiltSample, "benign-web": …}
     postgres_server     session-wide: a real PostgreSQL (tests/postgres.py); .new_database()
 """
@@ -15,6 +16,7 @@ Fixtures:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -24,6 +26,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,7 +83,14 @@ def _write_htpasswd(path: Path, username: str, password: str) -> None:
     path.write_text(f"{username}:{hashed}\n")
 
 
-def start_registry(workdir: Path, auth: bool = False) -> Registry:
+def start_registry(
+    workdir: Path,
+    auth: bool = False,
+    notifications: list[dict[str, object]] | None = None,
+    env: dict[str, str] | None = None,
+) -> Registry:
+    """`notifications`: distribution's notifications.endpoints entries (its webhooks); `env`
+    is added to the registry's environment (SSL_CERT_FILE: a CA its webhook client trusts)."""
     if shutil.which("docker-registry") is None or shutil.which("skopeo") is None:
         pytest.fail(
             "docker-registry and skopeo are needed (apt-get install docker-registry skopeo)"
@@ -94,6 +104,8 @@ def start_registry(workdir: Path, auth: bool = False) -> Registry:
         "storage": {"filesystem": {"rootdirectory": str(storage)}, "delete": {"enabled": True}},
         "http": {"addr": f"127.0.0.1:{port}", "secret": "detonate-test-only"},
     }
+    if notifications:
+        config["notifications"] = {"endpoints": notifications}
     username = password = ""
     if auth:
         username, password = "detonate", "test-only-password"
@@ -106,6 +118,7 @@ def start_registry(workdir: Path, auth: bool = False) -> Registry:
         ["docker-registry", "serve", str(workdir / "config.yml")],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
     )
     registry = Registry(f"127.0.0.1:{port}", storage, process, username, password)
     deadline = time.monotonic() + 15
@@ -152,8 +165,9 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry
 def make_registry(tmp_path: Path) -> Iterator[Callable[..., Registry]]:
     started: list[Registry] = []
 
-    def make(auth: bool = False) -> Registry:
-        server = start_registry(tmp_path / f"registry-{len(started)}", auth=auth)
+    def make(auth: bool = False, **options: Any) -> Registry:
+        """options: start_registry's `notifications` and `env`."""
+        server = start_registry(tmp_path / f"registry-{len(started)}", auth=auth, **options)
         started.append(server)
         return server
 

@@ -16,7 +16,9 @@ DetonateError                 every error explains itself: `message` + `hint`
 ├── RuleError                 a rule file that does not load (bad metadata, bad match)
 ├── SandboxError              stage "sandbox"
 ├── ScanCancelled             the scan was cancelled between stages or during the run
-└── StoreError                the store (database) cannot do what was asked
+├── StoreError                the store (database) cannot do what was asked
+└── IntegrationError          what a registry, Harbor or a cluster sent us
+    └── BadPayload            a webhook or review body that is not what its sender documents
 """
 
 from __future__ import annotations
@@ -102,3 +104,11 @@ class ScanCancelled(DetonateError):
 
 class StoreError(DetonateError):
     stage = "store"
+
+
+class IntegrationError(DetonateError):
+    stage = "integration"
+
+
+class BadPayload(IntegrationError):
+    pass

@@ -198,6 +198,48 @@ def _add_serve(commands: argparse._SubParsersAction[_Parser]) -> None:
         action="store_true",
         help="accept untrusted TLS and plain HTTP registries (local registries only)",
     )
+    hooks = serve.add_argument_group("registry webhooks (docs/integrations.md)")
+    hooks.add_argument(
+        "--hook-secret",
+        action="append",
+        default=[],
+        metavar="SENDER=SECRET",
+        help="switch on /hooks/SENDER (distribution, harbor, ghcr, dockerhub) with its shared "
+        "secret; prefer --hook-secret-file or DETONATE_HOOK_SECRET_<SENDER>: argv is public",
+    )
+    hooks.add_argument(
+        "--hook-secret-file",
+        type=Path,
+        metavar="DIR",
+        help="a directory with one file per sender, named after it, holding its secret",
+    )
+    admission = serve.add_argument_group("kubernetes admission (/k8s/validate)")
+    admission.add_argument(
+        "--admission-unknown",
+        choices=("warn", "deny", "allow"),
+        default="warn",
+        help="images without a verdict: allow with a warning and queue a scan (default), "
+        "deny and queue, or allow silently",
+    )
+    admission.add_argument(
+        "--admission-deny-suspicious",
+        action="store_true",
+        help="deny suspicious images too (default: allow with a warning)",
+    )
+    admission.add_argument(
+        "--admission-exempt-namespace",
+        action="append",
+        default=[],
+        metavar="NAMESPACE",
+        help="never judge this namespace (repeatable)",
+    )
+    admission.add_argument(
+        "--admission-lookup-timeout",
+        type=_positive,
+        default=2,
+        metavar="SECONDS",
+        help="longest registry lookup of a tag's digest during a review (then: unknown)",
+    )
 
 
 def _add_token(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -215,7 +257,31 @@ def _store_url(args: argparse.Namespace) -> str:
     return str(args.db or default_url(args.cache_dir or default_cache_dir()))
 
 
+def _hook_secrets(pairs: list[str], directory: Path | None) -> dict[str, str]:
+    """--hook-secret pairs, then DETONATE_HOOK_SECRET_<SENDER>, then files in the directory."""
+    import os
+
+    from detonate.service.registry_events import PARSERS
+
+    secrets: dict[str, str] = {}
+    for pair in pairs:
+        sender, equals, secret = pair.partition("=")
+        if not equals or sender not in PARSERS or not secret:
+            raise UsageError(
+                f"bad --hook-secret {sender!r}",
+                f"write SENDER=SECRET, SENDER one of {', '.join(PARSERS)}",
+            )
+        secrets[sender] = secret
+    for sender in PARSERS:
+        if value := os.environ.get(f"DETONATE_HOOK_SECRET_{sender.upper()}", "").strip():
+            secrets.setdefault(sender, value)
+        if directory is not None and (directory / sender).is_file():
+            secrets.setdefault(sender, (directory / sender).read_text().strip())
+    return secrets
+
+
 def _serve(args: argparse.Namespace) -> int:
+    from detonate.admission.policy import AdmissionPolicy, UnknownPolicy
     from detonate.service.serve import serve
     from detonate.service.settings import Settings
 
@@ -232,6 +298,13 @@ def _serve(args: argparse.Namespace) -> int:
         profile=args.profile,
         registry_tls_verify=not args.unsafe_skip_tls_verify,
         metrics_need_token=args.metrics_need_token,
+        hook_secrets=_hook_secrets(args.hook_secret, args.hook_secret_file),
+        admission=AdmissionPolicy(
+            unknown=UnknownPolicy(args.admission_unknown),
+            deny_suspicious=args.admission_deny_suspicious,
+            exempt_namespaces=frozenset(args.admission_exempt_namespace),
+        ),
+        admission_lookup_seconds=args.admission_lookup_timeout,
         scan=ScanOptions(
             cache_dir=cache_dir,
             acquire=AcquireOptions(tls_verify=not args.unsafe_skip_tls_verify),

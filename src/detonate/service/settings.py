@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from detonate.admission.policy import AdmissionPolicy
 from detonate.model.options import MiB, ScanOptions, default_cache_dir
 from detonate.store import default_url
 
@@ -28,6 +29,13 @@ class Settings:
     unsafe_allow_local_references: bool = False
     metrics_need_token: bool = False
     scan: ScanOptions = field(default_factory=ScanOptions)
+    # Registry webhooks: sender ("distribution", "harbor", "ghcr", "dockerhub") → shared
+    # secret. A sender without a secret has no hook.
+    hook_secrets: dict[str, str] = field(default_factory=dict)
+    admission: AdmissionPolicy = field(default_factory=AdmissionPolicy)
+    admission_lookup_seconds: int = 2  # a tag's digest lookup during an admission review
+    admission_tag_ttl_seconds: float = 60.0  # how long a tag's digest is trusted
+    admission_verdict_ttl_seconds: float = 10.0  # how long a read verdict is reused
 
     @property
     def store_url(self) -> str:

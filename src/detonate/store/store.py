@@ -492,6 +492,30 @@ class Store:
             session.flush()
             return _admission_record(row)
 
+    def record_admissions(self, decisions: Sequence[dict[str, Any]]) -> int:
+        """Many `record_admission(**decision)` rows in one transaction (admission's recorder
+        batches the decisions of many reviews: one commit instead of one per image)."""
+        rows = [
+            AdmissionDecision(
+                decided_at=d.get("decided_at") or now(),
+                namespace=str(d.get("namespace", ""))[:253],
+                kind=str(d.get("kind", ""))[:64],
+                name=str(d.get("name", ""))[:253],
+                image=str(d["image"])[:1024],
+                digest=str(d.get("digest", "")),
+                allowed=bool(d["allowed"]),
+                verdict=str(d.get("verdict", "")),
+                policy=str(d.get("policy", "")),
+                message=str(d.get("message", "")),
+                scan_id=d.get("scan_id"),
+            )
+            for d in decisions
+        ]
+        if rows:
+            with self._write() as session:
+                session.add_all(rows)
+        return len(rows)
+
     def admissions(self, limit: int = 50) -> list[AdmissionRecord]:
         query = (
             select(AdmissionDecision)
