@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from detonate import __version__
+from detonate.cli import intel_commands
 from detonate.cli.progress_bar import RichProgress
 from detonate.errors import DetonateError, UsageError
 from detonate.model.image import Platform
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     _add_serve(commands)
     _add_token(commands)
+    intel_commands.add_commands(commands)
     return parser
 
 
@@ -343,6 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "token":
             return _token(args)
+        if args.command == "honeypot":
+            return intel_commands.run_honeypot(args)
+        if args.command == "report":
+            return intel_commands.run_report(args)
         options = _options(args)
         show_progress = not args.no_progress and stderr.is_terminal
         with RichProgress(stderr) if show_progress else nullcontext() as progress:
