@@ -65,6 +65,15 @@ def tls_pair(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+async def _shutdown(honeypot: Honeypot) -> None:
+    """Stop listening, then end the connections still open (a test's kept-alive client)."""
+    await honeypot.stop()
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 @pytest.fixture
 def start_honeypot(tmp_path: Path) -> Iterator[Callable[..., LiveHoneypot]]:
     started: list[tuple[LiveHoneypot, threading.Thread]] = []
@@ -88,7 +97,7 @@ def start_honeypot(tmp_path: Path) -> Iterator[Callable[..., LiveHoneypot]]:
 
     yield start
     for live, thread in started:
-        asyncio.run_coroutine_threadsafe(live.honeypot.stop(), live.loop).result(timeout=30)
+        asyncio.run_coroutine_threadsafe(_shutdown(live.honeypot), live.loop).result(timeout=30)
         live.loop.call_soon_threadsafe(live.loop.stop)
         thread.join(timeout=10)
         live.loop.close()

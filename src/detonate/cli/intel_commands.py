@@ -69,7 +69,7 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     report.add_argument("--since", type=_moment, help="ISO date or time (default: 30 days ago)")
     report.add_argument("--until", type=_moment, help="ISO date or time (default: now)")
     report.add_argument("--format", choices=REPORT_FORMATS, default="md")
-    report.add_argument("--output", type=Path, help="write here instead of stdout")
+    report.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
     report.add_argument("--db", metavar="URL", help="store URL (default sqlite in --cache-dir)")
     report.add_argument("--cache-dir", type=Path, default=None)
 

@@ -230,6 +230,8 @@ class Honeypot:
             if len(stream.buffer) > MAX_HEAD_BYTES:
                 raise _Refused(431, "request header too large") from None
             raise
+        if len(head) > MAX_HEAD_BYTES:  # it came in one read, separator and all
+            raise _Refused(431, "request header too large")
         lines = head.decode("latin-1").split("\r\n")
         parts = lines[0].split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
