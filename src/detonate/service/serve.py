@@ -54,7 +54,9 @@ def running_service(settings: Settings) -> Iterator[Service]:
         store.close()
 
 
-def uvicorn_config(service: Service) -> uvicorn.Config:
+def uvicorn_config(
+    service: Service, log_level: str = "info", access_log: bool = True
+) -> uvicorn.Config:
     settings = service.settings
     return uvicorn.Config(
         service.app,
@@ -62,7 +64,8 @@ def uvicorn_config(service: Service) -> uvicorn.Config:
         port=settings.port,
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
-        log_level="info",
+        log_level=log_level,
+        access_log=access_log,
         proxy_headers=False,
         server_header=False,
         timeout_keep_alive=5,
