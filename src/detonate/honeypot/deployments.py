@@ -79,3 +79,12 @@ def options_for_deployment(config: dict[str, Any], base: ScanOptions) -> ScanOpt
             env=tuple(config.get("env") or ()),
         ),
     )
+
+
+def as_deployed(store: Store, record: ScanRecord, options: ScanOptions) -> ScanOptions:
+    """The worker's options for a honeypot's scan: run as the attacker ran it (unchanged when no
+    deployment queued this scan)."""
+    from detonate.honeypot.records import deployment_config
+
+    config = deployment_config(store, record.id)
+    return options if config is None else options_for_deployment(config, options)
