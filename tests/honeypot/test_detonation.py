@@ -1,6 +1,7 @@
 """A honeypot deployment detonated for real: the attacker pulls the bundled `benign-web` image
-(from the local test registry) and runs it with its own base64 `sh -c` command; the worker
-runs the queued scan in the sandbox as deployed, and the verdict follows the command."""
+(from the local test registry) and runs it with its own base64 `sh -c` command; what
+`detonate honeypot-worker` runs detonates the queued scan in the sandbox as deployed, and the
+verdict follows the command."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import json
 
 import pytest
 
+from detonate.honeypot.worker import drain
 from detonate.model.options import AcquireOptions, SandboxOptions, ScanOptions
-from detonate.queue.worker import run_scan
 from detonate.store import ScanStatus
 
 from .test_attack_sequences import call
@@ -47,8 +48,9 @@ def test_a_clean_image_deployed_with_a_malicious_command_is_detonated_as_run(
         sandbox=SandboxOptions(timeout_seconds=45, idle_seconds=6),
     )
     assert deployment.scan_id is not None
-    finished = run_scan(live.store, deployment.scan_id, options)
-    assert finished is not None and finished.status is ScanStatus.DONE, finished
+    (finished,) = drain(live.store, options)  # what `detonate honeypot-worker` runs
+    assert finished.id == deployment.scan_id
+    assert finished.status is ScanStatus.DONE, finished
     assert finished.verdict in ("malicious", "suspicious")
     report = json.loads(live.store.report_json(deployment.scan_id) or "{}")
     argvs = [" ".join(p["argv"]) for p in report["processes"]]

@@ -65,6 +65,19 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
         "--max-body", type=int, default=HoneypotSettings.max_body_bytes, metavar="BYTES"
     )
 
+    worker = commands.add_parser(
+        "honeypot-worker", help="detonate the scans honeypots queued (a separate process)"
+    )
+    worker.add_argument("--db", metavar="URL", help="store URL (default sqlite in --cache-dir)")
+    worker.add_argument("--cache-dir", type=Path, default=None)
+    worker.add_argument("--timeout", type=int, default=60, metavar="SECONDS", help="per run")
+    worker.add_argument("--poll", type=float, default=5.0, metavar="SECONDS")
+    worker.add_argument(
+        "--unsafe-skip-tls-verify",
+        action="store_true",
+        help="accept untrusted TLS and plain HTTP registries (local registries only)",
+    )
+
     report = commands.add_parser("report", help="threat report over a time window, from the store")
     report.add_argument("--since", type=_moment, help="ISO date or time (default: 30 days ago)")
     report.add_argument("--until", type=_moment, help="ISO date or time (default: now)")
@@ -101,6 +114,29 @@ def run_honeypot(args: argparse.Namespace) -> int:
         asyncio.run(Honeypot(store, settings).serve())
     except KeyboardInterrupt:
         pass
+    finally:
+        store.close()
+    return 0
+
+
+def run_honeypot_worker(args: argparse.Namespace) -> int:
+    import threading
+
+    from detonate.honeypot.worker import serve_queue
+    from detonate.model.options import AcquireOptions, SandboxOptions, ScanOptions
+    from detonate.store import Store
+
+    options = ScanOptions(
+        cache_dir=args.cache_dir or default_cache_dir(),
+        acquire=AcquireOptions(tls_verify=not args.unsafe_skip_tls_verify),
+        sandbox=SandboxOptions(timeout_seconds=args.timeout),
+    )
+    store = Store.open(_store_url(args))
+    stop = threading.Event()
+    try:
+        serve_queue(store, options, stop, args.poll)
+    except KeyboardInterrupt:
+        stop.set()
     finally:
         store.close()
     return 0

@@ -349,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return intel_commands.run_honeypot(args)
         if args.command == "report":
             return intel_commands.run_report(args)
+        if args.command == "honeypot-worker":
+            return intel_commands.run_honeypot_worker(args)
         options = _options(args)
         show_progress = not args.no_progress and stderr.is_terminal
         with RichProgress(stderr) if show_progress else nullcontext() as progress:
