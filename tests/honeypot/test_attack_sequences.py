@@ -10,6 +10,7 @@ import http.client
 import json
 import shlex
 import ssl
+from datetime import timedelta
 from typing import Any
 
 import docker
@@ -298,3 +299,21 @@ def test_shell_quoted_command_survives_recording(start_honeypot):
     call(live, "POST", "/v1.41/containers/create", {"Image": "alpine", "Cmd": command})
     assert json.loads(live.deployments()[0].config_json)["cmd"] == command
     assert live.deployments()[0].image == "alpine:latest"
+
+
+def test_sessions_and_deployments_on_a_real_postgresql(start_honeypot, postgres_server):
+    from detonate.intel.figures import gather
+    from detonate.store import Store
+
+    live = start_honeypot(store=Store.open(postgres_server.new_database()))
+    call(live, "POST", "/v1.41/images/create?fromImage=alpine&tag=3.19")
+    create = {"Image": "alpine:3.19", "Cmd": COMMAND, "HostConfig": {"Privileged": True}}
+    assert call(live, "POST", "/v1.41/containers/create", create)[0] == 201
+    (deployment,) = live.deployments()
+    assert json.loads(deployment.decoded_json) == [PAYLOAD]
+    scan = live.store.get_scan(deployment.scan_id)
+    assert scan is not None and scan.source is Source.HONEYPOT
+    assert live.store.dialect == "postgresql"
+    session = live.sessions()[0]
+    figures = gather(live.store, session.first_seen, session.last_seen + timedelta(seconds=1))
+    assert figures["totals"]["attacks"] == 1 and figures["totals"]["scans"] == 1

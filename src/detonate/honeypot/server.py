@@ -61,9 +61,9 @@ REASONS = {
 
 @dataclass(frozen=True)
 class HoneypotSettings:
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"  # exposing it is a deliberate choice (docs/honeypot.md)
     ports: tuple[int, ...] = (2375, 4243)
-    tls_ports: tuple[int, ...] = (2376,)
+    tls_ports: tuple[int, ...] = ()  # 2376 usually; needs tls_cert and tls_key
     tls_cert: Path | None = None
     tls_key: Path | None = None
     name: str = "honeypot"
