@@ -33,15 +33,22 @@ class LiveHoneypot:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def flush(self) -> None:
+        """Wait for the honeypot's write-behind: what it answered is then in the store."""
+        asyncio.run_coroutine_threadsafe(self.honeypot.flush(), self.loop).result(timeout=30)
+
     def sessions(self) -> list[HoneypotSession]:
+        self.flush()
         with Session(self.store.engine) as session:
             return list(session.scalars(select(HoneypotSession)).all())
 
     def requests(self) -> list[HoneypotRequest]:
+        self.flush()
         with Session(self.store.engine) as session:
             return list(session.scalars(select(HoneypotRequest).order_by(HoneypotRequest.id)))
 
     def deployments(self) -> list[HoneypotDeployment]:
+        self.flush()
         with Session(self.store.engine) as session:
             return list(session.scalars(select(HoneypotDeployment).order_by(HoneypotDeployment.id)))
 

@@ -1,12 +1,12 @@
 """The honeypot's writes and reads in the store: sessions, requests, deployments.
 
     book = SessionBook(store, honeypot="hp-eu-1", window=timedelta(hours=1))
-    session_id = book.session_for("203.0.113.7", at)       # new after `window` of silence
-    book.record_request(session_id, RecordedRequest(...))
-    book.record_deployment(session_id, deployment, decoded, scan_id)
+    ids = book.record_requests([("203.0.113.7", RecordedRequest(...)), …])   # session ids
+    book.record_deployment(session_id, deployment, decoded, profile, scan_id)
 
-Every method is one short transaction on the store's engine (writes take SQLite's write lock
-up front, as the store's own do).
+A session is new after `window` of silence from its source. Every method is one short
+transaction on the store's engine (writes take SQLite's write lock up front, as the store's
+own do); a batch of requests is one transaction.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from detonate.store.honeypot_models import (
     HoneypotStart,
 )
 
+RECENT_SOURCES = 10_000  # sources whose session id is remembered (the rest are looked up)
 CountryLookup = Callable[[str], str]  # address → ISO code, "" when unknown (see geo.py)
 
 
@@ -62,6 +63,7 @@ class SessionBook:
             country_of,
         )
         self._writer = store.engine.execution_options(detonate_write=True)
+        self._recent: dict[str, tuple[str, datetime]] = {}  # source → (session id, last seen)
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
@@ -74,22 +76,24 @@ class SessionBook:
                 HoneypotStart(honeypot=self.honeypot, started_at=datetime.now(UTC), ports=ports)
             )
 
-    def session_for(self, source_ip: str, at: datetime) -> tuple[str, bool]:
-        """(session id, new): the source's session unless it was silent longer than the window."""
-        with self._write() as session:
-            row = session.scalars(
-                select(HoneypotSession)
-                .where(
-                    HoneypotSession.honeypot == self.honeypot,
-                    HoneypotSession.source_ip == source_ip,
-                    HoneypotSession.last_seen >= at - self.window,
-                )
-                .order_by(HoneypotSession.last_seen.desc())
-                .limit(1)
-            ).first()
-            if row is not None:
-                return row.id, False
-            new = HoneypotSession(
+    def _session_in(self, session: Session, source_ip: str, at: datetime) -> str:
+        """The source's session unless it was silent longer than the window (then a new one)."""
+        cached = self._recent.get(source_ip)
+        if cached is not None and at - cached[1] <= self.window:
+            self._recent[source_ip] = (cached[0], at)
+            return cached[0]
+        row = session.scalars(
+            select(HoneypotSession)
+            .where(
+                HoneypotSession.honeypot == self.honeypot,
+                HoneypotSession.source_ip == source_ip,
+                HoneypotSession.last_seen >= at - self.window,
+            )
+            .order_by(HoneypotSession.last_seen.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            row = HoneypotSession(
                 id=str(uuid.uuid4()),
                 honeypot=self.honeypot,
                 source_ip=source_ip,
@@ -99,35 +103,31 @@ class SessionBook:
                 requests=0,
                 evidence_json="[]",
             )
-            session.add(new)
-            return new.id, True
+            session.add(row)
+            session.flush()
+        self._recent[source_ip] = (row.id, at)
+        if len(self._recent) > RECENT_SOURCES:
+            self._recent.pop(next(iter(self._recent)))
+        return row.id
 
-    def record_request(self, session_id: str, request: RecordedRequest) -> None:
+    def record_requests(self, batch: list[tuple[str, RecordedRequest]]) -> list[str]:
+        """Record (source address, request) pairs in one transaction; their session ids."""
+        session_ids = []
+        seen: dict[str, tuple[datetime, int]] = {}
         with self._write() as session:
-            session.add(
-                HoneypotRequest(
-                    session_id=session_id,
-                    at=request.at,
-                    source_port=request.source_port,
-                    local_port=request.local_port,
-                    method=request.method[:16],
-                    path=request.path[:2048],
-                    query=request.query,
-                    api_version=request.api_version[:8],
-                    operation=request.operation,
-                    headers_json=json.dumps([list(pair) for pair in request.headers]),
-                    body=request.body,
-                    body_encoding=request.body_encoding,
-                    body_size=request.body_size,
-                    body_truncated=request.body_truncated,
-                    status=request.status,
+            for source_ip, request in batch:
+                session_id = self._session_in(session, source_ip, request.at)
+                session_ids.append(session_id)
+                last, count = seen.get(session_id, (request.at, 0))
+                seen[session_id] = (max(last, request.at), count + 1)
+                session.add(_request_row(session_id, request))
+            for session_id, (last, count) in seen.items():
+                session.execute(
+                    update(HoneypotSession)
+                    .where(HoneypotSession.id == session_id)
+                    .values(last_seen=last, requests=HoneypotSession.requests + count)
                 )
-            )
-            session.execute(
-                update(HoneypotSession)
-                .where(HoneypotSession.id == session_id)
-                .values(last_seen=request.at, requests=HoneypotSession.requests + 1)
-            )
+        return session_ids
 
     def record_deployment(
         self,
@@ -161,6 +161,26 @@ class SessionBook:
                 for intent in deployment.escape_intent():
                     evidence.append({"kind": "escape-intent", "text": intent})
                 row.evidence_json = json.dumps(evidence)
+
+
+def _request_row(session_id: str, request: RecordedRequest) -> HoneypotRequest:
+    return HoneypotRequest(
+        session_id=session_id,
+        at=request.at,
+        source_port=request.source_port,
+        local_port=request.local_port,
+        method=request.method[:16],
+        path=request.path[:2048],
+        query=request.query,
+        api_version=request.api_version[:8],
+        operation=request.operation,
+        headers_json=json.dumps([list(pair) for pair in request.headers]),
+        body=request.body,
+        body_encoding=request.body_encoding,
+        body_size=request.body_size,
+        body_truncated=request.body_truncated,
+        status=request.status,
+    )
 
 
 def deployment_config(store: Store, scan_id: str) -> dict[str, object] | None:

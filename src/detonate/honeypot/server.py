@@ -4,9 +4,10 @@
     await honeypot.serve()          # until cancelled
 
 Each connection: read an HTTP/1.1 request (limits on head, body and time), let the source's
-`FakeDaemon` answer it, record it whole in the store, answer. A `containers/create` or an exec
-also queues a scan of the image as the attacker ran it (`deployments.queue_scan`). Store writes
-run in a thread so a slow database slows the recording, not the event loop.
+`FakeDaemon` answer it, answer, and queue the request whole for the store. A writer task records
+queued requests in batches (one transaction each, in a thread: a slow database slows the
+recording, not the answers); a `containers/create` or an exec also queues a scan of the image
+as the attacker ran it (`deployments.queue_scan`). `flush()` waits for the recording.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from detonate.honeypot.daemon import (
     API_VERSION,
     ENGINE_VERSION,
     Answer,
+    Deployment,
     FakeDaemon,
     error_answer,
     split_version,
@@ -41,6 +43,7 @@ from detonate.store import Store
 
 log = logging.getLogger("detonate.honeypot")
 MAX_HEAD_BYTES = 32 * 1024
+WRITE_BATCH = 500  # requests recorded per transaction at most
 REASONS = {
     101: "UPGRADED",
     200: "OK",
@@ -77,6 +80,7 @@ class HoneypotSettings:
     max_connections: int = 256
     max_connections_per_source: int = 16
     max_sessions_in_memory: int = 10_000
+    max_pending_records: int = 10_000  # answered requests waiting for the store
 
 
 @dataclass
@@ -85,6 +89,9 @@ class _Source:
     tokens: float = 0.0
     refilled: float = 0.0
     connections: int = 0
+
+
+_Pending = tuple[str, RecordedRequest, Deployment | None]  # (source address, request, …)
 
 
 @dataclass
@@ -120,7 +127,10 @@ class Honeypot:
         self.sources: OrderedDict[str, _Source] = OrderedDict()
         self.connections = 0
         self.servers: list[asyncio.Server] = []
-        self._write_lock = asyncio.Lock()  # one store write at a time from this process
+        # answered requests wait here for the store (bounded: a flood cannot eat the memory)
+        self._pending: asyncio.Queue[_Pending] = asyncio.Queue(settings.max_pending_records)
+        self._writer: asyncio.Task[None] | None = None
+        self.dropped = 0  # requests answered but not recorded (queue full or store down)
 
     async def start(self) -> list[tuple[str, int, bool]]:
         """Listen on every configured port; the bound (host, port, tls) triples."""
@@ -136,6 +146,7 @@ class Honeypot:
             for sock in server.sockets:
                 host, real_port = sock.getsockname()[:2]
                 bound.append((host, real_port, context is not None))
+        self._writer = asyncio.create_task(self._write_behind())
         ports = ",".join(f"{port}{'/tls' if tls else ''}" for _, port, tls in bound)
         await asyncio.to_thread(self.book.record_start, ports)
         return bound
@@ -154,6 +165,12 @@ class Honeypot:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
         self.servers.clear()
+        if self._writer is not None:
+            await self.flush()
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
 
     def _tls_context(self) -> ssl.SSLContext:
         if self.settings.tls_cert is None or self.settings.tls_key is None:
@@ -338,27 +355,45 @@ class Honeypot:
             body_truncated=len(request.body) > cap,
             status=answer.status,
         )
-        async with self._write_lock:
-            await asyncio.to_thread(self._record_sync, address, at, recorded, answer)
-
-    def _record_sync(
-        self, address: str, at: datetime, recorded: RecordedRequest, answer: Answer
-    ) -> None:
-        session_id, _ = self.book.session_for(address, at)
-        self.book.record_request(session_id, recorded)
-        deployment = answer.deployment
-        if deployment is None:
-            return
-        profile = deployments.profile_of(deployment)
         try:
-            scan, _ = deployments.queue_scan(self.store, deployment)
-            scan_id: str | None = scan.id
-        except Exception:  # recorded even when queuing fails; the log says why
-            log.exception("could not queue the scan of %s", deployment.image)
-            scan_id = None
-        self.book.record_deployment(
-            session_id, deployment, deployments.decoded_commands(deployment), profile, scan_id
-        )
+            self._pending.put_nowait((address, recorded, answer.deployment))
+        except asyncio.QueueFull:  # the store cannot keep up: answer anyway, count the loss
+            self.dropped += 1
+
+    async def flush(self) -> None:
+        """Wait until every request answered so far is in the store."""
+        await self._pending.join()
+
+    async def _write_behind(self) -> None:
+        """Writes what `_record` queued, many requests a transaction, off the event loop."""
+        while True:
+            batch = [await self._pending.get()]
+            while len(batch) < WRITE_BATCH and not self._pending.empty():
+                batch.append(self._pending.get_nowait())
+            try:
+                await asyncio.to_thread(self._write, batch)
+            except Exception:  # a store outage loses this batch, not the honeypot
+                log.exception("could not record %d requests", len(batch))
+                self.dropped += len(batch)
+            finally:
+                for _ in batch:
+                    self._pending.task_done()
+
+    def _write(self, batch: list[_Pending]) -> None:
+        session_ids = self.book.record_requests([(address, rec) for address, rec, _ in batch])
+        for session_id, (_, _, deployment) in zip(session_ids, batch, strict=True):
+            if deployment is None:
+                continue
+            profile = deployments.profile_of(deployment)
+            try:
+                scan, _ = deployments.queue_scan(self.store, deployment)
+                scan_id: str | None = scan.id
+            except Exception:  # recorded even when queuing fails; the log says why
+                log.exception("could not queue the scan of %s", deployment.image)
+                scan_id = None
+            self.book.record_deployment(
+                session_id, deployment, deployments.decoded_commands(deployment), profile, scan_id
+            )
 
     # -- limits ------------------------------------------------------------------------------
 
