@@ -288,3 +288,66 @@ def test_html_report_shows_its_figures_in_chromium(filled, tmp_path):
     assert shot.returncode == 0, shot.stderr[-2000:]
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 20_000
+
+
+def test_stix_bundle_of_the_window(filled, tmp_path):
+    import stix2
+
+    live, _ = filled
+    out = tmp_path / "bundle.json"
+    since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    until = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    url = str(live.store.engine.url)
+    assert (
+        main(
+            [
+                "report",
+                "--db",
+                url,
+                "--since",
+                since,
+                "--until",
+                until,
+                "--format",
+                "stix",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    parsed = stix2.parse(out.read_text(), allow_custom=True)
+    by_type: dict[str, list[Any]] = {}
+    for obj in parsed.objects:
+        by_type.setdefault(obj.type, []).append(obj)
+    analyses = by_type["malware-analysis"]
+    assert len(analyses) == 2 and {a.result for a in analyses} == {"malicious"}
+    assert {a.product for a in analyses} == {"detonate"}
+    patterns = {i.pattern for i in by_type["indicator"]}
+    assert "[url:value = 'stratum+tcp://pool.test:3333']" in patterns
+    assert "[x-detonate-wallet:address = '4FAKEWALLET']" in patterns
+    assert "[domain-name:value = 'dropper.test']" in patterns
+    assert "[ipv4-addr:value = '198.51.100.1']" in patterns
+    assert len(by_type["observed-data"]) == 3  # one per session
+    assert {a.value for a in by_type["ipv4-addr"]} == {"127.0.0.2", "127.0.0.3", "127.0.0.4"}
+    # the same store exports the same bundle
+    again = tmp_path / "again.json"
+    assert (
+        main(
+            [
+                "report",
+                "--db",
+                url,
+                "--since",
+                since,
+                "--until",
+                until,
+                "--format",
+                "stix",
+                "-o",
+                str(again),
+            ]
+        )
+        == 0
+    )
+    assert again.read_text() == out.read_text()

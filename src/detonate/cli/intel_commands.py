@@ -12,7 +12,7 @@ from typing import Any
 from detonate.errors import UsageError
 from detonate.model.options import default_cache_dir
 
-REPORT_FORMATS = ("json", "md", "html")
+REPORT_FORMATS = ("json", "md", "html", "stix")
 
 
 def _ports(text: str) -> tuple[int, ...]:
@@ -153,10 +153,14 @@ def run_report(args: argparse.Namespace) -> int:
         raise UsageError("--since must be before --until")
     store = Store.open(_store_url(args))
     try:
-        figures = gather(store, since, until)
+        if args.format == "stix":
+            from detonate.intel.stix_export import bundle
+
+            text = bundle(store, since, until)
+        else:
+            text = render.render(gather(store, since, until), args.format)
     finally:
         store.close()
-    text = render.render(figures, args.format)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
     else:
