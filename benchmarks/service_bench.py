@@ -2,9 +2,10 @@
 
     python benchmarks/service_bench.py [--lookups 2000] [--scans 200]
 
-1. Verdict lookups, `GET /api/v1/images/{digest}/verdict` over HTTPS (uvicorn, one keep-alive
-   connection, then 8 at once), against its peer: the same `Store.verdict_for` called
-   in-process — the ratio is what HTTP, TLS, auth and JSON add to one indexed query.
+1. Verdict lookups, `GET /api/v1/images/{digest}/verdict` over HTTPS to `detonate serve` (its
+   own process; one keep-alive connection, then 8 at once), against its peer: the same
+   `Store.verdict_for` called in-process — the ratio is what HTTP, TLS, auth and JSON add to
+   one indexed query; `/healthz` on the same connection is the floor of HTTP + TLS alone.
 2. Store size per scan: bytes the database grows by per stored scan (report document,
    findings, IOC links, indexes), against the JSON report's own size; SQLite and PostgreSQL
    (a throwaway cluster from Debian's binaries, as the tests start it).
@@ -15,16 +16,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
-import uvicorn
 from sqlalchemy import text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,8 +35,6 @@ from detonate.model.options import ScanOptions  # noqa: E402
 from detonate.model.report import Report  # noqa: E402
 from detonate.pipeline import scan  # noqa: E402
 from detonate.report import json_report  # noqa: E402
-from detonate.service.serve import running_service, uvicorn_config  # noqa: E402
-from detonate.service.settings import Settings  # noqa: E402
 from detonate.store import Source, Store  # noqa: E402
 from postgres import start_postgres, stop_postgres  # noqa: E402
 from service.live import free_port, make_tls_pair  # noqa: E402
@@ -96,61 +94,65 @@ def store_size(label: str, url: str, path: Path | None, reports: list[Report], s
 
 def lookups(work: Path, count: int) -> None:
     tls = make_tls_pair(work / "tls")
-    cache = work / "service"
-    settings = Settings(
-        cache_dir=cache,
-        port=free_port(),
-        tls_cert=tls.cert,
-        tls_key=tls.key,
-        concurrency=1,
-        scan=ScanOptions(cache_dir=cache),
+    cache, port = work / "service", free_port()
+    store = Store.open(f"sqlite:///{cache / 'detonate.db'}")
+    digests, _ = fill(store, sample_reports(work), 200)
+    token = store.create_token("bench")
+    # The server in its own process, as `detonate serve` runs: not sharing our interpreter.
+    command = [sys.executable, "-m", "detonate", "serve", "--port", str(port), "--concurrency"]
+    command += ["1", "--tls-cert", str(tls.cert), "--tls-key", str(tls.key)]
+    server = subprocess.Popen(
+        [*command, "--cache-dir", str(cache)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    with running_service(settings) as service:
-        reports = sample_reports(work)
-        digests, _ = fill(service.store, reports, 200)
-        token = service.store.create_token("bench")
-        server = uvicorn.Server(uvicorn_config(service, "warning", access_log=False))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        try:
-            direct = []
+    base = f"https://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def client() -> httpx.Client:
+        return httpx.Client(base_url=base, verify=tls.client_context(), headers=headers)
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(base + "/healthz", verify=tls.client_context(), timeout=2)
+                break
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("detonate serve did not start") from None
+                time.sleep(0.2)
+        direct = []
+        for n in range(count):
+            t = time.perf_counter()
+            assert store.verdict_for(digests[n % len(digests)]) is not None
+            direct.append(time.perf_counter() - t)
+        api, floor = [], []
+        with client() as http:
+            for _ in range(count // 4):  # the same connection's floor: no auth, no store
+                t = time.perf_counter()
+                http.get("/healthz")
+                floor.append(time.perf_counter() - t)
             for n in range(count):
                 t = time.perf_counter()
-                assert service.store.verdict_for(digests[n % len(digests)]) is not None
-                direct.append(time.perf_counter() - t)
-            base = f"https://127.0.0.1:{settings.port}"
-            headers = {"Authorization": f"Bearer {token}"}
+                answer = http.get(f"/api/v1/images/{digests[n % len(digests)]}/verdict")
+                api.append(time.perf_counter() - t)
+                assert answer.status_code == 200, answer.text
 
-            def client() -> httpx.Client:
-                return httpx.Client(base_url=base, verify=tls.client_context(), headers=headers)
-
-            api, floor = [], []
+        def burst(offset: int) -> int:
             with client() as http:
-                for _ in range(count // 4):  # the same connection's floor: no auth, no store
-                    t = time.perf_counter()
-                    http.get("/healthz")
-                    floor.append(time.perf_counter() - t)
-                for n in range(count):
-                    t = time.perf_counter()
-                    answer = http.get(f"/api/v1/images/{digests[n % len(digests)]}/verdict")
-                    api.append(time.perf_counter() - t)
-                    assert answer.status_code == 200, answer.text
+                for n in range(count // 8):
+                    http.get(f"/api/v1/images/{digests[(offset + n) % len(digests)]}/verdict")
+            return count // 8
 
-            def burst(offset: int) -> int:
-                with client() as http:
-                    for n in range(count // 8):
-                        http.get(f"/api/v1/images/{digests[(offset + n) % len(digests)]}/verdict")
-                return count // 8
-
-            t = time.perf_counter()
-            with ThreadPoolExecutor(8) as pool:
-                done = sum(pool.map(burst, range(8)))
-            parallel = done / (time.perf_counter() - t)
-        finally:
-            server.should_exit = True
-            thread.join(30)
+        t = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            done = sum(pool.map(burst, range(8)))
+        parallel = done / (time.perf_counter() - t)
+    finally:
+        server.terminate()
+        server.wait(30)
+        store.close()
     d50, a50, f50 = statistics.median(direct), statistics.median(api), statistics.median(floor)
     a99 = statistics.quantiles(api, n=100)[98]
     print(f"  in-process Store.verdict_for     median {d50 * 1e3:6.2f} ms ({1 / d50:7.0f}/s)")

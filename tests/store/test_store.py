@@ -245,6 +245,7 @@ def test_list_filters(store: Store, planted_report: Report) -> None:
     assert len(store.list_scans(ScanFilter(image="registry.test/app"))) == 2
     assert len(store.list_scans(ScanFilter(image="100%_"))) == 0  # LIKE wildcards are text
     assert len(store.list_scans(ScanFilter(limit=1))) == 1
+    assert [s.digest for s in store.list_scans(status=ScanStatus.QUEUED)] == [OTHER]
     hour_ago_elsewhere = (datetime.now(UTC) - timedelta(hours=1)).astimezone(
         timezone(timedelta(hours=5))
     )

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import ssl
 from collections.abc import Iterator
@@ -74,8 +75,24 @@ def uvicorn_config(
 
 
 def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM (uvicorn's handlers), then stop the workers and the store."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if not settings.tls_cert and not ipaddress_is_loopback(settings.host):
+        log.warning(
+            "serving plain HTTP on %s: tokens cross the network in the clear; "
+            "give --tls-cert/--tls-key or stay on 127.0.0.1 behind a TLS proxy",
+            settings.host,
+        )
     with running_service(settings) as service:
         uvicorn.Server(uvicorn_config(service)).run()
+
+
+def ipaddress_is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _check_tls(settings: Settings) -> None:
