@@ -8,16 +8,24 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
+import re
 import shlex
+import signal
 import ssl
+import subprocess
+import sys
 from datetime import timedelta
 from typing import Any
 
 import docker
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from detonate.honeypot.deployments import profile_of
-from detonate.store import Source
+from detonate.store import Source, Store
+from detonate.store.honeypot_models import HoneypotRequest
 
 from .conftest import LiveHoneypot
 
@@ -303,7 +311,6 @@ def test_shell_quoted_command_survives_recording(start_honeypot):
 
 def test_sessions_and_deployments_on_a_real_postgresql(start_honeypot, postgres_server):
     from detonate.intel.figures import gather
-    from detonate.store import Store
 
     live = start_honeypot(store=Store.open(postgres_server.new_database()))
     call(live, "POST", "/v1.41/images/create?fromImage=alpine&tag=3.19")
@@ -317,3 +324,36 @@ def test_sessions_and_deployments_on_a_real_postgresql(start_honeypot, postgres_
     session = live.sessions()[0]
     figures = gather(live.store, session.first_seen, session.last_seen + timedelta(seconds=1))
     assert figures["totals"]["attacks"] == 1 and figures["totals"]["scans"] == 1
+
+
+def test_the_cli_serves_records_and_stops_cleanly(tmp_path):
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "detonate", "honeypot", "--db", db, "--ports", "0", "--name", "cli"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()  # "… listening on 127.0.0.1:PORT"
+        match = re.search(r"listening on 127\.0\.0\.1:(\d+)$", line.strip())
+        assert match, line
+        port = int(match.group(1))
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/v1.41/version", headers={"User-Agent": "Go-http-client/1.1"})
+        assert json.loads(connection.getresponse().read())["ApiVersion"] == "1.45"
+        connection.close()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    store = Store.open(db)
+    try:
+        with Session(store.engine) as session:
+            paths = list(session.scalars(select(HoneypotRequest.path)))
+        assert paths == ["/v1.41/version"]  # recorded before the process exited
+    finally:
+        store.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,9 @@ def run_honeypot(args: argparse.Namespace) -> int:
     )
     store = Store.open(_store_url(args))
     try:
-        asyncio.run(Honeypot(store, settings).serve())
+        asyncio.run(
+            Honeypot(store, settings).serve(lambda line: print(line, file=sys.stderr, flush=True))
+        )
     except KeyboardInterrupt:
         pass
     finally:

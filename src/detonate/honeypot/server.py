@@ -20,6 +20,7 @@ import logging
 import ssl
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
@@ -151,8 +152,11 @@ class Honeypot:
         await asyncio.to_thread(self.book.record_start, ports)
         return bound
 
-    async def serve(self) -> None:
-        await self.start()
+    async def serve(self, announce: Callable[[str], None] | None = None) -> None:
+        bound = await self.start()
+        if announce is not None:
+            listening = ", ".join(f"{h}:{p}{' (TLS)' if tls else ''}" for h, p, tls in bound)
+            announce(f"detonate honeypot {self.settings.name!r} listening on {listening}")
         try:
             await asyncio.gather(*(server.serve_forever() for server in self.servers))
         finally:
