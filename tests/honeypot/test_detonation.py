@@ -48,7 +48,8 @@ def test_a_clean_image_deployed_with_a_malicious_command_is_detonated_as_run(
         sandbox=SandboxOptions(timeout_seconds=45, idle_seconds=6),
     )
     assert deployment.scan_id is not None
-    (finished,) = drain(live.store, options)  # what `detonate honeypot-worker` runs
+    # what `detonate honeypot-worker --allow-registry 127.0.0.1:PORT` runs
+    (finished,) = drain(live.store, options, registries=("docker.io", registry.host))
     assert finished.id == deployment.scan_id
     assert finished.status is ScanStatus.DONE, finished
     assert finished.verdict in ("malicious", "suspicious")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from urllib.parse import quote
 
 from .conftest import LiveHoneypot
 from .test_attack_sequences import call
@@ -141,3 +142,37 @@ def test_request_rate_per_source_is_limited(start_honeypot):
     assert statuses[:5] == [200] * 5 and 429 in statuses[5:]
     limited = next(r for r in live.requests() if r.status == 429)
     assert limited.path == "/_ping"  # a limited request is still recorded
+
+
+def test_image_names_that_are_not_image_names_are_refused(start_honeypot):
+    live = start_honeypot()
+    # a transport or URL would make the worker read a local file or fetch a URL: the engine's
+    # own answer for such a name is "invalid reference format", and nothing is queued
+    for image in (
+        "oci-archive:///etc/shadow",
+        "docker-archive:/var/x.tar",
+        "http://x.test/a",
+        "A B",
+    ):
+        status, _, body = call(live, "POST", "/v1.41/images/create?fromImage=" + quote(image))
+        assert (status, json.loads(body)) == (400, {"message": "invalid reference format"})
+        status, _, body = call(live, "POST", "/v1.41/containers/create", {"Image": image})
+        assert (status, json.loads(body)) == (400, {"message": "invalid reference format"})
+    assert live.deployments() == [] and live.store.list_scans() == []
+
+
+def test_the_worker_pulls_only_from_allowed_registries(start_honeypot, tmp_path):
+    from detonate.honeypot.worker import drain, registry_of
+    from detonate.model.options import ScanOptions
+
+    live = start_honeypot()
+    image = "203.0.113.5:5000/miner:1"
+    call(live, "POST", "/v1.41/images/create?fromImage=" + quote(image))
+    assert call(live, "POST", "/v1.41/containers/create", {"Image": image})[0] == 201
+    assert registry_of("docker://" + image) == "203.0.113.5:5000"
+    assert registry_of("docker://library/alpine:3") == "docker.io"
+    live.flush()  # the deployment's scan is queued behind the answer
+    (failed,) = drain(live.store, ScanOptions(cache_dir=tmp_path / "cache"))
+    assert failed.status.value == "failed"
+    assert "registry 203.0.113.5:5000 not allowed" in failed.reason
+    assert failed.started_at is None  # never claimed, never pulled

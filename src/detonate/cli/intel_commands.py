@@ -74,6 +74,13 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     worker.add_argument("--timeout", type=int, default=60, metavar="SECONDS", help="per run")
     worker.add_argument("--poll", type=float, default=5.0, metavar="SECONDS")
     worker.add_argument(
+        "--allow-registry",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="also pull attackers' images from this registry (default: docker.io only)",
+    )
+    worker.add_argument(
         "--unsafe-skip-tls-verify",
         action="store_true",
         help="accept untrusted TLS and plain HTTP registries (local registries only)",
@@ -137,7 +144,7 @@ def run_honeypot_worker(args: argparse.Namespace) -> int:
     store = Store.open(_store_url(args))
     stop = threading.Event()
     try:
-        serve_queue(store, options, stop, args.poll)
+        serve_queue(store, options, stop, args.poll, ("docker.io", *args.allow_registry))
     except KeyboardInterrupt:
         stop.set()
     finally:

@@ -18,12 +18,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from detonate.acquire.reference import parse_reference
+from detonate.errors import UsageError
+
 API_VERSION = "1.45"
 MIN_API_VERSION = "1.24"
 ENGINE_VERSION = "26.1.4"
 JSON_TYPE = "application/json"
 RAW_STREAM = "application/vnd.docker.raw-stream"
 VERSIONED = re.compile(r"^/v(1\.\d{1,2})(/.*)$")
+TRANSPORT_PREFIXES = ("oci:", "oci-archive:", "docker-archive:", "docker-daemon:", "dir:")
 PRELOADED = ("nginx:latest", "redis:7", "ubuntu:22.04")  # a host that has been used a little
 NAMES = (
     ("admiring", "brave", "eager", "focused", "jolly", "nifty", "quirky", "sharp", "vibrant"),
@@ -176,6 +180,8 @@ class FakeDaemon:
         if not image:
             return error_answer(400, "fromImage or fromSrc is required")
         reference = normalize(image, _first(query, "tag"))
+        if not valid_reference(reference):
+            return error_answer(400, "invalid reference format")
         self.images[reference] = _image_id(reference)
         layer = _image_id(reference)[7:19]
         name, tag = reference.rsplit(":", 1)
@@ -227,6 +233,8 @@ class FakeDaemon:
         if not isinstance(image, str) or not image:
             return error_answer(400, "No image was specified")
         reference = normalize(image)
+        if not valid_reference(reference):
+            return error_answer(400, "invalid reference format")
         image_id = self.images.get(reference)
         if image_id is None:
             return error_answer(404, f"No such image: {reference}")
@@ -543,6 +551,18 @@ def info(containers: int, running: int, images: int) -> dict[str, Any]:
         "LiveRestoreEnabled": False,
         "ExperimentalBuild": False,
     }
+
+
+def valid_reference(reference: str) -> bool:
+    """Whether the engine would take this image name ("alpine:3.19", "reg.test:5000/a/b@sha256:…");
+    transports ("oci-archive:/etc/x") and URLs are not image names."""
+    if "://" in reference or reference.startswith(TRANSPORT_PREFIXES):
+        return False
+    try:
+        parse_reference("docker://" + reference)
+    except UsageError:
+        return False
+    return True
 
 
 def normalize(image: str, tag: str | None = None) -> str:

@@ -38,8 +38,9 @@ def profile_of(deployment: Deployment) -> str:
 
 
 def reference_of(image: str) -> str:
-    """The attacker's image name as a skopeo reference ("alpine:3.19" → docker://alpine:3.19)."""
-    return image if "://" in image else f"docker://{image}"
+    """The attacker's image name as a skopeo reference ("alpine:3.19" → docker://alpine:3.19).
+    Always docker://: a name the daemon accepted is never a local transport or a URL."""
+    return f"docker://{image}"
 
 
 def decoded_commands(deployment: Deployment) -> tuple[str, ...]:
