@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from detonate.model.findings import Category
@@ -75,41 +75,58 @@ def _shares(counter: Counter[str], total: int, names: tuple[str, ...]) -> list[d
 
 def gather(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
     since, until = _aware(since), _aware(until)
+    # Columns, not ORM objects: a window may hold 100,000 sessions, and a scan's row carries
+    # its whole report document, which the figures never need.
+    in_window = (Scan.created_at >= since, Scan.created_at < until)
+    window_scan_ids = select(Scan.id).where(*in_window)
     with Session(store.engine) as session:
-        sessions = session.scalars(
-            select(HoneypotSession).where(
-                HoneypotSession.first_seen >= since, HoneypotSession.first_seen < until
+        sessions = session.execute(
+            select(
+                HoneypotSession.id,
+                HoneypotSession.source_ip,
+                HoneypotSession.country,
+                HoneypotSession.first_seen,
+            ).where(HoneypotSession.first_seen >= since, HoneypotSession.first_seen < until)
+        ).all()
+        deployments = session.execute(
+            select(
+                HoneypotDeployment.session_id,
+                HoneypotDeployment.image,
+                HoneypotDeployment.escape_intent_json,
+                HoneypotDeployment.decoded_json,
+            ).where(HoneypotDeployment.at >= since, HoneypotDeployment.at < until)
+        ).all()
+        starts = session.execute(
+            select(HoneypotStart.honeypot, func.min(HoneypotStart.started_at)).group_by(
+                HoneypotStart.honeypot
             )
         ).all()
-        deployments = session.scalars(
-            select(HoneypotDeployment).where(
-                HoneypotDeployment.at >= since, HoneypotDeployment.at < until
-            )
-        ).all()
-        starts = session.scalars(select(HoneypotStart)).all()
-        first_attacks = session.execute(
-            select(HoneypotSession.honeypot, HoneypotDeployment.at)
-            .join(HoneypotDeployment, HoneypotDeployment.session_id == HoneypotSession.id)
-            .order_by(HoneypotDeployment.at)
-        ).all()
-        scans = session.scalars(
-            select(Scan).where(Scan.created_at >= since, Scan.created_at < until)
-        ).all()
-        scan_ids = [scan.id for scan in scans]
-        findings = (
-            session.scalars(select(FindingRow).where(FindingRow.scan_id.in_(scan_ids))).all()
-            if scan_ids
-            else []
-        )
-        iocs = (
+        first_attacks = dict(
             session.execute(
-                select(ScanIoc.scan_id, Ioc.kind, Ioc.value)
-                .join(Ioc, Ioc.id == ScanIoc.ioc_id)
-                .where(ScanIoc.scan_id.in_(scan_ids))
+                select(HoneypotSession.honeypot, func.min(HoneypotDeployment.at))
+                .join(HoneypotDeployment, HoneypotDeployment.session_id == HoneypotSession.id)
+                .group_by(HoneypotSession.honeypot)
             ).all()
-            if scan_ids
-            else []
         )
+        scans = session.execute(
+            select(Scan.id, Scan.created_at, Scan.verdict, Scan.status, Scan.reference).where(
+                *in_window
+            )
+        ).all()
+        findings = session.execute(
+            select(
+                FindingRow.scan_id,
+                FindingRow.rule_id,
+                FindingRow.title,
+                FindingRow.category,
+                FindingRow.technique,
+            ).where(FindingRow.scan_id.in_(window_scan_ids))
+        ).all()
+        iocs = session.execute(
+            select(ScanIoc.scan_id, Ioc.kind, Ioc.value)
+            .join(Ioc, Ioc.id == ScanIoc.ioc_id)
+            .where(ScanIoc.scan_id.in_(window_scan_ids))
+        ).all()
 
     days = _days(since, until)
     attack_sessions = {d.session_id for d in deployments}
@@ -125,7 +142,7 @@ def gather(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
 
     done = [scan for scan in scans if scan.status == "done"]
     done_ids = {scan.id for scan in done}
-    by_scan: dict[str, list[FindingRow]] = defaultdict(list)
+    by_scan: dict[str, list[Any]] = defaultdict(list)
     for finding in findings:
         if finding.scan_id in done_ids:
             by_scan[finding.scan_id].append(finding)
@@ -162,9 +179,10 @@ def gather(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
         iocs_by_kind[kind][value] += 1
 
     ttfa = []
-    for name in sorted({start.honeypot for start in starts}):
-        started = min(_aware(s.started_at) for s in starts if s.honeypot == name)
-        first = next((_aware(at) for pot, at in first_attacks if pot == name), None)
+    for name, started_at in sorted(starts):
+        started = _aware(started_at)
+        first_at = first_attacks.get(name)
+        first = _aware(first_at) if first_at is not None else None
         ttfa.append(
             {
                 "honeypot": name,
