@@ -15,6 +15,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -357,3 +358,14 @@ def test_the_cli_serves_records_and_stops_cleanly(tmp_path):
         assert paths == ["/v1.41/version"]  # recorded before the process exited
     finally:
         store.close()
+
+
+def test_a_new_session_finds_a_fresh_host(start_honeypot):
+    live = start_honeypot(session_window_seconds=1.0)
+    call(live, "POST", "/v1.41/images/create?fromImage=alpine&tag=3.19")
+    call(live, "POST", "/v1.41/containers/create?name=a", {"Image": "alpine:3.19"})
+    listed = json.loads(call(live, "GET", "/v1.41/containers/json?all=1")[2])
+    assert [c["Names"] for c in listed] == [["/a"]]
+    time.sleep(1.5)  # silent longer than the window: the next request starts a new session
+    assert json.loads(call(live, "GET", "/v1.41/containers/json?all=1")[2]) == []
+    assert len(live.sessions()) == 2

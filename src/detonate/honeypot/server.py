@@ -90,6 +90,7 @@ class _Source:
     tokens: float = 0.0
     refilled: float = 0.0
     connections: int = 0
+    last_seen: float = 0.0  # monotonic; a new session (after the window) gets a fresh daemon
 
 
 _Pending = tuple[str, RecordedRequest, Deployment | None]  # (source address, request, …)
@@ -233,6 +234,10 @@ class Honeypot:
             return False
         version, path = split_version(urlsplit(request.target).path)
         query = parse_qs(urlsplit(request.target).query, keep_blank_values=True)
+        now = time.monotonic()
+        if now - source.last_seen > self.settings.session_window_seconds:
+            source.daemon = FakeDaemon()  # the state belongs to the session, as its records do
+        source.last_seen = now
         if not self._take_token(source):
             operation, answer = "", error_answer(429, "too many requests")
         else:
