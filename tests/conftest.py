@@ -9,6 +9,7 @@ Fixtures:
     auth_registry       session-wide, htpasswd (bcrypt) auth: .username / .password
     make_registry       per test: make_registry(auth=False) → a private Registry to tamper with
     built_samples       session-wide: {"planted-static": BuiltSample, "benign-web": …}
+    postgres_server     session-wide: a real PostgreSQL (tests/postgres.py); .new_database()
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from detonate.factory import BuiltSample, build_all
+from postgres import postgres_server  # noqa: F401 (a fixture: a real PostgreSQL server)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES_DIR = REPO_ROOT / "samples"

@@ -14,7 +14,9 @@ DetonateError                 every error explains itself: `message` + `hint`
 │   └── MalformedLayer        a layer that is not a readable tar stream
 ├── StaticError               stage "static"
 ├── RuleError                 a rule file that does not load (bad metadata, bad match)
-└── SandboxError              stage "sandbox"
+├── SandboxError              stage "sandbox"
+├── ScanCancelled             the scan was cancelled between stages or during the run
+└── StoreError                the store (database) cannot do what was asked
 """
 
 from __future__ import annotations
@@ -92,3 +94,11 @@ class RuleError(DetonateError):
 
 class SandboxError(DetonateError):
     stage = "sandbox"
+
+
+class ScanCancelled(DetonateError):
+    stage = "cancelled"
+
+
+class StoreError(DetonateError):
+    stage = "store"

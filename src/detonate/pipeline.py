@@ -6,10 +6,15 @@
 
 A stage that fails ends the scan with `verdict: error`, naming the stage and the reason; the
 findings gathered before it are kept.
+
+Safe to run several times at once in one process (the service's workers do): a scan's state
+lives in its own call. `cancel` (a threading.Event) stops a scan between stages and ends a
+running sandbox early; the report then says `verdict: error`, stage "cancelled".
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +24,7 @@ from detonate import __version__
 from detonate.acquire import acquire
 from detonate.detect import detect
 from detonate.detect.interface import RunView
-from detonate.errors import DetonateError
+from detonate.errors import DetonateError, ScanCancelled
 from detonate.model.filesystem import Rootfs
 from detonate.model.findings import Finding
 from detonate.model.image import AcquiredImage
@@ -105,11 +110,17 @@ def _run_summary(result: RunResult, options: ScanOptions) -> RunSummary:
     )
 
 
+def _check(cancel: threading.Event | None, before: str) -> None:
+    if cancel is not None and cancel.is_set():
+        raise ScanCancelled(f"the scan was cancelled before {before}")
+
+
 def scan(
     target: str,
     options: ScanOptions | None = None,
     progress: Progress | None = None,
     clock: Clock = utc_now,
+    cancel: threading.Event | None = None,
 ) -> Report:
     options = options or ScanOptions()
     progress = progress or NullProgress()
@@ -124,20 +135,26 @@ def scan(
     try:
         # Read first: a broken ignore file should fail before minutes of analysis, not after.
         suppressions = load_suppressions(options.ignore_file) if options.ignore_file else ()
+        _check(cancel, "acquire")
         with timings.stage("acquire"):
             image = acquire(target, options.cache_dir, options.acquire, progress)
+        _check(cancel, "unpack")
         with timings.stage("unpack"):
             rootfs = unpack(image, options.cache_dir, options.unpack, progress)
+        _check(cancel, "static")
         with timings.stage("static"):
             static = analyze(image, rootfs, options.static, progress)
         findings = list(static.findings)
         iocs = iocs.merged(static.iocs)
         if not options.static_only:
+            _check(cancel, "the sandbox run")
             started = time.monotonic()
             with sandboxed_run(
-                image, rootfs, options.sandbox, progress, options.artifacts_dir
+                image, rootfs, options.sandbox, progress, options.artifacts_dir, cancel
             ) as run:
                 timings.add("sandbox", started)
+                if cancel is not None and cancel.is_set():
+                    raise ScanCancelled("the scan was cancelled during the sandbox run")
                 with timings.stage("detect"):  # while the run's dropped files can be read
                     view = RunView(
                         events=run.events,

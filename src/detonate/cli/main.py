@@ -1,4 +1,5 @@
-"""`detonate image REF …`: a thin adapter over `pipeline.scan`.
+"""`detonate image REF …`: a thin adapter over `pipeline.scan`; `detonate serve` runs the
+service (detonate.service), `detonate token create NAME` makes an API token.
 
 Exit codes: 0 when the verdict is below `--fail-on`, 1 at or above it, 2 for usage errors and
 scans that ended in `verdict: error`.
@@ -127,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--cache-dir", type=Path, default=None, help=f"default {default_cache_dir()}")
     run.add_argument("--platform", default="linux/amd64", help="for multi-arch images")
+    run.add_argument(
+        "--store",
+        metavar="URL",
+        help="also record the scan in this store (sqlite:///PATH or postgresql://…)",
+    )
     reg = image.add_argument_group("registry")
     reg.add_argument("--authfile", type=Path, help="auth file (default: the standard ones)")
     reg.add_argument("--creds", default="", help="USER:PASSWORD for the registry")
@@ -144,7 +150,121 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="N",
             help=f"default {field.default:,}",
         )
+    _add_serve(commands)
+    _add_token(commands)
     return parser
+
+
+def _add_serve(commands: argparse._SubParsersAction[_Parser]) -> None:
+    from detonate.service.settings import Settings
+
+    serve = commands.add_parser("serve", help="run the scan service (REST API, workers)")
+    serve.add_argument("--host", default=Settings.host)
+    serve.add_argument("--port", type=_positive, default=Settings.port)
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate (chain) for HTTPS")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    serve.add_argument("--db", metavar="URL", help="store URL (default sqlite in --cache-dir)")
+    serve.add_argument(
+        "--concurrency", type=_positive, help="scans at once (default: one per two cores)"
+    )
+    serve.add_argument(
+        "--cache-dir", type=Path, default=None, help=f"default {default_cache_dir()}"
+    )
+    serve.add_argument(
+        "--profile",
+        choices=("full", "static"),
+        default="full",
+        help="what a request that names none gets (static: no sandbox run)",
+    )
+    serve.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS")
+    serve.add_argument(
+        "--max-body", type=_positive, default=Settings.max_body_bytes, metavar="BYTES"
+    )
+    serve.add_argument("--metrics-need-token", action="store_true")
+    serve.add_argument(
+        "--unsafe-skip-tls-verify",
+        action="store_true",
+        help="accept untrusted TLS and plain HTTP registries (local registries only)",
+    )
+
+
+def _add_token(commands: argparse._SubParsersAction[_Parser]) -> None:
+    token = commands.add_parser("token", help="API tokens of the service")
+    actions = token.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    create = actions.add_parser("create", help="make a token; it is printed once")
+    create.add_argument("name")
+    create.add_argument("--db", metavar="URL", help="store URL (default sqlite in --cache-dir)")
+    create.add_argument("--cache-dir", type=Path, default=None)
+
+
+def _store_url(args: argparse.Namespace) -> str:
+    from detonate.store import default_url
+
+    return str(args.db or default_url(args.cache_dir or default_cache_dir()))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from detonate.service.serve import serve
+    from detonate.service.settings import Settings
+
+    cache_dir = args.cache_dir or default_cache_dir()
+    settings = Settings(
+        cache_dir=cache_dir,
+        db_url=_store_url(args),
+        host=args.host,
+        port=args.port,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        concurrency=args.concurrency or 0,
+        max_body_bytes=args.max_body,
+        profile=args.profile,
+        registry_tls_verify=not args.unsafe_skip_tls_verify,
+        metrics_need_token=args.metrics_need_token,
+        scan=ScanOptions(
+            cache_dir=cache_dir,
+            acquire=AcquireOptions(tls_verify=not args.unsafe_skip_tls_verify),
+            sandbox=SandboxOptions(timeout_seconds=args.timeout),
+        ),
+    )
+    serve(settings)
+    return EXIT_OK
+
+
+def _token(args: argparse.Namespace) -> int:
+    from detonate.store import Store
+
+    store = Store.open(_store_url(args))
+    try:
+        print(store.create_token(args.name))
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _record(url: str, args: argparse.Namespace, report: Report) -> None:
+    """`--store URL`: the CLI's scan goes into the store like a service scan (source cli)."""
+    from detonate.acquire.reference import parse_reference
+    from detonate.store import Source, Store
+
+    if not report.image.digest:
+        return  # nothing to key it by: the scan failed before the image was read
+    store = Store.open(url)
+    try:
+        record, _ = store.request_scan(
+            report.image.reference,
+            digest=report.image.digest,
+            platform=report.image.platform,
+            source=Source.CLI,
+            profile="static" if args.static_only else "full",
+        )
+        if record.active:  # a service worker may hold it; ours is just as good
+            store.mark_running(record.id)
+        store.record_report(record.id, report)
+        ref = parse_reference(args.reference)
+        if ref.transport == "docker" and ref.tag:
+            store.observe_tag(ref.repository, ref.tag, report.image.digest, Source.CLI)
+    finally:
+        store.close()
 
 
 def _options(args: argparse.Namespace) -> ScanOptions:
@@ -219,11 +339,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     stdout = Console()
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "token":
+            return _token(args)
         options = _options(args)
         show_progress = not args.no_progress and stderr.is_terminal
         with RichProgress(stderr) if show_progress else nullcontext() as progress:
             report = scan(args.reference, options, progress)
         _write(report, args, stdout)
+        if args.store:
+            _record(args.store, args, report)
     except DetonateError as exc:
         stderr.print(f"[bold red]error:[/] {exc.message}", highlight=False)
         if exc.hint:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from detonate.model.events import Event
 from detonate.model.filesystem import FileEntry, Rootfs
@@ -29,6 +29,9 @@ class RunView:
     run: RunInfo | None = None  # how the run went: duration, CPU seconds (mining needs them)
     rootfs: Rootfs | None = None  # the image's files, as unpacked (read only, never run)
     artifacts_dir: Path | None = None  # copies of the files the run created or changed
+    # What detectors derive from this run once and share (the correlators' run index). It
+    # lives and dies with the view, so concurrent scans never see each other's.
+    derived: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def process(self, pid: int) -> ProcessInfo | None:
         for info in self.processes:

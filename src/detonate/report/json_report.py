@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from enum import Enum
 from functools import cache
 from importlib import resources
@@ -48,7 +50,51 @@ def to_document(report: Report) -> dict[str, Any]:
 
 
 def dumps(report: Report) -> str:
-    return json.dumps(to_document(report), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return dumps_document(to_document(report))
+
+
+def dumps_document(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def from_document(document: dict[str, Any]) -> Report:
+    """The `Report` a document was made from (the store keeps documents; the renderers read
+    records). `from_document(to_document(r))` renders exactly as `r` does."""
+    revived: Report = _revive(Report, document)
+    return revived
+
+
+def _revive(kind: Any, value: Any) -> Any:
+    """`value` (plain JSON) as an instance of the annotated type `kind`."""
+    if value is None:
+        return None
+    origin = typing.get_origin(kind)
+    if origin in (types.UnionType, typing.Union):
+        options = [k for k in typing.get_args(kind) if k is not type(None)]
+        return _revive(options[0], value) if len(options) == 1 else value
+    if origin is tuple:
+        args = typing.get_args(kind)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_revive(args[0], v) for v in value)
+        return tuple(_revive(k, v) for k, v in zip(args, value, strict=False))
+    if origin is dict or kind is Any or origin is list:
+        return value
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        hints = _hints(kind)
+        fields = {f.name for f in dataclasses.fields(kind) if f.init}
+        return kind(**{k: _revive(hints[k], v) for k, v in value.items() if k in fields})
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return kind(value)
+    if kind is Path:
+        return Path(value)
+    if kind is float and isinstance(value, int):
+        return float(value)
+    return value
+
+
+@cache
+def _hints(kind: type) -> dict[str, Any]:
+    return typing.get_type_hints(kind)
 
 
 @cache

@@ -9,11 +9,18 @@ correlation detector (detonate.detect.correlations), which does the matching in 
 `kind` is "static" or "runtime". User rules (`extra_dir`) are the same types as built-in ones.
 Every problem (unknown category, severity, technique format, field, operator, …) is a
 RuleError at load time, naming the file.
+
+Loaded rules are cached by the directories' fingerprint (each rule file's name, size and
+mtime): a long-running service picks up an edited, added or removed rule on its next scan, and
+`ruleset_hash()` names the rules' content for the store's cache key.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -57,29 +64,102 @@ def builtin_dir(kind: str) -> Path:
     return BUILTIN_DIR / kind
 
 
-@lru_cache(maxsize=8)
-def load_rules(kind: str, extra_dir: Path | None = None) -> tuple[Rule, ...]:
-    """All rules of `kind`: built-in, then those in `extra_dir`, sorted by id."""
+RULE_SUFFIXES = (".yaml", ".yml", ".yar")
+# (path, size, mtime_ns) of every rule file a load reads: equal fingerprints, equal rules
+Fingerprint = tuple[tuple[str, int, int], ...]
+FINGERPRINT_SECONDS = 1.0
+_FINGERPRINTS: dict[tuple[str, Path | None], tuple[float, Fingerprint]] = {}
+_FINGERPRINT_LOCK = threading.Lock()
+
+
+def rule_files(kind: str, extra_dir: Path | None = None) -> list[Path]:
+    """The files `load_rules(kind, extra_dir)` reads, in load order."""
     directories = [builtin_dir(kind)]
     if extra_dir is not None:
         if not extra_dir.is_dir():
             raise RuleError(f"rules directory {extra_dir} does not exist")
         directories.append(extra_dir)
-    rules: dict[str, Rule] = {}
-    for directory in directories:
-        if not directory.is_dir():
+    return [
+        path
+        for directory in directories
+        if directory.is_dir()
+        for path in sorted(directory.iterdir())
+        if path.suffix in RULE_SUFFIXES
+    ]
+
+
+def fingerprint(kind: str, extra_dir: Path | None = None) -> Fingerprint:
+    """The rule files' fingerprint, looked at again at most every FINGERPRINT_SECONDS (hot
+    paths ask per command line; a service sees an edited rule within that time)."""
+    key = (kind, extra_dir)
+    at = time.monotonic()
+    with _FINGERPRINT_LOCK:
+        known = _FINGERPRINTS.get(key)
+        if known is not None and at - known[0] < FINGERPRINT_SECONDS:
+            return known[1]
+    files = _stat_files(kind, extra_dir)
+    with _FINGERPRINT_LOCK:
+        _FINGERPRINTS[key] = (at, files)
+    return files
+
+
+def forget_fingerprints() -> None:
+    """Look at the rule files again on the next load (tests that edit rules)."""
+    with _FINGERPRINT_LOCK:
+        _FINGERPRINTS.clear()
+
+
+def _stat_files(kind: str, extra_dir: Path | None) -> Fingerprint:
+    out = []
+    for path in rule_files(kind, extra_dir):
+        try:
+            info = path.stat()
+        except OSError:  # removed while we looked: the next load sees it gone
             continue
-        for path in sorted(directory.iterdir()):
-            if path.suffix not in (".yaml", ".yml", ".yar"):
+        out.append((str(path), info.st_size, info.st_mtime_ns))
+    return tuple(out)
+
+
+def load_rules(kind: str, extra_dir: Path | None = None) -> tuple[Rule, ...]:
+    """All rules of `kind`: built-in, then those in `extra_dir`, sorted by id; read again
+    when a rule file changed since the last load."""
+    return _load_rules(kind, extra_dir, fingerprint(kind, extra_dir))
+
+
+def ruleset_hash(extra_dir: Path | None = None) -> str:
+    """sha256 over every rule file's name and content (static and runtime): two scans with
+    the same hash judged by the same rules."""
+    return _ruleset_hash(extra_dir, fingerprint("static", extra_dir), fingerprint("runtime"))
+
+
+@lru_cache(maxsize=16)
+def _ruleset_hash(extra_dir: Path | None, *fingerprints: Fingerprint) -> str:
+    digest = hashlib.sha256()
+    for files in fingerprints:
+        for name, _, _ in files:
+            path = Path(name)
+            digest.update(f"{path.parent.name}/{path.name}\0".encode())
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
                 continue
-            rule = load_rule_file(path)
-            if rule.meta.id in rules:
-                raise RuleError(
-                    f"{path}: rule id {rule.meta.id!r} is already defined by "
-                    f"{rules[rule.meta.id].path}",
-                    "rule ids are file names and must be unique",
-                )
-            rules[rule.meta.id] = rule
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=16)
+def _load_rules(kind: str, extra_dir: Path | None, files: Fingerprint) -> tuple[Rule, ...]:
+    rules: dict[str, Rule] = {}
+    for name, _, _ in files:
+        path = Path(name)
+        rule = load_rule_file(path)
+        if rule.meta.id in rules:
+            raise RuleError(
+                f"{path}: rule id {rule.meta.id!r} is already defined by "
+                f"{rules[rule.meta.id].path}",
+                "rule ids are file names and must be unique",
+            )
+        rules[rule.meta.id] = rule
     return tuple(rules[rule_id] for rule_id in sorted(rules))
 
 

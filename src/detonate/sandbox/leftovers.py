@@ -84,13 +84,17 @@ class StateDir:
         """Remove every leftover of dead runs; returns the container ids cleaned."""
         cleaned = []
         live = set()
+        # Containers first, then states: a run saves its state before it creates its
+        # container, so every container listed here has its state in the listing below, and
+        # a run starting meanwhile in another thread of this process is never taken for dead.
+        containers = self.runc.list_ids()
         for state in self.states():
             if is_alive(state.owner_pid, state.owner_start):
                 live.add(state.container_id)
                 continue
             release(self, state)
             cleaned.append(state.container_id)
-        for container_id in self.runc.list_ids():
+        for container_id in containers:
             if container_id.startswith(CONTAINER_PREFIX) and container_id not in live:
                 self.runc.delete(container_id)
                 cleaned.append(container_id)

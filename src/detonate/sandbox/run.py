@@ -60,8 +60,10 @@ def detonate(
     *,
     state_dir: Path = DEFAULT_STATE_DIR,
     sleep: SleepPolicy | None = None,
+    cancel: threading.Event | None = None,
 ) -> RunResult:
-    """Run the image's entrypoint in the sandbox and return what it did.
+    """Run the image's entrypoint in the sandbox and return what it did. Setting `cancel`
+    ends the run within a poll interval (ended by "interrupted"), torn down as always.
 
     Raises SandboxError when the sandbox cannot be set up (the sample never ran); once the
     sample has started, the result says how the run ended.
@@ -78,7 +80,7 @@ def detonate(
         container_id, str(run_dir), cgroup="/" + container_id, mount_dir=str(mount_dir)
     )
     states.save(state)  # before anything exists, so a crash at any later point is found
-    run = _Run(states, state, options, run_dir, network, sleep or SleepPolicy())
+    run = _Run(states, state, options, run_dir, network, sleep or SleepPolicy(), cancel)
     progress.start("sandbox", total=options.timeout_seconds, unit="s")
     try:
         with _sigterm_as_interrupt():
@@ -96,8 +98,10 @@ class _Run:
         run_dir: Path,
         network: NetworkHook | None,
         sleep: SleepPolicy,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.states, self.state, self.options = states, state, options
+        self.cancel = cancel
         self.run_dir, self.network = run_dir, network
         self.trace_path = run_dir / "trace.log"
         self.tracer: Tracer = StraceTracer(self.trace_path, sleep)
@@ -201,6 +205,8 @@ class _Run:
                 reported = int(now - start)
             if not self.tracer.running():
                 return EndReason.EXITED
+            if self.cancel is not None and self.cancel.is_set():
+                return EndReason.INTERRUPTED
             size, cpu = self.tracer.output_bytes(), self._cpu_ns()
             if size >= TRACE_CAP_BYTES:
                 return EndReason.TRACE_LIMIT

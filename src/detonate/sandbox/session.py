@@ -4,6 +4,7 @@ in a work dir that is kept (`artifacts_dir`) or removed once the caller is done 
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,15 +25,16 @@ def sandboxed_run(
     options: SandboxOptions,
     progress: Progress,
     artifacts_dir: Path | None = None,
+    cancel: threading.Event | None = None,
 ) -> Iterator[RunResult]:
     """Run the image; the result's artifacts (dropped files, trace, pcap) stay readable inside
     the `with` block, and afterwards only when `artifacts_dir` was given."""
     if artifacts_dir is not None:
         artifacts_dir.mkdir(parents=True, exist_ok=True)
-        yield _run_in(artifacts_dir, image, rootfs, options, progress)
+        yield _run_in(artifacts_dir, image, rootfs, options, progress, cancel)
         return
     with tempfile.TemporaryDirectory(prefix="detonate-run-") as work_dir:
-        yield _run_in(Path(work_dir), image, rootfs, options, progress)
+        yield _run_in(Path(work_dir), image, rootfs, options, progress, cancel)
 
 
 def _run_in(
@@ -41,10 +43,13 @@ def _run_in(
     rootfs: Rootfs,
     options: SandboxOptions,
     progress: Progress,
+    cancel: threading.Event | None,
 ) -> RunResult:
     cleanup_orphans()  # simulators a SIGKILLed analyser left behind (never a live run's)
     simulator = Simulator(work_dir)  # the sample's whole internet; nothing leaves it
     try:
-        return detonate(image, rootfs, options, work_dir, progress, network=simulator)
+        return detonate(
+            image, rootfs, options, work_dir, progress, network=simulator, cancel=cancel
+        )
     finally:
         simulator.close()

@@ -26,7 +26,13 @@ def package_owned_paths(rootfs: Rootfs) -> frozenset[str]:
     if cached and cached[0]() is rootfs:
         return cached[1]
     owned = _owned(rootfs)
-    _cache[id(rootfs)] = (weakref.ref(rootfs), owned)
+    key = id(rootfs)
+
+    def forget(ref: weakref.ref[Rootfs]) -> None:  # a long-running service scans many rootfs
+        if (known := _cache.get(key)) is not None and known[0] is ref:
+            del _cache[key]
+
+    _cache[key] = (weakref.ref(rootfs, forget), owned)
     return owned
 
 

@@ -1,6 +1,7 @@
 """YARA rules (yara-x) over the regular files of the rootfs, each read once and size-capped.
 
-Rules are compiled once per process and rules directory. Files with the same sha256 are scanned
+Rules are compiled once per rules directory and content (the loader's fingerprint: an edited
+rule is compiled again on the next scan). Files with the same sha256 are scanned
 once. Reading and scanning run on a few threads: most of the time is spent waiting for the disk.
 """
 
@@ -22,7 +23,7 @@ from detonate.model.findings import Evidence
 from detonate.model.image import AcquiredImage
 from detonate.model.options import StaticOptions
 from detonate.progress import Progress
-from detonate.rules.loader import Rule, load_rules
+from detonate.rules.loader import Fingerprint, Rule, fingerprint, load_rules
 from detonate.static.file_reading import read_head
 from detonate.static.interface import AnalyzerResult
 from detonate.static.rule_hits import RuleHits, excerpt
@@ -38,8 +39,12 @@ class CompiledRules:
     by_name: dict[str, Rule]  # YARA rule identifier → rule file
 
 
-@lru_cache(maxsize=4)
 def compiled_rules(extra_dir: Path | None = None) -> CompiledRules:
+    return _compiled(extra_dir, fingerprint("static", extra_dir))
+
+
+@lru_cache(maxsize=4)
+def _compiled(extra_dir: Path | None, files: Fingerprint) -> CompiledRules:
     by_name: dict[str, Rule] = {}
     compiler = yara_x.Compiler()
     for rule in load_rules("static", extra_dir):

@@ -9,7 +9,8 @@ and read by the same loader.
 from __future__ import annotations
 
 import dataclasses
-from functools import cache
+from functools import lru_cache
+from pathlib import Path
 
 from detonate.errors import RuleError
 from detonate.model.findings import Confidence, Evidence, Finding, Severity
@@ -17,9 +18,18 @@ from detonate.rules.loader import builtin_dir, load_rule_file
 from detonate.rules.metadata import RuleMeta
 
 
-@cache
 def detector_meta(rule_id: str, detector: str) -> RuleMeta:
     path = builtin_dir("runtime") / f"{rule_id}.yaml"
+    try:
+        info = path.stat()
+    except OSError:
+        raise RuleError(f"{path}: the metadata of detector {detector!r} is missing") from None
+    # keyed by the file's size and mtime: an edited file is read again
+    return _detector_meta(path, detector, info.st_size, info.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _detector_meta(path: Path, detector: str, size: int, mtime_ns: int) -> RuleMeta:
     rule = load_rule_file(path)
     if rule.detector != detector:
         raise RuleError(

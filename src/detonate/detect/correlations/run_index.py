@@ -286,13 +286,11 @@ def _flow(event: NetEvent) -> tuple[str, int, str, int]:
     return (event.src_ip, event.src_port, event.dst_ip, event.dst_port)
 
 
-_CACHE: list[tuple[RunView, RunIndex]] = []
-
-
 def index_of(run: RunView) -> RunIndex:
-    """The index of `run`, built once and shared by the detectors that look at the same run."""
-    if _CACHE and _CACHE[0][0] is run:
-        return _CACHE[0][1]
-    index = RunIndex(run)
-    _CACHE[:] = [(run, index)]
+    """The index of `run`, built once and shared by the detectors that look at the same run.
+    Kept on the view itself: a module-level "last run" would hand one scan another's index
+    when two scans detect at once, and keep a finished run's events alive."""
+    index = run.derived.get("run-index")
+    if not isinstance(index, RunIndex):
+        index = run.derived["run-index"] = RunIndex(run)
     return index

@@ -30,7 +30,7 @@ import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 
 from detonate.detect.correlations.competitor_kill import KILL_TOOLS, MINER_NAMES
 from detonate.detect.correlations.decode_to_shell import ECHOED, HEX_LITERAL
@@ -40,7 +40,7 @@ from detonate.detect.correlations.run_index import RunIndex, index_of, is_shell_
 from detonate.detect.interface import RunView
 from detonate.model.events import ProcessExecuted
 from detonate.model.findings import Confidence, Evidence, Finding
-from detonate.rules.loader import Rule, load_rules
+from detonate.rules.loader import Fingerprint, Rule, fingerprint, load_rules
 from detonate.rules.metadata import RuleMeta
 from detonate.static.base64_stage import decoded_stages
 from detonate.static.config import ConfigItem  # the static config rules' subject
@@ -182,13 +182,21 @@ def _lower(confidence: Confidence) -> Confidence:
     return order[max(order.index(confidence) - 1, 0)]
 
 
-@cache
 def _runtime_meta(rule_id: str) -> RuleMeta:
-    return {rule.meta.id: rule for rule in load_rules("runtime")}[rule_id].meta
+    return _rules_by_id(fingerprint("runtime"))[rule_id].meta
 
 
-@cache
 def _rules(kind: str, ids: tuple[str, ...]) -> tuple[Rule, ...]:
+    return _chosen(kind, ids, fingerprint(kind))
+
+
+@lru_cache(maxsize=4)
+def _rules_by_id(files: Fingerprint) -> dict[str, Rule]:
+    return {rule.meta.id: rule for rule in load_rules("runtime")}
+
+
+@lru_cache(maxsize=16)
+def _chosen(kind: str, ids: tuple[str, ...], files: Fingerprint) -> tuple[Rule, ...]:
     by_id = {rule.meta.id: rule for rule in load_rules(kind)}
     return tuple(by_id[rule_id] for rule_id in ids if rule_id in by_id)
 

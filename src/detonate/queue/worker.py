@@ -1,0 +1,98 @@
+"""One scan from the store, run: claim it, run `pipeline.scan`, store the report or the failure.
+
+    run_scan(store, scan_id, options, cancel)   # → the finished ScanRecord, or None
+
+The image is scanned by digest (`repo@sha256:…`), never by the tag it was asked for: a tag
+that moved after the request cannot change what is scanned.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from detonate.acquire.reference import parse_reference
+from detonate.errors import DetonateError
+from detonate.model.image import Platform
+from detonate.model.options import ScanOptions
+from detonate.model.report import Verdict
+from detonate.pipeline import scan
+from detonate.store import ScanRecord, Store
+
+log = logging.getLogger("detonate.worker")
+PROFILES = ("full", "static")  # full: static analysis and the sandbox run; static: no run
+
+Observer = Callable[[ScanRecord, float], None]  # a finished scan and its seconds
+
+
+class StoreProgress:
+    """Progress that records the stage a scan is in ("acquire", "sandbox", …) in the store."""
+
+    def __init__(self, store: Store, scan_id: str) -> None:
+        self.store, self.scan_id, self.stage = store, scan_id, ""
+
+    def start(self, task: str, total: int | None = None, unit: str = "") -> None:
+        stage = task.split(":")[0].strip()  # "static: yara" → "static"
+        if stage != self.stage:
+            self.stage = stage
+            self.store.set_stage(self.scan_id, stage)
+
+    def advance(self, task: str, amount: int = 1) -> None:
+        pass
+
+    def finish(self, task: str) -> None:
+        pass
+
+
+def options_for(record: ScanRecord, base: ScanOptions) -> ScanOptions:
+    return replace(
+        base,
+        static_only=record.profile == "static",
+        acquire=replace(base.acquire, platform=Platform.parse(record.platform)),
+    )
+
+
+def target_of(record: ScanRecord) -> str:
+    ref = parse_reference(record.reference)
+    if ref.transport == "docker" and record.digest:
+        return str(ref.pinned(record.digest))
+    return str(ref)
+
+
+def run_scan(
+    store: Store,
+    scan_id: str,
+    base: ScanOptions,
+    cancel: threading.Event | None = None,
+    observe: Observer | None = None,
+) -> ScanRecord | None:
+    """Run one queued scan; None when it was not queued any more (another worker has it)."""
+    record = store.mark_running(scan_id)
+    if record is None:
+        return None
+    started = time.monotonic()
+    try:
+        report = scan(
+            target_of(record),
+            options_for(record, base),
+            StoreProgress(store, scan_id),
+            cancel=cancel,
+        )
+    except DetonateError as error:  # raised before the pipeline's own catch (a bad reference)
+        finished = store.mark_failed(scan_id, error.message)
+    except Exception as error:  # the worker outlives any one scan; the store says what broke
+        log.exception("scan %s crashed", scan_id)
+        finished = store.mark_failed(scan_id, f"internal error: {type(error).__name__}: {error}")
+    else:
+        if report.verdict is Verdict.ERROR and report.error is not None:
+            # Kept for reading, but failed: a new request for the image retries it.
+            store.record_report(scan_id, report)
+            finished = store.mark_failed(scan_id, f"{report.error.stage}: {report.error.message}")
+        else:
+            finished = store.record_report(scan_id, report)
+    if observe is not None:
+        observe(finished, time.monotonic() - started)
+    return finished

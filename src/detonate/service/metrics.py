@@ -1,0 +1,77 @@
+"""Prometheus metrics at /metrics.
+
+Process-wide instruments live in `REGISTRY` (the worker, the webhooks and admission add to
+them); what the store knows (scans by status and verdict) and the queue's depth are read when
+/metrics is scraped, so they are right after a restart too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from detonate.queue import ScanQueue
+from detonate.store import Store
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+REGISTRY = CollectorRegistry()
+
+SCAN_SECONDS = Histogram(
+    "detonate_scan_duration_seconds",
+    "Wall time of a scan in a worker, from claim to stored report",
+    ["profile", "status"],
+    buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800),
+    registry=REGISTRY,
+)
+ADMISSION_SECONDS = Histogram(
+    "detonate_admission_latency_seconds",
+    "Time to answer one AdmissionReview",
+    ["decision"],  # allowed | denied | warned
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3),
+    registry=REGISTRY,
+)
+WEBHOOK_EVENTS = Counter(
+    "detonate_webhook_events",
+    "Registry webhook events received",
+    [
+        "hook",
+        "outcome",
+    ],  # hook: distribution|harbor|ghcr|dockerhub; outcome: queued|duplicate|ignored|rejected
+    registry=REGISTRY,
+)
+SCAN_REQUESTS = Counter(
+    "detonate_scan_requests",
+    "Scan requests by where they came from and whether they created a scan",
+    ["source", "created"],
+    registry=REGISTRY,
+)
+
+
+class StoreCollector(Collector):
+    def __init__(self, store: Store, queue: ScanQueue) -> None:
+        self.store, self.queue = store, queue
+
+    def collect(self) -> Iterator[Metric]:
+        scans = GaugeMetricFamily(
+            "detonate_scans",
+            "Scans in the store by status and verdict",
+            labels=["status", "verdict"],
+        )
+        for (status, verdict), count in sorted(self.store.counts().items()):
+            scans.add_metric([status, verdict], count)
+        yield scans
+        depth = GaugeMetricFamily("detonate_queue_depth", "Scans waiting for a worker")
+        depth.add_metric([], self.queue.depth())
+        yield depth
+        running = GaugeMetricFamily("detonate_scans_running", "Scans a worker is running now")
+        running.add_metric([], self.queue.running())
+        yield running
+
+
+def exposition(store: Store, queue: ScanQueue) -> bytes:
+    local = CollectorRegistry()
+    local.register(StoreCollector(store, queue))
+    return generate_latest(REGISTRY) + generate_latest(local)

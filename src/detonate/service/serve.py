@@ -1,0 +1,89 @@
+"""`detonate serve`: open the store, start the workers, resume unfinished scans, run uvicorn.
+
+    detonate serve --host 127.0.0.1 --port 8443 --tls-cert cert.pem --tls-key key.pem \\
+                   --db postgresql://detonate@db/detonate --concurrency 1
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+from detonate.errors import UsageError
+from detonate.queue import InProcessQueue
+from detonate.service.app import create_app
+from detonate.service.metrics import SCAN_SECONDS
+from detonate.service.settings import Settings
+from detonate.store import ScanRecord, Store
+
+log = logging.getLogger("detonate.service")
+
+
+@dataclass
+class Service:
+    settings: Settings
+    store: Store
+    queue: InProcessQueue
+    app: FastAPI
+
+
+def _observe(record: ScanRecord, seconds: float) -> None:
+    SCAN_SECONDS.labels(record.profile, record.status.value).observe(seconds)
+
+
+@contextmanager
+def running_service(settings: Settings) -> Iterator[Service]:
+    """Store open, workers started and resumed; closed in order on exit."""
+    _check_tls(settings)
+    store = Store.open(settings.store_url)
+    scan_options = settings.scan
+    queue = InProcessQueue(store, scan_options, settings.concurrency or None, _observe)
+    try:
+        requeued, poisoned = queue.resume()
+        if requeued or poisoned:
+            log.info("resumed %d scans, poisoned %d", requeued, poisoned)
+        yield Service(settings, store, queue, create_app(settings, store, queue))
+    finally:
+        queue.close()
+        store.close()
+
+
+def uvicorn_config(service: Service) -> uvicorn.Config:
+    settings = service.settings
+    return uvicorn.Config(
+        service.app,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        log_level="info",
+        proxy_headers=False,
+        server_header=False,
+        timeout_keep_alive=5,
+        limit_concurrency=512,  # beyond this, 503 instead of an unbounded backlog
+    )
+
+
+def serve(settings: Settings) -> None:
+    with running_service(settings) as service:
+        uvicorn.Server(uvicorn_config(service)).run()
+
+
+def _check_tls(settings: Settings) -> None:
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together", "give both, or neither")
+    if settings.tls_cert and settings.tls_key:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(settings.tls_cert, settings.tls_key)
+        except (OSError, ssl.SSLError) as error:
+            raise UsageError(
+                f"cannot use {settings.tls_cert} and {settings.tls_key}: {error}",
+                "give a PEM certificate (chain) and its PEM private key",
+            ) from None

@@ -1,0 +1,34 @@
+"""What `detonate serve` was started with; the app, the API and the routers of the webhooks,
+Harbor and admission read their knobs from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from detonate.model.options import MiB, ScanOptions, default_cache_dir
+from detonate.store import default_url
+
+
+@dataclass(frozen=True)
+class Settings:
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    db_url: str = ""  # "" → sqlite:///<cache_dir>/detonate.db
+    host: str = "127.0.0.1"
+    port: int = 8443
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    concurrency: int = 0  # 0 → one worker per two cores
+    max_body_bytes: int = 1 * MiB
+    profile: str = "full"  # what a request without "profile" gets: "full" | "static"
+    platform: str = "linux/amd64"  # what a request without "platform" gets
+    resolve_timeout_seconds: int = 20  # the manifest lookup a request waits for
+    registry_tls_verify: bool = True  # False only for local test registries (plain HTTP)
+    # Local transports (oci:, docker-archive:, …) name files on the server: off unless asked.
+    unsafe_allow_local_references: bool = False
+    metrics_need_token: bool = False
+    scan: ScanOptions = field(default_factory=ScanOptions)
+
+    @property
+    def store_url(self) -> str:
+        return self.db_url or default_url(self.cache_dir)

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from detonate.factory import BuiltSample
+from detonate.model.options import ScanOptions
+from detonate.model.report import Report
+from detonate.pipeline import scan
+from detonate.store import Store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh store on SQLite (a file, WAL) and on a real PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'detonate.db'}"
+    else:
+        url = request.getfixturevalue("postgres_server").new_database()
+    opened = Store.open(url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="session")
+def planted_report(
+    built_samples: dict[str, BuiltSample], tmp_path_factory: pytest.TempPathFactory
+) -> Report:
+    """A real static scan of the planted sample: findings, IOCs, a digest."""
+    cache = tmp_path_factory.mktemp("cache")
+    return scan(
+        built_samples["planted-static"].archive_reference,
+        ScanOptions(cache_dir=cache, static_only=True),
+    )
