@@ -27,6 +27,7 @@ class Settings:
     # Local transports (oci:, docker-archive:, …) name files on the server: off unless asked.
     unsafe_allow_local_references: bool = False
     metrics_need_token: bool = False
+    queue_url: str = ""  # redis://… → scans go to `detonate worker`s; "" → in-process pool
     scan: ScanOptions = field(default_factory=ScanOptions)
 
     @property
