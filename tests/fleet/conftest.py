@@ -148,18 +148,23 @@ class Fleet:
             time.sleep(0.1)
         raise AssertionError(f"worker not ready in 60 s:\n{log.read_text()}")
 
-    def request(self, sample: BuiltSample, source: Source = Source.API) -> ScanRecord:
+    def request(
+        self, sample: BuiltSample, source: Source = Source.API, profile: str = "full"
+    ) -> ScanRecord:
         resolved = resolve(sample.archive_reference, AcquireOptions())
         record, _ = self.store.request_scan(
             sample.archive_reference,
             digest=resolved.digest,
             platform=resolved.platform,
             source=source,
+            profile=profile,
         )
         return record
 
-    def queue_sample(self, sample: BuiltSample, source: Source = Source.API) -> ScanRecord:
-        record = self.request(sample, source)
+    def queue_sample(
+        self, sample: BuiltSample, source: Source = Source.API, profile: str = "full"
+    ) -> ScanRecord:
+        record = self.request(sample, source, profile)
         self.queue.submit(record.id, record.priority)
         return record
 

@@ -219,6 +219,13 @@ def _add_worker(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     worker.add_argument("--name", default="", help="worker name (default detonate@HOST)")
     worker.add_argument(
+        "--registry-limit",
+        type=int,
+        default=2,
+        metavar="N",
+        help="scans of one registry at once across the fleet (0: no limit); default 2",
+    )
+    worker.add_argument(
         "--state-dir", type=Path, default=Path("/run/detonate"), help=argparse.SUPPRESS
     )
     worker.add_argument("--unsafe-skip-tls-verify", action="store_true")
@@ -252,6 +259,7 @@ def _worker(args: argparse.Namespace) -> int:
             sandbox=SandboxOptions(timeout_seconds=args.timeout),
         ),
         state_dir=args.state_dir,
+        registry_limit=max(0, args.registry_limit),
     )
     run_worker(config, args.concurrency, queues, args.name)
     return EXIT_OK

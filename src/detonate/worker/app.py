@@ -36,6 +36,7 @@ class FleetConfig:
     store_url: str = ""  # the workers' store ("" in a producer that only sends tasks)
     scan: ScanOptions = field(default_factory=ScanOptions)
     state_dir: Path = Path("/run/detonate")
+    registry_limit: int = 2  # scans of one registry at once, fleet-wide (0: no limit)
 
     @property
     def soft_time_limit(self) -> int:
@@ -115,6 +116,7 @@ def settings_for(config: FleetConfig) -> dict[str, Any]:
         "detonate_store_url": config.store_url,
         "detonate_scan_options": config.scan,
         "detonate_state_dir": config.state_dir,
+        "detonate_registry_limit": config.registry_limit,
     }
 
 

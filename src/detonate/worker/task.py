@@ -11,10 +11,12 @@ taken over — or poisoned once its worker died POISON_AFTER_DEATHS times, never
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
 from celery import Task
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 from celery.signals import worker_process_init
@@ -28,14 +30,17 @@ from detonate.store import ScanStatus, Store
 from detonate.store.models import Scan
 from detonate.worker.app import TASK_NAME, app
 from detonate.worker.patient_store import PatientStore
+from detonate.worker.registry_slots import RegistrySlots, registry_of
 
 log = logging.getLogger("detonate.worker")
 POISON_AFTER_DEATHS = 2  # a scan whose worker died this often is poisoned, not retried
+REGISTRY_WAIT_SECONDS = 5  # for a registry slot, before the task goes back in the queue
 
 
 @dataclass
 class _Process:
     store: Store | None = None
+    slots: RegistrySlots | None = None
 
 
 _process = _Process()
@@ -65,6 +70,13 @@ def _store() -> Store:
         url = app.conf["detonate_store_url"]
         _process.store = PatientStore.open(url)
     return _process.store
+
+
+def _slots() -> RegistrySlots:
+    if _process.slots is None:
+        client = redis.Redis.from_url(app.conf["broker_url"], socket_timeout=10)
+        _process.slots = RegistrySlots(client, app.conf["detonate_registry_limit"])
+    return _process.slots
 
 
 def reclaim(store: Store, scan_id: str) -> bool:
@@ -112,6 +124,18 @@ def _scan(self: Task, scan_id: str) -> str:
     if decision != "run":
         log.info("scan %s not run: %s", scan_id, decision)
         return decision
+    record = store.get_scan(scan_id)
+    registry = registry_of(record.reference) if record is not None else ""
+    with _slots().held(registry, f"{scan_id}:{os.getpid()}", REGISTRY_WAIT_SECONDS) as got:
+        if got:
+            return _run(store, scan_id)
+    # This registry has its fleet-wide share running: to the back of the queue, so scans
+    # of other registries behind it go first (the store still says "queued").
+    log.info("scan %s waits: %s has %d scans running", scan_id, registry, _slots().limit)
+    raise Reject(f"registry {registry} busy", requeue=True)
+
+
+def _run(store: Store, scan_id: str) -> str:
     options: ScanOptions = app.conf["detonate_scan_options"]
     try:
         finished = run_scan(store, scan_id, options)
