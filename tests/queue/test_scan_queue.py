@@ -158,3 +158,36 @@ def test_scan_with_cancel_set_stops_before_the_first_stage(built_samples, option
     assert report.verdict is Verdict.ERROR and report.error is not None
     assert (report.error.stage, report.error.kind) == ("cancelled", "ScanCancelled")
     assert report.timings == ()  # nothing ran
+
+
+def test_a_graceful_stop_puts_the_running_scan_back_in_the_queue(
+    store, options, built_samples
+) -> None:
+    reached, gate = threading.Event(), threading.Event()
+    record = queued(store, built_samples["planted-static"])
+    original = store.set_stage
+
+    def held(scan_id: str, stage: str) -> None:
+        reached.set()
+        gate.wait(30)
+        original(scan_id, stage)
+
+    store.set_stage = held  # type: ignore[method-assign]
+    pool = InProcessQueue(store, options, concurrency=1)
+    pool.submit(record.id)
+    assert reached.wait(30)
+    closing = threading.Thread(target=pool.close)
+    closing.start()  # cancels the running scan: it stops at the next stage boundary
+    time.sleep(0.2)
+    gate.set()
+    closing.join(60)
+    back = store.get_scan(record.id)
+    assert back is not None
+    assert (back.status, back.attempts, back.verdict) == (ScanStatus.QUEUED, 0, None)
+    store.set_stage = original  # type: ignore[method-assign]
+    again = InProcessQueue(store, options, concurrency=1)
+    try:
+        assert again.resume() == (1, 0)
+        assert wait_for(store, record.id).verdict == "malicious"
+    finally:
+        again.close()

@@ -140,8 +140,7 @@ def live_service(
         chosen, scan=replace(chosen.scan, acquire=replace(chosen.scan.acquire, tls_verify=False))
     )
     with running_service(chosen) as service:
-        server = uvicorn.Server(uvicorn_config(service))
-        server.config.log_level = "warning"
+        server = uvicorn.Server(uvicorn_config(service, "warning", access_log=False))
         thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
         thread.start()
         deadline = time.monotonic() + 30

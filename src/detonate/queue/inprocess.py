@@ -45,6 +45,7 @@ class InProcessQueue:
         self._pending: set[str] = set()  # submitted, not yet taken by a worker
         self._running: dict[str, threading.Event] = {}
         self._closed = False
+        self._shutting_down = threading.Event()
         self._threads = [
             threading.Thread(target=self._work, name=f"detonate-worker-{n}", daemon=True)
             for n in range(self.concurrency)
@@ -92,8 +93,11 @@ class InProcessQueue:
             return len(self._running)
 
     def close(self, timeout: float = 30.0) -> None:
+        """Stop: waiting scans stay queued in the store, running ones are cancelled and
+        queued again there; the next start resumes them all."""
         with self._lock:
             self._closed = True
+            self._shutting_down.set()
             self._pending.clear()
             for event in self._running.values():
                 event.set()
@@ -114,7 +118,9 @@ class InProcessQueue:
                 self._pending.discard(scan_id)
                 self._running[scan_id] = cancel
             try:
-                run_scan(self.store, scan_id, self.options, cancel, self.observe)
+                run_scan(
+                    self.store, scan_id, self.options, cancel, self.observe, self._shutting_down
+                )
             except Exception:  # a store outage: the scan stays queued/running for resume()
                 log.exception("worker could not run scan %s", scan_id)
             finally:

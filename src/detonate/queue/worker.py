@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from detonate.acquire.reference import parse_reference
-from detonate.errors import DetonateError
+from detonate.acquire.skopeo import PULL_TASK
+from detonate.errors import DetonateError, ScanCancelled
 from detonate.model.image import Platform
 from detonate.model.options import ScanOptions
 from detonate.model.report import Verdict
@@ -36,6 +37,7 @@ class StoreProgress:
 
     def start(self, task: str, total: int | None = None, unit: str = "") -> None:
         stage = task.split(":")[0].strip()  # "static: yara" → "static"
+        stage = "acquire" if stage == PULL_TASK else stage
         if stage != self.stage:
             self.stage = stage
             self.store.set_stage(self.scan_id, stage)
@@ -68,8 +70,10 @@ def run_scan(
     base: ScanOptions,
     cancel: threading.Event | None = None,
     observe: Observer | None = None,
+    shutting_down: threading.Event | None = None,
 ) -> ScanRecord | None:
-    """Run one queued scan; None when it was not queued any more (another worker has it)."""
+    """Run one queued scan; None when it was not queued any more (another worker has it).
+    A scan cancelled because the service is `shutting_down` goes back to the queue."""
     record = store.mark_running(scan_id)
     if record is None:
         return None
@@ -87,6 +91,9 @@ def run_scan(
         log.exception("scan %s crashed", scan_id)
         finished = store.mark_failed(scan_id, f"internal error: {type(error).__name__}: {error}")
     else:
+        stopped = report.error is not None and report.error.kind == ScanCancelled.__name__
+        if stopped and shutting_down is not None and shutting_down.is_set():
+            return store.return_to_queue(scan_id)
         if report.verdict is Verdict.ERROR and report.error is not None:
             # Kept for reading, but failed: a new request for the image retries it.
             store.record_report(scan_id, report)

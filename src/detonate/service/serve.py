@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import ssl
 from collections.abc import Iterator
@@ -59,7 +60,9 @@ def running_service(settings: Settings) -> Iterator[Service]:
         store.close()
 
 
-def uvicorn_config(service: Service) -> uvicorn.Config:
+def uvicorn_config(
+    service: Service, log_level: str = "info", access_log: bool = True
+) -> uvicorn.Config:
     settings = service.settings
     return uvicorn.Config(
         service.app,
@@ -67,7 +70,8 @@ def uvicorn_config(service: Service) -> uvicorn.Config:
         port=settings.port,
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
-        log_level="info",
+        log_level=log_level,
+        access_log=access_log,
         proxy_headers=False,
         server_header=False,
         timeout_keep_alive=5,
@@ -76,8 +80,24 @@ def uvicorn_config(service: Service) -> uvicorn.Config:
 
 
 def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM (uvicorn's handlers), then stop the workers and the store."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if not settings.tls_cert and not ipaddress_is_loopback(settings.host):
+        log.warning(
+            "serving plain HTTP on %s: tokens cross the network in the clear; "
+            "give --tls-cert/--tls-key or stay on 127.0.0.1 behind a TLS proxy",
+            settings.host,
+        )
     with running_service(settings) as service:
         uvicorn.Server(uvicorn_config(service)).run()
+
+
+def ipaddress_is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _check_tls(settings: Settings) -> None:

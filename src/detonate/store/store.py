@@ -24,7 +24,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, or_, select, update
+from sqlalchemy import (
+    Engine,
+    String,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -72,6 +83,44 @@ IOC_KINDS = (
     ("pool", "pools"),
     ("sha256", "file_hashes"),
 )
+
+
+# The latest done scan of a digest (or of a manifest list's digest) on a platform. Built once:
+# building a statement costs more than running it on the index.
+VERDICT_QUERY = (
+    select(
+        Scan.digest,
+        Scan.platform,
+        Scan.verdict,
+        Scan.score,
+        Scan.deciding_rule,
+        Scan.deciding_title,
+        Scan.id,
+        Scan.finished_at,
+    )
+    .where(
+        Scan.platform == bindparam("platform"),
+        Scan.status == ScanStatus.DONE.value,
+        Scan.verdict.is_not(None),
+        Scan.verdict != "error",
+        # the digest itself, or the platform image a manifest list of that digest named:
+        # equality probes on ix_scans_verdict_lookup either way
+        Scan.digest.in_(
+            union_all(
+                select(bindparam("digest", type_=String)),
+                select(Image.digest).where(
+                    Image.index_digest == bindparam("digest"),
+                    Image.platform == bindparam("platform"),
+                ),
+            )
+        ),
+    )
+    .order_by(Scan.finished_at.desc())
+    .limit(1)
+)
+
+
+TOKEN_QUERY = select(Token.token_hash).where(Token.token_hash == bindparam("token_hash"))
 
 
 def default_url(cache_dir: Path) -> str:
@@ -222,9 +271,18 @@ class Store:
             scan = session.get(Scan, scan_id)
             return _scan_record(scan) if scan else None
 
-    def list_scans(self, where: ScanFilter | None = None) -> list[ScanRecord]:
-        """Newest first."""
-        where = where or ScanFilter()
+    def list_scans(
+        self,
+        where: ScanFilter | None = None,
+        *,
+        verdict: str | None = None,
+        status: ScanStatus | None = None,
+        image: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+    ) -> list[ScanRecord]:
+        """Newest first: `list_scans(ScanFilter(...))` or `list_scans(verdict="malicious")`."""
+        where = where or ScanFilter(verdict, status, image, since, limit)
         query = select(Scan).order_by(Scan.created_at.desc(), Scan.id).limit(where.limit)
         if where.verdict:
             query = query.where(Scan.verdict == where.verdict)
@@ -236,7 +294,7 @@ class Store:
                 or_(Scan.digest == where.image, Scan.reference.like(f"%{text}%", escape="\\"))
             )
         if where.since:
-            query = query.where(Scan.created_at >= where.since)
+            query = query.where(Scan.created_at >= _utc(where.since))
         with self._read() as session:
             return [_scan_record(scan) for scan in session.scalars(query)]
 
@@ -289,6 +347,17 @@ class Store:
             scan.finished_at = now()
             return _scan_record(scan)
 
+    def return_to_queue(self, scan_id: str) -> ScanRecord:
+        """A running scan stopped by a graceful shutdown, not by its own doing: queued again
+        for the next start, its attempt not counted."""
+        with self._write() as session:
+            scan = _get(session, scan_id)
+            if scan.status == ScanStatus.RUNNING.value:
+                scan.status, scan.stage, scan.reason = ScanStatus.QUEUED.value, "", ""
+                scan.attempts = max(scan.attempts - 1, 0)
+                scan.started_at = None
+            return _scan_record(scan)
+
     def requeue_interrupted(self) -> tuple[list[ScanRecord], list[ScanRecord]]:
         """After a restart: scans left running lost their worker. Each is queued again, or
         poisoned once it has used MAX_ATTEMPTS. Returns (requeued, poisoned)."""
@@ -334,32 +403,10 @@ class Store:
     def verdict_for(self, digest: str, platform: str = "linux/amd64") -> VerdictRecord | None:
         """The latest done scan of `digest` (a platform manifest's, or the index's it came
         from) on `platform`. One query on ix_scans_verdict_lookup."""
-        query = (
-            select(
-                Scan.digest,
-                Scan.platform,
-                Scan.verdict,
-                Scan.score,
-                Scan.deciding_rule,
-                Scan.deciding_title,
-                Scan.id,
-                Scan.finished_at,
-            )
-            .where(
-                Scan.platform == platform,
-                Scan.status == ScanStatus.DONE.value,
-                Scan.verdict.is_not(None),
-                Scan.verdict != "error",
-                or_(
-                    Scan.digest == digest,
-                    Scan.image_id.in_(select(Image.id).where(Image.index_digest == digest)),
-                ),
-            )
-            .order_by(Scan.finished_at.desc())
-            .limit(1)
-        )
-        with self._read() as session:
-            row = session.execute(query).first()
+        with self.engine.connect() as connection:  # Core, prebuilt: admission calls this a lot
+            row = connection.execute(
+                VERDICT_QUERY, {"digest": digest, "platform": platform}
+            ).first()
         if row is None:
             return None
         return VerdictRecord(
@@ -472,8 +519,8 @@ class Store:
         """True for a token `create_token` made. The lookup is by hash (an index probe) and
         the final comparison constant-time."""
         wanted = hash_token(plaintext)
-        with self._read() as session:
-            found = session.scalar(select(Token.token_hash).where(Token.token_hash == wanted))
+        with self.engine.connect() as connection:  # every API request asks: Core, prebuilt
+            found = connection.execute(TOKEN_QUERY, {"token_hash": wanted}).scalar()
         return found is not None and hmac.compare_digest(found, wanted)
 
     def token_names(self) -> list[str]:
@@ -516,6 +563,12 @@ def _engine(url: URL) -> Engine:
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time to compare with stored ones: SQLite keeps the fields, not the zone, so every
+    stored time is UTC and so must be what it is compared with (naive means UTC)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -20,6 +20,7 @@ from detonate.worker.app import BACKLOG, QUEUES, TASK_NAME, URGENT, FleetConfig,
 
 log = logging.getLogger("detonate.queue")
 INSPECT_TIMEOUT_SECONDS = 1.0
+PING_TIMEOUT_SECONDS = 0.5  # a /metrics scrape waits this long for the workers' answers
 
 
 def queue_for(source: Source | str, priority: int) -> str:
@@ -78,8 +79,16 @@ class CeleryQueue:
             task["id"] for tasks in active.values() for task in tasks if task["args"] == [scan_id]
         ]
 
+    def depths(self) -> dict[str, int]:
+        return queue_depths(self.redis)
+
     def depth(self) -> int:
-        return sum(queue_depths(self.redis).values())
+        return sum(self.depths().values())
+
+    def workers(self) -> list[str]:
+        """Names of the workers that answer a ping now."""
+        answers = self.app.control.ping(timeout=PING_TIMEOUT_SECONDS) or []
+        return sorted(name for answer in answers for name in answer)
 
     def running(self) -> int:
         return sum(n for (status, _), n in self.store.counts().items() if status == "running")
