@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -86,6 +88,8 @@ def in_process(work: Path, samples: list[BuiltSample], rounds: int, timeout: int
         queue.submit(scan_id)
     wait_all(store, ids)
     seconds = time.monotonic() - started
+    durations = [r.duration_seconds for r in map(store.get_scan, ids) if r and r.duration_seconds]
+    print(f"  in-process: median scan {statistics.median(durations):.1f} s")
     queue.close()
     store.close()
     return Result("in-process pool, 1 thread", len(ids), seconds, 1)
@@ -119,6 +123,9 @@ def celery(work: Path, samples: list[BuiltSample], rounds: int, timeout: int, pr
         wait_all(store, ids)
         seconds = time.monotonic() - started
         queue.close()
+        # "Task detonate.scan[…] succeeded in 9.81s: 'done'": the time inside the task
+        inside = [float(m) for m in re.findall(rb"succeeded in ([0-9.]+)s", log.read_bytes())]
+        print(f"  celery {procs}: median time inside the task {statistics.median(inside):.1f} s")
     finally:
         os.killpg(worker.pid, 15)
         worker.wait(60)

@@ -4,18 +4,24 @@ and on the host."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from detonate.acquire.resolve import resolve
 from detonate.model.options import AcquireOptions
 from detonate.service.scans import request_and_queue
-from detonate.store import ScanStatus, Source
+from detonate.store import ScanStatus, Source, Store
 from detonate.store.store import ScanFilter
+from detonate.worker import CeleryQueue
 from detonate.worker.task import POISON_AFTER_DEATHS
+from postgres import _as_postgres, start_postgres, stop_postgres
 
+from .conftest import Fleet
 from .host import kill_owner, still_there, wait_for_running_sandbox
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
@@ -124,3 +130,39 @@ def test_a_storm_of_100_identical_requests_is_one_scan(fleet, built_samples) -> 
     fleet.start_worker()
     finished = fleet.wait_for(scans[0].id)
     assert (finished.status, finished.attempts) == (ScanStatus.DONE, 1), finished.reason
+
+
+def test_a_store_outage_mid_scan_is_waited_out_and_no_result_is_lost(
+    redis_server, tmp_path, built_samples
+) -> None:
+    """PostgreSQL (its own server here: it is stopped) goes down while the worker runs the
+    sandbox and comes back 15 s later; the worker's writes wait for it."""
+    server = start_postgres()
+    try:
+        db_url = server.new_database()
+        store = Store.open(db_url)
+        fleet = Fleet(redis_server, db_url, tmp_path, store, CeleryQueue(store, redis_server.url))
+        try:
+            worker = fleet.start_worker()
+            record = fleet.queue_sample(built_samples[SAMPLE])
+            wait_for_running_sandbox(worker.pool_children)
+            command = Path(f"/proc/{server.process.pid}/cmdline").read_bytes().split(b"\0")[:-1]
+            server.process.send_signal(signal.SIGINT)  # fast shutdown: connections dropped
+            server.process.wait(30)
+            time.sleep(15)  # the run ends meanwhile; its report cannot be written
+            assert b"store unavailable" in worker.log.read_bytes()
+            with open(tmp_path / "postgres-again.log", "wb") as log:
+                server.process = subprocess.Popen(
+                    command, stdout=log, stderr=subprocess.STDOUT, **_as_postgres()
+                )
+            finished = fleet.wait_for(record.id)
+            assert (finished.status, finished.attempts) == (ScanStatus.DONE, 1), finished.reason
+            assert finished.verdict == "malicious"
+            assert fleet.store.report_json(record.id) is not None
+        finally:
+            for worker in fleet.workers:
+                worker.stop()
+            fleet.queue.close()
+            store.close()
+    finally:
+        stop_postgres(server)

@@ -13,8 +13,9 @@ from detonate.worker.app import QUEUES, FleetConfig, app, configure, worker_argv
 def run_worker(
     config: FleetConfig, concurrency: int, queues: tuple[str, ...] = QUEUES, name: str = ""
 ) -> None:
-    import detonate.worker.task  # noqa: F401 (registers the scan task on the app)
+    from detonate.worker.task import preload  # registers the scan task on the app
 
     Store.open(config.store_url).close()  # a wrong --db fails here, with the reason
+    preload(config.scan)
     configure(app, config)
     app.worker_main(worker_argv(concurrency, queues, name))

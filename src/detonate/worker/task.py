@@ -24,8 +24,10 @@ from sqlalchemy import update
 
 from detonate.model.options import ScanOptions
 from detonate.queue.worker import run_scan
+from detonate.rules.loader import load_rules, ruleset_hash
 from detonate.sandbox.leftovers import StateDir
 from detonate.sandbox.netsim import cleanup_orphans
+from detonate.static.yara import compiled_rules
 from detonate.store import ScanStatus, Store
 from detonate.store.models import Scan
 from detonate.worker.app import TASK_NAME, app
@@ -63,6 +65,15 @@ def _open_in_child(**_: Any) -> None:
         cleaned = sweep_leftovers(conf["detonate_state_dir"])
         if cleaned:
             log.warning("swept leftovers of dead runs: %s", ", ".join(cleaned))
+
+
+def preload(options: ScanOptions) -> None:
+    """In the worker's main process, before it forks: the rules read and the YARA rules
+    compiled once, so each fresh scan process inherits them instead of paying for them per
+    scan (a rule file changed since is still read again: the caches key on the files)."""
+    compiled_rules(options.static.extra_rules_dir)
+    load_rules("runtime")
+    ruleset_hash(options.static.extra_rules_dir)
 
 
 def _store() -> Store:
