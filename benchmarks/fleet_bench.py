@@ -78,11 +78,13 @@ def wait_all(store: Store, ids: list[str], timeout: float = 1800) -> None:
     raise SystemExit("batch did not finish")
 
 
-def in_process(work: Path, samples: list[BuiltSample], rounds: int, timeout: int) -> Result:
-    store = Store.open(f"sqlite:///{work / 'inproc.db'}")
+def in_process(
+    work: Path, samples: list[BuiltSample], rounds: int, timeout: int, label: str = "inproc"
+) -> Result:
+    store = Store.open(f"sqlite:///{work / f'{label}.db'}")
     options = ScanOptions(cache_dir=work / "cache", sandbox=SandboxOptions(timeout))
     queue = InProcessQueue(store, options, concurrency=1)
-    ids = request_all(store, samples, rounds, "inproc")
+    ids = request_all(store, samples, rounds, label)
     started = time.monotonic()
     for scan_id in ids:
         queue.submit(scan_id)
@@ -145,7 +147,7 @@ def main() -> None:
         work = Path(tmp)
         samples = [build_sample(REPO / "samples" / n, work / "built") for n in SAMPLES]
         # Warm the unpack cache once so every configuration starts equal.
-        in_process(work, samples, 1, args.timeout)
+        in_process(work, samples, 1, args.timeout, "warm-up")
         results = [
             in_process(work, samples, args.rounds, args.timeout),
             celery(work, samples, args.rounds, args.timeout, 1),
