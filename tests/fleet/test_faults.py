@@ -132,6 +132,20 @@ def test_a_storm_of_100_identical_requests_is_one_scan(fleet, built_samples) -> 
     assert (finished.status, finished.attempts) == (ScanStatus.DONE, 1), finished.reason
 
 
+def wait_accepting(db_url: str, timeout: float = 60) -> None:
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg.connect(db_url, connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def test_a_store_outage_mid_scan_is_waited_out_and_no_result_is_lost(
     redis_server, tmp_path, built_samples
 ) -> None:
@@ -155,6 +169,7 @@ def test_a_store_outage_mid_scan_is_waited_out_and_no_result_is_lost(
                 server.process = subprocess.Popen(
                     command, stdout=log, stderr=subprocess.STDOUT, **_as_postgres()
                 )
+            wait_accepting(db_url)
             finished = fleet.wait_for(record.id)
             assert (finished.status, finished.attempts) == (ScanStatus.DONE, 1), finished.reason
             assert finished.verdict == "malicious"
