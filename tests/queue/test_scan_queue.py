@@ -178,7 +178,10 @@ def test_a_graceful_stop_puts_the_running_scan_back_in_the_queue(
     assert reached.wait(30)
     closing = threading.Thread(target=pool.close)
     closing.start()  # cancels the running scan: it stops at the next stage boundary
-    time.sleep(0.2)
+    deadline = time.monotonic() + 30
+    while pool.running() and not all(e.is_set() for e in pool._running.values()):
+        assert time.monotonic() < deadline, "close() did not cancel the running scan"
+        time.sleep(0.01)
     gate.set()
     closing.join(60)
     back = store.get_scan(record.id)

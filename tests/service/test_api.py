@@ -208,3 +208,12 @@ def test_a_sandbox_scan_through_the_api_finds_what_static_missed(serve, registry
     assert any(f["runtime_only"] for f in document["findings"])
     for fmt in ("sarif", "html", "stix"):  # rendered from the stored document
         assert api.get(f"/api/v1/scans/{finished.id}/report?format={fmt}").status_code == 200
+
+
+def test_readyz_says_when_the_workers_are_gone(serve) -> None:
+    live: LiveService = serve()
+    assert live.client(token="").get("/readyz").status_code == 200
+    live.service.queue.close()
+    answer = live.client(token="").get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["problems"] == ["workers: not running"]

@@ -92,6 +92,9 @@ class InProcessQueue:
         with self._lock:
             return len(self._running)
 
+    def workers_alive(self) -> bool:
+        return not self._closed and all(thread.is_alive() for thread in self._threads)
+
     def close(self, timeout: float = 30.0) -> None:
         """Stop: waiting scans stay queued in the store, running ones are cancelled and
         queued again there; the next start resumes them all."""

@@ -1,4 +1,4 @@
-"""/healthz (the process answers), /readyz (the store answers and the workers live), /metrics."""
+"""/healthz (the process answers), /readyz (the store answers and the workers run), /metrics."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ def readyz(request: Request) -> JSONResponse:
             connection.execute(text("SELECT 1"))
     except Exception as error:  # any failure to reach the database means not ready
         problems.append(f"store: {type(error).__name__}")
+    alive = getattr(request.app.state.queue, "workers_alive", None)
+    if alive is not None and not alive():
+        problems.append("workers: not running")
     status = 503 if problems else 200
     body = {"status": "ready" if not problems else "not ready", "problems": problems}
     return JSONResponse(body, status_code=status)

@@ -36,7 +36,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Row, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -120,6 +120,8 @@ VERDICT_QUERY = (
 )
 
 
+SCAN_BY_KEY = select(Scan.__table__).where(Scan.cache_key == bindparam("cache_key"))
+SCAN_BY_ID = select(Scan.__table__).where(Scan.id == bindparam("id"))
 TOKEN_QUERY = select(Token.token_hash).where(Token.token_hash == bindparam("token_hash"))
 
 
@@ -254,9 +256,9 @@ class Store:
         raise StoreError(f"could not record the scan of {digest}", "retry the request")
 
     def _by_key(self, key_hash: str) -> ScanRecord | None:
-        with self._read() as session:
-            scan = session.scalars(select(Scan).where(Scan.cache_key == key_hash)).first()
-            return _scan_record(scan) if scan else None
+        with self.engine.connect() as connection:  # a webhook flood asks this per event
+            row = connection.execute(SCAN_BY_KEY, {"cache_key": key_hash}).first()
+        return _scan_record(row) if row is not None else None
 
     def _requeue(self, scan_id: str) -> ScanRecord:
         with self._write() as session:
@@ -267,9 +269,9 @@ class Store:
             return _scan_record(scan)
 
     def get_scan(self, scan_id: str) -> ScanRecord | None:
-        with self._read() as session:
-            scan = session.get(Scan, scan_id)
-            return _scan_record(scan) if scan else None
+        with self.engine.connect() as connection:  # polled by clients and Harbor
+            row = connection.execute(SCAN_BY_ID, {"id": scan_id}).first()
+        return _scan_record(row) if row is not None else None
 
     def list_scans(
         self,
@@ -676,7 +678,7 @@ def _ioc_id(session: Session, kind: str, value: str) -> int:
         return found
 
 
-def _scan_record(scan: Scan) -> ScanRecord:
+def _scan_record(scan: Scan | Row[Any]) -> ScanRecord:
     return ScanRecord(
         id=scan.id,
         reference=scan.reference,
