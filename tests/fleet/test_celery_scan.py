@@ -28,3 +28,17 @@ def test_a_worker_runs_a_sandboxed_scan_into_the_store(fleet, built_samples) -> 
     assert report is not None and '"sandbox"' in report
     assert fleet.queue.depth() == 0
     assert worker.process.poll() is None  # the worker lives on after its child's one task
+
+
+@pytest.mark.slow
+def test_a_scan_cancelled_while_queued_is_skipped_by_the_worker(fleet, built_samples) -> None:
+    cancelled = fleet.queue_sample(built_samples["benign-web"], profile="static")
+    kept = fleet.queue_sample(built_samples["planted-static"], profile="static")
+    assert fleet.queue.cancel(cancelled.id)
+    assert fleet.store.get_scan(cancelled.id).reason == "cancelled before it started"
+    fleet.start_worker()
+    assert fleet.wait_for(kept.id).status is ScanStatus.DONE  # the queue was worked through
+    after = fleet.store.get_scan(cancelled.id)
+    assert (after.status, after.attempts) == (ScanStatus.FAILED, 0)  # never claimed
+    assert fleet.queue.depth() == 0
+    assert not fleet.queue.cancel(cancelled.id)  # finished: nothing to cancel
