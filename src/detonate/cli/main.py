@@ -166,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_token(commands)
     intel_commands.add_commands(commands)
+    _add_worker(commands)
+    _add_fleet(commands)
     return parser
 
 
@@ -195,6 +197,12 @@ def _add_serve(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--max-body", type=_positive, default=Settings.max_body_bytes, metavar="BYTES"
     )
     serve.add_argument("--metrics-need-token", action="store_true")
+    serve.add_argument(
+        "--queue",
+        metavar="URL",
+        help="send scans to `detonate worker`s over Redis (redis://HOST:PORT/DB); "
+        "default: workers in this process",
+    )
     serve.add_argument(
         "--unsafe-skip-tls-verify",
         action="store_true",
@@ -253,6 +261,79 @@ def _add_token(commands: argparse._SubParsersAction[_Parser]) -> None:
     create.add_argument("--cache-dir", type=Path, default=None)
 
 
+def _add_worker(commands: argparse._SubParsersAction[_Parser]) -> None:
+    worker = commands.add_parser("worker", help="run a fleet worker (Celery on Redis)")
+    worker.add_argument("--queue", metavar="URL", required=True, help="redis://HOST:PORT/DB")
+    worker.add_argument("--db", metavar="URL", help="store URL (default sqlite in --cache-dir)")
+    worker.add_argument("--cache-dir", type=Path, default=None)
+    worker.add_argument("--concurrency", type=_positive, default=1, help="scans at once")
+    worker.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS")
+    worker.add_argument(
+        "--queues",
+        default="detonate.urgent,detonate.backlog",
+        help="queues to take from, first first",
+    )
+    worker.add_argument("--name", default="", help="worker name (default detonate@HOST)")
+    worker.add_argument(
+        "--registry-limit",
+        type=int,
+        default=2,
+        metavar="N",
+        help="scans of one registry at once across the fleet (0: no limit); default 2",
+    )
+    worker.add_argument(
+        "--state-dir", type=Path, default=Path("/run/detonate"), help=argparse.SUPPRESS
+    )
+    worker.add_argument("--unsafe-skip-tls-verify", action="store_true")
+
+
+def _add_fleet(commands: argparse._SubParsersAction[_Parser]) -> None:
+    fleet = commands.add_parser("fleet", help="the fleet of workers")
+    actions = fleet.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    status = actions.add_parser("status", help="workers, queue depths, running and oldest scans")
+    status.add_argument("--queue", metavar="URL", required=True, help="redis://HOST:PORT/DB")
+    status.add_argument("--db", metavar="URL", help="store URL (default sqlite in --cache-dir)")
+    status.add_argument("--cache-dir", type=Path, default=None)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from detonate.worker.app import QUEUES, FleetConfig, check_broker_url
+    from detonate.worker.run import run_worker
+
+    queues = tuple(q.strip() for q in args.queues.split(",") if q.strip())
+    unknown = sorted(set(queues) - set(QUEUES))
+    if unknown or not queues:
+        raise UsageError(f"unknown queues {unknown}", f"choose from {', '.join(QUEUES)}")
+    cache_dir = args.cache_dir or default_cache_dir()
+    tls_verify = not args.unsafe_skip_tls_verify
+    config = FleetConfig(
+        broker_url=check_broker_url(args.queue),
+        store_url=_store_url(args),
+        scan=ScanOptions(
+            cache_dir=cache_dir,
+            acquire=AcquireOptions(tls_verify=tls_verify),
+            sandbox=SandboxOptions(timeout_seconds=args.timeout),
+        ),
+        state_dir=args.state_dir,
+        registry_limit=max(0, args.registry_limit),
+    )
+    run_worker(config, args.concurrency, queues, args.name)
+    return EXIT_OK
+
+
+def _fleet(args: argparse.Namespace) -> int:
+    from detonate.store import Store
+    from detonate.worker.app import check_broker_url
+    from detonate.worker.status import fleet_status, render
+
+    store = Store.open(_store_url(args))
+    try:
+        print(render(fleet_status(store, check_broker_url(args.queue))))
+    finally:
+        store.close()
+    return EXIT_OK
+
+
 def _store_url(args: argparse.Namespace) -> str:
     from detonate.store import default_url
 
@@ -307,6 +388,7 @@ def _serve(args: argparse.Namespace) -> int:
             exempt_namespaces=frozenset(args.admission_exempt_namespace),
         ),
         admission_lookup_seconds=args.admission_lookup_timeout,
+        queue_url=args.queue or "",
         scan=ScanOptions(
             cache_dir=cache_dir,
             acquire=AcquireOptions(tls_verify=not args.unsafe_skip_tls_verify),
@@ -505,6 +587,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return intel_commands.run_report(args)
         if args.command == "honeypot-worker":
             return intel_commands.run_honeypot_worker(args)
+        if args.command == "worker":
+            return _worker(args)
+        if args.command == "fleet":
+            return _fleet(args)
         options = _options(args)
         show_progress = not args.no_progress and stderr.is_terminal
         with RichProgress(stderr) if show_progress else nullcontext() as progress:

@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 
 from detonate.queue import ScanQueue
 from detonate.store import Store
+from detonate.worker.celery_queue import CeleryQueue
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 REGISTRY = CollectorRegistry()
@@ -71,7 +72,31 @@ class StoreCollector(Collector):
         yield running
 
 
+class FleetCollector(Collector):
+    """With `serve --queue redis://…`: the broker's queues and the workers that answer."""
+
+    def __init__(self, queue: CeleryQueue) -> None:
+        self.queue = queue
+
+    def collect(self) -> Iterator[Metric]:
+        depths = GaugeMetricFamily(
+            "detonate_fleet_queue_depth",
+            "Scan tasks waiting in each broker queue",
+            labels=["queue"],
+        )
+        for name, count in self.queue.depths().items():
+            depths.add_metric([name], count)
+        yield depths
+        workers = GaugeMetricFamily(
+            "detonate_fleet_workers", "Fleet workers that answered a ping within half a second"
+        )
+        workers.add_metric([], len(self.queue.workers()))
+        yield workers
+
+
 def exposition(store: Store, queue: ScanQueue) -> bytes:
     local = CollectorRegistry()
     local.register(StoreCollector(store, queue))
+    if isinstance(queue, CeleryQueue):
+        local.register(FleetCollector(queue))
     return generate_latest(REGISTRY) + generate_latest(local)

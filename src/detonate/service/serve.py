@@ -17,11 +17,12 @@ import uvicorn
 from fastapi import FastAPI
 
 from detonate.errors import UsageError
-from detonate.queue import InProcessQueue
+from detonate.queue import InProcessQueue, ScanQueue
 from detonate.service.app import create_app
 from detonate.service.metrics import SCAN_SECONDS
 from detonate.service.settings import Settings
 from detonate.store import ScanRecord, Store
+from detonate.worker.celery_queue import CeleryQueue
 
 log = logging.getLogger("detonate.service")
 
@@ -30,7 +31,7 @@ log = logging.getLogger("detonate.service")
 class Service:
     settings: Settings
     store: Store
-    queue: InProcessQueue
+    queue: ScanQueue
     app: FastAPI
 
 
@@ -44,7 +45,11 @@ def running_service(settings: Settings) -> Iterator[Service]:
     _check_tls(settings)
     store = Store.open(settings.store_url)
     scan_options = settings.scan
-    queue = InProcessQueue(store, scan_options, settings.concurrency or None, _observe)
+    queue: InProcessQueue | CeleryQueue
+    if settings.queue_url:
+        queue = CeleryQueue(store, settings.queue_url)
+    else:
+        queue = InProcessQueue(store, scan_options, settings.concurrency or None, _observe)
     try:
         requeued, poisoned = queue.resume()
         if requeued or poisoned:

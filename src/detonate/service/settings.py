@@ -28,6 +28,7 @@ class Settings:
     # Local transports (oci:, docker-archive:, …) name files on the server: off unless asked.
     unsafe_allow_local_references: bool = False
     metrics_need_token: bool = False
+    queue_url: str = ""  # redis://… → scans go to `detonate worker`s; "" → in-process pool
     scan: ScanOptions = field(default_factory=ScanOptions)
     # Registry webhooks: sender ("distribution", "harbor", "ghcr", "dockerhub") → shared
     # secret. A sender without a secret has no hook.

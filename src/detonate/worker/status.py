@@ -1,0 +1,74 @@
+"""`detonate fleet status`: workers, queue depths, running scans and the oldest queued one.
+
+workers    2  detonate@node-a (1 active), detonate@node-b (0 active)
+queues     detonate.urgent 0, detonate.backlog 37
+running    1  3f2a… docker://registry.test/app@sha256:… (sandbox, 41 s)
+oldest     queued 12 min ago: 9c1d… docker://registry.test/web@sha256:…
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis
+from celery import Celery
+
+from detonate.store import ScanRecord, ScanStatus, Store
+from detonate.worker.app import FleetConfig, configure
+from detonate.worker.celery_queue import INSPECT_TIMEOUT_SECONDS, queue_depths
+
+
+@dataclass(frozen=True)
+class FleetStatus:
+    workers: dict[str, int]  # worker name → tasks it runs now
+    queues: dict[str, int]  # queue → messages waiting
+    running: list[ScanRecord]
+    oldest_queued: ScanRecord | None
+
+
+def fleet_status(store: Store, broker_url: str) -> FleetStatus:
+    celery = configure(Celery("detonate", set_as_current=False), FleetConfig(broker_url))
+    client = redis.Redis.from_url(broker_url, socket_timeout=5)
+    try:
+        active = celery.control.inspect(timeout=INSPECT_TIMEOUT_SECONDS).active() or {}
+        depths = queue_depths(client)
+    finally:
+        client.close()
+        celery.close()
+    scans = store.active_scans()  # by priority, then age
+    queued = [r for r in scans if r.status is ScanStatus.QUEUED]
+    return FleetStatus(
+        workers={name: len(tasks) for name, tasks in sorted(active.items())},
+        queues=depths,
+        running=[r for r in scans if r.status is ScanStatus.RUNNING],
+        oldest_queued=min(queued, key=lambda r: r.created_at) if queued else None,
+    )
+
+
+def _age(since: datetime | None, now: datetime) -> str:
+    if since is None:
+        return "?"
+    seconds = int((now - (since if since.tzinfo else since.replace(tzinfo=UTC))).total_seconds())
+    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
+
+
+def render(status: FleetStatus, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    workers = ", ".join(f"{name} ({n} active)" for name, n in status.workers.items())
+    lines = [
+        f"workers    {len(status.workers)}  {workers or 'none answered'}",
+        "queues     " + ", ".join(f"{name} {n}" for name, n in status.queues.items()),
+        f"running    {len(status.running)}",
+    ]
+    lines += [
+        f"  {r.id} {r.reference} ({r.stage or 'starting'}, {_age(r.started_at, now)})"
+        for r in status.running
+    ]
+    oldest = status.oldest_queued
+    lines.append(
+        f"oldest     queued {_age(oldest.created_at, now)} ago: {oldest.id} {oldest.reference}"
+        if oldest
+        else "oldest     nothing queued"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,163 @@
+"""The scan task: one scan id from the broker → the queue's `run_scan` → the store.
+
+    scan_task.delay(scan_id)        # what CeleryQueue.submit sends (by name)
+
+The store decides what runs: a scan that is not queued any more is skipped (a duplicate
+message, a cancelled scan). A message Redis delivers again after its worker died (SIGKILL,
+OOM, hard time limit) finds its scan still "running": that attempt is over, so the scan is
+taken over — or poisoned once its worker died POISON_AFTER_DEATHS times, never retried forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from celery import Task
+from celery.exceptions import Reject, SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+from sqlalchemy import update
+
+from detonate.model.options import ScanOptions
+from detonate.queue.worker import run_scan
+from detonate.rules.loader import load_rules, ruleset_hash
+from detonate.sandbox.leftovers import StateDir
+from detonate.sandbox.netsim import cleanup_orphans
+from detonate.static.yara import compiled_rules
+from detonate.store import ScanStatus, Store
+from detonate.store.models import Scan
+from detonate.worker.app import TASK_NAME, app
+from detonate.worker.patient_store import PatientStore
+from detonate.worker.registry_slots import RegistrySlots, registry_of
+
+log = logging.getLogger("detonate.worker")
+POISON_AFTER_DEATHS = 2  # a scan whose worker died this often is poisoned, not retried
+REGISTRY_WAIT_SECONDS = 5  # for a registry slot, before the task goes back in the queue
+
+
+@dataclass
+class _Process:
+    store: Store | None = None
+    slots: RegistrySlots | None = None
+
+
+_process = _Process()
+
+
+def sweep_leftovers(state_dir: Path) -> list[str]:
+    """What runs of dead worker processes left on this host: containers, mounts, cgroups,
+    tracers, simulator namespaces and their processes. Live runs are left alone."""
+    cleaned = StateDir(state_dir).sweep()
+    cleaned += cleanup_orphans()
+    return cleaned
+
+
+def _open_in_child(**_: Any) -> None:
+    """Each forked worker process: its own store connection (never one shared across fork),
+    and the leftovers of the process it replaces swept before it takes a scan."""
+    conf = app.conf
+    _process.store = None
+    if conf.get("detonate_store_url"):
+        cleaned = sweep_leftovers(conf["detonate_state_dir"])
+        if cleaned:
+            log.warning("swept leftovers of dead runs: %s", ", ".join(cleaned))
+
+
+def preload(options: ScanOptions) -> None:
+    """In the worker's main process, before it forks: the rules read and the YARA rules
+    compiled once, so each fresh scan process inherits them instead of paying for them per
+    scan (a rule file changed since is still read again: the caches key on the files)."""
+    compiled_rules(options.static.extra_rules_dir)
+    load_rules("runtime")
+    ruleset_hash(options.static.extra_rules_dir)
+
+
+def _store() -> Store:
+    if _process.store is None:
+        url = app.conf["detonate_store_url"]
+        _process.store = PatientStore.open(url)
+    return _process.store
+
+
+def _slots() -> RegistrySlots:
+    if _process.slots is None:
+        client = redis.Redis.from_url(app.conf["broker_url"], socket_timeout=10)
+        _process.slots = RegistrySlots(client, app.conf["detonate_registry_limit"])
+    return _process.slots
+
+
+def reclaim(store: Store, scan_id: str) -> bool:
+    """running → queued for a scan whose worker died, so `run_scan` may claim it again."""
+    with store.engine.begin() as connection:
+        result = connection.execute(
+            update(Scan)
+            .where(Scan.id == scan_id, Scan.status == ScanStatus.RUNNING.value)
+            .values(status=ScanStatus.QUEUED.value, stage="")
+        )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def poison_reason(attempts: int, stage: str) -> str:
+    where = f" (last seen in {stage})" if stage else ""
+    return (
+        f"the worker process died during each of {attempts} attempts{where}: killed, out of "
+        "memory, crashed or over the hard time limit; not retried automatically"
+    )
+
+
+def take(store: Store, scan_id: str, redelivered: bool) -> str:
+    """What to do with a delivered scan id: "run", or why not."""
+    record = store.get_scan(scan_id)
+    if record is None:
+        return "unknown scan"
+    if record.status is ScanStatus.QUEUED:
+        return "run"
+    if record.status is not ScanStatus.RUNNING:
+        return f"already {record.status.value}"
+    if not redelivered:
+        return "running in another worker"  # a duplicate message
+    if record.attempts >= POISON_AFTER_DEATHS:
+        store.mark_poisoned(scan_id, poison_reason(record.attempts, record.stage))
+        log.error("scan %s poisoned after %d worker deaths", scan_id, record.attempts)
+        return "poisoned"
+    log.warning("scan %s: its worker died (attempt %d); running it again", scan_id, record.attempts)
+    return "run" if reclaim(store, scan_id) else "taken meanwhile"
+
+
+def _scan(self: Task, scan_id: str) -> str:
+    store = _store()
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    decision = take(store, scan_id, redelivered)
+    if decision != "run":
+        log.info("scan %s not run: %s", scan_id, decision)
+        return decision
+    record = store.get_scan(scan_id)
+    registry = registry_of(record.reference) if record is not None else ""
+    with _slots().held(registry, f"{scan_id}:{os.getpid()}", REGISTRY_WAIT_SECONDS) as got:
+        if got:
+            return _run(store, scan_id)
+    # This registry has its fleet-wide share running: to the back of the queue, so scans
+    # of other registries behind it go first (the store still says "queued").
+    log.info("scan %s waits: %s has %d scans running", scan_id, registry, _slots().limit)
+    raise Reject(f"registry {registry} busy", requeue=True)
+
+
+def _run(store: Store, scan_id: str) -> str:
+    options: ScanOptions = app.conf["detonate_scan_options"]
+    try:
+        finished = run_scan(store, scan_id, options)
+    except SoftTimeLimitExceeded:
+        store.mark_failed(scan_id, "over the worker's soft time limit")
+        return "failed"
+    except Exception as error:  # the store stayed down past PatientStore's patience
+        log.exception("scan %s: store unavailable", scan_id)
+        raise Reject(f"store unavailable: {error}", requeue=True) from None
+    return finished.status.value if finished is not None else "taken meanwhile"
+
+
+worker_process_init.connect(_open_in_child, weak=False)
+scan_task = app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)(_scan)

@@ -1,0 +1,44 @@
+"""One real scan through the whole fleet path: the store → CeleryQueue → Redis → a
+`detonate worker` subprocess → pipeline.scan with the sandbox → the store."""
+
+from __future__ import annotations
+
+import pytest
+
+from detonate.store import ScanStatus, Source
+from detonate.worker import BACKLOG, URGENT, queue_for
+
+
+def test_webhook_scans_wait_in_the_backlog_and_the_rest_are_urgent() -> None:
+    assert queue_for(Source.WEBHOOK, 0) == BACKLOG
+    assert queue_for(Source.WEBHOOK, 5) == URGENT  # raised on purpose
+    for source in (Source.API, Source.ADMISSION, Source.CLI, Source.HONEYPOT):
+        assert queue_for(source, 0) == URGENT
+
+
+@pytest.mark.sandbox
+def test_a_worker_runs_a_sandboxed_scan_into_the_store(fleet, built_samples) -> None:
+    worker = fleet.start_worker()
+    record = fleet.queue_sample(built_samples["delayed-dropper"])
+    finished = fleet.wait_for(record.id)
+    assert finished.status is ScanStatus.DONE, finished.reason
+    assert finished.attempts == 1
+    assert finished.verdict == "malicious"  # the runtime-only dropper: the sandbox ran
+    report = fleet.store.report_json(record.id)
+    assert report is not None and '"sandbox"' in report
+    assert fleet.queue.depth() == 0
+    assert worker.process.poll() is None  # the worker lives on after its child's one task
+
+
+@pytest.mark.slow
+def test_a_scan_cancelled_while_queued_is_skipped_by_the_worker(fleet, built_samples) -> None:
+    cancelled = fleet.queue_sample(built_samples["benign-web"], profile="static")
+    kept = fleet.queue_sample(built_samples["planted-static"], profile="static")
+    assert fleet.queue.cancel(cancelled.id)
+    assert fleet.store.get_scan(cancelled.id).reason == "cancelled before it started"
+    fleet.start_worker()
+    assert fleet.wait_for(kept.id).status is ScanStatus.DONE  # the queue was worked through
+    after = fleet.store.get_scan(cancelled.id)
+    assert (after.status, after.attempts) == (ScanStatus.FAILED, 0)  # never claimed
+    assert fleet.queue.depth() == 0
+    assert not fleet.queue.cancel(cancelled.id)  # finished: nothing to cancel

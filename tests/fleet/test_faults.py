@@ -1,0 +1,183 @@
+"""Faults of a fleet, each with a real redis-server, real `detonate worker` processes, real
+sandboxed scans of the bundled samples and a real PostgreSQL store: assertions on the store
+and on the host."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from detonate.acquire.resolve import resolve
+from detonate.model.options import AcquireOptions
+from detonate.service.scans import request_and_queue
+from detonate.store import ScanStatus, Source, Store
+from detonate.store.store import ScanFilter
+from detonate.worker import CeleryQueue
+from detonate.worker.task import POISON_AFTER_DEATHS
+from postgres import _as_postgres, start_postgres, stop_postgres
+
+from .conftest import Fleet
+from .host import kill_owner, still_there, wait_for_running_sandbox
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+SAMPLE = "delayed-dropper"
+
+
+def assert_held(holdings) -> None:
+    """The checker sees the live run's container, processes, tracer, mounts, cgroup and
+    namespace, so an empty `still_there` afterwards means they were removed."""
+    held = " ".join(still_there(holdings))
+    assert holdings.namespaces
+    for kind in ("owner process", "container", "process", "tracer", "mount", "cgroup", "netns"):
+        assert kind + " " in held, (kind, held)
+
+
+def wait_until_gone(holdings, timeout: float = 30) -> list[str]:
+    deadline = time.monotonic() + timeout
+    left = still_there(holdings)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = still_there(holdings)
+    return left
+
+
+def test_a_worker_killed_mid_scan_is_redelivered_completed_once_and_swept(
+    fleet, built_samples
+) -> None:
+    worker = fleet.start_worker()
+    record = fleet.queue_sample(built_samples[SAMPLE])
+    holdings = wait_for_running_sandbox(worker.pool_children)
+    assert fleet.store.get_scan(record.id).status is ScanStatus.RUNNING
+    assert_held(holdings)
+    kill_owner(holdings)  # SIGKILL of the process running the scan, sandbox and all
+
+    finished = fleet.wait_for(record.id)
+    assert finished.status is ScanStatus.DONE, finished.reason
+    assert finished.attempts == 2  # the killed attempt and the one that completed
+    assert finished.verdict == "malicious"
+    assert len(fleet.store.list_scans(ScanFilter(limit=10))) == 1
+    assert fleet.queue.depth() == 0  # acknowledged: not delivered a third time
+    assert wait_until_gone(holdings) == []
+    assert worker.process.poll() is None
+
+
+def test_a_scan_that_kills_its_worker_twice_is_poisoned_not_retried(fleet, built_samples) -> None:
+    worker = fleet.start_worker()
+    record = fleet.queue_sample(built_samples[SAMPLE])
+    killed = []
+    for _ in range(POISON_AFTER_DEATHS):
+        holdings = wait_for_running_sandbox(
+            lambda: [p for p in worker.pool_children() if p not in {h.owner for h in killed}]
+        )
+        assert_held(holdings)
+        kill_owner(holdings)
+        killed.append(holdings)
+
+    finished = fleet.wait_for(record.id)
+    assert finished.status is ScanStatus.POISONED
+    assert finished.attempts == POISON_AFTER_DEATHS  # no third run
+    assert f"died during each of {POISON_AFTER_DEATHS} attempts" in finished.reason
+    assert "sandbox" in finished.reason  # where it was when its worker died
+    assert fleet.store.report_json(record.id) is None
+    time.sleep(3)  # a retry would have claimed it again by now
+    assert fleet.store.get_scan(record.id).attempts == POISON_AFTER_DEATHS
+    assert fleet.queue.depth() == 0
+    for holdings in killed:
+        assert wait_until_gone(holdings) == []
+    # a fresh request does not restart it either (a webhook flood must not)
+    again = fleet.request(built_samples[SAMPLE])
+    assert again.id == record.id and again.status is ScanStatus.POISONED
+
+
+def test_tasks_queued_across_a_redis_restart_are_not_lost(fleet, built_samples) -> None:
+    names = ("benign-web", "delayed-dropper", "planted-static")
+    records = [fleet.queue_sample(built_samples[name]) for name in names]
+    assert fleet.queue.depth() == len(names)
+    fleet.redis.stop()
+    fleet.redis.start()  # same port and directory: the append-only file is read back
+    assert fleet.queue.depth() == len(names)
+
+    fleet.start_worker()
+    for record in records:
+        finished = fleet.wait_for(record.id)
+        assert (finished.status, finished.attempts) == (ScanStatus.DONE, 1), finished.reason
+    assert fleet.queue.depth() == 0
+
+
+def test_a_storm_of_100_identical_requests_is_one_scan(fleet, built_samples) -> None:
+    sample = built_samples["benign-web"]
+    resolved = resolve(sample.archive_reference, AcquireOptions())
+
+    def ask(_: int) -> bool:
+        _, created = request_and_queue(
+            fleet.store, fleet.queue, resolved, source=Source.WEBHOOK,
+            reference=sample.archive_reference,
+        )  # fmt: skip
+        return created
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        created = list(pool.map(ask, range(100)))
+    assert created.count(True) == 1
+    scans = fleet.store.list_scans(ScanFilter(limit=200))
+    assert len(scans) == 1
+    assert fleet.queue.depth() == 1  # one message on the broker, not 100
+
+    fleet.start_worker()
+    finished = fleet.wait_for(scans[0].id)
+    assert (finished.status, finished.attempts) == (ScanStatus.DONE, 1), finished.reason
+
+
+def wait_accepting(db_url: str, timeout: float = 60) -> None:
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg.connect(db_url, connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_a_store_outage_mid_scan_is_waited_out_and_no_result_is_lost(
+    redis_server, tmp_path, built_samples
+) -> None:
+    """PostgreSQL (its own server here: it is stopped) goes down while the worker runs the
+    sandbox and comes back 15 s later; the worker's writes wait for it."""
+    server = start_postgres()
+    try:
+        db_url = server.new_database()
+        store = Store.open(db_url)
+        fleet = Fleet(redis_server, db_url, tmp_path, store, CeleryQueue(store, redis_server.url))
+        try:
+            worker = fleet.start_worker()
+            record = fleet.queue_sample(built_samples[SAMPLE])
+            wait_for_running_sandbox(worker.pool_children)
+            command = Path(f"/proc/{server.process.pid}/cmdline").read_bytes().split(b"\0")[:-1]
+            server.process.send_signal(signal.SIGINT)  # fast shutdown: connections dropped
+            server.process.wait(30)
+            time.sleep(15)  # the run ends meanwhile; its report cannot be written
+            assert b"store unavailable" in worker.log.read_bytes()
+            with open(tmp_path / "postgres-again.log", "wb") as log:
+                server.process = subprocess.Popen(
+                    command, stdout=log, stderr=subprocess.STDOUT, **_as_postgres()
+                )
+            wait_accepting(db_url)
+            finished = fleet.wait_for(record.id)
+            assert (finished.status, finished.attempts) == (ScanStatus.DONE, 1), finished.reason
+            assert finished.verdict == "malicious"
+            assert fleet.store.report_json(record.id) is not None
+        finally:
+            for worker in fleet.workers:
+                worker.stop()
+            fleet.queue.close()
+            store.close()
+    finally:
+        stop_postgres(server)
