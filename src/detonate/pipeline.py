@@ -99,6 +99,7 @@ def _run_summary(result: RunResult, options: ScanOptions) -> RunSummary:
         events_lost=info.lines_lost,
         parse_errors=info.parse_errors,
         skipped_sleep_seconds=info.skipped_sleep_seconds,
+        skipped_seconds_by_process=info.skipped_by_process,
         cpu_seconds=round(info.cpu_seconds, 3),
         memory_peak_bytes=info.memory_peak_bytes,
         events_in_report=min(len(result.events), MAX_REPORTED_EVENTS),

@@ -1,0 +1,148 @@
+"""The time keeper in real runs (runc + strace + seccomp user notification): every form of
+timed wait ends within seconds with its delay reported, the clock agrees with the skipped
+time, real input still ends a wait, time moves as a discrete-event simulation, and a quiet
+server ends by idle."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from detonate.factory.compile import compile_standin
+from detonate.model.events import (
+    FileOpenedForWrite,
+    SleepSkipped,
+    WaitTimedOut,
+)
+from detonate.model.filesystem import Rootfs
+from detonate.model.options import CONTAINER_ID_BASE
+from detonate.model.runtime import EndReason, RunResult
+from detonate.sandbox.run import detonate
+
+from .busybox_image import FAST, PROGRESS, build_busybox_rootfs, image_running, sandbox_available
+
+pytestmark = pytest.mark.sandbox
+WAITER = Path(__file__).parent / "waits" / "waiter.c"
+
+
+@pytest.fixture(scope="module")
+def waiter_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Rootfs:
+    if not sandbox_available() or shutil.which("gcc") is None:
+        pytest.skip("needs root, runc, strace, /bin/busybox and gcc")
+    root = build_busybox_rootfs(tmp_path_factory.mktemp("waiter") / "rootfs")
+    os.chmod(root.parent, 0o755)
+    shutil.copy(compile_standin(WAITER), root / "bin" / "waiter")
+    os.lchown(root / "bin" / "waiter", CONTAINER_ID_BASE, CONTAINER_ID_BASE)
+    return Rootfs(root=root, entries=())
+
+
+def run(rootfs: Rootfs, work: Path, *args: str, network: object = None) -> RunResult:
+    options = dataclasses.replace(FAST, idle_seconds=2)
+    return detonate(image_running(*args), rootfs, options, work, PROGRESS, network)  # type: ignore[arg-type]
+
+
+def payload_written(result: RunResult, name: str) -> FileOpenedForWrite:
+    (event,) = [
+        e for e in result.events if isinstance(e, FileOpenedForWrite) and e.path == f"/tmp/{name}"
+    ]
+    return event
+
+
+@pytest.mark.parametrize(
+    ("form", "call", "kind"),
+    [
+        ("nanosleep", "clock_nanosleep", SleepSkipped),  # glibc's nanosleep
+        ("poll", "poll", WaitTimedOut),
+        ("epoll", "epoll_wait", WaitTimedOut),
+        ("select", "pselect6", WaitTimedOut),  # glibc's select
+        ("cond", "futex", WaitTimedOut),  # pthread_cond_timedwait
+        ("sigtimedwait", "rt_sigtimedwait", WaitTimedOut),
+        ("alarm", "alarm", WaitTimedOut),  # alarm + pause: the keeper's SIGALRM
+    ],
+)
+def test_a_900_s_wait_of_any_form_ends_in_seconds_with_its_delay_reported(
+    waiter_rootfs: Rootfs, tmp_path: Path, form: str, call: str, kind: type
+) -> None:
+    started = time.monotonic()
+    result = run(waiter_rootfs, tmp_path, "/bin/waiter", form)
+    assert time.monotonic() - started < 15
+    assert result.run.ended_by == EndReason.EXITED and result.run.exit_code == 0
+    (wait,) = [e for e in result.events if isinstance(e, kind) and e.call == call]
+    assert wait.requested_seconds == pytest.approx(900, abs=0.01)
+    assert 890 < wait.skipped_seconds <= 900
+    assert wait.exe == "/bin/waiter" and wait.pid in dict(result.run.skipped_by_process)
+    payload = payload_written(result, f"payload-{form}")
+    assert payload.sample_ts - payload.ts >= 890  # in the sample's time it came 900 s later
+    assert result.run.skipped_sleep_seconds >= 890
+
+
+def test_a_sample_that_times_its_own_sleep_with_the_clock_sees_the_time_pass(
+    waiter_rootfs: Rootfs, tmp_path: Path
+) -> None:
+    """clock_gettime, gettimeofday and time() (vDSO calls, patched into traps) before and
+    after `sleep(600)`: it exits 3 without the payload when less than 600 s passed."""
+    result = run(waiter_rootfs, tmp_path, "/bin/waiter", "clock")
+    assert result.run.exit_code == 0
+    payload_written(result, "payload-clock")
+
+
+def test_a_wait_for_a_real_reply_gets_the_reply(waiter_rootfs: Rootfs, tmp_path: Path) -> None:
+    """poll(…, 30000) on a socket to the simulated internet ends on its answer, not on a
+    compressed timeout."""
+    from detonate.sandbox.netsim import Simulator
+
+    with Simulator(tmp_path / "net") as network:
+        result = run(
+            waiter_rootfs, tmp_path, "/bin/waiter", "reply", "203.0.113.80", "80", network=network
+        )
+    assert result.run.exit_code == 0
+    assert result.artifacts_dir is not None
+    assert not [e for e in result.events if isinstance(e, WaitTimedOut) and e.call == "poll"]
+    assert [f for f in result.files if f.path == "/tmp/payload-reply"]
+    (reply,) = [f for f in result.files if f.path == "/tmp/payload-reply"]
+    assert reply.size == len("reply")
+
+
+def test_time_jumps_only_when_all_wait_and_then_to_the_earliest_deadline(
+    waiter_rootfs: Rootfs, tmp_path: Path
+) -> None:
+    """A background `sleep 60` is still alive when the foreground, after `sleep 1`, looks at
+    it; a loop of `sleep 1` writes once per second of sample time."""
+    script = (
+        "sleep 60 & bg=$!; sleep 1; kill -0 $bg && echo alive > /tmp/alive; "
+        "for i in 1 2 3; do sleep 1; echo $i >> /tmp/ticks; done"
+    )
+    result = run(waiter_rootfs, tmp_path, "/bin/sh", "-c", script)
+    assert result.run.ended_by == EndReason.EXITED
+    payload_written(result, "alive")
+    ticks = [
+        e.sample_ts
+        for e in result.events
+        if isinstance(e, FileOpenedForWrite) and e.path == "/tmp/ticks"
+    ]
+    assert len(ticks) == 3
+    assert [round(b - a) for a, b in itertools.pairwise(ticks)] == [1, 1]
+    sleeps = sorted(e.requested_seconds for e in result.events if isinstance(e, SleepSkipped))
+    assert sleeps == [1, 1, 1, 1]  # the background sleep 60 never came due: killed at the end
+
+
+def test_a_quiet_server_and_a_health_loop_end_by_idle_in_seconds(
+    waiter_rootfs: Rootfs, tmp_path: Path
+) -> None:
+    result = run(
+        waiter_rootfs,
+        tmp_path,
+        "/bin/sh",
+        "-c",
+        "nc -l -p 8080 & while :; do sleep 5; echo ok > /tmp/health; done",
+    )
+    assert result.run.ended_by == EndReason.IDLE
+    assert result.run.duration_seconds < 15
+    compressed = [e for e in result.events if isinstance(e, SleepSkipped) and e.skipped_seconds]
+    assert len(compressed) >= 5  # a few rounds of the loop in sample time, then real pace
