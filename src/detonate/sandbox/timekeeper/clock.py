@@ -6,21 +6,25 @@ moves to the earliest deadline among the held waits and timers, and only what is
 released. Waits whose deadline real time reaches are due as well (a 50 ms wait is not skipped,
 it just passes).
 
-A wait that comes back again and again with the same call and length (a health loop's
-`sleep 5`, each in a new process; a runtime's 60 s housekeeping futex; redis' 100 ms tick) is
-compressed
-`REPEAT_LIMIT` times — enough to see a beacon's rhythm in sample time — and then waits at real
-pace: it no longer moves the clock, and it does not keep the run from ending idle.
+A wait that comes back again and again with the same call and length is a timer loop (a
+health loop's `sleep 5`, each in a new process; a runtime's 60 s housekeeping futex; redis'
+100 ms tick): once compressed `REPEAT_LIMIT` times — enough to see a beacon's rhythm in sample
+time — and `LOOP_SAMPLE_SECONDS` in all (sub-second ticks: at once), it waits at real pace: it
+no longer moves the clock, and it does not keep the run from ending idle. A delay built of
+short sleeps (busybox `timeout 600` sleeps 1 s 600 times) is thus compressed for its first
+minute of sample time only.
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 
 NS = 1_000_000_000
 REPEAT_LIMIT = 5
+LOOP_SAMPLE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class Deadline:
     at: int
     pid: int  # the process (thread group) it belongs to
     signature: tuple[object, ...] = ()  # what makes two waits "the same wait again"
+    length: int = 0  # ns asked for (of a repeating timer: its period)
     compressible: bool = True
 
 
@@ -65,11 +70,17 @@ class Schedule:
     compressed: Counter[tuple[object, ...]] = field(default_factory=Counter)
 
     def add(self, deadline: Deadline) -> Deadline:
-        """Record a wait; one seen REPEAT_LIMIT times before is not compressible any more."""
-        if deadline.signature and self.compressed[deadline.signature] >= REPEAT_LIMIT:
-            deadline = Deadline(deadline.key, deadline.at, deadline.pid, deadline.signature, False)
+        """Record a wait; one that is a timer loop's is not compressible."""
+        if self.is_loop(deadline):
+            deadline = dataclasses.replace(deadline, compressible=False)
         self.pending[deadline.key] = deadline
         return deadline
+
+    def is_loop(self, deadline: Deadline) -> bool:
+        count = self.compressed[deadline.signature] if deadline.signature else 0
+        if count < REPEAT_LIMIT:
+            return False
+        return deadline.length < NS or count * deadline.length >= LOOP_SAMPLE_SECONDS * NS
 
     def remove(self, key: int) -> Deadline | None:
         return self.pending.pop(key, None)

@@ -38,8 +38,8 @@ from detonate.sandbox.timekeeper.notify import Notification, NotifyFd
 
 log = logging.getLogger(__name__)
 
-CHECK_SECONDS = 0.05  # how often the threads' states and the cgroup's CPU time are read
-SETTLE_SECONDS = 0.15  # all blocked, no CPU, this long: time may jump
+CHECK_SECONDS = 0.025  # how often the threads' states and the cgroup's CPU time are read
+SETTLE_SECONDS = 0.1  # all blocked, no CPU, this long: time may jump
 CALM_CPU_FRACTION = 0.01  # below this share of a CPU between checks counts as no CPU
 QUIET_CPU_FRACTION = 0.05  # the run's idle stop: below this share of a CPU
 TICK_SECONDS = 0.01  # probes of held waits are polled this often
@@ -255,7 +255,7 @@ class TimeKeeper:
         signature = (hold.call, round(hold.requested_ns / (NS // 10)))
         with self._lock:
             self._held[note.id] = _Held(note, pid, hold, time.time(), self.clock.offset)
-            self.schedule.add(Deadline(note.id, hold.deadline, pid, signature))
+            self.schedule.add(Deadline(note.id, hold.deadline, pid, signature, hold.requested_ns))
 
     def _set_timer(
         self, fd: NotifyFd, note: Notification, pid: int, timer: waits.SetTimer, now: waits.Now
@@ -274,7 +274,8 @@ class TimeKeeper:
                 self._timers[pid] = _Timer(
                     pid, key, timer.interval_ns, requested, time.time(), self.clock.offset
                 )
-                self.schedule.add(Deadline(key, timer.deadline, pid, signature))
+                length = timer.interval_ns or requested
+                self.schedule.add(Deadline(key, timer.deadline, pid, signature, length))
         try:
             if timer.old_writes is not None:
                 interval = old.interval_ns if old else 0
@@ -371,7 +372,11 @@ class TimeKeeper:
                 timer.requested_ns = timer.interval_ns
                 self.schedule.add(
                     Deadline(
-                        timer.key, deadline.at + timer.interval_ns, timer.pid, deadline.signature
+                        timer.key,
+                        deadline.at + timer.interval_ns,
+                        timer.pid,
+                        deadline.signature,
+                        timer.interval_ns,
                     )
                 )
         else:
