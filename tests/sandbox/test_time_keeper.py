@@ -9,6 +9,7 @@ import dataclasses
 import itertools
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from .busybox_image import FAST, PROGRESS, build_busybox_rootfs, image_running, 
 
 pytestmark = pytest.mark.sandbox
 WAITER = Path(__file__).parent / "waits" / "waiter.c"
+GO_WAITER = Path(__file__).parent / "waits" / "go"
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +40,19 @@ def waiter_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Rootfs:
     root = build_busybox_rootfs(tmp_path_factory.mktemp("waiter") / "rootfs")
     os.chmod(root.parent, 0o755)
     shutil.copy(compile_standin(WAITER), root / "bin" / "waiter")
-    os.lchown(root / "bin" / "waiter", CONTAINER_ID_BASE, CONTAINER_ID_BASE)
+    if shutil.which("go") is not None:
+        _build_go(GO_WAITER, root / "bin" / "waiter-go")
+    for program in (root / "bin").glob("waiter*"):
+        os.lchown(program, CONTAINER_ID_BASE, CONTAINER_ID_BASE)
     return Rootfs(root=root, entries=())
+
+
+def _build_go(source: Path, target: Path) -> None:
+    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
+    env.setdefault("GOCACHE", str(Path.home() / ".cache" / "go-build"))
+    subprocess.run(
+        ["go", "build", "-o", str(target), "."], cwd=source, env=env, check=True, timeout=300
+    )
 
 
 def run(rootfs: Rootfs, work: Path, *args: str, network: object = None) -> RunResult:
@@ -79,6 +92,24 @@ def test_a_900_s_wait_of_any_form_ends_in_seconds_with_its_delay_reported(
     assert wait.exe == "/bin/waiter" and wait.pid in dict(result.run.skipped_by_process)
     payload = payload_written(result, f"payload-{form}")
     assert payload.sample_ts - payload.ts >= 890  # in the sample's time it came 900 s later
+    assert result.run.skipped_sleep_seconds >= 890
+
+
+@pytest.mark.parametrize("form", ["sleep", "after", "ticker"])
+def test_a_static_go_program_waiting_900_s_reaches_its_payload_with_its_clock_agreeing(
+    waiter_rootfs: Rootfs, tmp_path: Path, form: str
+) -> None:
+    """time.Sleep, time.After in a select, time.NewTicker: Go's runtime waits in futex and
+    epoll_pwait with timeouts on many threads; time.Since must see the 900 s (exit 3 if not)."""
+    if not (waiter_rootfs.root / "bin" / "waiter-go").exists():
+        pytest.skip("needs the go toolchain")
+    started = time.monotonic()
+    result = run(waiter_rootfs, tmp_path, "/bin/waiter-go", form)
+    assert time.monotonic() - started < 15
+    assert result.run.exit_code == 0
+    payload_written(result, f"payload-go-{form}")
+    waits = [e for e in result.events if isinstance(e, WaitTimedOut)]
+    assert {e.call for e in waits} >= {"epoll_pwait"}
     assert result.run.skipped_sleep_seconds >= 890
 
 

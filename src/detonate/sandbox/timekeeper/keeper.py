@@ -179,7 +179,10 @@ class TimeKeeper:
             self._thread.join(timeout=5)
         now = time.time()
         with self._lock:
-            for held in self._held.values():
+            for key, held in self._held.items():
+                if self._fd is not None and not self._fd.valid(key):
+                    held.hold.probe.close()
+                    continue  # its thread is gone (the process exited)
                 self._record(
                     held.note.pid,
                     held.pid,
