@@ -6,6 +6,7 @@
  *                       if less time passed, exit 3 without the payload (a sandbox check)
  *   waiter reply IP PORT  send an HTTP request, poll 30 s for the answer: payload-reply holds
  *                       "reply" or "timeout"
+ *   waiter clockloop N  read the clock N times (the cost of a trapped clock read, benchmarks)
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -101,6 +102,9 @@ int main(int argc, char **argv) {
         gettimeofday(&tb, NULL);
         if (b.tv_sec - a.tv_sec < 600 || tb.tv_sec - ta.tv_sec < 600 || time(NULL) - sa < 600)
             return 3; /* "the sleep was cut short: a sandbox" */
+    } else if (!strcmp(form, "clockloop") && argc > 2) {
+        struct timespec t;
+        for (long i = atol(argv[2]); i > 0; i--) clock_gettime(CLOCK_MONOTONIC, &t);
     } else if (!strcmp(form, "reply") && argc > 3) {
         return reply(argv[2], atoi(argv[3]));
     } else {
