@@ -45,6 +45,7 @@ QUIET_CPU_FRACTION = 0.05  # the run's idle stop: below this share of a CPU
 TICK_SECONDS = 0.01  # probes of held waits are polled this often
 ACCEPT_SECONDS = 10.0
 PATCH_CALLS = frozenset({"arch_prctl", "set_tid_address", "brk"})
+CLOCK_CALLS = frozenset({"clock_gettime", "gettimeofday", "time"})
 BLOCKED_STATES = frozenset("SDtTZXxIP")
 
 
@@ -108,6 +109,7 @@ class TimeKeeper:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _held: dict[int, _Held] = field(default_factory=dict)
     _timers: dict[int, _Timer] = field(default_factory=dict)  # pid → its ITIMER_REAL
+    _vdso: dict[int, tuple[int, int]] = field(default_factory=dict)  # pid → its [vdso]
     _calm: _Calm = field(default_factory=_Calm)
     _start_wall: float = 0.0
     _next_timer_key: int = -1
@@ -229,10 +231,15 @@ class TimeKeeper:
             fd.proceed(note.id)  # i386/x32 programs are not emulated
             return
         if call in PATCH_CALLS:
-            vdso.patch(note.pid)
+            span = vdso.patch(note.pid, self.clock.offset)
+            if span is not None:
+                self._vdso[memory.tgid_of(note.pid)] = span
             fd.proceed(note.id)
             return
         try:
+            if call in CLOCK_CALLS and self._from_vdso(note):
+                fd.proceed(note.id)  # the vDSO's own fallback: its trampoline adds the offset
+                return
             reply = clockread.answer(note, self.clock.offset)
             if reply is None:
                 pid = memory.tgid_of(note.pid)
@@ -253,6 +260,14 @@ class TimeKeeper:
             fd.respond(note.id, answer.val, answer.error)
         else:
             fd.proceed(note.id)
+
+    def _from_vdso(self, note: Notification) -> bool:
+        pid = memory.tgid_of(note.pid)
+        span = self._vdso.get(pid) or vdso.vdso_range(pid)
+        if span is None:
+            return False
+        self._vdso[pid] = span
+        return span[0] <= note.instruction_pointer < span[1]
 
     def _hold(self, note: Notification, pid: int, hold: waits.Hold) -> None:
         signature = (hold.call, round(hold.requested_ns / (NS // 10)))
@@ -428,6 +443,12 @@ class TimeKeeper:
         except OSError:
             return []
 
+    def _processes(self) -> list[int]:
+        try:
+            return [int(p) for p in (self.cgroup_cpu_dir / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
     def _cpu_ns(self) -> int:
         try:
             return int((self.cgroup_cpu_dir / "cpuacct.usage").read_text())
@@ -474,4 +495,6 @@ class TimeKeeper:
                 self.clock.jump_to(target, time.monotonic_ns(), time.time())
                 self._calm.calm_since = None
         if jump:
+            for pid in self._processes():  # their vDSO trampolines read the new offset
+                vdso.set_offset(pid, self.clock.offset)
             self._release_due(fd, jumped=True)

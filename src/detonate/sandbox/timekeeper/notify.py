@@ -62,6 +62,7 @@ class Notification:
     nr: int  # syscall number (x86_64)
     arch: int
     args: tuple[int, ...]
+    instruction_pointer: int = 0
 
 
 class NotifyFd:
@@ -94,8 +95,9 @@ class NotifyFd:
             if exc.errno in (errno.ENOENT, errno.EINTR):
                 return None
             raise
+        data = notif.data
         return Notification(
-            notif.id, notif.pid, notif.data.nr, notif.data.arch, tuple(notif.data.args)
+            notif.id, notif.pid, data.nr, data.arch, tuple(data.args), data.instruction_pointer
         )
 
     def respond(self, id: int, val: int = 0, error: int = 0) -> bool:
