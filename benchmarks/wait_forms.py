@@ -32,7 +32,7 @@ from sandbox.busybox_image import PROGRESS, build_busybox_rootfs, image_running
 ROOT = Path(__file__).resolve().parent.parent
 WAITER = ROOT / "tests" / "sandbox" / "waits" / "waiter.c"
 GO_WAITER = ROOT / "tests" / "sandbox" / "waits" / "go"
-C_FORMS = ("nanosleep", "poll", "epoll", "select", "cond", "sigtimedwait", "alarm")
+C_FORMS = ("nanosleep", "poll", "epoll", "select", "cond", "sigtimedwait", "alarm", "timerfd")
 GO_FORMS = ("sleep", "after", "ticker")
 SHELL_FORMS = {
     "sh: sleep 900": "sleep 900; echo x > /tmp/payload-sh",

@@ -91,6 +91,7 @@ def payload_written(result: RunResult, name: str) -> FileOpenedForWrite:
         ("cond", "futex", WaitTimedOut),  # pthread_cond_timedwait
         ("sigtimedwait", "rt_sigtimedwait", WaitTimedOut),
         ("alarm", "alarm", WaitTimedOut),  # alarm + pause: the keeper's SIGALRM
+        ("timerfd", "timerfd_settime", WaitTimedOut),  # a read of the timerfd
     ],
 )
 def test_a_900_s_wait_of_any_form_ends_in_seconds_with_its_delay_reported(

@@ -1,7 +1,8 @@
 /* Waits 900 s in the form named by argv[1], then drops /tmp/payload-<form> (the "payload").
  * A harmless stand-in for samples that wait out a sandbox before acting.
  *
- *   waiter nanosleep|poll|epoll|select|cond|sigtimedwait|alarm   wait 900 s, then the payload
+ *   waiter nanosleep|poll|epoll|select|cond|sigtimedwait|alarm|timerfd
+ *                       wait 900 s, then the payload
  *   waiter clock        sleep 600 s, measured with clock_gettime, gettimeofday and time():
  *                       if less time passed, exit 3 without the payload (a sandbox check)
  *   waiter reply IP PORT  send an HTTP request, poll 30 s for the answer: payload-reply holds
@@ -20,6 +21,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,6 +93,13 @@ int main(int argc, char **argv) {
         signal(SIGALRM, on_alarm);
         alarm(WAIT);
         pause();
+    } else if (!strcmp(form, "timerfd")) {
+        int t = timerfd_create(CLOCK_MONOTONIC, 0);
+        struct itimerspec spec = {.it_value = {WAIT, 0}};
+        unsigned long long expirations = 0;
+        timerfd_settime(t, 0, &spec, NULL);
+        if (read(t, &expirations, sizeof expirations) != sizeof expirations || !expirations)
+            return 1;
     } else if (!strcmp(form, "clock")) {
         struct timespec a, b;
         struct timeval ta, tb;

@@ -28,6 +28,7 @@ NR: dict[str, int] = {
     "pselect6": 270,
     "ppoll": 271,
     "epoll_pwait": 281,
+    "timerfd_settime": 286,
     "epoll_pwait2": 441,
 }
 NAME = {nr: name for name, nr in NR.items()}
@@ -51,7 +52,8 @@ def notify_rules() -> list[dict[str, Any]]:
         return entry
 
     return [
-        rule(["nanosleep", "clock_nanosleep", "alarm", "setitimer", "gettimeofday", "time"]),
+        rule(["nanosleep", "clock_nanosleep", "alarm", "setitimer", "timerfd_settime"]),
+        rule(["gettimeofday", "time"]),
         rule(["arch_prctl", "set_tid_address"]),  # a new program's first calls: patch its vDSO
         rule(["brk"], _arg(0, "SCMP_CMP_EQ", 0)),  # brk(NULL): glibc's loader's first call
         rule(["clock_gettime"], _arg(0, "SCMP_CMP_LE", CLOCK_ID_MAX)),

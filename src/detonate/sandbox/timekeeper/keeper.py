@@ -26,6 +26,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,8 @@ class _Timer:
     requested_ns: int
     wall: float
     offset: int
+    call: str  # alarm, setitimer, timerfd_settime
+    our_fd: int = -1  # timerfd_settime: our duplicate of the sample's timerfd
 
 
 @dataclass
@@ -100,6 +103,7 @@ class TimeKeeper:
     clock: VirtualClock = field(default_factory=VirtualClock)
     schedule: Schedule = field(default_factory=Schedule)
     records: list[CompressedWait] = field(default_factory=list)
+    trapped: Counter[str] = field(default_factory=Counter)  # call → notifications answered
     errors: list[str] = field(default_factory=list)
     _dir: Path = field(init=False)
     _server: socket.socket = field(init=False)
@@ -108,7 +112,8 @@ class TimeKeeper:
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _held: dict[int, _Held] = field(default_factory=dict)
-    _timers: dict[int, _Timer] = field(default_factory=dict)  # pid → its ITIMER_REAL
+    # (pid, -1) → its ITIMER_REAL; (pid, fd) → a timerfd of its
+    _timers: dict[tuple[int, int], _Timer] = field(default_factory=dict)
     _vdso: dict[int, tuple[int, int]] = field(default_factory=dict)  # pid → its [vdso]
     _calm: _Calm = field(default_factory=_Calm)
     _start_wall: float = 0.0
@@ -197,6 +202,10 @@ class TimeKeeper:
                 )
                 held.hold.probe.close()
             self._held.clear()
+            for timer in self._timers.values():
+                if timer.our_fd >= 0:
+                    os.close(timer.our_fd)
+            self._timers.clear()
         if self._fd is not None:
             self._fd.close()
         self._server.close()
@@ -227,6 +236,7 @@ class TimeKeeper:
 
     def _answer(self, fd: NotifyFd, note: Notification) -> None:
         call = NAME.get(note.nr, "")
+        self.trapped[call] += 1
         if note.arch != AUDIT_ARCH_X86_64:
             fd.proceed(note.id)  # i386/x32 programs are not emulated
             return
@@ -278,22 +288,30 @@ class TimeKeeper:
     def _set_timer(
         self, fd: NotifyFd, note: Notification, pid: int, timer: waits.SetTimer, now: waits.Now
     ) -> None:
-        """alarm/setitimer: the old timer's time left goes back to the caller."""
+        """alarm/setitimer/timerfd_settime: the old timer's time left goes back to the
+        caller."""
+        call = NAME[note.nr]
         with self._lock:
-            old = self._timers.pop(pid, None)
+            old = self._timers.pop((pid, timer.target_fd), None)
             left = 0
             if old is not None:
                 previous = self.schedule.remove(old.key)
                 left = max(0, previous.at - now.virtual) if previous else 0
+                if old.our_fd >= 0:
+                    os.close(old.our_fd)
             if timer.deadline is not None:
                 key, self._next_timer_key = self._next_timer_key, self._next_timer_key - 1
                 requested = timer.deadline - now.virtual
-                signature = (NAME[note.nr], round(requested / (NS // 10)))
-                self._timers[pid] = _Timer(
-                    pid, key, timer.interval_ns, requested, time.time(), self.clock.offset
-                )
+                signature = (call, round(requested / (NS // 10)))
+                self._timers[(pid, timer.target_fd)] = _Timer(
+                    pid, key, timer.interval_ns, requested, time.time(), self.clock.offset,
+                    call, timer.our_fd,
+                )  # fmt: skip
                 length = timer.interval_ns or requested
                 self.schedule.add(Deadline(key, timer.deadline, pid, signature, length))
+        if timer.passthrough:
+            fd.proceed(note.id)
+            return
         try:
             if timer.old_writes is not None:
                 interval = old.interval_ns if old else 0
@@ -302,7 +320,7 @@ class TimeKeeper:
         except OSError:
             fd.respond(note.id, error=14)  # EFAULT, as the kernel would
             return
-        if NAME[note.nr] == "alarm":
+        if call == "alarm":
             fd.respond(note.id, (left + NS - 1) // NS)  # seconds left, rounded up
         else:
             fd.respond(note.id, 0)
@@ -366,39 +384,31 @@ class TimeKeeper:
         fd.respond(held.note.id, hold.on_timeout.val, hold.on_timeout.error)
 
     def _fire(self, deadline: Deadline) -> None:
-        """A timer's time came: SIGALRM to its process (if still the sample's), re-armed when
-        it repeats."""
-        timer = self._timers.get(deadline.pid)
-        if timer is None or timer.key != deadline.key:
+        """A timer's time came: SIGALRM to its process (if still the sample's) or its timerfd
+        expires; re-armed when it repeats."""
+        slot = next((k for k, t in self._timers.items() if t.key == deadline.key), None)
+        if slot is None:
             return
-        if str(timer.pid) in self._tasks():
+        timer = self._timers[slot]
+        if timer.our_fd >= 0:
+            waits.expire_timerfd(timer.our_fd)
+        elif str(timer.pid) in self._tasks():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(timer.pid, signal.SIGALRM)
-        self._record(
-            timer.pid,
-            timer.pid,
-            "alarm" if not timer.interval_ns else "setitimer",
-            timer.requested_ns,
-            timer.wall,
-            timer.offset,
-            "timeout",
-            time.time(),
-        )
+        self._record(timer.pid, timer.pid, timer.call, timer.requested_ns, timer.wall,
+                     timer.offset, "timeout", time.time())  # fmt: skip
         if timer.interval_ns:
             with self._lock:
                 timer.wall, timer.offset = time.time(), self.clock.offset
                 timer.requested_ns = timer.interval_ns
                 self.schedule.add(
-                    Deadline(
-                        timer.key,
-                        deadline.at + timer.interval_ns,
-                        timer.pid,
-                        deadline.signature,
-                        timer.interval_ns,
-                    )
-                )
+                    Deadline(timer.key, deadline.at + timer.interval_ns, timer.pid,
+                             deadline.signature, timer.interval_ns)
+                )  # fmt: skip
         else:
-            del self._timers[deadline.pid]
+            del self._timers[slot]
+            if timer.our_fd >= 0:
+                os.close(timer.our_fd)
 
     def _drop(self, key: int) -> None:
         held = self._held.pop(key)

@@ -11,6 +11,7 @@ become timers of the keeper that send SIGALRM at their virtual deadline.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import select
@@ -32,6 +33,8 @@ CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME = 0, 1, 7
 # Clocks that show virtual time (CLOCK_PROCESS/THREAD_CPUTIME_ID, 2 and 3, are CPU time).
 VIRTUAL_CLOCKS = frozenset({0, 1, 4, 5, 6, 7, 8, 9, 11})
 ITIMER_REAL = 0
+SYS_TIMERFD_SETTIME = 286
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 @dataclass(frozen=True)
@@ -128,12 +131,17 @@ class Hold:
 
 @dataclass(frozen=True)
 class SetTimer:
-    """alarm/setitimer(ITIMER_REAL): answered at once; the keeper sends SIGALRM later."""
+    """alarm/setitimer(ITIMER_REAL)/timerfd_settime: answered at once without arming the
+    kernel's timer; at the virtual deadline the keeper sends SIGALRM, or arms the timerfd
+    (through its duplicate `our_fd`) to expire at once."""
 
     reply: Reply
     deadline: int | None  # virtual ns; None cancels
     interval_ns: int
     old_writes: Callable[[int, int], tuple[tuple[int, bytes], ...]] | None = None
+    target_fd: int = -1  # the sample's timerfd; -1: the process's ITIMER_REAL
+    our_fd: int = -1
+    passthrough: bool = False  # cancel ours and let the kernel run the call (short timers)
 
 
 Answer = Proceed | Reply | Hold | SetTimer
@@ -353,6 +361,50 @@ def _setitimer(note: Notification, tgid: int, now: Now) -> Answer:
     )
 
 
+def _timerfd_settime(note: Notification, tgid: int, now: Now) -> Answer:
+    """timerfd_settime(int fd, int flags, const struct itimerspec *new, struct itimerspec *old);
+    struct itimerspec { struct timespec it_interval; struct timespec it_value; }"""
+    fd = _s32(note.args[0])
+    isec, insec, vsec, vnsec = struct.unpack("<qqqq", memory.read(note.pid, note.args[2], 32))
+    value, interval = vsec * NS + vnsec, isec * NS + insec
+    old = note.args[3]
+
+    def old_writes(left_ns: int, interval_ns: int) -> tuple[tuple[int, bytes], ...]:
+        if not old:
+            return ()
+        return ((old, struct.pack("<qqqq", *divmod(interval_ns, NS), *divmod(left_ns, NS))),)
+
+    if value == 0:
+        return SetTimer(Reply(), None, 0, old_writes, target_fd=fd)
+    if note.args[1] & TIMER_ABSTIME:
+        clock = _timerfd_clock(tgid, fd)
+        deadline = value - (now.real(clock) - now.real(CLOCK_MONOTONIC))
+    else:
+        deadline = now.virtual + value
+    if 0 < interval <= SHORT_NS or (not interval and deadline - now.virtual <= SHORT_NS):
+        return SetTimer(Reply(), None, 0, target_fd=fd, passthrough=True)
+    ours = memory.duplicate_fd(tgid, fd)
+    if ours < 0:
+        return Proceed()
+    return SetTimer(Reply(), deadline, interval, old_writes, target_fd=fd, our_fd=ours)
+
+
+def _timerfd_clock(pid: int, fd: int) -> int:
+    """/proc/PID/fdinfo/FD of a timerfd: `clockid: 1`."""
+    with (
+        contextlib.suppress(OSError, ValueError, StopIteration),
+        open(f"/proc/{pid}/fdinfo/{fd}") as info,
+    ):
+        return int(next(x for x in info if x.startswith("clockid:")).split()[1])
+    return CLOCK_MONOTONIC
+
+
+def expire_timerfd(fd: int) -> None:
+    """Make the timerfd behind our duplicate expire now (1 ns from now, once)."""
+    spec = (ctypes.c_int64 * 4)(0, 0, 0, 1)
+    _libc.syscall(SYS_TIMERFD_SETTIME, fd, 0, ctypes.byref(spec), None)
+
+
 def _s32(value: int) -> int:
     value &= 0xFFFFFFFF
     return value - (1 << 32) if value >= 1 << 31 else value
@@ -372,4 +424,5 @@ _HANDLERS: dict[str, Callable[[Notification, int, Now], Answer]] = {
     "rt_sigtimedwait": _sigtimedwait,
     "alarm": _alarm,
     "setitimer": _setitimer,
+    "timerfd_settime": _timerfd_settime,
 }
