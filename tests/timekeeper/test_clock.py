@@ -55,7 +55,7 @@ def compress_repeatedly(schedule: Schedule, signature: tuple[object, ...], lengt
         if not added.compressible:
             return count
         (due,) = schedule.due(length)
-        schedule.note_compressed(due)
+        schedule.note_timed_out(due)
     return -1
 
 

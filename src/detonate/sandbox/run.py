@@ -117,7 +117,8 @@ class _Run:
             bait = plant_honeytokens(overlay.merged, homes_for(spec.uid, spec.gid, spec.env))
             bundle = overlay.merged.parent
             config = runtime_config(spec, options, self.cgroup)
-            self.keeper = keeper = TimeKeeper(CGROUP_ROOT / "cpuacct" / self.cgroup.strip("/"))
+            cpu_dir = CGROUP_ROOT / "cpuacct" / self.cgroup.strip("/")
+            self.keeper = keeper = TimeKeeper(cpu_dir, activity=self.tracer.output_bytes)
             config["linux"]["seccomp"] = keeper.seccomp_section(config["linux"]["seccomp"])
             (bundle / "config.json").write_text(json.dumps(config, indent=1))
             if self.network is not None:

@@ -8,11 +8,12 @@ it just passes).
 
 A wait that comes back again and again with the same call and length is a timer loop (a
 health loop's `sleep 5`, each in a new process; a runtime's 60 s housekeeping futex; redis'
-100 ms tick): once compressed `REPEAT_LIMIT` times — enough to see a beacon's rhythm in sample
-time — and `LOOP_SAMPLE_SECONDS` in all (sub-second ticks: at once), it waits at real pace: it
-no longer moves the clock, and it does not keep the run from ending idle. A delay built of
-short sleeps (busybox `timeout 600` sleeps 1 s 600 times) is thus compressed for its first
-minute of sample time only.
+100 ms tick; sub-second waits of one call count as one length): once it ran out
+`REPEAT_LIMIT` times — enough to see a beacon's rhythm in sample time — and
+`LOOP_SAMPLE_SECONDS` in all (sub-second ticks: at once), it waits at real pace: it no longer
+moves the clock, and it does not keep the run from ending idle. A delay built of short sleeps
+(busybox `timeout 600` sleeps 1 s 600 times) is thus compressed for its first minute of sample
+time only.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ from dataclasses import dataclass, field
 NS = 1_000_000_000
 REPEAT_LIMIT = 5
 LOOP_SAMPLE_SECONDS = 60
+
+
+def signature(call: str, length_ns: int) -> tuple[object, ...]:
+    """What makes two waits "the same wait again": the call and its length to 0.1 s, all
+    sub-second lengths of a call alike (an event loop's timeouts to its next timer vary)."""
+    return (call, round(length_ns / (NS // 10)) if length_ns >= NS else 0)
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,8 @@ class Schedule:
             del self.pending[d.key]
         return due
 
-    def note_compressed(self, deadline: Deadline) -> None:
+    def note_timed_out(self, deadline: Deadline) -> None:
+        """A wait ran out (by a jump or by real time): one more round of its loop, if any."""
         if deadline.signature:
             self.compressed[deadline.signature] += 1
 

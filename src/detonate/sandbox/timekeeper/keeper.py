@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from typing import Any
 from detonate.errors import SandboxError
 from detonate.sandbox.timekeeper import clockread, memory, vdso, waits
 from detonate.sandbox.timekeeper.calls import AUDIT_ARCH_X86_64, NAME, notify_rules
-from detonate.sandbox.timekeeper.clock import NS, Deadline, Schedule, VirtualClock
+from detonate.sandbox.timekeeper.clock import NS, Deadline, Schedule, VirtualClock, signature
 from detonate.sandbox.timekeeper.notify import Notification, NotifyFd
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,12 @@ log = logging.getLogger(__name__)
 CHECK_SECONDS = 0.025  # how often the threads' states and the cgroup's CPU time are read
 SETTLE_SECONDS = 0.1  # all blocked, no CPU, this long: time may jump
 CALM_CPU_FRACTION = 0.01  # below this share of a CPU between checks counts as no CPU
-QUIET_CPU_FRACTION = 0.05  # the run's idle stop: below this share of a CPU
+QUIET_CPU_FRACTION = 0.05  # the run's idle stop: below this share of a CPU …
+QUIET_WINDOW_SECONDS = 0.5  # … over each window this long
 TICK_SECONDS = 0.01  # probes of held waits are polled this often
+# Sample time skipped with nothing traced (a server's background workers waking each other)
+# after which time stops jumping: the waits left run at real pace and the run can end idle.
+HORIZON_SECONDS = 3600
 ACCEPT_SECONDS = 10.0
 PATCH_CALLS = frozenset({"arch_prctl", "set_tid_address", "brk"})
 CLOCK_CALLS = frozenset({"clock_gettime", "gettimeofday", "time"})
@@ -94,11 +99,15 @@ class _Calm:
     checked: float = 0.0
     calm_since: float | None = None
     quiet_since: float | None = None
+    quiet_cpu: int = 0
+    quiet_checked: float = 0.0
 
 
 @dataclass
 class TimeKeeper:
     cgroup_cpu_dir: Path  # /sys/fs/cgroup/cpuacct/<cgroup>: tasks and cpuacct.usage
+    # grows when the sample does something the tracer sees (the trace's size)
+    activity: Callable[[], int] | None = None
     report_threshold_seconds: float = 1.0  # shorter waits are not reported as events
     clock: VirtualClock = field(default_factory=VirtualClock)
     schedule: Schedule = field(default_factory=Schedule)
@@ -117,6 +126,8 @@ class TimeKeeper:
     _vdso: dict[int, tuple[int, int]] = field(default_factory=dict)  # pid → its [vdso]
     _calm: _Calm = field(default_factory=_Calm)
     _start_wall: float = 0.0
+    _activity_mark: int = -1
+    _activity_offset: int = 0  # the clock's offset when the tracer last saw the sample act
     _next_timer_key: int = -1
 
     def __post_init__(self) -> None:
@@ -170,8 +181,8 @@ class TimeKeeper:
         return self.clock.offset / NS
 
     def quiet_for(self) -> float:
-        """Seconds the sample has been quiet: blocked, nearly no CPU, and no wait pending that
-        time would end (only waits for input nothing sends, and repeating timers)."""
+        """Seconds the sample has been quiet: nearly no CPU, and no wait pending that time
+        would end (only waits for input nothing sends, and timer loops)."""
         with self._lock:
             since = self._calm.quiet_since
         return time.monotonic() - since if since is not None else 0.0
@@ -280,10 +291,12 @@ class TimeKeeper:
         return span[0] <= note.instruction_pointer < span[1]
 
     def _hold(self, note: Notification, pid: int, hold: waits.Hold) -> None:
-        signature = (hold.call, round(hold.requested_ns / (NS // 10)))
         with self._lock:
             self._held[note.id] = _Held(note, pid, hold, time.time(), self.clock.offset)
-            self.schedule.add(Deadline(note.id, hold.deadline, pid, signature, hold.requested_ns))
+            self.schedule.add(
+                Deadline(note.id, hold.deadline, pid, signature(hold.call, hold.requested_ns),
+                         hold.requested_ns)
+            )  # fmt: skip
 
     def _set_timer(
         self, fd: NotifyFd, note: Notification, pid: int, timer: waits.SetTimer, now: waits.Now
@@ -302,13 +315,14 @@ class TimeKeeper:
             if timer.deadline is not None:
                 key, self._next_timer_key = self._next_timer_key, self._next_timer_key - 1
                 requested = timer.deadline - now.virtual
-                signature = (call, round(requested / (NS // 10)))
                 self._timers[(pid, timer.target_fd)] = _Timer(
                     pid, key, timer.interval_ns, requested, time.time(), self.clock.offset,
                     call, timer.our_fd,
                 )  # fmt: skip
                 length = timer.interval_ns or requested
-                self.schedule.add(Deadline(key, timer.deadline, pid, signature, length))
+                self.schedule.add(
+                    Deadline(key, timer.deadline, pid, signature(call, length), length)
+                )
         if timer.passthrough:
             fd.proceed(note.id)
             return
@@ -345,17 +359,16 @@ class TimeKeeper:
                     "input",
                     wall,
                 )
-        self._release_due(fd, jumped=False)
+        self._release_due(fd)
         if time.monotonic() - self._calm.checked >= CHECK_SECONDS:
             self._check_calm(fd)
 
-    def _release_due(self, fd: NotifyFd, jumped: bool) -> None:
+    def _release_due(self, fd: NotifyFd) -> None:
         wall = time.time()
         with self._lock:
             due = self.schedule.due(self.clock.now(time.monotonic_ns()))
-            if jumped:
-                for deadline in due:
-                    self.schedule.note_compressed(deadline)
+            for deadline in due:
+                self.schedule.note_timed_out(deadline)
         for deadline in due:
             if deadline.key in self._held:
                 held = self._held.pop(deadline.key)
@@ -476,6 +489,22 @@ class TimeKeeper:
                 return False
         return True
 
+    def _check_quiet(self, now: float, cpu: int, pending: bool) -> None:
+        """Quiet: under QUIET_CPU_FRACTION of a CPU over each QUIET_WINDOW_SECONDS, and no
+        compressible wait pending (a server's 100 ms tick is quiet; a sleeper is not)."""
+        calm = self._calm
+        if pending or not calm.quiet_checked:
+            calm.quiet_since, calm.quiet_cpu, calm.quiet_checked = None, cpu, now
+            return
+        if now - calm.quiet_checked < QUIET_WINDOW_SECONDS:
+            return
+        busy = cpu - calm.quiet_cpu > QUIET_CPU_FRACTION * (now - calm.quiet_checked) * NS
+        if busy:
+            calm.quiet_since = None
+        elif calm.quiet_since is None:
+            calm.quiet_since = calm.quiet_checked  # quiet since the window began
+        calm.quiet_cpu, calm.quiet_checked = cpu, now
+
     def _check_calm(self, fd: NotifyFd) -> None:
         now = time.monotonic()
         cpu = self._cpu_ns()
@@ -483,21 +512,22 @@ class TimeKeeper:
         used = (cpu - self._calm.cpu_ns) / NS if self._calm.cpu_ns >= 0 else interval
         blocked = self._all_blocked(self._tasks())
         calm = blocked and used <= CALM_CPU_FRACTION * interval
-        quiet = blocked and used <= QUIET_CPU_FRACTION * interval
+        mark = self.activity() if self.activity is not None else 0
         with self._lock:
+            if mark != self._activity_mark:
+                self._activity_mark, self._activity_offset = mark, self.clock.offset
+            frozen = self.clock.offset - self._activity_offset >= HORIZON_SECONDS * NS
             self._calm.cpu_ns, self._calm.checked = cpu, now
             if not calm:
                 self._calm.calm_since = None
             elif self._calm.calm_since is None:
                 self._calm.calm_since = now
-            pending = self.schedule.has_compressible()
-            if not quiet or pending:
-                self._calm.quiet_since = None
-            elif self._calm.quiet_since is None:
-                self._calm.quiet_since = now
+            pending = self.schedule.has_compressible() and not frozen
+            self._check_quiet(now, cpu, pending)
             target = self.schedule.next_jump()
             jump = (
                 target is not None
+                and not frozen
                 and self._calm.calm_since is not None
                 and now - self._calm.calm_since >= SETTLE_SECONDS
             )
@@ -507,4 +537,4 @@ class TimeKeeper:
         if jump:
             for pid in self._processes():  # their vDSO trampolines read the new offset
                 vdso.set_offset(pid, self.clock.offset)
-            self._release_due(fd, jumped=True)
+            self._release_due(fd)
