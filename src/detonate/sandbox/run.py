@@ -41,6 +41,7 @@ from detonate.sandbox.oci_config import process_spec, runtime_config
 from detonate.sandbox.overlay import mount_overlay
 from detonate.sandbox.runc import CONTAINER_PREFIX
 from detonate.sandbox.timekeeper import CompressedWait, TimeKeeper
+from detonate.sandbox.trace_novelty import TraceNovelty
 from detonate.sandbox.tracer import StraceTracer, Tracer
 
 TRACE_CAP_BYTES = 512 * MiB  # the trace file on the host disk stops the run at this size
@@ -118,7 +119,7 @@ class _Run:
             bundle = overlay.merged.parent
             config = runtime_config(spec, options, self.cgroup)
             cpu_dir = CGROUP_ROOT / "cpuacct" / self.cgroup.strip("/")
-            self.keeper = keeper = TimeKeeper(cpu_dir, activity=self.tracer.output_bytes)
+            self.keeper = keeper = TimeKeeper(cpu_dir, activity=TraceNovelty(self.trace_path))
             config["linux"]["seccomp"] = keeper.seccomp_section(config["linux"]["seccomp"])
             (bundle / "config.json").write_text(json.dumps(config, indent=1))
             if self.network is not None:

@@ -46,9 +46,11 @@ CALM_CPU_FRACTION = 0.01  # below this share of a CPU between checks counts as n
 QUIET_CPU_FRACTION = 0.05  # the run's idle stop: below this share of a CPU …
 QUIET_WINDOW_SECONDS = 0.5  # … over each window this long
 TICK_SECONDS = 0.01  # probes of held waits are polled this often
-# Sample time skipped with nothing traced (a server's background workers waking each other)
-# after which time stops jumping: the waits left run at real pace and the run can end idle.
-HORIZON_SECONDS = 3600
+# Sample time skipped with nothing new done (a server's background workers waking each other,
+# each round the same calls) after which time stops jumping: the waits left run at real pace
+# and the run can end idle. One wait longer than this, begun after something new, is still
+# skipped whole.
+HORIZON_SECONDS = 600
 ACCEPT_SECONDS = 10.0
 PATCH_CALLS = frozenset({"arch_prctl", "set_tid_address", "brk"})
 CLOCK_CALLS = frozenset({"clock_gettime", "gettimeofday", "time"})
@@ -106,7 +108,7 @@ class _Calm:
 @dataclass
 class TimeKeeper:
     cgroup_cpu_dir: Path  # /sys/fs/cgroup/cpuacct/<cgroup>: tasks and cpuacct.usage
-    # grows when the sample does something the tracer sees (the trace's size)
+    # grows when the sample does something new (trace_novelty.TraceNovelty)
     activity: Callable[[], int] | None = None
     report_threshold_seconds: float = 1.0  # shorter waits are not reported as events
     clock: VirtualClock = field(default_factory=VirtualClock)
