@@ -77,12 +77,13 @@ def _image_info(reference: str, image: AcquiredImage | None, rootfs: Rootfs | No
 
 
 def _end_reason(result: RunResult, options: ScanOptions) -> str:
-    """Why the run stopped, in words: "no new activity for 15 s"."""
+    """Why the run stopped, in words: "idle for 2 s (…)"."""
     info = result.run
     return {
         EndReason.EXITED: f"the entrypoint exited with code {info.exit_code}",
         EndReason.TIMEOUT: f"the {options.sandbox.timeout_seconds} s timeout was reached",
-        EndReason.IDLE: f"no new activity for {options.sandbox.idle_seconds} s",
+        EndReason.IDLE: f"idle for {options.sandbox.idle_seconds} s (every wait blocked on input "
+        "or a timer loop, no CPU)",
         EndReason.TRACE_LIMIT: "the trace reached its size limit",
         EndReason.INTERRUPTED: "the analyser was interrupted",
     }.get(info.ended_by, info.error or info.ended_by.value)
