@@ -157,6 +157,20 @@ def test_a_wait_for_a_real_reply_gets_the_reply(waiter_rootfs: Rootfs, tmp_path:
     assert reply.size == len("reply")
 
 
+def test_a_timed_futex_wait_ends_when_another_thread_wakes_it(
+    waiter_rootfs: Rootfs, tmp_path: Path
+) -> None:
+    """pthread_cond_timedwait(900 s) in one thread, pthread_cond_signal after sleep(2) in
+    another: the held futex wait ends on the wake (2 s of sample time), not at 900 s."""
+    result = run(waiter_rootfs, tmp_path, "/bin/waiter", "signalled")
+    assert result.run.exit_code == 0
+    (took,) = [f for f in result.files if f.path == "/tmp/payload-signalled"]
+    assert result.artifacts_dir is not None
+    assert (result.artifacts_dir / took.artifact).read_text().strip() == "2"
+    assert not [e for e in result.events if isinstance(e, WaitTimedOut) and e.call == "futex"]
+    assert 1.5 < result.run.skipped_sleep_seconds < 2.5  # only the signaller's sleep(2)
+
+
 def test_time_jumps_only_when_all_wait_and_then_to_the_earliest_deadline(
     waiter_rootfs: Rootfs, tmp_path: Path
 ) -> None:

@@ -7,7 +7,9 @@
  *                       if less time passed, exit 3 without the payload (a sandbox check)
  *   waiter reply IP PORT  send an HTTP request, poll 30 s for the answer: payload-reply holds
  *                       "reply" or "timeout"
- *   waiter clockloop N  read the clock N times (the cost of a trapped clock read, benchmarks)
+ *   waiter clockloop N  read the clock N times (the cost of a clock read, benchmarks)
+ *   waiter signalled    wait 900 s on a condition variable that another thread signals after
+ *                       sleep(2): payload-signalled holds the seconds the wait took
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -38,6 +40,38 @@ static void payload(const char *form, const char *text) {
 }
 
 static void on_alarm(int sig) { (void)sig; }
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ready = PTHREAD_COND_INITIALIZER;
+static int signalled;
+
+static void *signaller(void *arg) {
+    (void)arg;
+    sleep(2);
+    pthread_mutex_lock(&lock);
+    signalled = 1;
+    pthread_cond_signal(&ready);
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
+static int wait_for_signal(void) {
+    pthread_t thread;
+    struct timespec start, until, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += WAIT;
+    pthread_mutex_lock(&lock);
+    pthread_create(&thread, NULL, signaller, NULL);
+    while (!signalled)
+        if (pthread_cond_timedwait(&ready, &lock, &until) != 0) return 1; /* timed out */
+    pthread_mutex_unlock(&lock);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    char took[32];
+    snprintf(took, sizeof took, "%ld\n", (long)(end.tv_sec - start.tv_sec));
+    payload("signalled", took);
+    return 0;
+}
 
 static int reply(const char *ip, int port) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -111,6 +145,8 @@ int main(int argc, char **argv) {
         gettimeofday(&tb, NULL);
         if (b.tv_sec - a.tv_sec < 600 || tb.tv_sec - ta.tv_sec < 600 || time(NULL) - sa < 600)
             return 3; /* "the sleep was cut short: a sandbox" */
+    } else if (!strcmp(form, "signalled")) {
+        return wait_for_signal();
     } else if (!strcmp(form, "clockloop") && argc > 2) {
         struct timespec t;
         for (long i = atol(argv[2]); i > 0; i--) clock_gettime(CLOCK_MONOTONIC, &t);
