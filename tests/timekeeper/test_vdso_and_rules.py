@@ -5,8 +5,10 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from detonate.sandbox.seccomp_profile import DENIED
 from detonate.sandbox.timekeeper import vdso
 from detonate.sandbox.timekeeper.calls import NR, notify_rules
+from detonate.sandbox.timekeeper.notify import OUR_SIZES, kernel_sizes
 
 
 def test_this_kernels_vdso_has_the_clock_symbols_and_room_for_the_trampoline() -> None:
@@ -43,3 +45,12 @@ def test_hot_forms_are_filtered_in_the_kernel() -> None:
         assert all("args" in rule for rule in by_name[name]), name
     futex = [rule["args"] for rule in by_name["futex"]]
     assert all({arg["index"] for arg in args} == {1, 3} for args in futex)  # ANDed by runc
+
+
+def test_our_notification_structures_have_the_kernels_sizes() -> None:
+    assert kernel_sizes() == OUR_SIZES == (80, 24, 64)
+
+
+def test_no_trapped_call_is_a_denied_one() -> None:
+    """ERRNO outranks NOTIFY: a call in both would be denied, never answered."""
+    assert not set(NR) & set(DENIED)

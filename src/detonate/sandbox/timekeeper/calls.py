@@ -1,8 +1,11 @@
 """The calls the time keeper traps (x86_64 numbers) and the seccomp rules that trap them.
 
-Arguments are filtered in the kernel where the ABI allows, so the hot forms never reach the
-keeper: poll/epoll waits with a timeout of 0 (Go's netpoller asks that all the time), futex
-calls other than timed FUTEX_WAIT/FUTEX_WAIT_BITSET, pointer timeouts that are NULL.
+None of them is among the calls the run's profile denies (seccomp_profile.py): when rules of
+several actions match, the kernel takes the most restrictive (ERRNO before NOTIFY), so a
+denied call stays denied. Arguments are filtered in the kernel where the ABI allows, so the hot
+forms never reach the keeper: poll/epoll waits with a timeout of 0 (Go's netpoller asks that
+all the time), futex calls other than timed FUTEX_WAIT/FUTEX_WAIT_BITSET, pointer timeouts
+that are NULL.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from detonate.errors import SandboxError
 from detonate.sandbox.timekeeper import clockread, memory, vdso, waits
 from detonate.sandbox.timekeeper.calls import AUDIT_ARCH_X86_64, NAME, notify_rules
 from detonate.sandbox.timekeeper.clock import NS, Deadline, Schedule, VirtualClock, signature
-from detonate.sandbox.timekeeper.notify import Notification, NotifyFd
+from detonate.sandbox.timekeeper.notify import OUR_SIZES, Notification, NotifyFd, kernel_sizes
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,9 @@ class TimeKeeper:
                     fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
         if not fds:
             raise SandboxError("runc connected to the time keeper but sent no notify fd")
+        if kernel_sizes() != OUR_SIZES:
+            raise SandboxError(f"this kernel's seccomp notification structures differ from "
+                               f"the time keeper's: {kernel_sizes()} != {OUR_SIZES}")  # fmt: skip
         for extra in fds[1:]:
             os.close(extra)
         self._fd = NotifyFd(fds[0])

@@ -52,7 +52,21 @@ class _Resp(ctypes.Structure):
     ]
 
 
-assert ctypes.sizeof(_Notif) == 80 and ctypes.sizeof(_Resp) == 24
+SYS_SECCOMP = 317
+SECCOMP_GET_NOTIF_SIZES = 3
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def kernel_sizes() -> tuple[int, int, int]:
+    """The kernel's sizes of seccomp_notif, seccomp_notif_resp and seccomp_data
+    (SECCOMP_GET_NOTIF_SIZES); the structures above must match them."""
+    sizes = (ctypes.c_uint16 * 3)()
+    if _libc.syscall(SYS_SECCOMP, SECCOMP_GET_NOTIF_SIZES, 0, ctypes.byref(sizes)) != 0:
+        raise OSError(ctypes.get_errno(), "seccomp(SECCOMP_GET_NOTIF_SIZES) failed")
+    return sizes[0], sizes[1], sizes[2]
+
+
+OUR_SIZES = (ctypes.sizeof(_Notif), ctypes.sizeof(_Resp), ctypes.sizeof(_Data))
 
 
 @dataclass(frozen=True)
