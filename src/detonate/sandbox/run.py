@@ -121,6 +121,8 @@ class _Run:
             cpu_dir = CGROUP_ROOT / "cpuacct" / self.cgroup.strip("/")
             self.keeper = keeper = TimeKeeper(cpu_dir, activity=TraceNovelty(self.trace_path))
             config["linux"]["seccomp"] = keeper.seccomp_section(config["linux"]["seccomp"])
+            state.keeper_dir = keeper.directory
+            self.states.save(state)
             (bundle / "config.json").write_text(json.dumps(config, indent=1))
             if self.network is not None:
                 self.network.prepare(overlay.merged)

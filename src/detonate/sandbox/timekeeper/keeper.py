@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from detonate.errors import SandboxError
+from detonate.sandbox.leftovers import KEEPER_DIR_PREFIX
 from detonate.sandbox.timekeeper import clockread, memory, vdso, waits
 from detonate.sandbox.timekeeper.calls import AUDIT_ARCH_X86_64, NAME, notify_rules
 from detonate.sandbox.timekeeper.clock import NS, Deadline, Schedule, VirtualClock, signature
@@ -134,10 +135,15 @@ class TimeKeeper:
 
     def __post_init__(self) -> None:
         # The socket path must fit sockaddr_un (108 bytes): a short directory of its own.
-        self._dir = Path(tempfile.mkdtemp(prefix="detonate-tk-"))
+        self._dir = Path(tempfile.mkdtemp(prefix=KEEPER_DIR_PREFIX))
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._server.bind(str(self._dir / "notify.sock"))
         self._server.listen(1)
+
+    @property
+    def directory(self) -> str:
+        """Recorded in the run's state, so a SIGKILLed analyser's is removed by the next run."""
+        return str(self._dir)
 
     @property
     def listener_path(self) -> str:
