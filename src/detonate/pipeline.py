@@ -86,12 +86,13 @@ def _image_info(reference: str, image: AcquiredImage | None, rootfs: Rootfs | No
 
 
 def _end_reason(result: RunResult, options: ScanOptions) -> str:
-    """Why the run stopped, in words: "no new activity for 15 s"."""
+    """Why the run stopped, in words: "idle for 2 s (…)"."""
     info = result.run
     return {
         EndReason.EXITED: f"the entrypoint exited with code {info.exit_code}",
         EndReason.TIMEOUT: f"the {options.sandbox.timeout_seconds} s timeout was reached",
-        EndReason.IDLE: f"no new activity for {options.sandbox.idle_seconds} s",
+        EndReason.IDLE: f"idle for {options.sandbox.idle_seconds} s (every wait blocked on input "
+        "or a timer loop, no CPU)",
         EndReason.TRACE_LIMIT: "the trace reached its size limit",
         EndReason.INTERRUPTED: "the analyser was interrupted",
     }.get(info.ended_by, info.error or info.ended_by.value)
@@ -108,6 +109,7 @@ def _run_summary(result: RunResult, options: ScanOptions) -> RunSummary:
         events_lost=info.lines_lost,
         parse_errors=info.parse_errors,
         skipped_sleep_seconds=info.skipped_sleep_seconds,
+        skipped_seconds_by_process=info.skipped_by_process,
         cpu_seconds=round(info.cpu_seconds, 3),
         memory_peak_bytes=info.memory_peak_bytes,
         events_in_report=min(len(result.events), MAX_REPORTED_EVENTS),

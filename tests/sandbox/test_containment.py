@@ -159,6 +159,7 @@ def test_a_sigkilled_analyser_leaves_leftovers_the_next_run_removes(
     container_id = state["container_id"]
     assert any(container_id in p for p in mounted_paths())  # really left behind
     assert (DEFAULT_STATE_DIR / "runc" / container_id).exists()
+    assert Path(state["keeper_dir"]).is_dir()  # the time keeper's socket directory
 
     cleaned = StateDir().sweep()  # what the next run does first
 
@@ -166,6 +167,7 @@ def test_a_sigkilled_analyser_leaves_leftovers_the_next_run_removes(
     assert not any(container_id in p for p in mounted_paths())
     assert not (DEFAULT_STATE_DIR / "runc" / container_id).exists()
     assert not any((c / container_id).exists() for c in CGROUP_ROOT.iterdir())
+    assert not Path(state["keeper_dir"]).exists()
     assert not Path(f"/proc/{state['tracer_pid']}").exists() or (
         Path(f"/proc/{state['tracer_pid']}/cmdline").read_bytes().split(b"\0")[0] != b"strace"
     )

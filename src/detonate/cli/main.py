@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=SandboxOptions().idle_seconds,
         metavar="SECONDS",
-        help="end the run after this long without activity",
+        help="end the run once the sample has been idle this long (every thread blocked, "
+        "no timed wait pending)",
     )
     run.add_argument(
         "--memory",

@@ -20,6 +20,9 @@ class Event:
     ppid: int = 0
     exe: str = ""
     argv: tuple[str, ...] = ()
+    # seconds of the sample's own time: `ts` plus the waits the time keeper skipped before it
+    # (rates, intervals and beacon periods are judged in this time)
+    sample_ts: float = 0.0
 
 
 # --- process -------------------------------------------------------------------------------
@@ -235,31 +238,38 @@ class PrivilegedAttempt(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class SleepSkipped(Event):
+    """A sleep (nanosleep, clock_nanosleep) of `requested_seconds` that the time keeper ended
+    at its deadline; `skipped_seconds` of it were jumped over (virtual time), the rest passed
+    for real (while another process of the sample was busy). `ts` is when it began."""
+
     kind: ClassVar[str] = "time.sleep_skipped"
     call: str  # "nanosleep", "clock_nanosleep"
     requested_seconds: float
+    skipped_seconds: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
 class WaitTimedOut(Event):
-    """A poll/ppoll/select/pselect6/epoll_wait/epoll_pwait(2) of `requested_seconds` (at least
-    the sleep threshold, 1 s) returned 0: it waited out its timeout (busybox `read -t 600`,
-    `timeout`-style delays without sleep calls). Such waits are not shortened."""
+    """A timed wait that is not a sleep ran out its `requested_seconds` (poll, ppoll, select,
+    pselect6, epoll_wait/epoll_pwait(2), futex, rt_sigtimedwait; "alarm"/"setitimer" for a
+    timer that fired): the time keeper held it and answered the timeout at its deadline,
+    having jumped over `skipped_seconds` of it. `ts` is when it began."""
 
     kind: ClassVar[str] = "time.wait_timed_out"
     call: str
     requested_seconds: float
+    skipped_seconds: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
 class WaitPending(Event):
-    """Such a timed wait was still blocked when the run ended (`ts` is when it began): the
-    sample may have been waiting out a delay longer than the run. epoll_wait shows its
-    timeout only on return, so a pending epoll wait is not reported."""
+    """Such a timed wait was still held when the run ended (`ts` is when it began): the run
+    ended (timeout, or the sample never went idle) before its deadline came."""
 
     kind: ClassVar[str] = "time.wait_pending"
     call: str
     requested_seconds: float
+    skipped_seconds: float = 0.0
 
 
 RUNTIME_EVENT_TYPES: tuple[type[Event], ...] = (

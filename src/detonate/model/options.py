@@ -47,7 +47,7 @@ class StaticOptions:
 @dataclass(frozen=True)
 class SandboxOptions:
     timeout_seconds: int = 60
-    idle_seconds: int = 15
+    idle_seconds: int = 2  # every thread blocked, nothing due, this long: the run ends
     memory_bytes: int = 512 * MiB
     pids: int = 256
     cpus: float = 1.0

@@ -55,6 +55,8 @@ class RunSummary:
     events_lost: int = 0
     parse_errors: int = 0
     skipped_sleep_seconds: float = 0.0
+    # pid → seconds its compressed waits skipped ("4711": 900.0)
+    skipped_seconds_by_process: tuple[tuple[int, float], ...] = ()
     cpu_seconds: float = 0.0
     memory_peak_bytes: int = 0
     events_in_report: int = 0  # the report's `events` list is capped; the rest are artifacts

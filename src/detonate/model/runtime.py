@@ -99,7 +99,9 @@ class RunInfo:
     parse_errors: int = 0  # trace lines we could not parse (kept in the trace artifact)
     lines_lost: int = 0  # trace lines cut off (trace cap, tracer killed mid-line)
     runtime_setup_lines: int = 0  # lines from runc's own init before the entrypoint's exec
-    skipped_sleep_seconds: float = 0.0
+    skipped_sleep_seconds: float = 0.0  # sample time the time keeper jumped over
+    # (pid, seconds) the process's compressed waits skipped, largest first
+    skipped_by_process: tuple[tuple[int, float], ...] = ()
     exit_code: int | None = None  # of the container init, when it exited
     cpu_seconds: float = 0.0  # CPU time the container used (cgroup cpuacct)
     memory_peak_bytes: int = 0  # cgroup memory high-water mark (tmpfs pages of its disk count)

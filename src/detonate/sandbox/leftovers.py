@@ -22,6 +22,7 @@ from detonate.sandbox.runc import CONTAINER_PREFIX, Runc
 
 DEFAULT_STATE_DIR = Path("/run/detonate")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+KEEPER_DIR_PREFIX = "detonate-tk-"  # never remove a directory not named like ours
 
 
 def process_start_time(pid: int) -> int:
@@ -48,6 +49,7 @@ class RunState:
     tracer_start: int = 0
     cgroup: str = ""  # "/detonate-…" under every controller
     mount_dir: str = ""  # under the state dir: mount points, removed once unmounted
+    keeper_dir: str = ""  # the time keeper's socket directory (/tmp/detonate-tk-…)
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ def release(states: StateDir, state: RunState) -> None:
         remove_cgroup(state.cgroup)
     if state.mount_dir:
         _remove_unmounted(Path(state.mount_dir))
+    if Path(state.keeper_dir).name.startswith(KEEPER_DIR_PREFIX):
+        shutil.rmtree(state.keeper_dir, ignore_errors=True)
     states.forget(state.container_id)
 
 

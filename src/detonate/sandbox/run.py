@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from detonate.model.events import Event
+from detonate.model.events import Event, SleepSkipped, WaitPending, WaitTimedOut
 from detonate.model.filesystem import Rootfs
 from detonate.model.image import AcquiredImage
 from detonate.model.options import CONTAINER_ID_BASE, MiB, SandboxOptions
-from detonate.model.runtime import EndReason, RunInfo, RunResult, RunStatus
+from detonate.model.runtime import EndReason, ProcessInfo, RunInfo, RunResult, RunStatus
 from detonate.progress import Progress
 from detonate.sandbox.attribution import attribute
 from detonate.sandbox.container_identity import new_hostname, write_identity
@@ -41,15 +41,15 @@ from detonate.sandbox.network import NetworkHook
 from detonate.sandbox.oci_config import process_spec, runtime_config
 from detonate.sandbox.overlay import mount_overlay
 from detonate.sandbox.runc import CONTAINER_PREFIX
-from detonate.sandbox.trace_tail import TraceTail
-from detonate.sandbox.tracer import SleepPolicy, StraceTracer, Tracer
+from detonate.sandbox.timekeeper import CompressedWait, TimeKeeper
+from detonate.sandbox.trace_novelty import TraceNovelty
+from detonate.sandbox.tracer import StraceTracer, Tracer
 from detonate.unpack.overlay_lowers import lower_stack
 
 TRACE_CAP_BYTES = 512 * MiB  # the trace file on the host disk stops the run at this size
 OUTPUT_CAP_BYTES = 1 * MiB  # container stdout/stderr kept
 POLL_SECONDS = 0.2
-IDLE_CPU_FRACTION = 0.05  # below this share of one CPU the sample counts as idle
-WAIT_GRACE_SECONDS = 1.0  # after a timed wait expires, for what follows it to show
+SLEEP_CALLS = ("nanosleep", "clock_nanosleep")
 
 
 def detonate(
@@ -61,7 +61,6 @@ def detonate(
     network: NetworkHook | None = None,
     *,
     state_dir: Path = DEFAULT_STATE_DIR,
-    sleep: SleepPolicy | None = None,
     cancel: threading.Event | None = None,
 ) -> RunResult:
     """Run the image's entrypoint in the sandbox and return what it did. Setting `cancel`
@@ -82,7 +81,7 @@ def detonate(
         container_id, str(run_dir), cgroup="/" + container_id, mount_dir=str(mount_dir)
     )
     states.save(state)  # before anything exists, so a crash at any later point is found
-    run = _Run(states, state, options, run_dir, network, sleep or SleepPolicy(), cancel)
+    run = _Run(states, state, options, run_dir, network, cancel)
     progress.start("sandbox", total=options.timeout_seconds, unit="s")
     try:
         with _sigterm_as_interrupt():
@@ -99,15 +98,15 @@ class _Run:
         options: SandboxOptions,
         run_dir: Path,
         network: NetworkHook | None,
-        sleep: SleepPolicy,
         cancel: threading.Event | None = None,
     ) -> None:
         self.states, self.state, self.options = states, state, options
         self.cancel = cancel
         self.run_dir, self.network = run_dir, network
         self.trace_path = run_dir / "trace.log"
-        self.tracer: Tracer = StraceTracer(self.trace_path, sleep)
+        self.tracer: Tracer = StraceTracer(self.trace_path)
         self.cgroup = state.cgroup
+        self.keeper: TimeKeeper | None = None
 
     def execute(
         self, image: AcquiredImage, rootfs: Rootfs, artifacts: Path, progress: Progress
@@ -138,6 +137,11 @@ class _Run:
             bundle = overlay.merged.parent
             hostname = new_hostname()
             config = runtime_config(spec, options, self.cgroup, hostname)
+            cpu_dir = CGROUP_ROOT / "cpuacct" / self.cgroup.strip("/")
+            self.keeper = keeper = TimeKeeper(cpu_dir, activity=TraceNovelty(self.trace_path))
+            config["linux"]["seccomp"] = keeper.seccomp_section(config["linux"]["seccomp"])
+            state.keeper_dir = keeper.directory
+            self.states.save(state)
             (bundle / "config.json").write_text(json.dumps(config, indent=1))
             address = self.network.container_address if self.network is not None else ""
             write_identity(overlay.merged, hostname, address)
@@ -149,6 +153,7 @@ class _Run:
                 # `/var/log/nginx/access.log -> /dev/stdout` links of many official images).
                 os.fchown(output.fileno(), CONTAINER_ID_BASE, CONTAINER_ID_BASE)
                 init_pid = runc.create(state.container_id, bundle, output, bundle / "init.pid")
+            keeper.start()
             self.tracer.attach(init_pid)
             state.tracer_pid = self.tracer.pid()
             state.tracer_start = process_start_time(state.tracer_pid)
@@ -168,14 +173,17 @@ class _Run:
             duration = time.time() - t0
             cpu_seconds, memory_peak = self._cpu_ns() / 1e9, self._memory_peak()
             self._stop()
+            keeper.close()
             summary = self.tracer.summary(
                 t0, spec.cwd, spec.args[0], bait.watched, rootfs=overlay.merged
             )
+            waits = _wait_events(keeper.records, t0, summary.processes)
             lower = frozenset(e.path for e in rootfs.entries) if rootfs.layer_dirs else rootfs.root
             files = diff_upper(overlay.upper, lower, summary.executed_paths, artifacts, setup)
             _copy_head(overlay.logs / "output.log", self.run_dir / "output.log")
             net_events = self.network.collect(t0) if self.network is not None else ()
-            events = attribute(_merge(summary.events, net_events, t0), summary.processes)
+            merged = _merge((*summary.events, *waits), net_events, t0)
+            events = _in_sample_time(attribute(merged, summary.processes), keeper, t0)
             info = RunInfo(
                 status=RunStatus.COMPLETED,
                 ended_by=ended_by,
@@ -184,7 +192,8 @@ class _Run:
                 parse_errors=summary.parse_errors,
                 lines_lost=summary.lines_lost,
                 runtime_setup_lines=summary.runtime_setup_lines,
-                skipped_sleep_seconds=summary.skipped_sleep_seconds,
+                skipped_sleep_seconds=round(keeper.skipped_seconds(), 3),
+                skipped_by_process=_skipped_by_process(keeper.records),
                 exit_code=summary.init_exit_code,
                 cpu_seconds=round(cpu_seconds, 3),
                 memory_peak_bytes=memory_peak,
@@ -208,14 +217,12 @@ class _Run:
         runc.delete(self.state.container_id)
 
     def _watch(self, progress: Progress, t0: float) -> EndReason:
-        """Until exit, --timeout, the trace cap, or idle: no trace output but timed waits and
-        little CPU for idle_seconds, unless a wait that began right after the sample's last
-        act expires before --timeout (`read -t 30; wget …`): then until it has expired."""
+        """Until exit, --timeout, the trace cap, or idle: every thread blocked, (nearly) no
+        CPU and no timed wait pending that time would end, for idle_seconds (the time keeper
+        judges; a pending wait is compressed instead, so the sample is woken, not left)."""
         options = self.options
-        last_size, last_activity, last_cpu = -1, time.monotonic(), self._cpu_ns()
+        assert self.keeper is not None
         start = time.monotonic()
-        tail = TraceTail(self.trace_path)
-        deadline = t0 + options.timeout_seconds
         reported = 0
         while True:
             time.sleep(POLL_SECONDS)
@@ -227,19 +234,12 @@ class _Run:
                 return EndReason.EXITED
             if self.cancel is not None and self.cancel.is_set():
                 return EndReason.INTERRUPTED
-            size, cpu = self.tracer.output_bytes(), self._cpu_ns()
-            if size >= TRACE_CAP_BYTES:
+            if self.tracer.output_bytes() >= TRACE_CAP_BYTES:
                 return EndReason.TRACE_LIMIT
             if now - start >= options.timeout_seconds:
                 return EndReason.TIMEOUT
-            busy = (cpu - last_cpu) / 1e9 > IDLE_CPU_FRACTION * POLL_SECONDS
-            if (size != last_size and tail.read()) or busy:
-                last_activity = now
-            last_size, last_cpu = size, cpu
-            if options.idle_seconds > 0 and now - last_activity >= options.idle_seconds:
-                ends = [end for end in tail.wait_ends() if end < deadline]
-                if not ends or time.time() >= max(ends) + WAIT_GRACE_SECONDS:
-                    return EndReason.IDLE
+            if options.idle_seconds > 0 and self.keeper.quiet_for() >= options.idle_seconds:
+                return EndReason.IDLE
 
     def _memory_peak(self) -> int:
         peak = CGROUP_ROOT / "memory" / self.cgroup.strip("/") / "memory.max_usage_in_bytes"
@@ -257,8 +257,10 @@ class _Run:
 
     def _teardown(self) -> None:
         try:
-            release(self.states, self.state)
+            release(self.states, self.state)  # kills what is left: no held call outlives it
         finally:
+            if self.keeper is not None:
+                self.keeper.close()
             if self.network is not None:
                 self.network.close()
 
@@ -278,6 +280,53 @@ def _copy_head(source: Path, target: Path) -> None:
     if source.exists():
         with open(source, "rb") as src, open(target, "wb") as dst:
             dst.write(src.read(OUTPUT_CAP_BYTES))
+
+
+def _wait_events(
+    records: list[CompressedWait], t0: float, processes: tuple[ProcessInfo, ...]
+) -> tuple[Event, ...]:
+    """The time keeper's waits as events: sleeps and timed waits that ran out (skipped or
+    not), and those still held at the end. Waits that real input ended are not delays."""
+    table = {p.pid: p for p in processes}
+    events: list[Event] = []
+    for r in records:
+        if r.outcome == "input":
+            continue
+        cls: type[WaitPending | WaitTimedOut | SleepSkipped]
+        cls = WaitPending if r.outcome == "pending" else WaitTimedOut
+        if r.call in SLEEP_CALLS and r.outcome != "pending":
+            cls = SleepSkipped
+        proc = table.get(r.pid)
+        events.append(
+            cls(
+                seq=0,
+                ts=round(max(0.0, r.wall - t0), 6),
+                pid=r.pid,
+                ppid=proc.ppid if proc else 0,
+                exe=proc.exe if proc else "",
+                argv=proc.argv if proc else (),
+                call=r.call,
+                requested_seconds=r.requested_seconds,
+                skipped_seconds=r.skipped_seconds,
+            )
+        )
+    return tuple(events)
+
+
+def _skipped_by_process(records: list[CompressedWait]) -> tuple[tuple[int, float], ...]:
+    totals: dict[int, float] = {}
+    for r in records:
+        totals[r.pid] = totals.get(r.pid, 0.0) + r.skipped_seconds
+    ranked = sorted(((pid, round(s, 3)) for pid, s in totals.items() if s > 0), key=lambda x: -x[1])
+    return tuple(ranked)
+
+
+def _in_sample_time(events: tuple[Event, ...], keeper: TimeKeeper, t0: float) -> tuple[Event, ...]:
+    """Each event's `sample_ts`: its `ts` plus the seconds skipped before it."""
+    return tuple(
+        dataclasses.replace(e, sample_ts=round(e.ts + keeper.offset_at(t0 + e.ts), 6))
+        for e in events
+    )
 
 
 def _merge(ours: tuple[Event, ...], theirs: tuple[Event, ...], t0: float) -> tuple[Event, ...]:

@@ -86,9 +86,10 @@ PRIVILEGED_CALLS = frozenset(
 EXEC_CALLS = ("execve", "execveat")
 FORK_CALLS = ("clone", "clone3", "fork", "vfork")
 OPEN_CALLS = ("open", "openat", "openat2", "creat")
+# Sleeps and timed waits are the time keeper's (sandbox/timekeeper), not traced by strace any
+# more; their lines are still read in traces recorded with strace --inject (the corpus).
 SLEEP_CALLS = ("nanosleep", "clock_nanosleep")
-# Timed waits that are not sleeps (busybox `read -t`): not shortened, reported when they time
-# out or are still pending at the end. call → index of the timeout argument.
+# call → index of the timeout argument.
 WAIT_CALLS: dict[str, int] = {
     "poll": 2,
     "ppoll": 2,
@@ -143,14 +144,12 @@ TRACED_CALLS: tuple[str, ...] = (
     EXEC_CALLS
     + FORK_CALLS
     + OPEN_CALLS
-    + SLEEP_CALLS
     + FILE_CALLS
     + NET_CALLS
     + WRITE_CALLS
     + FD_CALLS
     + ("ioctl",)
     + SIGNAL_CALLS
-    + tuple(WAIT_CALLS)
     + ("prctl",)
     + tuple(sorted(PRIVILEGED_CALLS - set(EXEC_CALLS)))
 )
@@ -518,6 +517,7 @@ class TraceInterpreter:
             if r.errno == "ENOEXEC":
                 self.executed.add(path)  # shells then run it as a script ("ash /tmp/x")
             # A failed exec leaves the old program running: report the attempt's own argv.
+            fds = self._stdio(proc)
             self.events.append(
                 ProcessExecuted(
                     seq=len(self.events),
@@ -530,7 +530,9 @@ class TraceInterpreter:
                     applet=applet,
                     succeeded=False,
                     error=r.errno,
-                    **dict(zip(("stdin", "stdout", "stderr"), self._stdio(proc), strict=True)),
+                    stdin=fds[0],
+                    stdout=fds[1],
+                    stderr=fds[2],
                 )
             )
 

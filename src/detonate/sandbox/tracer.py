@@ -17,10 +17,8 @@ Why these strace options:
                  pipe2, socket, dup2 … with their -yy annotations; read is not traced).
   -e signal=!SIGCHLD,…  routine deliveries are noise; strace prints "+++ killed by SIGX +++"
                  only for signals in this set, so fatal ones stay in. kill() calls are traced.
-  --inject       sleeps return at once (see SleepPolicy).
-  poll/ppoll/select/pselect6/epoll_wait/epoll_pwait/epoll_pwait2  traced for their timeouts
-                 (WaitTimedOut/WaitPending). With -p every syscall stops in strace anyway, so
-                 the cost is the printing of these lines only.
+  sleeps and timed waits are not traced: the time keeper (sandbox/timekeeper) traps them by
+                 seccomp user notification, compresses them and reports them itself.
   prctl          PR_SET_NAME renames (ProcessRenamed).
 """
 
@@ -32,13 +30,11 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from detonate.errors import SandboxError
 from detonate.sandbox.trace_events import (
-    SLEEP_CALLS,
     TRACED_CALLS,
     WRITE_CALLS,
     TraceInterpreter,
@@ -46,26 +42,6 @@ from detonate.sandbox.trace_events import (
 )
 
 STRING_LIMIT = 4096
-MAX_INJECT_WHEN = 65535  # strace's largest `when=` bound
-
-
-@dataclass(frozen=True)
-class SleepPolicy:
-    """How sleeps are skipped.
-
-    strace cannot inject conditionally on a call's arguments, so every nanosleep/clock_nanosleep
-    of the whole run returns 0 after `floor_seconds` (a floor keeps `while :; do sleep 5; …;
-    done` loops from spinning; a sleep shorter than the floor takes the floor). A cap per
-    process would let a long delay built of many short sleeps (busybox `timeout 600` polls its
-    child with 600 one-second sleeps) run at its real pace. `per_process` > 0 restores such a
-    cap (strace `when=1..N`); 0 means every sleep. Sleeps of `threshold_seconds` or more become
-    SleepSkipped events. poll/select/epoll timeouts are NOT skipped (injecting there would also
-    cut short waits for network data): they are WaitTimedOut / WaitPending events.
-    """
-
-    threshold_seconds: float = 1.0
-    floor_seconds: float = 0.2
-    per_process: int = 0
 
 
 class Tracer(Protocol):
@@ -96,20 +72,13 @@ class Tracer(Protocol):
 
 
 class StraceTracer:
-    def __init__(self, trace_file: Path, sleep: SleepPolicy = SleepPolicy()) -> None:
+    def __init__(self, trace_file: Path) -> None:
         self.trace_file = trace_file
-        self.sleep = sleep
         self._proc: subprocess.Popen[bytes] | None = None
         self._init_pid = 0
         self._init_fds: dict[int, str] = {}
 
     def command(self, init_pid: int) -> list[str]:
-        delay = f"{int(self.sleep.floor_seconds * 1_000_000)}us"
-        inject = f"{','.join(SLEEP_CALLS)}:retval=0"
-        if self.sleep.per_process > 0:
-            inject += f":when=1..{min(self.sleep.per_process, MAX_INJECT_WHEN)}"
-        if self.sleep.floor_seconds > 0:
-            inject += f":delay_exit={delay}"
         return [
             "nsenter", f"--net=/proc/{init_pid}/ns/net", "--",
             "strace", "-f", "-q", "--pidns-translation", "-ttt", "-yy", "-s", str(STRING_LIMIT),
@@ -117,7 +86,6 @@ class StraceTracer:
             "-e", "signal=!SIGCHLD,SIGWINCH,SIGURG,SIGCONT",
             "-e", "trace=" + ",".join(TRACED_CALLS),
             "-e", "raw=" + ",".join(WRITE_CALLS),
-            "-e", "inject=" + inject,
             "-p", str(init_pid),
         ]  # fmt: skip
 
@@ -177,8 +145,6 @@ class StraceTracer:
             init_pid=self._init_pid,
             t0=t0,
             workdir=workdir,
-            sleep_threshold=self.sleep.threshold_seconds,
-            sleep_floor=self.sleep.floor_seconds,
             init_exe=entrypoint,
             watched=watched,
             init_fds=self._init_fds,

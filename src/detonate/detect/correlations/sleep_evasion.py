@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 
 from detonate.detect.correlations.metadata import finding
 from detonate.detect.correlations.pipelines import consumers
@@ -47,6 +48,7 @@ TEARDOWN_SECONDS = 1.0
 TIMER_LOOP_WAITS = 3  # long waits of one process that make it a timer loop
 LATE_ACTIVITY_SECONDS = 10.0  # real seconds before a payload's first step (sleeps are skipped)
 Wait = SleepSkipped | WaitTimedOut  # a wait that may precede an activity
+TimedWait = SleepSkipped | WaitTimedOut | WaitPending
 
 
 class SleepBeforeActivity:
@@ -131,7 +133,8 @@ def _delay_alone(index: RunIndex, sleeps: list[Wait]) -> tuple[Finding, ...]:
     evidence = [
         Evidence(
             description=f"waited {total:g} s in {len(waits)} wait(s) with no network or payload "
-            f"activity after them (longest {longest:g} s)",
+            f"activity after them (longest {longest:g} s): "
+            f"{_calls([e for _, e in waits if isinstance(e, TimedWait)])}",
             event_ids=tuple(event.seq for _, event in waits[:20]),
             process=index.chain(longest_event.pid, longest_event.seq)
             if longest_event.pid in index.procs
@@ -249,7 +252,7 @@ def _finding(index: RunIndex, sleeps: list[Wait], delay: float, first: Event) ->
     evidence = [
         Evidence(
             description=f"waited {delay:g} s in {len(sleeps)} sleep(s) or timed wait(s) "
-            f"(longest {max(s.requested_seconds for s in sleeps):g} s)",
+            f"(longest {max(s.requested_seconds for s in sleeps):g} s): {_calls(sleeps)}",
             event_ids=tuple(s.seq for s in sleeps[:20]),
             process=index.chain(sleeps[-1].pid, sleeps[-1].seq),
         ),
@@ -269,6 +272,15 @@ def _finding(index: RunIndex, sleeps: list[Wait], delay: float, first: Event) ->
         severity=Severity.HIGH if payload is not None else None,
         why="The delay was followed by a payload." if payload is not None else "",
     )
+
+
+def _calls(waits: Sequence[SleepSkipped | WaitTimedOut | WaitPending]) -> str:
+    """`poll 900 s by /bin/waiter (pid 4711)`, the longest first, a few at most."""
+    longest = sorted(waits, key=lambda w: -w.requested_seconds)[:3]
+    text = ", ".join(
+        f"{w.call} {w.requested_seconds:g} s by {w.exe or '?'} (pid {w.pid})" for w in longest
+    )
+    return text + (f" and {len(waits) - len(longest)} more" if len(waits) > len(longest) else "")
 
 
 def _payload_after(index: RunIndex, first: Event) -> Evidence | None:

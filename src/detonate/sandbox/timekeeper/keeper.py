@@ -1,0 +1,551 @@
+"""The time keeper: a thread of the analyser that answers the sample's trapped calls.
+
+    keeper = TimeKeeper(cgroup_dir)          # before `runc create`
+    config["linux"]["seccomp"] |= keeper.seccomp_section(profile)
+    runc create …                            # runc connects and hands over the notify fd
+    keeper.start()                           # from now on every trapped call is answered
+    … keeper.quiet_for() …                   # the run's idle stop
+    keeper.close()                           # always (finally)
+
+It keeps the virtual clock, holds timed waits and releases them (clock.py, waits.py), answers
+clock reads with virtual time (clockread.py) and patches each new program's vDSO (vdso.py).
+Time jumps only when every thread of the sample's cgroup is blocked and no CPU is used
+(checked `CHECK_SECONDS` apart, for `SETTLE_SECONDS`: long enough for the simulated
+internet's answer to a request in flight to arrive).
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from detonate.errors import SandboxError
+from detonate.sandbox.leftovers import KEEPER_DIR_PREFIX
+from detonate.sandbox.timekeeper import clockread, memory, vdso, waits
+from detonate.sandbox.timekeeper.calls import AUDIT_ARCH_X86_64, NAME, notify_rules
+from detonate.sandbox.timekeeper.clock import NS, Deadline, Schedule, VirtualClock, signature
+from detonate.sandbox.timekeeper.notify import OUR_SIZES, Notification, NotifyFd, kernel_sizes
+
+log = logging.getLogger(__name__)
+
+CHECK_SECONDS = 0.025  # how often the threads' states and the cgroup's CPU time are read
+SETTLE_SECONDS = 0.1  # all blocked, no CPU, this long: time may jump
+CALM_CPU_FRACTION = 0.01  # below this share of a CPU between checks counts as no CPU
+QUIET_CPU_FRACTION = 0.05  # the run's idle stop: below this share of a CPU …
+QUIET_WINDOW_SECONDS = 0.5  # … over each window this long
+TICK_SECONDS = 0.01  # probes of held waits are polled this often
+# Sample time skipped with nothing new done (a server's background workers waking each other,
+# each round the same calls) after which time stops jumping: the waits left run at real pace
+# and the run can end idle. One wait longer than this, begun after something new, is still
+# skipped whole.
+HORIZON_SECONDS = 600
+ACCEPT_SECONDS = 10.0
+PATCH_CALLS = frozenset({"arch_prctl", "set_tid_address", "brk"})
+CLOCK_CALLS = frozenset({"clock_gettime", "gettimeofday", "time"})
+BLOCKED_STATES = frozenset("SDtTZXxIP")
+
+
+@dataclass(frozen=True)
+class CompressedWait:
+    """One held wait or timer as it ended: `skipped_seconds` is the virtual time jumped over
+    while it was held (0 when real input or real time ended it first)."""
+
+    wall: float  # epoch time it began
+    pid: int  # the process (thread group)
+    tid: int
+    call: str
+    requested_seconds: float
+    skipped_seconds: float
+    sample_time: float  # seconds of sample time (real + skipped) since the keeper started
+    outcome: str  # "timeout" (its time came), "input" (real input ended it), "pending"
+
+
+@dataclass
+class _Held:
+    note: Notification
+    pid: int
+    hold: waits.Hold
+    wall: float
+    offset: int
+
+
+@dataclass
+class _Timer:
+    pid: int
+    key: int
+    interval_ns: int
+    requested_ns: int
+    wall: float
+    offset: int
+    call: str  # alarm, setitimer, timerfd_settime
+    our_fd: int = -1  # timerfd_settime: our duplicate of the sample's timerfd
+
+
+@dataclass
+class _Calm:
+    """Whether the sample is calm (every thread blocked, no CPU) and since when."""
+
+    cpu_ns: int = -1
+    checked: float = 0.0
+    calm_since: float | None = None
+    quiet_since: float | None = None
+    quiet_cpu: int = 0
+    quiet_checked: float = 0.0
+
+
+@dataclass
+class TimeKeeper:
+    cgroup_cpu_dir: Path  # /sys/fs/cgroup/cpuacct/<cgroup>: tasks and cpuacct.usage
+    # grows when the sample does something new (trace_novelty.TraceNovelty)
+    activity: Callable[[], int] | None = None
+    report_threshold_seconds: float = 1.0  # shorter waits are not reported as events
+    clock: VirtualClock = field(default_factory=VirtualClock)
+    schedule: Schedule = field(default_factory=Schedule)
+    records: list[CompressedWait] = field(default_factory=list)
+    trapped: Counter[str] = field(default_factory=Counter)  # call → notifications answered
+    errors: list[str] = field(default_factory=list)
+    _dir: Path = field(init=False)
+    _server: socket.socket = field(init=False)
+    _fd: NotifyFd | None = None
+    _thread: threading.Thread | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _held: dict[int, _Held] = field(default_factory=dict)
+    # (pid, -1) → its ITIMER_REAL; (pid, fd) → a timerfd of its
+    _timers: dict[tuple[int, int], _Timer] = field(default_factory=dict)
+    _vdso: dict[int, tuple[int, int]] = field(default_factory=dict)  # pid → its [vdso]
+    _calm: _Calm = field(default_factory=_Calm)
+    _start_wall: float = 0.0
+    _activity_mark: int = -1
+    _activity_offset: int = 0  # the clock's offset when the tracer last saw the sample act
+    _next_timer_key: int = -1
+
+    def __post_init__(self) -> None:
+        # The socket path must fit sockaddr_un (108 bytes): a short directory of its own.
+        self._dir = Path(tempfile.mkdtemp(prefix=KEEPER_DIR_PREFIX))
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._server.bind(str(self._dir / "notify.sock"))
+        self._server.listen(1)
+
+    @property
+    def directory(self) -> str:
+        """Recorded in the run's state, so a SIGKILLed analyser's is removed by the next run."""
+        return str(self._dir)
+
+    @property
+    def listener_path(self) -> str:
+        return str(self._dir / "notify.sock")
+
+    def seccomp_section(self, profile: dict[str, Any]) -> dict[str, Any]:
+        """The run's seccomp profile with the keeper's traps and runc's listener added."""
+        return {
+            **profile,
+            "listenerPath": self.listener_path,
+            "syscalls": [*profile["syscalls"], *notify_rules()],
+        }
+
+    def start(self) -> None:
+        """Take the notify fd runc sent during `runc create` and start answering."""
+        self._server.settimeout(ACCEPT_SECONDS)
+        try:
+            conn, _ = self._server.accept()
+        except OSError as exc:
+            raise SandboxError(f"runc did not hand over the seccomp notify fd: {exc}") from exc
+        with conn:
+            fds = array.array("i")
+            _, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(16 * fds.itemsize))
+            for level, kind, data in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+        if not fds:
+            raise SandboxError("runc connected to the time keeper but sent no notify fd")
+        if kernel_sizes() != OUR_SIZES:
+            raise SandboxError(f"this kernel's seccomp notification structures differ from "
+                               f"the time keeper's: {kernel_sizes()} != {OUR_SIZES}")  # fmt: skip
+        for extra in fds[1:]:
+            os.close(extra)
+        self._fd = NotifyFd(fds[0])
+        self._start_wall = time.time()
+        self._thread = threading.Thread(target=self._loop, name="time-keeper", daemon=True)
+        self._thread.start()
+
+    # -- what the run asks -------------------------------------------------------------------
+
+    def offset_at(self, wall: float) -> float:
+        with self._lock:
+            return self.clock.offset_at(wall)
+
+    def skipped_seconds(self) -> float:
+        return self.clock.offset / NS
+
+    def quiet_for(self) -> float:
+        """Seconds the sample has been quiet: nearly no CPU, and no wait pending that time
+        would end (only waits for input nothing sends, and timer loops)."""
+        with self._lock:
+            since = self._calm.quiet_since
+        return time.monotonic() - since if since is not None else 0.0
+
+    def close(self) -> None:
+        """Stop answering; the sample must be gone or going (its held calls fail ENOSYS).
+        Safe to call again."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        now = time.time()
+        with self._lock:
+            for key, held in self._held.items():
+                if self._fd is not None and not self._fd.valid(key):
+                    held.hold.probe.close()
+                    continue  # its thread is gone (the process exited)
+                self._record(
+                    held.note.pid,
+                    held.pid,
+                    held.hold.call,
+                    held.hold.requested_ns,
+                    held.wall,
+                    held.offset,
+                    "pending",
+                    now,
+                )
+                held.hold.probe.close()
+            self._held.clear()
+            for timer in self._timers.values():
+                if timer.our_fd >= 0:
+                    os.close(timer.our_fd)
+            self._timers.clear()
+        if self._fd is not None:
+            self._fd.close()
+        self._server.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        assert self._fd is not None
+        fd = self._fd
+        while not self._stop.is_set():
+            try:
+                timeout = TICK_SECONDS if self._held or self._timers else CHECK_SECONDS
+                if fd.wait_readable(timeout):
+                    note = fd.receive()
+                    if note is not None:
+                        self._answer(fd, note)
+                    continue  # drain what is queued before the slower checks
+                self._service(fd)
+            except EOFError:
+                with self._lock:
+                    self._calm.quiet_since = self._calm.quiet_since or time.monotonic()
+                return  # every process of the sample is gone
+            except Exception as exc:  # the keeper must not die silently: the run would hang
+                log.exception("time keeper")
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                time.sleep(TICK_SECONDS)
+
+    def _answer(self, fd: NotifyFd, note: Notification) -> None:
+        call = NAME.get(note.nr, "")
+        self.trapped[call] += 1
+        if note.arch != AUDIT_ARCH_X86_64:
+            fd.proceed(note.id)  # i386/x32 programs are not emulated
+            return
+        if call in PATCH_CALLS:
+            span = vdso.patch(note.pid, self.clock.offset)
+            if span is not None:
+                self._vdso[memory.tgid_of(note.pid)] = span
+            fd.proceed(note.id)
+            return
+        try:
+            if call in CLOCK_CALLS and self._from_vdso(note):
+                fd.proceed(note.id)  # the vDSO's own fallback: its trampoline adds the offset
+                return
+            reply = clockread.answer(note, self.clock.offset)
+            if reply is None:
+                pid = memory.tgid_of(note.pid)
+                now = waits.Now(self.clock.now(time.monotonic_ns()), self.clock.offset)
+                answer = waits.decode(note, pid, now)
+        except OSError:
+            fd.proceed(note.id)  # unreadable arguments: the kernel answers (EFAULT)
+            return
+        if reply is not None:
+            answer = reply
+        elif isinstance(answer, waits.Hold):
+            self._hold(note, pid, answer)
+            return
+        elif isinstance(answer, waits.SetTimer):
+            self._set_timer(fd, note, pid, answer, now)
+            return
+        if isinstance(answer, waits.Reply):
+            fd.respond(note.id, answer.val, answer.error)
+        else:
+            fd.proceed(note.id)
+
+    def _from_vdso(self, note: Notification) -> bool:
+        pid = memory.tgid_of(note.pid)
+        span = self._vdso.get(pid) or vdso.vdso_range(pid)
+        if span is None:
+            return False
+        self._vdso[pid] = span
+        return span[0] <= note.instruction_pointer < span[1]
+
+    def _hold(self, note: Notification, pid: int, hold: waits.Hold) -> None:
+        with self._lock:
+            self._held[note.id] = _Held(note, pid, hold, time.time(), self.clock.offset)
+            self.schedule.add(
+                Deadline(note.id, hold.deadline, pid, signature(hold.call, hold.requested_ns),
+                         hold.requested_ns)
+            )  # fmt: skip
+
+    def _set_timer(
+        self, fd: NotifyFd, note: Notification, pid: int, timer: waits.SetTimer, now: waits.Now
+    ) -> None:
+        """alarm/setitimer/timerfd_settime: the old timer's time left goes back to the
+        caller."""
+        call = NAME[note.nr]
+        with self._lock:
+            old = self._timers.pop((pid, timer.target_fd), None)
+            left = 0
+            if old is not None:
+                previous = self.schedule.remove(old.key)
+                left = max(0, previous.at - now.virtual) if previous else 0
+                if old.our_fd >= 0:
+                    os.close(old.our_fd)
+            if timer.deadline is not None:
+                key, self._next_timer_key = self._next_timer_key, self._next_timer_key - 1
+                requested = timer.deadline - now.virtual
+                self._timers[(pid, timer.target_fd)] = _Timer(
+                    pid, key, timer.interval_ns, requested, time.time(), self.clock.offset,
+                    call, timer.our_fd,
+                )  # fmt: skip
+                length = timer.interval_ns or requested
+                self.schedule.add(
+                    Deadline(key, timer.deadline, pid, signature(call, length), length)
+                )
+        if timer.passthrough:
+            fd.proceed(note.id)
+            return
+        try:
+            if timer.old_writes is not None:
+                interval = old.interval_ns if old else 0
+                for address, data in timer.old_writes(left, interval):
+                    memory.write(note.pid, address, data)
+        except OSError:
+            fd.respond(note.id, error=14)  # EFAULT, as the kernel would
+            return
+        if call == "alarm":
+            fd.respond(note.id, (left + NS - 1) // NS)  # seconds left, rounded up
+        else:
+            fd.respond(note.id, 0)
+
+    def _service(self, fd: NotifyFd) -> None:
+        """Held waits whose thread is gone, whose input came, whose time came; then maybe a
+        jump of the clock."""
+        wall = time.time()
+        for key, held in list(self._held.items()):
+            if not fd.valid(key):
+                self._drop(key)  # killed, or a signal interrupted it (the call restarts)
+            elif held.hold.probe.ready():
+                self._drop(key)
+                fd.proceed(key)
+                self._record(
+                    held.note.pid,
+                    held.pid,
+                    held.hold.call,
+                    held.hold.requested_ns,
+                    held.wall,
+                    held.offset,
+                    "input",
+                    wall,
+                )
+        self._release_due(fd)
+        if time.monotonic() - self._calm.checked >= CHECK_SECONDS:
+            self._check_calm(fd)
+
+    def _release_due(self, fd: NotifyFd) -> None:
+        wall = time.time()
+        with self._lock:
+            due = self.schedule.due(self.clock.now(time.monotonic_ns()))
+            for deadline in due:
+                self.schedule.note_timed_out(deadline)
+        for deadline in due:
+            if deadline.key in self._held:
+                held = self._held.pop(deadline.key)
+                self._timeout(fd, held)
+                self._record(
+                    held.note.pid,
+                    held.pid,
+                    held.hold.call,
+                    held.hold.requested_ns,
+                    held.wall,
+                    held.offset,
+                    "timeout",
+                    wall,
+                )
+            else:
+                self._fire(deadline)
+
+    def _timeout(self, fd: NotifyFd, held: _Held) -> None:
+        hold = held.hold
+        hold.probe.close()
+        try:
+            for address, data in hold.writes:
+                memory.write(held.note.pid, address, data)
+        except OSError:
+            pass  # the kernel would have faulted too; the timeout is still the answer
+        fd.respond(held.note.id, hold.on_timeout.val, hold.on_timeout.error)
+
+    def _fire(self, deadline: Deadline) -> None:
+        """A timer's time came: SIGALRM to its process (if still the sample's) or its timerfd
+        expires; re-armed when it repeats."""
+        slot = next((k for k, t in self._timers.items() if t.key == deadline.key), None)
+        if slot is None:
+            return
+        timer = self._timers[slot]
+        if timer.our_fd >= 0:
+            waits.expire_timerfd(timer.our_fd)
+        elif str(timer.pid) in self._tasks():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(timer.pid, signal.SIGALRM)
+        self._record(timer.pid, timer.pid, timer.call, timer.requested_ns, timer.wall,
+                     timer.offset, "timeout", time.time())  # fmt: skip
+        if timer.interval_ns:
+            with self._lock:
+                timer.wall, timer.offset = time.time(), self.clock.offset
+                timer.requested_ns = timer.interval_ns
+                self.schedule.add(
+                    Deadline(timer.key, deadline.at + timer.interval_ns, timer.pid,
+                             deadline.signature, timer.interval_ns)
+                )  # fmt: skip
+        else:
+            del self._timers[slot]
+            if timer.our_fd >= 0:
+                os.close(timer.our_fd)
+
+    def _drop(self, key: int) -> None:
+        held = self._held.pop(key)
+        held.hold.probe.close()
+        with self._lock:
+            self.schedule.remove(key)
+
+    def _record(
+        self,
+        tid: int,
+        pid: int,
+        call: str,
+        requested_ns: int,
+        wall: float,
+        offset: int,
+        outcome: str,
+        end_wall: float,
+    ) -> None:
+        requested = requested_ns / NS
+        if requested < self.report_threshold_seconds:
+            return
+        skipped = (self.clock.offset - offset) / NS
+        sample = end_wall - self._start_wall + self.clock.offset / NS
+        self.records.append(
+            CompressedWait(
+                wall,
+                pid,
+                tid,
+                call,
+                round(requested, 6),
+                round(skipped, 6),
+                round(sample, 6),
+                outcome,
+            )
+        )
+
+    # -- calm, idle and the jump ------------------------------------------------------------
+
+    def _tasks(self) -> list[str]:
+        try:
+            return (self.cgroup_cpu_dir / "tasks").read_text().split()
+        except OSError:
+            return []
+
+    def _processes(self) -> list[int]:
+        try:
+            return [int(p) for p in (self.cgroup_cpu_dir / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
+    def _cpu_ns(self) -> int:
+        try:
+            return int((self.cgroup_cpu_dir / "cpuacct.usage").read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def _all_blocked(self, tasks: list[str]) -> bool:
+        for tid in tasks:
+            try:
+                with open(f"/proc/{tid}/stat") as stat:
+                    state = stat.read().rpartition(")")[2].split()[0]
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            if state not in BLOCKED_STATES:
+                return False
+        return True
+
+    def _check_quiet(self, now: float, cpu: int, pending: bool) -> None:
+        """Quiet: under QUIET_CPU_FRACTION of a CPU over each QUIET_WINDOW_SECONDS, and no
+        compressible wait pending (a server's 100 ms tick is quiet; a sleeper is not)."""
+        calm = self._calm
+        if pending or not calm.quiet_checked:
+            calm.quiet_since, calm.quiet_cpu, calm.quiet_checked = None, cpu, now
+            return
+        if now - calm.quiet_checked < QUIET_WINDOW_SECONDS:
+            return
+        busy = cpu - calm.quiet_cpu > QUIET_CPU_FRACTION * (now - calm.quiet_checked) * NS
+        if busy:
+            calm.quiet_since = None
+        elif calm.quiet_since is None:
+            calm.quiet_since = calm.quiet_checked  # quiet since the window began
+        calm.quiet_cpu, calm.quiet_checked = cpu, now
+
+    def _check_calm(self, fd: NotifyFd) -> None:
+        now = time.monotonic()
+        cpu = self._cpu_ns()
+        interval = now - self._calm.checked if self._calm.checked else CHECK_SECONDS
+        used = (cpu - self._calm.cpu_ns) / NS if self._calm.cpu_ns >= 0 else interval
+        blocked = self._all_blocked(self._tasks())
+        calm = blocked and used <= CALM_CPU_FRACTION * interval
+        mark = self.activity() if self.activity is not None else 0
+        with self._lock:
+            if mark != self._activity_mark:
+                self._activity_mark, self._activity_offset = mark, self.clock.offset
+            frozen = self.clock.offset - self._activity_offset >= HORIZON_SECONDS * NS
+            self._calm.cpu_ns, self._calm.checked = cpu, now
+            if not calm:
+                self._calm.calm_since = None
+            elif self._calm.calm_since is None:
+                self._calm.calm_since = now
+            pending = self.schedule.has_compressible() and not frozen
+            self._check_quiet(now, cpu, pending)
+            target = self.schedule.next_jump()
+            jump = (
+                target is not None
+                and not frozen
+                and self._calm.calm_since is not None
+                and now - self._calm.calm_since >= SETTLE_SECONDS
+            )
+            if jump and target is not None:
+                self.clock.jump_to(target, time.monotonic_ns(), time.time())
+                self._calm.calm_since = None
+        if jump:
+            for pid in self._processes():  # their vDSO trampolines read the new offset
+                vdso.set_offset(pid, self.clock.offset)
+            self._release_due(fd)

@@ -1,0 +1,78 @@
+"""Reading and writing a traced thread's memory through /proc/TID/mem (as root; the kernel's
+FOLL_FORCE lets a write land in read-only pages such as the vDSO's code, copying the page for
+that process only, as a debugger's breakpoint does). Failures are OSError (EFAULT, ESRCH)."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import struct
+
+SYS_PIDFD_OPEN = 434
+SYS_PIDFD_GETFD = 438
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def read(tid: int, address: int, size: int) -> bytes:
+    if address == 0:
+        raise OSError(errno.EFAULT, "NULL pointer")
+    fd = os.open(f"/proc/{tid}/mem", os.O_RDONLY)
+    try:
+        data = os.pread(fd, size, address)
+    finally:
+        os.close(fd)
+    if len(data) != size:
+        raise OSError(errno.EFAULT, f"short read at {address:#x}")
+    return data
+
+
+def write(tid: int, address: int, data: bytes) -> None:
+    if address == 0:
+        raise OSError(errno.EFAULT, "NULL pointer")
+    fd = os.open(f"/proc/{tid}/mem", os.O_RDWR)
+    try:
+        written = os.pwrite(fd, data, address)
+    finally:
+        os.close(fd)
+    if written != len(data):
+        raise OSError(errno.EFAULT, f"short write at {address:#x}")
+
+
+def timespec(tid: int, address: int) -> float:
+    """struct timespec { long tv_sec; long tv_nsec; } → seconds."""
+    sec, nsec = struct.unpack("<qq", read(tid, address, 16))
+    return float(sec + nsec / 1e9)
+
+
+def timespec_ns(tid: int, address: int) -> int:
+    sec, nsec = struct.unpack("<qq", read(tid, address, 16))
+    return int(sec * 1_000_000_000 + nsec)
+
+
+def timeval(tid: int, address: int) -> float:
+    """struct timeval { long tv_sec; long tv_usec; } → seconds."""
+    sec, usec = struct.unpack("<qq", read(tid, address, 16))
+    return float(sec + usec / 1e6)
+
+
+def tgid_of(tid: int) -> int:
+    """The process a thread belongs to; the tid itself when /proc no longer says."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open(f"/proc/{tid}/status") as status:
+            line = next(x for x in status if x.startswith("Tgid:"))
+        return int(line.split()[1])
+    return tid
+
+
+def duplicate_fd(pid: int, fd: int) -> int:
+    """A descriptor of ours for the open file behind fd `fd` of process `pid` (pidfd_getfd):
+    polling it tells whether the sample's wait on it would end now. -1 when impossible."""
+    pidfd = _libc.syscall(SYS_PIDFD_OPEN, pid, 0)
+    if pidfd < 0:
+        return -1
+    try:
+        return int(_libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0))
+    finally:
+        os.close(pidfd)

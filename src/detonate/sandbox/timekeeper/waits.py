@@ -1,0 +1,428 @@
+"""What to do with one trapped call: answer it now, let the kernel run it, or hold it.
+
+A held wait ends one of two ways: its virtual deadline comes (it is answered as the kernel
+answers a timeout: 0 for sleeps, poll, select and epoll, -ETIMEDOUT for futex, -EAGAIN for
+sigtimedwait), or its probe says real input has come (a watched fd is ready, the futex word
+changed, a waited-for signal is pending): then the kernel re-runs the call, which returns that
+input at once. Clock reads are answered with the virtual time; alarm/setitimer(ITIMER_REAL)
+become timers of the keeper that send SIGALRM at their virtual deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import select
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from detonate.sandbox.timekeeper import memory
+from detonate.sandbox.timekeeper.calls import FUTEX_CMD_BITS, FUTEX_WAIT, FUTEX_WAIT_BITSET, NAME
+from detonate.sandbox.timekeeper.notify import Notification
+
+NS = 1_000_000_000
+SHORT_NS = 10_000_000  # relative waits up to 10 ms run in the kernel: nothing to gain
+MAX_WATCHED_FDS = 1024
+TIMER_ABSTIME = 1
+FUTEX_CLOCK_REALTIME = 256
+CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME = 0, 1, 7
+# Clocks that show virtual time (CLOCK_PROCESS/THREAD_CPUTIME_ID, 2 and 3, are CPU time).
+VIRTUAL_CLOCKS = frozenset({0, 1, 4, 5, 6, 7, 8, 9, 11})
+ITIMER_REAL = 0
+SYS_TIMERFD_SETTIME = 286
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@dataclass(frozen=True)
+class Proceed:
+    """The kernel runs the call as asked."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    val: int = 0
+    error: int = 0  # positive errno
+
+
+class Probe:
+    """Says whether real input would have ended the wait by now."""
+
+    def ready(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class FdProbe(Probe):
+    """Our duplicates of the waited-on fds (pidfd_getfd), polled without blocking."""
+
+    watched: list[tuple[int, int]]  # (our fd, poll events)
+    poller: select.poll = field(default_factory=select.poll)
+
+    def __post_init__(self) -> None:
+        for fd, events in self.watched:
+            self.poller.register(fd, events)
+
+    def ready(self) -> bool:
+        return bool(self.poller.poll(0))
+
+    def close(self) -> None:
+        for fd, _ in self.watched:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.watched = []
+
+
+@dataclass
+class FutexProbe(Probe):
+    """A FUTEX_WAKE does not reach a held waiter (it is not queued in the kernel), but wakers
+    change the word first (glibc condvars and semaphores, Go notes): a changed word releases
+    the waiter, whose re-run call then returns EAGAIN, a wake the caller already handles."""
+
+    tid: int
+    address: int
+    value: int
+
+    def ready(self) -> bool:
+        try:
+            word: int = struct.unpack("<I", memory.read(self.tid, self.address, 4))[0]
+            return word != self.value
+        except OSError:
+            return True
+
+
+@dataclass
+class SignalProbe(Probe):
+    """sigtimedwait's signals are blocked, so they do not interrupt the held call: watch the
+    thread's and the process's pending sets instead."""
+
+    tid: int
+    tgid: int
+    mask: int
+
+    def ready(self) -> bool:
+        pending = _pending(self.tid, "SigPnd") | _pending(self.tgid, "ShdPnd")
+        return bool(pending & self.mask)
+
+
+def _pending(pid: int, field_name: str) -> int:
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open(f"/proc/{pid}/status") as status:
+            line = next(x for x in status if x.startswith(field_name + ":"))
+        return int(line.split()[1], 16)
+    return 0
+
+
+@dataclass
+class Hold:
+    call: str
+    requested_ns: int
+    deadline: int  # virtual ns
+    on_timeout: Reply
+    writes: tuple[tuple[int, bytes], ...] = ()  # memory the kernel would write on a timeout
+    probe: Probe = field(default_factory=Probe)
+
+
+@dataclass(frozen=True)
+class SetTimer:
+    """alarm/setitimer(ITIMER_REAL)/timerfd_settime: answered at once without arming the
+    kernel's timer; at the virtual deadline the keeper sends SIGALRM, or arms the timerfd
+    (through its duplicate `our_fd`) to expire at once."""
+
+    reply: Reply
+    deadline: int | None  # virtual ns; None cancels
+    interval_ns: int
+    old_writes: Callable[[int, int], tuple[tuple[int, bytes], ...]] | None = None
+    target_fd: int = -1  # the sample's timerfd; -1: the process's ITIMER_REAL
+    our_fd: int = -1
+    passthrough: bool = False  # cancel ours and let the kernel run the call (short timers)
+
+
+Answer = Proceed | Reply | Hold | SetTimer
+
+
+@dataclass(frozen=True)
+class Now:
+    """The clocks at the moment a call is decoded: virtual monotonic and the offset."""
+
+    virtual: int
+    offset: int
+
+    def real(self, clock: int) -> int:
+        return time.clock_gettime_ns(clock)
+
+
+def decode(note: Notification, tgid: int, now: Now) -> Answer:
+    """The answer to a trapped call (x86_64). Raises OSError when its memory is unreadable."""
+    call = NAME.get(note.nr, "")
+    handler = _HANDLERS.get(call)
+    return handler(note, tgid, now) if handler else Proceed()
+
+
+def _relative(call: str, ns: int, now: Now, reply: Reply, **extra: object) -> Answer:
+    if ns <= SHORT_NS:
+        return Proceed()
+    return Hold(call, ns, now.virtual + ns, reply, **extra)  # type: ignore[arg-type]
+
+
+def _absolute(call: str, at: int, clock: int, now: Now, reply: Reply, **extra: object) -> Answer:
+    """An absolute deadline on `clock`, computed by the sample from its virtual clock: held
+    even when short, since the kernel would wait the skipped time too."""
+    deadline = at - (now.real(clock) - now.real(CLOCK_MONOTONIC))
+    if deadline <= now.virtual:
+        return reply
+    return Hold(call, deadline - now.virtual, deadline, reply, **extra)  # type: ignore[arg-type]
+
+
+def _nanosleep(note: Notification, tgid: int, now: Now) -> Answer:
+    """nanosleep(const struct timespec *req, struct timespec *rem)"""
+    return _relative("nanosleep", memory.timespec_ns(note.pid, note.args[0]), now, Reply())
+
+
+def _clock_nanosleep(note: Notification, tgid: int, now: Now) -> Answer:
+    """clock_nanosleep(clockid, flags, const struct timespec *req, struct timespec *rem)"""
+    clock, flags = _s32(note.args[0]), note.args[1]
+    if clock not in VIRTUAL_CLOCKS:
+        return Proceed()
+    ns = memory.timespec_ns(note.pid, note.args[2])
+    if flags & TIMER_ABSTIME:
+        return _absolute("clock_nanosleep", ns, clock, now, Reply())
+    return _relative("clock_nanosleep", ns, now, Reply())
+
+
+def _watch(pid: int, fds: list[tuple[int, int]]) -> FdProbe | None:
+    """Duplicates of the sample's fds to poll; None when one cannot be had (then the wait
+    runs in the kernel, uncompressed, rather than miss its input)."""
+    watched: list[tuple[int, int]] = []
+    for fd, events in fds[:MAX_WATCHED_FDS]:
+        if fd < 0:
+            continue
+        ours = memory.duplicate_fd(pid, fd)
+        if ours < 0:
+            for mine, _ in watched:
+                os.close(mine)
+            return None
+        watched.append((ours, events or select.POLLIN))
+    return FdProbe(watched)
+
+
+def _pollfds(note: Notification, tgid: int) -> tuple[bytes, list[tuple[int, int]]]:
+    """struct pollfd { int fd; short events; short revents; }[nfds]"""
+    nfds = min(note.args[1], MAX_WATCHED_FDS)
+    raw = memory.read(note.pid, note.args[0], 8 * nfds) if nfds else b""
+    entries = [struct.unpack_from("<ihh", raw, 8 * i) for i in range(nfds)]
+    cleared = b"".join(struct.pack("<ihh", fd, ev, 0) for fd, ev, _ in entries)
+    return cleared, [(fd, ev & 0xFFFF) for fd, ev, _ in entries]
+
+
+def _poll_hold(note: Notification, tgid: int, now: Now, call: str, ns: int | None) -> Answer:
+    if ns is None:
+        return Proceed()
+    cleared, fds = _pollfds(note, tgid)
+    probe = _watch(tgid, fds)
+    if probe is None:
+        return Proceed()
+    answer = _relative(call, ns, now, Reply(), writes=((note.args[0], cleared),), probe=probe)
+    if not isinstance(answer, Hold):
+        probe.close()
+    return answer
+
+
+def _poll(note: Notification, tgid: int, now: Now) -> Answer:
+    """poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)"""
+    ms = _s32(note.args[2])
+    return _poll_hold(note, tgid, now, "poll", ms * 1_000_000 if ms > 0 else None)
+
+
+def _ppoll(note: Notification, tgid: int, now: Now) -> Answer:
+    """ppoll(fds, nfds, const struct timespec *tmo, const sigset_t *mask, size_t size)"""
+    return _poll_hold(note, tgid, now, "ppoll", memory.timespec_ns(note.pid, note.args[2]))
+
+
+def _fd_set(tid: int, address: int, nfds: int) -> list[int]:
+    if not address or nfds <= 0:
+        return []
+    raw = memory.read(tid, address, (nfds + 63) // 64 * 8)
+    bits = int.from_bytes(raw, "little")
+    return [fd for fd in range(nfds) if bits >> fd & 1]
+
+
+def _select_hold(note: Notification, tgid: int, now: Now, call: str, ns: int) -> Answer:
+    """select(int nfds, fd_set *r, fd_set *w, fd_set *e, timeval/timespec *timeout)"""
+    nfds = min(_s32(note.args[0]), MAX_WATCHED_FDS)
+    fds: list[tuple[int, int]] = []
+    for arg, events in ((1, select.POLLIN), (2, select.POLLOUT), (3, select.POLLPRI)):
+        fds += [(fd, events) for fd in _fd_set(note.pid, note.args[arg], nfds)]
+    probe = _watch(tgid, fds)
+    if probe is None:
+        return Proceed()
+    size = max(nfds, 0) + 63 >> 6 << 3
+    writes = tuple((note.args[arg], bytes(size)) for arg in (1, 2, 3) if note.args[arg] and size)
+    writes += ((note.args[4], bytes(16)),)  # Linux leaves the time not slept: none
+    answer = _relative(call, ns, now, Reply(), writes=writes, probe=probe)
+    if not isinstance(answer, Hold):
+        probe.close()
+    return answer
+
+
+def _select(note: Notification, tgid: int, now: Now) -> Answer:
+    sec, usec = struct.unpack("<qq", memory.read(note.pid, note.args[4], 16))
+    return _select_hold(note, tgid, now, "select", sec * NS + usec * 1000)
+
+
+def _pselect6(note: Notification, tgid: int, now: Now) -> Answer:
+    return _select_hold(note, tgid, now, "pselect6", memory.timespec_ns(note.pid, note.args[4]))
+
+
+def _epoll(note: Notification, tgid: int, now: Now, call: str, ns: int | None) -> Answer:
+    """An epoll fd is itself pollable: readable when one of its set is ready."""
+    if ns is None:
+        return Proceed()
+    probe = _watch(tgid, [(_s32(note.args[0]), select.POLLIN)])
+    if probe is None:
+        return Proceed()
+    answer = _relative(call, ns, now, Reply(), probe=probe)
+    if not isinstance(answer, Hold):
+        probe.close()
+    return answer
+
+
+def _epoll_wait(note: Notification, tgid: int, now: Now) -> Answer:
+    """epoll_wait(epfd, events, maxevents, int timeout_ms) (epoll_pwait: + sigmask)"""
+    ms = _s32(note.args[3])
+    call = NAME[note.nr]
+    return _epoll(note, tgid, now, call, ms * 1_000_000 if ms > 0 else None)
+
+
+def _epoll_pwait2(note: Notification, tgid: int, now: Now) -> Answer:
+    """epoll_pwait2(epfd, events, maxevents, const struct timespec *timeout, sigmask, size)"""
+    return _epoll(note, tgid, now, "epoll_pwait2", memory.timespec_ns(note.pid, note.args[3]))
+
+
+def _futex(note: Notification, tgid: int, now: Now) -> Answer:
+    """futex(u32 *uaddr, int op, u32 val, const struct timespec *timeout, …): FUTEX_WAIT's
+    timeout is relative (monotonic), FUTEX_WAIT_BITSET's absolute (monotonic, or realtime with
+    FUTEX_CLOCK_REALTIME)."""
+    op = note.args[1]
+    value = note.args[2] & 0xFFFFFFFF
+    probe = FutexProbe(note.pid, note.args[0], value)
+    if probe.ready():
+        return Proceed()  # the word already changed: the kernel answers EAGAIN
+    ns = memory.timespec_ns(note.pid, note.args[3])
+    timed_out = Reply(error=errno.ETIMEDOUT)
+    if op & FUTEX_CMD_BITS == FUTEX_WAIT_BITSET:
+        clock = CLOCK_REALTIME if op & FUTEX_CLOCK_REALTIME else CLOCK_MONOTONIC
+        return _absolute("futex", ns, clock, now, timed_out, probe=probe)
+    if op & FUTEX_CMD_BITS == FUTEX_WAIT:
+        return _relative("futex", ns, now, timed_out, probe=probe)
+    return Proceed()
+
+
+def _sigtimedwait(note: Notification, tgid: int, now: Now) -> Answer:
+    """rt_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts, size)"""
+    mask = struct.unpack("<Q", memory.read(note.pid, note.args[0], 8))[0]
+    probe = SignalProbe(note.pid, tgid, mask)
+    if probe.ready():
+        return Proceed()
+    ns = memory.timespec_ns(note.pid, note.args[2])
+    return _relative("rt_sigtimedwait", ns, now, Reply(error=errno.EAGAIN), probe=probe)
+
+
+def _alarm(note: Notification, tgid: int, now: Now) -> Answer:
+    """alarm(unsigned seconds): returns the seconds left of the previous alarm (the keeper
+    fills that in), 0 cancels."""
+    seconds = note.args[0] & 0xFFFFFFFF
+    return SetTimer(Reply(), now.virtual + seconds * NS if seconds else None, 0)
+
+
+def _setitimer(note: Notification, tgid: int, now: Now) -> Answer:
+    """setitimer(int which, const struct itimerval *new, struct itimerval *old);
+    struct itimerval { struct timeval it_interval; struct timeval it_value; }"""
+    if _s32(note.args[0]) != ITIMER_REAL or not note.args[1]:
+        return Proceed()
+    isec, iusec, vsec, vusec = struct.unpack("<qqqq", memory.read(note.pid, note.args[1], 32))
+    value = vsec * NS + vusec * 1000
+    old = note.args[2]
+
+    def old_writes(left_ns: int, interval_ns: int) -> tuple[tuple[int, bytes], ...]:
+        if not old:
+            return ()
+        return ((old, struct.pack("<qqqq", *divmod(interval_ns // 1000, 1_000_000),
+                                  *divmod(left_ns // 1000, 1_000_000))),)  # fmt: skip
+
+    return SetTimer(
+        Reply(), now.virtual + value if value else None, isec * NS + iusec * 1000, old_writes
+    )
+
+
+def _timerfd_settime(note: Notification, tgid: int, now: Now) -> Answer:
+    """timerfd_settime(int fd, int flags, const struct itimerspec *new, struct itimerspec *old);
+    struct itimerspec { struct timespec it_interval; struct timespec it_value; }"""
+    fd = _s32(note.args[0])
+    isec, insec, vsec, vnsec = struct.unpack("<qqqq", memory.read(note.pid, note.args[2], 32))
+    value, interval = vsec * NS + vnsec, isec * NS + insec
+    old = note.args[3]
+
+    def old_writes(left_ns: int, interval_ns: int) -> tuple[tuple[int, bytes], ...]:
+        if not old:
+            return ()
+        return ((old, struct.pack("<qqqq", *divmod(interval_ns, NS), *divmod(left_ns, NS))),)
+
+    if value == 0:
+        return SetTimer(Reply(), None, 0, old_writes, target_fd=fd)
+    if note.args[1] & TIMER_ABSTIME:
+        clock = _timerfd_clock(tgid, fd)
+        deadline = value - (now.real(clock) - now.real(CLOCK_MONOTONIC))
+    else:
+        deadline = now.virtual + value
+    if 0 < interval <= SHORT_NS or (not interval and deadline - now.virtual <= SHORT_NS):
+        return SetTimer(Reply(), None, 0, target_fd=fd, passthrough=True)
+    ours = memory.duplicate_fd(tgid, fd)
+    if ours < 0:
+        return Proceed()
+    return SetTimer(Reply(), deadline, interval, old_writes, target_fd=fd, our_fd=ours)
+
+
+def _timerfd_clock(pid: int, fd: int) -> int:
+    """/proc/PID/fdinfo/FD of a timerfd: `clockid: 1`."""
+    with (
+        contextlib.suppress(OSError, ValueError, StopIteration),
+        open(f"/proc/{pid}/fdinfo/{fd}") as info,
+    ):
+        return int(next(x for x in info if x.startswith("clockid:")).split()[1])
+    return CLOCK_MONOTONIC
+
+
+def expire_timerfd(fd: int) -> None:
+    """Make the timerfd behind our duplicate expire now (1 ns from now, once)."""
+    spec = (ctypes.c_int64 * 4)(0, 0, 0, 1)
+    _libc.syscall(SYS_TIMERFD_SETTIME, fd, 0, ctypes.byref(spec), None)
+
+
+def _s32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+_HANDLERS: dict[str, Callable[[Notification, int, Now], Answer]] = {
+    "nanosleep": _nanosleep,
+    "clock_nanosleep": _clock_nanosleep,
+    "poll": _poll,
+    "ppoll": _ppoll,
+    "select": _select,
+    "pselect6": _pselect6,
+    "epoll_wait": _epoll_wait,
+    "epoll_pwait": _epoll_wait,
+    "epoll_pwait2": _epoll_pwait2,
+    "futex": _futex,
+    "rt_sigtimedwait": _sigtimedwait,
+    "alarm": _alarm,
+    "setitimer": _setitimer,
+    "timerfd_settime": _timerfd_settime,
+}

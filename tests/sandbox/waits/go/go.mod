@@ -1,0 +1,3 @@
+module waitergo
+
+go 1.19

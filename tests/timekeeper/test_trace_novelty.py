@@ -1,0 +1,31 @@
+"""What counts as the sample doing something new: a trace line unlike the ones before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from detonate.sandbox.trace_novelty import TraceNovelty
+
+ROUND = (
+    '{pid} 1795818{t}.666156 openat(AT_FDCWD</>, "/var/lib/pg/base/5/{rel}", O_RDWR) = {fd}\n'
+    "{pid} 1795818{t}.666200 clone(child_stack=NULL, flags=SIGCHLD) = {child}\n"
+)
+
+
+def test_a_worker_round_repeated_with_other_numbers_is_not_new(tmp_path: Path) -> None:
+    trace = tmp_path / "trace.log"
+    novelty = TraceNovelty(trace)
+    assert novelty() == 0  # no trace yet
+    trace.write_text(ROUND.format(pid=100, t=1, rel=1259, fd=7, child=101))
+    first = novelty()
+    assert first == 2
+    with open(trace, "a") as more:
+        more.write(ROUND.format(pid=230, t=9, rel=2608, fd=12, child=231))
+    assert novelty() == first  # the same calls again: a loop's round
+    with open(trace, "a") as more:
+        more.write('230 1795818300.1 execve("/tmp/payload", ["payload"], 0x1 /* 1 var */) = 0\n')
+        more.write("230 1795818300.2 connect(3, {sa_family=AF_INET, sin_port=htons(3333)")
+    assert novelty() == first + 1  # the unterminated last line waits for its end
+    with open(trace, "a") as more:
+        more.write(", ...}, 16) = 0\n")
+    assert novelty() == first + 2
