@@ -33,24 +33,10 @@ WAIT_KINDS = ("time.sleep_skipped", "time.wait_timed_out", "time.wait_pending")
 
 # Form → the call today's sandbox does not shorten (docs/sandbox.md, "Time").
 NOT_COMPRESSED_YET = {
-    "busybox-read-t": "poll",
-    "c-poll": "poll",
-    "c-select": "select",
-    "c-epoll-wait": "epoll_wait",
-    "c-timerfd": "timerfd read",
-    "c-alarm-pause": "alarm + pause",
-    "c-sigtimedwait": "rt_sigtimedwait",
-    "c-cond-timedwait": "futex",
     "c-so-rcvtimeo": "SO_RCVTIMEO recvfrom",
-    "go-sleep": "Go runtime (futex, epoll_pwait)",
-    "go-after": "Go runtime (futex, epoll_pwait)",
-    "go-ticker": "Go runtime (futex, epoll_pwait)",
-    "python-event": "futex",
-    "python-asyncio": "epoll_wait",
 }
 # Forms whose wait is shortened, but something else of issue 8 is missing.
 OTHER_GAPS = {
-    "clock-check": "issue 8: the clocks do not show the skipped sleep yet",
     # CPython sleeps with clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, deadline): skipped,
     # so the payload runs, but the tracer cannot tell the deadline's distance (no SleepSkipped)
     "python-sleep": "issue 8: an absolute CLOCK_MONOTONIC sleep is skipped but not reported",
