@@ -1,0 +1,186 @@
+"""Static results that depend only on a file's bytes, kept on disk by the file's sha256.
+
+One SQLite table, one row per (sha256, analyzer, analyzer version, ruleset hash): a changed rule
+or a new analyzer version misses exactly the rows it must, and old rows are simply never read
+again (pruning is the cache's job, not ours). Safe under concurrent scans (WAL, busy timeout);
+a database that is not one (a truncated or overwritten file) is moved aside and rebuilt.
+
+    <cache-dir>/results/static.sqlite3
+      results(sha256 TEXT, analyzer TEXT, version TEXT, ruleset TEXT, value TEXT JSON)
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DB_NAME = "static.sqlite3"
+BUSY_TIMEOUT_MS = 30_000
+BATCH = 500  # sha256 values per SELECT (SQLite's variable limit is 32766; stay far below)
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    sha256 TEXT NOT NULL,
+    analyzer TEXT NOT NULL,
+    version TEXT NOT NULL,
+    ruleset TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (sha256, analyzer, version, ruleset)
+) WITHOUT ROWID
+"""
+
+
+@dataclass(frozen=True)
+class ResultKey:
+    """What a cached value was computed with: `analyzer` "yara", its `version` (bumped when its
+    code changes what it finds) and the hash of the rules it ran."""
+
+    analyzer: str
+    version: str
+    ruleset: str
+
+
+@dataclass
+class CacheCounters:
+    hits: int = 0
+    misses: int = 0
+    stored: int = 0
+    rebuilt: int = 0  # corrupt databases moved aside and recreated
+
+
+_totals: dict[str, CacheCounters] = {}
+_totals_lock = threading.Lock()
+
+
+def cache_stats() -> dict[str, dict[str, int]]:
+    """Hits, misses and stores of this process, per analyzer, e.g.
+    {"yara": {"hits": 10210, "misses": 14, "stored": 14, "rebuilt": 0}}."""
+    with _totals_lock:
+        return {name: dict(vars(c)) for name, c in sorted(_totals.items())}
+
+
+def reset_cache_stats() -> None:
+    with _totals_lock:
+        _totals.clear()
+
+
+def _count(analyzer: str, **deltas: int) -> None:
+    with _totals_lock:
+        counters = _totals.setdefault(analyzer, CacheCounters())
+        for name, delta in deltas.items():
+            setattr(counters, name, getattr(counters, name) + delta)
+
+
+class ResultCache:
+    """Cached values by sha256 for one key. `directory=None` keeps nothing between scans (tests,
+    or a scan without a cache directory) but still counts misses."""
+
+    def __init__(self, directory: Path | None, key: ResultKey) -> None:
+        self.key = key
+        self.path = directory / DB_NAME if directory else None
+        self._db: sqlite3.Connection | None = None
+
+    def get_many(self, digests: Iterable[str]) -> dict[str, object]:
+        """The cached values among `digests`; every digest asked counts as a hit or a miss."""
+        wanted = sorted(set(digests))
+        found: dict[str, object] = {}
+        db = self._connect()
+        if db is not None:
+            for start in range(0, len(wanted), BATCH):
+                chunk = wanted[start : start + BATCH]
+                marks = ",".join("?" * len(chunk))
+                rows = self._query(
+                    db,
+                    f"SELECT sha256, value FROM results WHERE analyzer = ? AND version = ? "
+                    f"AND ruleset = ? AND sha256 IN ({marks})",
+                    (self.key.analyzer, self.key.version, self.key.ruleset, *chunk),
+                )
+                for digest, value in rows:
+                    try:
+                        found[digest] = json.loads(value)
+                    except ValueError:
+                        continue  # a damaged row is a miss; put_many overwrites it
+        _count(self.key.analyzer, hits=len(found), misses=len(wanted) - len(found))
+        return found
+
+    def put_many(self, values: Mapping[str, object]) -> None:
+        db = self._connect()
+        if db is None or not values:
+            return
+        rows = [
+            (digest, self.key.analyzer, self.key.version, self.key.ruleset, json.dumps(value))
+            for digest, value in values.items()
+        ]
+        try:
+            with db:
+                db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)", rows)
+        except sqlite3.OperationalError:
+            return  # locked past the busy timeout, disk full: these results are not kept
+        except sqlite3.DatabaseError:
+            self._rebuild()
+            return
+        _count(self.key.analyzer, stored=len(rows))
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _query(
+        self, db: sqlite3.Connection, sql: str, params: tuple[str, ...]
+    ) -> list[tuple[str, str]]:
+        try:
+            return db.execute(sql, params).fetchall()
+        except sqlite3.OperationalError:
+            return []  # locked past the busy timeout: a miss, not a broken cache
+        except sqlite3.DatabaseError:
+            self._rebuild()
+            return []
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self.path is None or self._db is not None:
+            return self._db
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = _open(self.path)
+        except sqlite3.OperationalError:
+            return None  # locked or unreadable now: scan without the cache
+        except sqlite3.DatabaseError:
+            self._rebuild()
+        return self._db
+
+    def _rebuild(self) -> None:
+        """Move a corrupt database aside (another scan may still hold it open) and start anew;
+        a cache that cannot be rebuilt is simply not used."""
+        assert self.path is not None
+        self.close()
+        _count(self.key.analyzer, rebuilt=1)
+        for suffix in ("", "-wal", "-shm"):
+            damaged = self.path.with_name(self.path.name + suffix)
+            try:
+                damaged.replace(damaged.with_name(damaged.name + ".corrupt"))
+            except FileNotFoundError:
+                pass
+            except OSError:
+                return
+        try:
+            self._db = _open(self.path)
+        except sqlite3.DatabaseError:
+            self._db = None
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level="DEFERRED")
+    try:
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")  # a lost row after a power cut is a miss
+        db.execute(SCHEMA)
+        db.execute("SELECT count(*) FROM results LIMIT 1").fetchone()
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return db
