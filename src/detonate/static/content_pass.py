@@ -203,6 +203,9 @@ def _scan_all(
 ) -> Iterator[Outcome]:
     """Scan on worker processes when there is enough work, in this process otherwise."""
     total = sum(t.read_bytes for t in tasks)
+    for task in tasks:  # compile the size classes here, once, for the workers to inherit
+        if task.yara:
+            compiled.for_size(task.read_bytes)
     if WORKERS < 2 or (total < IN_PROCESS_BYTES and len(tasks) < IN_PROCESS_FILES):
         yield from _Scanners(compiled).scan_batch(tasks)
         return
@@ -247,7 +250,7 @@ def _worker_scan(batch: list[_Task]) -> list[Outcome]:
 class _Scanners:
     def __init__(self, compiled: CompiledRules) -> None:
         self.compiled = compiled
-        self.rules = self._scanner(compiled.scan)
+        self.rules: dict[int, yara_x.Scanner] = {}  # by id of the size class's rules
         self.indicators = self._scanner(compiled.indicators)
 
     @staticmethod
@@ -271,8 +274,14 @@ class _Scanners:
     def rule_hits(self, data: bytes) -> YaraHits:
         if not data:
             return []
+        rules = self.compiled.for_size(len(data))
+        if rules is None:
+            return []  # larger than every rule's size bound
+        scanner = self.rules.get(id(rules))
+        if scanner is None:
+            scanner = self.rules[id(rules)] = self._scanner(rules)
         try:
-            matched = self.rules.scan(data).matching_rules
+            matched = scanner.scan(data).matching_rules
         except (yara_x.TimeoutError, yara_x.ScanError):
             return []  # as before: a file yara-x gives up on has no hits
         return [
