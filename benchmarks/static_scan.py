@@ -5,7 +5,7 @@ large Go binaries (Debian's prometheus, containerd, etcd, hugo, rclone, … and 
     .venv/bin/python benchmarks/static_scan.py [--rootfs DIR] [--runs 5] [--trees debian,go]
                                                [--skip-unpack]
 
-Prints, as medians over --runs, for each tree:
+Prints, as medians over --runs (wall and CPU seconds), for each tree:
   * the whole static stage (`detonate.static.analyze`: config, file rules, YARA, IOCs) with a
     cold result cache (a new cache directory each run), and with a warm one;
   * the same against the `yara` command-line tool (Debian) over the same unpacked tree with the
@@ -160,9 +160,19 @@ def bench_unpack(image, runs: int, scratch: Path) -> tuple[float, float, int]:
     return median_seconds(ours, runs), median_seconds(tar, runs), files
 
 
-def yara_cli(rootfs, cap: int, threads: list[str]) -> float:
+def timed(fn) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, this process and the children it waited
+    for) of fn(): on a shared machine the CPU time says what the work costs, the wall time
+    what a user waits."""
+    before, started = os.times(), time.perf_counter()
+    fn()
+    wall, after = time.perf_counter() - started, os.times()
+    cpu = sum(after[i] - before[i] for i in range(4))
+    return wall, cpu
+
+
+def yara_cli(rootfs, cap: int, threads: list[str]) -> None:
     rule_files = [str(r.path) for r in load_rules("static") if r.is_yara]
-    started = time.perf_counter()
     # -r recursive, -N no symlinks, size cap as ours (--skip-larger, bytes).
     subprocess.run(
         ["yara", "-r", "-N", f"--skip-larger={cap}", *threads, *rule_files, str(rootfs.root)],
@@ -170,7 +180,6 @@ def yara_cli(rootfs, cap: int, threads: list[str]) -> float:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    return time.perf_counter() - started
 
 
 def static_options(results: Path | None) -> StaticOptions:
@@ -180,41 +189,54 @@ def static_options(results: Path | None) -> StaticOptions:
     return StaticOptions()
 
 
-def bench_static(image, rootfs, runs: int, scratch: Path) -> dict[str, float]:
-    """Whole static stage, cold and warm result cache, against the yara CLI."""
+def bench_static(image, rootfs, runs: int, scratch: Path) -> dict[str, tuple[float, float]]:
+    """Whole static stage, cold and warm result cache, against the yara CLI; the four are run
+    in turn, `runs` times, so that a busy spell of the machine hits them alike."""
     cap = StaticOptions().yara_max_file_bytes
     warm_cache = scratch / "warm-results"
 
-    def ours(results: Path | None) -> float:
+    def ours(results: Path | None) -> None:
         fresh = dataclasses.replace(rootfs)  # a new Rootfs: nothing memoised from the last run
-        started = time.perf_counter()
         analyze(image, fresh, static_options(results), NullProgress())
-        return time.perf_counter() - started
 
-    def cold() -> float:
+    def cold() -> None:
         results = Path(tempfile.mkdtemp(dir=scratch))
         try:
-            return ours(results)
+            ours(results)
         finally:
             shutil.rmtree(results)
 
-    ours(warm_cache)  # compile the rules, fill the warm cache and the page cache
-    yara_cli(rootfs, cap, [])
-    return {
-        "ours, cold result cache": median_seconds(cold, runs),
-        "ours, warm result cache": median_seconds(lambda: ours(warm_cache), runs),
-        "yara -p 2": median_seconds(lambda: yara_cli(rootfs, cap, ["-p", "2"]), runs),
-        "yara (default threads)": median_seconds(lambda: yara_cli(rootfs, cap, []), runs),
+    first = timed(lambda: ours(warm_cache))  # compiles the rules, fills the warm cache
+    yara_cli(rootfs, cap, [])  # the page cache is warm for both from here on
+    contenders = {
+        "ours, cold result cache": cold,
+        "ours, warm result cache": lambda: ours(warm_cache),
+        "yara -p 2": lambda: yara_cli(rootfs, cap, ["-p", "2"]),
+        "yara (default threads)": lambda: yara_cli(rootfs, cap, []),
     }
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
+    for _ in range(runs):
+        for name, fn in contenders.items():
+            samples[name].append(timed(fn))
+    medians = {
+        name: (statistics.median(w for w, _ in got), statistics.median(c for _, c in got))
+        for name, got in samples.items()
+    }
+    return {"ours, first run in process": first, **medians}
 
 
-def print_static(name: str, rootfs, numbers: dict[str, float]) -> None:
+def print_static(name: str, rootfs, numbers: dict[str, tuple[float, float]]) -> None:
     files = sum(1 for e in rootfs.entries if e.type.value == "file")
     print(f"{name}: {files} files, {rootfs.bytes_unpacked / 2**20:.0f} MiB")
-    cold = numbers["ours, cold result cache"]
-    for label, seconds in numbers.items():
-        ratio = "" if label.startswith("ours") else f"   cold ours/this {cold / seconds:.2f}x"
-        print(f"  static stage  {label:<26} {seconds:6.2f} s{ratio}")
+    cold_wall, cold_cpu = numbers["ours, cold result cache"]
+    for label, (wall, cpu) in numbers.items():
+        if label == "ours, first run in process":
+            note = "   (one run, with the rule compile)"
+        elif label.startswith("ours"):
+            note = ""
+        else:
+            note = f"   cold ours/this: wall {cold_wall / wall:.2f}x, cpu {cold_cpu / cpu:.2f}x"
+        print(f"  static stage  {label:<26} wall {wall:6.2f} s  cpu {cpu:6.2f} s{note}")
 
 
 def bench_full_scan(archive: Path, scratch: Path) -> tuple[float, float]:

@@ -26,6 +26,7 @@ from detonate.static.result_cache import (
     ResultKey,
     cache_stats,
     reset_cache_stats,
+    stored_stats,
 )
 from detonate.static.yara_rules import compiled_rules, size_bound
 from static.rootfs_builder import SampleFile, build_rootfs, make_image
@@ -106,6 +107,9 @@ def test_a_second_scan_reads_every_result_from_the_cache(tmp_path: Path) -> None
     assert counts("iocs") == (3, 0)
     assert second.findings == first.findings and second.iocs == first.iocs
     assert "ioc-mining-pool" in {f.rule_id for f in second.findings}
+    stored = stored_stats(tmp_path / "results")  # what `detonate cache stats` shows
+    assert stored["yara"] == {"entries": 3, "hits": 3, "misses": 3}
+    assert stored[""]["bytes"] > 0
 
 
 def test_a_changed_yara_rule_rescans_and_an_unchanged_one_does_not(tmp_path: Path) -> None:

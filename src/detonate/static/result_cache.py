@@ -7,6 +7,7 @@ a database that is not one (a truncated or overwritten file) is moved aside and 
 
     <cache-dir>/results/static.sqlite3
       results(sha256 TEXT, analyzer TEXT, version TEXT, ruleset TEXT, value TEXT JSON)
+      counters(analyzer TEXT, hits INTEGER, misses INTEGER)   -- over all scans, for stats
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ CREATE TABLE IF NOT EXISTS results (
     ruleset TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (sha256, analyzer, version, ruleset)
-) WITHOUT ROWID
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (
+    analyzer TEXT PRIMARY KEY,
+    hits INTEGER NOT NULL,
+    misses INTEGER NOT NULL
+);
 """
 
 
@@ -103,8 +109,22 @@ class ResultCache:
                         found[digest] = json.loads(value)
                     except ValueError:
                         continue  # a damaged row is a miss; put_many overwrites it
-        _count(self.key.analyzer, hits=len(found), misses=len(wanted) - len(found))
+        misses = len(wanted) - len(found)
+        _count(self.key.analyzer, hits=len(found), misses=misses)
+        if db is not None and wanted:
+            self._record(db, len(found), misses)
         return found
+
+    def _record(self, db: sqlite3.Connection, hits: int, misses: int) -> None:
+        try:
+            with db:
+                db.execute(
+                    "INSERT INTO counters VALUES (?, ?, ?) ON CONFLICT (analyzer) DO UPDATE "
+                    "SET hits = hits + excluded.hits, misses = misses + excluded.misses",
+                    (self.key.analyzer, hits, misses),
+                )
+        except sqlite3.DatabaseError:
+            pass  # the counters are for `cache stats`; a scan does not fail for them
 
     def put_many(self, values: Mapping[str, object]) -> None:
         db = self._connect()
@@ -172,13 +192,40 @@ class ResultCache:
             self._db = None
 
 
+def stored_stats(directory: Path) -> dict[str, dict[str, int]]:
+    """What the cache in `directory` (`<cache-dir>/results`) holds and how it served scans, per
+    analyzer, for `detonate cache stats`: {"yara": {"entries": 10224, "hits": 20420,
+    "misses": 10224}, …, "": {"bytes": 5_345_280}} (the "" key: the database's size on disk)."""
+    path = directory / DB_NAME
+    size = sum(p.stat().st_size for p in (path, path.with_name(DB_NAME + "-wal")) if p.exists())
+    stats: dict[str, dict[str, int]] = {"": {"bytes": size}}
+    if not path.exists():
+        return stats
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            for analyzer, entries in db.execute(
+                "SELECT analyzer, count(*) FROM results GROUP BY analyzer"
+            ):
+                stats.setdefault(analyzer, {"entries": 0, "hits": 0, "misses": 0})
+                stats[analyzer]["entries"] = entries
+            for analyzer, hits, misses in db.execute("SELECT analyzer, hits, misses FROM counters"):
+                stats.setdefault(analyzer, {"entries": 0, "hits": 0, "misses": 0})
+                stats[analyzer].update(hits=hits, misses=misses)
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        pass  # a corrupt database is rebuilt by the next scan; nothing to show until then
+    return stats
+
+
 def _open(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level="DEFERRED")
     try:
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")  # a lost row after a power cut is a miss
-        db.execute(SCHEMA)
+        db.executescript(SCHEMA)
         db.execute("SELECT count(*) FROM results LIMIT 1").fetchone()
     except sqlite3.DatabaseError:
         db.close()
