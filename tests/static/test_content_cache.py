@@ -336,3 +336,20 @@ def test_size_classes_match_what_the_whole_rule_set_matches() -> None:
             else {r.identifier for r in yara_x.Scanner(rules).scan(data).matching_rules}
         )
         assert by_class == {r.identifier for r in everything.scan(data).matching_rules}, path
+
+
+def test_a_large_file_is_scanned_in_place_with_the_same_hits(tmp_path: Path) -> None:
+    """Files above the IOC head (4 MiB) are scanned through yara-x's file mapping; a hit past
+    the head is found, with its excerpt, and the head's indicators still count."""
+    miner = (
+        Path(__file__).parent.parent / "rules/samples/xmrig-miner/hit-strings.bin"
+    ).read_bytes()
+    head = b"\x7fELF" + b"\x00" * 100 + b"http://203.0.113.8/update.sh\x00"
+    large = head + b"\x00" * (5 * 1024 * 1024) + miner
+    rootfs = build_rootfs(tmp_path / "rootfs", [SampleFile("/opt/worker", large, 0o755)])
+    result = analyze(make_image(), rootfs, StaticOptions(), NullProgress())
+    (evidence,) = {f.rule_id: f for f in result.findings}["xmrig-miner"].evidence
+    assert evidence.path == "/opt/worker" and evidence.excerpt
+    assert evidence.excerpt.encode() in miner  # the excerpt is read from past the head
+    assert "http://203.0.113.8/update.sh" in result.iocs.urls
+    assert "stratum+tcp://pool.test:3333" not in result.iocs.pools  # past the head: not read

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import stat
 import weakref
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -262,8 +263,34 @@ class _Scanners:
 
     def scan_batch(self, tasks: list[_Task]) -> Iterator[Outcome]:
         for task in tasks:
+            if task.yara and task.read_bytes > FILE_BYTES:
+                # A large file is scanned where it lies (yara-x maps it) instead of being
+                # copied into a bytes object; only its head is read, for the IOCs.
+                hits = self.rule_hits_of_file(task.path, task.read_bytes)
+                head = read_path_head(task.path, FILE_BYTES) if task.iocs else b""
+                yield task, hits, self.indicators_of(head) if task.iocs else None
+                continue
             data = read_path_head(task.path, task.read_bytes)
             yield task, *self.scan(data, task.yara, task.iocs)
+
+    def rule_hits_of_file(self, path: str, size: int) -> YaraHits:
+        """`rule_hits` of the regular file at `path` (never through a symlink) of `size` bytes."""
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return []
+        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
+            return self.rule_hits(read_path_head(path, size))  # as read_path_head sees it
+        scanner = self._scanner_for(size)
+        if scanner is None:
+            return []
+        try:
+            matched = list(scanner.scan_file(path).matching_rules)
+        except (yara_x.TimeoutError, yara_x.ScanError):
+            return []
+        if not any(rule.identifier in self.compiled.by_name for rule in matched):
+            return []
+        return self.rule_hits(read_path_head(path, size))  # a hit: excerpts need the bytes
 
     def scan(self, data: bytes, yara: bool, iocs: bool) -> tuple[YaraHits | None, IocFacts | None]:
         """The rule hits of `data` (if `yara`) and the indicators of its head (if `iocs`)."""
@@ -274,12 +301,9 @@ class _Scanners:
     def rule_hits(self, data: bytes) -> YaraHits:
         if not data:
             return []
-        rules = self.compiled.for_size(len(data))
-        if rules is None:
-            return []  # larger than every rule's size bound
-        scanner = self.rules.get(id(rules))
+        scanner = self._scanner_for(len(data))
         if scanner is None:
-            scanner = self.rules[id(rules)] = self._scanner(rules)
+            return []
         try:
             matched = scanner.scan(data).matching_rules
         except (yara_x.TimeoutError, yara_x.ScanError):
@@ -289,6 +313,16 @@ class _Scanners:
             for rule in matched
             if rule.identifier in self.compiled.by_name
         ]
+
+    def _scanner_for(self, size: int) -> yara_x.Scanner | None:
+        """The scanner of the rules that can match `size` bytes; None when no rule can."""
+        rules = self.compiled.for_size(size)
+        if rules is None:
+            return None
+        scanner = self.rules.get(id(rules))
+        if scanner is None:
+            scanner = self.rules[id(rules)] = self._scanner(rules)
+        return scanner
 
     def indicators_of(self, head: bytes) -> IocFacts:
         elf = head.startswith(ELF_MAGIC)
