@@ -109,7 +109,9 @@ def ensure_go_archive(tree: Path, archive: Path) -> Path:
         layers=(directory_layer(tree, lambda n: True, "ADD go /"),),
         cmd=("/usr/bin/prometheus",),
     )
-    write_oci_archive(spec, archive)
+    partial = archive.with_name(archive.name + ".partial")
+    write_oci_archive(spec, partial)
+    partial.rename(archive)
     return archive
 
 
@@ -122,7 +124,9 @@ def ensure_archive(rootfs: Path, archive: Path) -> Path:
         directory_layer(rootfs, lambda n: not n.startswith("usr/"), "ADD rest /"),
     )
     spec = ImageSpec(name="bench/debian", tag="bookworm", layers=layers, cmd=("/bin/bash",))
-    write_oci_archive(spec, archive)
+    partial = archive.with_name(archive.name + ".partial")  # a stopped run leaves no half
+    write_oci_archive(spec, partial)
+    partial.rename(archive)
     return archive
 
 

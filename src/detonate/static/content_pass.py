@@ -144,8 +144,12 @@ def _run_pass(rootfs: Rootfs, options: StaticOptions, progress: Progress) -> Con
     ioc_cache = ResultCache(options.results_cache, ResultKey("iocs", IOC_VERSION, ENGINE))
     try:
         for key, value in yara_cache.get_many(k for k in yara_files if ":" not in k).items():
-            if isinstance(value, list):
+            if not isinstance(value, list):
+                continue  # not the shape this version writes: scanned again
+            try:
                 results.yara[key] = [(str(rule), str(text)) for rule, text in value]
+            except (TypeError, ValueError):
+                continue
         for key, value in ioc_cache.get_many(k for k in ioc_files if ":" not in k).items():
             try:
                 results.iocs[key] = IocFacts.from_json(value)
