@@ -353,3 +353,16 @@ def test_a_large_file_is_scanned_in_place_with_the_same_hits(tmp_path: Path) -> 
     assert evidence.excerpt.encode() in miner  # the excerpt is read from past the head
     assert "http://203.0.113.8/update.sh" in result.iocs.urls
     assert "stratum+tcp://pool.test:3333" not in result.iocs.pools  # past the head: not read
+
+
+@pytest.mark.parametrize("scheme", ["stratum+tcp://", "STRATUM+SSL://", "Stratum+Tcp://"])
+@pytest.mark.parametrize("encoding", ["ascii", "utf-16-le"])
+def test_miner_rule_finds_stratum_urls_in_any_case_ascii_or_wide(
+    scheme: str, encoding: str
+) -> None:
+    """The miner rule's stratum strings became one regex (fewer atoms): still nocase and wide."""
+    data = b"randomx donate-level nicehash " + scheme.encode(encoding) + b" end"
+    matched = yara_x.Scanner(compiled_rules().scan).scan(data).matching_rules
+    assert [r.identifier for r in matched] == ["xmrig_miner"]
+    without = data.replace(scheme.encode(encoding), b"")
+    assert not list(yara_x.Scanner(compiled_rules().scan).scan(without).matching_rules)
