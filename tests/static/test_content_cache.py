@@ -25,6 +25,7 @@ from detonate.static.result_cache import (
     ResultCache,
     ResultKey,
     cache_stats,
+    close_connections,
     reset_cache_stats,
     stored_stats,
 )
@@ -145,6 +146,7 @@ def test_a_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
     cache = tmp_path / "results"
     options = StaticOptions(results_cache=cache)
     first = scan(tmp_path / "a", options)
+    close_connections()  # as a new process would find it
     (cache / DB_NAME).write_bytes(b"this is not an SQLite database" * 100)
     for leftover in cache.glob(DB_NAME + "-*"):
         leftover.unlink()

@@ -145,9 +145,9 @@ class ResultCache:
         _count(self.key.analyzer, stored=len(rows))
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        """Done with this key; the connection stays open for the process's next use (closing
+        the last connection checkpoints the WAL, an fsync, for every analyzer of every scan)."""
+        self._db = None
 
     def _query(
         self, db: sqlite3.Connection, sql: str, params: tuple[str, ...]
@@ -163,6 +163,10 @@ class ResultCache:
     def _connect(self) -> sqlite3.Connection | None:
         if self.path is None or self._db is not None:
             return self._db
+        shared = _connections.get((self.path, threading.get_ident()))
+        if shared is not None:
+            self._db = shared
+            return shared
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = _open(self.path)
@@ -176,7 +180,10 @@ class ResultCache:
         """Move a corrupt database aside (another scan may still hold it open) and start anew;
         a cache that cannot be rebuilt is simply not used."""
         assert self.path is not None
-        self.close()
+        self._db = None
+        damaged_db = _connections.pop((self.path, threading.get_ident()), None)
+        if damaged_db is not None:
+            damaged_db.close()
         _count(self.key.analyzer, rebuilt=1)
         for suffix in ("", "-wal", "-shm"):
             damaged = self.path.with_name(self.path.name + suffix)
@@ -219,8 +226,24 @@ def stored_stats(directory: Path) -> dict[str, dict[str, int]]:
     return stats
 
 
+# One connection per database and thread, kept for the process's later scans.
+_connections: dict[tuple[Path, int], sqlite3.Connection] = {}
+
+
+def close_connections() -> None:
+    """Close the kept connections (a long-lived process between batches, tests)."""
+    while _connections:
+        _, db = _connections.popitem()
+        db.close()
+
+
 def _open(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level="DEFERRED")
+    db = sqlite3.connect(
+        path,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level="DEFERRED",
+        check_same_thread=False,  # kept per thread id; a later thread may reuse a dead one's id
+    )
     try:
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA journal_mode = WAL")
@@ -230,4 +253,5 @@ def _open(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError:
         db.close()
         raise
+    _connections[(path, threading.get_ident())] = db
     return db
