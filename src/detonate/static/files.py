@@ -39,8 +39,16 @@ class FileSubject:
         self.entry = entry
         self.owned = owned
         self._content: str | None = None
+        self._values: dict[str, object] = {}  # each of ~30 rules asks for the same few fields
 
     def get(self, field: str) -> object:
+        try:
+            return self._values[field]
+        except KeyError:
+            value = self._values[field] = self._get(field)
+            return value
+
+    def _get(self, field: str) -> object:
         entry = self.entry
         match field:
             case "path":
