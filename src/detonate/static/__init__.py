@@ -12,6 +12,7 @@ from detonate.model.iocs import Iocs
 from detonate.model.options import StaticOptions
 from detonate.progress import Progress
 from detonate.static.config import ConfigAnalyzer
+from detonate.static.content_pass import start_content_pass
 from detonate.static.files import FileIndexAnalyzer
 from detonate.static.interface import Analyzer, AnalyzerResult
 from detonate.static.iocs import IocAnalyzer
@@ -34,6 +35,7 @@ def analyze(
     files the findings point at."""
     findings: list[Finding] = []
     iocs = Iocs()
+    start_content_pass(rootfs, options, progress)  # scans while the first analyzers run
     for analyzer in ANALYZERS:
         result = analyzer.analyze(image, rootfs, options, progress)
         findings.extend(result.findings)

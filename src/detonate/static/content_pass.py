@@ -19,9 +19,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import stat
+import threading
 import weakref
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,19 +101,53 @@ def content_key(entry: FileEntry) -> str:
 
 
 # One pass per Rootfs and options: the YARA and the IOC analyzer both read its results.
-_memo: dict[tuple[int, StaticOptions], tuple[weakref.ref[Rootfs], ContentResults]] = {}
+_memo: dict[tuple[int, StaticOptions], tuple[weakref.ref[Rootfs], Future[ContentResults]]] = {}
+_memo_lock = threading.Lock()
+
+
+def start_content_pass(rootfs: Rootfs, options: StaticOptions, progress: Progress) -> None:
+    """Begin the pass on a thread of its own: while the workers scan, this process evaluates
+    the file-index rules instead of waiting. `content_results` then waits for it."""
+    future = _claim(rootfs, options)
+    if future is None:
+        return
+    thread = threading.Thread(
+        target=_fulfil, args=(future, rootfs, options, progress), name="static-content-pass"
+    )
+    thread.daemon = True  # a scan that fails earlier does not wait for it at exit
+    thread.start()
 
 
 def content_results(rootfs: Rootfs, options: StaticOptions, progress: Progress) -> ContentResults:
-    memo_key = (id(rootfs), options)
-    cached = _memo.get(memo_key)
-    if cached and cached[0]() is rootfs:
-        return cached[1]
-    results = _run_pass(rootfs, options, progress)
-    for key in [k for k, (ref, _) in _memo.items() if ref() is None]:
-        del _memo[key]
-    _memo[memo_key] = (weakref.ref(rootfs), results)
-    return results
+    future = _claim(rootfs, options)
+    if future is not None:  # not started in the background: run it here
+        _fulfil(future, rootfs, options, progress)
+    with _memo_lock:
+        pending = _memo[(id(rootfs), options)][1]
+    return pending.result()
+
+
+def _claim(rootfs: Rootfs, options: StaticOptions) -> Future[ContentResults] | None:
+    """A new future for this rootfs and options, or None when a pass has one already."""
+    key = (id(rootfs), options)
+    with _memo_lock:
+        cached = _memo.get(key)
+        if cached and cached[0]() is rootfs:
+            return None
+        for stale in [k for k, (ref, _) in _memo.items() if ref() is None]:
+            del _memo[stale]
+        future: Future[ContentResults] = Future()
+        _memo[key] = (weakref.ref(rootfs), future)
+        return future
+
+
+def _fulfil(
+    future: Future[ContentResults], rootfs: Rootfs, options: StaticOptions, progress: Progress
+) -> None:
+    try:
+        future.set_result(_run_pass(rootfs, options, progress))
+    except BaseException as error:  # raised again where the results are read
+        future.set_exception(error)
 
 
 @dataclass(frozen=True)

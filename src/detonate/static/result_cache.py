@@ -237,7 +237,15 @@ def close_connections() -> None:
         db.close()
 
 
+_open_lock = threading.Lock()  # two threads creating the database at once: one gets "locked"
+
+
 def _open(path: Path) -> sqlite3.Connection:
+    with _open_lock:
+        return _open_unlocked(path)
+
+
+def _open_unlocked(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(
         path,
         timeout=BUSY_TIMEOUT_MS / 1000,

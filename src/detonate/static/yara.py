@@ -24,10 +24,10 @@ class YaraAnalyzer:
     def analyze(
         self, image: AcquiredImage, rootfs: Rootfs, options: StaticOptions, progress: Progress
     ) -> AnalyzerResult:
+        results = content_results(rootfs, options, progress)  # compiles the rules first
         compiled = compiled_rules(options.extra_rules_dir)
         if not compiled.by_name:
             return AnalyzerResult()
-        results = content_results(rootfs, options, progress)
         hits = RuleHits("static:yara")
         for entry in rootfs.entries:
             if entry.type is not FileType.FILE or not 0 < entry.size <= options.yara_max_file_bytes:
