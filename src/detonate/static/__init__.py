@@ -12,7 +12,7 @@ from detonate.model.iocs import Iocs
 from detonate.model.options import StaticOptions
 from detonate.progress import Progress
 from detonate.static.config import ConfigAnalyzer
-from detonate.static.content_pass import start_content_pass
+from detonate.static.content_pass import settle_content_pass, start_content_pass
 from detonate.static.files import FileIndexAnalyzer
 from detonate.static.interface import Analyzer, AnalyzerResult
 from detonate.static.iocs import IocAnalyzer
@@ -36,10 +36,13 @@ def analyze(
     findings: list[Finding] = []
     iocs = Iocs()
     start_content_pass(rootfs, options, progress)  # scans while the first analyzers run
-    for analyzer in ANALYZERS:
-        result = analyzer.analyze(image, rootfs, options, progress)
-        findings.extend(result.findings)
-        iocs = iocs.merged(result.iocs)
+    try:
+        for analyzer in ANALYZERS:
+            result = analyzer.analyze(image, rootfs, options, progress)
+            findings.extend(result.findings)
+            iocs = iocs.merged(result.iocs)
+    finally:
+        settle_content_pass(rootfs, options)
     hashes = {e.sha256 for f in findings for e in f.evidence if e.sha256}
     iocs = iocs.merged(Iocs(file_hashes=tuple(sorted(hashes))))
     findings.sort(key=lambda f: (f.rule_id, f.source))

@@ -127,6 +127,15 @@ def content_results(rootfs: Rootfs, options: StaticOptions, progress: Progress) 
     return pending.result()
 
 
+def settle_content_pass(rootfs: Rootfs, options: StaticOptions) -> None:
+    """Wait for a started pass to end, whatever its outcome: no work outlives the stage (an
+    analyzer that failed first leaves the pass's own error unread)."""
+    with _memo_lock:
+        cached = _memo.get((id(rootfs), options))
+    if cached is not None:
+        cached[1].exception()
+
+
 def _claim(rootfs: Rootfs, options: StaticOptions) -> Future[ContentResults] | None:
     """A new future for this rootfs and options, or None when a pass has one already."""
     key = (id(rootfs), options)
