@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from detonate import __version__
@@ -158,7 +159,12 @@ def scan(
                 rootfs = unpack(image, options.cache_dir, options.unpack, progress)
             _check(cancel, "static")
             with timings.stage("static"):
-                static = analyze(image, rootfs, options.static, progress)
+                static_options = options.static
+                if static_options.results_cache is None:  # per-content results live in the cache
+                    static_options = replace(
+                        static_options, results_cache=options.cache_dir / "results"
+                    )
+                static = analyze(image, rootfs, static_options, progress)
             findings = list(static.findings)
             iocs = iocs.merged(static.iocs)
             if not options.static_only:

@@ -13,7 +13,7 @@ from detonate.rules.loader import (
     load_rules,
     ruleset_hash,
 )
-from detonate.static.yara import compiled_rules
+from detonate.static.yara_rules import compiled_rules
 
 SOURCE = BUILTIN_DIR / "static" / "config-base64-decode.yaml"
 YARA = """rule user_marker {
@@ -63,11 +63,11 @@ def test_an_added_and_a_removed_rule_are_seen(tmp_path: Path) -> None:
 def test_an_edited_yara_rule_is_compiled_again(tmp_path: Path) -> None:
     rule = tmp_path / "user-marker.yar"
     rule.write_text(YARA % "one")
-    assert compiled_rules(tmp_path).rules.scan(b"..user-marker-one..").matching_rules
+    assert compiled_rules(tmp_path).scan.scan(b"..user-marker-one..").matching_rules
     rule.write_text(YARA % "two")
     _touch_later(rule)
     forget_fingerprints()
-    rules = compiled_rules(tmp_path).rules
+    rules = compiled_rules(tmp_path).scan
     assert not rules.scan(b"..user-marker-one..").matching_rules
     assert rules.scan(b"..user-marker-two..").matching_rules
 

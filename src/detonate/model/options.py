@@ -42,6 +42,7 @@ class AcquireOptions:
 class StaticOptions:
     yara_max_file_bytes: int = 32 * MiB  # files larger than this are not YARA-scanned
     extra_rules_dir: Path | None = None
+    results_cache: Path | None = None  # per-content results by sha256; None: kept for no scan
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from detonate.model.iocs import Iocs
 from detonate.model.options import StaticOptions
 from detonate.progress import Progress
 from detonate.static.config import ConfigAnalyzer
+from detonate.static.content_pass import settle_content_pass, start_content_pass
 from detonate.static.files import FileIndexAnalyzer
 from detonate.static.interface import Analyzer, AnalyzerResult
 from detonate.static.iocs import IocAnalyzer
@@ -34,10 +35,14 @@ def analyze(
     files the findings point at."""
     findings: list[Finding] = []
     iocs = Iocs()
-    for analyzer in ANALYZERS:
-        result = analyzer.analyze(image, rootfs, options, progress)
-        findings.extend(result.findings)
-        iocs = iocs.merged(result.iocs)
+    start_content_pass(rootfs, options, progress)  # scans while the first analyzers run
+    try:
+        for analyzer in ANALYZERS:
+            result = analyzer.analyze(image, rootfs, options, progress)
+            findings.extend(result.findings)
+            iocs = iocs.merged(result.iocs)
+    finally:
+        settle_content_pass(rootfs, options)
     hashes = {e.sha256 for f in findings for e in f.evidence if e.sha256}
     iocs = iocs.merged(Iocs(file_hashes=tuple(sorted(hashes))))
     findings.sort(key=lambda f: (f.rule_id, f.source))

@@ -1,5 +1,9 @@
 """The file index: every entry of the rootfs is a subject that YAML rules with `subject: file`
-match (names, paths, mode bits, package ownership, and the text of small files when asked)."""
+match (names, paths, mode bits, package ownership, and the text of small files when asked).
+
+The tests on the index run on every scan; the content tests' outcomes are cached by sha256
+(file_content_rules.py), so a warm scan reads no file for them.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,14 @@ from detonate.model.findings import Evidence
 from detonate.model.image import AcquiredImage
 from detonate.model.options import StaticOptions
 from detonate.progress import Progress
-from detonate.rules.loader import load_rules
+from detonate.rules.loader import Rule, load_rules
+from detonate.rules.match import Hit
+from detonate.static.file_content_rules import (
+    ContentOutcome,
+    ContentOutcomes,
+    SplitRule,
+    split_rule,
+)
 from detonate.static.file_reading import read_head
 from detonate.static.interface import AnalyzerResult
 from detonate.static.packages import package_owned_paths
@@ -28,8 +39,16 @@ class FileSubject:
         self.entry = entry
         self.owned = owned
         self._content: str | None = None
+        self._values: dict[str, object] = {}  # each of ~30 rules asks for the same few fields
 
     def get(self, field: str) -> object:
+        try:
+            return self._values[field]
+        except KeyError:
+            value = self._values[field] = self._get(field)
+            return value
+
+    def _get(self, field: str) -> object:
         entry = self.entry
         match field:
             case "path":
@@ -75,19 +94,57 @@ class FileIndexAnalyzer:
         self, image: AcquiredImage, rootfs: Rootfs, options: StaticOptions, progress: Progress
     ) -> AnalyzerResult:
         rules = [r for r in load_rules("static", options.extra_rules_dir) if r.subject == "file"]
+        splits = {rule.meta.id: split_rule(rule) for rule in rules}
         owned = package_owned_paths(rootfs)
-        hits = RuleHits("static:files")
         task = "static: file index"
         progress.start(task, total=len(rootfs.entries), unit="files")
+        # 1. Every test but the content ones, on every entry; contents wanted, by sha256.
+        pending: list[tuple[FileSubject, Rule, Hit, SplitRule | None]] = []
+        wanted: dict[str, dict[str, FileSubject]] = {}  # rule id → sha256 → a file with it
         for count, entry in enumerate(rootfs.entries, 1):
             subject = FileSubject(rootfs, entry, owned)
             for rule in rules:
-                assert rule.matcher is not None
-                hit = rule.matcher.evaluate(subject)
+                split = splits[rule.meta.id]
+                if split is None or not entry.sha256:
+                    assert rule.matcher is not None
+                    hit = rule.matcher.evaluate(subject)
+                    if hit is not None:
+                        pending.append((subject, rule, hit, None))
+                    continue
+                hit = split.index_part.evaluate(subject)
                 if hit is not None:
-                    hits.add(rule, _evidence(subject, hit.excerpts))
+                    pending.append((subject, rule, hit, split))
+                    wanted.setdefault(rule.meta.id, {}).setdefault(entry.sha256, subject)
             if count % PROGRESS_STEP == 0:
                 progress.advance(task, PROGRESS_STEP)
+        # 2. The content tests: from the cache, or each content read once for all its rules.
+        outcomes = ContentOutcomes(options.results_cache)
+        missing: dict[str, list[SplitRule]] = {}
+        for rule_id, by_digest in wanted.items():
+            split = splits[rule_id]
+            assert split is not None
+            for digest in outcomes.load(split, by_digest):
+                missing.setdefault(digest, []).append(split)
+        computed: dict[str, dict[str, ContentOutcome]] = {}
+        for digest, digest_splits in missing.items():
+            first = wanted[digest_splits[0].rule.meta.id][digest]
+            content = FileSubject(rootfs, first.entry, owned).content  # not kept on `first`
+            for split in digest_splits:
+                outcome = split.content_outcome(content)
+                computed.setdefault(split.rule.meta.id, {})[digest] = outcome
+        for rule_id, values in computed.items():
+            split = splits[rule_id]
+            assert split is not None
+            outcomes.store(split, values)
+        # 3. Hits in index order, as one pass would have found them.
+        hits = RuleHits("static:files")
+        for subject, rule, hit, split in pending:
+            if split is None:
+                hits.add(rule, _evidence(subject, hit.excerpts))
+                continue
+            ok, texts = outcomes.known[(rule.meta.id, subject.entry.sha256)]
+            if ok:
+                hits.add(rule, _evidence(subject, hit.excerpts + texts))
         progress.finish(task)
         return AnalyzerResult(findings=hits.findings())
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -34,6 +35,23 @@ BECH32_BEFORE = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789")
 URL_TRAILING = ".,;:!?)]}'\"*"
 METADATA_IP = ipaddress.ip_address("169.254.169.254")
 
+# The same patterns as YARA strings, without their look-arounds and shortened to a prefix: every
+# offset where a Python pattern above matches is an offset where its YARA string matches, so a
+# yara-x scan (fast, and done anyway for the YARA rules) finds where to try the Python patterns.
+CANDIDATES_YARA = r"""
+rule detonate_indicator_candidates
+{
+    strings:
+        $url = /(https?|ftp|stratum[0-9]?\+(tcp|ssl|tls)):\/\//
+        $ipv4 = /[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}/
+        $monero = /[48][1-9AB][1-9A-HJ-NP-Za-km-z]{93}/
+        $bitcoin_base58 = /[13][1-9A-HJ-NP-Za-km-z]{25}/
+        $bitcoin_bech32 = /bc1[02-9ac-hj-np-z]{11}/
+    condition:
+        any of them
+}
+"""
+
 
 @dataclass
 class Found:
@@ -49,9 +67,17 @@ class Found:
         return bool(self.urls or self.pools or self.domains or self.ips or self.wallets)
 
 
-def find_indicators(data: bytes) -> Found:
+def find_indicators(data: bytes, starts: Mapping[str, Sequence[int]] | None = None) -> Found:
+    """The indicators in `data`. With `starts` (YARA string name without "$" → offsets where it
+    matched, from CANDIDATES_YARA), the patterns are tried only there, with the same result."""
+
+    def clean(name: str, pattern: re.Pattern[bytes], before: frozenset[int]) -> list[bytes]:
+        if starts is None:
+            return _clean_matches(pattern, data, before)
+        return _clean_matches_at(pattern, data, before, starts.get(name, ()))
+
     found = Found()
-    for raw in _clean_matches(URL, data, URL_BEFORE):
+    for raw in clean("url", URL, URL_BEFORE):
         url = raw.decode("ascii", "replace").rstrip(URL_TRAILING)
         host = _host(url)
         if not host:
@@ -61,16 +87,16 @@ def find_indicators(data: bytes) -> Found:
             found.ips.add(host)
         elif "." in host and not host.replace(".", "").isdigit():
             found.domains.add(host.lower())
-    for raw in _clean_matches(IPV4, data, IP_BEFORE):
+    for raw in clean("ipv4", IPV4, IP_BEFORE):
         ip = raw.decode()
         if _public_ip(ip) is not None:
             found.ips.add(ip)
-    for raw in _clean_matches(MONERO, data, B58_BEFORE):
+    for raw in clean("monero", MONERO, B58_BEFORE):
         found.wallets[raw.decode()] = "monero"
-    for raw in _clean_matches(BITCOIN_BASE58, data, B58_BEFORE):
+    for raw in clean("bitcoin_base58", BITCOIN_BASE58, B58_BEFORE):
         if valid_base58check(raw.decode()):
             found.wallets[raw.decode()] = "bitcoin"
-    for raw in _clean_matches(BITCOIN_BECH32, data, BECH32_BEFORE):
+    for raw in clean("bitcoin_bech32", BITCOIN_BECH32, BECH32_BEFORE):
         if valid_bech32(raw.decode()):
             found.wallets[raw.decode()] = "bitcoin"
     return found
@@ -83,6 +109,25 @@ def _clean_matches(pattern: re.Pattern[bytes], data: bytes, before: frozenset[in
         for m in pattern.finditer(data)
         if m.start() == 0 or data[m.start() - 1] not in before
     ]
+
+
+def _clean_matches_at(
+    pattern: re.Pattern[bytes], data: bytes, before: frozenset[int], starts: Sequence[int]
+) -> list[bytes]:
+    """`_clean_matches`, trying the pattern only at `starts`: as finditer does, a match is
+    looked for at each offset not inside the previous match, left to right."""
+    found: list[bytes] = []
+    end = 0
+    for start in sorted(set(starts)):
+        if start < end:
+            continue
+        match = pattern.match(data, start)
+        if match is None:
+            continue
+        end = match.end() if match.end() > start else start + 1
+        if start == 0 or data[start - 1] not in before:
+            found.append(match.group(0))
+    return found
 
 
 def _host(url: str) -> str:

@@ -1,8 +1,9 @@
 """IOC extraction over the image config and the strings of the files that matter.
 
-Quiet on real distributions: files owned by dpkg/apk packages, documentation, locales, man
-pages and media are skipped, and bytes read are capped per file and in total. IOCs alone are
-not findings; YAML rules with `subject: ioc` decide which are (a pool URL, a wallet).
+Which files and how much of them: ioc_scope.py. The indicators of a file's bytes come from the
+content pass (found with yara-x, cached by sha256); what they mean depends on the path and is
+decided here on every scan. IOCs alone are not findings; YAML rules with `subject: ioc` decide
+which are (a pool URL, a wallet).
 """
 
 from __future__ import annotations
@@ -10,51 +11,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from detonate.model.filesystem import FileEntry, FileType, Rootfs
+from detonate.model.filesystem import FileEntry, Rootfs
 from detonate.model.findings import Evidence
 from detonate.model.image import AcquiredImage
 from detonate.model.iocs import Iocs
-from detonate.model.options import MiB, StaticOptions
+from detonate.model.options import StaticOptions
 from detonate.progress import Progress
 from detonate.rules.loader import load_rules
 from detonate.static.config import config_items
+from detonate.static.content_pass import content_key, content_results, indicators_in
 from detonate.static.file_reading import read_head
 from detonate.static.indicators import Found, find_indicators
 from detonate.static.interface import AnalyzerResult
-from detonate.static.packages import package_owned_paths
+from detonate.static.ioc_scope import FILE_BYTES, ioc_reads
 from detonate.static.rule_hits import RuleHits
+from detonate.static.yara_rules import compiled_rules
 
-FILE_BYTES = 4 * MiB  # read at most this much of one file …
-TOTAL_BYTES = 256 * MiB  # … and of all files together
-ELF_MAGIC = b"\x7fELF"
 MAX_PER_KIND = 1000  # IOCs kept per kind (sorted), so a huge tree cannot flood the report
 CONFIG_PATH = "image config"
-NOISE_DIRS = (
-    "/usr/share/doc/",
-    "/usr/share/man/",
-    "/usr/share/info/",
-    "/usr/share/locale/",
-    "/usr/share/i18n/",
-    "/usr/lib/locale/",
-    "/usr/share/zoneinfo/",
-    "/usr/share/common-licenses/",
-    "/usr/share/mime/",
-    "/usr/share/icons/",
-    "/usr/share/fonts/",
-    "/usr/share/ca-certificates/",
-    "/etc/ssl/certs/",
-    "/var/lib/dpkg/",
-    "/var/lib/apt/",
-    "/var/cache/",
-    "/var/log/",
-    "/lib/apk/db/",
-    "/proc/",
-    "/sys/",
-)
-NOISE_SUFFIXES = (
-    ".mo", ".gz", ".xz", ".bz2", ".zst", ".png", ".jpg", ".jpeg", ".gif", ".ico", ".woff",
-    ".woff2", ".ttf", ".otf", ".pyc", ".md", ".rst", ".html", ".htm", ".txt", ".pem", ".crt",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -68,16 +42,6 @@ class IocSubject:
         return {"kind": self.kind, "value": self.value, "path": self.path, "coin": self.coin}.get(
             field
         )
-
-
-def relevant_files(rootfs: Rootfs) -> Iterator[FileEntry]:
-    owned = package_owned_paths(rootfs)
-    for entry in rootfs.entries:
-        if entry.type is not FileType.FILE or entry.size == 0 or entry.path in owned:
-            continue
-        if entry.path.startswith(NOISE_DIRS) or entry.path.lower().endswith(NOISE_SUFFIXES):
-            continue
-        yield entry
 
 
 def subjects(found: Found, path: str, binary: bool = False) -> Iterator[IocSubject]:
@@ -119,19 +83,15 @@ class IocAnalyzer:
             if found:
                 record(found, CONFIG_PATH, None)
 
-        task = "static: iocs"
-        progress.start(task, total=None, unit="files")
-        budget = TOTAL_BYTES
-        for entry in relevant_files(rootfs):
-            if budget <= 0:
-                break
-            data = read_head(rootfs, entry, min(FILE_BYTES, budget))
-            budget -= len(data)
-            found = find_indicators(data)
-            if found:
-                record(found, entry.path, entry, binary=data.startswith(ELF_MAGIC))
-            progress.advance(task)
-        progress.finish(task)
+        results = content_results(rootfs, options, progress)
+        for entry, limit in ioc_reads(rootfs):
+            facts = results.iocs.get(content_key(entry))
+            if facts is None or limit < min(entry.size, FILE_BYTES):
+                # The file the budget runs out in is read in part, as it always was.
+                compiled = compiled_rules(options.extra_rules_dir)
+                facts = indicators_in(read_head(rootfs, entry, limit), compiled)
+            if facts.found:
+                record(facts.found, entry.path, entry, binary=facts.elf)
 
         def capped(values: set[str]) -> tuple[str, ...]:
             return tuple(sorted(values)[:MAX_PER_KIND])

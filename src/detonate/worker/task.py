@@ -27,7 +27,7 @@ from detonate.queue.worker import run_scan
 from detonate.rules.loader import load_rules, ruleset_hash
 from detonate.sandbox.leftovers import StateDir
 from detonate.sandbox.netsim import cleanup_orphans
-from detonate.static.yara import compiled_rules
+from detonate.static.yara_rules import compiled_rules
 from detonate.store import ScanStatus, Store
 from detonate.store.models import Scan
 from detonate.worker.app import TASK_NAME, app

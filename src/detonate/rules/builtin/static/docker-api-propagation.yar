@@ -15,6 +15,6 @@ rule docker_api_propagation
         $pid_host = /"?PidMode"?[ \t]*:[ \t]*\\?"host/
 
     condition:
-        uint32(0) != 0x464c457f and filesize < 4MB and $create and
+        filesize < 4MB and uint32(0) != 0x464c457f and $create and
         ($privileged or $bind_root or $pid_host)
 }

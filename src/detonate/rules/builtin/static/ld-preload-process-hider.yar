@@ -1,5 +1,3 @@
-import "elf"
-
 rule ld_preload_process_hider
 {
     meta:
@@ -20,8 +18,15 @@ rule ld_preload_process_hider
 
     condition:
         // A shared library (ET_DYN without an interpreter: not a PIE program such as ip or ps).
-        (uint32(0) == 0x464c457f and uint16(16) == 3 and filesize < 2MB and
-         not for any i in (0..elf.number_of_segments - 1) : (elf.segments[i].type == elf.PT_INTERP) and
-         $readdir and $readdir64 and $dlsym and $proc_fd and $proc_stat)
-        or (filesize < 1MB and $write_preload)
+        // The program headers are read directly (PT_INTERP = 3): the elf module would parse
+        // every file of the tree, ELF or not, and cost more than the rest of the scan.
+        // The size bound comes first so that larger files need not be scanned for this rule.
+        filesize < 2MB and
+        ((uint32(0) == 0x464c457f and uint16(16) == 3 and
+          $readdir and $readdir64 and $dlsym and $proc_fd and $proc_stat and
+          ((uint8(4) == 2 and
+            not for any i in (0..uint16(0x38) - 1) : (uint32(uint32(0x20) + i * uint16(0x36)) == 3)) or
+           (uint8(4) == 1 and
+            not for any i in (0..uint16(0x2C) - 1) : (uint32(uint32(0x1C) + i * uint16(0x2A)) == 3))))
+         or (filesize < 1MB and $write_preload))
 }

@@ -9,8 +9,9 @@ rule xmrig_miner
         technique = "T1496"
 
     strings:
-        $stratum_tcp = "stratum+tcp://" ascii wide nocase
-        $stratum_ssl = "stratum+ssl://" ascii wide nocase
+        // One regex rather than two nocase strings: its atom can be "://" (no letters, so no
+        // case variants); with the two strings, yara-x searched large binaries 3-4x slower.
+        $stratum = /stratum\+(tcp|ssl):\/\// ascii wide nocase
         $login = "\"method\":\"login\"" ascii
         $submit = "mining.submit" ascii
         $subscribe = "mining.subscribe" ascii
