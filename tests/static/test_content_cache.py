@@ -16,7 +16,7 @@ import yara_x
 from detonate.model.options import StaticOptions
 from detonate.progress import NullProgress
 from detonate.rules.loader import load_rules
-from detonate.static import analyze, content_pass
+from detonate.static import analyze, content_pass, yara_rules
 from detonate.static.content_pass import content_results
 from detonate.static.indicators import CANDIDATES_YARA, find_indicators
 from detonate.static.interface import AnalyzerResult
@@ -29,7 +29,6 @@ from detonate.static.result_cache import (
     reset_cache_stats,
     stored_stats,
 )
-from detonate.static import yara_rules
 from detonate.static.yara_rules import compiled_rules, size_bound
 from static.rootfs_builder import SampleFile, build_rootfs, make_image
 
