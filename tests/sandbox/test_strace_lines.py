@@ -76,7 +76,7 @@ def test_exit_kill_superseded_and_failures_are_typed() -> None:
     records = list(read_records(as_file(lines)))
     assert records[0] == Exit(5, 2.0, 3)
     assert records[1] == Exit(6, 2.0, None, "SIGKILL")
-    assert records[2] == Superseded(9, 2.0, 7)
+    assert records[2] == Superseded(7, 2.0, former_tid=9)  # 7 leads; thread 9 exec'd
     assert isinstance(records[3], Unparsed)
     failed = records[4]
     assert isinstance(failed, Syscall) and failed.errno == "ENOENT" and not failed.succeeded
@@ -95,3 +95,19 @@ def test_a_line_cut_off_at_the_end_and_a_resumption_without_its_start_are_lost()
     ]
     records = list(read_records(lines))
     assert [type(r) for r in records] == [Lost, Exit, Lost]
+
+
+def test_an_execve_of_a_non_leader_thread_resumes_under_the_leader() -> None:
+    # A Go program's syscall.Exec runs on whichever thread: strace starts the call under the
+    # thread and finishes it under the leader, whose pid the new program keeps.
+    lines = [
+        '2165 1.0 execve("/usr/local/bin/xmrig", ["xmrig"], 0x1 /* 1 var */ <unfinished ...>',
+        "2136 1.1 +++ superseded by execve in pid 2165 +++",
+        "2136 1.2 <... execve resumed>) = 0",
+        '2136 1.3 openat(AT_FDCWD</>, "/etc/resolv.conf", O_RDONLY) = 3</etc/resolv.conf>',
+    ]
+    superseded, execve, opened = list(read_records(as_file(lines)))
+    assert superseded == Superseded(2136, 1.1, former_tid=2165)
+    assert isinstance(execve, Syscall) and execve.name == "execve" and execve.succeeded
+    assert execve.pid == 2136 and execve.ts == 1.0
+    assert isinstance(opened, Syscall) and opened.pid == 2136

@@ -314,11 +314,24 @@ def _wait_events(
 
 
 def _skipped_by_process(records: list[CompressedWait]) -> tuple[tuple[int, float], ...]:
-    totals: dict[int, float] = {}
+    """Sample time skipped while each process waited. Threads of one process (a Go runtime's)
+    wait through the same jump at once, so their spans are joined, not added."""
+    spans: dict[int, list[tuple[float, float]]] = {}
     for r in records:
-        totals[r.pid] = totals.get(r.pid, 0.0) + r.skipped_seconds
+        if r.skipped_seconds > 0:
+            spans.setdefault(r.pid, []).append((r.sample_time - r.skipped_seconds, r.sample_time))
+    totals = {pid: _union_length(intervals) for pid, intervals in spans.items()}
     ranked = sorted(((pid, round(s, 3)) for pid, s in totals.items() if s > 0), key=lambda x: -x[1])
     return tuple(ranked)
+
+
+def _union_length(intervals: list[tuple[float, float]]) -> float:
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
 
 
 def _in_sample_time(events: tuple[Event, ...], keeper: TimeKeeper, t0: float) -> tuple[Event, ...]:

@@ -122,6 +122,9 @@ def read_records(lines: Iterable[str]) -> Iterator[Record]:
                 continue
             ts, body = entry[0], entry[1] + resumed[2]
         record = _parse_body(pid, ts, body)
+        if isinstance(record, Superseded) and record.former_tid in pending:
+            # the exec'ing thread's execve resumes under the leader's pid
+            pending[record.pid] = pending.pop(record.former_tid)
         yield record if record is not None else Unparsed(line)
     for pid, (ts, body) in pending.items():
         # Still blocked when the trace ended (a sleeping server): the call never returned.
@@ -136,7 +139,8 @@ def _parse_body(pid: int, ts: float, body: str) -> Record | None:
         if m := _KILLED.match(body):
             return Exit(pid, ts, None, m[1])
         if m := _SUPERSEDED.match(body):
-            return Superseded(int(m[1]), ts, pid)
+            # printed by the leader: "2136 +++ superseded by execve in pid 2165 +++"
+            return Superseded(pid, ts, former_tid=int(m[1]))
         return None
     if body.startswith("---"):
         m = _SIGNAL.match(body)
