@@ -3,8 +3,8 @@ of samples/waits/ waits 900 s and then runs the miner stand-in. A default scan (
 runc + strace + simulated internet) must show the payload's first event (the exec of xmrig),
 its proof (the stratum login) and the delay finding naming the wait's call.
 
-The forms the sandbox cannot shorten yet are strict xfails: they fail loudly once the wait
-mechanism lands, and then leave NOT_COMPRESSED_YET.
+The forms the time keeper cannot shorten (docs/sandbox.md, "Not compressed") are strict
+xfails: they fail loudly the day they are shortened, and then leave NOT_COMPRESSED_YET.
 """
 
 from __future__ import annotations
@@ -31,12 +31,9 @@ EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load((WAITS / "EXPECTED.yaml").r
 WAIT_SANDBOX = SandboxOptions(timeout_seconds=30, idle_seconds=5)
 WAIT_KINDS = ("time.sleep_skipped", "time.wait_timed_out", "time.wait_pending")
 
-# Form → the call today's sandbox does not shorten (docs/sandbox.md, "Time").
+# Form → the call the time keeper does not shorten (docs/sandbox.md, "Not compressed").
 NOT_COMPRESSED_YET = {
     "c-so-rcvtimeo": "SO_RCVTIMEO recvfrom",
-}
-# Forms whose wait is shortened, but something else of issue 8 is missing.
-OTHER_GAPS = {
 }
 
 
@@ -44,8 +41,6 @@ def _param(form: str) -> Any:
     if form in NOT_COMPRESSED_YET:
         reason = f"issue 8: {NOT_COMPRESSED_YET[form]} waits are not compressed yet"
         return pytest.param(form, marks=pytest.mark.xfail(strict=True, reason=reason))
-    if form in OTHER_GAPS:
-        return pytest.param(form, marks=pytest.mark.xfail(strict=True, reason=OTHER_GAPS[form]))
     return form
 
 
