@@ -31,7 +31,7 @@ from detonate.sandbox.netsim.capture import Capture, Volume
 from detonate.sandbox.netsim.config import NetsimConfig
 from detonate.sandbox.netsim.settings import ServeSettings
 
-READY_SECONDS = 15.0
+READY_SECONDS = 30.0  # a busy node (a fleet worker beside other scans) starts it slowly
 
 
 class Simulator:
