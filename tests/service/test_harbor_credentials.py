@@ -14,6 +14,7 @@ import pytest
 
 from detonate.factory import build_sample
 from detonate.model.options import AcquireOptions
+from detonate.model.report import ImageInfo, Report, Verdict
 from detonate.service.harbor_report import ERROR_MIME, REPORT_MIME
 from detonate.service.scan_credentials import (
     PullCredentials,
@@ -184,3 +185,36 @@ def test_credentials_are_taken_once_expire_and_are_bounded() -> None:
     base = AcquireOptions(creds="svc:pw")
     assert held.acquire_for("d", base).registry_token == "d"
     assert held.acquire_for("d", base) == base  # taken: the service's own again
+
+
+def test_credentials_are_left_for_queued_scans_only(make_client, store) -> None:
+    """Harbor's rescan of a digest still queued (a webhook's) leaves its newer credentials for
+    that scan; a done scan is answered as it is and pulls nothing, so nothing is held. Without
+    a holder (the Celery fleet) the request is accepted and the credentials are dropped."""
+    client = make_client()
+    held = ScanCredentials()
+    client.app.state.scan_credentials = held
+    headers = {
+        "Authorization": f"Bearer {store.create_token('harbor')}",
+        "Content-Type": REQUEST_MIME,
+    }
+    digest = "sha256:" + "b" * 64
+
+    def post(authorization: str) -> str:
+        document = scan_request("127.0.0.1:5000", digest, authorization)
+        answer = client.post("/api/v1/scan", json=document, headers=headers)
+        assert answer.status_code == 202, answer.text
+        return str(answer.json()["id"])
+
+    scan_id = post(basic("robot", "first"))
+    assert post("Bearer second") == scan_id
+    assert held.take(scan_id) == PullCredentials(token="second")
+    store.mark_running(scan_id)
+    image = ImageInfo(f"docker://127.0.0.1:5000/library/miner@{digest}", digest, "linux/amd64")
+    store.record_report(scan_id, Report(image, Verdict.CLEAN, 0))
+    assert post(basic("robot", "third")) == scan_id and len(held) == 0  # done: deduplicated
+    other = "sha256:" + "c" * 64
+    client.app.state.scan_credentials = None
+    document = scan_request("127.0.0.1:5000", other, basic("robot", "fourth"))
+    assert client.post("/api/v1/scan", json=document, headers=headers).status_code == 202
+    assert len(held) == 0
