@@ -71,8 +71,11 @@ class SkopeoSource(ImageSource):
             flags.append(f"--{prefix}tls-verify=false")
         if self.options.auth_file is not None:
             flags += [f"--{prefix}authfile", str(self.options.auth_file)]
+        # One argument with "=": a secret that starts with "-" cannot be read as a flag.
         if self.options.creds:
-            flags += [f"--{prefix}creds", self.options.creds]
+            flags.append(f"--{prefix}creds={self.options.creds}")
+        if self.options.registry_token:
+            flags.append(f"--{prefix}registry-token={self.options.registry_token}")
         return flags
 
     def _run(self, command: list[str], what: str, progress: Progress | None = None) -> bytes:

@@ -34,7 +34,10 @@ class AcquireOptions:
     platform: Platform = field(default_factory=Platform)
     tls_verify: bool = True  # False for local registries with self-signed certs / plain HTTP
     auth_file: Path | None = None  # default: skopeo's search (containers-auth.json, docker config)
-    creds: str = ""  # "user:password", for CI that has no auth file
+    # Secrets: never in a repr (options are logged and shown in errors). A per-scan pull
+    # credential (Harbor's) replaces the auth file's for that scan only.
+    creds: str = field(default="", repr=False)  # "user:password", for CI that has no auth file
+    registry_token: str = field(default="", repr=False)  # a registry's Bearer token
     timeout_seconds: int = 600
 
 

@@ -17,7 +17,7 @@ import queue
 import threading
 
 from detonate.model.options import ScanOptions
-from detonate.queue.worker import Observer, run_scan
+from detonate.queue.worker import AcquireFor, Observer, run_scan
 from detonate.store import Store
 
 log = logging.getLogger("detonate.queue")
@@ -36,8 +36,10 @@ class InProcessQueue:
         options: ScanOptions,
         concurrency: int | None = None,
         observe: Observer | None = None,
+        acquire_for: AcquireFor | None = None,
     ) -> None:
         self.store, self.options, self.observe = store, options, observe
+        self.acquire_for = acquire_for
         self.concurrency = concurrency or default_concurrency()
         self._waiting: queue.PriorityQueue[tuple[int, int, str]] = queue.PriorityQueue()
         self._order = itertools.count()
@@ -122,7 +124,13 @@ class InProcessQueue:
                 self._running[scan_id] = cancel
             try:
                 run_scan(
-                    self.store, scan_id, self.options, cancel, self.observe, self._shutting_down
+                    self.store,
+                    scan_id,
+                    self.options,
+                    cancel,
+                    self.observe,
+                    self._shutting_down,
+                    self.acquire_for,
                 )
             except Exception:  # a store outage: the scan stays queued/running for resume()
                 log.exception("worker could not run scan %s", scan_id)

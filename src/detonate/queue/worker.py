@@ -19,7 +19,7 @@ from detonate.acquire.skopeo import PULL_TASK
 from detonate.errors import DetonateError, ScanCancelled
 from detonate.honeypot.deployments import as_deployed
 from detonate.model.image import Platform
-from detonate.model.options import ScanOptions
+from detonate.model.options import AcquireOptions, ScanOptions
 from detonate.model.report import Verdict
 from detonate.pipeline import scan
 from detonate.store import ScanRecord, Source, Store
@@ -28,6 +28,9 @@ log = logging.getLogger("detonate.worker")
 PROFILES = ("full", "static")  # full: static analysis and the sandbox run; static: no run
 
 Observer = Callable[[ScanRecord, float], None]  # a finished scan and its seconds
+# (scan id, the service's acquire options) → the scan's: a per-scan pull credential (Harbor's),
+# held in memory by the service, replaces the service's own (service/scan_credentials.py).
+AcquireFor = Callable[[str, AcquireOptions], AcquireOptions]
 
 
 class StoreProgress:
@@ -72,6 +75,7 @@ def run_scan(
     cancel: threading.Event | None = None,
     observe: Observer | None = None,
     shutting_down: threading.Event | None = None,
+    acquire_for: AcquireFor | None = None,
 ) -> ScanRecord | None:
     """Run one queued scan; None when it was not queued any more (another worker has it).
     A scan cancelled because the service is `shutting_down` goes back to the queue."""
@@ -80,6 +84,8 @@ def run_scan(
         return None
     started = time.monotonic()
     options = options_for(record, base)
+    if acquire_for is not None:
+        options = replace(options, acquire=acquire_for(scan_id, options.acquire))
     if record.source is Source.HONEYPOT:  # the attacker's entrypoint, command and env
         options = as_deployed(store, record, options)
     try:

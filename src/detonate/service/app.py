@@ -16,6 +16,7 @@ from detonate import __version__
 from detonate.queue import ScanQueue
 from detonate.service import api, errors, health
 from detonate.service.auth import require_token
+from detonate.service.scan_credentials import ScanCredentials
 from detonate.service.scans import Resolver
 from detonate.service.settings import Settings
 from detonate.store import Store
@@ -29,7 +30,14 @@ OPTIONAL_ROUTERS = (
 )
 
 
-def create_app(settings: Settings, store: Store, queue: ScanQueue) -> FastAPI:
+def create_app(
+    settings: Settings,
+    store: Store,
+    queue: ScanQueue,
+    scan_credentials: ScanCredentials | None = None,
+) -> FastAPI:
+    """`scan_credentials`: where per-scan pull credentials (Harbor's) go for the queue's
+    workers to take; None when the workers cannot (Celery): they pull with their own."""
     app = FastAPI(
         title="detonate",
         version=__version__,
@@ -38,6 +46,7 @@ def create_app(settings: Settings, store: Store, queue: ScanQueue) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings, app.state.store, app.state.queue = settings, store, queue
+    app.state.scan_credentials = scan_credentials
     app.state.resolver = Resolver(settings.resolve_timeout_seconds, settings.registry_tls_verify)
     errors.install(app)
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes)

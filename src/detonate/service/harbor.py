@@ -8,7 +8,9 @@ drives it like this:
 
 The id is the store's scan id, so a push that a webhook already queued and Harbor's scan of the
 same digest are one scan. (Harbor's `/api/v1/scan` and the service's `/api/v1/scans` are
-different paths; nothing else lives under these.) Errors come in Harbor's shape,
+different paths; nothing else lives under these.) The request's `registry.authorization`
+(Harbor's robot credential for this scan) is what the scan pulls with, held in memory only
+(service/scan_credentials.py). Errors come in Harbor's shape,
 `{"error": {"message": …}}`, with its error MIME type.
 """
 
@@ -44,9 +46,10 @@ from detonate.service.harbor_report import (
 )
 from detonate.service.hooks import BodyTooLarge, read_limited
 from detonate.service.registry_events import DIGEST_PATTERN, REPOSITORY_PATTERN
+from detonate.service.scan_credentials import ScanCredentials, parse_authorization
 from detonate.service.scans import Resolver, request_and_queue
 from detonate.service.settings import Settings
-from detonate.store import ScanStatus, Store
+from detonate.store import ScanRecord, ScanStatus, Store
 
 REFRESH_AFTER_SECONDS = 5
 MAX_SCAN_REQUEST_BYTES = 64 * 1024
@@ -96,6 +99,11 @@ async def accept_scan(request: Request) -> Response:
         host, repository, digest, mime_type = scan_target(document)
     except ValueError as exc:
         return harbor_error(422, str(exc))
+    try:  # Harbor's short-lived robot credential for this pull (None: pull with our own)
+        credentials = parse_authorization(document["registry"].get("authorization"))
+    except ValueError as exc:
+        return harbor_error(400, str(exc))
+    held: ScanCredentials | None = request.app.state.scan_credentials
     settings: Settings = request.app.state.settings
     platform = Platform.parse(settings.platform)
     reference = parse_reference(f"docker://{host}/{repository}@{digest}")
@@ -104,8 +112,15 @@ async def accept_scan(request: Request) -> Response:
         resolved = Resolved(reference, digest, "", str(platform))
         if mime_type not in MANIFEST_TYPES:  # unknown or an index: pick our platform's image
             resolver: Resolver = request.app.state.resolver
-            resolved = resolver.resolve(reference, platform)
+            resolved = resolver.resolve(reference, platform, credentials)
         pinned = str(reference.pinned(resolved.digest))
+
+        def leave_credentials(record: ScanRecord) -> None:
+            # Also for a scan another source queued that no worker has taken yet; a done
+            # one (deduplicated) pulls nothing.
+            if held is not None and credentials is not None and record.status is ScanStatus.QUEUED:
+                held.put(record.id, credentials)
+
         scan, _ = request_and_queue(
             request.app.state.store,
             request.app.state.queue,
@@ -113,6 +128,7 @@ async def accept_scan(request: Request) -> Response:
             source=HARBOR_SOURCE,
             profile=settings.profile,
             reference=pinned,
+            before_queue=leave_credentials,
         )
         return scan.id
 

@@ -20,6 +20,7 @@ from detonate.errors import UsageError
 from detonate.queue import InProcessQueue, ScanQueue
 from detonate.service.app import create_app
 from detonate.service.metrics import SCAN_SECONDS
+from detonate.service.scan_credentials import ScanCredentials
 from detonate.service.settings import Settings
 from detonate.store import ScanRecord, Store
 from detonate.worker.celery_queue import CeleryQueue
@@ -46,15 +47,20 @@ def running_service(settings: Settings) -> Iterator[Service]:
     store = Store.open(settings.store_url)
     scan_options = settings.scan
     queue: InProcessQueue | CeleryQueue
+    # Per-scan pull credentials stay in this process: only its own workers can use them.
+    credentials: ScanCredentials | None = None
     if settings.queue_url:
         queue = CeleryQueue(store, settings.queue_url)
     else:
-        queue = InProcessQueue(store, scan_options, settings.concurrency or None, _observe)
+        credentials = ScanCredentials()
+        queue = InProcessQueue(
+            store, scan_options, settings.concurrency or None, _observe, credentials.acquire_for
+        )
     try:
         requeued, poisoned = queue.resume()
         if requeued or poisoned:
             log.info("resumed %d scans, poisoned %d", requeued, poisoned)
-        yield Service(settings, store, queue, create_app(settings, store, queue))
+        yield Service(settings, store, queue, create_app(settings, store, queue, credentials))
     finally:
         queue.close()
         store.close()
