@@ -168,12 +168,15 @@ class ResultCache:
             self._db = shared
             return shared
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = _open(self.path)
-        except sqlite3.OperationalError:
-            return None  # locked or unreadable now: scan without the cache
-        except sqlite3.DatabaseError:
-            self._rebuild()
+        # Opening and, if need be, rebuilding is one step: a second thread that found the same
+        # corrupt file waits here and then opens the rebuilt one instead of rebuilding again.
+        with _open_lock:
+            try:
+                self._db = _open_unlocked(self.path)
+            except sqlite3.OperationalError:
+                return None  # locked or unreadable now: scan without the cache
+            except sqlite3.DatabaseError:
+                self._rebuild()
         return self._db
 
     def _rebuild(self) -> None:
@@ -237,7 +240,8 @@ def close_connections() -> None:
         db.close()
 
 
-_open_lock = threading.Lock()  # two threads creating the database at once: one gets "locked"
+# two threads creating the database at once: one gets "locked"; re-entered by a rebuild
+_open_lock = threading.RLock()
 
 
 def _open(path: Path) -> sqlite3.Connection:
