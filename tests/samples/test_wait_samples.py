@@ -67,7 +67,8 @@ def test_go_standin_builds_offline_static_reproducibly_and_is_cached(tmp_path: P
     first = (tmp_path / "a").read_bytes()
     assert first == (tmp_path / "b").read_bytes()
     assert first[:4] == b"\x7fELF" and first[18] == 0x3E
-    assert b"/work/" not in first and b"/root/" not in first  # -trimpath: no build paths
+    build_paths = (str(SOURCES.parents[2]), str(Path.home()))  # the checkout, the Go cache
+    assert not any(path.encode() in first for path in build_paths)  # -trimpath: no build paths
     assert b"vcs.revision" not in first  # the repository's commit would change every build
     cached = compile_standin(source)
     assert cached.read_bytes() == first and compile_standin(source) == cached
