@@ -212,16 +212,7 @@ class TimeKeeper:
                 if self._fd is not None and not self._fd.valid(key):
                     held.hold.probe.close()
                     continue  # its thread is gone (the process exited)
-                self._record(
-                    held.note.pid,
-                    held.pid,
-                    held.hold.call,
-                    held.hold.requested_ns,
-                    held.wall,
-                    held.offset,
-                    "pending",
-                    now,
-                )
+                self._record_held(held, "pending", now)
                 held.hold.probe.close()
             self._held.clear()
             for timer in self._timers.values():
@@ -360,16 +351,7 @@ class TimeKeeper:
             elif held.hold.probe.ready():
                 self._drop(key)
                 fd.proceed(key)
-                self._record(
-                    held.note.pid,
-                    held.pid,
-                    held.hold.call,
-                    held.hold.requested_ns,
-                    held.wall,
-                    held.offset,
-                    "input",
-                    wall,
-                )
+                self._record_held(held, "input", wall)
         self._release_due(fd)
         if time.monotonic() - self._calm.checked >= CHECK_SECONDS:
             self._check_calm(fd)
@@ -384,16 +366,7 @@ class TimeKeeper:
             if deadline.key in self._held:
                 held = self._held.pop(deadline.key)
                 self._timeout(fd, held)
-                self._record(
-                    held.note.pid,
-                    held.pid,
-                    held.hold.call,
-                    held.hold.requested_ns,
-                    held.wall,
-                    held.offset,
-                    "timeout",
-                    wall,
-                )
+                self._record_held(held, "timeout", wall)
             else:
                 self._fire(deadline)
 
@@ -439,6 +412,11 @@ class TimeKeeper:
         held.hold.probe.close()
         with self._lock:
             self.schedule.remove(key)
+
+    def _record_held(self, held: _Held, outcome: str, end_wall: float) -> None:
+        hold = held.hold
+        self._record(held.note.pid, held.pid, hold.call, hold.requested_ns, held.wall,
+                     held.offset, outcome, end_wall)  # fmt: skip
 
     def _record(
         self,
