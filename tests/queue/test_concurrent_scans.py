@@ -27,7 +27,7 @@ from detonate.model.report import Report, Verdict
 from detonate.pipeline import scan
 from detonate.report import json_report
 from detonate.sandbox.runc import CONTAINER_PREFIX
-from detonate.sandbox.trace_events import TraceInterpreter
+from detonate.sandbox.tracing.strace.interpreter import TraceInterpreter
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "tests" / "sandbox" / "corpus"

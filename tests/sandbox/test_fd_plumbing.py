@@ -14,9 +14,11 @@ import pytest
 from detonate.model.events import ProcessExecuted, SignalSent
 from detonate.model.filesystem import Rootfs
 from detonate.model.runtime import ProcessInfo, RunResult
-from detonate.sandbox.programs import ProgramResolver
 from detonate.sandbox.run import detonate, remove_run_dir
-from detonate.sandbox.trace_events import CONTAINER_OUTPUT, TraceInterpreter, TraceSummary
+from detonate.sandbox.tracing.interface import TraceSummary
+from detonate.sandbox.tracing.programs import ProgramResolver
+from detonate.sandbox.tracing.strace.fds import CONTAINER_OUTPUT
+from detonate.sandbox.tracing.strace.interpreter import TraceInterpreter
 
 from . import scenarios
 from .busybox_image import FAST, PROGRESS, image_running

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from detonate.model.events import NetworkConnected, NetworkSent
-from detonate.sandbox.trace_events import TraceInterpreter
+from detonate.sandbox.tracing.strace.interpreter import TraceInterpreter
 
 PEER = "10.0.0.2:40000->192.0.2.1:80"
 TRACE = f"""\

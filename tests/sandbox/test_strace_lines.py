@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from detonate.sandbox.strace_lines import (
+from detonate.sandbox.tracing.strace.lines import (
     Exit,
     Lost,
     Superseded,

@@ -24,10 +24,11 @@ from detonate.model.events import (
 )
 from detonate.model.filesystem import Rootfs
 from detonate.model.runtime import EndReason, RunResult
-from detonate.sandbox.programs import ProgramResolver
 from detonate.sandbox.run import detonate
-from detonate.sandbox.trace_events import TraceInterpreter, TraceSummary
-from detonate.sandbox.tracer import StraceTracer
+from detonate.sandbox.tracing.interface import TraceSummary
+from detonate.sandbox.tracing.programs import ProgramResolver
+from detonate.sandbox.tracing.strace.interpreter import TraceInterpreter
+from detonate.sandbox.tracing.strace.tracer import StraceTracer
 
 from .busybox_image import BUSYBOX, FAST, PROGRESS, image_running
 

@@ -19,7 +19,8 @@ from detonate.model.events import (
     SignalSent,
     SleepSkipped,
 )
-from detonate.sandbox.trace_events import TraceInterpreter, TraceSummary
+from detonate.sandbox.tracing.interface import TraceSummary
+from detonate.sandbox.tracing.strace.interpreter import TraceInterpreter
 
 CORPUS = Path(__file__).parent / "corpus"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from detonate.sandbox.trace_novelty import TraceNovelty
+from detonate.sandbox.tracing.strace.novelty import TraceNovelty
 
 ROUND = (
     '{pid} 1795818{t}.666156 openat(AT_FDCWD</>, "/var/lib/pg/base/5/{rel}", O_RDWR) = {fd}\n'

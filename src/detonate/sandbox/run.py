@@ -42,8 +42,9 @@ from detonate.sandbox.oci_config import process_spec, runtime_config
 from detonate.sandbox.overlay import mount_overlay
 from detonate.sandbox.runc import CONTAINER_PREFIX
 from detonate.sandbox.timekeeper import CompressedWait, TimeKeeper
-from detonate.sandbox.trace_novelty import TraceNovelty
-from detonate.sandbox.tracer import StraceTracer, Tracer
+from detonate.sandbox.tracing.interface import Tracer
+from detonate.sandbox.tracing.strace.novelty import TraceNovelty
+from detonate.sandbox.tracing.strace.tracer import StraceTracer
 from detonate.unpack.overlay_lowers import lower_stack
 
 TRACE_CAP_BYTES = 512 * MiB  # the trace file on the host disk stops the run at this size

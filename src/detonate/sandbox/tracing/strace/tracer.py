@@ -1,6 +1,5 @@
-"""The tracer: attaches to the container's init before it starts, writes a trace, parses it.
-
-`Tracer` is the seam: strace today, eBPF or gVisor tomorrow, the rest of the sandbox unchanged.
+"""The strace tracer: attaches to the container's init before it starts, writes a trace,
+parses it (`tracing.interface.Tracer` is the seam it implements).
 
 Why these strace options:
   -f -p PID      follow every thread and child of runc's init (attached before `runc start`,
@@ -13,7 +12,7 @@ Why these strace options:
                  container's (nsenter --net, nothing else of it), or sockets show as inodes.
   -s 4096        argv and written paths whole.
   -e raw=write,writev  no buffer contents for these (a busy writer would fill the trace): only
-                 the fd and the byte count; trace_events follows what each fd is (opens,
+                 the fd and the byte count; the interpreter follows what each fd is (opens,
                  pipe2, socket, dup2 … with their -yy annotations; read is not traced).
   -e signal=!SIGCHLD,…  routine deliveries are noise; strace prints "+++ killed by SIGX +++"
                  only for signals in this set, so fatal ones stay in. kill() calls are traced.
@@ -31,44 +30,13 @@ import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
 
 from detonate.errors import SandboxError
-from detonate.sandbox.trace_events import (
-    TRACED_CALLS,
-    WRITE_CALLS,
-    TraceInterpreter,
-    TraceSummary,
-)
+from detonate.sandbox.tracing.interface import TraceSummary
+from detonate.sandbox.tracing.strace.calls import TRACED_CALLS, WRITE_CALLS
+from detonate.sandbox.tracing.strace.interpreter import TraceInterpreter
 
 STRING_LIMIT = 4096
-
-
-class Tracer(Protocol):
-    def attach(self, init_pid: int) -> None:
-        """Trace `init_pid` and every thread/child it will have; return once attached."""
-
-    def pid(self) -> int:
-        """The tracer's own pid (recorded for leftover cleanup)."""
-
-    def output_bytes(self) -> int:
-        """Trace bytes written so far (grows while the sample acts)."""
-
-    def running(self) -> bool: ...
-
-    def stop(self, grace_seconds: float = 5.0) -> None:
-        """Wait for the tracer to finish (its tracees are gone), kill it after the grace."""
-
-    def summary(
-        self,
-        t0: float,
-        workdir: str,
-        entrypoint: str,
-        watched: Mapping[str, str] = {},
-        rootfs: Path | None = None,
-    ) -> TraceSummary:
-        """Events of the run; opens for reading are reported for the `watched` paths only.
-        `rootfs` (still mounted) resolves scripts' interpreters and /proc/self/exe."""
 
 
 class StraceTracer:

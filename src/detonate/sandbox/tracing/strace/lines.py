@@ -299,3 +299,11 @@ def string_list(arg: str) -> tuple[str, ...]:
     if not (arg.startswith("[") and arg.endswith("]")):
         return ()
     return tuple(unquote(a) for a in split_args(arg[1:-1]) if a)
+
+
+def int_arg(text: str, base: int = 0) -> int:
+    """`"0755"`, `"-1"`, `"1 /* 23472 in strace's PID NS */"` (the pid the sample named)."""
+    try:
+        return int(text.split("/*")[0].strip(), base)
+    except ValueError:
+        return 0

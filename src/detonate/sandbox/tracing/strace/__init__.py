@@ -1,0 +1,1 @@
+"""The strace tracer: `strace -f -yy` attached to runc's init, its lines parsed into events."""
