@@ -59,6 +59,7 @@ class SandboxOptions:
     entrypoint: tuple[str, ...] | None = None
     cmd: tuple[str, ...] | None = None
     env: tuple[str, ...] = ()
+    tracer: str = "strace"  # sandbox/tracing: TRACERS names the choices
 
 
 @dataclass(frozen=True)

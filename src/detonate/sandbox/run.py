@@ -1,5 +1,8 @@
 """One detonation: bundle → runc create → tracer attach → runc start → watch → tear down.
 
+The tracer is whichever `options.tracer` names (sandbox/tracing); this module knows it only
+through the `Tracer` seam.
+
 Teardown always runs (exit, timeout, idle, Ctrl-C, SIGTERM, exceptions); what a SIGKILLed
 analyser could not tear down is found by the next run (`leftovers.StateDir.sweep`).
 """
@@ -42,12 +45,10 @@ from detonate.sandbox.oci_config import process_spec, runtime_config
 from detonate.sandbox.overlay import mount_overlay
 from detonate.sandbox.runc import CONTAINER_PREFIX
 from detonate.sandbox.timekeeper import CompressedWait, TimeKeeper
-from detonate.sandbox.tracing.interface import Tracer
-from detonate.sandbox.tracing.strace.novelty import TraceNovelty
-from detonate.sandbox.tracing.strace.tracer import StraceTracer
+from detonate.sandbox.tracing import open_tracer
+from detonate.sandbox.tracing.interface import TraceContext, Tracer
 from detonate.unpack.overlay_lowers import lower_stack
 
-TRACE_CAP_BYTES = 512 * MiB  # the trace file on the host disk stops the run at this size
 OUTPUT_CAP_BYTES = 1 * MiB  # container stdout/stderr kept
 POLL_SECONDS = 0.2
 SLEEP_CALLS = ("nanosleep", "clock_nanosleep")
@@ -75,6 +76,7 @@ def detonate(
     container_id = CONTAINER_PREFIX + secrets.token_hex(6)
     run_dir = work_dir / container_id
     run_dir.mkdir(parents=True)
+    tracer = open_tracer(options.tracer, run_dir)
     artifacts = run_dir / "artifacts"
     artifacts.mkdir()
     mount_dir = state_dir / "mounts" / container_id
@@ -82,7 +84,7 @@ def detonate(
         container_id, str(run_dir), cgroup="/" + container_id, mount_dir=str(mount_dir)
     )
     states.save(state)  # before anything exists, so a crash at any later point is found
-    run = _Run(states, state, options, run_dir, network, cancel)
+    run = _Run(states, state, options, run_dir, tracer, network, cancel)
     progress.start("sandbox", total=options.timeout_seconds, unit="s")
     try:
         with _sigterm_as_interrupt():
@@ -98,14 +100,14 @@ class _Run:
         state: RunState,
         options: SandboxOptions,
         run_dir: Path,
+        tracer: Tracer,
         network: NetworkHook | None,
         cancel: threading.Event | None = None,
     ) -> None:
         self.states, self.state, self.options = states, state, options
         self.cancel = cancel
         self.run_dir, self.network = run_dir, network
-        self.trace_path = run_dir / "trace.log"
-        self.tracer: Tracer = StraceTracer(self.trace_path)
+        self.tracer = tracer
         self.cgroup = state.cgroup
         self.keeper: TimeKeeper | None = None
 
@@ -139,7 +141,7 @@ class _Run:
             hostname = new_hostname()
             config = runtime_config(spec, options, self.cgroup, hostname)
             cpu_dir = CGROUP_ROOT / "cpuacct" / self.cgroup.strip("/")
-            self.keeper = keeper = TimeKeeper(cpu_dir, activity=TraceNovelty(self.trace_path))
+            self.keeper = keeper = TimeKeeper(cpu_dir, activity=self.tracer.activity)
             config["linux"]["seccomp"] = keeper.seccomp_section(config["linux"]["seccomp"])
             state.keeper_dir = keeper.directory
             self.states.save(state)
@@ -176,7 +178,7 @@ class _Run:
             self._stop()
             keeper.close()
             summary = self.tracer.summary(
-                t0, spec.cwd, spec.args[0], bait.watched, rootfs=overlay.merged
+                TraceContext(t0, spec.cwd, spec.args[0], bait.watched, rootfs=overlay.merged)
             )
             waits = _wait_events(keeper.records, t0, summary.processes)
             lower = frozenset(e.path for e in rootfs.entries) if rootfs.layer_dirs else rootfs.root
@@ -218,7 +220,7 @@ class _Run:
         runc.delete(self.state.container_id)
 
     def _watch(self, progress: Progress, t0: float) -> EndReason:
-        """Until exit, --timeout, the trace cap, or idle: every thread blocked, (nearly) no
+        """Until exit, --timeout, the tracer's own limit, or idle: every thread blocked, (nearly) no
         CPU and no timed wait pending that time would end, for idle_seconds (the time keeper
         judges; a pending wait is compressed instead, so the sample is woken, not left)."""
         options = self.options
@@ -235,7 +237,7 @@ class _Run:
                 return EndReason.EXITED
             if self.cancel is not None and self.cancel.is_set():
                 return EndReason.INTERRUPTED
-            if self.tracer.output_bytes() >= TRACE_CAP_BYTES:
+            if self.tracer.limit_reached():
                 return EndReason.TRACE_LIMIT
             if now - start >= options.timeout_seconds:
                 return EndReason.TIMEOUT

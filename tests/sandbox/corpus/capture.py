@@ -20,6 +20,8 @@ sys.path.insert(0, str(HERE.parent.parent))
 
 from detonate.model.filesystem import Rootfs  # noqa: E402
 from detonate.sandbox import run as run_module  # noqa: E402
+from detonate.sandbox.tracing.interface import TraceContext  # noqa: E402
+from detonate.sandbox.tracing.strace.tracer import StraceTracer  # noqa: E402
 from sandbox import scenarios  # noqa: E402
 from sandbox.busybox_image import FAST, PROGRESS, build_busybox_rootfs, image_running  # noqa: E402
 
@@ -37,13 +39,14 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="detonate-corpus-"))
     root = build_busybox_rootfs(base / "rootfs")
     seen: dict[str, object] = {}
-    original = run_module.StraceTracer.summary
+    original = StraceTracer.summary
 
-    def keep(self, t0, workdir, entrypoint, watched=None, rootfs=None):  # type: ignore[no-untyped-def]
-        seen.update(t0=t0, init_pid=self._init_pid, trace=self.trace_file, fds=self._init_fds)
-        return original(self, t0, workdir, entrypoint, watched or {}, rootfs)
+    def keep(self: StraceTracer, context: TraceContext):  # type: ignore[no-untyped-def]
+        seen.update(t0=context.t0, init_pid=self._init_pid, trace=self.trace_file)
+        seen.update(fds=self._init_fds)
+        return original(self, context)
 
-    run_module.StraceTracer.summary = keep  # type: ignore[method-assign]
+    StraceTracer.summary = keep  # type: ignore[method-assign]
     wanted = sys.argv[1:] or list(CAPTURED)
     for name, script in CAPTURED.items():
         if name not in wanted:

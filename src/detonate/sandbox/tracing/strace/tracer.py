@@ -28,23 +28,31 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
-from detonate.errors import SandboxError
-from detonate.sandbox.tracing.interface import TraceSummary
+from detonate.model.options import MiB
+from detonate.sandbox.tracing.interface import TraceContext, TracerError, TraceSummary
 from detonate.sandbox.tracing.strace.calls import TRACED_CALLS, WRITE_CALLS
 from detonate.sandbox.tracing.strace.interpreter import TraceInterpreter
+from detonate.sandbox.tracing.strace.novelty import TraceNovelty
 
 STRING_LIMIT = 4096
+TRACE_CAP_BYTES = 512 * MiB  # the trace file on the host disk stops the run at this size
+TRACE_FILE = "trace.log"  # in the run directory, kept with the artifacts
 
 
 class StraceTracer:
-    def __init__(self, trace_file: Path) -> None:
-        self.trace_file = trace_file
+    """`strace -f` writing to `run_dir/trace.log`, read back once the run is over."""
+
+    name = "strace"
+
+    def __init__(self, run_dir: Path, cap_bytes: int = TRACE_CAP_BYTES) -> None:
+        self.trace_file = run_dir / TRACE_FILE
+        self.cap_bytes = cap_bytes
         self._proc: subprocess.Popen[bytes] | None = None
         self._init_pid = 0
         self._init_fds: dict[int, str] = {}
+        self._novelty = TraceNovelty(self.trace_file)
 
     def command(self, init_pid: int) -> list[str]:
         return [
@@ -71,11 +79,11 @@ class StraceTracer:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-                raise SandboxError(f"strace could not attach to pid {init_pid}: {err.strip()}")
+                raise TracerError(f"strace could not attach to pid {init_pid}: {err.strip()}")
             if _all_threads_traced_by(init_pid, self._proc.pid):
                 return
             time.sleep(0.01)
-        raise SandboxError(f"strace did not attach to pid {init_pid} within 10 s")
+        raise TracerError(f"strace did not attach to pid {init_pid} within 10 s")
 
     def pid(self) -> int:
         return self._proc.pid if self._proc else 0
@@ -89,6 +97,12 @@ class StraceTracer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def activity(self) -> int:
+        return self._novelty()  # reads what strace appended since the last look
+
+    def limit_reached(self) -> bool:
+        return self.output_bytes() >= self.cap_bytes
+
     def stop(self, grace_seconds: float = 5.0) -> None:
         if self._proc is None:
             return
@@ -101,22 +115,15 @@ class StraceTracer:
         if self._proc.stderr:
             self._proc.stderr.close()
 
-    def summary(
-        self,
-        t0: float,
-        workdir: str,
-        entrypoint: str,
-        watched: Mapping[str, str] = {},
-        rootfs: Path | None = None,
-    ) -> TraceSummary:
+    def summary(self, context: TraceContext) -> TraceSummary:
         interpreter = TraceInterpreter(
             init_pid=self._init_pid,
-            t0=t0,
-            workdir=workdir,
-            init_exe=entrypoint,
-            watched=watched,
+            t0=context.t0,
+            workdir=context.workdir,
+            init_exe=context.entrypoint,
+            watched=context.watched,
             init_fds=self._init_fds,
-            rootfs=rootfs,
+            rootfs=context.rootfs,
         )
         with open(self.trace_file, errors="surrogateescape") as lines:
             interpreter.feed_lines(lines)
