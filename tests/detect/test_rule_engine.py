@@ -137,8 +137,18 @@ def test_evidence_carries_the_hash_of_the_file_from_the_run_diff() -> None:
 
 def test_unless_vetoes_a_match() -> None:
     run = run_of(
-        {"kind": "file.write", "path": "/var/log/wtmp", "flags": "O_WRONLY|O_APPEND"},
-        {"kind": "file.write", "path": "/var/log/auth.log", "flags": "O_WRONLY|O_TRUNC"},
+        {
+            "kind": "file.write",
+            "path": "/var/log/wtmp",
+            "flags": "O_WRONLY|O_APPEND",
+            "append": True,
+        },
+        {
+            "kind": "file.write",
+            "path": "/var/log/auth.log",
+            "flags": "O_WRONLY|O_TRUNC",
+            "truncated": True,
+        },
     )
     evidence = findings_by_id(run)["file-system-log-wipe"].evidence
     assert [e.path for e in evidence] == ["/var/log/auth.log"]

@@ -312,6 +312,8 @@ def _describe(
                 "name": base(dest),
                 "dir": posixpath.dirname(dest),
                 "flags": "",
+                "truncated": True,
+                "append": False,
                 "renamed_from": event.path,
             }
             yield ("file_change", replaced, f"replace {dest} (renamed from {event.path})", "")
@@ -356,7 +358,18 @@ def _describe(
         failed = "" if event.succeeded else f" (failed: {event.error or 'error'})"
         yield (
             "privileged",
-            {"call": event.call, "args": event.args},
+            {
+                "call": event.call,
+                "args": event.args,
+                "path": event.path,
+                "source": event.source,
+                "fstype": event.fstype,
+                "request": event.request,
+                "flags": event.flags,
+                "name": event.name,
+                "target_pid": event.target_pid,
+                "device": _device(event),
+            },
             f"{event.call}({event.args}){failed}",
             "",
         )
@@ -374,7 +387,14 @@ def _describe(
 def _file_fields(event: Event) -> dict[str, object] | None:
     extra: dict[str, object]
     if isinstance(event, FileOpenedForWrite):
-        op, extra = "write", {"flags": event.flags}
+        op, extra = (
+            "write",
+            {
+                "flags": event.flags,
+                "truncated": event.truncated,
+                "append": event.append,
+            },
+        )
     elif isinstance(event, FileCreated):
         op, extra = "create", {"file_type": event.file_type, "target": event.target}
     elif isinstance(event, FileDeleted):
@@ -384,11 +404,18 @@ def _file_fields(event: Event) -> dict[str, object] | None:
     elif isinstance(event, FileModeChanged):
         op, extra = "chmod", {"mode": event.mode}
     elif isinstance(event, FileAttributesChanged):
-        op, extra = "chattr", {"flags": event.flags}
+        op, extra = "chattr", {"flags": event.flags, "attributes": event.attributes}
     else:
         return None
     path: str = getattr(event, "path", "")
     return {"op": op, "path": path, "name": base(path), "dir": posixpath.dirname(path), **extra}
+
+
+def _device(event: PrivilegedAttempt) -> str:
+    """mknod of a device: "block 8:1", "char 1:1"; other nodes their type; "" otherwise."""
+    if event.node_type in ("block", "char"):
+        return f"{event.node_type} {event.device_major}:{event.device_minor}"
+    return event.node_type
 
 
 def _file_summary(file: Mapping[str, object]) -> str:

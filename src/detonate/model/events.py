@@ -95,8 +95,10 @@ class ProcessExited(Event):
 class FileOpenedForWrite(Event):
     kind: ClassVar[str] = "file.write"
     path: str
-    flags: str  # "O_WRONLY|O_CREAT|O_TRUNC"
+    flags: str  # the open flags by name, for people: "O_WRONLY|O_CREAT|O_TRUNC"
     created: bool = False  # O_CREAT was asked for (not proof the file was new)
+    truncated: bool = False  # O_TRUNC: the old content is gone
+    append: bool = False  # O_APPEND: every write lands at the end (a log)
     succeeded: bool = True
     error: str = ""
     # the path the sample named when it led elsewhere through a symlink (`path` is where the
@@ -111,7 +113,7 @@ class FileOpenedForRead(Event):
 
     kind: ClassVar[str] = "file.read"
     path: str
-    flags: str  # "O_RDONLY|O_CLOEXEC"
+    flags: str  # the open flags by name, for people: "O_RDONLY|O_CLOEXEC"
     honeytoken: str = ""  # the planted token's kind ("aws-credentials" …), see RunResult
     succeeded: bool = True
     error: str = ""
@@ -163,7 +165,9 @@ class FileAttributesChanged(Event):
 
     kind: ClassVar[str] = "file.chattr"
     path: str
-    flags: str  # as strace decoded them: "FS_IMMUTABLE_FL|FS_EXTENT_FL", "" when not shown
+    flags: str  # the flags by name, for people: "FS_IMMUTABLE_FL|FS_EXTENT_FL", "" when unknown
+    # the same in chattr's words, for rules: ("immutable", "extent"); "append" is `chattr +a`
+    attributes: tuple[str, ...] = ()
     succeeded: bool = True
     error: str = ""
 
@@ -226,14 +230,36 @@ class SignalSent(Event):
 class PrivilegedAttempt(Event):
     """A call that matters for escape or evasion, allowed or not: mount, ptrace, init_module …
 
-    `call` is the syscall, or "write" for an open-for-write under /proc or /sys.
+    `call` is the syscall, or "write" for an open-for-write under /proc or /sys. `args` is the
+    tracer's rendering of the arguments, for people (evidence excerpts); rules and detectors
+    read the typed fields, which the tracer fills where the call has them:
+
+        mount("/dev/sda1", "/mnt/host", "ext4", MS_RDONLY, NULL)
+            source "/dev/sda1", path "/mnt/host", fstype "ext4", flags ("MS_RDONLY",)
+        mknodat(AT_FDCWD, "/tmp/d", S_IFBLK|0600, makedev(0x8, 0x1))
+            path "/tmp/d", node_type "block", device_major 8, device_minor 1
+        ptrace(PTRACE_ATTACH, 1234, …)       request "PTRACE_ATTACH", target_pid 1234
     """
 
     kind: ClassVar[str] = "privileged"
     call: str
-    args: str  # strace's rendering of the arguments
+    args: str  # the arguments as the tracer rendered them (strace: its own text)
     succeeded: bool = True
     error: str = ""
+    # the file the call acts on, resolved like every event path: mount/umount target,
+    # chroot/pivot_root new root, mknod's node, setns's namespace file, finit_module's module,
+    # execveat's program ("/memfd:x (deleted)"), the /proc or /sys file of a "write"
+    path: str = ""
+    source: str = ""  # mount: what is mounted ("/dev/sda1", "cgroup", "tmpfs")
+    fstype: str = ""  # mount: the filesystem type ("ext4", "cgroup", "proc"); "" for a bind
+    # the operation asked for, by name: ptrace/bpf/keyctl request, personality, reboot command
+    request: str = ""
+    flags: tuple[str, ...] = ()  # flags by name: MS_*, MNT_*, CLONE_NEW*, MFD_*, MODULE_INIT_*
+    name: str = ""  # memfd_create's name, delete_module's module
+    target_pid: int = 0  # ptrace, process_vm_writev: the pid as the sample named it
+    node_type: str = ""  # mknod: "block", "char", "fifo", "socket", "file"
+    device_major: int = 0  # mknod of a block or char device
+    device_minor: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -29,8 +29,10 @@ file name), `process_path`, `cmdline` (its argv joined), `parent` (the parent's 
   `stdin` / `stdout` / `stderr` (what fds 0–2 were: "pipe:[4711]",
   "socket:TCP:[10.0.0.2:40000->192.0.2.1:4444]", "/dev/null", "" when unknown).
 - file_change: one change to a file. `op` write / create / delete / rename / chmod / chattr,
-  `path`, `name`, `dir`, `new_path` (rename), `flags` ("O_WRONLY|O_TRUNC", chattr flags),
-  `mode` (chmod), `file_type` (create: dir / symlink / hardlink / node), `target` (link target).
+  `path`, `name`, `dir`, `new_path` (rename), `flags` (the flags by name, for display:
+  "O_WRONLY|O_TRUNC", "FS_IMMUTABLE_FL"), `truncated` and `append` (write: O_TRUNC, O_APPEND),
+  `attributes` (chattr, in chattr's words: immutable, append, noatime …), `mode` (chmod),
+  `file_type` (create: dir / symlink / hardlink / node), `target` (link target).
   A rename also gives a `write` of its destination (`sed -i`, `mv tmp target` replace it), with
   `renamed_from` the source path.
 - comm: a process renamed itself (prctl PR_SET_NAME), as `ps`/`top` show it. `comm` (the new
@@ -56,7 +58,13 @@ file name), `process_path`, `cmdline` (its argv joined), `parent` (the parent's 
   translated its pid), `group`
   (sent to a process group or to every process: pid <= 0).
 - privileged: a call that matters for escape or evasion. `call` (mount, init_module, setns,
-  ptrace, memfd_create, "write" under /proc or /sys …), `args`.
+  ptrace, memfd_create, "write" under /proc or /sys …); typed fields where the call has them:
+  `path` (the file it acts on: mount target, new root, device node, execveat's program, the
+  /proc or /sys file), `source` and `fstype` (mount), `request` ("PTRACE_ATTACH", a bpf or
+  keyctl command), `flags` (list of flag names: MS_BIND, CLONE_NEWNS …), `name` (memfd,
+  module), `target_pid` (ptrace), `device` (mknod: "block 8:1", "char 1:1", "fifo" …);
+  `args` is the tracer's own rendering of the arguments, for display (rules should not
+  parse it: another tracer renders it differently).
 - sleep: a sleep the sandbox skipped. `call`, `seconds`.
 """
 
@@ -106,6 +114,9 @@ RUNTIME_SUBJECT_FIELDS: dict[str, frozenset[str]] = {
                 "new_path",
                 "renamed_from",
                 "flags",
+                "truncated",
+                "append",
+                "attributes",
                 "mode",
                 "file_type",
                 "target",
@@ -125,7 +136,10 @@ RUNTIME_SUBJECT_FIELDS: dict[str, frozenset[str]] = {
         | {"method", "path", "operation", "image", "cmd", "privileged", "binds"},
         "sunk": NET_FIELDS | {"preview", "bytes", "transport"},
         "signal": frozenset({"signal", "target_pid", "target", "group"}),
-        "privileged": frozenset({"call", "args"}),
+        "privileged": frozenset(
+            {"call", "args", "path", "source", "fstype", "request", "flags", "name"}
+            | {"target_pid", "device"}
+        ),
         "sleep": frozenset({"call", "seconds"}),
     }.items()
 }

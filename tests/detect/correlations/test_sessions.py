@@ -151,6 +151,9 @@ def test_cgroup_mount_then_release_agent_write_is_an_escape_even_when_blocked() 
         1,
         call="mount",
         args='"cgroup", "/tmp/cg", "cgroup", 0, "rdma"',
+        source="cgroup",
+        path="/tmp/cg",
+        fstype="cgroup",
         succeeded=False,
         error="EPERM",
     )

@@ -118,11 +118,17 @@ def _socket_attempts(index: RunIndex) -> list[Evidence]:
     return out[:5]
 
 
+def _mounts_cgroup(mount: PrivilegedAttempt) -> bool:
+    """A cgroup hierarchy mounted (`mount -t cgroup -o rdma cgroup /tmp/cg`) or bound from
+    the container's /sys/fs/cgroup."""
+    return mount.fstype.startswith("cgroup") or "cgroup" in mount.source
+
+
 def _release_agent(index: RunIndex) -> list[Finding]:
     mounts = [
         e
         for e in index.events
-        if isinstance(e, PrivilegedAttempt) and e.call == "mount" and "cgroup" in e.args
+        if isinstance(e, PrivilegedAttempt) and e.call == "mount" and _mounts_cgroup(e)
     ]
     if not mounts:
         return []

@@ -417,6 +417,7 @@ class _FileSubject:
     path: str
     flags: str
     process: str
+    append: bool = False
 
     def get(self, field: str) -> object:
         return {
@@ -425,6 +426,8 @@ class _FileSubject:
             "name": posixpath.basename(self.path),
             "dir": posixpath.dirname(self.path),
             "flags": self.flags,
+            "truncated": self.op == "write" and not self.append,
+            "append": self.append,
             "file_type": "file",
             "process": self.process,
         }.get(field)
@@ -434,8 +437,10 @@ def _file_subjects(command: Command) -> Iterator[_FileSubject]:
     """Writes a command's redirections would do, and files it deletes or empties."""
     process = _name(command.argv[0]) if command.argv else "sh"
     for operator, target in command.redirects:
-        flags = "O_WRONLY|O_CREAT|O_APPEND" if operator == ">>" else "O_WRONLY|O_CREAT|O_TRUNC"
-        yield _FileSubject("write", _home(target), flags, process)
+        if operator == ">>":
+            yield _FileSubject("write", _home(target), "O_WRONLY|O_CREAT|O_APPEND", process, True)
+        else:
+            yield _FileSubject("write", _home(target), "O_WRONLY|O_CREAT|O_TRUNC", process)
     if not command.argv:
         return
     paths = [_home(a) for a in command.argv[1:] if not a.startswith("-")]

@@ -56,7 +56,12 @@ from detonate.sandbox.tracing.strace.calls import (
     SLEEP_CALLS,
     WAIT_CALLS,
     WRITE_CALLS,
-    WRITE_FLAGS,
+)
+from detonate.sandbox.tracing.strace.decode import (
+    file_attributes,
+    flag_names,
+    open_flags,
+    privileged_fields,
 )
 from detonate.sandbox.tracing.strace.fds import (
     CONTAINER_OUTPUT,
@@ -275,23 +280,40 @@ class TraceInterpreter:
         elif name in FILE_CALLS:
             self._file(proc, r)
         if name in PRIVILEGED_CALLS:
-            self._emit(
-                PrivilegedAttempt, proc, r.ts, call=name, args=r.raw_args, succeeded=ok, error=err
-            )
+            self._privileged(proc, r)
+
+    def _privileged(self, proc: Proc, r: Syscall) -> None:
+        def path_of(path_arg: str, dirfd_arg: str) -> str:
+            return self._path(proc, path_arg, dirfd_arg)
+
+        typed = privileged_fields(r.name, r.args, path_of)
+        if r.name == "execveat":
+            typed["path"] = self._exec_path(proc, r)
+        self._emit(
+            PrivilegedAttempt,
+            proc,
+            r.ts,
+            call=r.name,
+            args=r.raw_args,
+            succeeded=r.succeeded,
+            error=r.errno,
+            **typed,
+        )
+
+    def _exec_path(self, proc: Proc, r: Syscall) -> str:
+        """The program an execve/execveat names, resolved; a fileless execveat's fd path."""
+        a = r.args
+        if r.name != "execveat":
+            return self._path(proc, (*a, "")[0])
+        dirfd, path_arg = (*a, "", "")[:2]
+        path = unquote(path_arg)
+        if not path and "AT_EMPTY_PATH" in r.raw_args:
+            return fd_annotation(dirfd)[1]  # fileless: "/memfd:x (deleted)"
+        return self._path(proc, path_arg, dirfd) if path else ""
 
     def _exec(self, proc: Proc, r: Syscall) -> None:
-        a = r.args
-        if r.name == "execveat":
-            dirfd, path_arg, argv_arg = (*a, "", "", "")[:3]
-            path = unquote(path_arg)
-            if not path and "AT_EMPTY_PATH" in r.raw_args:
-                path = fd_annotation(dirfd)[1]  # fileless: "/memfd:x (deleted)"
-            elif path:
-                path = self._path(proc, path_arg, dirfd)
-        else:
-            path_arg, argv_arg = (*a, "", "")[:2]
-            path = self._path(proc, path_arg)
-        argv = string_list(argv_arg)
+        path = self._exec_path(proc, r)
+        argv = string_list((*r.args, "", "", "")[2 if r.name == "execveat" else 1])
         exe, binary = self._program(proc, path)
         applet = ""
         if (
@@ -368,8 +390,9 @@ class TraceInterpreter:
                 m = re.search(r"flags=([\w|]+)", flags)
                 flags = m[1] if m else flags
         path = requested = self._path(proc, path_arg, dirfd)
+        decoded = open_flags(flags)
         if r.succeeded and r.ret is not None:
-            proc.fds.opened(r.ret, r.ret_annotation, path, "O_CLOEXEC" in flags)
+            proc.fds.opened(r.ret, r.ret_annotation, path, decoded.cloexec)
             # openat(…, "/tmp/.k/authorized_keys", …) = 3</root/.ssh/authorized_keys>: the
             # file the kernel opened, through any symlink, is what rules judge
             opened = proc.fds.paths[r.ret]
@@ -378,7 +401,7 @@ class TraceInterpreter:
         ok, err = r.succeeded, r.errno
         moved = {"requested_path": requested} if path != requested else {}
         token = self.watched.get(path) or self.watched.get(requested)
-        if token and "O_WRONLY" not in flags:
+        if token and "O_WRONLY" not in flag_names(flags):
             self._emit(
                 FileOpenedForRead,
                 proc,
@@ -390,7 +413,7 @@ class TraceInterpreter:
                 error=err,
                 **moved,
             )
-        if not any(f in flags for f in WRITE_FLAGS):
+        if not decoded.writes:
             return
         self._emit(
             FileOpenedForWrite,
@@ -398,14 +421,23 @@ class TraceInterpreter:
             r.ts,
             path=path,
             flags=flags,
-            created="O_CREAT" in flags,
+            created=decoded.created,
+            truncated=decoded.truncated,
+            append=decoded.append,
             succeeded=ok,
             error=err,
             **moved,
         )
         if path.startswith(("/proc/", "/sys/")):
             self._emit(
-                PrivilegedAttempt, proc, r.ts, call="write", args=path, succeeded=ok, error=err
+                PrivilegedAttempt,
+                proc,
+                r.ts,
+                call="write",
+                args=path,
+                path=path,
+                succeeded=ok,
+                error=err,
             )
 
     def _sleep(self, proc: Proc, r: Syscall) -> None:
@@ -569,6 +601,7 @@ class TraceInterpreter:
             r.ts,
             path=path,
             flags=flags,
+            attributes=file_attributes(flags),
             succeeded=r.succeeded,
             error=r.errno,
         )
@@ -614,7 +647,7 @@ class TraceInterpreter:
             # mknodat(AT_FDCWD, "/tmp/d", S_IFBLK|0600, makedev(0x8, 0x1)): a device node is a
             # way to the host's disks or memory, whatever the name
             if kind == "node" and ("S_IFBLK" in r.raw_args or "S_IFCHR" in r.raw_args):
-                self._emit(PrivilegedAttempt, proc, r.ts, call=name, args=r.raw_args, **common)
+                self._privileged(proc, r)
         elif name in ("symlink", "symlinkat") and len(a) >= 2:
             link = self._path(proc, a[2], a[1]) if at and len(a) >= 3 else self._path(proc, a[1])
             target = unquote(a[0])
