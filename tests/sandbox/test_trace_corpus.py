@@ -94,6 +94,8 @@ def test_file_operations_resolve_relative_paths_against_the_cwd() -> None:
     assert {"/tmp/d/e/g", "/etc/passwd"} <= deleted
     writes = {e.path: e for e in of(summary, FileOpenedForWrite)}
     assert writes["/var/log/new.log"].created and "O_APPEND" in writes["/etc/motd"].flags
+    assert writes["/etc/motd"].append and not writes["/etc/motd"].truncated
+    assert not writes["/var/log/new.log"].append
 
 
 def test_network_attempts_keep_destination_and_failure() -> None:
@@ -111,3 +113,9 @@ def test_privileged_attempts_are_events_even_when_blocked() -> None:
     writes = {e.args for e in attempts if e.call == "write"}
     assert {"/proc/sysrq-trigger", "/sys/fs/cgroup/release_agent"} <= writes
     assert not any(e.succeeded for e in attempts)
+    # the typed fields rules read, decoded from strace's text
+    mounts = {(e.source, e.path, e.fstype, e.flags) for e in attempts if e.call == "mount"}
+    assert ("/dev/vda", "/mnt/x", "ext4", ("MS_SILENT",)) in mounts
+    assert ("cgroup", "/mnt/x", "cgroup", ("MS_SILENT",)) in mounts
+    assert [e.flags for e in attempts if e.call == "unshare"] == [("CLONE_NEWUSER",)]
+    assert {e.path for e in attempts if e.call == "write"} == writes

@@ -1,0 +1,114 @@
+"""strace's renderings → typed event fields (tracing/strace/decode.py), and the interpreter
+filling them from whole trace lines."""
+
+from __future__ import annotations
+
+import posixpath
+
+from detonate.model.events import FileAttributesChanged, PrivilegedAttempt
+from detonate.sandbox.tracing.strace.decode import (
+    file_attributes,
+    flag_names,
+    open_flags,
+    privileged_fields,
+)
+from detonate.sandbox.tracing.strace.interpreter import TraceInterpreter
+from detonate.sandbox.tracing.strace.lines import split_args, unquote
+
+T0 = 1000.0
+
+
+def path_of(path_arg: str, dirfd_arg: str) -> str:
+    return posixpath.normpath(posixpath.join("/work", unquote(path_arg)))
+
+
+def fields(call: str, args: str) -> dict[str, object]:
+    return privileged_fields(call, split_args(args), path_of)
+
+
+def test_open_flags_name_what_the_open_does() -> None:
+    log = open_flags("O_WRONLY|O_CREAT|O_APPEND|O_CLOEXEC")
+    assert log.append and log.created and log.cloexec and log.writes
+    assert not log.truncated and not log.read_only
+    wipe = open_flags("O_RDWR|O_TRUNC")
+    assert wipe.truncated and wipe.writes and not wipe.append and not wipe.created
+    read = open_flags("O_RDONLY|O_NOFOLLOW")
+    assert read.read_only and not read.writes
+
+
+def test_flag_names_leave_out_numbers_and_null() -> None:
+    assert flag_names("MS_RDONLY|MS_NOSUID|0x8000") == ("MS_RDONLY", "MS_NOSUID")
+    assert flag_names("0") == () and flag_names("NULL") == ()
+    assert flag_names("[FS_IMMUTABLE_FL]") == ("FS_IMMUTABLE_FL",)
+
+
+def test_file_attributes_in_chattrs_words() -> None:
+    assert file_attributes("FS_IMMUTABLE_FL|FS_EXTENT_FL") == ("immutable", "extent")
+    assert file_attributes("FS_APPEND_FL") == ("append",)
+    assert file_attributes("") == ()
+
+
+def test_mount_arguments_become_source_target_type_and_flags() -> None:
+    got = fields("mount", '"/dev/sda1", "/mnt/host", "ext4", MS_RDONLY|MS_NOSUID, NULL')
+    assert got == {
+        "source": "/dev/sda1",
+        "path": "/mnt/host",
+        "fstype": "ext4",
+        "flags": ("MS_RDONLY", "MS_NOSUID"),
+    }
+    bind = fields("mount", '"/proc", "x", NULL, MS_BIND, NULL')
+    assert bind["fstype"] == "" and bind["path"] == "/work/x" and bind["flags"] == ("MS_BIND",)
+
+
+def test_device_nodes_give_type_and_numbers() -> None:
+    disk = fields("mknodat", 'AT_FDCWD</>, "/tmp/d", S_IFBLK|0600, makedev(0x8, 0x1)')
+    assert disk == {"path": "/tmp/d", "node_type": "block", "device_major": 8, "device_minor": 1}
+    mem = fields("mknod", '"/tmp/m", S_IFCHR|0600, makedev(0x1, 0x1)')
+    assert (mem["node_type"], mem["device_major"], mem["device_minor"]) == ("char", 1, 1)
+    fifo = fields("mknod", '"/tmp/f", S_IFIFO|0600')
+    assert fifo == {"path": "/tmp/f", "node_type": "fifo"}
+
+
+def test_requests_names_and_pids() -> None:
+    assert fields("ptrace", "PTRACE_ATTACH, 42, NULL, NULL") == {
+        "request": "PTRACE_ATTACH",
+        "target_pid": 42,
+    }
+    assert fields("ptrace", "PTRACE_TRACEME")["request"] == "PTRACE_TRACEME"
+    assert fields("setns", "3</proc/1/ns/mnt>, CLONE_NEWNS") == {
+        "path": "/proc/1/ns/mnt",
+        "flags": ("CLONE_NEWNS",),
+    }
+    assert fields("memfd_create", '"payload", MFD_CLOEXEC') == {
+        "name": "payload",
+        "flags": ("MFD_CLOEXEC",),
+    }
+    assert fields("chroot", '"."') == {"path": "/work"}
+    assert fields("init_module", '0x7f00, 4096, ""') == {}
+
+
+def interpret(*lines: str) -> TraceInterpreter:
+    interpreter = TraceInterpreter(init_pid=100, t0=T0, init_exe="/bin/sh")
+    start = f'100 {T0 + 0.01:.6f} execve("/bin/sh", ["sh"], 0x7ffd /* 1 var */) = 0\n'
+    interpreter.feed_lines([start, *(line + "\n" for line in lines)])
+    return interpreter
+
+
+def test_the_interpreter_fills_the_typed_fields_from_trace_lines() -> None:
+    events = (
+        interpret(
+            f'100 {T0 + 1:.6f} chdir("/mnt/host") = 0',
+            f'100 {T0 + 2:.6f} chroot(".") = -1 EPERM (Operation not permitted)',
+            f"100 {T0 + 3:.6f} ioctl(3</etc/cron.d/x>, FS_IOC_SETFLAGS, [FS_IMMUTABLE_FL]) = 0",
+            f'100 {T0 + 4:.6f} execveat(3</memfd:x (deleted)>, "", ["x"], 0x7ffd /* 0 vars */, '
+            "AT_EMPTY_PATH) = -1 ENOENT (No such file or directory)",
+        )
+        .summary()
+        .events
+    )
+    chroot, execveat = [e for e in events if isinstance(e, PrivilegedAttempt)]
+    # relative to the cwd the trace showed: the escape's `cd /mnt/host; chroot .`
+    assert (chroot.call, chroot.path, chroot.args) == ("chroot", "/mnt/host", '"."')
+    assert (execveat.call, execveat.path) == ("execveat", "/memfd:x (deleted)")
+    (chattr,) = [e for e in events if isinstance(e, FileAttributesChanged)]
+    assert chattr.attributes == ("immutable",) and chattr.path == "/etc/cron.d/x"
