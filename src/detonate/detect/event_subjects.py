@@ -387,14 +387,8 @@ def _describe(
 def _file_fields(event: Event) -> dict[str, object] | None:
     extra: dict[str, object]
     if isinstance(event, FileOpenedForWrite):
-        op, extra = (
-            "write",
-            {
-                "flags": event.flags,
-                "truncated": event.truncated,
-                "append": event.append,
-            },
-        )
+        op = "write"
+        extra = {"flags": event.flags, "truncated": event.truncated, "append": event.append}
     elif isinstance(event, FileCreated):
         op, extra = "create", {"file_type": event.file_type, "target": event.target}
     elif isinstance(event, FileDeleted):
