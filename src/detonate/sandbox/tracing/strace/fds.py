@@ -108,10 +108,9 @@ class FdTable:
             if cloexec:
                 self.cloexec.add(fd)
 
-    def learn(self, fd_text: str, annotation: str) -> Socket | None:
+    def learn(self, fd: int, annotation: str) -> Socket | None:
         """What an fd argument's -yy annotation says about the socket behind it. The caller
         fills the socket's `waiting` events when this made its local end known."""
-        fd = int_arg(fd_text)
         if not annotation:
             return self.sockets.get(fd)
         kind = socket_kind(annotation)
@@ -133,26 +132,24 @@ class FdTable:
             sock.local_address, sock.local_port = local
         return sock
 
-    def follow(self, r: Syscall, source: Socket | None) -> None:
-        """close, close_range, dup*, fcntl, accept*: `source` is what learn() made of the
-        first argument."""
+    def follow(self, r: Syscall, fd: int, source: Socket | None) -> None:
+        """close, dup*, fcntl, accept* of `fd`: `source` is what learn() made of it."""
         a, name = r.args, r.name
-        fd_text = fd_annotation(a[0])[0]
         if name == "close":
-            self.forget(int_arg(fd_text))
+            self.forget(fd)
             return
         if not r.succeeded or r.ret is None:
             return
         command = a[1] if len(a) > 1 else ""
         if name == "fcntl" and command == "F_SETFD":
             if "FD_CLOEXEC" in r.raw_args:
-                self.cloexec.add(int_arg(fd_text))
+                self.cloexec.add(fd)
             else:
-                self.cloexec.discard(int_arg(fd_text))
+                self.cloexec.discard(fd)
             return
         if name == "fcntl" and command not in ("F_DUPFD", "F_DUPFD_CLOEXEC"):
             return
-        if name != "fcntl" and not name.startswith("accept") and r.ret == int_arg(fd_text):
+        if name != "fcntl" and not name.startswith("accept") and r.ret == fd:
             return  # dup2(1, 1): nothing changes
         self.forget(r.ret)
         if name.startswith("accept"):
@@ -168,12 +165,10 @@ class FdTable:
             accepted.annotation = r.ret_annotation
         elif source is not None:
             self.sockets[r.ret] = source  # dup: the same socket under a second number
-        elif r.ret_annotation or int_arg(fd_text) in self.paths:
+        elif r.ret_annotation or fd in self.paths:
             # dup2(4<pipe:[12]>, 1</dev/null<char 1:3>>) = 1<pipe:[12]>
             self.paths[r.ret] = (
-                self.describe_annotation(r.ret_annotation)
-                if r.ret_annotation
-                else self.paths[int_arg(fd_text)]
+                self.describe_annotation(r.ret_annotation) if r.ret_annotation else self.paths[fd]
             )
         else:
             return

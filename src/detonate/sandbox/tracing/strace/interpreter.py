@@ -125,7 +125,7 @@ class TraceInterpreter:
 
     def __post_init__(self) -> None:
         self.programs = ProgramResolver(self.rootfs)
-        self.table = ProcessTable(self.workdir)
+        self.table = ProcessTable(self.workdir, self.t0)
         for link in self.init_fds.values():
             if link.startswith("/") and link != "/dev/null":
                 # runc's stdio: the run's output log
@@ -228,7 +228,7 @@ class TraceInterpreter:
     # -- per call --------------------------------------------------------------------------
 
     def _syscall(self, r: Syscall) -> None:
-        proc = self.table.get(r.pid, self._ts(r.ts))
+        proc = self.table.get(r.pid, r.ts)
         ok, err = r.succeeded, r.errno
         name, a = r.name, r.args
         if name in EXEC_CALLS:
@@ -240,7 +240,7 @@ class TraceInterpreter:
             elif child or not ok:
                 self._emit(ProcessForked, proc, r.ts, child_pid=child, succeeded=ok, error=err)
                 if child:
-                    self.table.get(child, self._ts(r.ts))
+                    self.table.get(child, r.ts)
         elif name in OPEN_CALLS:
             self._open(proc, r)
         elif name in SLEEP_CALLS:
@@ -491,7 +491,7 @@ class TraceInterpreter:
                 )
             return
         fd_text, sock_text = fd_annotation(r.args[0])  # "TCP:[10.0.0.2:1234->192.0.2.1:80]"
-        sock = self._learn(proc, fd_text, sock_text)
+        sock = self._learn(proc, int_arg(fd_text), sock_text)
         kind = socket_kind(sock_text)
         protocol = kind[0] if kind else sock.protocol if sock else ""
         family, address, port = sockaddr(r.raw_args)
@@ -561,10 +561,10 @@ class TraceInterpreter:
         if sock is not None and not sock.local_port and sock.protocol in ("TCP", "UDP"):
             sock.waiting.append(index)
 
-    def _learn(self, proc: Proc, fd_text: str, annotation: str) -> Socket | None:
+    def _learn(self, proc: Proc, fd: int, annotation: str) -> Socket | None:
         """What an fd argument's -yy annotation says about the socket behind it; events that
         waited for the socket's own end get it once it shows."""
-        sock = proc.fds.learn(fd_text, annotation)
+        sock = proc.fds.learn(fd, annotation)
         if sock is not None and sock.local_port and sock.waiting:
             for index in sock.waiting:
                 event = self.events[index]
@@ -586,7 +586,8 @@ class TraceInterpreter:
             proc.fds.close_range(r)
             return
         fd_text, annotation = fd_annotation(r.args[0])
-        proc.fds.follow(r, self._learn(proc, fd_text, annotation))
+        fd = int_arg(fd_text)
+        proc.fds.follow(r, fd, self._learn(proc, fd, annotation))
 
     def _ioctl(self, proc: Proc, r: Syscall) -> None:
         """ioctl(3</tmp/f>, FS_IOC_SETFLAGS, [FS_IMMUTABLE_FL]) = -1 EPERM (…): `chattr +i`."""
@@ -666,7 +667,7 @@ class TraceInterpreter:
     def _exit(self, r: Exit) -> None:
         if self.table.tgid(r.pid) != r.pid:
             return  # a thread ended, not a process
-        proc = self.table.get(r.pid, self._ts(r.ts))
+        proc = self.table.get(r.pid, r.ts)
         proc.end, proc.exit_code, proc.signal = self._ts(r.ts), r.code, r.signal
         if proc.stdio is None:
             proc.stdio = proc.fds.stdio()  # never exec'd: what its builtins wrote to

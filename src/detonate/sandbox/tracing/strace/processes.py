@@ -41,6 +41,7 @@ class ProcessTable:
     """Processes by host pid; threads folded into their thread group."""
 
     workdir: str = "/"
+    t0: float = 0.0  # epoch of the container's start: `Proc.start` is seconds since
     host_names: dict[str, str] = field(default_factory=dict)  # host path → what it is to us
     procs: dict[int, Proc] = field(default_factory=dict)
     thread_group: dict[int, int] = field(default_factory=dict)  # tid → tgid
@@ -60,8 +61,9 @@ class ProcessTable:
             return tgid
         return tid
 
-    def get(self, tid: int, start: float) -> Proc:
-        """The process of thread `tid`; a new one (a copy of its parent's) when first seen."""
+    def get(self, tid: int, ts: float) -> Proc:
+        """The process of thread `tid`; a new one (a copy of its parent's) when first seen at
+        epoch `ts`."""
         pid = self.tgid(tid)
         proc = self.procs.get(pid)
         if proc is None:
@@ -72,7 +74,7 @@ class ProcessTable:
                 ppid=parent.pid if parent else 0,
                 exe=parent.exe if parent else "",
                 argv=parent.argv if parent else (),
-                start=start,
+                start=round(max(0.0, ts - self.t0), 6),
                 cwd=parent.cwd if parent else self.workdir,
                 applet=parent.applet if parent else "",
                 fds=parent.fds.copy() if parent else FdTable(self.host_names),
