@@ -56,7 +56,7 @@ class TraceSummary:
 class Tracer(Protocol):
     """What the sandbox needs of a tracer. One instance traces one run."""
 
-    name: str  # "strace": SandboxOptions.tracer, the report's run section
+    name: str  # "strace": the value of SandboxOptions.tracer that picks it
 
     def attach(self, init_pid: int) -> None:
         """Trace `init_pid` and every thread/child it will have; return once attached, so the
