@@ -1,4 +1,5 @@
-"""sandbox: run the image in runc, trace it with strace, turn the trace into events.
+"""sandbox: run the image in runc, trace it (sandbox/tracing: strace today), turn what the
+tracer saw into events.
 
 detonate(image, rootfs, options, work_dir, progress, network=None) -> RunResult
 """
