@@ -1,8 +1,8 @@
 """`Simulator`: the sandbox's `NetworkHook` that gives a run its own simulated internet.
 
     sim = Simulator(run_dir, NetsimConfig())
-    sim.prepare(rootfs)      # services up; resolv.conf and the run's CA written into the rootfs
-    sim.attach(init_pid)     # veth into the container's netns, routes, firewall, pcap
+    sim.prepare(rootfs)      # services starting; resolv.conf and the run's CA in the rootfs
+    sim.attach(init_pid)     # veth into the container's netns, routes, pcap; services ready
     …                        # runc start … the sample runs …
     events = sim.collect()   # services stopped, events read (pid 0, ts relative to `origin`)
     sim.close()              # always: processes killed, namespace (and veth) removed
@@ -53,6 +53,7 @@ class Simulator:
         self._capture: Capture | None = None
         self._volume: Volume | None = None
         self._namespace_made = False
+        self._ready = False
         self._attached = False
         self._collected: tuple[Event, ...] | None = None
         self._closed = False
@@ -65,19 +66,20 @@ class Simulator:
 
     def prepare(self, rootfs: Path, hostname: str = "") -> None:
         self.hostname = hostname
-        self.start()
+        self.launch()  # the services start while runc creates the container; attach() waits
         assert self._authority is not None
         rootfs_files.write_resolv_conf(rootfs, self.addressing.sim_ip)
         rootfs_files.add_trust_anchor(rootfs, self._authority.cert_pem)
 
     def attach(self, init_pid: int) -> None:
-        self.start()
+        self.launch()
         topology.wire(self.namespace, init_pid, self.addressing, self.config.reply_kbit)
         self._attached = True
         mac = topology.link_address(self.namespace, topology.SIM_IF)
         self._capture = Capture(
             self.namespace, topology.SIM_IF, mac, self.pcap_path, self.config.pcap_max_bytes
         )
+        self.start()  # the services answer before the sample can send its first packet
         self.origin = time.time()
 
     def collect(self, origin: float | None = None) -> tuple[Event, ...]:
@@ -98,6 +100,8 @@ class Simulator:
             self._serve.wait()
         if self._namespace_made:
             topology.delete_namespace(self.namespace)
+        # a run that ended before its services were ready leaves no CA key among its artifacts
+        (self.directory / "ca.key").unlink(missing_ok=True)
 
     def __enter__(self) -> Simulator:
         return self
@@ -119,7 +123,16 @@ class Simulator:
         return self._authority.cert_pem
 
     def start(self) -> None:
-        """Namespace, CA and services (idempotent; prepare() and attach() call it)."""
+        """Namespace, CA and services, ready to answer (idempotent; attach() calls it)."""
+        self.launch()
+        if not self._ready:
+            self._wait_ready()
+            self._ready = True
+            (self.directory / "ca.key").unlink()  # the services hold it in memory now
+
+    def launch(self) -> None:
+        """Namespace, CA, and the services' process started, without waiting for it to be
+        ready (idempotent; prepare() calls it, start() waits)."""
         if self._serve is not None:
             return
         if self._closed:
@@ -154,8 +167,6 @@ class Simulator:
             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         )  # fmt: skip
         log.close()
-        self._wait_ready()
-        key_path.unlink()  # the services hold it in memory now
 
     def _wait_ready(self) -> None:
         assert self._serve is not None and self._serve.stdout is not None
