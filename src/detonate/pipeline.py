@@ -114,6 +114,7 @@ def _run_summary(result: RunResult, options: ScanOptions) -> RunSummary:
         cpu_seconds=round(info.cpu_seconds, 3),
         memory_peak_bytes=info.memory_peak_bytes,
         events_in_report=min(len(result.events), MAX_REPORTED_EVENTS),
+        phase_seconds=info.phase_seconds,
     )
 
 

@@ -40,6 +40,7 @@ from detonate.sandbox.leftovers import (
 from detonate.sandbox.network import NetworkHook
 from detonate.sandbox.oci_config import process_spec, runtime_config
 from detonate.sandbox.overlay import mount_overlay
+from detonate.sandbox.phases import Phases
 from detonate.sandbox.runc import CONTAINER_PREFIX
 from detonate.sandbox.timekeeper import CompressedWait, TimeKeeper
 from detonate.sandbox.trace_novelty import TraceNovelty
@@ -69,6 +70,7 @@ def detonate(
     Raises SandboxError when the sandbox cannot be set up (the sample never ran); once the
     sample has started, the result says how the run ended.
     """
+    phases = Phases()
     states = StateDir(state_dir)
     states.sweep()
     container_id = CONTAINER_PREFIX + secrets.token_hex(6)
@@ -81,11 +83,13 @@ def detonate(
         container_id, str(run_dir), cgroup="/" + container_id, mount_dir=str(mount_dir)
     )
     states.save(state)  # before anything exists, so a crash at any later point is found
-    run = _Run(states, state, options, run_dir, network, cancel)
+    run = _Run(states, state, options, run_dir, network, cancel, phases)
     progress.start("sandbox", total=options.timeout_seconds, unit="s")
     try:
         with _sigterm_as_interrupt():
-            return run.execute(image, rootfs, artifacts, progress)
+            result = run.execute(image, rootfs, artifacts, progress)
+        info = dataclasses.replace(result.run, phase_seconds=phases.seconds())
+        return dataclasses.replace(result, run=info)
     finally:
         progress.finish("sandbox")
 
@@ -99,9 +103,11 @@ class _Run:
         run_dir: Path,
         network: NetworkHook | None,
         cancel: threading.Event | None = None,
+        phases: Phases | None = None,
     ) -> None:
         self.states, self.state, self.options = states, state, options
         self.cancel = cancel
+        self.phases = phases or Phases()
         self.run_dir, self.network = run_dir, network
         self.trace_path = run_dir / "trace.log"
         self.tracer: Tracer = StraceTracer(self.trace_path)
@@ -164,6 +170,7 @@ class _Run:
             # resolv.conf, trust bundles, honeytokens) is setup, not the sample's doing: the
             # diff leaves it out unless changed.
             setup = snapshot_upper(overlay.upper)
+            self.phases.end("setup")
             t0 = time.time()
             runc.start(state.container_id)
             try:
@@ -171,6 +178,7 @@ class _Run:
             except KeyboardInterrupt:
                 interrupted, ended_by = True, EndReason.INTERRUPTED
             duration = time.time() - t0
+            self.phases.end("run")
             cpu_seconds, memory_peak = self._cpu_ns() / 1e9, self._memory_peak()
             self._stop()
             keeper.close()
@@ -201,6 +209,7 @@ class _Run:
                 hostname=hostname,
                 addresses=(address,) if address else (),
             )
+            self.phases.end("collect")
             return RunResult(
                 events, summary.processes, files, info, artifacts, honeytokens=bait.tokens
             )
@@ -263,6 +272,7 @@ class _Run:
                 self.keeper.close()
             if self.network is not None:
                 self.network.close()
+            self.phases.end("teardown")
 
 
 def _limits(options: SandboxOptions) -> tuple[tuple[str, str], ...]:

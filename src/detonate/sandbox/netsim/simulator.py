@@ -18,9 +18,13 @@ import secrets
 import select
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from detonate.errors import SandboxError
 from detonate.model.events import Event
@@ -57,6 +61,16 @@ class Simulator:
         self._attached = False
         self._collected: tuple[Event, ...] | None = None
         self._closed = False
+        # The TLS leaf key takes the longest of the services' start-up; it is made here, while
+        # the sandbox prepares the container (key generation runs outside the GIL).
+        self._leaf_key: Future[rsa.RSAPrivateKey] = Future()
+        threading.Thread(target=self._make_leaf_key, name="netsim-leaf-key", daemon=True).start()
+
+    def _make_leaf_key(self) -> None:
+        try:
+            self._leaf_key.set_result(CertificateAuthority.new_leaf_key())
+        except BaseException as exc:  # handed to launch(), which raises it there
+            self._leaf_key.set_exception(exc)
 
     # -- NetworkHook ------------------------------------------------------------------------
 
@@ -138,7 +152,7 @@ class Simulator:
         if self._closed:
             raise SandboxError("the simulated internet of this run was already closed")
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._authority = CertificateAuthority.generate(self.run_id)
+        self._authority = CertificateAuthority.generate(self.run_id, self._leaf_key.result())
         key_path = self.directory / "ca.key"
         self._authority.save(self.ca_path, key_path)
         topology.create_namespace(self.namespace)
