@@ -2,10 +2,12 @@
 
     sudo .venv/bin/python benchmarks/sandbox_overhead.py [--rounds 10] [--baseline REV]
 
-Times the pipeline's sandbox stage (`session.sandboxed_run`: leftovers sweep, overlay, the
-simulated internet, runc, tracer, the run, teardown, file-system diff) for a busybox sample
-that prints one line, and splits it into phases by timing the functions each phase calls.
-"overhead" is the stage minus the run's own `duration_seconds` (runc start → exit seen).
+Scans a factory image (busybox and a script that prints one line) with `pipeline.scan`, as
+the CLI does, and takes the report's sandbox stage (leftovers sweep, overlay, the simulated
+internet, runc, tracer, the run, teardown, file-system diff) and the run's own
+`duration_seconds` (runc start → exit seen); "overhead" is the one minus the other. The stage
+is split into phases by timing the functions each phase calls. Each process scans `--runs`
+times with one cache (the first scan pulls and unpacks, the others find the image cached).
 
 With `--baseline REV` the same measurement runs, interleaved round by round, against the
 source of git revision REV (exported to a temp dir; each round one process per variant), and
@@ -77,34 +79,53 @@ def _timed(function: Callable[..., Any], label: str, spent: dict[str, float]) ->
     return timed
 
 
-def worker(rootfs: Path, runs: int) -> None:
-    """One variant, `runs` scans in this process; one JSON line per scan."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from detonate.model.filesystem import Rootfs
-    from detonate.model.options import SandboxOptions
-    from detonate.sandbox import session
-    from sandbox.busybox_image import PROGRESS, image_running
+def worker(archive: Path, runs: int) -> None:
+    """One variant, `runs` scans in this process (one cache: the first pulls and unpacks);
+    one JSON line per scan."""
+    from detonate.model.options import SandboxOptions, ScanOptions
+    from detonate.pipeline import scan
 
     spent: dict[str, float] = defaultdict(float)
     _instrument(spent)
-    options = SandboxOptions(timeout_seconds=30, idle_seconds=10)
-    image = image_running("/bin/sh", "-c", SCRIPT)
-    for _ in range(runs):
-        spent.clear()
-        started = time.monotonic()
-        with session.sandboxed_run(image, Rootfs(rootfs, ()), options, PROGRESS) as result:
-            stage = time.monotonic() - started  # as pipeline.scan times its sandbox stage
-        reported = dict(getattr(result.run, "phase_seconds", ()))  # what the report says
-        sample = {"stage": stage, "run": result.run.duration_seconds, "phases": dict(spent)}
-        print(json.dumps({**sample, "reported": reported}), flush=True)
+    with tempfile.TemporaryDirectory(prefix="detonate-overhead-cache-") as cache:
+        options = ScanOptions(
+            cache_dir=Path(cache), sandbox=SandboxOptions(timeout_seconds=30, idle_seconds=10)
+        )
+        for _ in range(runs):
+            spent.clear()
+            report = scan(f"oci-archive:{archive}", options)
+            if report.error is not None:
+                raise SystemExit(f"scan failed: {report.error}")
+            stages = {t.stage: t.seconds for t in report.timings}
+            reported = dict(getattr(report.run, "phase_seconds", ()))
+            before = sum(v for k, v in stages.items() if k in ("acquire", "unpack", "static"))
+            sample = {"stage": stages["sandbox"], "run": report.run.duration_seconds}
+            sample["before_sandbox"] = before
+            print(json.dumps({**sample, "phases": dict(spent), "reported": reported}), flush=True)
 
 
-def _measure(src: Path, rootfs: Path, runs: int) -> list[dict[str, Any]]:
+def _build_image(where: Path) -> Path:
+    from detonate.factory import LayerSpec, write_oci_archive
+    from detonate.factory.busybox import busybox_layer
+    from detonate.factory.spec import FileSpec, ImageSpec
+
+    script = f"#!/bin/sh\n{SCRIPT}\n".encode()
+    spec = ImageSpec(
+        name="echo-hi",
+        layers=(busybox_layer(), LayerSpec((FileSpec("/start.sh", content=script, mode=0o755),))),
+        entrypoint=("/start.sh",),
+    )
+    archive = where / "echo-hi.oci.tar"
+    write_oci_archive(spec, archive)
+    return archive
+
+
+def _measure(src: Path, archive: Path, runs: int) -> list[dict[str, Any]]:
     env = {**os.environ, "PYTHONPATH": str(src)}
     done = subprocess.run(
-        [sys.executable, __file__, "--worker", str(rootfs), "--runs", str(runs)],
+        [sys.executable, __file__, "--worker", str(archive), "--runs", str(runs)],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
         check=True,
     )
@@ -123,6 +144,8 @@ def _summary(name: str, samples: list[dict[str, Any]]) -> dict[str, float]:
     stage = statistics.median(s["stage"] for s in samples)
     run = statistics.median(s["run"] for s in samples)
     overhead = statistics.median(s["stage"] - s["run"] for s in samples)
+    before = statistics.median(s.get("before_sandbox", 0.0) for s in samples)
+    print(f"{name}: acquire + unpack + static median {before:.3f} s")
     print(f"{name}: {len(samples)} scans; sandbox stage median {stage:.3f} s, run "
           f"{run:.3f} s, overhead beyond the run {overhead:.3f} s")  # fmt: skip
     labels = dict.fromkeys(label for label, _, _ in PHASES)
@@ -143,23 +166,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=2, help="scans per process and round")
     parser.add_argument("--baseline", help="git revision to compare against, interleaved")
-    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # the image archive
     args = parser.parse_args()
     if args.worker is not None:
         worker(args.worker, args.runs)
         return
-    sys.path.insert(0, str(ROOT / "tests"))
-    from sandbox.busybox_image import build_busybox_rootfs
-
     with tempfile.TemporaryDirectory(prefix="detonate-overhead-") as base:
-        rootfs = build_busybox_rootfs(Path(base) / "rootfs")
+        archive = _build_image(Path(base))
         variants = {"current": ROOT / "src"}
         if args.baseline:
             variants = {f"baseline {args.baseline}": _export(args.baseline, Path(base)), **variants}
         samples: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
         for _ in range(args.rounds):
             for name, src in variants.items():
-                samples[name] += _measure(src, rootfs, args.runs)
+                samples[name] += _measure(src, archive, args.runs)
         print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         results = {name: _summary(name, found) for name, found in samples.items()}
     if args.baseline:

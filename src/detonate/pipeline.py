@@ -39,7 +39,7 @@ from detonate.model.report import ImageInfo, Report, RunSummary, StageError, Sta
 from detonate.model.runtime import EndReason, RunResult, RunStatus
 from detonate.progress import NullProgress, Progress
 from detonate.sandbox.network_report import event_record, network_section, runtime_iocs
-from detonate.sandbox.session import sandboxed_run
+from detonate.sandbox.session import sandboxed_run, warm_simulator
 from detonate.static import analyze
 from detonate.unpack import unpack
 from detonate.verdict.score import judge
@@ -151,6 +151,8 @@ def scan(
         try:
             # Read first: a broken ignore file should fail before minutes of analysis, not after.
             suppressions = load_suppressions(options.ignore_file) if options.ignore_file else ()
+            if not options.static_only:
+                warm_simulator()  # the run's simulated internet starts while acquire … work
             _check(cancel, "acquire")
             with timings.stage("acquire"), lease.adding():
                 image = acquire(target, options.cache_dir, options.acquire, progress)

@@ -50,6 +50,7 @@ from detonate.unpack.overlay_lowers import lower_stack
 TRACE_CAP_BYTES = 512 * MiB  # the trace file on the host disk stops the run at this size
 OUTPUT_CAP_BYTES = 1 * MiB  # container stdout/stderr kept
 POLL_SECONDS = 0.2
+FIRST_POLL_SECONDS = 0.01  # doubled up to POLL_SECONDS: a sample that exits at once is seen so
 SLEEP_CALLS = ("nanosleep", "clock_nanosleep")
 
 
@@ -233,8 +234,10 @@ class _Run:
         assert self.keeper is not None
         start = time.monotonic()
         reported = 0
+        delay = FIRST_POLL_SECONDS
         while True:
-            time.sleep(POLL_SECONDS)
+            time.sleep(delay)
+            delay = min(POLL_SECONDS, 2 * delay)
             now = time.monotonic()
             if int(now - start) > reported:
                 progress.advance("sandbox", int(now - start) - reported)
