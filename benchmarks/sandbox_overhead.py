@@ -1,13 +1,16 @@
 """Sandbox overhead beyond the run: where a scan's sandbox stage goes besides the sample.
 
-    sudo .venv/bin/python benchmarks/sandbox_overhead.py [--rounds 10] [--baseline REV]
+    sudo .venv/bin/python benchmarks/sandbox_overhead.py [--rounds 10] [--runs 2]
+        [--baseline REV] [--fresh-cache]
 
 Scans a factory image (busybox and a script that prints one line) with `pipeline.scan`, as
 the CLI does, and takes the report's sandbox stage (leftovers sweep, overlay, the simulated
 internet, runc, tracer, the run, teardown, file-system diff) and the run's own
 `duration_seconds` (runc start → exit seen); "overhead" is the one minus the other. The stage
 is split into phases by timing the functions each phase calls. Each process scans `--runs`
-times with one cache (the first scan pulls and unpacks, the others find the image cached).
+times with one cache (the first scan pulls and unpacks, the others find the image and its
+static results cached: the sandbox stage comes a tenth of a second after the scan began), or
+with `--fresh-cache` a new cache per scan (every scan as an image's first).
 
 With `--baseline REV` the same measurement runs, interleaved round by round, against the
 source of git revision REV (exported to a temp dir; each round one process per variant), and
@@ -79,21 +82,21 @@ def _timed(function: Callable[..., Any], label: str, spent: dict[str, float]) ->
     return timed
 
 
-def worker(archive: Path, runs: int) -> None:
-    """One variant, `runs` scans in this process (one cache: the first pulls and unpacks);
-    one JSON line per scan."""
+def worker(archive: Path, runs: int, fresh_cache: bool) -> None:
+    """One variant, `runs` scans in this process, one JSON line per scan. One cache (the first
+    scan pulls and unpacks, the others find the image and its static results cached), or a
+    new one per scan (`fresh_cache`: every scan as the first of an image)."""
     from detonate.model.options import SandboxOptions, ScanOptions
     from detonate.pipeline import scan
 
     spent: dict[str, float] = defaultdict(float)
     _instrument(spent)
     with tempfile.TemporaryDirectory(prefix="detonate-overhead-cache-") as cache:
-        options = ScanOptions(
-            cache_dir=Path(cache), sandbox=SandboxOptions(timeout_seconds=30, idle_seconds=10)
-        )
-        for _ in range(runs):
+        sandbox = SandboxOptions(timeout_seconds=30, idle_seconds=10)
+        for number in range(runs):
             spent.clear()
-            report = scan(f"oci-archive:{archive}", options)
+            where = Path(cache) / (str(number) if fresh_cache else "shared")
+            report = scan(f"oci-archive:{archive}", ScanOptions(cache_dir=where, sandbox=sandbox))
             if report.error is not None:
                 raise SystemExit(f"scan failed: {report.error}")
             stages = {t.stage: t.seconds for t in report.timings}
@@ -120,10 +123,11 @@ def _build_image(where: Path) -> Path:
     return archive
 
 
-def _measure(src: Path, archive: Path, runs: int) -> list[dict[str, Any]]:
+def _measure(src: Path, archive: Path, runs: int, fresh: bool) -> list[dict[str, Any]]:
     env = {**os.environ, "PYTHONPATH": str(src)}
+    flags = ["--fresh-cache"] if fresh else []
     done = subprocess.run(
-        [sys.executable, __file__, "--worker", str(archive), "--runs", str(runs)],
+        [sys.executable, __file__, "--worker", str(archive), "--runs", str(runs), *flags],
         env=env,
         stdout=subprocess.PIPE,
         text=True,
@@ -166,10 +170,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=2, help="scans per process and round")
     parser.add_argument("--baseline", help="git revision to compare against, interleaved")
+    parser.add_argument("--fresh-cache", action="store_true", help="a new cache per scan")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # the image archive
     args = parser.parse_args()
     if args.worker is not None:
-        worker(args.worker, args.runs)
+        worker(args.worker, args.runs, args.fresh_cache)
         return
     with tempfile.TemporaryDirectory(prefix="detonate-overhead-") as base:
         archive = _build_image(Path(base))
@@ -179,7 +184,7 @@ def main() -> None:
         samples: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
         for _ in range(args.rounds):
             for name, src in variants.items():
-                samples[name] += _measure(src, archive, args.runs)
+                samples[name] += _measure(src, archive, args.runs, args.fresh_cache)
         print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         results = {name: _summary(name, found) for name, found in samples.items()}
     if args.baseline:

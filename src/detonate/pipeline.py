@@ -152,7 +152,7 @@ def scan(
             # Read first: a broken ignore file should fail before minutes of analysis, not after.
             suppressions = load_suppressions(options.ignore_file) if options.ignore_file else ()
             if not options.static_only:
-                warm_simulator()  # the run's simulated internet starts while acquire … work
+                warm_simulator()  # its simulated internet starts during acquire, unpack, static
             _check(cancel, "acquire")
             with timings.stage("acquire"), lease.adding():
                 image = acquire(target, options.cache_dir, options.acquire, progress)

@@ -17,7 +17,12 @@ import pytest
 from netsim_support import SampleNetns, needs_root
 
 from detonate.sandbox.netsim import Simulator, cleanup_orphans, topology
-from detonate.sandbox.netsim.pool import HOME_PREFIX, SimulatorPool, remove_orphaned_homes
+from detonate.sandbox.netsim.pool import (
+    HOME_PREFIX,
+    MAX_AGE_SECONDS,
+    SimulatorPool,
+    remove_orphaned_homes,
+)
 
 pytestmark = [needs_root, pytest.mark.sandbox]
 
@@ -216,3 +221,34 @@ def test_events_of_a_pooled_run_are_read_from_its_run_dir(tmp_path: Path) -> Non
     finally:
         sim.close()
         pool.close()
+
+
+def test_a_forked_child_does_not_take_its_parents_simulators(tmp_path: Path) -> None:
+    pool = SimulatorPool(home=tmp_path)
+    pool.warm()
+    waiting = pool._waiting[0].result()
+    child = os.fork()
+    if child == 0:  # the child: nothing to take, nothing of the parent's closed
+        (tmp_path / "run").mkdir()
+        taken = pool.take(tmp_path / "run")
+        pool.close()
+        os._exit(0 if taken is None else 1)
+    _, status = os.waitpid(child, 0)
+    try:
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert waiting.alive() and waiting.namespace in topology.list_namespaces()
+    finally:
+        pool.close()
+    assert waiting.namespace not in topology.list_namespaces()
+
+
+def test_a_simulator_that_waited_too_long_is_replaced(tmp_path: Path) -> None:
+    pool = SimulatorPool(home=tmp_path)
+    pool.warm()
+    stale = pool._waiting[0].result()
+    stale.origin -= MAX_AGE_SECONDS + 1  # started more than an hour ago
+    (tmp_path / "run").mkdir()
+    assert pool.take(tmp_path / "run") is None  # the run makes a fresh one
+    assert stale.namespace not in topology.list_namespaces()
+    assert list(tmp_path.iterdir()) == [tmp_path / "run"]
+    pool.close()

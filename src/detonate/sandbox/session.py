@@ -2,7 +2,7 @@
 in a work dir that is kept (`artifacts_dir`) or removed once the caller is done with it.
 
 `warm_simulator()` (the pipeline calls it when a scan begins) starts that simulated internet
-ahead, so the run takes it ready (`netsim/pool.py`)."""
+ahead, so the run takes it already started (`netsim/pool.py`)."""
 
 from __future__ import annotations
 

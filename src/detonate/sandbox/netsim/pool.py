@@ -18,6 +18,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from detonate.sandbox.netsim.simulator import Simulator
 
 HOME_PREFIX = "detonate-simpool-"
 MAX_WAITING = 2  # started ahead and not taken yet: scans that never reached their sandbox
+MAX_AGE_SECONDS = 3600.0  # older ones are replaced (a long-lived service; its CA's validity)
 
 
 class SimulatorPool:
@@ -36,10 +38,12 @@ class SimulatorPool:
         self._lock = threading.Lock()
         self._waiting: list[Future[Simulator]] = []
         self._closed = False
+        self._pid = os.getpid()
 
     def warm(self) -> None:
         """Start one simulator in the background, for the next `take`."""
         future: Future[Simulator] = Future()
+        self._own()
         with self._lock:
             if self._closed or len(self._waiting) >= MAX_WAITING:
                 return
@@ -51,6 +55,7 @@ class SimulatorPool:
     def take(self, run_dir: Path) -> Simulator | None:
         """A ready simulator moved into `run_dir`, for this caller alone; None when none was
         started ahead or it cannot be used (the caller makes its own, as without a pool)."""
+        self._own()
         with self._lock:
             future = self._waiting.pop(0) if self._waiting else None
         if future is None:
@@ -61,6 +66,8 @@ class SimulatorPool:
         try:
             if not simulator.alive():
                 raise OSError("its services are gone")
+            if time.time() - simulator.origin > MAX_AGE_SECONDS:
+                raise OSError("waited too long")
             simulator.move_to(run_dir)
         except OSError:
             _discard(simulator)
@@ -69,6 +76,7 @@ class SimulatorPool:
 
     def close(self) -> None:
         """Close every simulator not taken (waits for those still starting)."""
+        self._own()
         with self._lock:
             self._closed = True
             waiting, self._waiting = self._waiting, []
@@ -76,6 +84,12 @@ class SimulatorPool:
             simulator = _result(future)
             if simulator is not None:
                 _discard(simulator)
+
+    def _own(self) -> None:
+        # A forked child (a worker's scan process) has none of its parent's simulators: their
+        # processes are the parent's children, and the lock may have been held at the fork.
+        if self._pid != os.getpid():
+            self._pid, self._lock, self._waiting = os.getpid(), threading.Lock(), []
 
     def _start(self, future: Future[Simulator]) -> None:
         home = Path(tempfile.mkdtemp(prefix=home_prefix(), dir=self._home))
