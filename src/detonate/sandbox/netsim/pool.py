@@ -53,8 +53,9 @@ class SimulatorPool:
         starter.start()
 
     def take(self, run_dir: Path) -> Simulator | None:
-        """A ready simulator moved into `run_dir`, for this caller alone; None when none was
-        started ahead or it cannot be used (the caller makes its own, as without a pool)."""
+        """A started simulator for this caller alone, its dir moved into `run_dir` (once its
+        services are ready); None when none was started ahead or it cannot be used (the caller
+        makes its own, as without a pool)."""
         self._own()
         with self._lock:
             future = self._waiting.pop(0) if self._waiting else None
