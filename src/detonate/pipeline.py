@@ -39,7 +39,7 @@ from detonate.model.report import ImageInfo, Report, RunSummary, StageError, Sta
 from detonate.model.runtime import EndReason, RunResult, RunStatus
 from detonate.progress import NullProgress, Progress
 from detonate.sandbox.network_report import event_record, network_section, runtime_iocs
-from detonate.sandbox.session import sandboxed_run
+from detonate.sandbox.session import sandboxed_run, warm_simulator
 from detonate.static import analyze
 from detonate.unpack import unpack
 from detonate.verdict.score import judge
@@ -114,6 +114,7 @@ def _run_summary(result: RunResult, options: ScanOptions) -> RunSummary:
         cpu_seconds=round(info.cpu_seconds, 3),
         memory_peak_bytes=info.memory_peak_bytes,
         events_in_report=min(len(result.events), MAX_REPORTED_EVENTS),
+        phase_seconds=info.phase_seconds,
     )
 
 
@@ -150,6 +151,8 @@ def scan(
         try:
             # Read first: a broken ignore file should fail before minutes of analysis, not after.
             suppressions = load_suppressions(options.ignore_file) if options.ignore_file else ()
+            if not options.static_only:
+                warm_simulator()  # its simulated internet starts during acquire, unpack, static
             _check(cancel, "acquire")
             with timings.stage("acquire"), lease.adding():
                 image = acquire(target, options.cache_dir, options.acquire, progress)

@@ -53,6 +53,9 @@ def _headline(report: Report) -> Panel:
         )
         if run.skipped_sleep_seconds:
             lines.append(f", {run.skipped_sleep_seconds:.0f} s of sleep skipped")
+        if run.phase_seconds:
+            phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run.phase_seconds)
+            lines.append(f"\nsandbox   {phases}")
     if report.error:
         lines.append(f"\nerror     [{report.error.stage}] {report.error.message}", style="magenta")
         if report.error.hint:

@@ -43,6 +43,7 @@ from detonate.sandbox.leftovers import (
 from detonate.sandbox.network import NetworkHook
 from detonate.sandbox.oci_config import process_spec, runtime_config
 from detonate.sandbox.overlay import mount_overlay
+from detonate.sandbox.phases import Phases
 from detonate.sandbox.runc import CONTAINER_PREFIX
 from detonate.sandbox.timekeeper import CompressedWait, TimeKeeper
 from detonate.sandbox.tracing import open_tracer
@@ -51,6 +52,7 @@ from detonate.unpack.overlay_lowers import lower_stack
 
 OUTPUT_CAP_BYTES = 1 * MiB  # container stdout/stderr kept
 POLL_SECONDS = 0.2
+FIRST_POLL_SECONDS = 0.01  # doubled up to POLL_SECONDS: a sample that exits at once is seen so
 SLEEP_CALLS = ("nanosleep", "clock_nanosleep")
 
 
@@ -71,6 +73,7 @@ def detonate(
     Raises SandboxError when the sandbox cannot be set up (the sample never ran); once the
     sample has started, the result says how the run ended.
     """
+    phases = Phases()
     states = StateDir(state_dir)
     states.sweep()
     container_id = CONTAINER_PREFIX + secrets.token_hex(6)
@@ -84,11 +87,13 @@ def detonate(
         container_id, str(run_dir), cgroup="/" + container_id, mount_dir=str(mount_dir)
     )
     states.save(state)  # before anything exists, so a crash at any later point is found
-    run = _Run(states, state, options, run_dir, tracer, network, cancel)
+    run = _Run(states, state, options, run_dir, tracer, network, cancel, phases)
     progress.start("sandbox", total=options.timeout_seconds, unit="s")
     try:
         with _sigterm_as_interrupt():
-            return run.execute(image, rootfs, artifacts, progress)
+            result = run.execute(image, rootfs, artifacts, progress)
+        info = dataclasses.replace(result.run, phase_seconds=phases.seconds())
+        return dataclasses.replace(result, run=info)
     finally:
         progress.finish("sandbox")
 
@@ -103,9 +108,11 @@ class _Run:
         tracer: Tracer,
         network: NetworkHook | None,
         cancel: threading.Event | None = None,
+        phases: Phases | None = None,
     ) -> None:
         self.states, self.state, self.options = states, state, options
         self.cancel = cancel
+        self.phases = phases or Phases()
         self.run_dir, self.network = run_dir, network
         self.tracer = tracer
         self.cgroup = state.cgroup
@@ -167,6 +174,7 @@ class _Run:
             # resolv.conf, trust bundles, honeytokens) is setup, not the sample's doing: the
             # diff leaves it out unless changed.
             setup = snapshot_upper(overlay.upper)
+            self.phases.end("setup")
             t0 = time.time()
             runc.start(state.container_id)
             try:
@@ -174,6 +182,7 @@ class _Run:
             except KeyboardInterrupt:
                 interrupted, ended_by = True, EndReason.INTERRUPTED
             duration = time.time() - t0
+            self.phases.end("run")
             cpu_seconds, memory_peak = self._cpu_ns() / 1e9, self._memory_peak()
             self._stop()
             keeper.close()
@@ -204,6 +213,7 @@ class _Run:
                 hostname=hostname,
                 addresses=(address,) if address else (),
             )
+            self.phases.end("collect")
             return RunResult(
                 events, summary.processes, files, info, artifacts, honeytokens=bait.tokens
             )
@@ -227,8 +237,10 @@ class _Run:
         assert self.keeper is not None
         start = time.monotonic()
         reported = 0
+        delay = FIRST_POLL_SECONDS
         while True:
-            time.sleep(POLL_SECONDS)
+            time.sleep(delay)
+            delay = min(POLL_SECONDS, 2 * delay)
             now = time.monotonic()
             if int(now - start) > reported:
                 progress.advance("sandbox", int(now - start) - reported)
@@ -266,6 +278,7 @@ class _Run:
                 self.keeper.close()
             if self.network is not None:
                 self.network.close()
+            self.phases.end("teardown")
 
 
 def _limits(options: SandboxOptions) -> tuple[tuple[str, str], ...]:

@@ -1,8 +1,12 @@
 """One dynamic run as the pipeline wants it: the sandbox joined to a fresh simulated internet,
-in a work dir that is kept (`artifacts_dir`) or removed once the caller is done with it."""
+in a work dir that is kept (`artifacts_dir`) or removed once the caller is done with it.
+
+`warm_simulator()` (the pipeline calls it when a scan begins) starts that simulated internet
+ahead, so the run takes it already started (`netsim/pool.py`)."""
 
 from __future__ import annotations
 
+import atexit
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -15,7 +19,16 @@ from detonate.model.options import SandboxOptions
 from detonate.model.runtime import RunResult
 from detonate.progress import Progress
 from detonate.sandbox.netsim import Simulator, cleanup_orphans
+from detonate.sandbox.netsim.pool import SimulatorPool, remove_orphaned_homes
 from detonate.sandbox.run import detonate
+
+_POOL = SimulatorPool()
+atexit.register(_POOL.close)
+
+
+def warm_simulator() -> None:
+    """Start the next run's simulated internet now, in the background."""
+    _POOL.warm()
 
 
 @contextmanager
@@ -46,7 +59,9 @@ def _run_in(
     cancel: threading.Event | None,
 ) -> RunResult:
     cleanup_orphans()  # simulators a SIGKILLed analyser left behind (never a live run's)
-    simulator = Simulator(work_dir)  # the sample's whole internet; nothing leaves it
+    remove_orphaned_homes()
+    # the sample's whole internet, its own (nothing leaves it): started ahead, or now
+    simulator = _POOL.take(work_dir) or Simulator(work_dir)
     try:
         return detonate(
             image, rootfs, options, work_dir, progress, network=simulator, cancel=cancel

@@ -31,7 +31,10 @@ class CertificateAuthority:
     _leaf_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
 
     @classmethod
-    def generate(cls, label: str) -> CertificateAuthority:
+    def generate(
+        cls, label: str, leaf_key: rsa.RSAPrivateKey | None = None
+    ) -> CertificateAuthority:
+        """A new CA; `leaf_key` (from `new_leaf_key`, made ahead of time) signs every leaf."""
         key = ec.generate_private_key(ec.SECP256R1())
         not_before, not_after = _validity()
         name = _name(f"detonate netsim CA {label}")
@@ -63,27 +66,36 @@ class CertificateAuthority:
             )
             .sign(key, hashes.SHA256())
         )
-        return cls(cert, key)
+        return cls(cert, key, leaf_key)
 
     @property
     def cert_pem(self) -> bytes:
         return self.cert.public_bytes(PEM)
 
     def save(self, cert_path: Path, key_path: Path) -> None:
+        """The certificate, and the CA's key followed by the leaf key (when made) in one file."""
         cert_path.write_bytes(self.cert_pem)
         key_path.touch(mode=0o600)
-        key_path.write_bytes(
-            self.key.private_bytes(
-                PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
+        key_pem = self.key.private_bytes(
+            PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
+        leaf_pem = self.leaf_key_pem if self._leaf_key is not None else b""
+        key_path.write_bytes(key_pem + leaf_pem)
 
     @classmethod
     def load(cls, cert_path: Path, key_path: Path) -> CertificateAuthority:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        ca_pem, end, leaf_pem = key_path.read_bytes().partition(b"-----END PRIVATE KEY-----\n")
+        key = serialization.load_pem_private_key(ca_pem + end, password=None)
         assert isinstance(key, ec.EllipticCurvePrivateKey)
-        return cls(cert, key)
+        leaf = serialization.load_pem_private_key(leaf_pem, password=None) if leaf_pem else None
+        assert leaf is None or isinstance(leaf, rsa.RSAPrivateKey)
+        return cls(cert, key, leaf)
+
+    @staticmethod
+    def new_leaf_key() -> rsa.RSAPrivateKey:
+        # RSA, because small TLS stacks (busybox wget, old miners) offer no ECDSA suites
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     @property
     def leaf_key_pem(self) -> bytes:
@@ -118,8 +130,7 @@ class CertificateAuthority:
         return cert.public_bytes(PEM) + self.cert_pem
 
     def _leaf(self) -> rsa.RSAPrivateKey:
-        # one key for every leaf of the run: signing is cheap, key generation is not. RSA,
-        # because small TLS stacks (busybox wget, old miners) offer no ECDSA suites
+        # one key for every leaf of the run: signing is cheap, key generation is not
         if self._leaf_key is None:
-            self._leaf_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            self._leaf_key = self.new_leaf_key()
         return self._leaf_key

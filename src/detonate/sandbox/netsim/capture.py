@@ -11,7 +11,6 @@ from __future__ import annotations
 import struct
 import subprocess
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,8 +70,11 @@ class Capture:
         return self._process.pid
 
     def stop(self) -> Volume:
-        if self._process.poll() is None:
-            time.sleep(FLUSH_SECONDS)  # the last packets of the run still on their way to us
+        try:
+            # tcpdump ends by itself once the sample's namespace, and with it the veth, is gone;
+            # until then the last packets of the run may still be on their way to it
+            self._process.wait(FLUSH_SECONDS)
+        except subprocess.TimeoutExpired:
             self._process.terminate()
             try:
                 self._process.wait(5)

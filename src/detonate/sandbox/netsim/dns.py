@@ -34,6 +34,10 @@ class Resolver:
         self._recorder = recorder
         self._local = {name.lower(): address for name, address in (local_names or {}).items()}
 
+    def add_local_names(self, local_names: dict[str, str]) -> None:
+        """Names learned after the start (a simulator started ahead of its run)."""
+        self._local.update((name.lower(), address) for name, address in local_names.items())
+
     def local_address(self, name: str) -> str:
         """127.0.0.1 for localhost, the container's address for its hostname, else ""."""
         if name == "localhost" or name.endswith(".localhost"):

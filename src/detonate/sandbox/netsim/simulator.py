@@ -1,8 +1,8 @@
 """`Simulator`: the sandbox's `NetworkHook` that gives a run its own simulated internet.
 
     sim = Simulator(run_dir, NetsimConfig())
-    sim.prepare(rootfs)      # services up; resolv.conf and the run's CA written into the rootfs
-    sim.attach(init_pid)     # veth into the container's netns, routes, firewall, pcap
+    sim.prepare(rootfs)      # services starting; resolv.conf and the run's CA in the rootfs
+    sim.attach(init_pid)     # veth into the container's netns, routes, pcap; services ready
     …                        # runc start … the sample runs …
     events = sim.collect()   # services stopped, events read (pid 0, ts relative to `origin`)
     sim.close()              # always: processes killed, namespace (and veth) removed
@@ -12,15 +12,21 @@ Artifacts in RUN_DIR/netsim/: events.jsonl, traffic.pcap, ca.pem, serve.log.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import secrets
 import select
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from detonate.errors import SandboxError
 from detonate.model.events import Event
@@ -53,9 +59,23 @@ class Simulator:
         self._capture: Capture | None = None
         self._volume: Volume | None = None
         self._namespace_made = False
+        self._ready = False
+        self._names_told = False
+        self._destination: Path | None = None  # where move_to() takes the directory
+        self._stdout = b""  # what the services printed and was not read as a line yet
         self._attached = False
         self._collected: tuple[Event, ...] | None = None
         self._closed = False
+        # The TLS leaf key takes the longest of the services' start-up; it is made here, while
+        # the sandbox prepares the container (key generation runs outside the GIL).
+        self._leaf_key: Future[rsa.RSAPrivateKey] = Future()
+        threading.Thread(target=self._make_leaf_key, name="netsim-leaf-key", daemon=True).start()
+
+    def _make_leaf_key(self) -> None:
+        try:
+            self._leaf_key.set_result(CertificateAuthority.new_leaf_key())
+        except BaseException as exc:  # handed to launch(), which raises it there
+            self._leaf_key.set_exception(exc)
 
     # -- NetworkHook ------------------------------------------------------------------------
 
@@ -64,20 +84,24 @@ class Simulator:
         return self.addressing.sample_ip
 
     def prepare(self, rootfs: Path, hostname: str = "") -> None:
+        started_ahead = self._serve is not None  # by a pool, before this run had a hostname
         self.hostname = hostname
-        self.start()
+        self.launch()  # the services start while runc creates the container; attach() waits
+        if started_ahead and hostname:
+            self._tell_local_names()
         assert self._authority is not None
         rootfs_files.write_resolv_conf(rootfs, self.addressing.sim_ip)
         rootfs_files.add_trust_anchor(rootfs, self._authority.cert_pem)
 
     def attach(self, init_pid: int) -> None:
-        self.start()
+        self.launch()
         topology.wire(self.namespace, init_pid, self.addressing, self.config.reply_kbit)
         self._attached = True
         mac = topology.link_address(self.namespace, topology.SIM_IF)
         self._capture = Capture(
             self.namespace, topology.SIM_IF, mac, self.pcap_path, self.config.pcap_max_bytes
         )
+        self.start()  # the services answer before the sample can send its first packet
         self.origin = time.time()
 
     def collect(self, origin: float | None = None) -> tuple[Event, ...]:
@@ -98,6 +122,10 @@ class Simulator:
             self._serve.wait()
         if self._namespace_made:
             topology.delete_namespace(self.namespace)
+        # a run that ended before its services were ready leaves no CA key among its artifacts
+        (self.directory / "ca.key").unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # left where it waited, removed with its owner
+            self._move()
 
     def __enter__(self) -> Simulator:
         return self
@@ -119,13 +147,59 @@ class Simulator:
         return self._authority.cert_pem
 
     def start(self) -> None:
-        """Namespace, CA and services (idempotent; prepare() and attach() call it)."""
+        """Namespace, CA and services, ready to answer (idempotent; attach() calls it)."""
+        self.launch()
+        if not self._ready:
+            self._wait_ready()
+            self._ready = True
+            (self.directory / "ca.key").unlink()  # the services hold it in memory now
+            self._move()
+        if self._names_told:
+            self._expect("names", "did not take the container's names")
+            self._names_told = False
+
+    def alive(self) -> bool:
+        """Its services still run (a simulator started ahead is checked before it is used)."""
+        return not self._closed and self._serve is not None and self._serve.poll() is None
+
+    def move_to(self, run_dir: Path) -> None:
+        """For a simulator started ahead of its run: its dir becomes `run_dir/netsim`, now or
+        once the services have read their files from it (when ready, or at close). One rename
+        (open files follow it), so it raises OSError for another file system."""
+        if os.stat(run_dir).st_dev != os.stat(self.directory).st_dev:
+            raise OSError(errno.EXDEV, "the run's dir is on another file system", str(run_dir))
+        self._destination = Path(run_dir) / "netsim"
+        if self._ready:
+            self._move()
+
+    def _move(self) -> None:
+        if self._destination is None:
+            return
+        home, self.directory = self.directory, self._destination
+        os.rename(home, self.directory)
+        with contextlib.suppress(OSError):
+            home.parent.rmdir()  # where it waited (the pool's), when nothing else is in it
+        self.events_path = self.directory / "events.jsonl"
+        self.pcap_path = self.directory / "traffic.pcap"
+        self.ca_path = self.directory / "ca.pem"
+        self._destination = None
+
+    def _tell_local_names(self) -> None:
+        assert self._serve is not None and self._serve.stdin is not None
+        message = {"local_names": {self.hostname: self.addressing.sample_ip}}
+        self._serve.stdin.write(json.dumps(message).encode() + b"\n")
+        self._serve.stdin.flush()
+        self._names_told = True  # start() waits for the answer, before the sample runs
+
+    def launch(self) -> None:
+        """Namespace, CA, and the services' process started, without waiting for it to be
+        ready (idempotent; prepare() calls it, start() waits)."""
         if self._serve is not None:
             return
         if self._closed:
             raise SandboxError("the simulated internet of this run was already closed")
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._authority = CertificateAuthority.generate(self.run_id)
+        self._authority = CertificateAuthority.generate(self.run_id, self._leaf_key.result())
         key_path = self.directory / "ca.key"
         self._authority.save(self.ca_path, key_path)
         topology.create_namespace(self.namespace)
@@ -154,19 +228,33 @@ class Simulator:
             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         )  # fmt: skip
         log.close()
-        self._wait_ready()
-        key_path.unlink()  # the services hold it in memory now
 
     def _wait_ready(self) -> None:
-        assert self._serve is not None and self._serve.stdout is not None
-        ready, _, _ = select.select([self._serve.stdout], [], [], READY_SECONDS)
-        line = self._serve.stdout.readline() if ready else b""
-        if line.strip() != b"ready":
+        self._expect("ready", "did not start")
+
+    def _expect(self, word: str, failure: str) -> None:
+        if self._read_line(READY_SECONDS).strip() != word.encode():
             self.close()
             log = (self.directory / "serve.log").read_text(errors="replace")[-2000:]
             raise SandboxError(
-                "the simulated internet did not start", hint=f"its log says: {log.strip()}"
+                f"the simulated internet {failure}", hint=f"its log says: {log.strip()}"
             )
+
+    def _read_line(self, timeout: float) -> bytes:
+        """The services' next line on stdout; b"" at EOF or after `timeout` seconds."""
+        assert self._serve is not None and self._serve.stdout is not None
+        fd = self._serve.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._stdout:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return b""
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return b""
+            self._stdout += chunk
+        line, _, self._stdout = self._stdout.partition(b"\n")
+        return line
 
     def _stop_services(self) -> None:
         if self._serve is None or self._serve.poll() is not None:

@@ -52,8 +52,10 @@ class Addressing:
         return cls(str(ipaddress.ip_address(base + 1)), str(ipaddress.ip_address(base + 2)))
 
 
-def run(*command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+def run(*command: str, check: bool = True, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        command, input=stdin, capture_output=True, text=True, timeout=30, check=False
+    )
     if check and done.returncode != 0:
         raise SandboxError(
             f"network setup failed: {' '.join(command)}: {done.stderr.strip()}",
@@ -66,8 +68,8 @@ def in_sim(namespace: str, *command: str, check: bool = True) -> subprocess.Comp
     return run("ip", "netns", "exec", namespace, *command, check=check)
 
 
-def in_sample(pid: int, *command: str) -> subprocess.CompletedProcess[str]:
-    return run("nsenter", f"--net=/proc/{pid}/ns/net", "--", *command)
+def in_sample(pid: int, *command: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return run("nsenter", f"--net=/proc/{pid}/ns/net", "--", *command, stdin=stdin)
 
 
 def namespace_name(run_id: str) -> str:
@@ -84,65 +86,86 @@ def namespace_owner(namespace: str) -> tuple[int, int] | None:
     return (int(found[1]), int(found[2])) if found else None
 
 
+# Each command is a process started on every run's critical path (a few ms each, tens on a
+# busy node): what one `ip -batch`, `sysctl` or `iptables-restore` can do is done by one.
+
+
+def ip_batch(namespace: str, *lines: str) -> None:
+    """`ip` commands run in `namespace` by one `ip -batch`, stopping at the first failure."""
+    run("ip", "-n", namespace, "-batch", "-", stdin="".join(line + "\n" for line in lines))
+
+
 def create_namespace(namespace: str) -> None:
     run("ip", "netns", "add", namespace)
-    in_sim(namespace, "ip", "link", "set", "lo", "up")
-    for key, value in (
-        ("net.ipv4.ip_forward", "0"),
-        ("net.ipv6.conf.all.disable_ipv6", "1"),
-        ("net.ipv6.conf.default.disable_ipv6", "1"),
-    ):
-        in_sim(namespace, "sysctl", "-q", "-w", f"{key}={value}")
+    ip_batch(namespace, "link set lo up")
+    in_sim(namespace, "sysctl", "-q", "-w", "net.ipv4.ip_forward=0",
+           "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")  # fmt: skip
 
 
 def firewall(namespace: str, packets_per_second: int) -> bool:
     """The redirects; returns whether the transparent UDP sink could be set up."""
     rules = (
         # above the limit, a packet is dropped before anything else sees it (counted here)
-        ("raw", "-A", "PREROUTING", "-i", SIM_IF, "-m", "hashlimit", "--hashlimit-above",
-         f"{packets_per_second}/sec", "--hashlimit-burst", str(2 * packets_per_second),
-         "--hashlimit-name", "detonate", "-j", "DROP"),
-        ("nat", "-A", "PREROUTING", "-i", SIM_IF, "-p", "udp", "--dport", "53",
-         "-j", "REDIRECT", "--to-ports", str(DNS_PORT)),
-        ("nat", "-A", "PREROUTING", "-i", SIM_IF, "-p", "tcp",
-         "-j", "REDIRECT", "--to-ports", str(CATCHALL_PORT)),
-        ("filter", "-P", "FORWARD", "DROP"),
-    )  # fmt: skip
-    for table, *rule in rules:
-        in_sim(namespace, "iptables", "-w", "-t", table, *rule)
-    tproxy = in_sim(
-        namespace, "iptables", "-w", "-t", "mangle", "-A", "PREROUTING", "-i", SIM_IF,
-        "-p", "udp", "!", "--dport", "53", "-j", "TPROXY", "--on-port", str(UDP_SINK_PORT),
-        "--tproxy-mark", TPROXY_MARK, check=False,
-    )  # fmt: skip
-    if tproxy.returncode == 0:
-        in_sim(namespace, "ip", "rule", "add", "fwmark", TPROXY_MARK, "lookup", TPROXY_TABLE)
-        in_sim(namespace, "ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo",
-               "table", TPROXY_TABLE)  # fmt: skip
+        "*raw",
+        f"-A PREROUTING -i {SIM_IF} -m hashlimit --hashlimit-above {packets_per_second}/sec"
+        f" --hashlimit-burst {2 * packets_per_second} --hashlimit-name detonate -j DROP",
+        "COMMIT",
+        "*nat",
+        f"-A PREROUTING -i {SIM_IF} -p udp --dport 53 -j REDIRECT --to-ports {DNS_PORT}",
+        f"-A PREROUTING -i {SIM_IF} -p tcp -j REDIRECT --to-ports {CATCHALL_PORT}",
+        "COMMIT",
+        "*filter",
+        ":FORWARD DROP [0:0]",
+        "COMMIT",
+    )
+    iptables_restore(namespace, rules)
+    tproxy = (
+        "*mangle",
+        f"-A PREROUTING -i {SIM_IF} -p udp ! --dport 53 -j TPROXY --on-port {UDP_SINK_PORT}"
+        f" --tproxy-mark {TPROXY_MARK}",
+        "COMMIT",
+    )
+    if iptables_restore(namespace, tproxy, check=False):
+        ip_batch(namespace, f"rule add fwmark {TPROXY_MARK} lookup {TPROXY_TABLE}",
+                 f"route add local 0.0.0.0/0 dev lo table {TPROXY_TABLE}")  # fmt: skip
         return True
     # without TPROXY other UDP is dropped; the pcap and the counters still see it
-    in_sim(namespace, "iptables", "-w", "-A", "INPUT", "-i", SIM_IF, "-p", "udp",
-           "!", "--dport", "53", "-j", "DROP")  # fmt: skip
+    iptables_restore(
+        namespace,
+        ("*filter", f"-A INPUT -i {SIM_IF} -p udp ! --dport 53 -j DROP", "COMMIT"),
+    )
     return False
+
+
+def iptables_restore(namespace: str, rules: tuple[str, ...], check: bool = True) -> bool:
+    """Appends `rules` (iptables-save format) in `namespace`, atomically per table."""
+    script = "".join(line + "\n" for line in rules)
+    done = run("ip", "netns", "exec", namespace, "iptables-restore", "-w", "--noflush",
+               stdin=script, check=check)  # fmt: skip
+    return done.returncode == 0
 
 
 def wire(namespace: str, pid: int, addressing: Addressing, reply_kbit: int) -> None:
     """Joins the sample's namespace (of `pid`) to the simulator's."""
     if not Path(f"/proc/{pid}/ns/net").exists():
         raise SandboxError(f"no process {pid} to attach the simulated internet to")
-    run("ip", "-n", namespace, "link", "add", SIM_IF, "type", "veth",
-        "peer", "name", SAMPLE_IF, "netns", str(pid))  # fmt: skip
     cidr = f"/{addressing.prefix}"
-    in_sim(namespace, "ip", "addr", "add", addressing.sim_ip + cidr, "dev", SIM_IF)
-    in_sim(namespace, "ip", "link", "set", SIM_IF, "up")
-    in_sim(namespace, "tc", "qdisc", "add", "dev", SIM_IF, "root", "tbf",
-           "rate", f"{reply_kbit}kbit", "burst", "64kb", "latency", "200ms")  # fmt: skip
-    for key in ("all", "default", SAMPLE_IF):
-        in_sample(pid, "sysctl", "-q", "-w", f"net.ipv6.conf.{key}.disable_ipv6=1")
-    in_sample(pid, "ip", "link", "set", "lo", "up")
-    in_sample(pid, "ip", "addr", "add", addressing.sample_ip + cidr, "dev", SAMPLE_IF)
-    in_sample(pid, "ip", "link", "set", SAMPLE_IF, "up")
-    in_sample(pid, "ip", "route", "add", "default", "via", addressing.sim_ip)
+    ip_batch(
+        namespace,
+        f"link add {SIM_IF} type veth peer name {SAMPLE_IF} netns {pid}",
+        f"addr add {addressing.sim_ip}{cidr} dev {SIM_IF}",
+        f"link set {SIM_IF} up",
+    )
+    run("tc", "-n", namespace, "qdisc", "add", "dev", SIM_IF, "root", "tbf",
+        "rate", f"{reply_kbit}kbit", "burst", "64kb", "latency", "200ms")  # fmt: skip
+    in_sample(pid, "sysctl", "-q", "-w", *(f"net.ipv6.conf.{key}.disable_ipv6=1"
+                                           for key in ("all", "default", SAMPLE_IF)))  # fmt: skip
+    in_sample(pid, "ip", "-batch", "-", stdin=(
+        "link set lo up\n"
+        f"addr add {addressing.sample_ip}{cidr} dev {SAMPLE_IF}\n"
+        f"link set {SAMPLE_IF} up\n"
+        f"route add default via {addressing.sim_ip}\n"
+    ))  # fmt: skip
 
 
 def dropped_by_limit(namespace: str) -> int:
@@ -157,7 +180,7 @@ def dropped_by_limit(namespace: str) -> int:
 
 
 def link_address(namespace: str, interface: str) -> str:
-    shown = in_sim(namespace, "ip", "-o", "link", "show", interface, check=False).stdout
+    shown = run("ip", "-n", namespace, "-o", "link", "show", interface, check=False).stdout
     found = re.search(r"link/ether ([0-9a-f:]{17})", shown)
     return found.group(1) if found else ""
 
