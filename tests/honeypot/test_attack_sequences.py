@@ -258,7 +258,7 @@ def profile_of_config(image: str, config: dict[str, Any]) -> str:
             cmd=tuple(config["cmd"]),
             env=tuple(config["env"]),
             user=config["user"],
-            binds=(),
+            binds=tuple(config["binds"]),
             privileged=False,
             pid_mode="",
             network_mode="",

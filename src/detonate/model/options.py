@@ -59,6 +59,9 @@ class SandboxOptions:
     entrypoint: tuple[str, ...] | None = None
     cmd: tuple[str, ...] | None = None
     env: tuple[str, ...] = ()
+    # Docker-style "SRC:DST[:ro]" host binds a deployment asked for. Served from a fake host
+    # tree the sandbox builds per run (sandbox/fake_host.py): a real host path is never bound.
+    binds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
