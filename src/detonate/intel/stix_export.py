@@ -1,6 +1,10 @@
 """The threat report's window as a STIX 2.1 bundle (`detonate report --format stix`):
 
-- one `malware-analysis` per finished scan (product detonate, result from the verdict);
+- one `malware-analysis` per finished scan (product detonate, result from the verdict), its
+  `sample_ref` an `artifact` SCO: the image's manifest, by its registry URL and SHA-256 (the
+  image digest is that hash). STIX 2.1 has no container-image SCO and lets `sample_ref` point
+  only at a file, network-traffic or artifact, so a custom `x-` object could not go there; a
+  scan whose digest is unknown has no `sample_ref`;
 - one `indicator` per pool, wallet, domain and address the scans found;
 - one `observed-data` per honeypot session (the source address, first and last seen, requests).
 
@@ -19,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from detonate import __version__
+from detonate.intel.scanned_images import scanned_image
 from detonate.report.ioc_export import STIX_NAMESPACE
 from detonate.store import Store
 from detonate.store.honeypot_models import HoneypotSession
@@ -26,6 +31,7 @@ from detonate.store.models import Ioc, Scan, ScanIoc
 
 RESULTS = {"malicious": "malicious", "suspicious": "suspicious", "clean": "benign"}
 KINDS = ("pool", "wallet", "domain", "ip")
+MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 
 
 def _id(kind: str, name: str) -> str:
@@ -53,6 +59,19 @@ def _pattern(kind: str, value: str) -> str:
     if kind == "pool":
         return f"[url:value = '{quoted}']"
     return f"[x-detonate-wallet:address = '{quoted}']"  # no standard SCO for wallets
+
+
+def _manifest_artifact(scan: Scan) -> Any:
+    """The artifact SCO of the scan's image manifest, or None when its digest is unknown. Its
+    id is derived from the hash: scans of one image share it."""
+    image = scanned_image(scan)
+    if not image.manifest_url:
+        return None
+    return stix2.v21.Artifact(
+        mime_type=MANIFEST_TYPE,
+        url=image.manifest_url,
+        hashes={"SHA-256": image.digest.removeprefix("sha256:")},
+    )
 
 
 def bundle(store: Store, since: datetime, until: datetime) -> str:
@@ -87,8 +106,13 @@ def bundle(store: Store, since: datetime, until: datetime) -> str:
         modified=_aware(since),
     )
     objects: list[Any] = [identity]
+    samples: set[str] = set()
     for scan in scans:
         started = _aware(scan.started_at or scan.created_at)
+        sample = _manifest_artifact(scan)
+        if sample is not None and sample.id not in samples:
+            samples.add(sample.id)
+            objects.append(sample)
         objects.append(
             stix2.v21.MalwareAnalysis(
                 id=_id("malware-analysis", scan.id),
@@ -101,6 +125,7 @@ def bundle(store: Store, since: datetime, until: datetime) -> str:
                 analysis_ended=_aware(scan.finished_at or started),
                 result=RESULTS.get(scan.verdict or "", "unknown"),
                 result_name=scan.deciding_title or None,
+                sample_ref=sample.id if sample is not None else None,
             )
         )
     for kind, value in sorted(iocs):

@@ -1,9 +1,10 @@
 """Writes to the host's filesystem through a bind the deployment asked for (`-v /:/host`).
 
 The sandbox serves such binds from a fake host tree (sandbox/fake_host.py), so the writes
-landed nowhere; what they aimed at is the point: a key in the host root's authorized_keys, a
-cron job, a changed /etc/shadow, a binary in the host's PATH. Reads of the tree's planted
-secrets are the honeytokens detector's.
+landed nowhere; what they aimed at is the point (attempts the tree's permissions refused
+count too): a key in the host root's authorized_keys, a cron job, a changed /etc/shadow, a
+binary on the host's PATH. Reads of the tree's planted secrets are the honeytokens
+detector's.
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ class HostMounts:
         seen: set[tuple[str, str]] = set()
         for event in run.events:
             verb = _VERBS.get(type(event))
-            if verb is None or not getattr(event, "succeeded", False):
+            if verb is None:
                 continue
+            error = "" if getattr(event, "succeeded", True) else getattr(event, "error", "?")
+            failed = f" (failed: {error})" if error else ""
             for path in _paths(event):
                 hit = _on_host(run.host_mounts, path)
                 if hit is None or (verb, path) in seen:
@@ -57,7 +60,7 @@ class HostMounts:
                 evidence.append(
                     Evidence(
                         description=f"{verb} the host's {host_path} (bind {mount.source} at "
-                        f"{mount.destination})",
+                        f"{mount.destination}){failed}",
                         path=path,
                         event_ids=(event.seq,),
                         process=index.chain(event.pid, event.seq),
