@@ -342,7 +342,8 @@ def test_stix_bundle_of_the_window(filled, tmp_path):
     assert "[x-detonate-wallet:address = '4FAKEWALLET']" in patterns
     assert "[domain-name:value = 'dropper.test']" in patterns
     assert "[ipv4-addr:value = '198.51.100.1']" in patterns
-    assert len(by_type["observed-data"]) == 3  # one per session
+    assert len(by_type["observed-data"]) == 3  # one per source address
+    assert {o.number_observed for o in by_type["observed-data"]} == {1}  # one session each
     assert {a.value for a in by_type["ipv4-addr"]} == {"127.0.0.2", "127.0.0.3", "127.0.0.4"}
     # the same store exports the same bundle
     again = tmp_path / "again.json"
