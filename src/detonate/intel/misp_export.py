@@ -20,10 +20,11 @@ import ipaddress
 import json
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from detonate.intel.scanned_images import ScannedImage, scanned_image
@@ -78,10 +79,18 @@ def event(store: Store, since: datetime, until: datetime) -> str:
             if scan_ids
             else []
         )
-        sessions = session.scalars(
-            select(HoneypotSession).where(
-                HoneypotSession.first_seen >= since, HoneypotSession.first_seen < until
+        # per source and honeypot, summed in the database: a busy honeypot has 100,000s
+        sessions = session.execute(
+            select(
+                HoneypotSession.source_ip,
+                HoneypotSession.honeypot,
+                func.min(HoneypotSession.first_seen),
+                func.max(HoneypotSession.last_seen),
+                func.count(),
+                func.sum(HoneypotSession.requests),
             )
+            .where(HoneypotSession.first_seen >= since, HoneypotSession.first_seen < until)
+            .group_by(HoneypotSession.source_ip, HoneypotSession.honeypot)
         ).all()
         images = {scan.id: scanned_image(scan) for scan in scans}
 
@@ -93,8 +102,8 @@ def event(store: Store, since: datetime, until: datetime) -> str:
         if attribute is None:
             attribute = attributes[(kind, value)] = _ioc_attribute(kind, value, stamp)
         contacted[scan_id].append(attribute["uuid"])
-    for source, rows in _by_source(sessions).items():
-        attributes[("source", source)] = _source_attribute(source, rows)
+    for address, source in _by_source(sessions).items():
+        attributes[("source", address)] = _source_attribute(address, source)
     objects = [
         _image_object(scan, images[scan.id], contacted.get(scan.id, []), stamp) for scan in scans
     ]
@@ -149,33 +158,44 @@ def _wallet_type(address: str) -> str:
     return "text"
 
 
-def _by_source(sessions: Any) -> dict[str, list[HoneypotSession]]:
-    grouped: dict[str, list[HoneypotSession]] = defaultdict(list)
-    for row in sessions:
+@dataclass
+class _Source:
+    first: datetime
+    last: datetime
+    sessions: int = 0
+    requests: int = 0
+    honeypots: set[str] = field(default_factory=set)
+
+
+def _by_source(rows: Any) -> dict[str, _Source]:
+    """(source_ip, honeypot, first, last, sessions, requests) rows, merged per address."""
+    sources: dict[str, _Source] = {}
+    for source_ip, honeypot, first, last, count, requests in rows:
         try:
-            grouped[str(ipaddress.ip_address(row.source_ip))].append(row)
+            address = str(ipaddress.ip_address(source_ip))
         except ValueError:
             continue
-    return dict(sorted(grouped.items()))
+        source = sources.setdefault(address, _Source(_aware(first), _aware(last)))
+        source.first, source.last = min(source.first, _aware(first)), max(source.last, _aware(last))
+        source.sessions += count
+        source.requests += requests or 0
+        source.honeypots.add(honeypot)
+    return dict(sorted(sources.items()))
 
 
-def _source_attribute(source: str, rows: list[HoneypotSession]) -> dict[str, Any]:
-    first = min(_aware(r.first_seen) for r in rows)
-    last = max(_aware(r.last_seen) for r in rows)
-    honeypots = sorted({r.honeypot for r in rows})
-    requests = sum(r.requests for r in rows)
+def _source_attribute(address: str, source: _Source) -> dict[str, Any]:
     return {
-        "uuid": _uuid(f"source:{source}"),
+        "uuid": _uuid(f"source:{address}"),
         "type": "ip-src",
         "category": "Network activity",
-        "value": source,
+        "value": address,
         "to_ids": False,
         "distribution": DISTRIBUTION_INHERIT,
-        "timestamp": _epoch(last),
-        "first_seen": first.isoformat(),
-        "last_seen": last.isoformat(),
-        "comment": f"Docker API honeypot source: {len(rows)} session(s), {requests} request(s)"
-        f" on {', '.join(honeypots)}",
+        "timestamp": _epoch(source.last),
+        "first_seen": source.first.isoformat(),
+        "last_seen": source.last.isoformat(),
+        "comment": f"Docker API honeypot source: {source.sessions} session(s), "
+        f"{source.requests} request(s) on {', '.join(sorted(source.honeypots))}",
     }
 
 
