@@ -9,7 +9,7 @@ core format (`{"Event": {…}}`, as MISP imports and PyMISP loads it):
   comment), not for IDS: honeypot sources include scanners and researchers;
 - ATT&CK techniques of the scans' findings as tags (`mitre-attack:T1496`).
 
-Written without PyMPS at run time (plain JSON); the tests load it with PyMISP and check every
+Written without PyMISP at run time (plain JSON); the tests load it with PyMISP and check every
 object against the template PyMISP ships. UUIDs are UUIDv5 over what they describe, and the
 timestamps come from the store: the same store exports the same event.
 """
