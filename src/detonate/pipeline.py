@@ -185,6 +185,7 @@ def scan(
                             processes=run.processes,
                             files=run.files,
                             honeytokens=run.honeytokens,
+                            host_mounts=run.host_mounts,
                             config=image.config,
                             run=run.run,
                             rootfs=rootfs,

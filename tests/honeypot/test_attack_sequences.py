@@ -258,7 +258,7 @@ def profile_of_config(image: str, config: dict[str, Any]) -> str:
             cmd=tuple(config["cmd"]),
             env=tuple(config["env"]),
             user=config["user"],
-            binds=(),
+            binds=tuple(config["binds"]),
             privileged=False,
             pid_mode="",
             network_mode="",
@@ -369,3 +369,15 @@ def test_a_new_session_finds_a_fresh_host(start_honeypot):
     time.sleep(1.5)  # silent longer than the window: the next request starts a new session
     assert json.loads(call(live, "GET", "/v1.41/containers/json?all=1")[2]) == []
     assert len(live.sessions()) == 2
+
+
+def test_unnamed_creates_never_collide_on_a_generated_name(start_honeypot):
+    live = start_honeypot(requests_per_second=1e6, burst=10**6)
+    call(live, "POST", "/v1.41/images/create?fromImage=alpine&tag=3.19")
+    # 81 plain adjective_scientist names: 120 containers need the engine's digit suffix
+    for _ in range(120):
+        status, _, body = call(live, "POST", "/v1.41/containers/create", {"Image": "alpine:3.19"})
+        assert status == 201, body
+    listed = json.loads(call(live, "GET", "/v1.41/containers/json?all=1")[2])
+    names = [c["Names"][0] for c in listed]
+    assert len(names) == len(set(names)) == 120

@@ -60,3 +60,49 @@ def test_a_clean_image_deployed_with_a_malicious_command_is_detonated_as_run(
     assert not any("httpd" in argv for argv in argvs)  # not the image's own entrypoint
     techniques = {f["technique"] for f in report["findings"]}
     assert techniques & {"T1105", "T1140", "T1059.004"}
+
+
+@pytest.mark.sandbox
+@pytest.mark.registry
+@pytest.mark.slow
+def test_a_deployment_binding_the_host_root_reads_and_writes_the_fake_host(
+    start_honeypot, registry, built_samples, tmp_path
+):
+    registry.push(built_samples["benign-web"].archive_reference, "benign-web:1")
+    live = start_honeypot()
+    image = f"{registry.host}/benign-web"
+    assert call(live, "POST", f"/v1.41/images/create?fromImage={image}&tag=1")[0] == 200
+    command = (
+        "cat /host/etc/shadow > /dev/null; "
+        "echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAKE attacker@c2.test' "
+        ">> /host/root/.ssh/authorized_keys"
+    )
+    create = {
+        "Image": f"{image}:1",
+        "Entrypoint": ["/bin/sh", "-c"],
+        "Cmd": [command],
+        "User": "root",  # the image's own user could not read the host's /etc/shadow
+        "HostConfig": {"Binds": ["/:/host"]},
+    }
+    assert call(live, "POST", "/v1.41/containers/create", create)[0] == 201
+    (deployment,) = live.deployments()
+    assert json.loads(deployment.escape_intent_json) == ["host-mount:/"]
+
+    options = ScanOptions(
+        cache_dir=tmp_path / "cache",
+        acquire=AcquireOptions(tls_verify=False),
+        sandbox=SandboxOptions(timeout_seconds=45, idle_seconds=6),
+    )
+    (finished,) = drain(live.store, options, registries=(registry.host,))
+    assert finished.status is ScanStatus.DONE, finished
+    assert finished.verdict in ("malicious", "suspicious")
+    report = json.loads(live.store.report_json(finished.id) or "{}")
+    evidence = {
+        finding["rule_id"]: {e["path"]: e["description"] for e in finding["evidence"]}
+        for finding in report["findings"]
+    }
+    assert "read the planted shadow" in evidence["honeytoken-read"]["/host/etc/shadow"]
+    written = evidence["host-filesystem-write"]["/host/root/.ssh/authorized_keys"]
+    assert "the host's /root/.ssh/authorized_keys (bind / at /host)" in written
+    tokens = {t["path"] for t in report["honeytokens"]}
+    assert {"/host/etc/shadow", "/host/root/.ssh/id_rsa"} <= tokens

@@ -5,6 +5,7 @@ JSON through the CLI, and the HTML page in a real headless Chromium."""
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import os
@@ -55,9 +56,14 @@ def finding(rule: str, title: str, category: Category, technique: str) -> Findin
     )
 
 
+def digest_of(reference: str) -> str:
+    """A made-up manifest digest: honeypot scans learn theirs from the worker's report."""
+    return "sha256:" + hashlib.sha256(reference.encode()).hexdigest()
+
+
 def report_for(reference: str, findings: tuple[Finding, ...], iocs: Iocs) -> Report:
     return Report(
-        image=ImageInfo(reference=reference, digest="", platform="linux/amd64"),
+        image=ImageInfo(reference=reference, digest=digest_of(reference), platform="linux/amd64"),
         verdict=Verdict.MALICIOUS,
         score=90,
         findings=findings,
@@ -323,12 +329,21 @@ def test_stix_bundle_of_the_window(filled, tmp_path):
     analyses = by_type["malware-analysis"]
     assert len(analyses) == 2 and {a.result for a in analyses} == {"malicious"}
     assert {a.product for a in analyses} == {"detonate"}
+    # sample_ref: the image's manifest as an artifact, by registry URL and SHA-256
+    samples = {a.id: a for a in by_type["artifact"]}
+    assert set(samples) == {a.sample_ref for a in analyses}
+    urls = {s.url: s.hashes["SHA-256"] for s in samples.values()}
+    alpine = digest_of("docker://alpine:3.19")
+    assert urls[f"https://registry-1.docker.io/v2/library/alpine/manifests/{alpine}"] == (
+        alpine.removeprefix("sha256:")
+    )
     patterns = {i.pattern for i in by_type["indicator"]}
     assert "[url:value = 'stratum+tcp://pool.test:3333']" in patterns
     assert "[x-detonate-wallet:address = '4FAKEWALLET']" in patterns
     assert "[domain-name:value = 'dropper.test']" in patterns
     assert "[ipv4-addr:value = '198.51.100.1']" in patterns
-    assert len(by_type["observed-data"]) == 3  # one per session
+    assert len(by_type["observed-data"]) == 3  # one per source address
+    assert {o.number_observed for o in by_type["observed-data"]} == {1}  # one session each
     assert {a.value for a in by_type["ipv4-addr"]} == {"127.0.0.2", "127.0.0.3", "127.0.0.4"}
     # the same store exports the same bundle
     again = tmp_path / "again.json"
@@ -351,3 +366,80 @@ def test_stix_bundle_of_the_window(filled, tmp_path):
         == 0
     )
     assert again.read_text() == out.read_text()
+
+
+def report_cli(url: str, fmt: str, out: Path) -> str:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    since, until = now - timedelta(days=1), now + timedelta(minutes=2)
+    argv = ["report", "--db", url, "--since", since.isoformat(), "--until", until.isoformat()]
+    assert main([*argv, "--format", fmt, "-o", str(out)]) == 0
+    return out.read_text()
+
+
+def test_misp_event_of_the_window_loads_in_pymisp_and_fits_the_templates(filled, tmp_path):
+    from pymisp import MISPEvent, MISPObject
+
+    live, _ = filled
+    url = str(live.store.engine.url)
+    text = report_cli(url, "misp", tmp_path / "event.json")
+    assert report_cli(url, "misp", tmp_path / "again.json") == text  # same store, same event
+
+    misp = MISPEvent()
+    misp.load(text)  # PyMISP's own loader: the MISP core format's event, attributes, objects
+    describe = misp.describe_types
+    for attribute in [*misp.attributes, *(a for o in misp.objects for a in o.attributes)]:
+        assert attribute.type in describe["category_type_mappings"][attribute.category], attribute
+
+    images = [o for o in misp.objects if o.name == "container-image"]
+    assert len(images) == len(misp.objects) == 2  # one per finished scan
+    by_uuid = {a.uuid: a for a in misp.attributes}
+    for image in images:
+        # Rebuilt strictly from PyMISP's bundled template: unknown relations or a wrong
+        # template raise, a missing required attribute fails the validation in to_json()
+        strict = MISPObject("container-image", strict=True)
+        assert (image.template_uuid, str(image.template_version)) == (
+            strict.template_uuid,
+            str(strict.template_version),
+        )
+        for attribute in image.attributes:
+            strict.add_attribute(attribute.object_relation, value=attribute.value)
+            assert (
+                attribute.type
+                == strict.get_attributes_by_relation(attribute.object_relation)[0].type
+            )
+        strict.to_json()
+        assert all(r.referenced_uuid in by_uuid for r in image.references)
+    alpine = next(
+        o for o in images if o.get_attributes_by_relation("image-name")[0].value == "library/alpine"
+    )
+    values = {a.object_relation: a.value for a in alpine.attributes}
+    assert values == {
+        "image-name": "library/alpine",
+        "registry": "docker.io",
+        "tag": "3.19",
+        "digest": digest_of("docker://alpine:3.19").removeprefix("sha256:"),
+        "architecture": "amd64",
+    }
+    assert "verdict malicious" in alpine.comment
+    contacted = {by_uuid[r.referenced_uuid].value for r in alpine.references}
+    assert contacted == {
+        "dropper.test",
+        "pool.test",
+        "stratum+tcp://pool.test:3333",
+        "4FAKEWALLET",
+        "192.0.2.10",
+    }
+
+    kinds = {(a.type, a.value) for a in misp.attributes}
+    assert {
+        ("domain", "dropper.test"),
+        ("url", "stratum+tcp://pool.test:3333"),
+        ("ip-dst", "198.51.100.1"),
+        ("text", "4FAKEWALLET"),
+    } <= kinds
+    sources = {a.value: a for a in misp.attributes if a.type == "ip-src"}
+    assert set(sources) == {"127.0.0.2", "127.0.0.3", "127.0.0.4"}
+    assert not any(a.to_ids for a in sources.values())
+    assert "1 session(s)" in sources["127.0.0.4"].comment
+    tags = {t.name for t in misp.tags}
+    assert {"tlp:amber", "mitre-attack:T1496", "mitre-attack:T1611"} <= tags

@@ -7,7 +7,8 @@ Sample files:
 - `*.issues.yaml`: `issues:`, unpack issues ({layer_index, path, kind, detail}) of an empty rootfs;
 - `*.events.yaml`: `events:`, a run's events (see detect.event_builder), given to every runtime
   detector (the rule engine and the correlators); optionally `honeytokens:` (Honeytoken fields:
-  {path, kind, marker}) planted for the run, and `run:` (RunInfo fields such as
+  {path, kind, marker}) planted for the run, `host_mounts:` (HostMount fields: {source,
+  destination}) binds served from the fake host tree, and `run:` (RunInfo fields such as
   duration_seconds, cpu_seconds) for detectors that need how the run went, and `files:`
   ({path: text}) files the run wrote, readable through RunView.file_text;
 - anything else: raw file content, placed at /opt/sample/<file name>, mode 0755 when it
@@ -34,6 +35,7 @@ from detonate.model.runtime import (
     EndReason,
     FileChange,
     Honeytoken,
+    HostMount,
     RunInfo,
     RunStatus,
 )
@@ -93,8 +95,14 @@ def run_from_yaml(doc: dict[str, Any], artifacts_dir: Path | None = None) -> Run
         done = {"status": RunStatus.COMPLETED, "ended_by": EndReason.EXITED, "events": len(events)}
         info = RunInfo(**done, **doc["run"])
     tokens = tuple(Honeytoken(**token) for token in doc.get("honeytokens", ()))
+    mounts = tuple(HostMount(**mount) for mount in doc.get("host_mounts", ()))
     return RunView(
-        events=events, honeytokens=tokens, run=info, files=files, artifacts_dir=artifacts_dir
+        events=events,
+        honeytokens=tokens,
+        host_mounts=mounts,
+        run=info,
+        files=files,
+        artifacts_dir=artifacts_dir,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from detonate.errors import UsageError
 from detonate.model.options import default_cache_dir
 
-REPORT_FORMATS = ("json", "md", "html", "stix")
+REPORT_FORMATS = ("json", "md", "html", "stix", "misp")
 
 
 def _ports(text: str) -> tuple[int, ...]:
@@ -167,6 +167,10 @@ def run_report(args: argparse.Namespace) -> int:
             from detonate.intel.stix_export import bundle
 
             text = bundle(store, since, until)
+        elif args.format == "misp":
+            from detonate.intel.misp_export import event
+
+            text = event(store, since, until)
         else:
             text = render.render(gather(store, since, until), args.format)
     finally:

@@ -11,7 +11,14 @@ from detonate.model.events import Event
 from detonate.model.filesystem import FileEntry, Rootfs
 from detonate.model.findings import Finding
 from detonate.model.image import ImageConfig
-from detonate.model.runtime import ChangeKind, FileChange, Honeytoken, ProcessInfo, RunInfo
+from detonate.model.runtime import (
+    ChangeKind,
+    FileChange,
+    Honeytoken,
+    HostMount,
+    ProcessInfo,
+    RunInfo,
+)
 from detonate.static.file_reading import read_head
 
 TEXT_LIMIT = 256 * 1024
@@ -25,6 +32,7 @@ class RunView:
     processes: tuple[ProcessInfo, ...] = ()
     files: tuple[FileChange, ...] = ()
     honeytokens: tuple[Honeytoken, ...] = ()
+    host_mounts: tuple[HostMount, ...] = ()  # binds served from the fake host tree
     config: ImageConfig = field(default_factory=ImageConfig)
     run: RunInfo | None = None  # how the run went: duration, CPU seconds (mining needs them)
     rootfs: Rootfs | None = None  # the image's files, as unpacked (read only, never run)

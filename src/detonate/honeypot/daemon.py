@@ -238,7 +238,7 @@ class FakeDaemon:
         image_id = self.images.get(reference)
         if image_id is None:
             return error_answer(404, f"No such image: {reference}")
-        name = _first(query, "name") or _name(len(self.containers))
+        name = _first(query, "name") or _free_name({c.name for c in self.containers.values()})
         if any(c.name == name for c in self.containers.values()):
             return error_answer(
                 409, f'Conflict. The container name "/{name}" is already in use by container.'
@@ -628,10 +628,17 @@ def _binds(host_config: dict[str, Any]) -> tuple[str, ...]:
     return tuple(binds)
 
 
-def _name(index: int) -> str:
+def _free_name(used: set[str]) -> str:
+    """A generated name no container of the session has: as the engine's generator, a digit is
+    appended once plain names keep colliding (an unnamed create never gets a 409)."""
     first, second = NAMES
-    token = secrets.randbelow(len(first) * len(second))
-    return f"{first[token % len(first)]}_{second[(token // len(first) + index) % len(second)]}"
+    for attempt in range(64):
+        name = f"{secrets.choice(first)}_{secrets.choice(second)}"
+        if attempt >= 8:
+            name += str(secrets.randbelow(10))
+        if name not in used:
+            return name
+    return f"{secrets.choice(first)}_{secrets.token_hex(4)}"
 
 
 def _now() -> str:

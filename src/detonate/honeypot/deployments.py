@@ -5,8 +5,9 @@
     options = options_for_deployment(config, base)   # the sandbox runs it as the attacker did
 
 The store keys scans by digest and profile. Attackers run a clean base image (alpine) with a
-malicious command, so the profile carries a hash of image, entrypoint, command, env and user:
-the same alpine with another command is another scan, a repeated deployment is the same one.
+malicious command, so the profile carries a hash of image, entrypoint, command, env, user and
+host binds: the same alpine with another command is another scan, a repeated deployment is the
+same one.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def profile_of(deployment: Deployment) -> str:
         "env": sorted(deployment.env),
         "user": deployment.user,
     }
+    if deployment.binds:  # what the host hands the command changes what it does
+        run["binds"] = list(deployment.binds)
     digest = hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()
     return PROFILE_PREFIX + digest[: 32 - len(PROFILE_PREFIX)]
 
@@ -67,7 +70,8 @@ def queue_scan(store: Store, deployment: Deployment, digest: str = "") -> tuple[
 
 
 def options_for_deployment(config: dict[str, Any], base: ScanOptions) -> ScanOptions:
-    """Scan options whose sandbox run uses the deployment's entrypoint, command and env."""
+    """Scan options whose sandbox run uses the deployment's entrypoint, command and env, and
+    its host binds (served from the sandbox's fake host tree, never the worker's host)."""
     entrypoint = config.get("entrypoint")
     cmd = config.get("cmd")
     return replace(
@@ -78,6 +82,7 @@ def options_for_deployment(config: dict[str, Any], base: ScanOptions) -> ScanOpt
             entrypoint=tuple(entrypoint) if entrypoint is not None else None,
             cmd=tuple(cmd) if cmd is not None else None,
             env=tuple(config.get("env") or ()),
+            binds=tuple(str(b) for b in config.get("binds") or ()),
         ),
     )
 

@@ -60,6 +60,9 @@ class SandboxOptions:
     cmd: tuple[str, ...] | None = None
     env: tuple[str, ...] = ()
     tracer: str = "strace"  # sandbox/tracing: TRACERS names the choices
+    # Docker-style "SRC:DST[:ro]" host binds a deployment asked for. Served from a fake host
+    # tree the sandbox builds per run (sandbox/fake_host.py): a real host path is never bound.
+    binds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

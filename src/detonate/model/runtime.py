@@ -76,6 +76,24 @@ class Honeytoken:
     marker: str  # "" for companion files (the kube namespace and CA) that carry no secret
 
 
+@dataclass(frozen=True)
+class HostMount:
+    """A host bind the sample asked for, served from the run's fake host tree: `source` is the
+    host path it named ("/"), `destination` where the container sees it ("/host")."""
+
+    source: str
+    destination: str
+    read_only: bool = False
+
+    def host_path(self, path: str) -> str | None:
+        """The host path a container path under `destination` stands for; None outside."""
+        dest = self.destination.rstrip("/")
+        if path != dest and not path.startswith(dest + "/"):
+            return None
+        rest = path[len(dest) :].lstrip("/")
+        return "/" + "/".join(p for p in (self.source.strip("/"), rest) if p)
+
+
 class RunStatus(StrEnum):
     COMPLETED = "completed"  # the sample ran; `ended_by` says why it stopped
     ERROR = "error"  # the sandbox could not run it; `error` says why
@@ -123,3 +141,4 @@ class RunResult:
     run: RunInfo
     artifacts_dir: Path | None = field(default=None, compare=False)
     honeytokens: tuple[Honeytoken, ...] = ()
+    host_mounts: tuple[HostMount, ...] = ()  # binds served from the fake host tree

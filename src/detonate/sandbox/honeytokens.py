@@ -49,7 +49,7 @@ class Planted:
 
 
 @dataclass(frozen=True)
-class _Bait:
+class Bait:
     path: str
     kind: str
     content: bytes
@@ -76,11 +76,11 @@ def plant_honeytokens(rootfs: Path, homes: Sequence[Home]) -> Planted:
     """Write the bait into `rootfs` (the run's merged overlay) and say what was planted."""
     tokens: list[Honeytoken] = []
     watched: dict[str, str] = {}
-    for owner, baits in [(home, _home_baits(home.path)) for home in homes] + [
+    for owner, baits in [(home, home_baits(home.path)) for home in homes] + [
         (Home("/", 0, 0), _service_account_baits())
     ]:
         for bait in baits:
-            host = _plant(rootfs, bait, owner)
+            host = plant(rootfs, bait, owner)
             if host is None:
                 continue
             tokens.append(Honeytoken(bait.path, bait.kind, bait.marker))
@@ -89,12 +89,12 @@ def plant_honeytokens(rootfs: Path, homes: Sequence[Home]) -> Planted:
     return Planted(tuple(tokens), watched)
 
 
-def _marker() -> str:
+def new_marker() -> str:
     # hex after an uppercase word: valid inside base64, JWT and AWS-key alphabets alike
     return "DETONATE" + secrets.token_hex(8)
 
 
-def _home_baits(home: str) -> list[_Bait]:
+def home_baits(home: str) -> list[Bait]:
     key_id = "AKIADETONATE" + base64.b32encode(secrets.token_bytes(5)).decode()
     aws = (
         "[default]\n"
@@ -102,27 +102,27 @@ def _home_baits(home: str) -> list[_Bait]:
         f"aws_secret_access_key = {secrets.token_urlsafe(30)}\n"
         "region = us-east-1\n"
     )
-    ssh_marker = _marker()
+    ssh_marker = new_marker()
     # The openssh-key-v1 magic, then random base64 with the marker at the start of a line.
     body = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAABlwAAAAdzc2gtcn"
     body += ssh_marker + base64.b64encode(secrets.token_bytes(720)).decode()
     lines = [body[i : i + 70] for i in range(0, len(body), 70)]
     ssh = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(lines)
     ssh += "\n-----END OPENSSH PRIVATE KEY-----\n"
-    auth = base64.b64encode(f"detonate-bait:{_marker()}".encode()).decode()
+    auth = base64.b64encode(f"detonate-bait:{new_marker()}".encode()).decode()
     docker = json.dumps({"auths": {"https://index.docker.io/v1/": {"auth": auth}}}, indent=1)
     return [
-        _Bait(f"{home}/.aws/credentials", "aws-credentials", aws.encode(), key_id),
-        _Bait(f"{home}/.ssh/id_rsa", "ssh-private-key", ssh.encode(), ssh_marker),
-        _Bait(f"{home}/.docker/config.json", "docker-config", docker.encode() + b"\n", auth),
+        Bait(f"{home}/.aws/credentials", "aws-credentials", aws.encode(), key_id),
+        Bait(f"{home}/.ssh/id_rsa", "ssh-private-key", ssh.encode(), ssh_marker),
+        Bait(f"{home}/.docker/config.json", "docker-config", docker.encode() + b"\n", auth),
     ]
 
 
-def _service_account_baits() -> list[_Bait]:
+def _service_account_baits() -> list[Bait]:
     def b64url(data: dict[str, str]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
-    marker = _marker()
+    marker = new_marker()
     header = b64url({"alg": "RS256", "kid": "detonate-honeytoken"})
     claims = b64url(
         {
@@ -140,13 +140,13 @@ def _service_account_baits() -> list[_Bait]:
     sa = KUBE_SERVICE_ACCOUNT
     token = f"{header}.{claims}.{signature}".encode()
     return [
-        _Bait(f"{sa}/token", "kube-token", token, marker, 0o644),
-        _Bait(f"{sa}/namespace", "kube-namespace", b"default", "", 0o644),
-        _Bait(f"{sa}/ca.crt", "kube-ca", ca_pem.encode(), "", 0o644),
+        Bait(f"{sa}/token", "kube-token", token, marker, 0o644),
+        Bait(f"{sa}/namespace", "kube-namespace", b"default", "", 0o644),
+        Bait(f"{sa}/ca.crt", "kube-ca", ca_pem.encode(), "", 0o644),
     ]
 
 
-def _plant(rootfs: Path, bait: _Bait, owner: Home) -> Path | None:
+def plant(rootfs: Path, bait: Bait, owner: Home) -> Path | None:
     """Create the bait's missing parent directories and the file; None when the image has
     something there already (its own file is left alone) or a parent is not a directory."""
     parent = resolve_in_root(rootfs, str(PurePosixPath(bait.path).parent))

@@ -70,6 +70,10 @@ def mount_overlay(
     return OverlayMount(scratch=scratch, upper=upper, merged=merged, logs=logs)
 
 
+def mount_tmpfs(target: Path, name: str, options: str) -> None:
+    _mount("tmpfs", name, target, options)
+
+
 def _mount(fstype: str, source: str, target: Path, options: str) -> None:
     done = subprocess.run(
         ["mount", "-t", fstype, "-o", options, source, str(target)],

@@ -30,6 +30,7 @@ from detonate.model.runtime import EndReason, ProcessInfo, RunInfo, RunResult, R
 from detonate.progress import Progress
 from detonate.sandbox.attribution import attribute
 from detonate.sandbox.container_identity import new_hostname, write_identity
+from detonate.sandbox.fake_host import ServedBinds, build_fake_host
 from detonate.sandbox.filesystem_diff import diff_upper, snapshot_upper
 from detonate.sandbox.honeytokens import homes_for, kubernetes_env, plant_honeytokens
 from detonate.sandbox.leftovers import (
@@ -42,7 +43,7 @@ from detonate.sandbox.leftovers import (
 )
 from detonate.sandbox.network import NetworkHook
 from detonate.sandbox.oci_config import process_spec, runtime_config
-from detonate.sandbox.overlay import mount_overlay
+from detonate.sandbox.overlay import mount_overlay, mount_tmpfs
 from detonate.sandbox.phases import Phases
 from detonate.sandbox.runc import CONTAINER_PREFIX
 from detonate.sandbox.timekeeper import CompressedWait, TimeKeeper
@@ -144,9 +145,11 @@ class _Run:
             spec = process_spec(image.config, options, overlay.merged)
             spec = dataclasses.replace(spec, env=kubernetes_env(spec.env))
             bait = plant_honeytokens(overlay.merged, homes_for(spec.uid, spec.gid, spec.env))
+            host = self._fake_host(overlay.merged)
             bundle = overlay.merged.parent
             hostname = new_hostname()
             config = runtime_config(spec, options, self.cgroup, hostname)
+            config["mounts"] += host.mounts
             cpu_dir = CGROUP_ROOT / "cpuacct" / self.cgroup.strip("/")
             self.keeper = keeper = TimeKeeper(cpu_dir, activity=self.tracer.activity)
             config["linux"]["seccomp"] = keeper.seccomp_section(config["linux"]["seccomp"])
@@ -187,7 +190,13 @@ class _Run:
             self._stop()
             keeper.close()
             summary = self.tracer.summary(
-                TraceContext(t0, spec.cwd, spec.args[0], bait.watched, rootfs=overlay.merged)
+                TraceContext(
+                    t0,
+                    spec.cwd,
+                    spec.args[0],
+                    {**bait.watched, **host.watched},
+                    rootfs=overlay.merged,
+                )
             )
             waits = _wait_events(keeper.records, t0, summary.processes)
             lower = frozenset(e.path for e in rootfs.entries) if rootfs.layer_dirs else rootfs.root
@@ -215,12 +224,30 @@ class _Run:
             )
             self.phases.end("collect")
             return RunResult(
-                events, summary.processes, files, info, artifacts, honeytokens=bait.tokens
+                events,
+                summary.processes,
+                files,
+                info,
+                artifacts,
+                honeytokens=bait.tokens + host.tokens,
+                host_mounts=host.host_mounts,
             )
         finally:
             self._teardown()
             if interrupted:
                 raise KeyboardInterrupt
+
+    def _fake_host(self, rootfs: Path) -> ServedBinds:
+        """The binds the run asked for, served from a fake host tree on a tmpfs of its own
+        (recorded before it is mounted, so teardown and the sweep unmount it)."""
+        if not self.options.binds:
+            return ServedBinds((), (), ())
+        tree = Path(self.state.mount_dir) / "host"
+        tree.mkdir()
+        self.state.mounts.append(str(tree))
+        self.states.save(self.state)
+        mount_tmpfs(tree, "detonate-host", f"size={self.options.disk_bytes},mode=0755")
+        return build_fake_host(tree).serve(self.options.binds, rootfs)
 
     def _stop(self) -> None:
         """Kill everything in the container; the tracer ends when its last tracee is gone."""

@@ -16,6 +16,7 @@ from detonate.detect.correlations.decode_to_shell import DecodeToShell
 from detonate.detect.correlations.download_exec import DownloadExecChain
 from detonate.detect.correlations.flood import Flood
 from detonate.detect.correlations.honeytokens import Honeytokens
+from detonate.detect.correlations.host_mounts import HostMounts
 from detonate.detect.correlations.mining import Mining
 from detonate.detect.correlations.network_scan import NetworkScan
 from detonate.detect.correlations.persisted_commands import PersistedCommands
@@ -32,6 +33,7 @@ CORRELATORS: tuple[Detector, ...] = (
     Flood(),
     Mining(),
     Honeytokens(),
+    HostMounts(),
     ContainerEscape(),
     Beaconing(),
     AccountBackdoor(),
