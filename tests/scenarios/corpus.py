@@ -21,6 +21,10 @@ EXPECTED = SCENARIOS / "EXPECTED.yaml"
 # Written later by a red team, differently from the scenarios, to check detection generalises.
 VARIANTS = REPO / "samples" / "variants"
 VARIANTS_EXPECTED = VARIANTS / "VARIANTS.yaml"
+# Written for issue 9 by a red team that had not read the detectors: other languages, tools and
+# styles for the same acts, and benign look-alikes.
+WILD = REPO / "samples" / "wild"
+WILD_EXPECTED = WILD / "EXPECTED.yaml"
 # Short idle stop: every scenario ends by itself; a quiet one need not cost the whole timeout.
 CORPUS_SANDBOX = SandboxOptions(timeout_seconds=45, idle_seconds=6)
 

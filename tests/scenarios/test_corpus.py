@@ -4,14 +4,19 @@ with the simulated internet, gives the verdict, categories and techniques EXPECT
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from detonate.factory.build import build_all
 from detonate.factory.debootstrap import debootstrap_unavailable
+from detonate.factory.oci import write_oci_archive
+from detonate.factory.recipe import load_recipe_full
 
 from .corpus import (
     SCENARIOS,
     VARIANTS,
     VARIANTS_EXPECTED,
+    WILD,
+    WILD_EXPECTED,
     Expectation,
     load_expectations,
     run_scenario,
@@ -114,4 +119,163 @@ def test_variant_is_judged_as_expected(name, variant_archives, corpus_cache):
     assert outcome.ok, (
         f"{name}: verdict {outcome.verdict} (score {outcome.score}), expected "
         f"{expectation.acceptable}; missing {missing}"
+    )
+
+
+WILD_EXPECTATIONS = load_expectations(WILD_EXPECTED)
+# Wild samples (issue 9) the current detections get wrong, each with what a scan saw ("before"
+# in docs/detection-matrix.md). Strict: a sample that starts passing must leave this list.
+WILD_KNOWN_MISSES: dict[str, str] = {
+    "b07-py-migration-written-then-run": (
+        "benign release step called suspicious 49: the migration script it renders into /tmp "
+        "and runs is taken for a dropped payload (exec-dropped-file, exec-from-volatile-dir, "
+        "script from a scratch path)"
+    ),
+    "w02-nc-sed-chmod-run": (
+        "suspicious 43: the ELF run from /run/.s is seen (exec-dropped-file, hidden path) but"
+        " the nc → sed → file chain is not tied to the download, so no more than that"
+    ),
+    "w03-wget-cp-libdir-run": (
+        "suspicious 32: the wget and the run of the copy are each seen (T1105 low + "
+        "exec-dropped-file) but the cp between them breaks the download → exec link"
+    ),
+    "w04-py-b64-popen-sh": (
+        "suspicious 44: curl | sh is seen (T1059.004, T1105) but not the b64decode written to"
+        " the stdin of sh by Python (no T1140)"
+    ),
+    "w05-perl-mime-base64-socket-dropper": (
+        "malicious 66 from the dropped ELF in /var/tmp, but the MIME::Base64 decode + eval in"
+        " Perl is not seen (no T1140)"
+    ),
+    "w06-node-buffer-execsync": (
+        "suspicious 44: curl | sh is seen (T1059.004, T1105) but not the Buffer.from(base64) "
+        "→ execSync stage (no T1140)"
+    ),
+    "w07-go-dga-post-uname": (
+        "clean 0: twelve lookups of generated names and POSTs of base64 `uname -a`/`id` "
+        "output raise nothing (no T1568.002, T1082)"
+    ),
+    "w10-quoted-wget-names": (
+        "suspicious 44: only the first of three fetch-to-shell pipes is called "
+        "download-pipe-shell; the printf-octal and variable-built wget pipes into /bin/s''h "
+        "and $SHELL add nothing"
+    ),
+    "w12-awk-cron-d-periodic": (
+        "suspicious 45: cron entries written by awk are seen (T1053.003) but the "
+        "download-to-shell inside them does not raise it to malicious"
+    ),
+    "w18-useradd-uid0-suid-bash": (
+        "suspicious 46: the uid-0 account is seen (T1136.001) but not the setuid-root copy of"
+        " bash made with install -m 4755 (no T1548.001)"
+    ),
+    "w20-c-stomp-masquerade": (
+        "malicious 96 (masquerade, dropped file) but the utimensat that copies the timestamps"
+        " of busybox is not seen (no T1070.006)"
+    ),
+    "w21-touch-d-hidden-lib": (
+        "clean 0: hidden dot-files in /usr/lib and /usr/sbin back-dated with touch -d / touch"
+        " -r raise nothing (no T1070.006, T1564.001)"
+    ),
+    "w22-audit-ufw-selinux-off": (
+        "suspicious 28: only the SELinux config edit is seen (T1562.001); auditd.conf/rules, "
+        "ufw.conf and the iptables rules file are not (no T1562.012, T1562.004)"
+    ),
+    "w23-go-shadow-keys-upload": (
+        "suspicious 15: only the planted private keys (static T1552.004); the /etc/shadow "
+        "read and the POST of the archive are not seen (no T1003.008, T1041)"
+    ),
+    "w24-c-proc-environ-mem": (
+        "clean 0: reading the /proc/PID/environ and /proc/PID/mem of other processes raises "
+        "nothing (no T1003.007)"
+    ),
+    "w25-node-kube-aws-token": (
+        "malicious 100, but the service-account token read by Node is not reported as T1528 "
+        "(it is seen leaving, T1041, and the secrets list, T1552.007)"
+    ),
+    "w26-grep-r-password-wget-post": (
+        "malicious 100 (honeytokens read) but the wget --post-file upload of the archive is "
+        "not called exfiltration (no T1041, no collection-exfiltration)"
+    ),
+    "w27-py-discovery-then-beacon": (
+        "clean 10: discovery (uname, id, ps, /proc/net, cgroups) is not reported (no T1082, "
+        "T1016); only a medium-low HTTP beacon"
+    ),
+    "w28-tar-openssl-curl-upload": (
+        "malicious 84 (credentials read) but tar | openssl enc and the curl -T upload are not"
+        " seen as collection/exfiltration (no T1560.001)"
+    ),
+    "w29-py-dns-label-exfil": (
+        "suspicious 21 from static .env findings; 25 A queries carrying base32 labels are not"
+        " called DNS exfiltration (no T1048.003)"
+    ),
+    "w30-node-encrypt-data-dir": (
+        "clean 0: every data file replaced by a .locked copy and a ransom note raise nothing "
+        "(no T1486)"
+    ),
+    "w31-dd-wipe-db-files": (
+        "clean 0: a data directory zeroed with dd conv=notrunc and deleted raises nothing (no"
+        " T1485)"
+    ),
+    "w32-yes-cpu-burn": (
+        "clean 0: `yes > /dev/null` on every CPU for 5 s raises nothing (no T1496)"
+    ),
+    "w33-service-stop-logging": (
+        "malicious 68 as agent tampering (T1562.001); stopping rsyslog/cron and deleting "
+        "their rc links is not reported as service stop (no T1489)"
+    ),
+    "w38-openssl-s-client-fetch-sh": (
+        "suspicious 40: the pipe into bash is seen (T1059.004) but openssl s_client is not "
+        "known as a download tool (no T1105)"
+    ),
+    "w39-socat-fetch-chmod-run": (
+        "suspicious 54: the ELF run from a hidden /var/tmp path is seen but the socat "
+        "download feeding it is not"
+    ),
+    "w40-perl-irc-bot": (
+        "suspicious 40: the IRC registration and join are seen (T1071) but alone do not make "
+        "it malicious"
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def wild_build_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("wild")
+
+
+def _wild_archive(name, out):
+    """Build one wild sample as an OCI archive only (no layout: the Debian-based ones are
+    ~110 MB each). They share one debootstrap package layer, which the factory caches, and are
+    skipped where debootstrap cannot run."""
+    recipe = yaml.safe_load((WILD / name / "image.yaml").read_text())
+    if recipe.get("base") == "debootstrap":
+        reason = debootstrap_unavailable()
+        if reason:
+            pytest.skip(reason)
+    built = load_recipe_full(WILD / name)
+    archive = out / f"{name}.oci.tar"
+    write_oci_archive(built.spec, archive, built.platforms)
+    return archive
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [
+        # raises=AssertionError: a build or sandbox failure is not the known miss
+        pytest.param(n, marks=pytest.mark.xfail(raises=AssertionError, strict=True, reason=r))
+        if (r := WILD_KNOWN_MISSES.get(n))
+        else n
+        for n in sorted(WILD_EXPECTATIONS)
+    ],
+)
+def test_wild_sample_is_judged_as_expected(name, wild_build_dir, corpus_cache):
+    expectation = WILD_EXPECTATIONS[name]
+    outcome = run_scenario(expectation, _wild_archive(name, wild_build_dir), corpus_cache)
+    assert not outcome.error, outcome.error
+    missing = outcome.missing_categories + outcome.missing_techniques
+    assert outcome.ok, (
+        f"{name}: verdict {outcome.verdict} (score {outcome.score}), expected "
+        f"{expectation.acceptable}; found {outcome.techniques}; missing {missing}"
     )

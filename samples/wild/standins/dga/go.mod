@@ -1,0 +1,3 @@
+module detonate.test/wild/dga
+
+go 1.19

@@ -1,0 +1,3 @@
+module detonate.test/wild/dockerspread
+
+go 1.19

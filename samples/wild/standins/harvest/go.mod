@@ -1,0 +1,3 @@
+module detonate.test/wild/harvest
+
+go 1.19

@@ -1,0 +1,3 @@
+module detonate.test/wild/loadtest
+
+go 1.19

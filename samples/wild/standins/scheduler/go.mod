@@ -1,0 +1,3 @@
+module detonate.test/wild/scheduler
+
+go 1.19

@@ -1,0 +1,3 @@
+module detonate.test/wild/scraper
+
+go 1.19

@@ -1,0 +1,3 @@
+module detonate.test/wild/tlsworker
+
+go 1.19
