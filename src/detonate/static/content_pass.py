@@ -239,8 +239,9 @@ def _tasks(
             continue
         entry = yara_files.get(key) or ioc_files[key]
         read_bytes = min(entry.size, cap if want_yara else FILE_BYTES)
-        path = str(rootfs.host_path(entry))
-        tasks.append(_Task(key, path, read_bytes, want_yara, want_iocs))
+        tasks.append(_Task(key, rootfs.host_path_text(entry), read_bytes, want_yara, want_iocs))
+    # Largest first: a 30 MB binary scanned last would leave the other workers idle meanwhile.
+    tasks.sort(key=lambda task: task.read_bytes, reverse=True)
     return tasks
 
 

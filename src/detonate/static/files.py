@@ -15,7 +15,7 @@ from detonate.model.image import AcquiredImage
 from detonate.model.options import StaticOptions
 from detonate.progress import Progress
 from detonate.rules.loader import Rule, load_rules
-from detonate.rules.match import Hit
+from detonate.rules.match import Hit, Matcher
 from detonate.static.file_content_rules import (
     ContentOutcome,
     ContentOutcomes,
@@ -29,6 +29,9 @@ from detonate.static.rule_hits import RuleHits, excerpt
 
 CONTENT_BYTES = 64 * 1024  # rules see the first 64 KiB of a file as `content`
 PROGRESS_STEP = 5000
+# Fields of few values: a rule's tests on them are decided once per combination of values, not
+# once per entry (most rules end at `type` or `owned` for most entries of a distribution).
+GATE_FIELDS = ("type", "owned", "executable")
 
 
 class FileSubject:
@@ -87,6 +90,22 @@ class FileSubject:
         return self._content
 
 
+class _Gate:
+    """A rule's tests on GATE_FIELDS, memoised by their values: an entry they reject cannot
+    match the rule (all of a rule's tests must hold), so it is not evaluated at all."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        fields = GATE_FIELDS
+        self.tests = [(fields.index(t.field), t) for t in matcher.tests if t.field in fields]
+        self.memo: dict[tuple[object, ...], bool] = {}
+
+    def admits(self, values: tuple[object, ...]) -> bool:
+        known = self.memo.get(values)
+        if known is None:
+            known = self.memo[values] = all(t.holds(values[i])[0] for i, t in self.tests)
+        return known
+
+
 class FileIndexAnalyzer:
     name = "files"
 
@@ -95,6 +114,7 @@ class FileIndexAnalyzer:
     ) -> AnalyzerResult:
         rules = [r for r in load_rules("static", options.extra_rules_dir) if r.subject == "file"]
         splits = {rule.meta.id: split_rule(rule) for rule in rules}
+        gates = [(rule, splits[rule.meta.id], _Gate(_matcher(rule))) for rule in rules]
         owned = package_owned_paths(rootfs)
         task = "static: file index"
         progress.start(task, total=len(rootfs.entries), unit="files")
@@ -103,8 +123,10 @@ class FileIndexAnalyzer:
         wanted: dict[str, dict[str, FileSubject]] = {}  # rule id → sha256 → a file with it
         for count, entry in enumerate(rootfs.entries, 1):
             subject = FileSubject(rootfs, entry, owned)
-            for rule in rules:
-                split = splits[rule.meta.id]
+            values = tuple(map(subject.get, GATE_FIELDS))
+            for rule, split, gate in gates:
+                if not gate.admits(values):
+                    continue
                 if split is None or not entry.sha256:
                     assert rule.matcher is not None
                     hit = rule.matcher.evaluate(subject)
@@ -147,6 +169,11 @@ class FileIndexAnalyzer:
                 hits.add(rule, _evidence(subject, hit.excerpts + texts))
         progress.finish(task)
         return AnalyzerResult(findings=hits.findings())
+
+
+def _matcher(rule: Rule) -> Matcher:
+    assert rule.matcher is not None
+    return rule.matcher
 
 
 def _evidence(subject: FileSubject, excerpts: tuple[str, ...]) -> Evidence:
