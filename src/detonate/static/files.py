@@ -123,9 +123,9 @@ class FileIndexAnalyzer:
         wanted: dict[str, dict[str, FileSubject]] = {}  # rule id → sha256 → a file with it
         for count, entry in enumerate(rootfs.entries, 1):
             subject = FileSubject(rootfs, entry, owned)
-            values = tuple(map(subject.get, GATE_FIELDS))
+            gate_values = tuple(map(subject.get, GATE_FIELDS))
             for rule, split, gate in gates:
-                if not gate.admits(values):
+                if not gate.admits(gate_values):
                     continue
                 if split is None or not entry.sha256:
                     assert rule.matcher is not None
