@@ -54,6 +54,9 @@ class CompiledRules:
         limit = bounds[at] if at < len(bounds) else 0  # … or 0: larger than every bound
         if limit not in self._classes:
             kept = [(s, o) for b, s, o in self.sources if b is None or size < b]
+            if len(kept) == len(self.sources):  # every rule: the whole set, compiled already
+                self._classes[limit] = self.scan
+                return self.scan
             try:
                 self._classes[limit] = _build(kept) if kept else None
             except yara_x.CompileError:  # a kept rule uses a rule of a file left out
