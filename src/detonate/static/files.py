@@ -15,7 +15,7 @@ from detonate.model.image import AcquiredImage
 from detonate.model.options import StaticOptions
 from detonate.progress import Progress
 from detonate.rules.loader import Rule, load_rules
-from detonate.rules.match import Hit, Matcher
+from detonate.rules.match import FieldTest, Hit
 from detonate.static.file_content_rules import (
     ContentOutcome,
     ContentOutcomes,
@@ -90,20 +90,35 @@ class FileSubject:
         return self._content
 
 
-class _Gate:
-    """A rule's tests on GATE_FIELDS, memoised by their values: an entry they reject cannot
-    match the rule (all of a rule's tests must hold), so it is not evaluated at all."""
+class _Gates:
+    """The rules an entry may match, by the values of its GATE_FIELDS: a rule whose tests on
+    those fields fail cannot match (all of a rule's tests must hold), so it is not evaluated.
+    The list is made once per combination of values (a few dozen in a rootfs), not per entry."""
 
-    def __init__(self, matcher: Matcher) -> None:
+    def __init__(self, rules: list[Rule], splits: dict[str, SplitRule | None]) -> None:
         fields = GATE_FIELDS
-        self.tests = [(fields.index(t.field), t) for t in matcher.tests if t.field in fields]
-        self.memo: dict[tuple[object, ...], bool] = {}
+        self.rules = [
+            (rule, splits[rule.meta.id], [(fields.index(t.field), t) for t in _tests(rule)])
+            for rule in rules
+        ]
+        self.plans: dict[tuple[object, ...], list[tuple[Rule, SplitRule | None]]] = {}
 
-    def admits(self, values: tuple[object, ...]) -> bool:
-        known = self.memo.get(values)
-        if known is None:
-            known = self.memo[values] = all(t.holds(values[i])[0] for i, t in self.tests)
-        return known
+    def rules_for(self, values: tuple[object, ...]) -> list[tuple[Rule, SplitRule | None]]:
+        plan = self.plans.get(values)
+        if plan is None:
+            plan = self.plans[values] = [
+                (rule, split) for rule, split, tests in self.rules if self.admits(tests, values)
+            ]
+        return plan
+
+    @staticmethod
+    def admits(tests: list[tuple[int, FieldTest]], values: tuple[object, ...]) -> bool:
+        return all(test.holds(values[i])[0] for i, test in tests)
+
+
+def _tests(rule: Rule) -> list[FieldTest]:
+    assert rule.matcher is not None
+    return [t for t in rule.matcher.tests if t.field in GATE_FIELDS]
 
 
 class FileIndexAnalyzer:
@@ -114,7 +129,7 @@ class FileIndexAnalyzer:
     ) -> AnalyzerResult:
         rules = [r for r in load_rules("static", options.extra_rules_dir) if r.subject == "file"]
         splits = {rule.meta.id: split_rule(rule) for rule in rules}
-        gates = [(rule, splits[rule.meta.id], _Gate(_matcher(rule))) for rule in rules]
+        gates = _Gates(rules, splits)
         owned = package_owned_paths(rootfs)
         task = "static: file index"
         progress.start(task, total=len(rootfs.entries), unit="files")
@@ -123,10 +138,7 @@ class FileIndexAnalyzer:
         wanted: dict[str, dict[str, FileSubject]] = {}  # rule id → sha256 → a file with it
         for count, entry in enumerate(rootfs.entries, 1):
             subject = FileSubject(rootfs, entry, owned)
-            gate_values = tuple(map(subject.get, GATE_FIELDS))
-            for rule, split, gate in gates:
-                if not gate.admits(gate_values):
-                    continue
+            for rule, split in gates.rules_for(tuple(map(subject.get, GATE_FIELDS))):
                 if split is None or not entry.sha256:
                     assert rule.matcher is not None
                     hit = rule.matcher.evaluate(subject)
@@ -169,11 +181,6 @@ class FileIndexAnalyzer:
                 hits.add(rule, _evidence(subject, hit.excerpts + texts))
         progress.finish(task)
         return AnalyzerResult(findings=hits.findings())
-
-
-def _matcher(rule: Rule) -> Matcher:
-    assert rule.matcher is not None
-    return rule.matcher
 
 
 def _evidence(subject: FileSubject, excerpts: tuple[str, ...]) -> Evidence:
