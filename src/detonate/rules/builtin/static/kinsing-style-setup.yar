@@ -15,8 +15,8 @@ rule kinsing_style_setup
         $iptables = /iptables[ \t]+(-F|--flush)/
         $watchdog = "nmi_watchdog" ascii
         $hugepages = "vm.nr_hugepages" ascii
-        // [0-9]{5,} written so that no four digit classes follow each other: from those yara-x
-        // took its atoms (every four digits of a file), and the rule cost 20x the others.
+        // [0-9]{5,} written so that no four digit classes follow each other: yara-x took its
+        // atoms from those (every four digits of a file), and this string cost 20x a literal.
         $ulimit = /ulimit[ \t]+-n[ \t]+[0-9]{3}[0-9]*[0-9]{2}/
         $history = /history[ \t]+-c|unset[ \t]+HISTFILE|HISTFILE=\/dev\/null/
         $chattr = /chattr[ \t]+[+-][ai]/
