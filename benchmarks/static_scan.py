@@ -175,11 +175,13 @@ def timed(fn) -> tuple[float, float]:
     return wall, cpu
 
 
-def yara_cli(rootfs, cap: int, threads: list[str]) -> None:
+def yara_cli(tree: Path, cap: int, threads: list[str]) -> None:
+    """`yara` over `tree`, the directory the image was packed from: an unpacked image is one
+    directory per layer (`Rootfs.layer_dirs`), and `yara` scans one directory per run."""
     rule_files = [str(r.path) for r in load_rules("static") if r.is_yara]
     # -r recursive, -N no symlinks, size cap as ours (--skip-larger, bytes).
     subprocess.run(
-        ["yara", "-r", "-N", f"--skip-larger={cap}", *threads, *rule_files, str(rootfs.root)],
+        ["yara", "-r", "-N", f"--skip-larger={cap}", *threads, *rule_files, str(tree)],
         check=False,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -193,7 +195,9 @@ def static_options(results: Path | None) -> StaticOptions:
     return StaticOptions()
 
 
-def bench_static(image, rootfs, runs: int, scratch: Path) -> dict[str, tuple[float, float]]:
+def bench_static(
+    image, rootfs, tree: Path, runs: int, scratch: Path
+) -> dict[str, tuple[float, float]]:
     """Whole static stage, cold and warm result cache, against the yara CLI; the four are run
     in turn, `runs` times, so that a busy spell of the machine hits them alike."""
     cap = StaticOptions().yara_max_file_bytes
@@ -211,12 +215,12 @@ def bench_static(image, rootfs, runs: int, scratch: Path) -> dict[str, tuple[flo
             shutil.rmtree(results)
 
     first = timed(lambda: ours(warm_cache))  # compiles the rules, fills the warm cache
-    yara_cli(rootfs, cap, [])  # the page cache is warm for both from here on
+    yara_cli(tree, cap, [])  # the page cache is warm for both from here on
     contenders = {
         "ours, cold result cache": cold,
         "ours, warm result cache": lambda: ours(warm_cache),
-        "yara -p 2": lambda: yara_cli(rootfs, cap, ["-p", "2"]),
-        "yara (default threads)": lambda: yara_cli(rootfs, cap, []),
+        "yara -p 2": lambda: yara_cli(tree, cap, ["-p", "2"]),
+        "yara (default threads)": lambda: yara_cli(tree, cap, []),
     }
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
     for _ in range(runs):
@@ -286,11 +290,11 @@ def main() -> int:
         cache = scratch / "cache"
         for tree in args.trees.split(","):
             if tree == "debian":
-                rootfs_dir = ensure_rootfs(args.rootfs or args.work / "debian-rootfs")
-                archive = ensure_archive(rootfs_dir, args.work / "debian.oci.tar")
+                tree_dir = ensure_rootfs(args.rootfs or args.work / "debian-rootfs")
+                archive = ensure_archive(tree_dir, args.work / "debian.oci.tar")
             elif tree == "go":
-                go_tree = ensure_go_tree(args.work / "go-tree")
-                archive = ensure_go_archive(go_tree, args.work / "go.oci.tar")
+                tree_dir = ensure_go_tree(args.work / "go-tree")
+                archive = ensure_go_archive(tree_dir, args.work / "go.oci.tar")
             else:
                 raise SystemExit(f"unknown tree {tree!r}: debian or go")
             image = acquire(f"oci-archive:{archive}", cache, AcquireOptions(), NullProgress())
@@ -303,7 +307,7 @@ def main() -> int:
                     f"ratio {ours / tar:.2f}x   ({files} entries, median of {args.runs})"
                 )
             rootfs = unpack(image, cache, UnpackLimits(), NullProgress())
-            print_static(tree, rootfs, bench_static(image, rootfs, args.runs, scratch))
+            print_static(tree, rootfs, bench_static(image, rootfs, tree_dir, args.runs, scratch))
             if tree == "debian" and not args.skip_unpack:
                 wall, peak_mib = bench_full_scan(archive, scratch)
                 print(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 
 
@@ -73,6 +74,17 @@ class Rootfs:
         if self.layer_dirs:
             return self.layer_dirs[entry.layer_index] / relative
         return self.root / relative
+
+    def host_path_text(self, entry: FileEntry) -> str:
+        """`host_path` as a string, for reading many files: a Path object per file cost more
+        than the rest of listing ten thousand files for the scanners."""
+        roots = self._host_roots
+        root = roots[entry.layer_index] if self.layer_dirs else roots[0]
+        return f"{root}/{entry.path.lstrip('/')}"
+
+    @cached_property
+    def _host_roots(self) -> tuple[str, ...]:
+        return tuple(str(d) for d in self.layer_dirs) or (str(self.root),)
 
     @property
     def lower_dirs(self) -> tuple[Path, ...]:

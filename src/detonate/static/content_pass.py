@@ -111,11 +111,17 @@ def start_content_pass(rootfs: Rootfs, options: StaticOptions, progress: Progres
     future = _claim(rootfs, options)
     if future is None:
         return
+    handed_out = threading.Event()
     thread = threading.Thread(
-        target=_fulfil, args=(future, rootfs, options, progress), name="static-content-pass"
+        target=_fulfil,
+        args=(future, rootfs, options, progress, handed_out),
+        name="static-content-pass",
     )
     thread.daemon = True  # a scan that fails earlier does not wait for it at exit
     thread.start()
+    # Return once the work is with the workers: listing it is Python too, and beside the
+    # file-index rules (on this thread) it took five times as long, the GIL going back and forth.
+    handed_out.wait()
 
 
 def content_results(rootfs: Rootfs, options: StaticOptions, progress: Progress) -> ContentResults:
@@ -151,12 +157,19 @@ def _claim(rootfs: Rootfs, options: StaticOptions) -> Future[ContentResults] | N
 
 
 def _fulfil(
-    future: Future[ContentResults], rootfs: Rootfs, options: StaticOptions, progress: Progress
+    future: Future[ContentResults],
+    rootfs: Rootfs,
+    options: StaticOptions,
+    progress: Progress,
+    handed_out: threading.Event | None = None,
 ) -> None:
+    handed_out = handed_out or threading.Event()
     try:
-        future.set_result(_run_pass(rootfs, options, progress))
+        future.set_result(_run_pass(rootfs, options, progress, handed_out))
     except BaseException as error:  # raised again where the results are read
         future.set_exception(error)
+    finally:
+        handed_out.set()
 
 
 @dataclass(frozen=True)
@@ -168,7 +181,9 @@ class _Task:
     iocs: bool  # … and/or find the indicators of its first FILE_BYTES
 
 
-def _run_pass(rootfs: Rootfs, options: StaticOptions, progress: Progress) -> ContentResults:
+def _run_pass(
+    rootfs: Rootfs, options: StaticOptions, progress: Progress, handed_out: threading.Event
+) -> ContentResults:
     compiled = compiled_rules(options.extra_rules_dir)
     cap = options.yara_max_file_bytes
     yara_files: dict[str, FileEntry] = {}
@@ -204,7 +219,7 @@ def _run_pass(rootfs: Rootfs, options: StaticOptions, progress: Progress) -> Con
         new_iocs: dict[str, object] = {}
         task_name = "static: content"
         progress.start(task_name, total=sum(t.read_bytes for t in tasks), unit="bytes")
-        for task, hits, facts in _scan_all(tasks, compiled, options.extra_rules_dir):
+        for task, hits, facts in _scan_all(tasks, compiled, options.extra_rules_dir, handed_out):
             progress.advance(task_name, task.read_bytes)
             results.scanned += 1
             if hits is not None:
@@ -239,8 +254,9 @@ def _tasks(
             continue
         entry = yara_files.get(key) or ioc_files[key]
         read_bytes = min(entry.size, cap if want_yara else FILE_BYTES)
-        path = str(rootfs.host_path(entry))
-        tasks.append(_Task(key, path, read_bytes, want_yara, want_iocs))
+        tasks.append(_Task(key, rootfs.host_path_text(entry), read_bytes, want_yara, want_iocs))
+    # Largest first: a 30 MB binary scanned last would leave the other workers idle meanwhile.
+    tasks.sort(key=lambda task: task.read_bytes, reverse=True)
     return tasks
 
 
@@ -248,14 +264,16 @@ Outcome = tuple[_Task, YaraHits | None, IocFacts | None]
 
 
 def _scan_all(
-    tasks: list[_Task], compiled: CompiledRules, extra_dir: Path | None
+    tasks: list[_Task], compiled: CompiledRules, extra_dir: Path | None, handed_out: threading.Event
 ) -> Iterator[Outcome]:
-    """Scan on worker processes when there is enough work, in this process otherwise."""
+    """Scan on worker processes when there is enough work, in this process otherwise;
+    `handed_out` is set once the workers have it all."""
     total = sum(t.read_bytes for t in tasks)
     for task in tasks:  # compile the size classes here, once, for the workers to inherit
         if task.yara:
             compiled.for_size(task.read_bytes)
     if WORKERS < 2 or (total < IN_PROCESS_BYTES and len(tasks) < IN_PROCESS_FILES):
+        handed_out.set()
         yield from _Scanners(compiled).scan_batch(tasks)
         return
     context = multiprocessing.get_context("fork")
@@ -264,6 +282,7 @@ def _scan_all(
             WORKERS, mp_context=context, initializer=_start_worker, initargs=(extra_dir,)
         ) as pool:
             futures = [pool.submit(_worker_scan, batch) for batch in _batches(tasks)]
+            handed_out.set()
             for future in as_completed(futures):
                 yield from future.result()
     except (OSError, RuntimeError) as error:  # BrokenProcessPool is a RuntimeError

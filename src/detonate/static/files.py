@@ -15,7 +15,7 @@ from detonate.model.image import AcquiredImage
 from detonate.model.options import StaticOptions
 from detonate.progress import Progress
 from detonate.rules.loader import Rule, load_rules
-from detonate.rules.match import Hit
+from detonate.rules.match import FieldTest, Hit
 from detonate.static.file_content_rules import (
     ContentOutcome,
     ContentOutcomes,
@@ -29,6 +29,9 @@ from detonate.static.rule_hits import RuleHits, excerpt
 
 CONTENT_BYTES = 64 * 1024  # rules see the first 64 KiB of a file as `content`
 PROGRESS_STEP = 5000
+# Fields of few values: a rule's tests on them are decided once per combination of values, not
+# once per entry (most rules end at `type` or `owned` for most entries of a distribution).
+GATE_FIELDS = ("type", "owned", "executable")
 
 
 class FileSubject:
@@ -87,6 +90,37 @@ class FileSubject:
         return self._content
 
 
+class _Gates:
+    """The rules an entry may match, by the values of its GATE_FIELDS: a rule whose tests on
+    those fields fail cannot match (all of a rule's tests must hold), so it is not evaluated.
+    The list is made once per combination of values (a few dozen in a rootfs), not per entry."""
+
+    def __init__(self, rules: list[Rule], splits: dict[str, SplitRule | None]) -> None:
+        fields = GATE_FIELDS
+        self.rules = [
+            (rule, splits[rule.meta.id], [(fields.index(t.field), t) for t in _tests(rule)])
+            for rule in rules
+        ]
+        self.plans: dict[tuple[object, ...], list[tuple[Rule, SplitRule | None]]] = {}
+
+    def rules_for(self, values: tuple[object, ...]) -> list[tuple[Rule, SplitRule | None]]:
+        plan = self.plans.get(values)
+        if plan is None:
+            plan = self.plans[values] = [
+                (rule, split) for rule, split, tests in self.rules if self.admits(tests, values)
+            ]
+        return plan
+
+    @staticmethod
+    def admits(tests: list[tuple[int, FieldTest]], values: tuple[object, ...]) -> bool:
+        return all(test.holds(values[i])[0] for i, test in tests)
+
+
+def _tests(rule: Rule) -> list[FieldTest]:
+    assert rule.matcher is not None
+    return [t for t in rule.matcher.tests if t.field in GATE_FIELDS]
+
+
 class FileIndexAnalyzer:
     name = "files"
 
@@ -95,6 +129,7 @@ class FileIndexAnalyzer:
     ) -> AnalyzerResult:
         rules = [r for r in load_rules("static", options.extra_rules_dir) if r.subject == "file"]
         splits = {rule.meta.id: split_rule(rule) for rule in rules}
+        gates = _Gates(rules, splits)
         owned = package_owned_paths(rootfs)
         task = "static: file index"
         progress.start(task, total=len(rootfs.entries), unit="files")
@@ -103,8 +138,7 @@ class FileIndexAnalyzer:
         wanted: dict[str, dict[str, FileSubject]] = {}  # rule id → sha256 → a file with it
         for count, entry in enumerate(rootfs.entries, 1):
             subject = FileSubject(rootfs, entry, owned)
-            for rule in rules:
-                split = splits[rule.meta.id]
+            for rule, split in gates.rules_for(tuple(map(subject.get, GATE_FIELDS))):
                 if split is None or not entry.sha256:
                     assert rule.matcher is not None
                     hit = rule.matcher.evaluate(subject)

@@ -6,6 +6,7 @@ rules skip them to stay quiet on real rootfs trees.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from fnmatch import fnmatchcase
 
@@ -17,23 +18,25 @@ DPKG_LISTS = "/var/lib/dpkg/info/*.list"
 APK_DB = ("/lib/apk/db/installed", "/usr/lib/apk/db/installed")
 
 _cache: dict[int, tuple[weakref.ref[Rootfs], frozenset[str]]] = {}
+_lock = threading.Lock()
 
 
 def package_owned_paths(rootfs: Rootfs) -> frozenset[str]:
     """Paths listed by dpkg or apk, spelled as the rootfs index spells them (usr-merge aware).
     Computed once per Rootfs object."""
-    cached = _cache.get(id(rootfs))
-    if cached and cached[0]() is rootfs:
-        return cached[1]
-    owned = _owned(rootfs)
-    key = id(rootfs)
+    with _lock:  # the content pass and the file rules ask at once: read the lists once
+        cached = _cache.get(id(rootfs))
+        if cached and cached[0]() is rootfs:
+            return cached[1]
+        owned = _owned(rootfs)
+        key = id(rootfs)
 
-    def forget(ref: weakref.ref[Rootfs]) -> None:  # a long-running service scans many rootfs
-        if (known := _cache.get(key)) is not None and known[0] is ref:
-            del _cache[key]
+        def forget(ref: weakref.ref[Rootfs]) -> None:  # a service scans many rootfs
+            if (known := _cache.get(key)) is not None and known[0] is ref:
+                del _cache[key]
 
-    _cache[key] = (weakref.ref(rootfs, forget), owned)
-    return owned
+        _cache[key] = (weakref.ref(rootfs, forget), owned)
+        return owned
 
 
 def _owned(rootfs: Rootfs) -> frozenset[str]:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -46,17 +47,25 @@ class CompiledRules:
 
     def for_size(self, size: int) -> yara_x.Rules | None:
         """The rules that can match a file of `size` bytes (None: none can)."""
-        bounds = sorted({b for b, _, _ in self.sources if b is not None})
+        bounds = self._bounds
         if not bounds:
             return self.scan
-        limit = next((b for b in bounds if size < b), 0)  # 0: larger than every bound
+        at = bisect_right(bounds, size)  # the first bound above size …
+        limit = bounds[at] if at < len(bounds) else 0  # … or 0: larger than every bound
         if limit not in self._classes:
             kept = [(s, o) for b, s, o in self.sources if b is None or size < b]
+            if len(kept) == len(self.sources):  # every rule: the whole set, compiled already
+                self._classes[limit] = self.scan
+                return self.scan
             try:
                 self._classes[limit] = _build(kept) if kept else None
             except yara_x.CompileError:  # a kept rule uses a rule of a file left out
                 self._classes[limit] = self.scan
         return self._classes[limit]
+
+    @cached_property
+    def _bounds(self) -> tuple[int, ...]:
+        return tuple(sorted({b for b, _, _ in self.sources if b is not None}))
 
 
 def compiled_rules(extra_dir: Path | None = None) -> CompiledRules:
