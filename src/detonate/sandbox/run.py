@@ -138,7 +138,10 @@ class _Run:
             hostname = new_hostname()
             config = runtime_config(spec, options, self.cgroup, hostname)
             cpu_dir = CGROUP_ROOT / "cpuacct" / self.cgroup.strip("/")
-            self.keeper = keeper = TimeKeeper(cpu_dir, activity=TraceNovelty(self.trace_path))
+            novelty = TraceNovelty(self.trace_path)
+            self.keeper = keeper = TimeKeeper(
+                cpu_dir, activity=novelty, effects=novelty.effects_so_far
+            )
             config["linux"]["seccomp"] = keeper.seccomp_section(config["linux"]["seccomp"])
             state.keeper_dir = keeper.directory
             self.states.save(state)
