@@ -32,9 +32,7 @@ WAIT_SANDBOX = SandboxOptions(timeout_seconds=30, idle_seconds=5)
 WAIT_KINDS = ("time.sleep_skipped", "time.wait_timed_out", "time.wait_pending")
 
 # Form → the call the time keeper does not shorten (docs/sandbox.md, "Not compressed").
-NOT_COMPRESSED_YET = {
-    "c-so-rcvtimeo": "SO_RCVTIMEO recvfrom",
-}
+NOT_COMPRESSED_YET: dict[str, str] = {}
 
 
 def _param(form: str) -> Any:
