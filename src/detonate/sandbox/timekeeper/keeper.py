@@ -111,6 +111,7 @@ class _Calm:
     quiet_cpu: int = 0
     quiet_checked: float = 0.0
     quiet_offset: int = 0  # the clock's offset at the last look: moved since, not quiet
+    stopped: frozenset[str] = frozenset()  # threads in a tracer stop at the last look
 
 
 @dataclass
@@ -479,16 +480,19 @@ class TimeKeeper:
         except (OSError, ValueError):
             return 0
 
-    def _all_blocked(self, tasks: list[str], states: frozenset[str] = BLOCKED_STATES) -> bool:
+    def _states(self, tasks: list[str]) -> dict[str, str]:
+        """Each thread's scheduler state (R, S, D, t …); threads gone meanwhile are left out."""
+        states = {}
         for tid in tasks:
             try:
                 with open(f"/proc/{tid}/stat") as stat:
-                    state = stat.read().rpartition(")")[2].split()[0]
+                    states[tid] = stat.read().rpartition(")")[2].split()[0]
             except (OSError, IndexError):
-                continue  # gone meanwhile
-            if state not in states:
-                return False
-        return True
+                continue
+        return states
+
+    def _all_blocked(self, tasks: list[str], states: frozenset[str] = BLOCKED_STATES) -> bool:
+        return all(state in states for state in self._states(tasks).values())
 
     def _check_quiet(self, now: float, cpu: int, pending: bool) -> None:
         """Quiet: under QUIET_CPU_FRACTION of a CPU over each QUIET_WINDOW_SECONDS, no
@@ -513,8 +517,13 @@ class TimeKeeper:
         cpu = self._cpu_ns()
         interval = now - self._calm.checked if self._calm.checked else CHECK_SECONDS
         used = (cpu - self._calm.cpu_ns) / NS if self._calm.cpu_ns >= 0 else interval
-        blocked = self._all_blocked(self._tasks())
+        states = self._states(self._tasks())
+        blocked = all(state in BLOCKED_STATES for state in states.values())
         calm = blocked and used <= CALM_CPU_FRACTION * interval
+        # A thread in a tracer stop at two looks in a row waits for a tracer that is behind (a
+        # busy machine), not for input: the sample is not quiet (a syscall stop lasts µs).
+        stopped = frozenset(tid for tid, state in states.items() if state == "t")
+        held_up, self._calm.stopped = bool(stopped & self._calm.stopped), stopped
         mark = self.activity() if self.activity is not None else 0
         with self._lock:
             if mark != self._activity_mark:
@@ -525,7 +534,7 @@ class TimeKeeper:
                 self._calm.calm_since = None
             elif self._calm.calm_since is None:
                 self._calm.calm_since = now
-            pending = self.schedule.has_compressible() and not frozen
+            pending = (self.schedule.has_compressible() and not frozen) or held_up
             self._check_quiet(now, cpu, pending)
             target = self.schedule.next_jump()
             jump = (
