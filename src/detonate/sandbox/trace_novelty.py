@@ -8,11 +8,12 @@ blanked out, it was not seen before:
     4711 1795818285.666156 openat(AT_FDCWD</>, "/var/lib/pg/base/5/1259", O_RDWR) = 7</…>
     → # #.# openat(AT_FDCWD</>, "/var/lib/pg/base/#/#", O_RDWR) = #</…>
 
-It also counts the sample's effects (new or not): a file opened for writing, created, renamed
-or removed, a connect, bind or send, a signal sent. The time keeper tells a health loop (an
-effect every round) from a countdown (rounds of nothing but the wait) by them. A `kill(pid,
-0)` probes, it does not act (busybox `timeout` probes its child each second); writes to an
-fd already open are not counted (a countdown's "still waiting" log line is not work).
+It also counts the sample's effects (new or not): a file opened for writing (not /dev/null or
+its own stdio), created, renamed or removed, a connect, bind or send, a signal sent. The time
+keeper tells a health loop (an effect every round) from a countdown (rounds of nothing but
+the wait) by them. A `kill(pid, 0)` probes, it does not act (busybox `timeout` probes its
+child each second); writes to an fd already open are not counted (a countdown's "still
+waiting" log line is not work).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _NUMBERS = re.compile(r"\d+")
 _CALL = re.compile(r"^\d+ +\d+\.\d+ (\w+)\((.*)")
 _OPENS = frozenset({"open", "openat", "openat2", "creat"})
 _WRITE_OPEN = re.compile(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC")
+# Written to without changing anything: a redirect to /dev/null, the terminal, its own stdio.
+_NOWHERE = re.compile(r'"(/dev/(null|tty|stdout|stderr|fd/\d+)|/proc/self/fd/\d+)"')
 _SIGNALS = frozenset({"kill", "tkill", "tgkill"})
 _SIGNAL_ZERO = re.compile(r"[^)]*, 0\)")
 _EFFECTS = frozenset(
@@ -45,6 +48,8 @@ def is_effect(line: str) -> bool:
         return False
     call, args = match.groups()
     if call in _OPENS:
+        if _NOWHERE.search(args):
+            return False
         return call == "creat" or _WRITE_OPEN.search(args) is not None
     if call in _SIGNALS:
         return _SIGNAL_ZERO.match(args) is None
