@@ -194,6 +194,23 @@ def test_time_jumps_only_when_all_wait_and_then_to_the_earliest_deadline(
     assert sleeps == [1, 1, 1, 1]  # the background sleep 60 never came due: killed at the end
 
 
+def test_a_countdown_of_short_waits_is_compressed_to_its_payload(
+    waiter_rootfs: Rootfs, tmp_path: Path
+) -> None:
+    """60 x `sleep 5` with nothing between the rounds, then busybox `timeout 120` (120 rounds
+    of a 1 s sleep and a `kill(pid, 0)`) on a FIFO nobody writes: 7 minutes of countdown,
+    compressed whole, where a health loop's rounds (below) run at real pace after a minute."""
+    script = (
+        "i=0; while [ $i -lt 60 ]; do sleep 5; i=$((i+1)); done; "
+        "mkfifo /tmp/f; timeout 120 cat /tmp/f; echo go > /tmp/payload"
+    )
+    options = dataclasses.replace(FAST, idle_seconds=2, timeout_seconds=60)
+    result = detonate(image_running("/bin/sh", "-c", script), waiter_rootfs, options, tmp_path,
+                      PROGRESS)  # fmt: skip
+    assert result.run.ended_by == EndReason.EXITED
+    assert payload_written(result, "payload").sample_ts >= 60 * 5 + 120
+
+
 def test_a_quiet_server_and_a_health_loop_end_by_idle_in_seconds(
     waiter_rootfs: Rootfs, tmp_path: Path
 ) -> None:

@@ -78,11 +78,6 @@ VARIANT_EXPECTATIONS = load_expectations(VARIANTS_EXPECTED)
 # Variants the current detections still get wrong, each with the reason (see
 # docs/detection-matrix.md). Strict: a variant that starts passing must leave this list.
 KNOWN_MISSES: dict[str, str] = {
-    "v04a-sleep-loop-usleep": (
-        "issue 8 regression: the time keeper compresses a loop of identical waits (120 x sleep "
-        "5) for its first minute of sample time only, then runs it at real pace so that health "
-        "loops end idle; the run idles out before the payload (no T1497.003)"
-    ),
     "v05b-cat-copy-nc-fallback": (
         "the busybox copy made with cat refuses its foreign argv[0], so no renamed tool ever "
         "runs (nc downloads instead): T1036.003 has nothing to see"

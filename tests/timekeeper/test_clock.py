@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from detonate.sandbox.timekeeper.clock import NS, REPEAT_LIMIT, Deadline, Schedule, VirtualClock
+from detonate.sandbox.timekeeper.clock import (
+    COUNTDOWN_SAMPLE_SECONDS,
+    NS,
+    REPEAT_LIMIT,
+    Deadline,
+    Schedule,
+    VirtualClock,
+)
 
 
 def test_a_jump_moves_virtual_time_to_the_target_and_never_back() -> None:
@@ -47,27 +54,66 @@ def test_several_due_at_once_come_out_earliest_first() -> None:
     assert list(schedule.pending) == [4]
 
 
-def compress_repeatedly(schedule: Schedule, signature: tuple[object, ...], length: int) -> int:
-    """Add and compress the same wait until it is not compressible; how many times it was."""
+def compress_repeatedly(
+    schedule: Schedule, signature: tuple[object, ...], length: int, work: bool = True
+) -> int:
+    """Add and compress the same wait until it is not compressible; how many times it was.
+    With `work`, the sample has an effect (a write, a connect …) between every two rounds."""
+    effects = 0
     for count in range(10_000):
         added = schedule.add(Deadline(key=count, at=length, pid=100, signature=signature,
                                       length=length))  # fmt: skip
         if not added.compressible:
             return count
         (due,) = schedule.due(length)
-        schedule.note_timed_out(due)
+        schedule.note_timed_out(due, effects)
+        effects += work
     return -1
 
 
 def test_a_timer_loop_stops_being_compressed_after_a_minute_of_sample_time() -> None:
-    """A health loop's `sleep 5`: compressed until a minute of sample time has been skipped
-    that way, then it runs at real pace and neither moves the clock nor keeps the run from
-    ending idle. Another wait still moves the clock."""
+    """A health loop's `sleep 5; echo ok > /tmp/health`: compressed until a minute of sample
+    time has been skipped that way, then it runs at real pace and neither moves the clock nor
+    keeps the run from ending idle. Another wait still moves the clock."""
     schedule = Schedule()
     assert compress_repeatedly(schedule, ("clock_nanosleep", 50), 5 * NS) == 12
     assert not schedule.has_compressible() and schedule.next_jump() is None
     schedule.add(Deadline(key=-1, at=900 * NS, pid=300, signature=("poll", 9000)))
     assert schedule.next_jump() == 900 * NS
+
+
+def test_a_countdown_is_compressed_for_its_whole_budget() -> None:
+    """`while [ $i -lt 120 ]; do sleep 5; …`: nothing between the rounds, so it is a delay
+    like one long sleep; compressed until COUNTDOWN_SAMPLE_SECONDS, not one minute."""
+    schedule = Schedule()
+    rounds = compress_repeatedly(schedule, ("clock_nanosleep", 50), 5 * NS, work=False)
+    assert rounds == COUNTDOWN_SAMPLE_SECONDS // 5
+    (deadline,) = schedule.pending.values()
+    assert not deadline.compressible and not schedule.is_countdown(deadline)
+
+
+def rounds_of(schedule: Schedule, count: int, effects_between: int) -> Deadline:
+    """`count` rounds of a 1 s sleep ran out; the next one is held."""
+    for key in range(count):
+        wait = Deadline(key=key, at=NS, pid=1, signature=("nanosleep", 10), length=NS)
+        assert not schedule.is_countdown(schedule.add(wait))
+        (due,) = schedule.due(NS)
+        schedule.note_timed_out(due, key * effects_between)
+    return schedule.add(Deadline(key=count, at=NS, pid=1, signature=("nanosleep", 10), length=NS))
+
+
+def test_a_countdown_round_is_told_from_a_first_round_and_from_work() -> None:
+    """Only a loop seen REPEAT_LIMIT times without effects between rounds is a countdown (its
+    rounds jump without the settle); a loop with effects is not, nor one with another wait
+    pending beside it."""
+    countdown = Schedule()
+    held = rounds_of(countdown, REPEAT_LIMIT, effects_between=0)
+    assert countdown.is_countdown(held) and countdown.only_countdowns()
+    countdown.add(Deadline(key=100, at=30 * NS, pid=2, signature=("poll", 300), length=30 * NS))
+    assert not countdown.only_countdowns()
+    work = Schedule()
+    held = rounds_of(work, REPEAT_LIMIT, effects_between=1)
+    assert not work.is_countdown(held) and not work.only_countdowns()
 
 
 def test_a_long_wait_repeated_is_a_loop_after_the_repeat_limit() -> None:

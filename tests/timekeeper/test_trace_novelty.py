@@ -29,3 +29,25 @@ def test_a_worker_round_repeated_with_other_numbers_is_not_new(tmp_path: Path) -
     with open(trace, "a") as more:
         more.write(", ...}, 16) = 0\n")
     assert novelty() == first + 2
+
+
+def test_effects_count_what_changes_things_not_probes_or_reads(tmp_path: Path) -> None:
+    """A health loop's `echo ok > /tmp/health` and a connect are effects; busybox timeout's
+    `kill(pid, 0)`, a library opened for reading, a redirect to /dev/null and a new program
+    are not."""
+    trace = tmp_path / "trace.log"
+    novelty = TraceNovelty(trace)
+    trace.write_text(
+        '7 1.1 execve("/bin/sleep", ["sleep", "5"], 0x1 /* 3 vars */) = 0\n'
+        '7 1.2 openat(AT_FDCWD</>, "/lib/libc.so.6", O_RDONLY|O_CLOEXEC) = 3</lib/libc.so.6>\n'
+        "8 1.3 kill(9, 0) = 0\n"
+        "8 1.4 tgkill(9, 9, 0) = 0\n"
+        '8 1.5 openat(AT_FDCWD</>, "/dev/null", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 1</dev/null>\n'
+    )
+    assert novelty.effects_so_far() == 0
+    with open(trace, "a") as more:
+        more.write('8 2.1 openat(AT_FDCWD</>, "/tmp/health", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 3\n')
+        more.write("8 2.2 connect(3, {sa_family=AF_INET, sin_port=htons(80)}, 16) = 0\n")
+        more.write("8 2.3 kill(9, SIGTERM) = 0\n")
+        more.write('8 2.4 unlink("/tmp/.w") = 0\n')
+    assert novelty.effects_so_far() == 4

@@ -151,7 +151,9 @@ class _Run:
             config = runtime_config(spec, options, self.cgroup, hostname)
             config["mounts"] += host.mounts
             cpu_dir = CGROUP_ROOT / "cpuacct" / self.cgroup.strip("/")
-            self.keeper = keeper = TimeKeeper(cpu_dir, activity=self.tracer.activity)
+            self.keeper = keeper = TimeKeeper(
+                cpu_dir, activity=self.tracer.activity, effects=self.tracer.effects
+            )
             config["linux"]["seccomp"] = keeper.seccomp_section(config["linux"]["seccomp"])
             state.keeper_dir = keeper.directory
             self.states.save(state)

@@ -57,6 +57,9 @@ class ProcTracer:
     def activity(self) -> int:
         return len(self._events)
 
+    def effects(self) -> int:
+        return len(self._events)  # program starts and exits are all it sees
+
     def limit_reached(self) -> bool:
         return False
 

@@ -49,6 +49,9 @@ TIMER_LOOP_WAITS = 3  # long waits of one process that make it a timer loop
 LATE_ACTIVITY_SECONDS = 10.0  # real seconds before a payload's first step (sleeps are skipped)
 Wait = SleepSkipped | WaitTimedOut  # a wait that may precede an activity
 TimedWait = SleepSkipped | WaitTimedOut | WaitPending
+# A receive with the socket's own timeout (SO_RCVTIMEO) waits for one answer on one socket:
+# a delay even in a process that bound it (a server idles in poll/accept, not here).
+RECEIVE_CALLS = frozenset({"recvfrom", "recvmsg"})
 
 
 class SleepBeforeActivity:
@@ -65,7 +68,8 @@ class SleepBeforeActivity:
                 servers.add(event.pid)
             if isinstance(event, SleepSkipped | WaitTimedOut):
                 # a server idles in poll by design; elsewhere a timed-out poll is a delay
-                if len(pending) < MAX_PENDING and event.pid not in servers:
+                waits_as_server = event.pid in servers and event.call not in RECEIVE_CALLS
+                if len(pending) < MAX_PENDING and not waits_as_server:
                     pending.append(event)
                 continue
             if isinstance(event, FileOpenedForWrite) and event.succeeded:

@@ -5,7 +5,7 @@ several actions match, the kernel takes the most restrictive (ERRNO before NOTIF
 denied call stays denied. Arguments are filtered in the kernel where the ABI allows, so the hot
 forms never reach the keeper: poll/epoll waits with a timeout of 0 (Go's netpoller asks that
 all the time), futex calls other than timed FUTEX_WAIT/FUTEX_WAIT_BITSET, pointer timeouts
-that are NULL.
+that are NULL, receives with MSG_DONTWAIT.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ NR: dict[str, int] = {
     "select": 23,
     "nanosleep": 35,
     "alarm": 37,
+    "recvfrom": 45,
+    "recvmsg": 47,
     "setitimer": 38,
     "gettimeofday": 96,
     "rt_sigtimedwait": 128,
@@ -37,6 +39,7 @@ NR: dict[str, int] = {
 NAME = {nr: name for name, nr in NR.items()}
 AUDIT_ARCH_X86_64 = 0xC000003E
 FUTEX_WAIT, FUTEX_WAIT_BITSET = 0, 9
+MSG_DONTWAIT = 0x40
 FUTEX_CMD_BITS = 0x7F  # the op without FUTEX_PRIVATE_FLAG (128) / FUTEX_CLOCK_REALTIME (256)
 CLOCK_ID_MAX = 11  # CLOCK_TAI; larger (and negative: per-process CPU clocks) are not traps
 
@@ -69,6 +72,9 @@ def notify_rules() -> list[dict[str, Any]]:
         rule(["select", "pselect6"], _arg(4, "SCMP_CMP_NE", 0)),
         rule(["epoll_pwait2"], _arg(3, "SCMP_CMP_NE", 0)),
         rule(["rt_sigtimedwait"], _arg(2, "SCMP_CMP_NE", 0)),
+        # blocking receives (the flags without MSG_DONTWAIT): a socket with SO_RCVTIMEO
+        rule(["recvfrom"], _arg(3, "SCMP_CMP_MASKED_EQ", MSG_DONTWAIT, 0)),
+        rule(["recvmsg"], _arg(2, "SCMP_CMP_MASKED_EQ", MSG_DONTWAIT, 0)),
         *(
             rule(
                 ["futex"],

@@ -6,26 +6,35 @@ moves to the earliest deadline among the held waits and timers, and only what is
 released. Waits whose deadline real time reaches are due as well (a 50 ms wait is not skipped,
 it just passes).
 
-A wait that comes back again and again with the same call and length is a timer loop (a
-health loop's `sleep 5`, each in a new process; a runtime's 60 s housekeeping futex; redis'
-100 ms tick; sub-second waits of one call count as one length): once it ran out
-`REPEAT_LIMIT` times — enough to see a beacon's rhythm in sample time — and
-`LOOP_SAMPLE_SECONDS` in all (sub-second ticks: at once), it waits at real pace: it no longer
-moves the clock, and it does not keep the run from ending idle. A delay built of short sleeps
-(busybox `timeout 600` sleeps 1 s 600 times) is thus compressed for its first minute of sample
-time only.
+A wait that comes back again and again with the same call and length is a loop. What the
+sample does between its rounds tells two kinds apart:
+
+- periodic work (a health loop's `sleep 5; echo ok > /tmp/health`, a beacon's `sleep 60` between
+  requests, a runtime's housekeeping): most rounds are followed by an effect in the trace (a
+  file written, created or removed, a connect or send, a signal). Once it ran out
+  `REPEAT_LIMIT` times — enough to see its rhythm in sample time — and `LOOP_SAMPLE_SECONDS`
+  in all, it waits at real pace: it no longer moves the clock, and it does not keep the run
+  from ending idle.
+- a countdown (`while [ $i -lt 120 ]; do sleep 5; …`, busybox `timeout 600` sleeping 1 s 600
+  times and probing its child with `kill(pid, 0)`): rounds with nothing but the wait (and
+  starting the program that waits). It is compressed for `COUNTDOWN_SAMPLE_SECONDS` of sample
+  time in all, as one long sleep would be: the payload after it runs. After that budget it
+  too runs at real pace (a keep-alive `while :; do sleep 1; done` must not be compressed
+  forever).
+
+Sub-second ticks (redis' 100 ms) are loops after `REPEAT_LIMIT` rounds whatever they do.
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
-from collections import Counter
 from dataclasses import dataclass, field
 
 NS = 1_000_000_000
 REPEAT_LIMIT = 5
 LOOP_SAMPLE_SECONDS = 60
+COUNTDOWN_SAMPLE_SECONDS = 3600
 
 
 def signature(call: str, length_ns: int) -> tuple[object, ...]:
@@ -70,11 +79,24 @@ class VirtualClock:
 
 
 @dataclass
+class Loop:
+    """How often one wait signature ran out, and whether the sample acted between rounds."""
+
+    rounds: int = 0
+    measured: int = 0  # rounds with a round before them (an interval to judge)
+    busy: int = 0  # … of which the sample did something with an effect in that interval
+    effects_mark: int = -1  # the effect count when it last ran out
+
+    def is_work(self) -> bool:
+        return self.measured > 0 and 2 * self.busy >= self.measured
+
+
+@dataclass
 class Schedule:
     """Held waits and timers by key, with how often each wait signature was compressed."""
 
     pending: dict[int, Deadline] = field(default_factory=dict)
-    compressed: Counter[tuple[object, ...]] = field(default_factory=Counter)
+    loops: dict[tuple[object, ...], Loop] = field(default_factory=dict)
 
     def add(self, deadline: Deadline) -> Deadline:
         """Record a wait; one that is a timer loop's is not compressible."""
@@ -84,10 +106,23 @@ class Schedule:
         return deadline
 
     def is_loop(self, deadline: Deadline) -> bool:
-        count = self.compressed[deadline.signature] if deadline.signature else 0
-        if count < REPEAT_LIMIT:
+        loop = self.loops.get(deadline.signature) if deadline.signature else None
+        if loop is None or loop.rounds < REPEAT_LIMIT:
             return False
-        return deadline.length < NS or count * deadline.length >= LOOP_SAMPLE_SECONDS * NS
+        if deadline.length < NS:
+            return True
+        budget = LOOP_SAMPLE_SECONDS if loop.is_work() else COUNTDOWN_SAMPLE_SECONDS
+        return loop.rounds * deadline.length >= budget * NS
+
+    def is_countdown(self, deadline: Deadline) -> bool:
+        """A compressible wait of a loop that does nothing between its rounds."""
+        loop = self.loops.get(deadline.signature) if deadline.signature else None
+        return (
+            deadline.compressible
+            and loop is not None
+            and loop.rounds >= REPEAT_LIMIT
+            and not loop.is_work()
+        )
 
     def remove(self, key: int) -> Deadline | None:
         return self.pending.pop(key, None)
@@ -97,6 +132,16 @@ class Schedule:
         ats = [d.at for d in self.pending.values() if d.compressible]
         return min(ats) if ats else None
 
+    def next_deadline(self) -> Deadline | None:
+        """The compressible wait `next_jump` moves time to."""
+        waits = [d for d in self.pending.values() if d.compressible]
+        return min(waits, key=lambda d: d.at) if waits else None
+
+    def only_countdowns(self) -> bool:
+        """Every compressible wait pending is a countdown's round (and there is one)."""
+        waits = [d for d in self.pending.values() if d.compressible]
+        return bool(waits) and all(self.is_countdown(d) for d in waits)
+
     def due(self, virtual_now: int) -> list[Deadline]:
         """Waits whose deadline has come, earliest first, removed from the schedule."""
         due = sorted((d for d in self.pending.values() if d.at <= virtual_now), key=lambda d: d.at)
@@ -104,10 +149,18 @@ class Schedule:
             del self.pending[d.key]
         return due
 
-    def note_timed_out(self, deadline: Deadline) -> None:
-        """A wait ran out (by a jump or by real time): one more round of its loop, if any."""
-        if deadline.signature:
-            self.compressed[deadline.signature] += 1
+    def note_timed_out(self, deadline: Deadline, effects: int = 0) -> None:
+        """A wait ran out (by a jump or by real time): one more round of its loop, if any.
+        `effects` counts the sample's effects so far (it grows when the sample writes,
+        connects, signals …): grown since the round before, that interval was busy."""
+        if not deadline.signature:
+            return
+        loop = self.loops.setdefault(deadline.signature, Loop())
+        loop.rounds += 1
+        if loop.effects_mark >= 0:
+            loop.measured += 1
+            loop.busy += effects > loop.effects_mark
+        loop.effects_mark = effects
 
     def has_compressible(self) -> bool:
         return any(d.compressible for d in self.pending.values())

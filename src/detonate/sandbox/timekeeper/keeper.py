@@ -11,7 +11,9 @@ It keeps the virtual clock, holds timed waits and releases them (clock.py, waits
 clock reads with virtual time (clockread.py) and patches each new program's vDSO (vdso.py).
 Time jumps only when every thread of the sample's cgroup is blocked and no CPU is used
 (checked `CHECK_SECONDS` apart, for `SETTLE_SECONDS`: long enough for the simulated
-internet's answer to a request in flight to arrive).
+internet's answer to a request in flight to arrive). A countdown's rounds (clock.py: a loop
+doing nothing between its waits) jump at once when every thread sleeps and no other wait is
+pending: busybox `timeout 600` is 600 rounds, each then a few milliseconds.
 """
 
 from __future__ import annotations
@@ -50,12 +52,16 @@ TICK_SECONDS = 0.01  # probes of held waits are polled this often
 # Sample time skipped with nothing new done (a server's background workers waking each other,
 # each round the same calls) after which time stops jumping: the waits left run at real pace
 # and the run can end idle. One wait longer than this, begun after something new, is still
-# skipped whole.
+# skipped whole; a countdown's rounds (clock.py) do not count.
 HORIZON_SECONDS = 600
+FAST_TRIES = 3  # a countdown's round: looks at the threads' states, FAST_PAUSE apart
+FAST_PAUSE_SECONDS = 0.002
 ACCEPT_SECONDS = 10.0
 PATCH_CALLS = frozenset({"arch_prctl", "set_tid_address", "brk"})
 CLOCK_CALLS = frozenset({"clock_gettime", "gettimeofday", "time"})
 BLOCKED_STATES = frozenset("SDtTZXxIP")
+# Asleep for good: not stopped by the tracer between two calls ("t"), not in disk I/O.
+ASLEEP_STATES = frozenset("SZXxI")
 
 
 @dataclass(frozen=True)
@@ -104,13 +110,17 @@ class _Calm:
     quiet_since: float | None = None
     quiet_cpu: int = 0
     quiet_checked: float = 0.0
+    quiet_offset: int = 0  # the clock's offset at the last look: moved since, not quiet
+    stopped: frozenset[str] = frozenset()  # threads in a tracer stop at the last look
 
 
 @dataclass
 class TimeKeeper:
     cgroup_cpu_dir: Path  # /sys/fs/cgroup/cpuacct/<cgroup>: tasks and cpuacct.usage
-    # grows when the sample does something new (trace_novelty.TraceNovelty)
+    # grows when the sample does something new (Tracer.activity)
     activity: Callable[[], int] | None = None
+    # grows when the sample writes, connects, signals … (Tracer.effects)
+    effects: Callable[[], int] | None = None
     report_threshold_seconds: float = 1.0  # shorter waits are not reported as events
     clock: VirtualClock = field(default_factory=VirtualClock)
     schedule: Schedule = field(default_factory=Schedule)
@@ -275,6 +285,8 @@ class TimeKeeper:
             answer = reply
         elif isinstance(answer, waits.Hold):
             self._hold(note, pid, answer)
+            if self.schedule.only_countdowns():
+                self._countdown_round(fd)
             return
         elif isinstance(answer, waits.SetTimer):
             self._set_timer(fd, note, pid, answer, now)
@@ -358,10 +370,11 @@ class TimeKeeper:
 
     def _release_due(self, fd: NotifyFd) -> None:
         wall = time.time()
+        effects = self.effects() if self.effects is not None else 0
         with self._lock:
             due = self.schedule.due(self.clock.now(time.monotonic_ns()))
             for deadline in due:
-                self.schedule.note_timed_out(deadline)
+                self.schedule.note_timed_out(deadline, effects)
         for deadline in due:
             if deadline.key in self._held:
                 held = self._held.pop(deadline.key)
@@ -467,22 +480,27 @@ class TimeKeeper:
         except (OSError, ValueError):
             return 0
 
-    def _all_blocked(self, tasks: list[str]) -> bool:
+    def _states(self, tasks: list[str]) -> dict[str, str]:
+        """Each thread's scheduler state (R, S, D, t …); threads gone meanwhile are left out."""
+        states = {}
         for tid in tasks:
             try:
                 with open(f"/proc/{tid}/stat") as stat:
-                    state = stat.read().rpartition(")")[2].split()[0]
+                    states[tid] = stat.read().rpartition(")")[2].split()[0]
             except (OSError, IndexError):
-                continue  # gone meanwhile
-            if state not in BLOCKED_STATES:
-                return False
-        return True
+                continue
+        return states
+
+    def _all_blocked(self, tasks: list[str], states: frozenset[str] = BLOCKED_STATES) -> bool:
+        return all(state in states for state in self._states(tasks).values())
 
     def _check_quiet(self, now: float, cpu: int, pending: bool) -> None:
-        """Quiet: under QUIET_CPU_FRACTION of a CPU over each QUIET_WINDOW_SECONDS, and no
-        compressible wait pending (a server's 100 ms tick is quiet; a sleeper is not)."""
+        """Quiet: under QUIET_CPU_FRACTION of a CPU over each QUIET_WINDOW_SECONDS, no
+        compressible wait pending and time did not jump (a server's 100 ms tick is quiet; a
+        sleeper is not, nor a countdown whose rounds come and go between two looks)."""
         calm = self._calm
-        if pending or not calm.quiet_checked:
+        moved, calm.quiet_offset = self.clock.offset != calm.quiet_offset, self.clock.offset
+        if pending or moved or not calm.quiet_checked:
             calm.quiet_since, calm.quiet_cpu, calm.quiet_checked = None, cpu, now
             return
         if now - calm.quiet_checked < QUIET_WINDOW_SECONDS:
@@ -499,8 +517,13 @@ class TimeKeeper:
         cpu = self._cpu_ns()
         interval = now - self._calm.checked if self._calm.checked else CHECK_SECONDS
         used = (cpu - self._calm.cpu_ns) / NS if self._calm.cpu_ns >= 0 else interval
-        blocked = self._all_blocked(self._tasks())
+        states = self._states(self._tasks())
+        blocked = all(state in BLOCKED_STATES for state in states.values())
         calm = blocked and used <= CALM_CPU_FRACTION * interval
+        # A thread in a tracer stop at two looks in a row waits for a tracer that is behind (a
+        # busy machine), not for input: the sample is not quiet (a syscall stop lasts µs).
+        stopped = frozenset(tid for tid, state in states.items() if state == "t")
+        held_up, self._calm.stopped = bool(stopped & self._calm.stopped), stopped
         mark = self.activity() if self.activity is not None else 0
         with self._lock:
             if mark != self._activity_mark:
@@ -511,7 +534,7 @@ class TimeKeeper:
                 self._calm.calm_since = None
             elif self._calm.calm_since is None:
                 self._calm.calm_since = now
-            pending = self.schedule.has_compressible() and not frozen
+            pending = (self.schedule.has_compressible() and not frozen) or held_up
             self._check_quiet(now, cpu, pending)
             target = self.schedule.next_jump()
             jump = (
@@ -521,9 +544,37 @@ class TimeKeeper:
                 and now - self._calm.calm_since >= SETTLE_SECONDS
             )
             if jump and target is not None:
-                self.clock.jump_to(target, time.monotonic_ns(), time.time())
-                self._calm.calm_since = None
+                self._jump()
         if jump:
-            for pid in self._processes():  # their vDSO trampolines read the new offset
-                vdso.set_offset(pid, self.clock.offset)
-            self._release_due(fd)
+            self._after_jump(fd)
+
+    def _jump(self) -> None:
+        """Time to the next deadline (with the lock held). A countdown's round is not the
+        sample doing the same again: its skipped time does not count toward the horizon."""
+        deadline = self.schedule.next_deadline()
+        if deadline is None:
+            return
+        skipped = self.clock.jump_to(deadline.at, time.monotonic_ns(), time.time())
+        if self.schedule.is_countdown(deadline):
+            self._activity_offset += skipped
+        self._calm.calm_since = None
+
+    def _after_jump(self, fd: NotifyFd) -> None:
+        for pid in self._processes():  # their vDSO trampolines read the new offset
+            vdso.set_offset(pid, self.clock.offset)
+        self._release_due(fd)
+
+    def _countdown_round(self, fd: NotifyFd) -> None:
+        """A countdown's next round was just held and no other wait is pending: jump as soon
+        as every thread sleeps, without the settle (nothing is in flight that a countdown
+        started; a wait of anything else pending takes the ordinary way)."""
+        with self._lock:
+            if self.clock.offset - self._activity_offset >= HORIZON_SECONDS * NS:
+                return
+        for _ in range(FAST_TRIES):
+            if self._all_blocked(self._tasks(), ASLEEP_STATES):
+                with self._lock:
+                    self._jump()
+                self._after_jump(fd)
+                return
+            time.sleep(FAST_PAUSE_SECONDS)

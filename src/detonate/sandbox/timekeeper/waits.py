@@ -2,10 +2,11 @@
 
 A held wait ends one of two ways: its virtual deadline comes (it is answered as the kernel
 answers a timeout: 0 for sleeps, poll, select and epoll, -ETIMEDOUT for futex, -EAGAIN for
-sigtimedwait), or its probe says real input has come (a watched fd is ready, the futex word
-changed, a waited-for signal is pending): then the kernel re-runs the call, which returns that
-input at once. Clock reads are answered with the virtual time; alarm/setitimer(ITIMER_REAL)
-become timers of the keeper that send SIGALRM at their virtual deadline.
+sigtimedwait and for a receive on a socket with SO_RCVTIMEO), or its probe says real input has
+come (a watched fd is ready, the futex word changed, a waited-for signal is pending): then the
+kernel re-runs the call, which returns that input at once. Clock reads are answered with the
+virtual time; alarm/setitimer(ITIMER_REAL) become timers of the keeper that send SIGALRM at
+their virtual deadline.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import fcntl
 import os
 import select
+import socket
 import struct
 import time
 from collections.abc import Callable
@@ -334,6 +337,40 @@ def _sigtimedwait(note: Notification, tgid: int, now: Now) -> Answer:
     return _relative("rt_sigtimedwait", ns, now, Reply(error=errno.EAGAIN), probe=probe)
 
 
+def _receive(note: Notification, tgid: int, now: Now) -> Answer:
+    """recvfrom(fd, buf, len, flags, addr, addrlen) / recvmsg(fd, msg, flags): only a blocking
+    receive on a socket with SO_RCVTIMEO is a timed wait. The timeout is the socket's, read
+    through our duplicate (the same socket), so the setsockopt need not be seen; a socket
+    that is non-blocking, has no timeout or has data already is left to the kernel."""
+    ours = memory.duplicate_fd(tgid, _s32(note.args[0]))
+    if ours < 0:
+        return Proceed()
+    ns = _receive_timeout(ours)
+    probe = FdProbe([(ours, select.POLLIN)])
+    if ns is None or probe.ready():
+        probe.close()
+        return Proceed()
+    # The kernel's answer to a receive that timed out: -1 EAGAIN (EWOULDBLOCK).
+    answer = _relative(NAME[note.nr], ns, now, Reply(error=errno.EAGAIN), probe=probe)
+    if not isinstance(answer, Hold):
+        probe.close()
+    return answer
+
+
+def _receive_timeout(fd: int) -> int | None:
+    """SO_RCVTIMEO of a blocking socket in ns; None when not a socket, non-blocking or 0."""
+    try:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
+            return None
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)
+    except OSError:
+        return None  # not a socket (ENOTSOCK), or gone
+    sec, usec = struct.unpack("<qq", raw)
+    ns = sec * NS + usec * 1000
+    return ns or None
+
+
 def _alarm(note: Notification, tgid: int, now: Now) -> Answer:
     """alarm(unsigned seconds): returns the seconds left of the previous alarm (the keeper
     fills that in), 0 cancels."""
@@ -422,6 +459,8 @@ _HANDLERS: dict[str, Callable[[Notification, int, Now], Answer]] = {
     "epoll_pwait2": _epoll_pwait2,
     "futex": _futex,
     "rt_sigtimedwait": _sigtimedwait,
+    "recvfrom": _receive,
+    "recvmsg": _receive,
     "alarm": _alarm,
     "setitimer": _setitimer,
     "timerfd_settime": _timerfd_settime,

@@ -72,6 +72,10 @@ class Tracer(Protocol):
         """How many things the sample did so far that look unlike what it did before: the
         time keeper stops moving the clock for a sample that only repeats itself."""
 
+    def effects(self) -> int:
+        """How many effects (a write-open, a connect, a signal sent …) the sample had so far:
+        the time keeper tells a countdown (waits and nothing else) from a health loop by it."""
+
     def limit_reached(self) -> bool:
         """The tracer's own output limit (strace: the trace file's size) is reached: the run
         ends ("trace-limit") before the host's disk or memory pays for it."""

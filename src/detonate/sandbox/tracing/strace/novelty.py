@@ -7,6 +7,13 @@ blanked out, it was not seen before:
 
     4711 1795818285.666156 openat(AT_FDCWD</>, "/var/lib/pg/base/5/1259", O_RDWR) = 7</…>
     → # #.# openat(AT_FDCWD</>, "/var/lib/pg/base/#/#", O_RDWR) = #</…>
+
+It also counts the sample's effects (new or not): a file opened for writing (not /dev/null or
+its own stdio), created, renamed or removed, a connect, bind or send, a signal sent. The time
+keeper tells a health loop (an effect every round) from a countdown (rounds of nothing but
+the wait) by them. A `kill(pid, 0)` probes, it does not act (busybox `timeout` probes its
+child each second); writes to an fd already open are not counted (a countdown's "still
+waiting" log line is not work).
 """
 
 from __future__ import annotations
@@ -18,6 +25,35 @@ from pathlib import Path
 READ_CAP_BYTES = 4 * 1024 * 1024  # more new trace than this per look counts as new, unread
 MAX_SHAPES = 200_000  # distinct shapes remembered; beyond, every line counts as new
 _NUMBERS = re.compile(r"\d+")
+_CALL = re.compile(r"^\d+ +\d+\.\d+ (\w+)\((.*)")
+_OPENS = frozenset({"open", "openat", "openat2", "creat"})
+_WRITE_OPEN = re.compile(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC")
+# Written to without changing anything: a redirect to /dev/null, the terminal, its own stdio.
+_NOWHERE = re.compile(r'"(/dev/(null|tty|stdout|stderr|fd/\d+)|/proc/self/fd/\d+)"')
+_SIGNALS = frozenset({"kill", "tkill", "tgkill"})
+_SIGNAL_ZERO = re.compile(r"[^)]*, 0\)")
+_EFFECTS = frozenset(
+    {
+        "unlink", "unlinkat", "rmdir", "rename", "renameat", "renameat2", "chmod", "fchmod",
+        "fchmodat", "mkdir", "mkdirat", "symlink", "symlinkat", "link", "linkat", "mknod",
+        "mknodat", "connect", "bind", "listen", "sendto", "sendmsg", "sendmmsg",
+    }
+)  # fmt: skip
+
+
+def is_effect(line: str) -> bool:
+    """Whether a trace line is the sample changing something outside its own processes."""
+    match = _CALL.match(line)
+    if match is None:
+        return False
+    call, args = match.groups()
+    if call in _OPENS:
+        if _NOWHERE.search(args):
+            return False
+        return call == "creat" or _WRITE_OPEN.search(args) is not None
+    if call in _SIGNALS:
+        return _SIGNAL_ZERO.match(args) is None
+    return call in _EFFECTS
 
 
 @dataclass
@@ -26,6 +62,7 @@ class TraceNovelty:
     offset: int = 0
     partial: bytes = b""
     novel: int = 0  # lines unlike any before, so far
+    effects: int = 0  # lines that are effects (is_effect), so far
     shapes: set[str] = field(default_factory=set)
 
     def __call__(self) -> int:
@@ -36,6 +73,7 @@ class TraceNovelty:
                 if size - self.offset > READ_CAP_BYTES:
                     self.offset, self.partial = size, b""
                     self.novel += 1
+                    self.effects += 1
                     return self.novel
                 trace.seek(self.offset)
                 data = trace.read(size - self.offset)
@@ -43,10 +81,17 @@ class TraceNovelty:
             return self.novel
         self.offset += len(data)
         *lines, self.partial = (self.partial + data).split(b"\n")
-        for line in lines:
-            shape = _NUMBERS.sub("#", line.decode("utf-8", "replace"))
+        for raw in lines:
+            line = raw.decode("utf-8", "replace")
+            self.effects += is_effect(line)
+            shape = _NUMBERS.sub("#", line)
             if shape not in self.shapes:
                 self.novel += 1
                 if len(self.shapes) < MAX_SHAPES:
                     self.shapes.add(shape)
         return self.novel
+
+    def effects_so_far(self) -> int:
+        """Read what the tracer appended; the count of effect lines so far."""
+        self()
+        return self.effects

@@ -100,6 +100,9 @@ class StraceTracer:
     def activity(self) -> int:
         return self._novelty()  # reads what strace appended since the last look
 
+    def effects(self) -> int:
+        return self._novelty.effects_so_far()
+
     def limit_reached(self) -> bool:
         return self.output_bytes() >= self.cap_bytes
 
