@@ -9,7 +9,8 @@ findings gathered before it are kept.
 
 Safe to run several times at once in one process (the service's workers do): a scan's state
 lives in its own call. `cancel` (a threading.Event) stops a scan between stages and ends a
-running sandbox early; the report then says `verdict: error`, stage "cancelled".
+running sandbox early; the report then says `verdict: error`, stage "cancelled". Ctrl-C
+(KeyboardInterrupt) ends the scan the same way, with the stage it stopped and "interrupted".
 """
 
 from __future__ import annotations
@@ -56,12 +57,14 @@ def utc_now() -> datetime:
 class _Timings:
     def __init__(self) -> None:
         self.done: list[StageTiming] = []
+        self.current = "acquire"  # the stage an interrupt stops
 
     def add(self, name: str, started: float) -> None:
         self.done.append(StageTiming(name, round(time.monotonic() - started, 3)))
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        self.current = name
         started = time.monotonic()
         try:
             yield
@@ -169,7 +172,7 @@ def scan(
             iocs = iocs.merged(static.iocs)
             if not options.static_only:
                 _check(cancel, "the sandbox run")
-                started = time.monotonic()
+                timings.current, started = "sandbox", time.monotonic()
                 with sandboxed_run(
                     image, rootfs, options.sandbox, progress, options.artifacts_dir, cancel
                 ) as run:
@@ -193,6 +196,9 @@ def scan(
                 iocs = iocs.merged(runtime_iocs(run.events))
         except DetonateError as exc:
             error = StageError(exc.stage, type(exc).__name__, exc.message, exc.hint)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM during the run: torn down, reported
+            stage = timings.current
+            error = StageError(stage, "Interrupted", f"interrupted (Ctrl-C or SIGTERM) in {stage}")
     _keep_cache_within(options)
 
     judged = apply_suppressions(findings, suppressions)

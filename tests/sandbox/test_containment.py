@@ -139,6 +139,8 @@ def test_a_sigkilled_analyser_leaves_leftovers_the_next_run_removes(
 
     from detonate.sandbox.leftovers import StateDir
 
+    from .test_killed_analyser import watchdogs_of
+
     child = subprocess.Popen(
         [sys.executable, "-c", _ANALYSER, str(busybox_rootfs.root), str(tmp_path)],
         cwd=Path(__file__).parent.parent,
@@ -154,6 +156,8 @@ def test_a_sigkilled_analyser_leaves_leftovers_the_next_run_removes(
         time.sleep(0.1)
     assert state is not None, "the analyser never started its container"
     time.sleep(0.5)
+    for watchdog in watchdogs_of(child.pid):  # killed too: else it removes all at once
+        os.kill(watchdog, signal.SIGKILL)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     container_id = state["container_id"]

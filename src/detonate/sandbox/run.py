@@ -44,6 +44,7 @@ from detonate.sandbox.runc import CONTAINER_PREFIX
 from detonate.sandbox.timekeeper import CompressedWait, TimeKeeper
 from detonate.sandbox.trace_novelty import TraceNovelty
 from detonate.sandbox.tracer import StraceTracer, Tracer
+from detonate.sandbox.watchdog import ensure_watchdog
 from detonate.unpack.overlay_lowers import lower_stack
 
 TRACE_CAP_BYTES = 512 * MiB  # the trace file on the host disk stops the run at this size
@@ -69,6 +70,7 @@ def detonate(
     Raises SandboxError when the sandbox cannot be set up (the sample never ran); once the
     sample has started, the result says how the run ended.
     """
+    ensure_watchdog(state_dir)  # kills and removes the run at once if this process is killed
     states = StateDir(state_dir)
     states.sweep()
     container_id = CONTAINER_PREFIX + secrets.token_hex(6)
