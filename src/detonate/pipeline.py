@@ -90,8 +90,9 @@ def _image_info(reference: str, image: AcquiredImage | None, rootfs: Rootfs | No
 
 
 def _end_reason(result: RunResult, options: ScanOptions) -> str:
-    """Why the run stopped, in words: "idle for 2 s (…)"."""
+    """Why the run stopped, in words: "idle for 2 s (…)", and the limits the sample hit."""
     info = result.run
+    hit = f"; limits hit: {', '.join(info.limits_hit)}" if info.limits_hit else ""
     return {
         EndReason.EXITED: f"the entrypoint exited with code {info.exit_code}",
         EndReason.TIMEOUT: f"the {options.sandbox.timeout_seconds} s timeout was reached",
@@ -99,7 +100,7 @@ def _end_reason(result: RunResult, options: ScanOptions) -> str:
         "or a timer loop, no CPU)",
         EndReason.TRACE_LIMIT: "the trace reached its size limit",
         EndReason.INTERRUPTED: "the analyser was interrupted",
-    }.get(info.ended_by, info.error or info.ended_by.value)
+    }.get(info.ended_by, info.error or info.ended_by.value) + hit
 
 
 def _run_summary(result: RunResult, options: ScanOptions) -> RunSummary:
@@ -116,6 +117,7 @@ def _run_summary(result: RunResult, options: ScanOptions) -> RunSummary:
         skipped_seconds_by_process=info.skipped_by_process,
         cpu_seconds=round(info.cpu_seconds, 3),
         memory_peak_bytes=info.memory_peak_bytes,
+        limits_hit=info.limits_hit,
         events_in_report=min(len(result.events), MAX_REPORTED_EVENTS),
     )
 

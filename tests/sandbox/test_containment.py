@@ -92,6 +92,7 @@ def test_fork_bomb_is_bounded_by_the_pids_limit(busybox_rootfs: Rootfs, tmp_path
     )
     assert alive_at_once <= 64
     assert any(not getattr(e, "succeeded", True) for e in result.events)  # forks refused
+    assert "pids" in result.run.limits_hit
     assert_nothing_left(result)
 
 
@@ -99,8 +100,11 @@ def test_unbounded_memory_is_killed_at_the_limit(busybox_rootfs: Rootfs, tmp_pat
     result = run(
         busybox_rootfs, tmp_path, scenarios.MEMORY_HOG, memory_bytes=64 * MiB, timeout_seconds=20
     )
+    assert result.run.ended_by == EndReason.EXITED  # long before the timeout
     assert result.run.memory_peak_bytes <= 64 * MiB
     assert any(p.signal == "SIGKILL" for p in result.processes)  # the OOM killer
+    assert b"dd-exit=137" in (result.artifacts_dir.parent / "output.log").read_bytes()
+    assert result.run.limits_hit == ("memory",)
     assert_nothing_left(result)
 
 
@@ -109,6 +113,7 @@ def test_disk_fill_stops_at_the_disk_limit(busybox_rootfs: Rootfs, tmp_path: Pat
     (fill,) = [f for f in result.files if f.path == "/tmp/fill"]
     assert fill.size <= 16 * MiB
     assert b"No space left" in (result.artifacts_dir.parent / "output.log").read_bytes()
+    assert "disk" in result.run.limits_hit
     assert_nothing_left(result)
 
 
@@ -119,6 +124,9 @@ def test_spinning_both_cpus_gets_one_cpu_until_the_timeout(
     assert result.run.ended_by == EndReason.TIMEOUT
     assert result.run.duration_seconds < 6
     assert result.run.cpu_seconds <= 0.5 * result.run.duration_seconds + 0.5
+    # On a busy host the spinners may not even get their quota: then nothing throttled them.
+    if result.run.cpu_seconds >= 0.4 * result.run.duration_seconds:
+        assert "cpu" in result.run.limits_hit
     assert_nothing_left(result)
 
 

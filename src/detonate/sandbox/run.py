@@ -37,6 +37,7 @@ from detonate.sandbox.leftovers import (
     process_start_time,
     release,
 )
+from detonate.sandbox.limits_hit import cgroup_limits_hit, filesystem_limits_hit
 from detonate.sandbox.network import NetworkHook
 from detonate.sandbox.oci_config import process_spec, runtime_config
 from detonate.sandbox.overlay import mount_overlay
@@ -174,7 +175,9 @@ class _Run:
                 interrupted, ended_by = True, EndReason.INTERRUPTED
             duration = time.time() - t0
             cpu_seconds, memory_peak = self._cpu_ns() / 1e9, self._memory_peak()
+            limits_hit = cgroup_limits_hit(self.cgroup)  # before runc delete removes it
             self._stop()
+            limits_hit += filesystem_limits_hit(overlay.upper, overlay.logs)
             keeper.close()
             summary = self.tracer.summary(
                 t0, spec.cwd, spec.args[0], bait.watched, rootfs=overlay.merged
@@ -200,6 +203,7 @@ class _Run:
                 cpu_seconds=round(cpu_seconds, 3),
                 memory_peak_bytes=memory_peak,
                 limits=_limits(options),
+                limits_hit=tuple(limits_hit),
                 hostname=hostname,
                 addresses=(address,) if address else (),
             )
