@@ -206,3 +206,109 @@ def test_container_root_can_reopen_its_own_stdout(busybox_rootfs: Rootfs, tmp_pa
     )  # fmt: skip
     assert result.run.exit_code == 0
     assert b"reopened-ok" in (result.artifacts_dir.parent / "output.log").read_bytes()
+
+
+# Each attempt of samples/containment/escape-kernel → the error that must stop it.
+KERNEL_ESCAPES = {
+    "mount host disk": "Operation not permitted",  # seccomp (and no CAP_SYS_ADMIN)
+    "mount tmpfs": "Operation not permitted",
+    "mknod block device": "Operation not permitted",  # user namespace: no device nodes
+    "open block device": "No such file or directory",
+    # /proc/sys is owned by the host's root, unmapped in the container's user namespace
+    "write /proc/sys/kernel/core_pattern": "Permission denied",
+    "write /proc/sys/vm/drop_caches": "Permission denied",
+    "write /proc/sysrq-trigger": "No such file or directory",  # masked
+    # the cgroup namespace shows no hierarchy root, where release_agent lives
+    "write cgroup release_agent": "No such file or directory",
+    "write memory cgroup release_agent": "No such file or directory",
+    "init_module": "Operation not permitted",
+    "finit_module": "Operation not permitted",
+    "ptrace attach pid 1": "Operation not permitted",
+    "unshare user namespace": "Operation not permitted",
+    "clone into new user namespace": "Operation not permitted",
+    "setns to pid 1's mount namespace": "Operation not permitted",
+    "keyctl join session keyring": "Operation not permitted",
+    "add_key": "Operation not permitted",
+    "perf_event_open": "Operation not permitted",
+    "bpf map create": "Operation not permitted",
+    "open_by_handle_at": "Operation not permitted",
+    "iopl": "Operation not permitted",
+    "reboot": "Operation not permitted",
+    "open /dev/kmsg": "No such file or directory",  # only runc's default devices exist
+    "open /dev/mem": "No such file or directory",
+}
+# Allowed, as under Docker (CAP_NET_RAW): a raw ICMPv6 socket. Router advertisements sent with
+# it reach only the simulator's end of the veth, where IPv6 is off (escape-everything's raw and
+# packet attempts check that nothing arrives on the host: tests/netsim/test_sandboxed_image.py).
+
+
+def test_kernel_escape_attempts_all_fail_and_are_reported(
+    standin_rootfs: Rootfs, tmp_path: Path
+) -> None:
+    result = run(standin_rootfs, tmp_path, "/bin/escape_kernel")
+    assert result.run.exit_code == 0
+    assert result.artifacts_dir is not None
+    lines = (result.artifacts_dir.parent / "output.log").read_text().splitlines()
+    outcomes = dict(line.split(": ", 1) for line in lines if ": " in line)
+    assert {name: outcomes.get(name) for name in KERNEL_ESCAPES} == KERNEL_ESCAPES
+    assert "/proc/1/root is the container's own root" in lines
+    assert "inherited fds beyond stdio: 0" in lines
+    attempts = [e for e in result.events if isinstance(e, PrivilegedAttempt)]
+    calls = {e.call for e in attempts}
+    assert {"mount", "init_module", "finit_module", "ptrace", "unshare", "setns"} <= calls
+    assert {"keyctl", "bpf"} <= calls
+    assert not any(e.succeeded for e in attempts)
+    assert Path("/proc/sys/kernel/core_pattern").read_text().strip() != "|/tmp/x"
+    assert_nothing_left(result)
+
+
+def test_names_pointed_at_loopback_or_metadata_reach_neither_host(
+    busybox_rootfs: Rootfs, tmp_path: Path
+) -> None:
+    """127.0.0.1 is the container's own loopback, and a name the sample points at
+    169.254.169.254 (its hosts file, as DNS rebinding would) reaches the simulator: never the
+    host's services. The simulator's DNS answers neither address for a real metadata name."""
+    import socket
+
+    from detonate.model.events import NetworkConnected
+    from detonate.model.netevents import DnsQueried, HttpRequested
+    from detonate.sandbox.netsim import Simulator
+
+    host_service = socket.socket()  # a service on the host's loopback
+    host_service.bind(("127.0.0.1", 0))
+    host_service.listen(4)
+    host_service.setblocking(False)
+    port = host_service.getsockname()[1]
+    script = (
+        "echo '169.254.169.254 metadata.internal.test' >> /etc/hosts; "
+        "wget -q -O - http://metadata.internal.test/latest/meta-data/ > /dev/null; "
+        f"echo x | nc 127.0.0.1 {port} || echo loopback-refused; "
+        "wget -q -O /dev/null http://metadata.google.internal/; exit 0"
+    )
+    options = dataclasses.replace(FAST, idle_seconds=3)
+    try:
+        with Simulator(tmp_path / "net") as network:
+            result = detonate(
+                image_running("/bin/sh", "-c", script),
+                busybox_rootfs, options, tmp_path, PROGRESS, network,
+            )  # fmt: skip
+        try:
+            host_service.accept()
+            reached = True
+        except BlockingIOError:
+            reached = False
+    finally:
+        host_service.close()
+    assert not reached, "the sample reached a service on the host's loopback"
+    assert result.artifacts_dir is not None
+    assert b"loopback-refused" in (result.artifacts_dir.parent / "output.log").read_bytes()
+    (refused,) = [e for e in result.events if isinstance(e, NetworkConnected) and e.port == port]
+    assert refused.address == "127.0.0.1" and refused.error == "ECONNREFUSED"  # its own lo
+    # answered by the simulator's catch-all, with the destination the sample asked for
+    (metadata,) = [e for e in result.events if isinstance(e, HttpRequested) and e.path != "/"]
+    assert metadata.dst_ip == "169.254.169.254" and metadata.path == "/latest/meta-data/"
+    # the real metadata name resolves to a sinkhole of the simulator, not to the metadata address
+    queries = [e for e in result.events if isinstance(e, DnsQueried) and "google" in e.name]
+    answers = {a for q in queries for a in q.answers}
+    assert answers and not answers & {"169.254.169.254", "127.0.0.1"}
+    assert_nothing_left(result)
