@@ -16,7 +16,7 @@ import re
 import shutil
 import signal
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from detonate.sandbox.overlay import mounted_paths, unmount
@@ -88,10 +88,14 @@ class StateDir:
 
     def states(self) -> list[RunState]:
         out = []
+        known = {f.name for f in fields(RunState)}
         for path in sorted((self.path / "runs").glob(f"{CONTAINER_PREFIX}*.json")):
             try:
-                out.append(RunState(**json.loads(path.read_text())))
-            except (OSError, ValueError, TypeError):
+                # Fields another version of detonate added are ignored, not a reason to take
+                # its live run for an orphan and delete its container.
+                saved = json.loads(path.read_text())
+                out.append(RunState(**{k: v for k, v in saved.items() if k in known}))
+            except (OSError, ValueError, TypeError, AttributeError):
                 continue
         return out
 
