@@ -47,8 +47,8 @@ def is_alive(pid: int, start_time: int) -> bool:
     except OSError:
         return False
     # "4242 (python3) S 1 …": state, then field 22 is the start time
-    fields = stat.rsplit(")", 1)[1].split()
-    return fields[0] not in ("Z", "X") and int(fields[19]) == start_time
+    words = stat.rsplit(")", 1)[1].split()
+    return words[0] not in ("Z", "X") and int(words[19]) == start_time
 
 
 @dataclass
