@@ -65,14 +65,14 @@ def start_scan(reference: str, tmp_path: Path, *extra: str) -> subprocess.Popen[
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def wait_for_sample(scan: subprocess.Popen[bytes]) -> RunTraces:
+def wait_for_sample(scan: subprocess.Popen[bytes], processes: int = 5) -> RunTraces:
     """Until the run's container, tracer, simulator and sample processes all exist."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert scan.poll() is None, scan.stderr.read() if scan.stderr else ""
         traces = RunTraces.of(scan.pid)
-        # tracer + the shell, nc and (blocked in connect or read) wget; serve + tcpdump
-        if traces.container_ids and traces.namespaces and len(traces.processes) >= 6:
+        # strace, the shell and nc (wget may be done already), the simulator and tcpdump
+        if traces.container_ids and traces.namespaces and len(traces.processes) >= processes:
             return traces
         time.sleep(0.1)
     raise AssertionError("the run never started")
@@ -88,6 +88,39 @@ def test_sigkill_while_the_sample_runs_leaves_nothing_within_seconds(
     scan.wait()
     seconds = traces.seconds_until_gone(GONE_WITHIN)
     print(f"SIGKILL → nothing of the run left: {seconds:.2f} s")
+
+
+# Thousands of processes: the detect stage after the run takes long enough to be caught in.
+BUSY = """#!/bin/sh
+i=0
+while [ $i -lt 1000 ]; do busybox true; i=$((i+1)); done
+"""
+
+
+def test_sigkill_during_detect_leaves_no_work_dir(tmp_path: Path) -> None:
+    spec = ImageSpec(
+        name="busy",
+        layers=(
+            busybox_layer(),
+            LayerSpec((FileSpec("/start.sh", content=BUSY.encode(), mode=0o755),)),
+        ),
+        entrypoint=("/start.sh",),
+    )
+    write_oci_archive(spec, tmp_path / "busy.oci.tar")
+    scan = start_scan(f"oci-archive:{tmp_path / 'busy.oci.tar'}", tmp_path)
+    traces = wait_for_sample(scan, processes=4)
+    # The run is torn down (its state removed) while the analyser still works: detect.
+    deadline = time.monotonic() + 120
+    while traces.container_ids[0] in {s for s in RunTraces.of(scan.pid).container_ids}:
+        assert time.monotonic() < deadline and scan.poll() is None
+        time.sleep(0.02)
+    assert scan.poll() is None, "the scan ended before it could be killed in detect"
+    work_dirs = RunTraces.of(scan.pid).dirs
+    assert work_dirs, "no temporary work dir while detecting"
+    scan.kill()
+    scan.wait()
+    traces.dirs += work_dirs
+    print(f"SIGKILL in detect → work dir removed: {traces.seconds_until_gone(GONE_WITHIN):.2f} s")
 
 
 def test_ctrl_c_ends_the_scan_with_verdict_error_and_the_reason(
