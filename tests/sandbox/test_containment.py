@@ -151,8 +151,7 @@ def test_a_sigkilled_analyser_leaves_leftovers_the_next_run_removes(
     import tempfile
 
     from detonate.sandbox.leftovers import StateDir
-
-    from .test_killed_analyser import watchdogs_of
+    from detonate.sandbox.watchdog import watchdogs_of
 
     # Its own state dir: the sweep at the start of every other run on this machine (a suite
     # beside this one) would else remove the leftovers before this test looks at them.
@@ -173,7 +172,9 @@ def test_a_sigkilled_analyser_leaves_leftovers_the_next_run_removes(
         time.sleep(0.1)
     assert state is not None, "the analyser never started its container"
     time.sleep(0.5)
-    for watchdog in watchdogs_of(child.pid):  # killed too: else it removes all at once
+    watchdogs = watchdogs_of(child.pid)
+    assert watchdogs, "the analyser has no watchdog"
+    for watchdog in watchdogs:  # killed too: else it removes all at once
         os.kill(watchdog, signal.SIGKILL)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()

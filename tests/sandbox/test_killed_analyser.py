@@ -150,21 +150,6 @@ def test_sigkill_while_pulling_leaves_no_skopeo(tmp_path: Path) -> None:
         assert process_start_time(skopeo) != start, "skopeo outlived the analyser"
 
 
-def watchdogs_of(owner: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"detonate.sandbox.watchdog" in argv and str(owner).encode() in argv:
-            found.append(int(entry.name))
-    assert found, f"no watchdog for {owner}"
-    return found
-
-
 def _wait_for_child(parent: int, name: str) -> int:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -54,6 +54,21 @@ def ensure_watchdog(state_dir: Path) -> None:
             _started.add(key)
 
 
+def watchdogs_of(owner: int) -> list[int]:
+    """Pids of the watchdogs of analyser `owner` (a test that kills both finds them here)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if __name__.encode() in argv and str(owner).encode() in argv:
+            found.append(int(entry.name))
+    return found
+
+
 def wait_for_exit(pid: int, start_time: int) -> None:
     """Return once the process `pid` (started at `start_time`) has exited."""
     try:
