@@ -9,7 +9,8 @@ findings gathered before it are kept.
 
 Safe to run several times at once in one process (the service's workers do): a scan's state
 lives in its own call. `cancel` (a threading.Event) stops a scan between stages and ends a
-running sandbox early; the report then says `verdict: error`, stage "cancelled".
+running sandbox early; the report then says `verdict: error`, stage "cancelled". Ctrl-C
+(KeyboardInterrupt) ends the scan the same way, with the stage it stopped and "interrupted".
 """
 
 from __future__ import annotations
@@ -56,12 +57,14 @@ def utc_now() -> datetime:
 class _Timings:
     def __init__(self) -> None:
         self.done: list[StageTiming] = []
+        self.current = "acquire"  # the stage an interrupt stops
 
     def add(self, name: str, started: float) -> None:
         self.done.append(StageTiming(name, round(time.monotonic() - started, 3)))
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        self.current = name
         started = time.monotonic()
         try:
             yield
@@ -87,8 +90,9 @@ def _image_info(reference: str, image: AcquiredImage | None, rootfs: Rootfs | No
 
 
 def _end_reason(result: RunResult, options: ScanOptions) -> str:
-    """Why the run stopped, in words: "idle for 2 s (…)"."""
+    """Why the run stopped, in words: "idle for 2 s (…)", and the limits the sample hit."""
     info = result.run
+    hit = f"; limits hit: {', '.join(info.limits_hit)}" if info.limits_hit else ""
     return {
         EndReason.EXITED: f"the entrypoint exited with code {info.exit_code}",
         EndReason.TIMEOUT: f"the {options.sandbox.timeout_seconds} s timeout was reached",
@@ -96,7 +100,7 @@ def _end_reason(result: RunResult, options: ScanOptions) -> str:
         "or a timer loop, no CPU)",
         EndReason.TRACE_LIMIT: "the trace reached its size limit",
         EndReason.INTERRUPTED: "the analyser was interrupted",
-    }.get(info.ended_by, info.error or info.ended_by.value)
+    }.get(info.ended_by, info.error or info.ended_by.value) + hit
 
 
 def _run_summary(result: RunResult, options: ScanOptions) -> RunSummary:
@@ -113,6 +117,7 @@ def _run_summary(result: RunResult, options: ScanOptions) -> RunSummary:
         skipped_seconds_by_process=info.skipped_by_process,
         cpu_seconds=round(info.cpu_seconds, 3),
         memory_peak_bytes=info.memory_peak_bytes,
+        limits_hit=info.limits_hit,
         events_in_report=min(len(result.events), MAX_REPORTED_EVENTS),
         phase_seconds=info.phase_seconds,
     )
@@ -172,7 +177,7 @@ def scan(
             iocs = iocs.merged(static.iocs)
             if not options.static_only:
                 _check(cancel, "the sandbox run")
-                started = time.monotonic()
+                timings.current, started = "sandbox", time.monotonic()
                 with sandboxed_run(
                     image, rootfs, options.sandbox, progress, options.artifacts_dir, cancel
                 ) as run:
@@ -197,6 +202,9 @@ def scan(
                 iocs = iocs.merged(runtime_iocs(run.events))
         except DetonateError as exc:
             error = StageError(exc.stage, type(exc).__name__, exc.message, exc.hint)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM during the run: torn down, reported
+            stage = timings.current
+            error = StageError(stage, "Interrupted", f"interrupted (Ctrl-C or SIGTERM) in {stage}")
     _keep_cache_within(options)
 
     judged = apply_suppressions(findings, suppressions)

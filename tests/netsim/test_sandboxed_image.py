@@ -24,6 +24,7 @@ from detonate.pipeline import scan
 from detonate.report.json_report import to_document, validate
 from detonate.sandbox.netsim import topology
 from detonate.sandbox.netsim.payloads import MARKER
+from detonate.sandbox.watchdog import watchdogs_of
 
 REPO = Path(__file__).resolve().parents[2]
 CONTAINMENT = REPO / "samples" / "containment"
@@ -230,6 +231,8 @@ def test_the_next_run_removes_the_simulated_internet_of_a_killed_analyser(
             time.sleep(0.2)
         assert len(left) >= 2, "the analyser never got its simulated internet up"
         time.sleep(0.5)
+        for watchdog in watchdogs_of(analyser.pid):  # else it removes everything at once
+            os.kill(watchdog, signal.SIGKILL)
         analyser.send_signal(signal.SIGKILL)
     finally:
         if analyser.poll() is None:

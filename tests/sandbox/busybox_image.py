@@ -12,6 +12,13 @@ from detonate.model.options import CONTAINER_ID_BASE, SandboxOptions
 from detonate.progress import NullProgress
 
 BUSYBOX = Path("/bin/busybox")
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+# C stand-ins installed as /bin/NAME by install_standins
+STANDINS = {
+    "fd_exhaustion": SAMPLES / "bombs" / "fd_exhaustion.c",
+    "ptrace_games": SAMPLES / "bombs" / "ptrace_games.c",
+    "escape_kernel": SAMPLES / "containment" / "escape-kernel" / "escape_kernel.c",
+}
 
 
 def sandbox_available() -> bool:
@@ -50,6 +57,17 @@ def build_busybox_rootfs(root: Path) -> Path:
     os.chown(root, CONTAINER_ID_BASE, CONTAINER_ID_BASE)
     os.chown(root / "home" / "app", CONTAINER_ID_BASE + 1000, CONTAINER_ID_BASE + 1000)
     return root
+
+
+def install_standins(root: Path) -> None:
+    """Compile (cached) and copy the C stand-ins into ROOT/bin, owned by container root."""
+    from detonate.factory.compile import compile_standin
+
+    for name, source in STANDINS.items():
+        target = root / "bin" / name
+        shutil.copy(compile_standin(source), target)
+        os.chmod(target, 0o755)
+        os.lchown(target, CONTAINER_ID_BASE, CONTAINER_ID_BASE)
 
 
 def _static_elf(code: bytes) -> bytes:

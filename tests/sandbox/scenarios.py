@@ -52,9 +52,11 @@ PIPES_AND_SIGNALS = (
 )
 
 FORK_BOMB = "bomb() { bomb | bomb & }; bomb; sleep 3; echo survived"
-MEMORY_HOG = "x=$(yes 0123456789abcdef | head -c 1000000000); echo done"  # a shell variable grows
+# dd's 300 MB buffer is touched at once (a shell variable grew too slowly to meet the limit).
+MEMORY_HOG = "dd if=/dev/zero of=/dev/null bs=300M count=1; echo dd-exit=$?"
 DISK_FILL = "dd if=/dev/zero of=/tmp/fill bs=1M count=4096; echo dd-done; ls -la /tmp/fill"
-CPU_SPIN = "yes > /dev/null & yes > /dev/null & wait"
+# Two loops of shell builtins: no syscalls, so no tracer stops (`yes` spent its time in them).
+CPU_SPIN = "while :; do :; done & while :; do :; done & wait"
 # Ptrace a host pid: pid 1 of the host is not visible inside the pid namespace.
 PTRACE_HOST = "busybox strace -p 1 2>/dev/null || true"
 QUIET_SERVER = "nc -l -p 8080"
@@ -65,10 +67,34 @@ CREDENTIAL_THEFT = (
     "cat /root/.aws/credentials > /dev/null; cd /root/.ssh && cat id_rsa > /dev/null; cd /; "
     "tar -cf /tmp/loot.tar /var/run/secrets/kubernetes.io/serviceaccount 2>/dev/null; "
     "echo data > /tmp/locked; /bin/chattr-immutable; "
+    # The listener's stdin is a FIFO it holds open itself: a background job's stdin is
+    # /dev/null, whose EOF made the listener half-close the connection at once, and a client
+    # that saw that EOF before `cat` had written exited without sending (1 run in 6 under load).
     # Sleeps are skipped in the sandbox: wait for the listener itself (8080 = 0x1F90, LISTEN).
-    "nc -l -p 8080 > /dev/null & i=0; "
+    "mkfifo /tmp/hold; nc -l -p 8080 <> /tmp/hold > /dev/null & i=0; "
     "until grep -q ':1F90 [0-9A-F]*:0000 0A' /proc/net/tcp /proc/net/tcp6 || [ $i -gt 300 ]; "
     "do i=$((i+1)); done; "
     "cat /root/.docker/config.json | nc 127.0.0.1 8080; wait; "
     'echo "$KUBERNETES_SERVICE_HOST"'
 )
+
+# Resource bombs (issue 14), each bounded by a sandbox limit, never by its own good manners.
+# Empty files until the writable layer has no inode left (bounded loop: 200000).
+INODE_FLOOD = (
+    # `true`, not `:`: a failed redirection of a special builtin would end the shell
+    "i=0; while [ $i -lt 200000 ] && true 2>/dev/null > /tmp/f$i; do i=$((i+1)); done; "
+    "echo files=$i"
+)
+# stdout and stderr flooded without end; `yes` ignores the write errors once the log is full.
+LOG_FLOOD = "yes stdout-flood-line & yes stderr-flood-line >&2"
+# Millions of cheap traced calls: an open+close per round, forever.
+TRACE_FLOOD = "while :; do : > /tmp/x; done"
+# ~1.2 MB of argv (100000 words) and a 100 kB environment variable, handed to one exec.
+HUGE_ARGV = (
+    'export BIG="$(yes 0123456789 | head -c 100000)"; '
+    'set -- $(yes abcdefghij | head -n 100000); busybox true "$@"; echo argc=$#'
+)
+# Ignores every polite signal and spins: only SIGKILL ends it.
+TERM_IGNORER = "trap '' TERM INT HUP QUIT USR1 USR2; while :; do :; done"
+# 100 children that exit at once and a parent (exec'd into nc) that never reaps them.
+ZOMBIE_ARMY = "i=0; while [ $i -lt 100 ]; do true & i=$((i+1)); done; exec nc -l -p 8080"

@@ -119,3 +119,12 @@ def test_privileged_attempts_are_events_even_when_blocked() -> None:
     assert ("cgroup", "/mnt/x", "cgroup", ("MS_SILENT",)) in mounts
     assert [e.flags for e in attempts if e.call == "unshare"] == [("CLONE_NEWUSER",)]
     assert {e.path for e in attempts if e.call == "write"} == writes
+
+
+def test_reading_the_file_in_two_passes_gives_the_same_summary() -> None:
+    # feed_file never holds the trace's records (a trace-size bomb); it must not change them.
+    for trace in CORPUS.glob("*.strace"):
+        meta = json.loads((CORPUS / f"{trace.stem}.json").read_text())
+        streamed = TraceInterpreter(init_pid=meta["init_pid"], t0=meta["t0"], sleep_floor=0.2)
+        streamed.feed_file(trace)
+        assert streamed.summary() == interpret(trace.stem), trace.name

@@ -83,7 +83,10 @@ class SkopeoSource(ImageSource):
         counted as they come); a non-zero exit becomes an AcquireError from stderr."""
         with tempfile.TemporaryFile() as stderr:
             process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr
+                _dies_with_us(command),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
             )
             timed_out = threading.Event()
 
@@ -113,3 +116,11 @@ class SkopeoSource(ImageSource):
                 stderr.seek(0)
                 raise map_skopeo_error(stderr.read().decode(errors="replace"), what)
             return b"".join(chunks)
+
+
+def _dies_with_us(command: list[str]) -> list[str]:
+    """skopeo gets SIGKILL when the thread that started it ends: a killed analyser leaves no
+    pull running (util-linux `setpriv`; the signal survives its exec of skopeo)."""
+    if shutil.which("setpriv") is None:
+        return command
+    return ["setpriv", "--pdeathsig", "KILL", "--", *command]

@@ -59,6 +59,7 @@ class RunSummary:
     skipped_seconds_by_process: tuple[tuple[int, float], ...] = ()
     cpu_seconds: float = 0.0
     memory_peak_bytes: int = 0
+    limits_hit: tuple[str, ...] = ()  # "memory", "pids", "cpu", "disk", "inodes", "output"
     events_in_report: int = 0  # the report's `events` list is capped; the rest are artifacts
     # wall seconds of the sandbox's phases: ("setup", 0.41), ("run", 2.1), ("collect", …), …
     phase_seconds: tuple[tuple[str, float], ...] = ()

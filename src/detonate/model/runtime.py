@@ -125,6 +125,8 @@ class RunInfo:
     memory_peak_bytes: int = 0  # cgroup memory high-water mark (tmpfs pages of its disk count)
     error: str = ""
     limits: tuple[tuple[str, str], ...] = ()  # ("memory", "536870912"), … as applied
+    # the limits the sample ran into: "memory", "pids", "cpu", "disk", "inodes", "output"
+    limits_hit: tuple[str, ...] = ()
     hostname: str = ""  # the container's ("3f2a9c1d7e0b"): its UTS name and /etc/hosts entry
     # The container's own addresses besides loopback ("10.131.7.2"): traffic to them is local
     addresses: tuple[str, ...] = ()

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import os
 import stat
+import threading
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
@@ -137,34 +138,41 @@ def _change(
 def _hash_and_copy(
     host: Path, artifacts: Path | None, budget: list[int]
 ) -> tuple[str, bytes, str, bool]:
+    """sha256 and head of the file; its first bytes (within the caps) copied to the artifacts
+    under their digest. Streamed: the analyser holds one chunk, whatever the file's size."""
     sha = hashlib.sha256()
     head = b""
+    kept = 0
+    allowance = min(ARTIFACT_FILE_CAP, budget[0]) if artifacts else 0
+    truncated = False
+    partial = artifacts / f".partial-{os.getpid()}-{threading.get_ident()}" if artifacts else None
     fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as src:
-        chunks: list[bytes] = []
-        kept = 0
-        allowance = min(ARTIFACT_FILE_CAP, budget[0]) if artifacts else 0
-        truncated = False
+    with os.fdopen(fd, "rb") as src, contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(partial, "wb")) if partial and allowance else None
         while chunk := src.read(_CHUNK):
             if not head:
                 head = chunk[:512]
             sha.update(chunk)
-            if kept < allowance:
+            if out is not None and kept < allowance:
                 piece = chunk[: allowance - kept]
-                chunks.append(piece)
+                out.write(piece)
                 kept += len(piece)
                 truncated = truncated or len(piece) < len(chunk)
             elif artifacts:
                 truncated = True
     digest = sha.hexdigest()
-    if not artifacts or (kept == 0 and truncated):
+    if not artifacts or partial is None or (kept == 0 and truncated):
+        if partial is not None:
+            partial.unlink(missing_ok=True)
         return digest, head, "", truncated
     budget[0] -= kept
     name = digest
     target = artifacts / name
-    if not target.exists():
-        with contextlib.suppress(FileExistsError), open(target, "xb") as out:
-            for piece in chunks:
-                out.write(piece)
+    if target.exists():
+        partial.unlink(missing_ok=True)
+    else:
+        if not partial.exists():
+            partial.touch()  # an empty file, or a zero allowance
+        partial.replace(target)
         os.chmod(target, 0o400)  # evidence, never to be run
     return digest, head, name, truncated

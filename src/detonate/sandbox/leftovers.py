@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
-from dataclasses import asdict, dataclass, field
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from detonate.sandbox.overlay import mounted_paths, unmount
@@ -23,6 +25,7 @@ from detonate.sandbox.runc import CONTAINER_PREFIX, Runc
 DEFAULT_STATE_DIR = Path("/run/detonate")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 KEEPER_DIR_PREFIX = "detonate-tk-"  # never remove a directory not named like ours
+WORK_DIR_PREFIX = "detonate-run-"  # + owner pid and start time: see work_dir_prefix()
 
 
 def process_start_time(pid: int) -> int:
@@ -35,7 +38,17 @@ def process_start_time(pid: int) -> int:
 
 
 def is_alive(pid: int, start_time: int) -> bool:
-    return pid > 0 and start_time > 0 and process_start_time(pid) == start_time
+    """The process with this start time still runs (a zombie has ended: its fds are closed,
+    it only waits for its parent to read its exit status)."""
+    if pid <= 0 or start_time <= 0:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # "4242 (python3) S 1 …": state, then field 22 is the start time
+    words = stat.rsplit(")", 1)[1].split()
+    return words[0] not in ("Z", "X") and int(words[19]) == start_time
 
 
 @dataclass
@@ -75,10 +88,14 @@ class StateDir:
 
     def states(self) -> list[RunState]:
         out = []
+        known = {f.name for f in fields(RunState)}
         for path in sorted((self.path / "runs").glob(f"{CONTAINER_PREFIX}*.json")):
             try:
-                out.append(RunState(**json.loads(path.read_text())))
-            except (OSError, ValueError, TypeError):
+                # Fields another version of detonate added are ignored, not a reason to take
+                # its live run for an orphan and delete its container.
+                saved = json.loads(path.read_text())
+                out.append(RunState(**{k: v for k, v in saved.items() if k in known}))
+            except (OSError, ValueError, TypeError, AttributeError):
                 continue
         return out
 
@@ -100,7 +117,27 @@ class StateDir:
             if container_id.startswith(CONTAINER_PREFIX) and container_id not in live:
                 self.runc.delete(container_id)
                 cleaned.append(container_id)
+        remove_dead_work_dirs()
         return sorted(set(cleaned))
+
+
+def work_dir_prefix() -> str:
+    """`detonate-run-<pid>-<start>-`: a temporary work dir named after its analyser, so the dir
+    a SIGKILLed analyser left (in detect, after the run's own state was removed) is found."""
+    pid = os.getpid()
+    return f"{WORK_DIR_PREFIX}{pid}-{process_start_time(pid)}-"
+
+
+def remove_dead_work_dirs(parent: Path | None = None) -> list[Path]:
+    """Remove the temporary work dirs of dead analysers; returns them."""
+    removed = []
+    for path in Path(parent or tempfile.gettempdir()).glob(WORK_DIR_PREFIX + "*"):
+        # "detonate-run-4242-981234-k2j3h4"
+        owner = re.fullmatch(re.escape(WORK_DIR_PREFIX) + r"(\d+)-(\d+)-.*", path.name)
+        if owner and path.is_dir() and not is_alive(int(owner[1]), int(owner[2])):
+            _remove_unmounted(path)
+            removed.append(path)
+    return removed
 
 
 def release(states: StateDir, state: RunState) -> None:

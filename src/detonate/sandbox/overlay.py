@@ -49,7 +49,9 @@ def mount_overlay(
         d.mkdir(parents=True, exist_ok=True)
     for d in (mount_dir.parent, mount_dir, merged.parent, merged):
         os.chmod(d, 0o711)
-    _mount("tmpfs", "detonate-scratch", scratch, f"size={disk_bytes},mode=0700")
+    # Inodes are bounded too (a sample creating empty files forever): 128 Ki per GiB.
+    inodes = max(1024, disk_bytes // 8192)
+    _mount("tmpfs", "detonate-scratch", scratch, f"size={disk_bytes},nr_inodes={inodes},mode=0700")
     upper, work = scratch / "upper", scratch / "work"
     upper.mkdir()
     work.mkdir()

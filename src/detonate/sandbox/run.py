@@ -41,6 +41,7 @@ from detonate.sandbox.leftovers import (
     process_start_time,
     release,
 )
+from detonate.sandbox.limits_hit import cgroup_limits_hit, filesystem_limits_hit
 from detonate.sandbox.network import NetworkHook
 from detonate.sandbox.oci_config import process_spec, runtime_config
 from detonate.sandbox.overlay import mount_overlay, mount_tmpfs
@@ -49,6 +50,7 @@ from detonate.sandbox.runc import CONTAINER_PREFIX
 from detonate.sandbox.timekeeper import CompressedWait, TimeKeeper
 from detonate.sandbox.tracing import open_tracer
 from detonate.sandbox.tracing.interface import TraceContext, Tracer
+from detonate.sandbox.watchdog import ensure_watchdog
 from detonate.unpack.overlay_lowers import lower_stack
 
 OUTPUT_CAP_BYTES = 1 * MiB  # container stdout/stderr kept
@@ -75,6 +77,7 @@ def detonate(
     sample has started, the result says how the run ended.
     """
     phases = Phases()
+    ensure_watchdog(state_dir)  # kills and removes the run at once if this process is killed
     states = StateDir(state_dir)
     states.sweep()
     container_id = CONTAINER_PREFIX + secrets.token_hex(6)
@@ -189,7 +192,9 @@ class _Run:
             duration = time.time() - t0
             self.phases.end("run")
             cpu_seconds, memory_peak = self._cpu_ns() / 1e9, self._memory_peak()
+            limits_hit = cgroup_limits_hit(self.cgroup)  # before runc delete removes it
             self._stop()
+            limits_hit += filesystem_limits_hit(overlay.upper, overlay.logs)
             keeper.close()
             summary = self.tracer.summary(
                 TraceContext(
@@ -221,6 +226,7 @@ class _Run:
                 cpu_seconds=round(cpu_seconds, 3),
                 memory_peak_bytes=memory_peak,
                 limits=_limits(options),
+                limits_hit=tuple(limits_hit),
                 hostname=hostname,
                 addresses=(address,) if address else (),
             )

@@ -18,6 +18,7 @@ from detonate.model.image import AcquiredImage
 from detonate.model.options import SandboxOptions
 from detonate.model.runtime import RunResult
 from detonate.progress import Progress
+from detonate.sandbox.leftovers import work_dir_prefix
 from detonate.sandbox.netsim import Simulator, cleanup_orphans
 from detonate.sandbox.netsim.pool import SimulatorPool, remove_orphaned_homes
 from detonate.sandbox.run import detonate
@@ -46,7 +47,7 @@ def sandboxed_run(
         artifacts_dir.mkdir(parents=True, exist_ok=True)
         yield _run_in(artifacts_dir, image, rootfs, options, progress, cancel)
         return
-    with tempfile.TemporaryDirectory(prefix="detonate-run-") as work_dir:
+    with tempfile.TemporaryDirectory(prefix=work_dir_prefix()) as work_dir:
         yield _run_in(Path(work_dir), image, rootfs, options, progress, cancel)
 
 

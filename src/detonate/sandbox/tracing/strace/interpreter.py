@@ -135,13 +135,26 @@ class TraceInterpreter:
 
     def feed_lines(self, lines: Iterable[str]) -> None:
         records = list(read_records(lines))
+        self._learn_parents(records)
+        for r in records:
+            self.feed(r)
+
+    def feed_file(self, path: Path) -> None:
+        """As feed_lines, in two passes over the file: the analyser's memory does not grow
+        with the trace (a trace-size bomb writes up to the cap, 512 MiB)."""
+        with open(path, errors="surrogateescape") as lines:
+            # only clone/fork/vfork lines (and their "<... clone resumed>") matter here
+            self._learn_parents(read_records(x for x in lines if "clone" in x or "fork" in x))
+        with open(path, errors="surrogateescape") as lines:
+            for r in read_records(lines):
+                self.feed(r)
+
+    def _learn_parents(self, records: Iterable[Record]) -> None:
         # Children's first lines may precede the parent's clone result: learn parentage first.
         for r in records:
             if isinstance(r, Syscall) and r.name in FORK_CALLS and (r.ret_host_pid or 0) > 0:
                 assert r.ret_host_pid is not None
                 self.table.cloned(r.ret_host_pid, r.pid, "CLONE_THREAD" in r.raw_args)
-        for r in records:
-            self.feed(r)
 
     def feed(self, record: Record) -> None:
         if isinstance(record, Lost):

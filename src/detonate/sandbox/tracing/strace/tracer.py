@@ -128,8 +128,7 @@ class StraceTracer:
             init_fds=self._init_fds,
             rootfs=context.rootfs,
         )
-        with open(self.trace_file, errors="surrogateescape") as lines:
-            interpreter.feed_lines(lines)
+        interpreter.feed_file(self.trace_file)
         return interpreter.summary()
 
 
