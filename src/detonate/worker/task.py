@@ -27,6 +27,7 @@ from detonate.queue.worker import run_scan
 from detonate.rules.loader import load_rules, ruleset_hash
 from detonate.sandbox.leftovers import StateDir
 from detonate.sandbox.netsim import cleanup_orphans
+from detonate.sandbox.netsim.pool import remove_orphaned_homes
 from detonate.static.yara_rules import compiled_rules
 from detonate.store import ScanStatus, Store
 from detonate.store.models import Scan
@@ -50,9 +51,10 @@ _process = _Process()
 
 def sweep_leftovers(state_dir: Path) -> list[str]:
     """What runs of dead worker processes left on this host: containers, mounts, cgroups,
-    tracers, simulator namespaces and their processes. Live runs are left alone."""
+    tracers, simulator namespaces, their processes and temp dirs. Live runs are left alone."""
     cleaned = StateDir(state_dir).sweep()
     cleaned += cleanup_orphans()
+    cleaned += [str(home) for home in remove_orphaned_homes()]  # warm simulators' temp dirs
     return cleaned
 
 
