@@ -78,7 +78,7 @@ def _findings(report: Report) -> Table:
         table.add_row(
             Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity]),
             Text(finding.title) + Text(f"\n{finding.rule_id} · {finding.category.value}", "dim"),
-            finding.technique + ("\n[dim]runtime[/dim]" if finding.runtime_only else ""),
+            Text(finding.technique) + Text("\nruntime" if finding.runtime_only else "", "dim"),
             Text(_clip(evidence)) + Text(f" (+{more} more)" if more > 0 else "", "dim"),
         )
     return table
@@ -101,7 +101,7 @@ def _iocs(report: Report) -> Table | None:
     for kind, values in rows:
         if values:
             shown = ", ".join(values[:8]) + (f" (+{len(values) - 8})" if len(values) > 8 else "")
-            table.add_row(kind, shown)
+            table.add_row(kind, Text(shown))  # a str would be read as markup: "[/]" raises
     return table
 
 
