@@ -153,22 +153,31 @@ def _container_fields(body: bytes) -> dict[str, Any]:
     """image, cmd, privileged and binds from a /containers/create or /exec body."""
     try:
         spec = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # "[[[[…": nested past the decoder's depth
         return {}
     if not isinstance(spec, dict):
         return {}
     host: dict[str, Any] = spec["HostConfig"] if isinstance(spec.get("HostConfig"), dict) else {}
-    cmd = [*(spec.get("Entrypoint") or []), *(spec.get("Cmd") or [])]
+    cmd = [*_list(spec.get("Entrypoint")), *_list(spec.get("Cmd"))]
     if isinstance(spec.get("Cmd"), str):
         cmd = [spec["Cmd"]]
-    binds = host.get("Binds") or []
-    mounts = [m.get("Source", "") + ":" + m.get("Target", "") for m in host.get("Mounts") or []]
+    binds = _list(host.get("Binds"))
+    mounts = [
+        f"{m.get('Source', '')}:{m.get('Target', '')}"
+        for m in _list(host.get("Mounts"))
+        if isinstance(m, dict)
+    ]
     return {
         "image": str(spec.get("Image") or ""),
         "cmd": [str(part) for part in cmd][:64],
         "privileged": bool(host.get("Privileged") or spec.get("Privileged")),
         "binds": [str(bind) for bind in [*binds, *mounts]][:64],
     }
+
+
+def _list(value: Any) -> list[Any]:
+    """A field the engine takes as an array; anything else a scanner sends counts as none."""
+    return value if isinstance(value, list) else []
 
 
 def record_call(recorder: Recorder, flow: Flow, request: Request, record_bytes: int) -> str:
