@@ -12,7 +12,7 @@ from pathlib import Path
 import atheris
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fuzz_targets import TARGETS  # noqa: E402
+from fuzz_targets import TARGETS
 
 
 def main() -> None:

@@ -76,7 +76,10 @@ def seeds() -> Iterator[bytes]:
         + _request("POST", "/v1.41/containers/x/start")
         + _request("POST", "/v1.41/containers/x/exec", {"Cmd": ["chroot", "/host", "id"]})
     )
-    yield b"POST /v1.41/containers/create HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{bad\r\n0\r\n\r\n"
+    yield (
+        b"POST /v1.41/containers/create HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"4\r\n{bad\r\n0\r\n\r\n"
+    )
     yield _request("GET", "/v1.41/containers/%2e%2e%2f/json") + _request("DELETE", "/v1.41/x")
 
 

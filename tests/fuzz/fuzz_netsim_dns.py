@@ -1,7 +1,7 @@
 """The simulator's DNS resolver: one message in, the reply out (UDP and TCP share it).
 
-Contract: `Resolver.answer` returns bytes (dnslib packs a bytearray) (a reply that parses as DNS) or None for bytes that
-are not a query. Nothing raises.
+Contract: `Resolver.answer` returns bytes (a bytearray, as dnslib packs it) that parse as a DNS
+reply, or None for bytes that are not a query. Nothing raises.
 """
 
 from __future__ import annotations

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from fuzz_harness import check
 from fuzz_netsim_stream import converse
 
+from detonate.sandbox.netsim.config import NetsimConfig
 from detonate.sandbox.netsim.dockerapi import serve_docker
 
 TIME_BOUND = 5.0
+RECORD_BYTES = NetsimConfig().record_bytes  # as the simulator runs
 
 
 def _post(path: str, body: object) -> bytes:
@@ -37,9 +39,9 @@ def seeds() -> Iterator[bytes]:
 
 
 async def _serve(stream, flow, recorder) -> None:  # type: ignore[no-untyped-def]
-    await serve_docker(stream, flow, recorder, 256)
+    await serve_docker(stream, flow, recorder, RECORD_BYTES)
 
 
 def fuzz(data: bytes) -> None:
-    sent, events = converse(_serve, data, dst_port=2375)
+    sent, _ = converse(_serve, data, dst_port=2375)
     check(not sent or sent.startswith(b"HTTP/1.1 "), f"answer {sent[:40]!r}")

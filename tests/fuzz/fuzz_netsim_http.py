@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fuzz_netsim_stream import converse
 from fuzz_harness import check
+from fuzz_netsim_stream import converse
 
+from detonate.sandbox.netsim.config import NetsimConfig
 from detonate.sandbox.netsim.http import serve_http
 
 TIME_BOUND = 5.0
+RECORD_BYTES = NetsimConfig().record_bytes  # as the simulator runs
 RULES = (("/cfg/*", "json"), ("*.bin", "elf"))  # as a netsim config may set them
 
 
@@ -24,7 +26,7 @@ def seeds() -> Iterator[bytes]:
 
 
 async def _serve(stream, flow, recorder) -> None:  # type: ignore[no-untyped-def]
-    await serve_http(stream, flow, recorder, RULES, 256)
+    await serve_http(stream, flow, recorder, RULES, RECORD_BYTES)
 
 
 def fuzz(data: bytes) -> None:

@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from fuzz_harness import check
 from fuzz_netsim_stream import converse
 
+from detonate.sandbox.netsim.config import NetsimConfig
 from detonate.sandbox.netsim.irc import serve_irc
 
 TIME_BOUND = 5.0
+RECORD_BYTES = NetsimConfig().record_bytes  # as the simulator runs
 
 
 def seeds() -> Iterator[bytes]:
@@ -22,7 +24,7 @@ def seeds() -> Iterator[bytes]:
 
 
 async def _serve(stream, flow, recorder) -> None:  # type: ignore[no-untyped-def]
-    await serve_irc(stream, flow, recorder, 256)
+    await serve_irc(stream, flow, recorder, RECORD_BYTES)
 
 
 def fuzz(data: bytes) -> None:

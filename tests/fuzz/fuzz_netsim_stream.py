@@ -4,6 +4,7 @@ sample sent (then it hangs up), the answers and the recorded events are kept for
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 from collections.abc import Awaitable, Callable
@@ -52,10 +53,8 @@ def converse(
         reader.feed_eof()
         stream = Stream(reader, writer, idle=1.0)  # type: ignore[arg-type]
         await stream.fill()
-        try:
+        with contextlib.suppress(Closed):
             await serve(stream, flow, recorder)
-        except Closed:
-            pass
 
     _loop.run_until_complete(run())
     events = [json.loads(line) for line in out.getvalue().splitlines()]
