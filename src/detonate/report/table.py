@@ -56,9 +56,8 @@ def _headline(report: Report) -> Panel:
     lines.append(f"image     {_printable(image.reference)}\n")
     if image.digest:
         lines.append(f"digest    {_printable(image.digest)}\n")
-        lines.append(
-            f"platform  {_printable(image.platform)}   layers {image.layers}   files {image.files}\n"
-        )
+        platform = _printable(image.platform)
+        lines.append(f"platform  {platform}   layers {image.layers}   files {image.files}\n")
     run = report.run
     lines.append(f"run       {run.status}" + (f" ({_printable(run.reason)})" if run.reason else ""))
     if run.status != "not-run":
