@@ -2,13 +2,20 @@
 
 Contract: `feed_lines` then `summary()` gives a TraceSummary for any text, whatever the sample
 made strace print (a line it cannot read is counted in `parse_errors`). Nothing raises. The
-first line's pid plays runc's init, so the fuzzer reaches the entrypoint's events.
+first line's pid plays runc's init, so the fuzzer reaches the entrypoint's events. A small
+scratch rootfs (busybox symlinks, a script, a symlink loop and one that climbs out) lets the
+program resolver follow what the trace names; nothing there is ever run.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 from fuzz_harness import TESTS, check, files_under, text
 
@@ -16,6 +23,24 @@ from detonate.sandbox.trace_events import TraceInterpreter, TraceSummary
 
 TIME_BOUND = 5.0
 _PID = re.compile(r"\s*(\d{1,9})\s")
+_rootfs: Path | None = None
+
+
+def _scratch_rootfs() -> Path:
+    global _rootfs
+    if _rootfs is None:
+        _rootfs = Path(tempfile.mkdtemp(prefix="detonate-fuzz-rootfs-"))
+        atexit.register(shutil.rmtree, _rootfs, True)
+        for directory in ("bin", "tmp", "opt/x"):
+            (_rootfs / directory).mkdir(parents=True)
+        (_rootfs / "bin/busybox").write_bytes(b"\x7fELF stand-in, never run\n")
+        for applet in ("sh", "sleep", "wget"):
+            os.symlink("busybox", _rootfs / "bin" / applet)
+        (_rootfs / "tmp/payload.sh").write_bytes(b"#!/bin/sh -e\necho x\n")
+        (_rootfs / "opt/x/run.sh").write_bytes(b"#!/tmp/payload.sh\n")
+        os.symlink("loop", _rootfs / "tmp/loop")
+        os.symlink("../../../../../../etc", _rootfs / "tmp/up")
+    return _rootfs
 
 
 def seeds() -> Iterator[bytes]:
@@ -31,6 +56,7 @@ def fuzz(data: bytes) -> None:
         init_exe="/bin/sh",
         init_fds={0: "/dev/null", 1: "pipe:[1]", 2: "/dev/null"},
         watched={"/root/.aws/credentials": "aws-credentials"},
+        rootfs=_scratch_rootfs(),
     )
     interpreter.feed_lines(lines)
     summary = interpreter.summary()
