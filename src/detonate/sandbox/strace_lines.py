@@ -160,7 +160,7 @@ def _parse_body(pid: int, ts: float, body: str) -> Record | None:
     if result[4]:
         annotation = annotation[:-1] + " " + DELETED + ">"
     errno, tail = result[5] or "", result[6]
-    ret = None if ret_text == "?" else int(ret_text, 0)
+    ret = None if ret_text == "?" else int(ret_text, 16 if ret_text.startswith("0x") else 10)
     return Syscall(
         pid=pid,
         ts=ts,
