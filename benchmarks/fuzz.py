@@ -122,6 +122,29 @@ def replay(target: Target, inputs: list[Path]) -> int:
     return 1 if failed else 0
 
 
+def summary() -> int:
+    """Every run in .fuzz/results.jsonl added up per target, as a Markdown table."""
+    totals: dict[str, list[float]] = {}
+    for line in (WORK / "results.jsonl").read_text().splitlines():
+        run = json.loads(line)
+        total = totals.setdefault(run["target"], [0, 0, 0.0, 0])
+        total[0] += 1
+        total[1] += run["executions"]
+        total[2] += run["seconds"]
+        total[3] += run["crashes"]
+    print("| target | runs | executions | seconds | exec/s | crashes |")
+    print("|---|---|---|---|---|---|")
+    for name in TARGETS:
+        if name in totals:
+            runs, executions, seconds, crashes = totals[name]
+            rate = executions / seconds if seconds else 0
+            print(
+                f"| {name} | {runs:.0f} | {executions:,.0f} | {seconds:,.0f} | {rate:,.0f} "
+                f"| {crashes:.0f} |"
+            )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--executions", type=int, default=100_000, help="per target")
@@ -129,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=0, help="stop each target after this")
     parser.add_argument("--restarts", type=int, default=3, help="go on after this many crashes")
     parser.add_argument("--replay", nargs="+", type=Path, help="run these inputs through --target")
+    parser.add_argument("--summary", action="store_true", help="add up .fuzz/results.jsonl")
     args = parser.parse_args(argv)
+    if args.summary:
+        return summary()
     names = args.target or list(TARGETS)
     if args.replay:
         return replay(TARGETS[names[0]], args.replay)
