@@ -10,9 +10,15 @@ import json
 import re
 import secrets
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
-from detonate.sandbox.netsim.http import MAX_REQUESTS, Request, read_request, response
+from detonate.sandbox.netsim.http import (
+    MAX_REQUESTS,
+    Request,
+    read_request,
+    response,
+    split_target,
+)
 from detonate.sandbox.netsim.recorder import Flow, Recorder, preview
 from detonate.sandbox.netsim.stream import Stream
 
@@ -53,7 +59,7 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
 
 
 def looks_like_docker(target: str) -> bool:
-    path = urlsplit(target).path
+    path = split_target(target).path
     return bool(VERSIONED.match(path)) or path == "/_ping"
 
 
@@ -181,7 +187,7 @@ def _list(value: Any) -> list[Any]:
 
 
 def record_call(recorder: Recorder, flow: Flow, request: Request, record_bytes: int) -> str:
-    url = urlsplit(request.target)
+    url = split_target(request.target)
     versioned = VERSIONED.match(url.path)
     path = versioned.group(1) if versioned else url.path
     operation = operation_of(request.method, path)
@@ -214,7 +220,7 @@ async def serve_docker(stream: Stream, flow: Flow, recorder: Recorder, record_by
         request = await read_request(stream, record_bytes)
         operation = record_call(recorder, flow, request, record_bytes)
         status, reason, body, content_type = _answer(
-            operation, parse_qs(urlsplit(request.target).query)
+            operation, parse_qs(split_target(request.target).query)
         )
         extra = (
             ("Api-Version", API_VERSION),
