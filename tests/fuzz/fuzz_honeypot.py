@@ -35,9 +35,7 @@ class _Failures(logging.Handler):
         self.records.append(record)
 
 
-_failures = _Failures()
-logging.getLogger("detonate.honeypot").addHandler(_failures)
-logging.getLogger("detonate.honeypot").propagate = False  # counted here, not printed per input
+_LOG = logging.getLogger("detonate.honeypot")
 
 
 class _Writer:
@@ -97,9 +95,13 @@ def fuzz(data: bytes) -> None:
         reader.feed_eof()
         await honeypot._connection(reader, writer)  # type: ignore[arg-type]
 
-    _failures.records.clear()
-    _loop.run_until_complete(run())
-    failed = [r.getMessage() + " " + repr(r.exc_info and r.exc_info[1]) for r in _failures.records]
+    failures = _Failures()
+    _LOG.addHandler(failures)  # only while this input runs: the test suite shares the logger
+    try:
+        _loop.run_until_complete(run())
+    finally:
+        _LOG.removeHandler(failures)
+    failed = [r.getMessage() + " " + repr(r.exc_info and r.exc_info[1]) for r in failures.records]
     check(not failed, f"the connection handler's catch-all fired: {failed}")
     check(honeypot.connections == 0, "the connection was not counted as ended")
     check(not writer.sent or writer.sent.startswith(b"HTTP/1.1 "), f"answer {writer.sent[:40]!r}")
