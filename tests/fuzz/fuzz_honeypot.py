@@ -22,8 +22,8 @@ from detonate.honeypot.server import Honeypot, HoneypotSettings
 
 TIME_BOUND = 5.0
 SETTINGS = HoneypotSettings(max_body_bytes=64 * 1024, request_seconds=2.0, idle_seconds=1.0)
-_loop: asyncio.AbstractEventLoop | None = None
-_store: object | None = None
+_LOOP = asyncio.new_event_loop()
+_STORE = types.SimpleNamespace(engine=sqlalchemy.create_engine("sqlite://"))  # never used
 
 
 class _Failures(logging.Handler):
@@ -82,11 +82,7 @@ def seeds() -> Iterator[bytes]:
 
 
 def fuzz(data: bytes) -> None:
-    global _loop, _store
-    if _loop is None:
-        _loop = asyncio.new_event_loop()
-        _store = types.SimpleNamespace(engine=sqlalchemy.create_engine("sqlite://"))
-    honeypot = Honeypot(_store, SETTINGS)  # type: ignore[arg-type]
+    honeypot = Honeypot(_STORE, SETTINGS)  # type: ignore[arg-type]
     writer = _Writer()
 
     async def run() -> None:
@@ -98,7 +94,7 @@ def fuzz(data: bytes) -> None:
     failures = _Failures()
     _LOG.addHandler(failures)  # only while this input runs: the test suite shares the logger
     try:
-        _loop.run_until_complete(run())
+        _LOOP.run_until_complete(run())
     finally:
         _LOG.removeHandler(failures)
     failed = [r.getMessage() + " " + repr(r.exc_info and r.exc_info[1]) for r in failures.records]
