@@ -65,6 +65,14 @@ def files_under(directory: Path, pattern: str = "*") -> Iterator[bytes]:
             yield path.read_bytes()
 
 
+def windows(traces: Iterator[bytes], lines: int) -> Iterator[bytes]:
+    """Each trace cut into pieces of `lines` lines: short seeds keep the fuzzer fast."""
+    for trace in traces:
+        rows = trace.splitlines(keepends=True)
+        for start in range(0, len(rows), lines):
+            yield b"".join(rows[start : start + lines])
+
+
 def regression_inputs(target: str) -> list[Path]:
     """Inputs that once broke `target` (kept after the fix; the test suite replays them)."""
     directory = REGRESSIONS / target

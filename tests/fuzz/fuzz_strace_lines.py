@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fuzz_harness import TESTS, check, files_under, text
+from fuzz_harness import TESTS, check, files_under, text, windows
 
 from detonate.sandbox.strace_lines import (
     Exit,
@@ -29,7 +29,7 @@ TIME_BOUND = 5.0
 
 
 def seeds() -> Iterator[bytes]:
-    yield from files_under(TESTS / "sandbox" / "corpus", "*.strace")
+    yield from windows(files_under(TESTS / "sandbox" / "corpus", "*.strace"), 6)
 
 
 def fuzz(data: bytes) -> None:

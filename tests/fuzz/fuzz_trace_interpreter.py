@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from fuzz_harness import TESTS, check, files_under, text
+from fuzz_harness import TESTS, check, files_under, text, windows
 
 from detonate.sandbox.trace_events import TraceInterpreter, TraceSummary
 
@@ -44,7 +44,9 @@ def _scratch_rootfs() -> Path:
 
 
 def seeds() -> Iterator[bytes]:
-    yield from files_under(TESTS / "sandbox" / "corpus", "*.strace")
+    traces = list(files_under(TESTS / "sandbox" / "corpus", "*.strace"))
+    yield from traces  # whole runs (cut at max_len): runc's set-up, then the entrypoint
+    yield from windows(iter(traces), 24)
 
 
 def fuzz(data: bytes) -> None:
