@@ -788,7 +788,7 @@ class TraceInterpreter:
             return
         fd_text, annotation = fd_annotation(a[0])
         if name == "close_range" and len(a) >= 2:
-            low, high = _int(a[0]), _int(a[1]) if a[1].strip().isdigit() else 1 << 31
+            low, high = _int(a[0]), _int(a[1]) if a[1].strip().isdecimal() else 1 << 31
             for fd in [fd for fd in {*proc.sockets, *proc.fds} if low <= fd <= high]:
                 if "CLOSE_RANGE_CLOEXEC" in r.raw_args:
                     proc.cloexec.add(fd)
@@ -958,7 +958,7 @@ def wait_timeout(call: str, args: tuple[str, ...] | list[str]) -> float | None:
     m = _TIMEVAL.match(text)
     if m is not None:
         return int(m[1]) + int(m[3]) / (1e9 if m[2] == "n" else 1e6)
-    if text.lstrip("-").isdigit() and call in ("poll", "epoll_wait", "epoll_pwait"):
+    if text.lstrip("-").isdecimal() and call in ("poll", "epoll_wait", "epoll_pwait"):
         ms = int(text)
         return ms / 1000 if ms >= 0 else None
     return None
@@ -1025,7 +1025,7 @@ def _from_socket_annotation(sock: str, remote: bool) -> tuple[str, str, int]:
     ends = m[1].split("->")
     end = ends[-1] if remote else ends[0]
     host, _, port = end.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not port.isdecimal():
         return "", "", 0  # "TCP:[187857]": an inode, the socket has no address yet
     family = "AF_INET6" if host.startswith("[") else "AF_INET"
     return family, host.strip("[]"), int(port)
@@ -1060,7 +1060,7 @@ Endpoint = tuple[str, int]
 def _socket_ends(inner: str) -> tuple[Endpoint | None, Endpoint | None]:
     def endpoint(text: str) -> Endpoint | None:
         host, _, port = text.rpartition(":")
-        return (host.strip("[]"), int(port)) if host and port.isdigit() else None
+        return (host.strip("[]"), int(port)) if host and port.isdecimal() else None
 
     local, arrow, remote = inner.partition("->")
     return endpoint(local), endpoint(remote) if arrow else None
