@@ -29,6 +29,7 @@ TARGETS = {
         Target("unpacker", "fuzz_unpacker", ("detonate", "tarfile", "gzip"), 16384),
         Target("image_manifest", "fuzz_image_manifest", _DETONATE, 8192),
         Target("image_user", "fuzz_image_user", _DETONATE, 2048),
+        Target("static_indicators", "fuzz_static_indicators", _DETONATE, 4096),
         Target("netsim_dns", "fuzz_netsim_dns", ("detonate", "dnslib"), 1024),
         Target("netsim_http", "fuzz_netsim_http", _DETONATE),
         Target("netsim_tls", "fuzz_netsim_tls", _DETONATE, 2048),
