@@ -49,27 +49,18 @@ class Outcome:
         return self.executions / self.seconds if self.seconds else 0.0
 
 
-def _write_seeds(target: Target, directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    for number, seed in enumerate(target.load().seeds()):
-        (directory / f"seed-{number:03d}").write_bytes(seed[: target.max_len])
-
-
 def _run_once(target: Target, runs: int, seconds: int, log: Path) -> tuple[int, list[str], int]:
     """One libFuzzer process: (executions, crash artifacts, exit code)."""
     corpus, seeds = WORK / "corpus" / target.name, WORK / "seeds" / target.name
     crashes = WORK / "crashes" / target.name
     for directory in (corpus, crashes):
         directory.mkdir(parents=True, exist_ok=True)
-    _write_seeds(target, seeds)
-    module = target.load()
+    driver = [sys.executable, str(FUZZ_DIR / "atheris_main.py"), target.name]
+    subprocess.run([*driver, "--write-seeds", str(seeds)], check=True, cwd=REPO_ROOT)
     command = [
-        sys.executable,
-        str(FUZZ_DIR / "atheris_main.py"),
-        target.name,
+        *driver,
         f"-runs={runs}",
         f"-max_len={target.max_len}",
-        f"-timeout={int(getattr(module, 'TIME_BOUND', 10))}",
         "-rss_limit_mb=2048",
         f"-artifact_prefix={crashes}/",
         "-print_final_stats=1",
@@ -78,7 +69,7 @@ def _run_once(target: Target, runs: int, seconds: int, log: Path) -> tuple[int, 
         str(seeds),
     ]
     if seconds:
-        command.insert(4, f"-max_total_time={seconds}")
+        command.insert(3, f"-max_total_time={seconds}")
     with log.open("w") as out:
         code = subprocess.run(
             command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT
