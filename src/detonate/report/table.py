@@ -117,9 +117,8 @@ def _iocs(report: Report) -> Table | None:
     for kind, values in rows:
         if values:
             shown = ", ".join(values[:8]) + (f" (+{len(values) - 8})" if len(values) > 8 else "")
-            table.add_row(
-                kind, Text(_printable(shown))
-            )  # a str would be read as markup: "[/]" raises
+            # Text, not str: rich reads a str as markup, and "[/]" in a pool URL raises
+            table.add_row(kind, Text(_printable(shown)))
     return table
 
 
