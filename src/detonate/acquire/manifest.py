@@ -38,7 +38,7 @@ def sha256_digest(data: bytes) -> str:
 def parse_json(data: bytes, what: str) -> dict[str, Any]:
     try:
         document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: "[[[[…"
         raise UnsupportedMediaType(f"{what} is not JSON: {error}", "this is not an image") from None
     if not isinstance(document, dict):
         raise UnsupportedMediaType(f"{what} is not a JSON object", "this is not an image")
@@ -61,22 +61,61 @@ def is_index(document: dict[str, Any]) -> bool:
     return media_type(document) in INDEX_TYPES
 
 
+def _malformed(what: str) -> UnsupportedMediaType:
+    return UnsupportedMediaType(f"{what} is malformed", "the image is malformed or not an image")
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    """`value` when it is a JSON object; None and {} are empty, anything else malformed."""
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise _malformed(what)
+    return value
+
+
+def _array(value: Any, what: str) -> list[Any]:
+    if not value:
+        return []
+    if not isinstance(value, list):
+        raise _malformed(what)
+    return value
+
+
+def _strings(value: Any, what: str) -> tuple[str, ...]:
+    items = _array(value, what)
+    if not all(isinstance(item, str) for item in items):
+        raise _malformed(what)
+    return tuple(items)
+
+
+def _entries(index: dict[str, Any]) -> list[dict[str, Any]]:
+    """The index's descriptors, each with a string digest."""
+    entries = [_object(e, "an image index entry") for e in _array(index.get("manifests"), "index")]
+    if not all(isinstance(entry.get("digest"), str) for entry in entries):
+        raise _malformed("an image index entry's digest")
+    return entries
+
+
+def _platform_of(entry: dict[str, Any]) -> dict[str, Any]:
+    return _object(entry.get("platform"), "an image index entry's platform")
+
+
 def platforms_of(index: dict[str, Any]) -> list[Platform]:
     found = []
-    for entry in index.get("manifests", []):
-        platform = entry.get("platform") or {}
-        if platform.get("os") and platform.get("architecture"):
-            found.append(
-                Platform(platform["os"], platform["architecture"], platform.get("variant", ""))
-            )
+    for entry in _entries(index):
+        platform = _platform_of(entry)
+        os, arch, variant = (platform.get(k) for k in ("os", "architecture", "variant"))
+        if os and arch and isinstance(os, str) and isinstance(arch, str):
+            found.append(Platform(os, arch, variant if isinstance(variant, str) else ""))
     return found
 
 
 def select_platform(index: dict[str, Any], wanted: Platform) -> str:
     """The digest of the index entry for `wanted`. A missing variant matches any, as docker
     does (arm64 means arm64/v8)."""
-    for entry in index.get("manifests", []):
-        platform = entry.get("platform") or {}
+    for entry in _entries(index):
+        platform = _platform_of(entry)
         if (
             platform.get("os") == wanted.os
             and platform.get("architecture") == wanted.architecture
@@ -111,46 +150,60 @@ def check_image_manifest(manifest: dict[str, Any], what: str) -> None:
             f"{what} has media type {kind or 'none'!r}, not an image manifest",
             "detonate reads OCI and Docker v2 image manifests",
         )
-    config_type = manifest.get("config", {}).get("mediaType", "")
+    config = _object(manifest.get("config"), f"the config descriptor of {what}")
+    config_type = config.get("mediaType", "")
     if config_type not in CONFIG_TYPES:
         raise UnsupportedMediaType(
             f"{what} is not a container image: its config has media type {config_type!r}",
             "this looks like an OCI artifact (a Helm chart, a signature, …), not an image",
         )
-    for layer in manifest.get("layers", []):
+    layers = [
+        _object(layer, f"a layer of {what}") for layer in _array(manifest.get("layers"), what)
+    ]
+    for layer in layers:
         if layer.get("mediaType") not in LAYER_TYPES:
             raise UnsupportedMediaType(
                 f"{what} has a layer of media type {layer.get('mediaType')!r}",
                 "detonate reads tar and tar+gzip layers (not zstd or foreign blobs)",
             )
+    # what acquire reads without looking again: each descriptor's digest and size
+    for descriptor in (config, *layers):
+        size = descriptor.get("size")
+        if not isinstance(descriptor.get("digest"), str) or type(size) is not int or size < 0:
+            raise _malformed(f"a descriptor of {what} (digest and size)")
 
 
 def image_config(config: dict[str, Any]) -> ImageConfig:
     """The OCI/Docker config JSON → ImageConfig. Example of the part read:
     {"config": {"Entrypoint": ["/bin/sh"], "Healthcheck": {"Test": ["CMD", "true"]}},
      "history": [{"created_by": "RUN …", "empty_layer": true}], "rootfs": {"diff_ids": […]}}"""
-    runtime = config.get("config") or {}
+    runtime = _object(config.get("config"), "the image config's config")
     history = tuple(
         HistoryEntry(
             created_by=str(entry.get("created_by", "")),
             empty_layer=bool(entry.get("empty_layer", False)),
             comment=str(entry.get("comment", "")),
         )
-        for entry in config.get("history") or []
+        for entry in (
+            _object(e, "a history entry") for e in _array(config.get("history"), "history")
+        )
     )
-    healthcheck = (runtime.get("Healthcheck") or {}).get("Test") or []
+    healthcheck = _object(runtime.get("Healthcheck"), "Healthcheck").get("Test")
+    labels = _object(runtime.get("Labels"), "Labels")
+    if not all(isinstance(value, str) for value in labels.values()):
+        raise _malformed("the image config's Labels")
     return ImageConfig(
-        entrypoint=tuple(runtime.get("Entrypoint") or ()),
-        cmd=tuple(runtime.get("Cmd") or ()),
-        env=tuple(runtime.get("Env") or ()),
+        entrypoint=_strings(runtime.get("Entrypoint"), "Entrypoint"),
+        cmd=_strings(runtime.get("Cmd"), "Cmd"),
+        env=_strings(runtime.get("Env"), "Env"),
         user=str(runtime.get("User") or ""),
         working_dir=str(runtime.get("WorkingDir") or ""),
-        exposed_ports=tuple(sorted(runtime.get("ExposedPorts") or {})),
-        labels=tuple(sorted((runtime.get("Labels") or {}).items())),
-        healthcheck=tuple(healthcheck),
+        exposed_ports=tuple(sorted(_object(runtime.get("ExposedPorts"), "ExposedPorts"))),
+        labels=tuple(sorted(labels.items())),
+        healthcheck=_strings(healthcheck, "Healthcheck"),
         stop_signal=str(runtime.get("StopSignal") or ""),
         history=history,
-        diff_ids=tuple((config.get("rootfs") or {}).get("diff_ids") or ()),
+        diff_ids=_strings(_object(config.get("rootfs"), "rootfs").get("diff_ids"), "diff_ids"),
     )
 
 

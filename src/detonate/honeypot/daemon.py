@@ -596,7 +596,7 @@ def _flag(query: dict[str, list[str]], key: str) -> bool:
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         value = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: "[[[[…"
         raise BadRequest(f"invalid JSON: {error}") from None
     if not isinstance(value, dict):
         raise BadRequest("invalid JSON: the body must be an object")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
 
 from detonate.honeypot import deployments
 from detonate.honeypot.daemon import (
@@ -39,6 +39,7 @@ from detonate.honeypot.daemon import (
 )
 from detonate.honeypot.geo import country_of
 from detonate.honeypot.records import RecordedRequest, SessionBook
+from detonate.sandbox.netsim.http import split_target
 from detonate.sandbox.netsim.stream import Closed, Stream
 from detonate.store import Store
 
@@ -232,8 +233,8 @@ class Honeypot:
         except _Refused as refused:
             await stream.send(_head(refused.status, _error_body(refused.message), close=True))
             return False
-        version, path = split_version(urlsplit(request.target).path)
-        query = parse_qs(urlsplit(request.target).query, keep_blank_values=True)
+        version, path = split_version(split_target(request.target).path)
+        query = parse_qs(split_target(request.target).query, keep_blank_values=True)
         now = time.monotonic()
         if now - source.last_seen > self.settings.session_window_seconds:
             source.daemon = FakeDaemon()  # the state belongs to the session, as its records do
@@ -347,7 +348,7 @@ class Honeypot:
             body, encoding = kept.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             body, encoding = base64.b64encode(kept).decode(), "base64"
-        target = urlsplit(request.target)
+        target = split_target(request.target)
         recorded = RecordedRequest(
             at=at,
             source_port=port,

@@ -222,7 +222,8 @@ def _acting_program(process: tuple[str, ...], entrypoint: tuple[str, ...]) -> st
 
 def _relative_uri(path: str) -> str:
     # "/etc/cron.d/x y" -> "etc/cron.d/x%20y": relative to IMAGEROOT, a valid uri-reference.
-    return quote(path.lstrip("/"), safe="/")
+    # A name that is not UTF-8 holds lone surrogates (tarfile's surrogateescape): its own bytes.
+    return quote(path.lstrip("/"), safe="/", errors="surrogateescape")
 
 
 def _evidence_properties(item: Evidence) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -25,11 +27,22 @@ SEVERITY_STYLE = {
     Severity.INFO: "dim",
 }
 MAX_EVIDENCE_CHARS = 90
+# C0 controls but newline, DEL, C1 controls: what a terminal would act on
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """Sample-controlled text as the terminal may show it: control characters (an ESC that
+    retitles the window or moves the cursor, BEL, CR) and lone surrogates (undecodable bytes,
+    which a UTF-8 stdout refuses) become visible escapes: "\\x1b", "\\udcff"."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
 
 
 def _clip(text: str) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= MAX_EVIDENCE_CHARS else text[: MAX_EVIDENCE_CHARS - 1] + "…"
+    text = text if len(text) <= MAX_EVIDENCE_CHARS else text[: MAX_EVIDENCE_CHARS - 1] + "…"
+    return _printable(text)
 
 
 def _headline(report: Report) -> Panel:
@@ -40,12 +53,13 @@ def _headline(report: Report) -> Panel:
     if report.suppressed:
         lines.append(f" ({len(report.suppressed)} suppressed)")
     lines.append("\n")
-    lines.append(f"image     {image.reference}\n")
+    lines.append(f"image     {_printable(image.reference)}\n")
     if image.digest:
-        lines.append(f"digest    {image.digest}\n")
-        lines.append(f"platform  {image.platform}   layers {image.layers}   files {image.files}\n")
+        lines.append(f"digest    {_printable(image.digest)}\n")
+        platform = _printable(image.platform)
+        lines.append(f"platform  {platform}   layers {image.layers}   files {image.files}\n")
     run = report.run
-    lines.append(f"run       {run.status}" + (f" ({run.reason})" if run.reason else ""))
+    lines.append(f"run       {run.status}" + (f" ({_printable(run.reason)})" if run.reason else ""))
     if run.status != "not-run":
         lines.append(
             f" in {run.duration_seconds:.1f} s, {run.events} events, "
@@ -57,9 +71,10 @@ def _headline(report: Report) -> Panel:
             phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run.phase_seconds)
             lines.append(f"\nsandbox   {phases}")
     if report.error:
-        lines.append(f"\nerror     [{report.error.stage}] {report.error.message}", style="magenta")
+        message = _printable(report.error.message)
+        lines.append(f"\nerror     [{report.error.stage}] {message}", style="magenta")
         if report.error.hint:
-            lines.append(f"\nhint      {report.error.hint}")
+            lines.append(f"\nhint      {_printable(report.error.hint)}")
     return Panel(lines, title="detonate", expand=False)
 
 
@@ -80,8 +95,9 @@ def _findings(report: Report) -> Table:
         more = len(finding.evidence) - 1
         table.add_row(
             Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity]),
-            Text(finding.title) + Text(f"\n{finding.rule_id} · {finding.category.value}", "dim"),
-            finding.technique + ("\n[dim]runtime[/dim]" if finding.runtime_only else ""),
+            Text(_printable(finding.title))
+            + Text(f"\n{finding.rule_id} · {finding.category.value}", "dim"),
+            Text(finding.technique) + Text("\nruntime" if finding.runtime_only else "", "dim"),
             Text(_clip(evidence)) + Text(f" (+{more} more)" if more > 0 else "", "dim"),
         )
     return table
@@ -104,7 +120,8 @@ def _iocs(report: Report) -> Table | None:
     for kind, values in rows:
         if values:
             shown = ", ".join(values[:8]) + (f" (+{len(values) - 8})" if len(values) > 8 else "")
-            table.add_row(kind, shown)
+            # Text, not str: rich reads a str as markup, and "[/]" in a pool URL raises
+            table.add_row(kind, Text(_printable(shown)))
     return table
 
 

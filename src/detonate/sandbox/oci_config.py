@@ -104,13 +104,13 @@ def resolve_user(user: str, rootfs: Path) -> tuple[int, int, str]:
     symlinks out of the rootfs).
     """
     name, _, group = user.partition(":")
-    passwd = _read_table(rootfs, "etc/passwd")
+    passwd = _read_table(rootfs, "etc/passwd", columns=4)  # name:x:uid:gid[:gecos:home:shell]
     uid, gid, home = 0, 0, "/root"
     if name:
         row = next((r for r in passwd if name in (r[0], r[2])), None)
         if row is not None:
             uid, gid, home = _int(row[2]), _int(row[3]), row[5] if len(row) > 5 else "/"
-        elif name.isdigit():
+        elif name.isdecimal():  # not isdigit(): int() refuses "²"
             uid, gid, home = int(name), int(name), "/"
         else:
             raise SandboxError(
@@ -118,10 +118,11 @@ def resolve_user(user: str, rootfs: Path) -> tuple[int, int, str]:
                 hint="pass --entrypoint/--cmd with a user that exists, or fix the image",
             )
     if group:
-        row = next((r for r in _read_table(rootfs, "etc/group") if group in (r[0], r[2])), None)
+        table = _read_table(rootfs, "etc/group", columns=3)  # name:x:gid[:members]
+        row = next((r for r in table if group in (r[0], r[2])), None)
         if row is not None:
             gid = _int(row[2])
-        elif group.isdigit():
+        elif group.isdecimal():
             gid = int(group)
         else:
             raise SandboxError(f"the image's group {group!r} is not in its /etc/group")
@@ -130,7 +131,8 @@ def resolve_user(user: str, rootfs: Path) -> tuple[int, int, str]:
     return uid, gid, home
 
 
-def _read_table(rootfs: Path, relative: str) -> list[list[str]]:
+def _read_table(rootfs: Path, relative: str, columns: int) -> list[list[str]]:
+    """The rows of a passwd-style file that have at least `columns` fields."""
     path = rootfs
     for part in relative.split("/"):
         path = path / part
@@ -140,11 +142,12 @@ def _read_table(rootfs: Path, relative: str) -> list[list[str]]:
         text = path.read_text(errors="replace")
     except OSError:
         return []
-    return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
+    rows = [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
+    return [row for row in rows if len(row) >= columns]
 
 
 def _int(text: str) -> int:
-    return int(text) if text.isdigit() else 0
+    return int(text) if text.isdecimal() else 0
 
 
 def runtime_config(

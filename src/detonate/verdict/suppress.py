@@ -92,7 +92,7 @@ def load_suppressions(path: Path) -> tuple[Suppression, ...]:
 def parse_suppressions(text: str, origin: str) -> tuple[Suppression, ...]:
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):  # RecursionError: "[[[[…" nested too deep
         data = None
     if isinstance(data, dict) and "suppress" in data:
         return _from_yaml(data["suppress"], origin)

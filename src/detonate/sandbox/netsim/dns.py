@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 
-from dnslib import QTYPE, RCODE, RR, A, DNSError, DNSRecord
+from dnslib import QTYPE, RCODE, RR, A, DNSError, DNSLabel, DNSRecord
+from dnslib.label import DNSLabelError
 
 from detonate.sandbox.netsim.names import NameBook
 from detonate.sandbox.netsim.recorder import Flow, Recorder
@@ -48,9 +49,9 @@ class Resolver:
         """The reply to one DNS message, or None for bytes that are not a query."""
         try:
             request = DNSRecord.parse(query)
-        except (DNSError, ValueError, IndexError):
+        except (DNSError, DNSLabelError, ValueError, IndexError):
             return None
-        if not request.questions:
+        if not request.questions or not _packable(request.q.qname):
             return None
         reply = request.reply()
         question = request.q
@@ -81,6 +82,12 @@ class Resolver:
         )
         packed: bytes = reply.pack()
         return packed
+
+
+def _packable(name: DNSLabel) -> bool:
+    """dnslib reads labels over 63 bytes (and names over 253) but refuses to write them back
+    into the reply; no resolver answers such a name anyway."""
+    return len(name) <= 253 and all(len(label) <= 63 for label in name.label)
 
 
 class DnsDatagrams(asyncio.DatagramProtocol):

@@ -10,9 +10,15 @@ import json
 import re
 import secrets
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
-from detonate.sandbox.netsim.http import MAX_REQUESTS, Request, read_request, response
+from detonate.sandbox.netsim.http import (
+    MAX_REQUESTS,
+    Request,
+    read_request,
+    response,
+    split_target,
+)
 from detonate.sandbox.netsim.recorder import Flow, Recorder, preview
 from detonate.sandbox.netsim.stream import Stream
 
@@ -53,7 +59,7 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
 
 
 def looks_like_docker(target: str) -> bool:
-    path = urlsplit(target).path
+    path = split_target(target).path
     return bool(VERSIONED.match(path)) or path == "/_ping"
 
 
@@ -153,16 +159,20 @@ def _container_fields(body: bytes) -> dict[str, Any]:
     """image, cmd, privileged and binds from a /containers/create or /exec body."""
     try:
         spec = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # "[[[[…": nested past the decoder's depth
         return {}
     if not isinstance(spec, dict):
         return {}
     host: dict[str, Any] = spec["HostConfig"] if isinstance(spec.get("HostConfig"), dict) else {}
-    cmd = [*(spec.get("Entrypoint") or []), *(spec.get("Cmd") or [])]
+    cmd = [*_list(spec.get("Entrypoint")), *_list(spec.get("Cmd"))]
     if isinstance(spec.get("Cmd"), str):
         cmd = [spec["Cmd"]]
-    binds = host.get("Binds") or []
-    mounts = [m.get("Source", "") + ":" + m.get("Target", "") for m in host.get("Mounts") or []]
+    binds = _list(host.get("Binds"))
+    mounts = [
+        f"{m.get('Source', '')}:{m.get('Target', '')}"
+        for m in _list(host.get("Mounts"))
+        if isinstance(m, dict)
+    ]
     return {
         "image": str(spec.get("Image") or ""),
         "cmd": [str(part) for part in cmd][:64],
@@ -171,8 +181,13 @@ def _container_fields(body: bytes) -> dict[str, Any]:
     }
 
 
+def _list(value: Any) -> list[Any]:
+    """A field the engine takes as an array; anything else a scanner sends counts as none."""
+    return value if isinstance(value, list) else []
+
+
 def record_call(recorder: Recorder, flow: Flow, request: Request, record_bytes: int) -> str:
-    url = urlsplit(request.target)
+    url = split_target(request.target)
     versioned = VERSIONED.match(url.path)
     path = versioned.group(1) if versioned else url.path
     operation = operation_of(request.method, path)
@@ -205,7 +220,7 @@ async def serve_docker(stream: Stream, flow: Flow, recorder: Recorder, record_by
         request = await read_request(stream, record_bytes)
         operation = record_call(recorder, flow, request, record_bytes)
         status, reason, body, content_type = _answer(
-            operation, parse_qs(urlsplit(request.target).query)
+            operation, parse_qs(split_target(request.target).query)
         )
         extra = (
             ("Api-Version", API_VERSION),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from detonate.sandbox.netsim import payloads
 from detonate.sandbox.netsim.recorder import Flow, Recorder, preview
@@ -18,6 +19,16 @@ MAX_HEADERS_RECORDED = 64
 
 def looks_like_http(data: bytes) -> bool:
     return data.startswith(METHODS)
+
+
+def split_target(target: str) -> SplitResult:
+    """A request-target's path and query. urlsplit refuses some ("//[x/…": an IPv6 host that
+    never closes); those are read as a plain path, as an HTTP server reads a request-target."""
+    try:
+        return urlsplit(target)
+    except ValueError:
+        path, _, query = target.partition("?")
+        return SplitResult("", "", path.partition("#")[0], query.partition("#")[0], "")
 
 
 @dataclass

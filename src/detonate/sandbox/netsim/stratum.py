@@ -84,7 +84,7 @@ class Pool:
     async def _handle(self, line: bytes) -> None:
         try:
             message = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # "[[[[…": nested past the decoder's depth
             return
         if not isinstance(message, dict):
             return

@@ -77,7 +77,7 @@ class ProgramResolver:
 def _shebang(host_path: Path) -> str:
     try:
         fd = os.open(host_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the path (strace wrote "\0")
         return ""
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -97,7 +97,7 @@ def _shebang(host_path: Path) -> str:
 def _file_sha256(host_path: Path) -> str:
     try:
         fd = os.open(host_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the path (strace wrote "\0")
         return ""
     try:
         info = os.fstat(fd)

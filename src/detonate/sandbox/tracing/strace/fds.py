@@ -178,7 +178,7 @@ class FdTable:
     def close_range(self, r: Syscall) -> None:
         """close_range(3, 4294967295, CLOSE_RANGE_CLOEXEC) = 0"""
         a = r.args
-        low, high = int_arg(a[0]), int_arg(a[1]) if a[1].strip().isdigit() else 1 << 31
+        low, high = int_arg(a[0]), int_arg(a[1]) if a[1].strip().isdecimal() else 1 << 31
         for fd in [fd for fd in {*self.sockets, *self.paths} if low <= fd <= high]:
             if "CLOSE_RANGE_CLOEXEC" in r.raw_args:
                 self.cloexec.add(fd)
@@ -243,7 +243,7 @@ def from_socket_annotation(sock: str, remote: bool) -> tuple[str, str, int]:
     ends = m[1].split("->")
     end = ends[-1] if remote else ends[0]
     host, _, port = end.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not port.isdecimal():
         return "", "", 0  # "TCP:[187857]": an inode, the socket has no address yet
     family = "AF_INET6" if host.startswith("[") else "AF_INET"
     return family, host.strip("[]"), int(port)
@@ -278,7 +278,7 @@ Endpoint = tuple[str, int]
 def socket_ends(inner: str) -> tuple[Endpoint | None, Endpoint | None]:
     def endpoint(text: str) -> Endpoint | None:
         host, _, port = text.rpartition(":")
-        return (host.strip("[]"), int(port)) if host and port.isdigit() else None
+        return (host.strip("[]"), int(port)) if host and port.isdecimal() else None
 
     local, arrow, remote = inner.partition("->")
     return endpoint(local), endpoint(remote) if arrow else None

@@ -704,7 +704,7 @@ def wait_timeout(call: str, args: tuple[str, ...] | list[str]) -> float | None:
     m = _TIMEVAL.match(text)
     if m is not None:
         return int(m[1]) + int(m[3]) / (1e9 if m[2] == "n" else 1e6)
-    if text.lstrip("-").isdigit() and call in ("poll", "epoll_wait", "epoll_pwait"):
+    if text.lstrip("-").isdecimal() and call in ("poll", "epoll_wait", "epoll_pwait"):
         ms = int(text)
         return ms / 1000 if ms >= 0 else None
     return None

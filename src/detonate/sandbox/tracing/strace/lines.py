@@ -160,7 +160,7 @@ def _parse_body(pid: int, ts: float, body: str) -> Record | None:
     if result[4]:
         annotation = annotation[:-1] + " " + DELETED + ">"
     errno, tail = result[5] or "", result[6]
-    ret = None if ret_text == "?" else int(ret_text, 0)
+    ret = None if ret_text == "?" else int(ret_text, 16 if ret_text.startswith("0x") else 10)
     return Syscall(
         pid=pid,
         ts=ts,
@@ -244,6 +244,8 @@ def split_args(text: str) -> list[str]:
     return args
 
 
+_HEX = "0123456789abcdefABCDEF"
+_OCTAL = "01234567"
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "v": "\v", "f": "\f", '"': '"', "\\": "\\"}
 
 
@@ -261,21 +263,22 @@ def unquote(text: str) -> str:
         c = body[i]
         if c == "\\" and i + 1 < len(body):
             n = body[i + 1]
-            if n == "x" and i + 3 < len(body) + 1:
-                out.append(int(body[i + 2 : i + 4], 16))
+            digits = body[i + 2 : i + 4]
+            if n == "x" and len(digits) == 2 and all(d in _HEX for d in digits):
+                out.append(int(digits, 16))
                 i += 4
                 continue
-            if n.isdigit():
+            if n in _OCTAL:
                 j = i + 1
-                while j < len(body) and j < i + 4 and body[j] in "01234567":
+                while j < len(body) and j < i + 4 and body[j] in _OCTAL:
                     j += 1
                 out.append(int(body[i + 1 : j], 8) & 0xFF)
                 i = j
                 continue
-            out.extend(_ESCAPES.get(n, n).encode())
+            out.extend(_ESCAPES.get(n, n).encode("utf-8", "surrogateescape"))
             i += 2
             continue
-        out.extend(c.encode())
+        out.extend(c.encode("utf-8", "surrogateescape"))  # a raw byte the trace file held
         i += 1
     return out.decode("utf-8", "backslashreplace")  # never a lone surrogate in a report
 
