@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -70,10 +71,20 @@ def _run_once(target: Target, runs: int, seconds: int, log: Path) -> tuple[int, 
     ]
     if seconds:
         command.insert(3, f"-max_total_time={seconds}")
-    with log.open("w") as out:
-        code = subprocess.run(
-            command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT
-        ).returncode
+    # libFuzzer ends the process without atexit: the targets' scratch dirs go here, removed after
+    scratch = WORK / "tmp" / target.name
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        with log.open("w") as out:
+            code = subprocess.run(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=REPO_ROOT,
+                env={**os.environ, "TMPDIR": str(scratch)},
+            ).returncode
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     text = log.read_text(errors="replace")
     found = _UNITS.findall(text) or _DONE.findall(text) or _PROGRESS.findall(text) or ["0"]
     return int(found[-1]), _ARTIFACT.findall(text), code

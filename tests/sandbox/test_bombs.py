@@ -17,6 +17,7 @@ from detonate.model.filesystem import Rootfs
 from detonate.model.options import MiB
 from detonate.model.runtime import EndReason, RunResult
 from detonate.sandbox import run as sandbox_run
+from detonate.sandbox.tracing.strace import tracer as strace_tracer
 
 from . import scenarios
 from .busybox_image import FAST, PROGRESS, image_running
@@ -67,7 +68,7 @@ def test_trace_flood_ends_the_run_at_the_trace_cap(
     standin_rootfs: Rootfs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The real cap is 512 MiB; the mechanism is the same at 8.
-    monkeypatch.setattr(sandbox_run, "TRACE_CAP_BYTES", 8 * MiB)
+    monkeypatch.setattr(strace_tracer, "TRACE_CAP_BYTES", 8 * MiB)
     result = run(
         standin_rootfs, tmp_path, "/bin/sh", "-c", scenarios.TRACE_FLOOD, timeout_seconds=60
     )

@@ -46,9 +46,9 @@ class StraceTracer:
 
     name = "strace"
 
-    def __init__(self, run_dir: Path, cap_bytes: int = TRACE_CAP_BYTES) -> None:
+    def __init__(self, run_dir: Path, cap_bytes: int | None = None) -> None:
         self.trace_file = run_dir / TRACE_FILE
-        self.cap_bytes = cap_bytes
+        self.cap_bytes = TRACE_CAP_BYTES if cap_bytes is None else cap_bytes  # read per run
         self._proc: subprocess.Popen[bytes] | None = None
         self._init_pid = 0
         self._init_fds: dict[int, str] = {}
