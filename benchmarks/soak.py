@@ -38,9 +38,9 @@ scan ended in an error or without a sandbox run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +52,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from detonate.factory import FileSpec, ImageSpec, LayerSpec, busybox_layer, write_oci_archive
 from detonate.factory.build import build_sample
@@ -63,6 +64,7 @@ REPO = Path(__file__).resolve().parents[1]
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
 MiB = 1 << 20
+SANDBOX = SandboxOptions(timeout_seconds=30, idle_seconds=2)
 
 # A little file and network activity against the simulated internet, then exit.
 ACTIVE = (
@@ -90,7 +92,8 @@ class ContainerIds:
     """The container ids of this process's runs, learnt from the sandbox's state files (saved
     before anything of the run exists, removed after all of it is gone)."""
 
-    def __init__(self, state_dir: Path = DEFAULT_STATE_DIR) -> None:
+    def __init__(self, owner_pid: int, state_dir: Path = DEFAULT_STATE_DIR) -> None:
+        self.owner_pid = owner_pid
         self.ids: set[str] = set()
         self._runs = state_dir / "runs"
         self._stop = threading.Event()
@@ -115,7 +118,7 @@ class ContainerIds:
                 state = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue
-            if state.get("owner_pid") == os.getpid():
+            if state.get("owner_pid") == self.owner_pid:
                 self.ids.add(str(state["container_id"]))
 
 
@@ -130,10 +133,8 @@ def _tree_size(top: Path) -> tuple[int, int]:
             continue
         entries, size = entries + 1, size + info.st_blocks * 512
         if path.is_dir() and not path.is_symlink():
-            try:
+            with contextlib.suppress(OSError):
                 stack.extend(path.iterdir())
-            except OSError:
-                pass
     return entries, size
 
 
@@ -191,14 +192,16 @@ def _lsns_net() -> int:
     return len(set(listed.stdout.split()))
 
 
-@dataclass
 class Counters:
-    """What the soak watches: `ours` are judged; `host` is the shared machine's, shown only."""
+    """What the soak watches in the analyser `pid` (this process, or `detonate serve`): `ours`
+    are judged; `host` is the shared machine's, shown only."""
 
-    owner: str = field(default_factory=lambda: f"{os.getpid()}-{process_start_time(os.getpid())}-")
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.owner = f"{pid}-{process_start_time(pid)}-"  # in its netns and temp dir names
 
     def sample(self, ids: set[str], cache: Path) -> dict[str, float]:
-        pid = os.getpid()
+        pid = self.pid
         ours: dict[str, float] = {}
         ours["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
         rss_pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
@@ -208,9 +211,7 @@ class Counters:
         ours["mounts"] = sum(1 for line in mountinfo if any(m in line for m in marks))
         netns = _netns_names()
         ours["netns"] = sum(1 for n in netns if n.startswith("detonate-sim-" + self.owner))
-        ours["cgroups"] = sum(
-            1 for c in CONTROLLERS for i in ids if (CGROUP_ROOT / c / i).exists()
-        )
+        ours["cgroups"] = sum(1 for c in CONTROLLERS for i in ids if (CGROUP_ROOT / c / i).exists())
         procs = _descendants(pid)
         for name in ("runc", "strace", "tcpdump"):
             ours[f"procs_{name}"] = procs.count(name)
@@ -256,29 +257,55 @@ def slope_per_100(points: list[tuple[int, float]]) -> float:
     return 100 * sum((x - mx) * (y - my) for x, y in points) / var if var else 0.0
 
 
+class Target(Protocol):
+    pid: int  # the long-running analyser watched
+    cache_dir: Path
+
+    def scan(self, index: int) -> str | None:
+        """Run scan number `index` to its end; why it failed, or None."""
+
+    def shown(self) -> dict[str, float]:
+        """Counters of this target that are shown, not judged."""
+
+
+class InProcess:
+    """`pipeline.scan` in this process, on the caller's thread."""
+
+    def __init__(self, refs: list[str], options: ScanOptions) -> None:
+        self.pid, self.cache_dir = os.getpid(), options.cache_dir
+        self.refs, self.options = refs, options
+
+    def scan(self, index: int) -> str | None:
+        ref = self.refs[index % len(self.refs)]
+        report = scan(ref, self.options)
+        if report.error or report.run is None:
+            return f"{ref}: {report.error.message if report.error else 'no sandbox run'}"
+        return None
+
+    def shown(self) -> dict[str, float]:
+        return {}
+
+
 @dataclass
 class Soak:
-    work: Path
-    refs: list[str]
-    options: ScanOptions
+    target: Target
     samples: list[tuple[str, int, dict[str, float]]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     done: int = 0
-    counters: Counters = field(default_factory=Counters)
     fds: list[Counter[str]] = field(default_factory=list)  # by kind, at each sample
+    container_ids: int = 0  # sandbox runs seen
 
     def one(self, index: int, ids: ContainerIds) -> None:
-        ref = self.refs[index % len(self.refs)]
-        report = scan(ref, self.options)
+        error = self.target.scan(index)
         ids.poll()
-        if report.error or report.run is None:
-            reason = report.error.message if report.error else "no sandbox run"
-            self.errors.append(f"scan {index} ({ref}): {reason}")
+        if error:
+            self.errors.append(f"scan {index}: {error}")
 
     def sample(self, label: str, ids: ContainerIds) -> None:
         ids.poll()
-        values = self.counters.sample(ids.ids, self.options.cache_dir)
-        self.fds.append(fd_kinds(os.getpid()))
+        values = Counters(self.target.pid).sample(ids.ids, self.target.cache_dir)
+        values.update(self.target.shown())
+        self.fds.append(fd_kinds(self.target.pid))
         self.samples.append((label, self.done, values))
         fields = " ".join(
             f"{k}={v:.0f}" for k, v in values.items() if k in ("fds", "rss_mib", "procs_all")
@@ -286,7 +313,7 @@ class Soak:
         print(f"  [{label}] scans={self.done} {fields}", flush=True)
 
     def run(self, scans: int, every: int, parallel: int, rounds: int, warmup: int) -> None:
-        with ContainerIds() as ids:
+        with ContainerIds(self.target.pid) as ids:
             self.sample("before", ids)
             for index in range(scans):
                 started = time.monotonic()
@@ -358,24 +385,27 @@ class Soak:
         return grew
 
 
-def soak(
-    work: Path, scans: int, parallel: int, rounds: int, every: int, warmup: int
-) -> tuple[list[str], list[str]]:
-    """Run the soak in `work`; (counters that grew, scan errors)."""
-    refs = build_images(work / "images")
-    options = ScanOptions(
-        cache_dir=work / "cache",
-        sandbox=SandboxOptions(timeout_seconds=30, idle_seconds=2),
-    )
-    print(f"images: {', '.join(Path(r).name for r in refs)}", flush=True)
-    runner = Soak(work, refs, options)
+def soak(target: Target, args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """Run the soak against `target`; (counters that grew, scan errors)."""
+    scans, parallel, rounds, every, warmup = (
+        args.scans, args.parallel, args.rounds, args.every, args.warmup
+    )  # fmt: skip
+    runner = Soak(target)
     started = time.monotonic()
     runner.run(scans, every, parallel, rounds, warmup)
     took = time.monotonic() - started
     print(f"\n{runner.done} scans in {took:.0f} s, {runner.container_ids} sandbox runs seen")
     grew = runner.judge()
-    print(f"cache (bounded by cache_max_bytes, not judged): {runner.samples[-1][2]['cache_mib']:.1f} MiB")
+    cache_mib = runner.samples[-1][2]["cache_mib"]
+    print(f"cache (bounded by cache_max_bytes, not judged): {cache_mib:.1f} MiB")
     return grew, runner.errors
+
+
+def in_process(work: Path, args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    refs = build_images(work / "images")
+    print(f"images: {', '.join(Path(r).name for r in refs)}", flush=True)
+    options = ScanOptions(cache_dir=work / "cache", sandbox=SANDBOX)
+    return soak(InProcess(refs, options), args)
 
 
 def main() -> None:
@@ -387,6 +417,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="scans before the baseline")
     parser.add_argument("--quick", action="store_true", help="5 in a row, 2 rounds of 2")
     parser.add_argument("--work", type=Path, help="default: a new temp dir, removed after")
+    parser.add_argument(
+        "--serve", action="store_true", help="scan through `detonate serve` (HTTPS, token)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.scans, args.parallel, args.rounds, args.every, args.warmup = 5, 2, 2, 1, 2
@@ -395,7 +428,12 @@ def main() -> None:
     print("load average before:", " ".join(f"{x:.1f}" for x in os.getloadavg()), flush=True)
     work = args.work or Path(tempfile.mkdtemp(prefix="soak-"))
     try:
-        grew, errors = soak(work, args.scans, args.parallel, args.rounds, args.every, args.warmup)
+        if args.serve:
+            from soak_serve import served  # benchmarks/: a registry, a service, their images
+
+            grew, errors = served(work, args, soak)
+        else:
+            grew, errors = in_process(work, args)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
