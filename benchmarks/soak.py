@@ -1,28 +1,30 @@
 """Issue 14's soak: many full scans in one long-running process leave nothing behind.
 
-    sudo nice -n 10 .venv/bin/python benchmarks/soak.py --scans 200 --parallel 8 --rounds 3
-    sudo .venv/bin/python benchmarks/soak.py --quick        # 5 in a row, 2 rounds of 2
+    sudo nice -n 10 .venv/bin/python benchmarks/soak.py --scans 200 --parallel 8 --rounds 6
+    sudo nice -n 10 .venv/bin/python benchmarks/soak.py --serve --scans 200 --parallel 8 --rounds 6
+    sudo .venv/bin/python benchmarks/soak.py --quick [--serve]   # 5 in a row, 2 rounds of 2
 
 Builds small harmless images with the project's factory (busybox writing a file and fetching
 from the simulated internet, a busybox one that only reads, and samples/delayed-dropper when a
-C compiler is there), then, in this one process, runs `--scans` full scans in a row through
-`pipeline.scan` (static + sandbox + simulated internet), then `--rounds` rounds of `--parallel`
-scans at once on worker threads, as `detonate serve`'s workers run them. This process is the
-long-running analyser whose memory and fds are watched (the serve variant, over HTTPS, needs a
-registry holding a distinct image per scan since the service answers a repeated digest from its
-store; not done here).
+C compiler is there), then runs `--scans` full scans in a row (static + sandbox + simulated
+internet), then `--rounds` rounds of `--parallel` scans at once. In-process (the default), this
+process is the long-running analyser: `pipeline.scan` on its thread, the rounds on worker
+threads as `detonate serve`'s workers run them. With `--serve`, the scans go to a `detonate
+serve` started here (HTTPS, a bearer token, `--concurrency` = `--parallel`) over its API, one
+distinct image per scan pushed to a local registry first (benchmarks/soak_serve.py), and the
+service's process is the one watched.
 
 Counters, sampled before, every `--every` scans, after each round and at the end (always between
-scans, when none runs): this process's open fds and RSS; its descendant processes (runc, strace,
+scans, when none runs): the analyser's open fds and RSS; its descendant processes (runc, strace,
 tcpdump, simulators); and what the sandbox makes, counted as *ours* — mounts (mountinfo lines
 naming one of our container ids or our netns/work-dir prefix), network namespaces named
 `detonate-sim-<our pid>-<start>-…` (`ip netns list` and /run/netns), cgroups
 `detonate-<id>` of our container ids under the memory, pids, cpu and cpuacct v1 hierarchies
-(ids learnt by watching /run/detonate/runs for states this process owns), files and bytes in
+(ids learnt by watching /run/detonate/runs for states the analyser owns), files and bytes in
 /tmp/detonate-*-<our pid>-<start>-* and /run/detonate. The machine is shared, so the host-wide
 totals (all mountinfo lines, `lsns -t net`, every detonate-* cgroup and /tmp/detonate-* entry)
 are printed for information and never judged. The cache (bounded by `cache_max_bytes`) is
-printed on its own line, not judged.
+printed on its own line, not judged; so is the service's store (one row per scan, by design).
 
 Judgement, each phase after its own warm-up (imports, compiled rules, the simulator pool, the
 watchdog, and one static-results SQLite connection per worker thread, kept for the thread's

@@ -14,6 +14,7 @@ import pytest
 from .busybox_image import sandbox_available
 
 SOAK = Path(__file__).resolve().parents[2] / "benchmarks" / "soak.py"
+REGISTRY = pytest.mark.registry  # the serve variant pushes its images to docker-registry
 
 
 def load_soak() -> ModuleType:
@@ -61,11 +62,18 @@ def test_growth_after_the_warm_up_fails_and_the_warm_up_alone_does_not() -> None
 
 @pytest.mark.sandbox
 @pytest.mark.slow
-def test_quick_soak_leaves_nothing_behind() -> None:
+@pytest.mark.parametrize(
+    "variant",
+    [pytest.param([], id="in-process"), pytest.param(["--serve"], id="serve", marks=REGISTRY)],
+)
+def test_quick_soak_leaves_nothing_behind(variant: list[str]) -> None:
     if not sandbox_available():
         pytest.skip("needs root, runc, strace and busybox")
     done = subprocess.run(
-        [sys.executable, str(SOAK), "--quick"], capture_output=True, text=True, timeout=600
+        [sys.executable, str(SOAK), "--quick", *variant],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "9 scans in" in done.stdout and "9 sandbox runs seen" in done.stdout  # 5 + 2 × 2
