@@ -416,7 +416,9 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=8, help="scans at once in a round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of --parallel scans")
     parser.add_argument("--every", type=int, default=10, help="sample every N scans in a row")
-    parser.add_argument("--warmup", type=int, default=3, help="scans before the baseline")
+    parser.add_argument(
+        "--warmup", type=int, help="scans before the baseline (3; --serve: --parallel + 2)"
+    )
     parser.add_argument("--quick", action="store_true", help="5 in a row, 2 rounds of 2")
     parser.add_argument("--work", type=Path, help="default: a new temp dir, removed after")
     parser.add_argument(
@@ -424,7 +426,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.quick:
-        args.scans, args.parallel, args.rounds, args.every, args.warmup = 5, 2, 2, 1, 2
+        args.scans, args.parallel, args.rounds, args.every = 5, 2, 2, 1
+    if args.warmup is None:  # a service spreads the scans over its workers: each warms up once
+        args.warmup = (args.parallel + 1 if args.quick else args.parallel + 2) if args.serve else 3
     if os.geteuid() != 0:
         sys.exit("needs root (the sandbox: runc, namespaces, cgroups)")
     print("load average before:", " ".join(f"{x:.1f}" for x in os.getloadavg()), flush=True)
