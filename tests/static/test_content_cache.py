@@ -205,17 +205,19 @@ def test_the_connection_a_thread_kept_is_closed_when_the_thread_ends(tmp_path: P
 
     close_connections()
     kept: list[sqlite3.Connection | None] = []
+    while_alive: list[int] = []
 
     def use() -> None:
         cache = ResultCache(tmp_path, ResultKey("iocs", "1", "x"))
         cache.put_many({"a" * 64: 1})
         kept.append(cache._db)
         cache.close()
-        assert len(result_cache._connections) == 1  # kept while the thread lives
+        while_alive.append(len(result_cache._connections))
 
     thread = threading.Thread(target=use)
     thread.start()
     thread.join()
+    assert while_alive == [1]  # kept while the thread lived
     assert kept[0] is not None and not result_cache._connections
     with pytest.raises(sqlite3.ProgrammingError):  # closed
         kept[0].execute("SELECT 1")
