@@ -91,7 +91,7 @@ def build_images(work: Path) -> list[str]:
 
 
 class ContainerIds:
-    """The container ids of this process's runs, learnt from the sandbox's state files (saved
+    """The container ids of the analyser's runs, learnt from the sandbox's state files (saved
     before anything of the run exists, removed after all of it is gone)."""
 
     def __init__(self, owner_pid: int, state_dir: Path = DEFAULT_STATE_DIR) -> None:
@@ -339,7 +339,7 @@ class Soak:
                     list(pool.map(lambda n: self.one(n, ids), range(first, first + parallel)))
                     self.done += parallel
                     took = time.monotonic() - started
-                    print(f"round {round_number + 1} of {parallel}: {took:.1f} s", flush=True)
+                    print(f"round {round_number + 1}, {parallel} at once: {took:.1f} s", flush=True)
                     self.sample(f"round {round_number + 1}", ids)
             time.sleep(1)  # let the last runs' helpers finish exiting
             self.sample("after", ids)
