@@ -198,6 +198,33 @@ def test_concurrent_writers_share_the_cache(tmp_path: Path) -> None:
     assert len(ResultCache(tmp_path, ResultKey("iocs", "1", "x")).get_many(digests)) == 80
 
 
+def test_the_connection_a_thread_kept_is_closed_when_the_thread_ends(tmp_path: Path) -> None:
+    # Each scan's content pass has a thread of its own: were every new thread id to keep one
+    # more database open, a long-running service would gain fds scan after scan (issue 14).
+    from detonate.static import result_cache
+
+    close_connections()
+    kept: list[sqlite3.Connection | None] = []
+    while_alive: list[int] = []
+
+    def use() -> None:
+        cache = ResultCache(tmp_path, ResultKey("iocs", "1", "x"))
+        cache.put_many({"a" * 64: 1})
+        kept.append(cache._db)
+        cache.close()
+        while_alive.append(len(result_cache._connections))
+
+    thread = threading.Thread(target=use)
+    thread.start()
+    thread.join()
+    assert while_alive == [1]  # kept while the thread lived
+    assert kept[0] is not None and not result_cache._connections
+    with pytest.raises(sqlite3.ProgrammingError):  # closed
+        kept[0].execute("SELECT 1")
+    cache = ResultCache(tmp_path, ResultKey("iocs", "1", "x"))
+    assert cache.get_many(["a" * 64]) == {"a" * 64: 1}  # what it wrote stays
+
+
 def test_worker_processes_find_what_the_scan_in_process_finds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -229,7 +229,7 @@ def stored_stats(directory: Path) -> dict[str, dict[str, int]]:
     return stats
 
 
-# One connection per database and thread, kept for the process's later scans.
+# One connection per database and thread, kept for the thread's later scans.
 _connections: dict[tuple[Path, int], sqlite3.Connection] = {}
 
 
@@ -238,6 +238,27 @@ def close_connections() -> None:
     while _connections:
         _, db = _connections.popitem()
         db.close()
+
+
+class _ThreadEnd:
+    """Kept in a thread-local, so dropped when its thread ends: closes what that thread kept.
+    Each scan's content pass runs on a thread of its own; without this, every new thread id
+    left one more open database (3 fds) behind in a long-running service (issue 14's soak)."""
+
+    def __init__(self) -> None:
+        self.ident = threading.get_ident()
+        # held here: at interpreter exit the module's globals may be gone before the main
+        # thread's locals
+        self.connections, self.lock = _connections, _open_lock
+
+    def __del__(self) -> None:
+        with self.lock:
+            ended = [key for key in self.connections if key[1] == self.ident]
+            for db in [self.connections.pop(key) for key in ended]:
+                db.close()
+
+
+_thread_end = threading.local()
 
 
 # two threads creating the database at once: one gets "locked"; re-entered by a rebuild
@@ -266,4 +287,6 @@ def _open_unlocked(path: Path) -> sqlite3.Connection:
         db.close()
         raise
     _connections[(path, threading.get_ident())] = db
+    if not hasattr(_thread_end, "marker"):
+        _thread_end.marker = _ThreadEnd()
     return db
