@@ -16,10 +16,11 @@ from detonate.sandbox.tracing.strace.interpreter import TraceInterpreter
 from detonate.sandbox.tracing.strace.lines import split_args, unquote
 
 T0 = 1000.0
+CWD = "/srv/app"  # the traced process's working directory inside the container
 
 
 def path_of(path_arg: str, dirfd_arg: str) -> str:
-    return posixpath.normpath(posixpath.join("/work", unquote(path_arg)))
+    return posixpath.normpath(posixpath.join(CWD, unquote(path_arg)))
 
 
 def fields(call: str, args: str) -> dict[str, object]:
@@ -57,7 +58,7 @@ def test_mount_arguments_become_source_target_type_and_flags() -> None:
         "flags": ("MS_RDONLY", "MS_NOSUID"),
     }
     bind = fields("mount", '"/proc", "x", NULL, MS_BIND, NULL')
-    assert bind["fstype"] == "" and bind["path"] == "/work/x" and bind["flags"] == ("MS_BIND",)
+    assert bind["fstype"] == "" and bind["path"] == f"{CWD}/x" and bind["flags"] == ("MS_BIND",)
 
 
 def test_device_nodes_give_type_and_numbers() -> None:
