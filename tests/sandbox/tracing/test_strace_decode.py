@@ -84,7 +84,7 @@ def test_requests_names_and_pids() -> None:
         "name": "payload",
         "flags": ("MFD_CLOEXEC",),
     }
-    assert fields("chroot", '"."') == {"path": "/work"}
+    assert fields("chroot", '"."') == {"path": CWD}
     assert fields("init_module", '0x7f00, 4096, ""') == {}
 
 

@@ -572,9 +572,19 @@ class TimeKeeper:
             if self.clock.offset - self._activity_offset >= HORIZON_SECONDS * NS:
                 return
         for _ in range(FAST_TRIES):
-            if self._all_blocked(self._tasks(), ASLEEP_STATES):
+            # A thread trapped in a call this loop has not received yet also sleeps ("S"), but
+            # it waits on us, not on time: a new process's first calls, a receive.
+            if self._all_blocked(self._tasks(), ASLEEP_STATES) and not _notified(fd):
                 with self._lock:
                     self._jump()
                 self._after_jump(fd)
                 return
             time.sleep(FAST_PAUSE_SECONDS)
+
+
+def _notified(fd: NotifyFd) -> bool:
+    """A notification is waiting to be received (the filter's processes all gone counts)."""
+    try:
+        return fd.wait_readable(0)
+    except EOFError:
+        return True
