@@ -543,7 +543,7 @@ class TimeKeeper:
                 and self._calm.calm_since is not None
                 and now - self._calm.calm_since >= SETTLE_SECONDS
             )
-            if jump and target is not None:
+            if jump:
                 self._jump()
         if jump:
             self._after_jump(fd)
