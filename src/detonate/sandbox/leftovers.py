@@ -28,13 +28,20 @@ KEEPER_DIR_PREFIX = "detonate-tk-"  # never remove a directory not named like ou
 WORK_DIR_PREFIX = "detonate-run-"  # + owner pid and start time: see work_dir_prefix()
 
 
-def process_start_time(pid: int) -> int:
-    """Field 22 of /proc/PID/stat (clock ticks since boot); 0 when the process is gone."""
+def _stat_after_name(pid: int) -> list[str]:
+    """/proc/PID/stat after the program's name, [] when the process is gone:
+    "4242 (python3) S 1 …" → ["S", "1", …]; [0] is the state, [19] field 22, the start time."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return 0
-    return int(stat.rsplit(")", 1)[1].split()[19])
+        return []
+    return stat.rsplit(")", 1)[1].split()
+
+
+def process_start_time(pid: int) -> int:
+    """Field 22 of /proc/PID/stat (clock ticks since boot); 0 when the process is gone."""
+    words = _stat_after_name(pid)
+    return int(words[19]) if words else 0
 
 
 def is_alive(pid: int, start_time: int) -> bool:
@@ -42,13 +49,8 @@ def is_alive(pid: int, start_time: int) -> bool:
     it only waits for its parent to read its exit status)."""
     if pid <= 0 or start_time <= 0:
         return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    # "4242 (python3) S 1 …": state, then field 22 is the start time
-    words = stat.rsplit(")", 1)[1].split()
-    return words[0] not in ("Z", "X") and int(words[19]) == start_time
+    words = _stat_after_name(pid)
+    return bool(words) and words[0] not in ("Z", "X") and int(words[19]) == start_time
 
 
 @dataclass

@@ -111,12 +111,12 @@ class _Run:
         run_dir: Path,
         tracer: Tracer,
         network: NetworkHook | None,
-        cancel: threading.Event | None = None,
-        phases: Phases | None = None,
+        cancel: threading.Event | None,
+        phases: Phases,
     ) -> None:
         self.states, self.state, self.options = states, state, options
         self.cancel = cancel
-        self.phases = phases or Phases()
+        self.phases = phases  # detonate()'s: its set-up before the _Run counts too
         self.run_dir, self.network = run_dir, network
         self.tracer = tracer
         self.cgroup = state.cgroup

@@ -129,8 +129,8 @@ class Schedule:
 
     def next_jump(self) -> int | None:
         """The earliest deadline of a compressible wait: where time moves when all are idle."""
-        ats = [d.at for d in self.pending.values() if d.compressible]
-        return min(ats) if ats else None
+        deadline = self.next_deadline()
+        return deadline.at if deadline is not None else None
 
     def next_deadline(self) -> Deadline | None:
         """The compressible wait `next_jump` moves time to."""

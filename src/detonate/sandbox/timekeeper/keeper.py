@@ -370,9 +370,14 @@ class TimeKeeper:
 
     def _release_due(self, fd: NotifyFd) -> None:
         wall = time.time()
-        effects = self.effects() if self.effects is not None else 0
         with self._lock:
             due = self.schedule.due(self.clock.now(time.monotonic_ns()))
+        if not due:
+            return
+        # Read only when a wait ran out: this runs every tick while waits are held, and the
+        # count reads what the tracer wrote meanwhile (outside the lock, as it takes a while).
+        effects = self.effects() if self.effects is not None else 0
+        with self._lock:
             for deadline in due:
                 self.schedule.note_timed_out(deadline, effects)
         for deadline in due:
@@ -543,7 +548,7 @@ class TimeKeeper:
                 and self._calm.calm_since is not None
                 and now - self._calm.calm_since >= SETTLE_SECONDS
             )
-            if jump and target is not None:
+            if jump:
                 self._jump()
         if jump:
             self._after_jump(fd)

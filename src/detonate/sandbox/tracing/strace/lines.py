@@ -175,9 +175,6 @@ def _parse_body(pid: int, ts: float, body: str) -> Record | None:
     )
 
 
-_OPEN = {"(": ")", "[": "]", "{": "}"}
-
-
 def _matching_paren(text: str) -> int:
     """Index of the `)` closing the call's argument list (text starts after the `(`)."""
     depth = 0

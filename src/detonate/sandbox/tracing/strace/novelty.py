@@ -22,15 +22,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from detonate.sandbox.tracing.strace.calls import OPEN_CALLS, SIGNAL_CALLS
+
 READ_CAP_BYTES = 4 * 1024 * 1024  # more new trace than this per look counts as new, unread
 MAX_SHAPES = 200_000  # distinct shapes remembered; beyond, every line counts as new
 _NUMBERS = re.compile(r"\d+")
 _CALL = re.compile(r"^\d+ +\d+\.\d+ (\w+)\((.*)")
-_OPENS = frozenset({"open", "openat", "openat2", "creat"})
 _WRITE_OPEN = re.compile(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC")
 # Written to without changing anything: a redirect to /dev/null, the terminal, its own stdio.
 _NOWHERE = re.compile(r'"(/dev/(null|tty|stdout|stderr|fd/\d+)|/proc/self/fd/\d+)"')
-_SIGNALS = frozenset({"kill", "tkill", "tgkill"})
 _SIGNAL_ZERO = re.compile(r"[^)]*, 0\)")
 _EFFECTS = frozenset(
     {
@@ -47,11 +47,11 @@ def is_effect(line: str) -> bool:
     if match is None:
         return False
     call, args = match.groups()
-    if call in _OPENS:
+    if call in OPEN_CALLS:
         if _NOWHERE.search(args):
             return False
         return call == "creat" or _WRITE_OPEN.search(args) is not None
-    if call in _SIGNALS:
+    if call in SIGNAL_CALLS:
         return _SIGNAL_ZERO.match(args) is None
     return call in _EFFECTS
 
