@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from pathlib import Path
-from urllib.parse import parse_qs, unquote
+from urllib.parse import SplitResult, parse_qs, unquote
 
 from detonate.honeypot import deployments
 from detonate.honeypot.daemon import (
@@ -233,8 +233,9 @@ class Honeypot:
         except _Refused as refused:
             await stream.send(_head(refused.status, _error_body(refused.message), close=True))
             return False
-        version, path = split_version(split_target(request.target).path)
-        query = parse_qs(split_target(request.target).query, keep_blank_values=True)
+        target = split_target(request.target)
+        version, path = split_version(target.path)
+        query = parse_qs(target.query, keep_blank_values=True)
         now = time.monotonic()
         if now - source.last_seen > self.settings.session_window_seconds:
             source.daemon = FakeDaemon()  # the state belongs to the session, as its records do
@@ -245,7 +246,9 @@ class Honeypot:
             operation, answer = source.daemon.handle(
                 request.method, unquote(path), query, request.body
             )
-        await self._record(address, port, local_port, at, request, version, operation, answer)
+        await self._record(
+            address, port, local_port, at, request, target, version, operation, answer
+        )
         await self._send(stream, request, answer)
         return not answer.close and request.header("connection").lower() != "close"
 
@@ -338,6 +341,7 @@ class Honeypot:
         local_port: int,
         at: datetime,
         request: _Request,
+        target: SplitResult,
         version: str,
         operation: str,
         answer: Answer,
@@ -348,7 +352,6 @@ class Honeypot:
             body, encoding = kept.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             body, encoding = base64.b64encode(kept).decode(), "base64"
-        target = split_target(request.target)
         recorded = RecordedRequest(
             at=at,
             source_port=port,

@@ -21,13 +21,14 @@ import json
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from detonate.intel.scanned_images import ScannedImage, scanned_image
+from detonate.intel.window import IOC_KINDS, aware, finished_scans
 from detonate.report.ioc_export import STIX_NAMESPACE
 from detonate.store import Store
 from detonate.store.honeypot_models import HoneypotSession
@@ -38,34 +39,25 @@ DISTRIBUTION_INHERIT = "5"  # attributes and objects: as the event
 DISTRIBUTION_ORG = "0"  # the event: this organisation only, until someone decides otherwise
 THREAT_LEVEL_MEDIUM = "2"
 ANALYSIS_COMPLETED = "2"
-KINDS = ("pool", "wallet", "domain", "ip")
 
 
 def _uuid(name: str) -> str:
     return str(uuid.uuid5(STIX_NAMESPACE, f"misp:{name}"))
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _epoch(moment: datetime) -> str:
-    return str(int(_aware(moment).timestamp()))
+    return str(int(aware(moment).timestamp()))
 
 
 def event(store: Store, since: datetime, until: datetime) -> str:
     with Session(store.engine) as session:
-        scans = session.scalars(
-            select(Scan)
-            .where(Scan.created_at >= since, Scan.created_at < until, Scan.status == "done")
-            .order_by(Scan.created_at, Scan.id)
-        ).all()
+        scans = finished_scans(session, since, until)
         scan_ids = [scan.id for scan in scans]
         ioc_rows = (
             session.execute(
                 select(ScanIoc.scan_id, Ioc.kind, Ioc.value)
                 .join(Ioc, ScanIoc.ioc_id == Ioc.id)
-                .where(ScanIoc.scan_id.in_(scan_ids), Ioc.kind.in_(KINDS))
+                .where(ScanIoc.scan_id.in_(scan_ids), Ioc.kind.in_(IOC_KINDS))
             ).all()
             if scan_ids
             else []
@@ -175,8 +167,8 @@ def _by_source(rows: Any) -> dict[str, _Source]:
             address = str(ipaddress.ip_address(source_ip))
         except ValueError:
             continue
-        source = sources.setdefault(address, _Source(_aware(first), _aware(last)))
-        source.first, source.last = min(source.first, _aware(first)), max(source.last, _aware(last))
+        source = sources.setdefault(address, _Source(aware(first), aware(last)))
+        source.first, source.last = min(source.first, aware(first)), max(source.last, aware(last))
         source.sessions += count
         source.requests += requests or 0
         source.honeypots.add(honeypot)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import stix2
@@ -27,22 +27,18 @@ from sqlalchemy.orm import Session
 
 from detonate import __version__
 from detonate.intel.scanned_images import scanned_image
+from detonate.intel.window import IOC_KINDS, aware, finished_scans
 from detonate.report.ioc_export import STIX_NAMESPACE
 from detonate.store import Store
 from detonate.store.honeypot_models import HoneypotSession
 from detonate.store.models import Ioc, Scan, ScanIoc
 
 RESULTS = {"malicious": "malicious", "suspicious": "suspicious", "clean": "benign"}
-KINDS = ("pool", "wallet", "domain", "ip")
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 
 
 def _id(kind: str, name: str) -> str:
     return f"{kind}--{uuid.uuid5(STIX_NAMESPACE, name)}"
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _quote(value: str) -> str:
@@ -79,17 +75,13 @@ def _manifest_artifact(scan: Scan) -> Any:
 
 def bundle(store: Store, since: datetime, until: datetime) -> str:
     with Session(store.engine) as session:
-        scans = session.scalars(
-            select(Scan).where(
-                Scan.created_at >= since, Scan.created_at < until, Scan.status == "done"
-            )
-        ).all()
+        scans = finished_scans(session, since, until)
         scan_ids = [scan.id for scan in scans]
         iocs = (
             session.execute(
                 select(Ioc.kind, Ioc.value)
                 .join(ScanIoc, ScanIoc.ioc_id == Ioc.id)
-                .where(ScanIoc.scan_id.in_(scan_ids), Ioc.kind.in_(KINDS))
+                .where(ScanIoc.scan_id.in_(scan_ids), Ioc.kind.in_(IOC_KINDS))
                 .distinct()
             ).all()
             if scan_ids
@@ -111,13 +103,13 @@ def bundle(store: Store, since: datetime, until: datetime) -> str:
         id=_id("identity", "detonate"),
         name="detonate",
         identity_class="system",
-        created=_aware(since),
-        modified=_aware(since),
+        created=aware(since),
+        modified=aware(since),
     )
     objects: list[Any] = [identity]
     samples: set[str] = set()
     for scan in scans:
-        started = _aware(scan.started_at or scan.created_at)
+        started = aware(scan.started_at or scan.created_at)
         sample = _manifest_artifact(scan)
         if sample is not None and sample.id not in samples:
             samples.add(sample.id)
@@ -126,12 +118,12 @@ def bundle(store: Store, since: datetime, until: datetime) -> str:
             stix2.v21.MalwareAnalysis(
                 id=_id("malware-analysis", scan.id),
                 created_by_ref=identity.id,
-                created=_aware(scan.created_at),
-                modified=_aware(scan.finished_at or scan.created_at),
+                created=aware(scan.created_at),
+                modified=aware(scan.finished_at or scan.created_at),
                 product="detonate",
                 version=scan.tool_version or __version__,
                 analysis_started=started,
-                analysis_ended=_aware(scan.finished_at or started),
+                analysis_ended=aware(scan.finished_at or started),
                 result=RESULTS.get(scan.verdict or "", "unknown"),
                 result_name=scan.deciding_title or None,
                 sample_ref=sample.id if sample is not None else None,
@@ -142,9 +134,9 @@ def bundle(store: Store, since: datetime, until: datetime) -> str:
             stix2.v21.Indicator(
                 id=_id("indicator", f"{kind}:{value}"),
                 created_by_ref=identity.id,
-                created=_aware(since),
-                modified=_aware(since),
-                valid_from=_aware(since),
+                created=aware(since),
+                modified=aware(since),
+                valid_from=aware(since),
                 name=f"{kind} {value}",
                 indicator_types=["malicious-activity"],
                 pattern=_pattern(kind, value),
@@ -164,10 +156,10 @@ def bundle(store: Store, since: datetime, until: datetime) -> str:
             stix2.v21.ObservedData(
                 id=_id("observed-data", f"{address}@{window}"),
                 created_by_ref=identity.id,
-                created=_aware(first_seen),
-                modified=_aware(last_seen),
-                first_observed=_aware(first_seen),
-                last_observed=_aware(last_seen),
+                created=aware(first_seen),
+                modified=aware(last_seen),
+                first_observed=aware(first_seen),
+                last_observed=aware(last_seen),
                 number_observed=count,
                 object_refs=[source.id],
             )

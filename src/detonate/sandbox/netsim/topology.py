@@ -64,8 +64,10 @@ def run(*command: str, check: bool = True, stdin: str = "") -> subprocess.Comple
     return done
 
 
-def in_sim(namespace: str, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return run("ip", "netns", "exec", namespace, *command, check=check)
+def in_sim(
+    namespace: str, *command: str, check: bool = True, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return run("ip", "netns", "exec", namespace, *command, check=check, stdin=stdin)
 
 
 def in_sample(pid: int, *command: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -140,8 +142,7 @@ def firewall(namespace: str, packets_per_second: int) -> bool:
 def iptables_restore(namespace: str, rules: tuple[str, ...], check: bool = True) -> bool:
     """Appends `rules` (iptables-save format) in `namespace`, atomically per table."""
     script = "".join(line + "\n" for line in rules)
-    done = run("ip", "netns", "exec", namespace, "iptables-restore", "-w", "--noflush",
-               stdin=script, check=check)  # fmt: skip
+    done = in_sim(namespace, "iptables-restore", "-w", "--noflush", stdin=script, check=check)
     return done.returncode == 0
 
 
