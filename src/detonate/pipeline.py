@@ -32,13 +32,14 @@ from detonate.detect import detect
 from detonate.detect.interface import RunView
 from detonate.errors import DetonateError, ScanCancelled
 from detonate.model.filesystem import Rootfs
-from detonate.model.findings import Finding
+from detonate.model.findings import DetectorFailure, Finding
 from detonate.model.image import AcquiredImage
 from detonate.model.iocs import Iocs
 from detonate.model.options import ScanOptions
 from detonate.model.report import ImageInfo, Report, RunSummary, StageError, StageTiming, Verdict
 from detonate.model.runtime import EndReason, RunResult, RunStatus
 from detonate.progress import NullProgress, Progress
+from detonate.rules.loader import ruleset_hash
 from detonate.sandbox.network_report import event_record, network_section, runtime_iocs
 from detonate.sandbox.session import sandboxed_run, warm_simulator
 from detonate.static import analyze
@@ -123,6 +124,15 @@ def _run_summary(result: RunResult, options: ScanOptions) -> RunSummary:
     )
 
 
+def _ruleset_hash(options: ScanOptions) -> str:
+    """The hash of the rules that judged the scan; empty when they could not be read (the
+    scan's error already says why)."""
+    try:
+        return ruleset_hash(options.static.extra_rules_dir)
+    except DetonateError:
+        return ""
+
+
 def _check(cancel: threading.Event | None, before: str) -> None:
     if cancel is not None and cancel.is_set():
         raise ScanCancelled(f"the scan was cancelled before {before}")
@@ -151,6 +161,7 @@ def scan(
     error: StageError | None = None
     run: RunResult | None = None
     suppressions: tuple[Suppression, ...] = ()
+    failures: tuple[DetectorFailure, ...] = ()
     # The lease keeps what the scan uses in the cache until it ends, whatever prunes meanwhile.
     with ScanLease(options.cache_dir) as lease:
         try:
@@ -196,9 +207,8 @@ def scan(
                             rootfs=rootfs,
                             artifacts_dir=run.artifacts_dir,
                         )
-                        findings = list(
-                            detect(view, static.findings, options.static.extra_rules_dir)
-                        )
+                        detection = detect(view, static.findings, options.static.extra_rules_dir)
+                        findings, failures = list(detection.findings), detection.failures
                 iocs = iocs.merged(runtime_iocs(run.events))
         except DetonateError as exc:
             error = StageError(exc.stage, type(exc).__name__, exc.message, exc.hint)
@@ -216,6 +226,8 @@ def scan(
         score=points,
         findings=tuple(kept),
         suppressed=judged.suppressed,
+        detector_failures=failures,
+        ruleset_hash=_ruleset_hash(options),
         iocs=iocs,
         processes=run.processes if run else (),
         network=network_section(run.events) if run else {},

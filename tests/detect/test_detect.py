@@ -1,11 +1,15 @@
-"""detect(): one list of static and runtime findings, runtime_only marked, duplicates merged."""
+"""detect(): one list of static and runtime findings, runtime_only marked, duplicates merged;
+a detector that raises is a recorded failure, not a lost scan."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
+import detonate.detect
 from detect.event_builder import events_from_data
-from detonate.detect import RunView, deduplicate, detect, mark_runtime_only
+from detonate.detect import RunView, deduplicate, detect, mark_runtime_only, runtime_findings
 from detonate.detect.rule_engine import SOURCE as RULES_SOURCE
 from detonate.model.findings import Category, Confidence, Evidence, Finding, Severity
 
@@ -35,7 +39,9 @@ RUN = RunView(
 
 def test_static_findings_come_first_unchanged_then_the_runtime_ones() -> None:
     static = finding("config-root-user", "T1078", "static:config")
-    found = detect(RUN, [static])
+    detection = detect(RUN, [static])
+    found = detection.findings
+    assert detection.failures == ()
     assert found[0] is static
     assert {"exec-firewall-disable", "exec-from-hidden-path"} <= {f.rule_id for f in found[1:]}
     assert all(f.source.startswith("runtime:") for f in found[1:])
@@ -70,3 +76,29 @@ def test_a_rule_finding_explained_by_a_correlation_of_the_same_technique_is_drop
     other_technique = finding("exec-from-volatile-dir", "T1564", RULES_SOURCE, 1)
     kept = [f.rule_id for f in deduplicate([correlation, covered, beyond, other_technique])]
     assert kept == ["docker-api-remote-probe", "exec-from-volatile-dir", "network-service-scan"]
+
+
+class Broken:
+    """A detector with a bug: it raises on every run."""
+
+    name = "broken-detector"
+
+    def detect(self, run: RunView) -> tuple[Finding, ...]:
+        raise ValueError("pid 4242 not in the process table\nsecond line")
+
+
+def test_a_detector_that_raises_is_named_and_the_others_findings_stand(monkeypatch) -> None:
+    monkeypatch.setattr(detonate.detect, "CORRELATORS", (Broken(), *detonate.detect.CORRELATORS))
+    detection = detect(RUN)
+    assert [f.detector for f in detection.failures] == ["broken-detector"]
+    one_line = "ValueError: pid 4242 not in the process table second line"
+    assert detection.failures[0].error == one_line
+    assert {"exec-firewall-disable", "exec-from-hidden-path"} <= {
+        f.rule_id for f in detection.findings
+    }
+
+
+def test_runtime_findings_is_loud_about_a_failed_detector(monkeypatch) -> None:
+    monkeypatch.setattr(detonate.detect, "CORRELATORS", (Broken(),))
+    with pytest.raises(RuntimeError, match="broken-detector: ValueError"):
+        runtime_findings(RUN)

@@ -45,7 +45,7 @@ def corpus_run(name: str) -> RunView:
 
 def test_detection_of_runs_at_once_equals_each_alone() -> None:
     names = ["delayed_payload", "network", "privileged", "process_tree"]
-    alone = {name: detect(corpus_run(name)) for name in names}
+    alone = {name: detect(corpus_run(name)).findings for name in names}
     assert any(alone.values()), "the corpus runs should give findings to compare"
     views = {name: corpus_run(name) for name in names}
     jobs = [name for _ in range(8) for name in names]
@@ -53,7 +53,7 @@ def test_detection_of_runs_at_once_equals_each_alone() -> None:
     sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
     try:
         with ThreadPoolExecutor(4) as pool:
-            together = list(pool.map(lambda n: (n, detect(views[n])), jobs))
+            together = list(pool.map(lambda n: (n, detect(views[n]).findings), jobs))
     finally:
         sys.setswitchinterval(interval)
     for name, findings in together:

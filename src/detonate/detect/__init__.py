@@ -1,11 +1,15 @@
 """detect: what a run's events mean — runtime rules (YAML, one event each) and correlation
 detectors (Python, sequences and rates) → findings, merged with the static ones.
 
-    findings = detect(RunView(events=run.events, processes=…, files=…, honeytokens=…,
-                              config=image.config), static_findings)
+    detection = detect(RunView(events=run.events, processes=…, files=…, honeytokens=…,
+                               config=image.config), static_findings)
+    detection.findings, detection.failures
 
-Returns one list: the static findings unchanged, then the runtime findings, each marked
-`runtime_only` when no static finding saw the same thing.
+`findings` is one list: the static findings unchanged, then the runtime findings, each marked
+`runtime_only` when no static finding saw the same thing. A detector that raises is caught and
+named in `failures` (the others' findings stand): a bug in one detector, or a run shaped in a
+way nobody foresaw, must cost that detector's findings, never the scan. A broken user rule is
+not such a failure: loading the rules raises before any detector runs.
 
 "Saw the same thing" means: a static finding has the same ATT&CK technique, or one of the two
 techniques is the parent of the other (static T1036 covers runtime T1036.005 and the reverse).
@@ -21,27 +25,36 @@ correlator finding with the same technique is dropped: the correlation says it b
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from detonate.detect.correlations import CORRELATORS
 from detonate.detect.interface import Detector, RunView
 from detonate.detect.rule_engine import SOURCE as RULES_SOURCE
 from detonate.detect.rule_engine import RuleEngine
-from detonate.model.findings import Confidence, Evidence, Finding, Severity
+from detonate.model.findings import Confidence, DetectorFailure, Evidence, Finding, Severity
 
 __all__ = [
+    "Detection",
     "RunView",
     "deduplicate",
     "detect",
     "detectors",
     "mark_runtime_only",
+    "run_detectors",
     "runtime_findings",
 ]
 
 MAX_EVIDENCE = 40
 SEVERITY_ORDER = list(Severity)
 CONFIDENCE_ORDER = list(Confidence)
+ERROR_TEXT_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class Detection:
+    findings: tuple[Finding, ...]
+    failures: tuple[DetectorFailure, ...] = ()
 
 
 def detectors(rules_dir: Path | None = None) -> tuple[Detector, ...]:
@@ -49,20 +62,41 @@ def detectors(rules_dir: Path | None = None) -> tuple[Detector, ...]:
     return (RuleEngine.load(rules_dir), *CORRELATORS)
 
 
-def runtime_findings(run: RunView, rules_dir: Path | None = None) -> tuple[Finding, ...]:
-    """What every detector found in the run, duplicates merged, sorted by rule id."""
+def run_detectors(run: RunView, rules_dir: Path | None = None) -> Detection:
+    """What every detector found in the run, duplicates merged, sorted by rule id; a detector
+    that raised is named in `failures`."""
     found: list[Finding] = []
+    failures: list[DetectorFailure] = []
     for detector in detectors(rules_dir):
-        found.extend(detector.detect(run))
-    return deduplicate(found)
+        try:
+            found.extend(detector.detect(run))
+        except Exception as exc:  # any bug in one detector costs its findings, not the scan
+            failures.append(DetectorFailure(detector.name, _one_line(exc)))
+    return Detection(deduplicate(found), tuple(failures))
+
+
+def runtime_findings(run: RunView, rules_dir: Path | None = None) -> tuple[Finding, ...]:
+    """What every detector found in the run, duplicates merged, sorted by rule id; raises
+    when one failed (for rule development and tests, where a detector bug must be loud)."""
+    detection = run_detectors(run, rules_dir)
+    if detection.failures:
+        named = "; ".join(f"{f.detector}: {f.error}" for f in detection.failures)
+        raise RuntimeError(f"detectors failed: {named}")
+    return detection.findings
 
 
 def detect(
     run: RunView, static_findings: Sequence[Finding] = (), rules_dir: Path | None = None
-) -> tuple[Finding, ...]:
+) -> Detection:
     """Static findings, then runtime findings marked `runtime_only` when static missed them."""
-    runtime = mark_runtime_only(runtime_findings(run, rules_dir), static_findings)
-    return (*static_findings, *runtime)
+    runtime = run_detectors(run, rules_dir)
+    marked = mark_runtime_only(runtime.findings, static_findings)
+    return Detection((*static_findings, *marked), runtime.failures)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= ERROR_TEXT_LIMIT else text[: ERROR_TEXT_LIMIT - 1] + "…"
 
 
 def deduplicate(findings: Iterable[Finding]) -> tuple[Finding, ...]:

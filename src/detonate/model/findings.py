@@ -57,3 +57,11 @@ class Finding:
     runtime_only: bool = False
     why: str = ""
     tags: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class DetectorFailure:
+    """A detector that raised on this run: its findings are missing, the scan is not lost."""
+
+    detector: str  # the detector's name: "stratum-mining", "runtime-rules"
+    error: str  # "ValueError: …", one line

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from detonate.model.findings import Finding
+from detonate.model.findings import DetectorFailure, Finding
 from detonate.model.iocs import Iocs
 from detonate.model.runtime import FileChange, Honeytoken, ProcessInfo
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: detector_failures, ruleset_hash
 
 
 class Verdict(StrEnum):
@@ -85,6 +85,9 @@ class Report:
     events: tuple[dict[str, Any], ...] = ()  # the run's event stream, oldest first
     honeytokens: tuple[Honeytoken, ...] = ()  # bait the sandbox planted for this run
     suppressed: tuple[Finding, ...] = ()  # matched a suppression: not scored, kept for audit
+    # Detectors that raised on this run: the verdict is judged without their findings.
+    detector_failures: tuple[DetectorFailure, ...] = ()
+    ruleset_hash: str = ""  # of every rule file that judged this scan (rules/loader.py)
     run: RunSummary = field(default_factory=RunSummary)
     error: StageError | None = None
     timings: tuple[StageTiming, ...] = ()

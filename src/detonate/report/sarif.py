@@ -253,13 +253,24 @@ def _invocation(report: Report) -> dict[str, Any]:
     if report.generated_at:
         # SARIF wants UTC with a "Z": "2026-01-01T00:00:00+00:00" -> "2026-01-01T00:00:00Z".
         invocation["endTimeUtc"] = report.generated_at.replace("+00:00", "Z")
+    notifications = []
     if report.error:
         text = f"[{report.error.stage}] {report.error.kind}: {report.error.message}"
         if report.error.hint:
             text += f" Hint: {report.error.hint}"
-        invocation["toolExecutionNotifications"] = [
+        notifications.append(
             {"level": "error", "message": {"text": text}, "descriptor": {"id": report.error.kind}}
-        ]
+        )
+    for failure in report.detector_failures:
+        notifications.append(
+            {
+                "level": "error",
+                "message": {"text": f"detector {failure.detector} failed: {failure.error}"},
+                "descriptor": {"id": f"detector-failure/{failure.detector}"},
+            }
+        )
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
     return invocation
 
 

@@ -75,6 +75,9 @@ def _headline(report: Report) -> Panel:
         lines.append(f"\nerror     [{report.error.stage}] {message}", style="magenta")
         if report.error.hint:
             lines.append(f"\nhint      {_printable(report.error.hint)}")
+    for failure in report.detector_failures:  # judged without this detector's findings
+        message = _printable(f"{failure.detector}: {failure.error}")
+        lines.append(f"\ndetector  failed, its findings are missing: {message}", style="magenta")
     return Panel(lines, title="detonate", expand=False)
 
 
