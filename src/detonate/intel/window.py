@@ -1,7 +1,5 @@
-"""What the exports (STIX, MISP) read alike from a report window.
-
-    scans = finished_scans(session, since, until)   # done scans created in [since, until)
-"""
+"""What the exports (STIX, MISP) read alike from a report window: the done scans created in
+[since, until), oldest first; the IOC kinds they list; the store's naive timestamps as UTC."""
 
 from __future__ import annotations
 
