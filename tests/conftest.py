@@ -33,7 +33,10 @@ import pytest
 from detonate.factory import BuiltSample, build_all
 from postgres import postgres_server  # noqa: F401 (a fixture: a real PostgreSQL server)
 
+pytest_plugins = ["no_skips"]  # DETONATE_NO_SKIPS=1 (CI): a skipped test fails
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
 SAMPLES_DIR = REPO_ROOT / "samples"
 
 
