@@ -14,10 +14,12 @@ detection, next to the copies of the files the run dropped (`DIR/<run>/artifacts
      "image_files": [{"path": "/etc/passwd", "base64": …}, …],
      "image_files_omitted": ["/opt/big.sh", …]}
 
-`image_files` are the image's own files that detection needs: those the detectors read
-(`RunView.image_bytes`), then the scripts the sample executed from the image (a `#!` file it
-ran, or the script a shell or interpreter was given), each cut to IMAGE_FILE_CAP bytes, all
-together at most IMAGE_FILES_CAP (what does not fit is named in `image_files_omitted`).
+`image_files` are the image's own files that detection needs: as much of each as the
+detectors read (`RunView.image_bytes`: the first 256 bytes of a program whose #! line they
+looked at, the text of a script they analysed), then the text of every script the sample
+executed from the image (a `#!` file it ran, or the script a shell or interpreter was given).
+Each is cut to IMAGE_FILE_CAP bytes, all together to IMAGE_FILES_CAP; what does not fit is
+named in `image_files_omitted`.
 `pipeline.rejudge` reads a record and judges it with today's detectors: `RunView`s built by
 `run_view` from a live run and from its record see the same things.
 
@@ -134,25 +136,27 @@ class ImageFiles(Mapping[str, bytes]):
 
 
 def kept_image_files(view: RunView) -> tuple[dict[str, bytes], tuple[str, ...]]:
-    """The image files a record keeps (those detectors read, then executed scripts) within
-    IMAGE_FILES_CAP, and the paths that did not fit."""
-    wanted = dict.fromkeys(view.image_paths_read)
+    """The image files a record keeps, within IMAGE_FILES_CAP: as much of each as the
+    detectors read, then the text of the scripts the sample executed; and the paths that did
+    not fit."""
+    wanted = dict(view.image_paths_read)
     changed = {change.path for change in view.files}
     for path in executed_paths(view.events):
         if path not in changed and _is_text(view.image_files.get(path)):
-            wanted.setdefault(path, None)
+            wanted[path] = IMAGE_FILE_CAP
     kept: dict[str, bytes] = {}
     omitted: list[str] = []
     total = 0
-    for path in wanted:
+    for path, limit in wanted.items():
         data = view.image_files.get(path)
         if data is None:
             continue  # no regular file in the image: absent on a rejudge too
+        data = data[: min(limit, IMAGE_FILE_CAP)]
         if total + len(data) > IMAGE_FILES_CAP:
             omitted.append(path)
             continue
-        kept[path] = data[:IMAGE_FILE_CAP]
-        total += len(kept[path])
+        kept[path] = data
+        total += len(data)
     return kept, tuple(omitted)
 
 

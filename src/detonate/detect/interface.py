@@ -45,8 +45,9 @@ class RunView:
     # What detectors derive from this run once and share (the correlators' run index). It
     # lives and dies with the view, so concurrent scans never see each other's.
     derived: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
-    # The image paths detectors asked for (image_bytes), in order: the run record keeps them.
-    image_paths_read: dict[str, None] = field(
+    # The image paths detectors asked for (image_bytes), in order, with the most bytes asked
+    # of each: the run record keeps exactly that much (a shebang sniff is not a whole binary).
+    image_paths_read: dict[str, int] = field(
         default_factory=dict, init=False, compare=False, repr=False
     )
 
@@ -63,7 +64,7 @@ class RunView:
     def image_bytes(self, path: str, limit: int = TEXT_LIMIT) -> bytes | None:
         """What `path` held in the image (before the run), capped at `limit`; None when the
         image has no regular file there or it is empty."""
-        self.image_paths_read.setdefault(path, None)
+        self.image_paths_read[path] = max(limit, self.image_paths_read.get(path, 0))
         data = self.image_files.get(path)
         if data is None:
             return None
