@@ -3,6 +3,8 @@ text of the scripts the sample ran, within the caps."""
 
 from __future__ import annotations
 
+import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ from detonate.detect import run_detectors
 from detonate.model.events import ProcessExecuted
 from detonate.model.filesystem import FileType
 from detonate.model.image import ImageConfig
+from detonate.model.iocs import Iocs
+from detonate.model.report import ImageInfo, RunSummary
 from detonate.model.runtime import EndReason, RunInfo, RunResult, RunStatus
 from detonate.run_record import IMAGE_FILE_CAP, ImageFiles, kept_image_files, run_view
 from static.rootfs_builder import SampleFile, build_rootfs
@@ -81,3 +85,23 @@ def test_image_files_reads_regular_files_only(tmp_path: Path) -> None:
     assert files.get("/bin/sh") is None  # a symlink: detectors never follow one in the image
     assert files.get("/app") is None and files.get("/nowhere") is None
     assert set(files) == {"/bin/tool", "/start.sh", "/app/lib.sh", "/app/main.py", "/opt/unused.sh"}
+
+
+def test_the_streamed_file_is_the_record_document(tmp_path: Path) -> None:
+    view = _view(tmp_path)
+    assert view.run is not None
+    result = RunResult(view.events, (), (), view.run, tmp_path / "artifacts")
+    record = run_record.RunRecord(
+        image=ImageInfo(reference="oci-archive:x"),
+        config=ImageConfig(),
+        static_findings=(),
+        static_iocs=Iocs(),
+        result=result,
+        summary=RunSummary(),
+        image_files={"/start.sh": START},
+    )
+    path = run_record.write_run_record(record, tmp_path / run_record.RECORD_NAME)
+    written = json.loads(gzip.decompress(path.read_bytes()))
+    assert written == json.loads(json.dumps(run_record.to_document(record)))
+    assert [e.seq for e in run_record.load_run_record(path).result.events] == [0, 1, 2]
+    assert not list(tmp_path.glob(".*partial*"))

@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
+import io
 import json
 import os
 import zlib
@@ -70,6 +71,7 @@ IMAGE_FILE_CAP = TEXT_LIMIT  # bytes kept of one image file: the most any detect
 IMAGE_FILES_CAP = 16 * MiB  # bytes kept of all image files of one run
 MAX_RECORD_BYTES = 1024 * MiB  # a record that inflates past this is refused (a gzip bomb)
 TEXT_SNIFF = 8192  # an image file with a NUL in its first bytes is no script
+SEPARATORS = (",", ":")
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,13 @@ def record_path(result: RunResult) -> Path:
 
 
 def to_document(record: RunRecord) -> dict[str, Any]:
+    """The record as plain JSON data (`write_run_record` streams the events instead)."""
+    document = _head(record)
+    document["events"] = [event_record(e) for e in record.result.events]
+    return document
+
+
+def _head(record: RunRecord) -> dict[str, Any]:
     result = record.result
     artifacts = result.artifacts_dir.name if result.artifacts_dir is not None else ""
     return {
@@ -207,7 +216,6 @@ def to_document(record: RunRecord) -> dict[str, Any]:
         },
         "summary": _plain(record.summary),
         "run": _plain(result.run),
-        "events": [event_record(e) for e in result.events],
         "processes": _plain(result.processes),
         "files": _plain(result.files),
         "honeytokens": _plain(result.honeytokens),
@@ -226,19 +234,29 @@ def _plain(value: Any) -> Any:
 
 
 def write_run_record(record: RunRecord, path: Path) -> Path:
-    """Write `record` to `path` (gzip'd JSON, replaced in one step); RunRecordError when the
-    disk refuses."""
-    text = json.dumps(to_document(record), sort_keys=True, separators=(",", ":"))
+    """Write `record` to `path` as gzip'd JSON, replaced in one step; RunRecordError when the
+    disk refuses. The events are streamed one by one: a trace-size bomb's run has millions,
+    and the analyser must not hold their JSON text at once."""
+    head = json.dumps(_head(record), sort_keys=True, separators=SEPARATORS)
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
     try:
-        partial.write_bytes(gzip.compress(text.encode("ascii"), compresslevel=6, mtime=0))
+        with (
+            gzip.GzipFile(partial, "wb", compresslevel=6, mtime=0) as raw,
+            io.TextIOWrapper(raw, encoding="ascii") as out,
+        ):
+            out.write(head[:-1] + ',"events":[')
+            for number, event in enumerate(record.result.events):
+                out.write("," if number else "")
+                out.write(json.dumps(event_record(event), separators=SEPARATORS))
+            out.write("]}")
         partial.replace(path)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise RunRecordError(
             f"could not write the run record {path}: {exc.strerror or exc}",
             "free space in the artifacts directory, or scan without --artifacts",
         ) from None
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
