@@ -16,6 +16,7 @@ DetonateError                 every error explains itself: `message` + `hint`
 ├── RuleError                 a rule file that does not load (bad metadata, bad match)
 ├── SandboxError              stage "sandbox"
 ├── ScanCancelled             the scan was cancelled between stages or during the run
+├── RunRecordError            a run record that cannot be written, found or read (rejudge)
 ├── StoreError                the store (database) cannot do what was asked
 └── IntegrationError          what a registry, Harbor or a cluster sent us
     └── BadPayload            a webhook or review body that is not what its sender documents
@@ -100,6 +101,10 @@ class SandboxError(DetonateError):
 
 class ScanCancelled(DetonateError):
     stage = "cancelled"
+
+
+class RunRecordError(DetonateError):
+    stage = "record"
 
 
 class StoreError(DetonateError):

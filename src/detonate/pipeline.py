@@ -2,7 +2,10 @@
 
     acquire → unpack → static ──────────────────────────┬─► suppress → verdict → Report
                      └► sandbox (+ simulated internet) → detect ┘
-                        (skipped with static_only)
+                        (skipped with static_only)      └► run record (with artifacts_dir)
+
+`rejudge(run_dir) -> Report` starts from a run record instead: its detect → suppress →
+verdict are today's, over the run as it was recorded (detonate.run_record).
 
 A stage that fails ends the scan with `verdict: error`, naming the stage and the reason; the
 findings gathered before it are kept.
@@ -22,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from detonate import __version__
 from detonate.acquire import acquire
@@ -29,8 +33,8 @@ from detonate.cache.leases import ScanLease
 from detonate.cache.prune import enforce_budget
 from detonate.cache.roots import image_items
 from detonate.detect import detect
-from detonate.detect.interface import RunView
-from detonate.errors import DetonateError, ScanCancelled
+from detonate.errors import DetonateError, RunRecordError, ScanCancelled
+from detonate.model.event_codec import event_record
 from detonate.model.filesystem import Rootfs
 from detonate.model.findings import DetectorFailure, Finding
 from detonate.model.image import AcquiredImage
@@ -40,7 +44,18 @@ from detonate.model.report import ImageInfo, Report, RunSummary, StageError, Sta
 from detonate.model.runtime import EndReason, RunResult, RunStatus
 from detonate.progress import NullProgress, Progress
 from detonate.rules.loader import ruleset_hash
-from detonate.sandbox.network_report import event_record, network_section, runtime_iocs
+from detonate.run_record import (
+    ImageFiles,
+    RunRecord,
+    find_run_record,
+    kept_image_files,
+    load_run_record,
+    missing_artifacts,
+    record_path,
+    run_view,
+    write_run_record,
+)
+from detonate.sandbox.network_report import network_section, runtime_iocs
 from detonate.sandbox.session import sandboxed_run, warm_simulator
 from detonate.static import analyze
 from detonate.unpack import unpack
@@ -196,19 +211,26 @@ def scan(
                     if cancel is not None and cancel.is_set():
                         raise ScanCancelled("the scan was cancelled during the sandbox run")
                     with timings.stage("detect"):  # while the run's dropped files can be read
-                        view = RunView(
-                            events=run.events,
-                            processes=run.processes,
-                            files=run.files,
-                            honeytokens=run.honeytokens,
-                            host_mounts=run.host_mounts,
-                            config=image.config,
-                            run=run.run,
-                            rootfs=rootfs,
-                            artifacts_dir=run.artifacts_dir,
-                        )
+                        view = run_view(run, image.config, ImageFiles(rootfs))
                         detection = detect(view, static.findings, options.static.extra_rules_dir)
                         findings, failures = list(detection.findings), detection.failures
+                    if options.artifacts_dir is not None:
+                        with timings.stage("record"):
+                            kept, omitted = kept_image_files(view)
+                            record = RunRecord(
+                                image=_image_info(target, image, rootfs),
+                                config=image.config,
+                                static_findings=static.findings,
+                                static_iocs=static.iocs,
+                                result=run,
+                                summary=_run_summary(run, options),
+                                image_files=kept,
+                                image_files_omitted=omitted,
+                                ruleset_hash=_ruleset_hash(options),
+                                tool_version=__version__,
+                                recorded_at=clock().isoformat(timespec="seconds"),
+                            )
+                            write_run_record(record, record_path(run))
                 iocs = iocs.merged(runtime_iocs(run.events))
         except DetonateError as exc:
             error = StageError(exc.stage, type(exc).__name__, exc.message, exc.hint)
@@ -217,26 +239,93 @@ def scan(
             error = StageError(stage, "Interrupted", f"interrupted (Ctrl-C or SIGTERM) in {stage}")
     _keep_cache_within(options)
 
+    return _report(
+        image=_image_info(target, image, rootfs),
+        findings=findings,
+        suppressions=suppressions,
+        failures=failures,
+        rules_hash=_ruleset_hash(options),
+        iocs=iocs,
+        run=run,
+        summary=_run_summary(run, options) if run else RunSummary(),
+        error=error,
+        timings=tuple(timings.done),
+        clock=clock,
+    )
+
+
+def rejudge(
+    run_dir: Path,
+    rules_dir: Path | None = None,
+    ignore_file: Path | None = None,
+    clock: Clock = utc_now,
+) -> Report:
+    """A recorded run judged again by today's detectors, rules and verdict: `run_dir` is a
+    run's directory in a scan's artifacts (or its run-record.json.gz, or an artifacts
+    directory with one run). The static findings are the recorded ones; the report carries
+    the hash of the rules that judged it now. Raises RunRecordError for a missing, corrupt or
+    newer record, RuleError for rules that do not load."""
+    suppressions = load_suppressions(ignore_file) if ignore_file else ()
+    record = load_run_record(find_run_record(run_dir))
+    if missing := missing_artifacts(record):
+        raise RunRecordError(
+            f"the run's copies of {len(missing)} dropped files are missing "
+            f"(first: {missing[0]}) from {record.result.artifacts_dir}",
+            "rejudge the run directory as the scan left it",
+        )
+    timings = _Timings()
+    with timings.stage("detect"):
+        detection = detect(record.view(), record.static_findings, rules_dir)
+    return _report(
+        image=record.image,
+        findings=list(detection.findings),
+        suppressions=suppressions,
+        failures=detection.failures,
+        rules_hash=ruleset_hash(rules_dir),
+        iocs=record.static_iocs.merged(runtime_iocs(record.result.events)),
+        run=record.result,
+        summary=record.summary,
+        error=None,
+        timings=tuple(timings.done),
+        clock=clock,
+    )
+
+
+def _report(
+    *,
+    image: ImageInfo,
+    findings: list[Finding],
+    suppressions: tuple[Suppression, ...],
+    failures: tuple[DetectorFailure, ...],
+    rules_hash: str,
+    iocs: Iocs,
+    run: RunResult | None,
+    summary: RunSummary,
+    error: StageError | None,
+    timings: tuple[StageTiming, ...],
+    clock: Clock,
+) -> Report:
+    """Suppress, score and judge the findings, and assemble the report."""
     judged = apply_suppressions(findings, suppressions)
     kept = sorted(judged.kept, key=lambda f: (f.rule_id, f.evidence[0].path if f.evidence else ""))
     points, verdict = judge(kept)
     return Report(
-        image=_image_info(target, image, rootfs),
+        image=image,
         verdict=Verdict.ERROR if error else verdict,
         score=points,
         findings=tuple(kept),
         suppressed=judged.suppressed,
         detector_failures=failures,
-        ruleset_hash=_ruleset_hash(options),
+        ruleset_hash=rules_hash,
         iocs=iocs,
         processes=run.processes if run else (),
         network=network_section(run.events) if run else {},
         files=run.files if run else (),
         events=tuple(event_record(e) for e in run.events[:MAX_REPORTED_EVENTS]) if run else (),
         honeytokens=run.honeytokens if run else (),
-        run=_run_summary(run, options) if run else RunSummary(),
+        run=summary,
         error=error,
-        timings=tuple(timings.done),
+        timings=timings,
         generated_at=clock().isoformat(timespec="seconds"),
         tool_version=__version__,
     )

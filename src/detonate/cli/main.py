@@ -1,6 +1,7 @@
 """`detonate image REF …`: a thin adapter over `pipeline.scan`; `detonate serve` runs the
 service (detonate.service), `detonate token create NAME` makes an API token, `detonate cache
-stats|prune` shows and bounds the cache.
+stats|prune` shows and bounds the cache. `detonate rejudge RUN_DIR` judges a recorded run
+again (`pipeline.rejudge`).
 
 Exit codes: 0 when the verdict is below `--fail-on`, 1 at or above it, 2 for usage errors and
 scans that ended in `verdict: error`.
@@ -33,7 +34,7 @@ from detonate.model.options import (
     default_cache_dir,
 )
 from detonate.model.report import Report, Verdict
-from detonate.pipeline import scan
+from detonate.pipeline import rejudge, scan
 from detonate.report import html, ioc_export, json_report, sarif, table
 from detonate.unpack.limits import flag_for
 from detonate.verdict.suppress import find_ignore_file
@@ -71,19 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="REF",
         help="docker://…, docker-archive:…, oci:…, oci-archive:…, or name[:tag|@digest]",
     )
-    out = image.add_argument_group("output")
-    out.add_argument("--format", choices=FORMATS, default="table")
-    out.add_argument("--output", "-o", type=Path, help="write the report here (default stdout)")
-    out.add_argument("--json-report", type=Path, help="also write the JSON report to this file")
-    out.add_argument(
-        "--iocs", type=Path, help="export IOCs: STIX 2.1 bundle for *.json, CSV otherwise"
-    )
-    out.add_argument(
-        "--ignore-file",
-        type=Path,
-        help="suppressions by rule id, path or process (default: ./.detonateignore if present)",
-    )
-    out.add_argument("--fail-on", choices=tuple(FAIL_ON), default="malicious")
+    out = _add_output_options(image)
     out.add_argument("--no-progress", action="store_true", help="no progress bars")
     run = image.add_argument_group("analysis")
     run.add_argument("--static-only", action="store_true", help="do not run the image")
@@ -154,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept untrusted TLS and plain HTTP registries (local registries only)",
     )
+    _add_rejudge(commands)
     _add_cache_commands(commands)
     limits = image.add_argument_group("unpack limits (against bombs and hostile layers)")
     for field in dataclasses.fields(UnpackLimits):
@@ -170,6 +160,43 @@ def build_parser() -> argparse.ArgumentParser:
     _add_worker(commands)
     _add_fleet(commands)
     return parser
+
+
+def _add_output_options(command: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    out = command.add_argument_group("output")
+    out.add_argument("--format", choices=FORMATS, default="table")
+    out.add_argument("--output", "-o", type=Path, help="write the report here (default stdout)")
+    out.add_argument("--json-report", type=Path, help="also write the JSON report to this file")
+    out.add_argument(
+        "--iocs", type=Path, help="export IOCs: STIX 2.1 bundle for *.json, CSV otherwise"
+    )
+    out.add_argument(
+        "--ignore-file",
+        type=Path,
+        help="suppressions by rule id, path or process (default: ./.detonateignore if present)",
+    )
+    out.add_argument("--fail-on", choices=tuple(FAIL_ON), default="malicious")
+    return out
+
+
+def _add_rejudge(commands: argparse._SubParsersAction[_Parser]) -> None:
+    rejudge_ = commands.add_parser(
+        "rejudge",
+        help="judge a recorded run again with today's rules (no new run)",
+        description="Judge a run recorded by `detonate image REF --artifacts DIR` again with "
+        "the current detectors and rules, plus --rules: same events, new findings and verdict.",
+    )
+    rejudge_.add_argument(
+        "run_dir",
+        metavar="RUN_DIR",
+        type=Path,
+        help="a run's directory under the scan's --artifacts DIR (or its run-record.json.gz; "
+        "or DIR itself when it holds one run)",
+    )
+    rejudge_.add_argument(
+        "--rules", type=Path, metavar="DIR", help="more runtime rules, as in extra_rules_dir"
+    )
+    _add_output_options(rejudge_)
 
 
 def _add_serve(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -592,13 +619,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _worker(args)
         if args.command == "fleet":
             return _fleet(args)
-        options = _options(args)
-        show_progress = not args.no_progress and stderr.is_terminal
-        with RichProgress(stderr) if show_progress else nullcontext() as progress:
-            report = scan(args.reference, options, progress)
-        _write(report, args, stdout)
-        if args.store:
-            _record(args.store, args, report)
+        if args.command == "rejudge":
+            ignore_file = args.ignore_file or find_ignore_file(Path.cwd())
+            report = rejudge(args.run_dir, args.rules, ignore_file)
+            _write(report, args, stdout)
+        else:
+            options = _options(args)
+            show_progress = not args.no_progress and stderr.is_terminal
+            with RichProgress(stderr) if show_progress else nullcontext() as progress:
+                report = scan(args.reference, options, progress)
+            _write(report, args, stdout)
+            if args.store:
+                _record(args.store, args, report)
     except DetonateError as exc:
         stderr.print(f"[bold red]error:[/] {exc.message}", highlight=False)
         if exc.hint:

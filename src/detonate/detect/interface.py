@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
 from detonate.model.events import Event
-from detonate.model.filesystem import FileEntry, Rootfs
 from detonate.model.findings import Finding
 from detonate.model.image import ImageConfig
 from detonate.model.runtime import (
@@ -19,14 +19,17 @@ from detonate.model.runtime import (
     ProcessInfo,
     RunInfo,
 )
-from detonate.static.file_reading import read_head
 
-TEXT_LIMIT = 256 * 1024
+TEXT_LIMIT = 256 * 1024  # the most of one file a detector reads
 
 
 @dataclass(frozen=True)
 class RunView:
-    """Everything a detector may look at. Events are in stream order; `seq` is their id."""
+    """Everything a detector may look at. Events are in stream order; `seq` is their id.
+
+    Detectors read files only through `file_bytes`/`file_text`/`image_bytes`, never the disk:
+    a view built from a run record (detonate.run_record) must judge as the live run did.
+    """
 
     events: tuple[Event, ...]
     processes: tuple[ProcessInfo, ...] = ()
@@ -35,11 +38,18 @@ class RunView:
     host_mounts: tuple[HostMount, ...] = ()  # binds served from the fake host tree
     config: ImageConfig = field(default_factory=ImageConfig)
     run: RunInfo | None = None  # how the run went: duration, CPU seconds (mining needs them)
-    rootfs: Rootfs | None = None  # the image's files, as unpacked (read only, never run)
+    # The image's files as unpacked (never run), path → the first TEXT_LIMIT bytes of a regular
+    # file: read from the rootfs on first use in a live scan, from the record on a rejudge.
+    image_files: Mapping[str, bytes] = field(default_factory=dict, compare=False, repr=False)
     artifacts_dir: Path | None = None  # copies of the files the run created or changed
     # What detectors derive from this run once and share (the correlators' run index). It
     # lives and dies with the view, so concurrent scans never see each other's.
     derived: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+    # The image paths detectors asked for (image_bytes), in order, with the most bytes asked
+    # of each: the run record keeps exactly that much (a shebang sniff is not a whole binary).
+    image_paths_read: dict[str, int] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def process(self, pid: int) -> ProcessInfo | None:
         for info in self.processes:
@@ -51,9 +61,14 @@ class RunView:
     def _changes(self) -> dict[str, FileChange]:
         return {change.path: change for change in self.files}
 
-    @cached_property
-    def _image_files(self) -> dict[str, FileEntry]:
-        return self.rootfs.by_path() if self.rootfs else {}
+    def image_bytes(self, path: str, limit: int = TEXT_LIMIT) -> bytes | None:
+        """What `path` held in the image (before the run), capped at `limit`; None when the
+        image has no regular file there or it is empty."""
+        self.image_paths_read[path] = max(limit, self.image_paths_read.get(path, 0))
+        data = self.image_files.get(path)
+        if data is None:
+            return None
+        return data[:limit] or None
 
     def file_bytes(self, path: str, limit: int = TEXT_LIMIT) -> bytes | None:
         """What `path` held at the end of the run (the run's copy if it wrote the file, else the
@@ -67,10 +82,7 @@ class RunView:
                     return handle.read(limit)
             except OSError:
                 return None
-        entry = self._image_files.get(path)
-        if entry is None or self.rootfs is None:
-            return None
-        return read_head(self.rootfs, entry, limit) or None
+        return self.image_bytes(path, limit)
 
     def file_text(self, path: str, limit: int = TEXT_LIMIT) -> str | None:
         data = self.file_bytes(path, limit)

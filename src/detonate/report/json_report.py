@@ -17,19 +17,24 @@ import jsonschema
 from detonate.model.report import Report
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any, *, escape: bool = True) -> Any:
+    """`value` (records, enums, tuples, paths) as plain JSON data. `escape=False` keeps text
+    exactly, lone surrogates included, for JSON written with `ensure_ascii` (the run record),
+    where `revive` must give back what was recorded."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: plain(getattr(value, f.name), escape=escape) for f in dataclasses.fields(value)
+        }
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v, escape=escape) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v, escape=escape) for v in value]
     if isinstance(value, Path):
-        return safe_text(str(value))
+        value = str(value)
     if isinstance(value, str):
-        return safe_text(value)
+        return safe_text(value) if escape else value
     return value
 
 
@@ -45,7 +50,7 @@ def safe_text(text: str) -> str:
 
 
 def to_document(report: Report) -> dict[str, Any]:
-    document: dict[str, Any] = _plain(report)
+    document: dict[str, Any] = plain(report)
     return document
 
 
@@ -60,29 +65,29 @@ def dumps_document(document: dict[str, Any]) -> str:
 def from_document(document: dict[str, Any]) -> Report:
     """The `Report` a document was made from (the store keeps documents; the renderers read
     records). `from_document(to_document(r))` renders exactly as `r` does."""
-    revived: Report = _revive(Report, document)
+    revived: Report = revive(Report, document)
     return revived
 
 
-def _revive(kind: Any, value: Any) -> Any:
+def revive(kind: Any, value: Any) -> Any:
     """`value` (plain JSON) as an instance of the annotated type `kind`."""
     if value is None:
         return None
     origin = typing.get_origin(kind)
     if origin in (types.UnionType, typing.Union):
         options = [k for k in typing.get_args(kind) if k is not type(None)]
-        return _revive(options[0], value) if len(options) == 1 else value
+        return revive(options[0], value) if len(options) == 1 else value
     if origin is tuple:
         args = typing.get_args(kind)
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_revive(args[0], v) for v in value)
-        return tuple(_revive(k, v) for k, v in zip(args, value, strict=False))
+            return tuple(revive(args[0], v) for v in value)
+        return tuple(revive(k, v) for k, v in zip(args, value, strict=False))
     if origin is dict or kind is Any or origin is list:
         return value
     if dataclasses.is_dataclass(kind) and isinstance(kind, type):
         hints = _hints(kind)
         fields = {f.name for f in dataclasses.fields(kind) if f.init}
-        return kind(**{k: _revive(hints[k], v) for k, v in value.items() if k in fields})
+        return kind(**{k: revive(hints[k], v) for k, v in value.items() if k in fields})
     if isinstance(kind, type) and issubclass(kind, Enum):
         return kind(value)
     if kind is Path:

@@ -7,10 +7,10 @@ it literally (the event has no `domain`).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
+from detonate.model.event_codec import event_record
 from detonate.model.events import Event
 from detonate.model.iocs import Iocs
 from detonate.model.netevents import (
@@ -40,15 +40,6 @@ SECTIONS: dict[str, tuple[type[Event], ...]] = {
 }
 MAX_PER_SECTION = 500  # a flood gives thousands of identical rows; the traffic row counts them
 SINKHOLE_PREFIXES = ("198.18.", "198.19.")
-
-
-def event_record(event: Event) -> dict[str, Any]:
-    """An event as a JSON-ready mapping with its `kind` first."""
-    record: dict[str, Any] = {"kind": event.kind}
-    for field in dataclasses.fields(event):
-        value = getattr(event, field.name)
-        record[field.name] = list(value) if isinstance(value, tuple) else value
-    return record
 
 
 def network_section(events: Iterable[Event]) -> dict[str, Any]:

