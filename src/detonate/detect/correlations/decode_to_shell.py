@@ -31,21 +31,12 @@ from detonate.detect.correlations.run_index import (
     is_interpreter_name,
 )
 from detonate.detect.interface import RunView
+from detonate.detect.provenance.decoders import decodes
 from detonate.model.findings import Evidence, Finding, Severity
 from detonate.static.base64_stage import decoded_stages
 
 NAME = "decode-to-shell"
 EXCERPT = 2000  # characters of a decoded stage kept in evidence
-# Programs that turn an encoded text back into commands, by argv: `base64 -d`, `xxd -r -p` …
-DECODE_FLAGS = {
-    "base64": re.compile(r"^(?:-\w*[dD]\w*|--decode)$"),
-    "base32": re.compile(r"^(?:-\w*d\w*|--decode)$"),
-    "basenc": re.compile(r"^(?:-\w*d\w*|--decode)$"),
-    "xxd": re.compile(r"^-\w*r\w*$"),
-    "openssl": re.compile(r"^(?:-d|-base64|-a|base64|enc)$"),
-    "uudecode": re.compile(r".*"),
-    "rev": re.compile(r".*"),
-}
 # Decode-and-run inside one interpreter: exec(b64decode(…)), eval(base64_decode(…)), atob …
 INTERPRETER_DECODE = re.compile(
     r"b64decode|decodebytes|decode_base64|base64_decode|atob\(|Buffer\.from\([^)]*base64"
@@ -76,15 +67,7 @@ class DecodeToShell:
 
 
 def is_decoder(proc: Proc) -> bool:
-    flags = DECODE_FLAGS.get(proc.name)
-    if flags is None or not proc.execed:
-        return False
-    if proc.name == "openssl":
-        args = set(proc.argv[1:])
-        return ("base64" in args or "-base64" in args or "-a" in args) and "-d" in args
-    if proc.name in ("uudecode", "rev"):
-        return True
-    return any(flags.match(arg) for arg in proc.argv[1:])
+    return proc.execed and decodes(proc.name, proc.argv)
 
 
 def _decodes_and_runs(proc: Proc) -> bool:
