@@ -14,11 +14,17 @@ from detonate.detect.correlations.pipelines import consumers
 from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.interface import RunView
 from detonate.detect.provenance import NETWORK, Sink, provenance_of
-from detonate.model.findings import Confidence, Evidence, Finding
+from detonate.model.findings import Confidence, Evidence, Finding, Severity
 
 NAME = "download-exec-chain"
 NOT_PAYLOADS = ("/dev/null", "/dev/tty", "/dev/pts/", "/dev/std", "/proc/", "/sys/")
 DNS_PORT = 53
+# A chain provenance followed from the connect to the run (order and program images checked):
+# one specific act that is enough on its own.
+FOLLOWED = (
+    "The bytes were followed from the connection to the run, through every program and file "
+    "that carried them (evidence in order)."
+)
 
 
 class DownloadExecChain:
@@ -29,6 +35,7 @@ class DownloadExecChain:
         fetched = downloaders(index)
         sinks = provenance_of(run).of_kind(NETWORK)
         found = [_sink_finding(index, sink, fetched) for sink in sinks]
+        found.extend(_ingress(f) for f in found if f.rule_id == "download-pipe-shell")
         fed = {sink.pid for sink in sinks if sink.how == "pipe"}
         for pid in sorted(fetched):
             found.extend(_piped_into_shell(index, pid, fetched[pid], fed))
@@ -92,7 +99,9 @@ def _sink_finding(index: RunIndex, sink: Sink, fetched: dict[int, list[Evidence]
                 excerpt=_what_it_ran(index, sink.pid),
             )
         )
-        return finding("download-pipe-shell", NAME, evidence)
+        return finding(
+            "download-pipe-shell", NAME, evidence, severity=Severity.CRITICAL, why=FOLLOWED
+        )
     after = sink.taint.hops[-1].seq
     chmods = [c for c in index.chmods.get(sink.path, ()) if after < c.seq < sink.seq]
     for chmod in chmods[:3]:
@@ -116,13 +125,15 @@ def _sink_finding(index: RunIndex, sink: Sink, fetched: dict[int, list[Evidence]
             process=index.chain(sink.pid, sink.seq),
         )
     )
-    return finding(
-        "download-write-exec",
-        NAME,
-        evidence,
-        confidence=None if sink.succeeded else Confidence.MEDIUM,
-        why="" if sink.succeeded else "It failed in the sandbox; the intent is the same.",
-    )
+    if not sink.succeeded:
+        why = "It failed in the sandbox; the intent is the same."
+        return finding("download-write-exec", NAME, evidence, confidence=Confidence.MEDIUM, why=why)
+    return finding("download-write-exec", NAME, evidence, severity=Severity.CRITICAL, why=FOLLOWED)
+
+
+def _ingress(piped: Finding) -> Finding:
+    """The transfer half of a followed download-to-shell (T1105 beside its T1059.004)."""
+    return finding("download-fed-to-interpreter", NAME, piped.evidence)
 
 
 def _piped_into_shell(

@@ -261,7 +261,8 @@ class _Walk:
             return
         image = self._image(event.pid)
         for taint in taints.values():
-            self._taint_image(image, taint.then(Hop(event.seq, event.pid, "read it", event.path)))
+            hop = Hop(event.seq, event.pid, f"read {event.path}", event.path)
+            self._taint_image(image, taint.then(hop))
         exec_event = self.execs.get(image)
         if exec_event is None:
             return
