@@ -19,8 +19,6 @@ from detonate.detect.correlations.pipelines import (
     EVAL,
     consumers,
     runs_command_text,
-    runs_shell_code,
-    script_argument,
     substitution_shell,
 )
 from detonate.detect.correlations.run_index import (
@@ -31,6 +29,7 @@ from detonate.detect.correlations.run_index import (
     is_interpreter_name,
 )
 from detonate.detect.interface import RunView
+from detonate.detect.provenance import DECODED, Sink, provenance_of
 from detonate.detect.provenance.decoders import decodes
 from detonate.model.findings import Evidence, Finding, Severity
 from detonate.static.base64_stage import decoded_stages
@@ -54,10 +53,13 @@ class DecodeToShell:
 
     def detect(self, run: RunView) -> tuple[Finding, ...]:
         index = index_of(run)
+        sinks: dict[int, list[Sink]] = {}  # decoder pid → where its output ran
+        for sink in provenance_of(run).of_kind(DECODED):
+            sinks.setdefault(sink.taint.source.pid, []).append(sink)
         instances: list[tuple[Proc, str, int]] = []  # decoder, how, shell pid
         for proc in index.procs.values():
             if is_decoder(proc):
-                for consumer in _fed_shells(index, proc):
+                for consumer in _fed_shells(index, proc, sinks.get(proc.pid, [])):
                     instances.append((proc, consumer[0], consumer[1]))
             elif _decodes_and_runs(proc):
                 instances.append((proc, "decoded and ran in one interpreter", proc.pid))
@@ -77,25 +79,32 @@ def _decodes_and_runs(proc: Proc) -> bool:
     return bool(INTERPRETER_DECODE.search(text) and INTERPRETER_RUN.search(text))
 
 
-def _fed_shells(index: RunIndex, decoder: Proc) -> list[tuple[str, int]]:
+def _fed_shells(index: RunIndex, decoder: Proc, sinks: list[Sink]) -> list[tuple[str, int]]:
     fed = [
         (f"decoded text ran in a shell ({c.how})", c.shell) for c in consumers(index, decoder.pid)
     ]
+    shells = {shell for _, shell in fed}
+    # followed through files, copies and other tools, in order (provenance)
+    fed += [(_how(index, sink), sink.pid) for sink in sinks if sink.pid not in shells]
     if fed:
         return fed
     # `eval "$(… | base64 -d)"` where the eval sits in a stage we decoded ourselves
     shell = substitution_shell(index, decoder.pid)
     if shell is not None and any(EVAL.search(text) for text in _sources(index, shell.pid)):
         return [("decoded text was passed to eval", shell.pid)]
-    written = [w.path for w in index.writes_by_pid.get(decoder.pid, ()) if w.succeeded]
-    for path in written:
-        for proc in index.procs.values():
-            runs_it = runs_shell_code(proc) and script_argument(proc.argv) == path
-            if proc.execed and runs_it and proc.pid != decoder.pid:
-                return [(f"decoded into {path}, which {proc.name} then ran", proc.pid)]
-        for event in index.execs_by_path.get(path, ()):
-            return [(f"decoded into {path}, which was then executed", event.pid)]
     return []
+
+
+def _how(index: RunIndex, sink: Sink) -> str:
+    through = ", ".join(hop.what for hop in sink.taint.hops[1:])
+    name = index.procs[sink.pid].name
+    if sink.how == "pipe":
+        ran = f"{name} read it as its program"
+    elif sink.how == "script":
+        ran = f"{name} ran {sink.path} as its script"
+    else:
+        ran = f"{sink.path} was executed"
+    return f"decoded text {through}; {ran}" if through else f"decoded text: {ran}"
 
 
 def _sources(index: RunIndex, pid: int) -> list[str]:

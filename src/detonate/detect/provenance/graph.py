@@ -155,6 +155,8 @@ class _Walk:
             self._written(event.seq, self._image(event.pid), event.path)
         elif isinstance(event, FileOpenedForWrite):
             image = self._image(event.pid)
+            if self.legacy and event.succeeded:
+                self.opened.setdefault(image, []).append(event.path)
             if self.legacy or not event.succeeded:
                 # a failed open (no /var/tmp in the image) still shows where the bytes were
                 # meant to go: its exec, failing too, is the same intent
@@ -227,10 +229,14 @@ class _Walk:
         taints[taint.kind] = taint
         exec_event = self.execs.get(image)
         if self.legacy and exec_event is not None:
-            # traces without DataWritten: its stdout (a pipe, a redirect) carries what it holds
+            # traces without DataWritten: its stdout (a pipe, a redirect) carries what it holds;
+            # traces without fds: the files its forked child opened before the exec (`> f`)
             output = exec_event.stdout
             if output.startswith("pipe:") or (output.startswith("/") and output != "/dev/null"):
                 self._written(taint.hops[-1].seq, image, output)
+            elif not output and image[1] == 1:
+                for path in self.opened.get((image[0], 0), ()):
+                    self._written(taint.hops[-1].seq, image, path)
 
     def _written(self, seq: int, image: Image, path: str) -> None:
         taints = self.images.get(image, {})
