@@ -31,6 +31,7 @@ from detonate.detect.correlations.run_index import (
 from detonate.detect.interface import RunView
 from detonate.detect.provenance import DECODED, Sink, provenance_of
 from detonate.detect.provenance.decoders import decodes
+from detonate.detect.provenance.embedded import embedded_stages
 from detonate.model.findings import Evidence, Finding, Severity
 from detonate.static.base64_stage import decoded_stages
 
@@ -63,9 +64,13 @@ class DecodeToShell:
                     instances.append((proc, consumer[0], consumer[1]))
             elif _decodes_and_runs(proc):
                 instances.append((proc, "decoded and ran in one interpreter", proc.pid))
+        embedded = embedded_stages(run)
+        for found in embedded:
+            how = f"decoded a literal of {found.source} in its own code; {found.how}"
+            instances.append((index.procs[found.interpreter], how, found.ran))
         if not instances:
             return ()
-        return _findings(index, instances)
+        return _findings(index, instances, [found.stage for found in embedded])
 
 
 def is_decoder(proc: Proc) -> bool:
@@ -152,9 +157,11 @@ def _hex_stages(line: str) -> list[str]:
     return out
 
 
-def _findings(index: RunIndex, instances: list[tuple[Proc, str, int]]) -> tuple[Finding, ...]:
+def _findings(
+    index: RunIndex, instances: list[tuple[Proc, str, int]], embedded: list[str]
+) -> tuple[Finding, ...]:
     evidence: list[Evidence] = []
-    stages: list[str] = []
+    stages: list[str] = list(embedded)
     for decoder, how, shell in instances:
         ran = _what_it_ran(index, shell, decoder.pid)
         evidence.append(
