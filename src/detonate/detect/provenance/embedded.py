@@ -49,6 +49,7 @@ DECODE_CALL = re.compile(
 CONCATENATION = re.compile(r"""['"]\s*[.+]?\s*['"]""")
 TREE_FILES = 400  # a program tree larger than this is a system directory: its script alone
 FILE_BYTES = 256 * 1024
+READ_BUDGET = 8 * 1024 * 1024  # program text read per run, all trees together
 MIN_MATCH = 12  # characters of a command line or path that must appear in the decoded text
 SYSTEM_DIRS = ("/", "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/lib")
 
@@ -72,13 +73,17 @@ def embedded_stages(run: RunView) -> list[EmbeddedStage]:
 def _find(run: RunView) -> list[EmbeddedStage]:
     index = index_of(run)
     out: list[EmbeddedStage] = []
+    budget = [READ_BUDGET]  # bytes of program text read in this run, shared by all trees
+    trees: dict[str, list[tuple[str, str]]] = {}
     for proc in index.procs.values():
         if not proc.execed or not is_interpreter_name(proc.name) or runs_command_text(proc):
             continue
         script = script_argument(proc.argv)
         if not script or not script.startswith("/"):
             continue
-        for source, stage in _stages(run, script):
+        if script not in trees:
+            trees[script] = _stages(run, script, budget)
+        for source, stage in trees[script]:
             hit = _acting(index, proc, stage)
             if hit is not None:
                 out.append(EmbeddedStage(proc.pid, source, stage, *hit))
@@ -86,7 +91,7 @@ def _find(run: RunView) -> list[EmbeddedStage]:
     return out
 
 
-def _stages(run: RunView, script: str) -> list[tuple[str, str]]:
+def _stages(run: RunView, script: str, budget: list[int]) -> list[tuple[str, str]]:
     """(file, decoded text) for the base64 literals of the script's program tree."""
     directory = posixpath.dirname(script)
     paths = [script]
@@ -96,7 +101,10 @@ def _stages(run: RunView, script: str) -> list[tuple[str, str]]:
             paths = tree
     out: list[tuple[str, str]] = []
     for path in paths:
+        if budget[0] <= 0:
+            break
         text = run.file_text(path, FILE_BYTES)
+        budget[0] -= len(text or "")
         if not text or not DECODE_CALL.search(text):
             continue
         joined = CONCATENATION.sub("", text)  # 'aGVs' . 'bG8=' → one literal
