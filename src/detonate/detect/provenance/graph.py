@@ -160,7 +160,8 @@ class _Walk:
             if self.legacy or not event.succeeded:
                 # a failed open (no /var/tmp in the image) still shows where the bytes were
                 # meant to go: its exec, failing too, is the same intent
-                self._written(event.seq, image, event.path)
+                tried = "" if event.succeeded else f"tried to write {event.path} ({event.error})"
+                self._written(event.seq, image, event.path, tried)
             elif event.truncated and not self.images.get(image):
                 self.files.pop(event.path, None)  # replaced by clean bytes (or none yet)
         elif isinstance(event, FileOpenedForRead) and event.succeeded:
@@ -238,7 +239,7 @@ class _Walk:
                 for path in self.opened.get((image[0], 0), ()):
                     self._written(taint.hops[-1].seq, image, path)
 
-    def _written(self, seq: int, image: Image, path: str) -> None:
+    def _written(self, seq: int, image: Image, path: str, what: str = "") -> None:
         taints = self.images.get(image, {})
         if not taints or not path:
             return
@@ -247,7 +248,8 @@ class _Walk:
         for kind, taint in taints.items():
             if kind in held:
                 continue
-            held[kind] = taint.then(Hop(seq, image[0], f"wrote {path}", "" if pipe else path))
+            hop = Hop(seq, image[0], what or f"wrote {path}", "" if pipe else path)
+            held[kind] = taint.then(hop)
             for reader, exec_event in self.readers.get(path, ()) if pipe else ():
                 if self.generation.get(reader[0]) == reader[1]:  # still that program
                     self._fed(reader, exec_event, held[kind], seq)
