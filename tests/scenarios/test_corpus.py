@@ -122,10 +122,10 @@ WILD_EXPECTATIONS = load_expectations(WILD_EXPECTED)
 # in docs/detection-matrix.md). Strict: a sample that starts passing must leave this list.
 WILD_KNOWN_MISSES: dict[str, str] = {
     "b07-py-migration-written-then-run": (
-        "benign release step called suspicious 21: the migration script it renders into /tmp "
-        "and runs is no longer a dropped payload (provenance: local), but running it from /tmp"
-        " is still counted twice (exec-from-volatile-dir, and the env python3 given the /tmp "
-        "script: exec-script-from-hidden-or-volatile-path)"
+        "benign release step called suspicious 49: the migration script it renders into /tmp "
+        "and runs is taken for a dropped payload (exec-dropped-file, exec-from-volatile-dir, "
+        "script from a scratch path); provenance knows its bytes are local (exec `provenance`"
+        " field) but exec-dropped-file does not use it: that cost w20 its malicious verdict"
     ),
     "w07-go-dga-post-uname": (
         "clean 0: twelve lookups of generated names and POSTs of base64 `uname -a`/`id` "
