@@ -100,6 +100,25 @@ def test_exec_of_a_file_written_in_the_run_is_created_in_run_only_after_the_writ
     assert execs == [False, True]
 
 
+def test_exec_provenance_says_where_the_bytes_of_a_written_file_came_from() -> None:
+    run = run_of(
+        {"kind": "process.exec", "pid": 1, "path": "/bin/sh", "argv": ["sh", "/entry"]},
+        {"kind": "file.write", "pid": 1, "path": "/tmp/own", "flags": "O_WRONLY|O_TRUNC"},
+        {"kind": "data.write", "pid": 1, "path": "/tmp/own", "fd": 3, "bytes": 9},
+        {"kind": "process.fork", "pid": 1, "child_pid": 2},
+        {"kind": "process.exec", "pid": 2, "path": "/usr/bin/fetch", "argv": ["fetch"]},
+        {"kind": "net.connect", "pid": 2, "family": "AF_INET", "address": "198.51.100.1",
+         "port": 80},
+        {"kind": "file.write", "pid": 2, "path": "/tmp/got", "flags": "O_WRONLY|O_TRUNC"},
+        {"kind": "data.write", "pid": 2, "path": "/tmp/got", "fd": 3, "bytes": 9},
+        {"kind": "process.exec", "pid": 3, "path": "/tmp/own", "argv": ["/tmp/own"]},
+        {"kind": "process.exec", "pid": 4, "path": "/tmp/got", "argv": ["/tmp/got"]},
+    )  # fmt: skip
+    execs = [s.get("provenance") for s in event_subjects(run) if s.name == "exec"]
+    # the image's own programs: nothing to say; the shell's file: local; the fetch: network
+    assert execs == ["", "", "local", "network"]
+
+
 def test_failed_attempts_are_findings_and_say_they_failed() -> None:
     run = run_of(
         {"kind": "privileged", "call": "finit_module", "args": "3</x.ko>, \"\", 0",

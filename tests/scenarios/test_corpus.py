@@ -124,36 +124,12 @@ WILD_KNOWN_MISSES: dict[str, str] = {
     "b07-py-migration-written-then-run": (
         "benign release step called suspicious 49: the migration script it renders into /tmp "
         "and runs is taken for a dropped payload (exec-dropped-file, exec-from-volatile-dir, "
-        "script from a scratch path)"
-    ),
-    "w02-nc-sed-chmod-run": (
-        "suspicious 43: the ELF run from /run/.s is seen (exec-dropped-file, hidden path) but"
-        " the nc → sed → file chain is not tied to the download, so no more than that"
-    ),
-    "w03-wget-cp-libdir-run": (
-        "suspicious 32: the wget and the run of the copy are each seen (T1105 low + "
-        "exec-dropped-file) but the cp between them breaks the download → exec link"
-    ),
-    "w04-py-b64-popen-sh": (
-        "suspicious 44: curl | sh is seen (T1059.004, T1105) but not the b64decode written to"
-        " the stdin of sh by Python (no T1140)"
-    ),
-    "w05-perl-mime-base64-socket-dropper": (
-        "malicious 66 from the dropped ELF in /var/tmp, but the MIME::Base64 decode + eval in"
-        " Perl is not seen (no T1140)"
-    ),
-    "w06-node-buffer-execsync": (
-        "suspicious 44: curl | sh is seen (T1059.004, T1105) but not the Buffer.from(base64) "
-        "→ execSync stage (no T1140)"
+        "script from a scratch path); provenance knows its bytes are local (exec `provenance`"
+        " field) but exec-dropped-file does not use it: that cost w20 its malicious verdict"
     ),
     "w07-go-dga-post-uname": (
         "clean 0: twelve lookups of generated names and POSTs of base64 `uname -a`/`id` "
         "output raise nothing (no T1568.002, T1082)"
-    ),
-    "w10-quoted-wget-names": (
-        "suspicious 44: only the first of three fetch-to-shell pipes is called "
-        "download-pipe-shell; the printf-octal and variable-built wget pipes into /bin/s''h "
-        "and $SHELL add nothing"
     ),
     "w12-awk-cron-d-periodic": (
         "suspicious 45: cron entries written by awk are seen (T1053.003) but the "
@@ -217,14 +193,6 @@ WILD_KNOWN_MISSES: dict[str, str] = {
     "w33-service-stop-logging": (
         "malicious 68 as agent tampering (T1562.001); stopping rsyslog/cron and deleting "
         "their rc links is not reported as service stop (no T1489)"
-    ),
-    "w38-openssl-s-client-fetch-sh": (
-        "suspicious 40: the pipe into bash is seen (T1059.004) but openssl s_client is not "
-        "known as a download tool (no T1105)"
-    ),
-    "w39-socat-fetch-chmod-run": (
-        "suspicious 54: the ELF run from a hidden /var/tmp path is seen but the socat "
-        "download feeding it is not"
     ),
     "w40-perl-irc-bot": (
         "suspicious 40: the IRC registration and join are seen (T1071) but alone do not make "

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from detonate.detect.interface import RunView
 from detonate.model.events import (
+    DataWritten,
     Event,
     FileAttributesChanged,
     FileCreated,
@@ -225,6 +226,7 @@ def event_subjects(run: RunView) -> Iterator[EventSubject]:
     table = _ProcessTable()
     table.learn_tools(run.events)
     written = {c.path for c in run.files if c.change is not ChangeKind.DELETED}
+    origins = _exec_origins(run)
     flows = _FlowNames(run.events)
     own = (*run.run.addresses, run.run.hostname) if run.run is not None else ()
     local = LocalAddresses(frozenset(a for a in own if a))
@@ -233,6 +235,9 @@ def event_subjects(run: RunView) -> Iterator[EventSubject]:
         for name, fields, summary, destination in _describe(event, written, flows, table):
             if name == "connect":
                 fields["local"] = local.contains(str(fields["address"]))
+            if name == "exec":
+                written_here = bool(origins) and bool(fields["created_in_run"])
+                fields["provenance"] = origins.get(event.seq, "local" if written_here else "")
             lineage = table.lineage(event.pid)
             actor = lineage[0] if lineage else None
             fields = {
@@ -256,6 +261,21 @@ def event_subjects(run: RunView) -> Iterator[EventSubject]:
 Described = tuple[str, dict[str, object], str, str]
 
 
+def _exec_origins(run: RunView) -> dict[int, str]:
+    """Exec seq → where the bytes it ran came from ("network", "decoded"; both: "network"),
+    for the execs of files the run wrote. Empty for traces without DataWritten, where an exec
+    of a written file is not known to be "local"."""
+    from detonate.detect.provenance import NETWORK, provenance_of  # provenance uses the index
+
+    if not any(isinstance(e, DataWritten) for e in run.events):
+        return {}
+    origins: dict[int, str] = {-1: ""}  # non-empty: the trace can tell "local"
+    for sink in provenance_of(run).sinks:
+        if sink.how != "pipe" and origins.get(sink.seq) != NETWORK:
+            origins[sink.seq] = sink.taint.kind
+    return origins
+
+
 def _describe(
     event: Event, written: set[str], flows: _FlowNames, table: _ProcessTable
 ) -> Iterator[Described]:
@@ -272,6 +292,7 @@ def _describe(
                 "argv": event.argv,
                 "args": " ".join(event.argv[1:]),
                 "created_in_run": event.path in written,
+                "provenance": "",
                 "fileless": bool(FILELESS_PATH.match(event.path) or FILELESS_PATH.match(event.exe)),
                 "renamed": is_renamed(event.path, event.applet, event.argv),
                 "copy_of": table.copy_of(event),

@@ -108,8 +108,9 @@ class FileOpenedForWrite(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class FileOpenedForRead(Event):
-    """An open for reading of a watched path only (planted honeytokens): reads in general are
-    not traced, they are too many."""
+    """An open for reading of a watched path (a planted honeytoken), or of a file the run itself
+    wrote (or renamed or linked into place) before: what `cp`, `sed FILE` or `sh FILE` read of
+    a dropped file, for data provenance. Other reads are not events, they are too many."""
 
     kind: ClassVar[str] = "file.read"
     path: str
@@ -118,6 +119,20 @@ class FileOpenedForRead(Event):
     succeeded: bool = True
     error: str = ""
     requested_path: str = ""  # as on FileOpenedForWrite: the symlinked name the sample opened
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataWritten(Event):
+    """write/writev through an fd that is a file or a pipe (sockets: NetworkSent). Writes are
+    folded: one event for the first write through an fd since the process last took input (its
+    exec, a connect or accept, a read open of a file the run wrote), so a log written a
+    million times between two inputs is one event, and a download's bytes written after its
+    connect always show after that connect (data provenance orders on these)."""
+
+    kind: ClassVar[str] = "data.write"
+    path: str  # the file ("/tmp/x") or the pipe ("pipe:[4711]", as in ProcessExecuted.stdout)
+    fd: int
+    bytes: int = 0  # of this first write
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -305,6 +320,7 @@ RUNTIME_EVENT_TYPES: tuple[type[Event], ...] = (
     ProcessExited,
     FileOpenedForWrite,
     FileOpenedForRead,
+    DataWritten,
     FileCreated,
     FileDeleted,
     FileRenamed,

@@ -27,7 +27,10 @@ file name), `process_path`, `cmdline` (its argv joined), `parent` (the parent's 
   `copy_of` (the known tool — busybox, wget, curl, nc … — whose binary, by sha256 of a run's
   exec under its own name, this exec ran under another file name; "" if none),
   `stdin` / `stdout` / `stderr` (what fds 0–2 were: "pipe:[4711]",
-  "socket:TCP:[10.0.0.2:40000->192.0.2.1:4444]", "/dev/null", "" when unknown).
+  "socket:TCP:[10.0.0.2:40000->192.0.2.1:4444]", "/dev/null", "" when unknown),
+  `provenance` (for a file the run wrote: "network" or "decoded" when data provenance followed
+  such bytes to this exec, "local" when it followed every write and none carried them; "" for
+  the image's own files and for traces recorded before writes were events; docs/detect.md).
 - file_change: one change to a file. `op` write / create / delete / rename / chmod / chattr,
   `path`, `name`, `dir`, `new_path` (rename), `flags` (the flags by name, for display:
   "O_WRONLY|O_TRUNC", "FS_IMMUTABLE_FL"), `truncated` and `append` (write: O_TRUNC, O_APPEND),
@@ -102,7 +105,7 @@ RUNTIME_SUBJECT_FIELDS: dict[str, frozenset[str]] = {
     for name, fields in {
         "exec": frozenset(
             {"path", "name", "applet", "argv0", "argv", "args", "created_in_run", "fileless"}
-            | {"renamed", "copy_of", "stdin", "stdout", "stderr"}
+            | {"renamed", "copy_of", "stdin", "stdout", "stderr", "provenance"}
         ),
         "comm": frozenset({"comm", "differs"}),
         "file_change": frozenset(

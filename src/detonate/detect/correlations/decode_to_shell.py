@@ -19,8 +19,6 @@ from detonate.detect.correlations.pipelines import (
     EVAL,
     consumers,
     runs_command_text,
-    runs_shell_code,
-    script_argument,
     substitution_shell,
 )
 from detonate.detect.correlations.run_index import (
@@ -31,21 +29,14 @@ from detonate.detect.correlations.run_index import (
     is_interpreter_name,
 )
 from detonate.detect.interface import RunView
+from detonate.detect.provenance import DECODED, Sink, provenance_of
+from detonate.detect.provenance.decoders import decodes
+from detonate.detect.provenance.embedded import embedded_stages
 from detonate.model.findings import Evidence, Finding, Severity
 from detonate.static.base64_stage import decoded_stages
 
 NAME = "decode-to-shell"
 EXCERPT = 2000  # characters of a decoded stage kept in evidence
-# Programs that turn an encoded text back into commands, by argv: `base64 -d`, `xxd -r -p` …
-DECODE_FLAGS = {
-    "base64": re.compile(r"^(?:-\w*[dD]\w*|--decode)$"),
-    "base32": re.compile(r"^(?:-\w*d\w*|--decode)$"),
-    "basenc": re.compile(r"^(?:-\w*d\w*|--decode)$"),
-    "xxd": re.compile(r"^-\w*r\w*$"),
-    "openssl": re.compile(r"^(?:-d|-base64|-a|base64|enc)$"),
-    "uudecode": re.compile(r".*"),
-    "rev": re.compile(r".*"),
-}
 # Decode-and-run inside one interpreter: exec(b64decode(…)), eval(base64_decode(…)), atob …
 INTERPRETER_DECODE = re.compile(
     r"b64decode|decodebytes|decode_base64|base64_decode|atob\(|Buffer\.from\([^)]*base64"
@@ -63,28 +54,27 @@ class DecodeToShell:
 
     def detect(self, run: RunView) -> tuple[Finding, ...]:
         index = index_of(run)
+        sinks: dict[int, list[Sink]] = {}  # decoder pid → where its output ran
+        for sink in provenance_of(run).of_kind(DECODED):
+            sinks.setdefault(sink.taint.source.pid, []).append(sink)
         instances: list[tuple[Proc, str, int]] = []  # decoder, how, shell pid
         for proc in index.procs.values():
             if is_decoder(proc):
-                for consumer in _fed_shells(index, proc):
+                for consumer in _fed_shells(index, proc, sinks.get(proc.pid, [])):
                     instances.append((proc, consumer[0], consumer[1]))
             elif _decodes_and_runs(proc):
                 instances.append((proc, "decoded and ran in one interpreter", proc.pid))
+        embedded = embedded_stages(run)
+        for found in embedded:
+            how = f"decoded a literal of {found.source} in its own code; {found.how}"
+            instances.append((index.procs[found.interpreter], how, found.ran))
         if not instances:
             return ()
-        return _findings(index, instances)
+        return _findings(index, instances, [found.stage for found in embedded])
 
 
 def is_decoder(proc: Proc) -> bool:
-    flags = DECODE_FLAGS.get(proc.name)
-    if flags is None or not proc.execed:
-        return False
-    if proc.name == "openssl":
-        args = set(proc.argv[1:])
-        return ("base64" in args or "-base64" in args or "-a" in args) and "-d" in args
-    if proc.name in ("uudecode", "rev"):
-        return True
-    return any(flags.match(arg) for arg in proc.argv[1:])
+    return proc.execed and decodes(proc.name, proc.argv)
 
 
 def _decodes_and_runs(proc: Proc) -> bool:
@@ -94,25 +84,32 @@ def _decodes_and_runs(proc: Proc) -> bool:
     return bool(INTERPRETER_DECODE.search(text) and INTERPRETER_RUN.search(text))
 
 
-def _fed_shells(index: RunIndex, decoder: Proc) -> list[tuple[str, int]]:
+def _fed_shells(index: RunIndex, decoder: Proc, sinks: list[Sink]) -> list[tuple[str, int]]:
     fed = [
         (f"decoded text ran in a shell ({c.how})", c.shell) for c in consumers(index, decoder.pid)
     ]
+    shells = {shell for _, shell in fed}
+    # followed through files, copies and other tools, in order (provenance)
+    fed += [(_how(index, sink), sink.pid) for sink in sinks if sink.pid not in shells]
     if fed:
         return fed
     # `eval "$(… | base64 -d)"` where the eval sits in a stage we decoded ourselves
     shell = substitution_shell(index, decoder.pid)
     if shell is not None and any(EVAL.search(text) for text in _sources(index, shell.pid)):
         return [("decoded text was passed to eval", shell.pid)]
-    written = [w.path for w in index.writes_by_pid.get(decoder.pid, ()) if w.succeeded]
-    for path in written:
-        for proc in index.procs.values():
-            runs_it = runs_shell_code(proc) and script_argument(proc.argv) == path
-            if proc.execed and runs_it and proc.pid != decoder.pid:
-                return [(f"decoded into {path}, which {proc.name} then ran", proc.pid)]
-        for event in index.execs_by_path.get(path, ()):
-            return [(f"decoded into {path}, which was then executed", event.pid)]
     return []
+
+
+def _how(index: RunIndex, sink: Sink) -> str:
+    through = ", ".join(hop.what for hop in sink.taint.hops[1:])
+    name = index.procs[sink.pid].name
+    if sink.how == "pipe":
+        ran = f"{name} read it as its program"
+    elif sink.how == "script":
+        ran = f"{name} ran {sink.path} as its script"
+    else:
+        ran = f"{sink.path} was executed"
+    return f"decoded text {through}; {ran}" if through else f"decoded text: {ran}"
 
 
 def _sources(index: RunIndex, pid: int) -> list[str]:
@@ -160,9 +157,11 @@ def _hex_stages(line: str) -> list[str]:
     return out
 
 
-def _findings(index: RunIndex, instances: list[tuple[Proc, str, int]]) -> tuple[Finding, ...]:
+def _findings(
+    index: RunIndex, instances: list[tuple[Proc, str, int]], embedded: list[str]
+) -> tuple[Finding, ...]:
     evidence: list[Evidence] = []
-    stages: list[str] = []
+    stages: list[str] = list(embedded)
     for decoder, how, shell in instances:
         ran = _what_it_ran(index, shell, decoder.pid)
         evidence.append(

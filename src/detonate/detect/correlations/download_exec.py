@@ -1,5 +1,6 @@
-"""Payloads fetched at run time: a download written to a file that is then run, or a download
-fed straight into a shell.
+"""Payloads fetched at run time: bytes that came from the network reached an exec, whatever
+tools moved them (detect/provenance: pipes, files written by other programs, cp, mv, sed …),
+or a download fed to a shell in a way provenance does not follow (`sh -c "$(curl …)"`).
 
 A "downloader" is any process that reached a non-local address (connect, or an HTTP request the
 simulated internet saw on its flow) — whatever it is called, so renamed wget/curl copies and
@@ -8,19 +9,22 @@ home-made fetchers count the same.
 
 from __future__ import annotations
 
-import dataclasses
-import posixpath
-
 from detonate.detect.correlations.metadata import finding
-from detonate.detect.correlations.pipelines import consumers, runs_shell_code, script_argument
+from detonate.detect.correlations.pipelines import consumers
 from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.interface import RunView
-from detonate.model.events import FileOpenedForWrite, ProcessExecuted
-from detonate.model.findings import Confidence, Evidence, Finding
+from detonate.detect.provenance import NETWORK, Sink, provenance_of
+from detonate.model.findings import Confidence, Evidence, Finding, Severity
 
 NAME = "download-exec-chain"
 NOT_PAYLOADS = ("/dev/null", "/dev/tty", "/dev/pts/", "/dev/std", "/proc/", "/sys/")
 DNS_PORT = 53
+# A chain provenance followed from the connect to the run (order and program images checked):
+# one specific act that is enough on its own.
+FOLLOWED = (
+    "The bytes were followed from the connection to the run, through every program and file "
+    "that carried them (evidence in order)."
+)
 
 
 class DownloadExecChain:
@@ -29,11 +33,12 @@ class DownloadExecChain:
     def detect(self, run: RunView) -> tuple[Finding, ...]:
         index = index_of(run)
         fetched = downloaders(index)
-        scripts = _script_runs(index)
-        found: list[Finding] = []
+        sinks = provenance_of(run).of_kind(NETWORK)
+        found = [_sink_finding(index, sink, fetched) for sink in sinks]
+        found.extend(_ingress(f) for f in found if f.rule_id == "download-pipe-shell")
+        fed = {sink.pid for sink in sinks if sink.how == "pipe"}
         for pid in sorted(fetched):
-            found.extend(_written_then_run(index, pid, fetched[pid], scripts))
-            found.extend(_piped_into_shell(index, pid, fetched[pid]))
+            found.extend(_piped_into_shell(index, pid, fetched[pid], fed))
         return tuple(found)
 
 
@@ -68,106 +73,78 @@ def downloaders(index: RunIndex) -> dict[int, list[Evidence]]:
     return out
 
 
-def _written_then_run(
-    index: RunIndex, pid: int, fetched: list[Evidence], scripts: ScriptRuns
-) -> list[Finding]:
-    found: list[Finding] = []
-    for write in index.writes_by_pid.get(pid, ()):
-        if write.path.startswith(NOT_PAYLOADS):
-            continue
-        paths = _names_of(index, write)
-        runs = _runs_of(index, paths, write.seq, scripts)
-        if not runs:
-            continue
-        chmods = [c for path in paths for c in index.chmods.get(path, ()) if c.seq > write.seq]
-        evidence = list(fetched)
+def _sink_finding(index: RunIndex, sink: Sink, fetched: dict[int, list[Evidence]]) -> Finding:
+    """Network bytes that ran: the fetch, every hop the bytes took, the mode change, the run."""
+    source = sink.taint.source
+    evidence = [e for e in fetched.get(source.pid, ()) if source.seq in e.event_ids]
+    evidence = evidence or list(fetched.get(source.pid, ()))[:3]
+    for hop in sink.taint.hops[1:]:
+        if hop.path and not hop.path.startswith(NOT_PAYLOADS):
+            evidence.append(index.file_evidence(hop.path, hop.what, (hop.seq,), hop.pid))
+        else:
+            evidence.append(
+                Evidence(
+                    description=hop.what,
+                    event_ids=(hop.seq,),
+                    process=index.chain(hop.pid, hop.seq),
+                )
+            )
+    if sink.how == "pipe":
+        shell = index.procs[sink.pid]
         evidence.append(
-            index.file_evidence(
-                write.path,
-                "downloader wrote the file" + ("" if write.succeeded else f" ({write.error})"),
-                (write.seq,),
-                pid,
+            Evidence(
+                description=f"{shell.name} ran it as its program (read from its standard input)",
+                event_ids=(sink.seq, *shell.exec_seqs),
+                process=index.chain(sink.pid),
+                excerpt=_what_it_ran(index, sink.pid),
             )
         )
-        for chmod in chmods[:3]:
-            evidence.append(
-                Evidence(
-                    description=f"mode set to {chmod.mode:o}"
-                    + ("" if chmod.succeeded else f" ({chmod.error})"),
-                    path=chmod.path,
-                    event_ids=(chmod.seq,),
-                    process=index.chain(chmod.pid, chmod.seq),
-                )
-            )
-        for event, how in runs[:3]:
-            evidence.append(
-                Evidence(
-                    description=how + ("" if event.succeeded else f" (failed: {event.error})"),
-                    path=event.path,
-                    event_ids=(event.seq,),
-                    process=index.chain(event.pid, event.seq),
-                )
-            )
-        complete = write.succeeded and any(event.succeeded for event, _ in runs)
-        found.append(
-            finding(
-                "download-write-exec",
-                NAME,
-                evidence,
-                confidence=None if complete else Confidence.MEDIUM,
-                why="" if complete else "It failed in the sandbox; the intent is the same.",
+        return finding(
+            "download-pipe-shell", NAME, evidence, severity=Severity.CRITICAL, why=FOLLOWED
+        )
+    after = sink.taint.hops[-1].seq
+    chmods = [c for c in index.chmods.get(sink.path, ()) if after < c.seq < sink.seq]
+    for chmod in chmods[:3]:
+        evidence.append(
+            Evidence(
+                description=f"mode set to {chmod.mode:o}"
+                + ("" if chmod.succeeded else f" ({chmod.error})"),
+                path=chmod.path,
+                event_ids=(chmod.seq,),
+                process=index.chain(chmod.pid, chmod.seq),
             )
         )
-    return found
+    how = "the downloaded file was executed" if sink.how == "exec" else "ran as a script"
+    if sink.how == "script":
+        how = f"{index.procs[sink.pid].name} ran the downloaded file as a script"
+    evidence.append(
+        Evidence(
+            description=how + ("" if sink.succeeded else " (failed)"),
+            path=sink.path,
+            event_ids=(sink.seq,),
+            process=index.chain(sink.pid, sink.seq),
+        )
+    )
+    if not sink.succeeded:
+        why = "It failed in the sandbox; the intent is the same."
+        return finding("download-write-exec", NAME, evidence, confidence=Confidence.MEDIUM, why=why)
+    return finding("download-write-exec", NAME, evidence, severity=Severity.CRITICAL, why=FOLLOWED)
 
 
-def _names_of(index: RunIndex, write: FileOpenedForWrite) -> set[str]:
-    """The written path and the names it was renamed to afterwards."""
-    paths = {write.path}
-    for rename in index.renames:
-        if rename.seq > write.seq and rename.path in paths:
-            paths.add(rename.new_path)
-    return paths
+def _ingress(piped: Finding) -> Finding:
+    """The transfer half of a followed download-to-shell (T1105 beside its T1059.004)."""
+    return finding("download-fed-to-interpreter", NAME, piped.evidence)
 
 
-# script path as a shell was given it → (its exec event, the program's name)
-ScriptRuns = dict[str, list[tuple[ProcessExecuted, str]]]
-
-
-def _script_runs(index: RunIndex) -> ScriptRuns:
-    """Every shell or interpreter run with a script argument, by that argument."""
-    out: ScriptRuns = {}
-    for proc in index.procs.values():
-        if not runs_shell_code(proc):
-            continue
-        for event in proc.execs:
-            script = script_argument(event.argv) if event.succeeded else None
-            if script and not script.startswith("-"):
-                out.setdefault(script, []).append((event, proc.name))
-    return out
-
-
-def _runs_of(
-    index: RunIndex, paths: set[str], after: int, scripts: ScriptRuns
-) -> list[tuple[ProcessExecuted, str]]:
-    """Execs of one of `paths`, or shells/interpreters given one of them as their script."""
-    runs: list[tuple[ProcessExecuted, str]] = []
-    for path in paths:
-        for event in index.execs_by_path.get(path, ()):
-            if event.seq > after:
-                runs.append((event, "the downloaded file was executed"))
-        for script in {path, posixpath.basename(path), "./" + posixpath.basename(path)}:
-            for event, name in scripts.get(script, ()):
-                if event.seq > after:
-                    as_script = dataclasses.replace(event, path=path)
-                    runs.append((as_script, f"{name} ran the downloaded file as a script"))
-    runs.sort(key=lambda pair: pair[0].seq)
-    return runs
-
-
-def _piped_into_shell(index: RunIndex, pid: int, fetched: list[Evidence]) -> list[Finding]:
+def _piped_into_shell(
+    index: RunIndex, pid: int, fetched: list[Evidence], fed: set[int]
+) -> list[Finding]:
+    """Shells that ran the downloader's output where provenance could not follow it: traces
+    without fds, `sh -c "$(curl …)"`, `bash <(curl …)` (pipelines.py infers them)."""
     found: list[Finding] = []
     for consumer in consumers(index, pid):
+        if consumer.shell in fed:
+            continue  # already a provenance finding
         shell = index.procs[consumer.shell]
         evidence = list(fetched)
         evidence.append(

@@ -63,7 +63,12 @@ def script_argument(argv: tuple[str, ...]) -> str | None:
 
 
 def runs_shell_code(proc: Proc) -> bool:
-    return is_shell_name(proc.name) or is_interpreter_name(proc.name)
+    return runs_shell_code_name(proc.name)
+
+
+def runs_shell_code_name(name: str) -> bool:
+    """A shell or a script interpreter, by the name the program runs as."""
+    return is_shell_name(name) or is_interpreter_name(name)
 
 
 def reads_stdin(proc: Proc) -> bool:

@@ -76,6 +76,9 @@ NET_CALLS = ("socket", "connect", "bind", "listen", "sendto", "sendmsg", "sendmm
 # trace); what each fd is (socket, pipe, file) is followed through the opens and the calls
 # below, which strace shows -yy. read is not traced at all.
 WRITE_CALLS = ("write", "writev")
+# Copies inside the kernel (busybox cp: sendfile; GNU cp: copy_file_range; splice): writes to
+# the out fd (the index of its argument) that no write() shows.
+COPY_CALLS: dict[str, int] = {"sendfile": 0, "sendfile64": 0, "copy_file_range": 2, "splice": 2}
 FD_CALLS = (
     "close",
     "close_range",
@@ -97,6 +100,7 @@ TRACED_CALLS: tuple[str, ...] = (
     + FILE_CALLS
     + NET_CALLS
     + WRITE_CALLS
+    + tuple(COPY_CALLS)
     + FD_CALLS
     + ("ioctl",)
     + SIGNAL_CALLS

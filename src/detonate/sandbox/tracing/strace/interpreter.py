@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from detonate.model.events import (
+    DataWritten,
     Event,
     FileAttributesChanged,
     FileCreated,
@@ -43,6 +44,7 @@ from detonate.model.events import (
 from detonate.sandbox.tracing.interface import TraceSummary
 from detonate.sandbox.tracing.programs import ProgramResolver
 from detonate.sandbox.tracing.strace.calls import (
+    COPY_CALLS,
     EXEC_CALLS,
     FD_CALLS,
     FILE_CALLS,
@@ -91,6 +93,8 @@ MULTI_CALL_BINARIES = frozenset({"busybox", "toybox"})
 SELF_EXE = "/proc/self/exe"
 # fexecve(): the program is whatever the fd is ("/tmp/x", "/memfd:payload (deleted)").
 FD_PATH = re.compile(r"^/(?:proc/self|dev)/fd/(\d+)$")
+# Device files a write to is no data kept (the terminal, /dev/null); /dev/shm is a real tmpfs.
+DEVICE_WRITES = re.compile(r"^/dev/(?!shm/|mqueue/)")
 
 
 @dataclass
@@ -120,6 +124,8 @@ class TraceInterpreter:
     skipped: float = 0.0
     init_exit: int | None = None
     executed: set[str] = field(default_factory=set)
+    # files the sample wrote, renamed or linked into place: a later read open of one is an event
+    written: set[str] = field(default_factory=set)
     programs: ProgramResolver = field(init=False)
     table: ProcessTable = field(init=False)
 
@@ -266,6 +272,8 @@ class TraceInterpreter:
             self._net(proc, r)
         elif name in WRITE_CALLS:
             self._write(proc, r)
+        elif name in COPY_CALLS:
+            self._copy(proc, r)
         elif name in FD_CALLS:
             self._fd(proc, r)
         elif name == "ioctl":
@@ -342,6 +350,7 @@ class TraceInterpreter:
             proc.stdio = proc.fds.stdio()
             proc.exe_resolved = self.programs.real_path(exe)
             proc.exe_sha256 = self.programs.sha256(exe)
+            proc.inputs += 1  # a new program image: its writes are its own
             self.executed.add(exe)
             stdio = dict(zip(("stdin", "stdout", "stderr"), proc.stdio, strict=True))
             self._emit(
@@ -427,7 +436,13 @@ class TraceInterpreter:
                 **moved,
             )
         if not decoded.writes:
+            if ok and not token and path in self.written:
+                # a dropped file read back (cp, sed FILE, sh FILE): provenance follows it
+                self._emit(FileOpenedForRead, proc, r.ts, path=path, flags=flags, **moved)
+                proc.inputs += 1
             return
+        if ok:
+            self.written.add(path)
         self._emit(
             FileOpenedForWrite,
             proc,
@@ -519,6 +534,7 @@ class TraceInterpreter:
             )
         if sock is not None and r.name == "connect" and (r.succeeded or r.errno == "EINPROGRESS"):
             sock.family, sock.address, sock.port = family, address, port
+            proc.inputs += 1
         if sock is not None and r.name == "bind" and r.succeeded and port:
             sock.local_address, sock.local_port = address, port
         fields: dict[str, Any] = dict(
@@ -545,9 +561,14 @@ class TraceInterpreter:
         self._emit_on(sock, cls, proc, r.ts, **fields)
 
     def _write(self, proc: Proc, r: Syscall) -> None:
-        """write(0x3, 0x7ffd…, 0x10) = 0x10 (raw): a send only when fd 3 is a socket."""
-        sock = proc.fds.sockets.get(int_arg(r.args[0])) if r.args else None
-        if sock is None or sock.protocol == "NETLINK" or sock.family == "AF_NETLINK":
+        """write(0x3, 0x7ffd…, 0x10) = 0x10 (raw): a send when fd 3 is a socket, else the
+        first write through the fd since the process last took input (DataWritten)."""
+        fd = int_arg(r.args[0]) if r.args else -1
+        sock = proc.fds.sockets.get(fd)
+        if sock is None:
+            self._data_written(proc, r, fd)
+            return
+        if sock.protocol == "NETLINK" or sock.family == "AF_NETLINK":
             return
         self._emit_on(
             sock,
@@ -563,6 +584,44 @@ class TraceInterpreter:
             succeeded=r.succeeded,
             error=r.errno,
         )
+
+    def _copy(self, proc: Proc, r: Syscall) -> None:
+        """sendfile(4</usr/lib/x>, 3</tmp/dl>, NULL, 16777216) = 199: a write to fd 4."""
+        index = COPY_CALLS[r.name]
+        if len(r.args) <= index:
+            return
+        fd_text, annotation = fd_annotation(r.args[index])
+        fd = int_arg(fd_text)
+        sock = self._learn(proc, fd, annotation)
+        if sock is None:
+            self._data_written(proc, r, fd)
+        elif sock.family in ("AF_INET", "AF_INET6"):
+            self._emit_on(
+                sock,
+                NetworkSent,
+                proc,
+                r.ts,
+                family=sock.family,
+                protocol=sock.protocol,
+                address=sock.address,
+                port=sock.port,
+                bytes=r.ret if r.ret and r.ret > 0 else 0,
+                call=r.name,
+                succeeded=r.succeeded,
+                error=r.errno,
+            )
+
+    def _data_written(self, proc: Proc, r: Syscall, fd: int) -> None:
+        target = proc.fds.paths.get(fd, "")
+        kept = target.startswith("pipe:") or (
+            target.startswith("/") and not DEVICE_WRITES.match(target)
+        )
+        if not kept or not r.succeeded or not r.ret or r.ret <= 0:
+            return
+        if proc.write_marks.get((fd, target)) == proc.inputs:
+            return  # folded into the event of the first write since the last input
+        proc.write_marks[(fd, target)] = proc.inputs
+        self._emit(DataWritten, proc, r.ts, path=target, fd=fd, bytes=r.ret)
 
     def _emit_on(
         self, sock: Socket | None, cls: type[NetworkEvent], proc: Proc, ts: float, **fields: Any
@@ -601,6 +660,8 @@ class TraceInterpreter:
         fd_text, annotation = fd_annotation(r.args[0])
         fd = int_arg(fd_text)
         proc.fds.follow(r, fd, self._learn(proc, fd, annotation))
+        if r.name.startswith("accept") and r.succeeded:
+            proc.inputs += 1
 
     def _ioctl(self, proc: Proc, r: Syscall) -> None:
         """ioctl(3</tmp/f>, FS_IOC_SETFLAGS, [FS_IMMUTABLE_FL]) = -1 EPERM (…): `chattr +i`."""
@@ -643,6 +704,8 @@ class TraceInterpreter:
             else:
                 old, new = self._path(proc, a[0]), self._path(proc, a[1])
             self._emit(FileRenamed, proc, r.ts, path=old, new_path=new, **common)
+            if ok:
+                self.written.add(new)
         elif name in ("chmod", "fchmod", "fchmodat") and len(a) >= 2:
             if name == "fchmod":
                 path, mode = fd_annotation(a[0])[1], a[1]
@@ -676,6 +739,8 @@ class TraceInterpreter:
             self._emit(
                 FileCreated, proc, r.ts, path=dst, file_type="hardlink", target=src, **common
             )
+            if ok:
+                self.written.add(dst)
 
     def _exit(self, r: Exit) -> None:
         if self.table.tgid(r.pid) != r.pid:

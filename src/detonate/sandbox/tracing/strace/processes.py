@@ -34,6 +34,10 @@ class Proc:
     exe_resolved: str = ""
     exe_sha256: str = ""
     names: list[str] = field(default_factory=list)  # prctl(PR_SET_NAME)
+    # Inputs taken so far (exec, connect, accept, read open of a run-written file), and per
+    # (fd, what it is) the count at its last DataWritten: later writes fold into that event.
+    inputs: int = 0
+    write_marks: dict[tuple[int, str], int] = field(default_factory=dict)
 
 
 @dataclass

@@ -1,0 +1,301 @@
+"""Follow bytes from where they entered the run to where they ran, in event order.
+
+A *program image* is (pid, exec generation): a shell that wrote a file and later exec'd a miner
+is two images, and what the miner received says nothing of what the shell wrote. Taint has two
+kinds: NETWORK (bytes received from a non-local peer) and DECODED (the output of a decoder).
+
+Sources
+    an image's connect to a non-local address (not DNS): it may now hold network bytes;
+    a decoder's exec (decoders.py): what it writes is decoded.
+Propagation (each hop only after the holder was tainted: cause before effect)
+    image → file or pipe     DataWritten by a tainted image (legacy traces without
+                             DataWritten: a write open by a tainted image)
+    pipe → image             an image whose stdin is that pipe
+    file → image             FileOpenedForRead of a tainted file (cp, sed FILE, sh FILE)
+    file → file              rename, hard link; a truncating open by an untainted image or a
+                             delete clears the file
+    image → forked child     the child is a copy of the parent until it execs
+    file → image             the image exec'd from a tainted file runs those bytes
+Sinks
+    exec of a tainted file; a shell or interpreter given a tainted file as its script; a shell
+    or interpreter reading its program from a tainted stdin pipe.
+
+Not followed: bytes through sockets between processes of the run, shared memory or mmap,
+environment variables and argv (a `$( … )` into `sh -c` is pipelines.py's), fds other than
+stdin read by an interpreter (`bash <(curl …)`, pipelines.py again), reads from a tainted
+file descriptor inherited without an open, and what a process does with bytes in memory
+(any write of a tainted image is taken as carrying them).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+from detonate.detect.correlations.pipelines import runs_shell_code_name, script_argument
+from detonate.detect.correlations.run_index import RunIndex, index_of, program
+from detonate.detect.interface import RunView
+from detonate.detect.provenance.decoders import decodes
+from detonate.model.events import (
+    DataWritten,
+    Event,
+    FileCreated,
+    FileDeleted,
+    FileOpenedForRead,
+    FileOpenedForWrite,
+    FileRenamed,
+    NetworkConnected,
+    ProcessExecuted,
+    ProcessForked,
+)
+
+NETWORK = "network"
+DECODED = "decoded"
+DNS_PORT = 53
+MAX_HOPS = 12  # a chain longer than this keeps its first hops (evidence stays readable)
+Image = tuple[int, int]  # (pid, exec generation)
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One step the bytes took: an event, who did it, what it did."""
+
+    seq: int
+    pid: int
+    what: str  # "connected to 192.0.2.1:80", "wrote /tmp/x", "read /tmp/x", "renamed …"
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Taint:
+    kind: str  # NETWORK or DECODED
+    hops: tuple[Hop, ...]  # from the source (hops[0]) to the current holder
+
+    @property
+    def source(self) -> Hop:
+        return self.hops[0]
+
+    def then(self, hop: Hop) -> Taint:
+        if len(self.hops) >= MAX_HOPS:
+            return self
+        return Taint(self.kind, (*self.hops, hop))
+
+
+@dataclass(frozen=True)
+class Sink:
+    """Tainted bytes ran: `how` is "exec" (the file was executed), "script" (a shell or
+    interpreter ran the file) or "pipe" (it read its program from the tainted stdin)."""
+
+    how: str
+    seq: int  # the exec, the script's read open, or the write that fed the pipe
+    pid: int  # the image that ran the bytes
+    path: str  # the file run, or the pipe
+    taint: Taint
+    succeeded: bool = True  # False: the exec of the tainted file failed (the intent shows)
+
+
+@dataclass
+class Provenance:
+    sinks: list[Sink] = field(default_factory=list)
+
+    def of_kind(self, kind: str) -> list[Sink]:
+        return [s for s in self.sinks if s.taint.kind == kind]
+
+
+def provenance_of(run: RunView) -> Provenance:
+    """The run's sinks, computed once per view and shared (like the run index)."""
+    found = run.derived.get("provenance")
+    if not isinstance(found, Provenance):
+        found = run.derived["provenance"] = _Walk(index_of(run)).run()
+    return found
+
+
+Taints = dict[str, Taint]  # kind → the first taint of that kind
+
+
+class _Walk:
+    def __init__(self, index: RunIndex) -> None:
+        self.index = index
+        self.generation: dict[int, int] = {}
+        self.images: dict[Image, Taints] = {}
+        self.files: dict[str, Taints] = {}
+        self.pipes: dict[str, Taints] = {}
+        self.readers: dict[str, list[tuple[Image, ProcessExecuted]]] = {}  # pipe → stdin readers
+        self.execs: dict[Image, ProcessExecuted] = {}
+        self.opened: dict[Image, list[str]] = {}  # legacy traces: files an image opened to write
+        self.legacy = not any(isinstance(e, DataWritten) for e in index.events)
+        self.result = Provenance()
+        self._sunk: set[tuple[str, int, str, bool]] = set()
+
+    def run(self) -> Provenance:
+        for event in self.index.events:
+            self._take(event)
+        return self.result
+
+    def _image(self, pid: int) -> Image:
+        return (pid, self.generation.get(pid, 0))
+
+    def _take(self, event: Event) -> None:
+        if isinstance(event, ProcessForked) and event.child_pid:
+            parent = self.images.get(self._image(event.pid), {})
+            self.generation[event.child_pid] = 0
+            self.images[(event.child_pid, 0)] = {
+                kind: taint.then(Hop(event.seq, event.child_pid, "forked from a tainted image"))
+                for kind, taint in parent.items()
+            }
+        elif isinstance(event, ProcessExecuted):
+            if event.succeeded:
+                self._exec(event)
+            else:
+                for taint in self.files.get(event.path, {}).values():
+                    self._sink("exec", event.seq, event.pid, event.path, taint, succeeded=False)
+        elif isinstance(event, NetworkConnected):
+            self._connect(event)
+        elif isinstance(event, DataWritten):
+            self._written(event.seq, self._image(event.pid), event.path)
+        elif isinstance(event, FileOpenedForWrite):
+            image = self._image(event.pid)
+            if self.legacy and event.succeeded:
+                self.opened.setdefault(image, []).append(event.path)
+            if self.legacy or not event.succeeded:
+                # a failed open (no /var/tmp in the image) still shows where the bytes were
+                # meant to go: its exec, failing too, is the same intent
+                tried = "" if event.succeeded else f"tried to write {event.path} ({event.error})"
+                self._written(event.seq, image, event.path, tried)
+            elif event.truncated and not self.images.get(image):
+                self.files.pop(event.path, None)  # replaced by clean bytes (or none yet)
+        elif isinstance(event, FileOpenedForRead) and event.succeeded:
+            self._read(event)
+        elif isinstance(event, FileRenamed) and event.succeeded:
+            taints = self.files.pop(event.path, None)
+            if taints:
+                hop = Hop(event.seq, event.pid, f"renamed to {event.new_path}", event.new_path)
+                self.files[event.new_path] = {k: t.then(hop) for k, t in taints.items()}
+            else:
+                self.files.pop(event.new_path, None)
+        elif isinstance(event, FileCreated) and event.succeeded and event.file_type == "hardlink":
+            taints = self.files.get(event.target)
+            if taints:
+                hop = Hop(event.seq, event.pid, f"linked as {event.path}", event.path)
+                self.files[event.path] = {k: t.then(hop) for k, t in taints.items()}
+        elif isinstance(event, FileDeleted) and event.succeeded:
+            self.files.pop(event.path, None)
+
+    # -- sources ---------------------------------------------------------------------------
+
+    def _connect(self, event: NetworkConnected) -> None:
+        if event.family not in ("AF_INET", "AF_INET6") or not event.port:
+            return
+        if event.port == DNS_PORT or self.index.is_local(event.address):
+            return
+        if not (event.succeeded or event.error == "EINPROGRESS"):
+            return
+        where = self.index.destination(event.address, event.port)
+        hop = Hop(event.seq, event.pid, f"connected to {where}")
+        self._taint_image(self._image(event.pid), Taint(NETWORK, (hop,)))
+
+    def _exec(self, event: ProcessExecuted) -> None:
+        pid = event.pid
+        image = (pid, self.generation.get(pid, 0) + 1)
+        self.generation[pid] = image[1]
+        self.images[image] = {}
+        self.execs[image] = event
+        name = program(event.argv, event.exe, event.applet)
+        if event.stdin.startswith("pipe:"):
+            self.readers.setdefault(event.stdin, []).append((image, event))
+            for taint in self.pipes.get(event.stdin, {}).values():
+                self._fed(image, event, taint, event.seq)
+        for path in {event.path, event.exe, event.exe_resolved} - {""}:
+            for taint in self.files.get(path, {}).values():
+                self._sink("exec", event.seq, pid, path, taint)
+                self._taint_image(image, taint.then(Hop(event.seq, pid, "ran it", path)))
+        script = script_argument(event.argv) if runs_shell_code_name(name) else None
+        if script:
+            for path, taints in list(self.files.items()):
+                if _names(script, path):
+                    for taint in taints.values():
+                        self._sink("script", event.seq, pid, path, taint)
+                        hop = Hop(event.seq, pid, f"{name} ran it as its script", path)
+                        self._taint_image(image, taint.then(hop))
+        if decodes(name, event.argv):
+            hop = Hop(event.seq, pid, f"decoder {name} started")
+            self._taint_image(image, Taint(DECODED, (hop,)))
+
+    # -- propagation -----------------------------------------------------------------------
+
+    def _taint_image(self, image: Image, taint: Taint) -> None:
+        taints = self.images.setdefault(image, {})
+        if taint.kind in taints:
+            return
+        taints[taint.kind] = taint
+        exec_event = self.execs.get(image)
+        if self.legacy and exec_event is not None:
+            # traces without DataWritten: its stdout (a pipe, a redirect) carries what it holds;
+            # traces without fds: the files its forked child opened before the exec (`> f`)
+            output = exec_event.stdout
+            if output.startswith("pipe:") or (output.startswith("/") and output != "/dev/null"):
+                self._written(taint.hops[-1].seq, image, output)
+            elif not output and image[1] == 1:
+                for path in self.opened.get((image[0], 0), ()):
+                    self._written(taint.hops[-1].seq, image, path)
+
+    def _written(self, seq: int, image: Image, path: str, what: str = "") -> None:
+        taints = self.images.get(image, {})
+        if not taints or not path:
+            return
+        pipe = path.startswith("pipe:")
+        held = (self.pipes if pipe else self.files).setdefault(path, {})
+        for kind, taint in taints.items():
+            if kind in held:
+                continue
+            hop = Hop(seq, image[0], what or f"wrote {path}", "" if pipe else path)
+            held[kind] = taint.then(hop)
+            for reader, exec_event in self.readers.get(path, ()) if pipe else ():
+                if self.generation.get(reader[0]) == reader[1]:  # still that program
+                    self._fed(reader, exec_event, held[kind], seq)
+
+    def _fed(self, image: Image, event: ProcessExecuted, taint: Taint, seq: int) -> None:
+        """`image` reads the tainted pipe on its stdin; a shell reading its program there
+        runs the bytes."""
+        name = program(event.argv, event.exe, event.applet)
+        hop = Hop(seq, event.pid, f"{name} read it on its standard input", event.stdin)
+        self._taint_image(image, taint.then(hop))
+        if runs_shell_code_name(name) and script_argument(event.argv) == "":
+            self._sink("pipe", seq, event.pid, event.stdin, taint)
+
+    def _read(self, event: FileOpenedForRead) -> None:
+        taints = self.files.get(event.path)
+        if not taints:
+            return
+        image = self._image(event.pid)
+        for taint in taints.values():
+            hop = Hop(event.seq, event.pid, f"read {event.path}", event.path)
+            self._taint_image(image, taint.then(hop))
+        exec_event = self.execs.get(image)
+        if exec_event is None:
+            return
+        name = program(exec_event.argv, exec_event.exe, exec_event.applet)
+        script = script_argument(exec_event.argv) if runs_shell_code_name(name) else None
+        if script and _names(script, event.path):
+            for taint in taints.values():
+                self._sink("script", event.seq, event.pid, event.path, taint)
+
+    def _sink(
+        self, how: str, seq: int, pid: int, path: str, taint: Taint, succeeded: bool = True
+    ) -> None:
+        key = (taint.kind, pid, path, succeeded)
+        if key in self._sunk:
+            return
+        self._sunk.add(key)
+        self.result.sinks.append(Sink(how, seq, pid, path, taint, succeeded))
+
+
+def _names(script: str, path: str) -> bool:
+    """A script argument as a shell got it ("/tmp/x", "./x", "x") names `path`."""
+    if script == path:
+        return True
+    if script.startswith("/"):
+        return False
+    return posixpath.basename(path) == posixpath.basename(script) and (
+        path.endswith("/" + script.removeprefix("./"))
+    )

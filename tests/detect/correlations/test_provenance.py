@@ -1,0 +1,109 @@
+"""Data provenance on built event streams: which bytes reached which exec, and through what."""
+
+from __future__ import annotations
+
+from detonate.detect.provenance import DECODED, NETWORK, provenance_of
+from detonate.model.events import (
+    DataWritten,
+    FileCreated,
+    FileDeleted,
+    FileOpenedForRead,
+    FileOpenedForWrite,
+    FileRenamed,
+)
+
+from .stream import Stream
+
+
+def _data(s: Stream, pid: int, path: str) -> None:
+    s.add(DataWritten, pid, path=path, fd=1, bytes=64)
+
+
+def _sinks(s: Stream) -> list[tuple[str, int, str, str]]:
+    return [(x.how, x.pid, x.path, x.taint.kind) for x in provenance_of(s.view()).sinks]
+
+
+def _download(s: Stream, pid: int, path: str) -> None:
+    s.spawn(1, pid, "fetch", path="/usr/bin/fetch")
+    s.connect(pid, "198.51.100.23", 80)
+    s.write(pid, path)
+    _data(s, pid, path)
+    s.exit(pid)
+
+
+def test_bytes_are_followed_through_a_pipe_a_filter_a_rename_and_a_link() -> None:
+    s = Stream()
+    s.exec(1, "sh", "/entry.sh", path="/bin/sh")
+    s.spawn(1, 2, "nc", "h.test", "80", path="/bin/nc", stdout="pipe:[6]")
+    s.spawn(1, 3, "sed", "1d", path="/bin/sed", stdin="pipe:[6]", stdout="/tmp/a")
+    s.connect(2, "198.51.100.23", 80)
+    _data(s, 2, "pipe:[6]")
+    _data(s, 3, "/tmp/a")
+    s.add(FileRenamed, 1, path="/tmp/a", new_path="/tmp/b")
+    s.add(FileCreated, 1, path="/usr/bin/svc", file_type="hardlink", target="/tmp/b")
+    s.spawn(1, 4, "svc", path="/usr/bin/svc")
+    (sink,) = provenance_of(s.view()).sinks
+    assert (sink.how, sink.pid, sink.path, sink.taint.kind) == ("exec", 4, "/usr/bin/svc", NETWORK)
+    assert [h.what for h in sink.taint.hops] == [
+        "connected to 198.51.100.23:80",
+        "wrote pipe:[6]",
+        "sed read it on its standard input",
+        "wrote /tmp/a",
+        "renamed to /tmp/b",
+        "linked as /usr/bin/svc",
+    ]
+
+
+def test_a_shell_reading_a_tainted_pipe_runs_it_a_filter_does_not() -> None:
+    s = Stream()
+    s.exec(1, "sh", "/entry.sh", path="/bin/sh")
+    s.spawn(1, 2, "fetch", path="/usr/bin/fetch", stdout="pipe:[7]")
+    s.spawn(1, 3, "bash", path="/bin/bash", stdin="pipe:[7]")
+    s.spawn(1, 4, "grep", "x", path="/bin/grep", stdin="pipe:[8]")
+    s.connect(2, "198.51.100.23", 80)
+    _data(s, 2, "pipe:[7]")
+    assert _sinks(s) == [("pipe", 3, "pipe:[7]", NETWORK)]
+
+
+def test_deleted_or_rewritten_files_no_longer_carry_the_download() -> None:
+    s = Stream()
+    s.exec(1, "sh", "/entry.sh", path="/bin/sh")
+    _download(s, 2, "/tmp/x")
+    _download(s, 3, "/tmp/y")
+    s.add(FileDeleted, 1, path="/tmp/x")
+    s.write(1, "/tmp/x")  # the shell writes its own /tmp/x
+    _data(s, 1, "/tmp/x")
+    # truncated by a program that received nothing
+    s.add(FileOpenedForWrite, 1, path="/tmp/y", flags="O_WRONLY|O_TRUNC", truncated=True)
+    _data(s, 1, "/tmp/y")
+    s.spawn(1, 4, "x", path="/tmp/x")
+    s.spawn(1, 5, "y", path="/tmp/y")
+    assert _sinks(s) == []
+
+
+def test_a_script_given_to_an_interpreter_and_a_forked_child_carry_the_taint() -> None:
+    s = Stream()
+    s.exec(1, "python3", "/app/agent.py", path="/usr/bin/python3")
+    s.connect(1, "198.51.100.23", 443)
+    s.fork(1, 2)  # a copy of the tainted program writes the file
+    s.write(2, "/tmp/.s")
+    _data(s, 2, "/tmp/.s")
+    s.exit(2)
+    s.spawn(1, 3, "sh", "./.s", path="/bin/sh")
+    s.add(FileOpenedForRead, 3, path="/tmp/.s", flags="O_RDONLY")
+    assert _sinks(s) == [("script", 3, "/tmp/.s", NETWORK)]
+
+
+def test_a_decoder_output_is_decoded_and_its_network_input_stays_network() -> None:
+    s = Stream()
+    s.exec(1, "sh", "/entry.sh", path="/bin/sh")
+    s.spawn(1, 2, "fetch", path="/usr/bin/fetch", stdout="pipe:[7]")
+    s.spawn(1, 3, "base64", "-d", path="/usr/bin/base64", stdin="pipe:[7]", stdout="pipe:[8]")
+    s.spawn(1, 4, "sh", path="/bin/sh", stdin="pipe:[8]")
+    s.connect(2, "198.51.100.23", 80)
+    _data(s, 2, "pipe:[7]")
+    _data(s, 3, "pipe:[8]")
+    assert sorted(_sinks(s)) == [
+        ("pipe", 4, "pipe:[8]", DECODED),
+        ("pipe", 4, "pipe:[8]", NETWORK),
+    ]
