@@ -75,7 +75,8 @@ def launched(self, container_id, bundle, output, pid_file):
     tracer._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=output,
                                     stderr=output, start_new_session=True)
     deadline = time.monotonic() + 60
-    while (self.state(container_id) or {}).get("status") != "created":
+    # the state is "created" once the init waits; the pid file is renamed into place after
+    while (self.state(container_id) or {}).get("status") != "created" or not pid_file.exists():
         if tracer._proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError("runc create under strace failed")
         time.sleep(0.01)
