@@ -108,7 +108,7 @@ def counting(self, context):
             started = True
             name = m.group(2)
             if name == "ioctl":
-                name += " " + re.split(r"[,)]", line.split(">, ", 1)[-1])[0][:20]
+                name += " " + re.split(r"[,) ]", line.split(">, ", 1)[-1])[0][:20]
             counts[name] += 1
     return summary(self, context)
 tracer_mod.StraceTracer.summary = counting
