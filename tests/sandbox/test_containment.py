@@ -70,6 +70,23 @@ def test_privileged_attempts_fail_and_are_reported(busybox_rootfs: Rootfs, tmp_p
     assert_nothing_left(result)
 
 
+def test_runc_setup_calls_are_not_reported_as_the_samples(
+    busybox_rootfs: Rootfs, tmp_path: Path
+) -> None:
+    # runc's init mounts /proc, /dev …, pivots, sets the hostname and installs seccomp before
+    # it becomes the entrypoint: none of that is the sample's, so a benign echo has no
+    # privileged attempt and every event belongs to the entrypoint's process tree.
+    result = run(busybox_rootfs, tmp_path, "echo benign")
+    assert result.run.ended_by == EndReason.EXITED and result.run.exit_code == 0
+    assert not [e for e in result.events if isinstance(e, PrivilegedAttempt)]
+    first = result.events[0]
+    assert isinstance(first, ProcessExecuted) and first.path == "/bin/sh"
+    sample_pids = {p.pid for p in result.processes}
+    assert {e.pid for e in result.events if e.pid} <= sample_pids
+    assert not any("exec.fifo" in str(e) for e in result.events)
+    assert_nothing_left(result)
+
+
 def test_file_changes_and_deletions_come_from_the_upper_dir(
     busybox_rootfs: Rootfs, tmp_path: Path
 ) -> None:

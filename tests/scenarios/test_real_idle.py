@@ -15,10 +15,13 @@ from .corpus import SCENARIOS
 
 REAL = SCENARIOS.parent / "real"
 IDLE_WITHIN_SECONDS = 15
-# initdb at the first start makes ~66,000 traced calls (18,000 writes of its bootstrap script
-# into a pipe alone); under strace each costs two ptrace stops, so on a busy machine initdb
-# alone takes 12–20 s (4–5 s untraced). The keeper's part after it is ~7 s of jumps and the
-# 2 s idle window (docs/sandbox.md, "Time"). Passes only on a quiet machine.
+# initdb at the first start makes ~75,000 syscalls, ~48,000 in the traced set (19,500 writes of
+# its bootstrap script into a pipe alone); under strace's -p attach each costs two ptrace
+# stops, so on a busy machine initdb alone takes 12–20 s (4–5 s untraced). strace
+# --seccomp-bpf over runc create would stop on the 48,000 only and was not adopted
+# (docs/sandbox.md, "Why strace attaches"; benchmarks/tracer_stops.py). The keeper's part
+# after it is ~7 s of jumps and the 2 s idle window (docs/sandbox.md, "Time"). Passes only on
+# a quiet machine.
 SLOW_TO_START = {
     "postgres": "initdb under ptrace-stop tracing: 12-20 s before the server starts when busy"
 }

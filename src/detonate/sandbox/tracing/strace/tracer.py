@@ -5,6 +5,11 @@ Why these strace options:
   -f -p PID      follow every thread and child of runc's init (attached before `runc start`,
                  so the entrypoint's first execve is traced); --seccomp-bpf does not apply to
                  -p attaches (strace(1)), so every syscall of the sample stops in the tracer.
+                 Starting `runc create` under strace --seccomp-bpf instead was measured and
+                 not adopted (docs/sandbox.md, "Why strace attaches"): the profile's ERRNO
+                 outranks strace's TRACE, so blocked mount/unshare/ptrace … attempts would no
+                 longer be seen; strace would sit outside the container's netns (-yy below);
+                 and postgres's first start would stop on 48,000 of its 74,000 calls instead.
   --pidns-translation  pids the sample sees (clone's result, kill's target) also in host pids.
   -ttt           epoch timestamps, to order our events against the network simulator's.
   -yy            fds shown with their paths and socket endpoints. strace asks the kernel for
