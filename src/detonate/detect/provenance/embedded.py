@@ -19,7 +19,6 @@ A literal that decodes to a config the program then merely uses acts in none of 
 
 from __future__ import annotations
 
-import bisect
 import posixpath
 import re
 from dataclasses import dataclass
@@ -35,7 +34,6 @@ from detonate.detect.correlations.run_index import (
 )
 from detonate.detect.interface import RunView
 from detonate.model.events import DataWritten
-from detonate.model.filesystem import FileType
 from detonate.model.runtime import ChangeKind
 from detonate.static.base64_stage import decoded_stages
 
@@ -49,6 +47,7 @@ DECODE_CALL = re.compile(
 CONCATENATION = re.compile(r"""['"]\s*[.+]?\s*['"]""")
 TREE_FILES = 400  # a program tree larger than this is a system directory: its script alone
 FILE_BYTES = 256 * 1024
+BINARY_PROBE = 4096  # a NUL in a file's first bytes: not program text
 READ_BUDGET = 8 * 1024 * 1024  # program text read per run, all trees together
 MIN_MATCH = 12  # characters of a command line or path that must appear in the decoded text
 SYSTEM_DIRS = ("/", "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/lib")
@@ -103,6 +102,9 @@ def _stages(run: RunView, script: str, budget: list[int]) -> list[tuple[str, str
     for path in paths:
         if budget[0] <= 0:
             break
+        head = run.file_bytes(path, BINARY_PROBE)
+        if not head or b"\0" in head:  # a program or a data file: no literals to decode
+            continue
         text = run.file_text(path, FILE_BYTES)
         budget[0] -= len(text or "")
         if not text or not DECODE_CALL.search(text):
@@ -113,21 +115,18 @@ def _stages(run: RunView, script: str, budget: list[int]) -> list[tuple[str, str
 
 
 def _tree(run: RunView, prefix: str) -> set[str]:
-    """Regular files under `prefix`: the image's and those the run wrote."""
+    """Regular files under `prefix`: the image's and those the run wrote. The image's come
+    from `run.image_files` (its rootfs in a live scan, the recorded ones on a rejudge)."""
     paths = {
         c.path
         for c in run.files
         if c.path.startswith(prefix) and c.change is not ChangeKind.DELETED
     }
-    if run.rootfs is None:
-        return paths
-    entries = run.rootfs.entries  # sorted by path
-    start = bisect.bisect_left(entries, prefix, key=lambda e: e.path)
-    for entry in entries[start:]:
-        if not entry.path.startswith(prefix) or len(paths) > TREE_FILES:
+    for path in run.image_files:
+        if len(paths) > TREE_FILES:
             break
-        if entry.type is FileType.FILE and entry.size <= FILE_BYTES:
-            paths.add(entry.path)
+        if path.startswith(prefix):
+            paths.add(path)
     return paths
 
 
