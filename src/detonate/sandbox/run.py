@@ -121,6 +121,7 @@ class _Run:
         self.tracer = tracer
         self.cgroup = state.cgroup
         self.keeper: TimeKeeper | None = None
+        self.container_deleted = False  # by _stop(): the teardown need not ask runc again
 
     def execute(
         self, image: AcquiredImage, rootfs: Rootfs, artifacts: Path, progress: Progress
@@ -262,7 +263,7 @@ class _Run:
         runc = self.states.runc
         runc.kill(self.state.container_id)
         self.tracer.stop()
-        runc.delete(self.state.container_id)
+        self.container_deleted = runc.delete(self.state.container_id)
 
     def _watch(self, progress: Progress, t0: float) -> EndReason:
         """Until exit, --timeout, the tracer's own limit, or idle: every thread blocked, (nearly) no
@@ -307,7 +308,8 @@ class _Run:
 
     def _teardown(self) -> None:
         try:
-            release(self.states, self.state)  # kills what is left: no held call outlives it
+            # kills what is left: no held call outlives it
+            release(self.states, self.state, self.container_deleted)
         finally:
             if self.keeper is not None:
                 self.keeper.close()

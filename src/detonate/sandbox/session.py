@@ -2,7 +2,8 @@
 in a work dir that is kept (`artifacts_dir`) or removed once the caller is done with it.
 
 `warm_simulator()` (the pipeline calls it when a scan begins) starts that simulated internet
-ahead, so the run takes it already started (`netsim/pool.py`)."""
+ahead, so the run takes it already started (`netsim/pool.py`); a process that runs scan after
+scan calls `keep_simulators_ahead()` once, so each run's end starts the next one's."""
 
 from __future__ import annotations
 
@@ -30,6 +31,13 @@ atexit.register(_POOL.close)
 def warm_simulator() -> None:
     """Start the next run's simulated internet now, in the background."""
     _POOL.warm()
+
+
+def keep_simulators_ahead(count: int = 1) -> None:
+    """For a process that runs scan after scan (the service's queue, the honeypot worker):
+    after each run, start `count` simulators for the next scans, so a scan that reaches its
+    sandbox at once (a cached image) finds one ready. Not for a one-shot process."""
+    _POOL.keep_ahead(count)
 
 
 @contextmanager
@@ -69,3 +77,4 @@ def _run_in(
         )
     finally:
         simulator.close()
+        _POOL.refill()  # the next scan's, if this process keeps them ahead: after the run
