@@ -22,7 +22,7 @@ from detonate.progress import Progress
 from detonate.sandbox.leftovers import work_dir_prefix
 from detonate.sandbox.netsim import Simulator, cleanup_orphans
 from detonate.sandbox.netsim.pool import SimulatorPool, remove_orphaned_homes
-from detonate.sandbox.run import detonate
+from detonate.sandbox.run import detonate, in_background
 
 _POOL = SimulatorPool()
 atexit.register(_POOL.close)
@@ -67,14 +67,22 @@ def _run_in(
     progress: Progress,
     cancel: threading.Event | None,
 ) -> RunResult:
-    cleanup_orphans()  # simulators a SIGKILLed analyser left behind (never a live run's)
-    remove_orphaned_homes()
-    # the sample's whole internet, its own (nothing leaves it): started ahead, or now
-    simulator = _POOL.take(work_dir) or Simulator(work_dir)
+    # Simulators a SIGKILLed analyser left behind (never a live run's), swept beside the run.
+    sweeping = in_background(_sweep_simulators, "netsim-sweep")
+    simulator: Simulator | None = None
     try:
+        # the sample's whole internet, its own (nothing leaves it): started ahead, or now
+        simulator = _POOL.take(work_dir) or Simulator(work_dir)
         return detonate(
             image, rootfs, options, work_dir, progress, network=simulator, cancel=cancel
         )
     finally:
-        simulator.close()
+        if simulator is not None:
+            simulator.close()
+        sweeping.exception()  # a failed sweep is tried again by the next run and the watchdog
         _POOL.refill()  # the next scan's, if this process keeps them ahead: after the run
+
+
+def _sweep_simulators() -> None:
+    cleanup_orphans()
+    remove_orphaned_homes()
