@@ -208,14 +208,16 @@ class Counters:
 
     def _settled(self) -> tuple[list[Path], set[str]]:
         """The homes of the simulators kept ahead (a service keeps one ready for its next scan)
-        and the namespaces, once each home has its namespace: one started at the end of the last
+        and the namespaces, once each home has its namespace and its settings (written last,
+        after the firewall's and the CA's processes ended): one started at the end of the last
         run may be half-made. A leaked namespace never settles: sampled after 5 s anyway."""
         deadline = time.monotonic() + 5
         while True:
             homes = list(Path(tempfile.gettempdir()).glob(f"{HOME_PREFIX}{self.owner}*"))
             netns = _netns_names()
             ours = sum(1 for n in netns if n.startswith("detonate-sim-" + self.owner))
-            if ours == len(homes) or time.monotonic() > deadline:
+            launched = all((home / "netsim" / "serve.json").exists() for home in homes)
+            if (ours == len(homes) and launched) or time.monotonic() > deadline:
                 return homes, netns
             time.sleep(0.1)
 
