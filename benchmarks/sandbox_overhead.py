@@ -1,7 +1,7 @@
 """Sandbox overhead beyond the run: where a scan's sandbox stage goes besides the sample.
 
     sudo .venv/bin/python benchmarks/sandbox_overhead.py [--rounds 10] [--runs 2]
-        [--baseline REV] [--fresh-cache]
+        [--baseline REV] [--fresh-cache] [--no-pool] [--keep-ahead]
 
 Scans a factory image (busybox and a script that prints one line) with `pipeline.scan`, as
 the CLI does, and takes the report's sandbox stage (leftovers sweep, overlay, the simulated
@@ -15,7 +15,10 @@ with `--fresh-cache` a new cache per scan (every scan as an image's first).
 With `--baseline REV` the same measurement runs, interleaved round by round, against the
 source of git revision REV (exported to a temp dir; each round one process per variant), and
 the ratio of the medians is printed: the machine is shared, so only ratios within one run of
-this script mean much. Prints medians; asserts nothing. Needs root, runc, strace, tcpdump.
+this script mean much. `--keep-ahead` adds the current source as a process that scans again and
+again runs it (the service's queue, the honeypot worker: `keep_simulators_ahead()`). Medians are
+printed for all scans and, without `--fresh-cache`, for the rescans alone (every scan of a
+process but its first). Asserts nothing. Needs root, runc, strace, tcpdump.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ PHASES = (
     ("overlay mount", "detonate.sandbox.run", "mount_overlay"),
     ("simulator: namespace", "detonate.sandbox.netsim.topology", "create_namespace"),
     ("simulator: firewall", "detonate.sandbox.netsim.topology", "firewall"),
+    ("simulator: take from the pool", "detonate.sandbox.netsim.pool", "SimulatorPool.take"),
     ("simulator: services ready", "detonate.sandbox.netsim.simulator", "Simulator._wait_ready"),
     ("runc create", "detonate.sandbox.runc", "Runc.create"),
     ("tracer attach", "detonate.sandbox.tracer", "StraceTracer.attach"),
@@ -88,12 +92,17 @@ def _timed(function: Callable[..., Any], label: str, spent: dict[str, float]) ->
     return timed
 
 
-def worker(archive: Path, runs: int, fresh_cache: bool) -> None:
+def worker(archive: Path, runs: int, fresh_cache: bool, keep_ahead: bool = False) -> None:
     """One variant, `runs` scans in this process, one JSON line per scan. One cache (the first
     scan pulls and unpacks, the others find the image and its static results cached), or a
     new one per scan (`fresh_cache`: every scan as the first of an image)."""
     from detonate.model.options import SandboxOptions, ScanOptions
     from detonate.pipeline import scan
+
+    if keep_ahead:
+        from detonate.sandbox.session import keep_simulators_ahead
+
+        keep_simulators_ahead()
 
     spent: dict[str, float] = defaultdict(float)
     _instrument(spent)
@@ -114,6 +123,7 @@ def worker(archive: Path, runs: int, fresh_cache: bool) -> None:
             sample["before_sandbox"] = before
             sample["scan"] = sum(stages.values())  # what the user waits for
             sample["cpu"] = cpu
+            sample["rescan"] = number > 0 and not fresh_cache
             print(json.dumps({**sample, "phases": dict(spent), "reported": reported}), flush=True)
 
 
@@ -144,11 +154,11 @@ def _build_image(where: Path) -> Path:
 
 
 def _measure(
-    src: Path, archive: Path, runs: int, fresh: bool, no_pool: bool = False
+    src: Path, archive: Path, runs: int, fresh: bool, mode: str = ""
 ) -> list[dict[str, Any]]:
     env = {**os.environ, "PYTHONPATH": str(src)}
     flags = ["--fresh-cache"] if fresh else []
-    flags += ["--no-pool"] if no_pool else []
+    flags += [mode] if mode else []  # --no-pool or --keep-ahead
     done = subprocess.run(
         [sys.executable, __file__, "--worker", str(archive), "--runs", str(runs), *flags],
         env=env,
@@ -178,6 +188,11 @@ def _summary(name: str, samples: list[dict[str, Any]]) -> dict[str, float]:
           f"+ static {before:.3f} s")  # fmt: skip
     print(f"{name}: {len(samples)} scans; sandbox stage median {stage:.3f} s, run "
           f"{run:.3f} s, overhead beyond the run {overhead:.3f} s")  # fmt: skip
+    rescans = [s for s in samples if s.get("rescan")]
+    if rescans:
+        print(f"{name}: {len(rescans)} rescans; overhead beyond the run "
+              f"{statistics.median(s['stage'] - s['run'] for s in rescans):.3f} s, whole scan "
+              f"{statistics.median(s['scan'] for s in rescans):.3f} s")  # fmt: skip
     labels = dict.fromkeys(label for label, _, _ in PHASES)
     for label in labels:
         values = [s["phases"].get(label, 0.0) for s in samples]
@@ -188,7 +203,10 @@ def _summary(name: str, samples: list[dict[str, Any]]) -> dict[str, float]:
         medians = [f"{name} {statistics.median(s['reported'][name] for s in samples):.3f} s"
                    for name in reported]  # fmt: skip
         print(f"    as the run reports it: {', '.join(medians)}")
-    return {"stage": stage, "run": run, "overhead": overhead, "scan": scan, "cpu": cpu}
+    summary = {"stage": stage, "run": run, "overhead": overhead, "scan": scan, "cpu": cpu}
+    if rescans:
+        summary["rescan overhead"] = statistics.median(s["stage"] - s["run"] for s in rescans)
+    return summary
 
 
 def main() -> None:
@@ -201,6 +219,10 @@ def main() -> None:
         "--no-pool", action="store_true", help="also the current source without the simulator "
         "started ahead (a third variant, to tell the pool's part from the rest)"
     )  # fmt: skip
+    parser.add_argument(
+        "--keep-ahead", action="store_true", help="also the current source keeping simulators "
+        "ahead, as a process that scans again and again does (a variant of its own)"
+    )  # fmt: skip
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # the image archive
     args = parser.parse_args()
     if args.worker is not None:
@@ -208,20 +230,22 @@ def main() -> None:
             import detonate.pipeline
 
             detonate.pipeline.warm_simulator = lambda: None  # type: ignore[attr-defined]
-        worker(args.worker, args.runs, args.fresh_cache)
+        worker(args.worker, args.runs, args.fresh_cache, args.keep_ahead)
         return
     with tempfile.TemporaryDirectory(prefix="detonate-overhead-") as base:
         archive = _build_image(Path(base))
-        variants = {"current": (ROOT / "src", False)}
+        variants = {"current": (ROOT / "src", "")}
         if args.no_pool:
-            variants = {"current without the pool": (ROOT / "src", True), **variants}
+            variants = {"current without the pool": (ROOT / "src", "--no-pool"), **variants}
         if args.baseline:
             exported = _export(args.baseline, Path(base))
-            variants = {f"baseline {args.baseline}": (exported, False), **variants}
+            variants = {f"baseline {args.baseline}": (exported, ""), **variants}
+        if args.keep_ahead:
+            variants["current, keeping simulators ahead"] = (ROOT / "src", "--keep-ahead")
         samples: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
         for _ in range(args.rounds):
-            for name, (src, no_pool) in variants.items():
-                samples[name] += _measure(src, archive, args.runs, args.fresh_cache, no_pool)
+            for name, (src, mode) in variants.items():
+                samples[name] += _measure(src, archive, args.runs, args.fresh_cache, mode)
         print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         results = {name: _summary(name, found) for name, found in samples.items()}
     if args.baseline:
@@ -230,6 +254,10 @@ def main() -> None:
               f"overhead {after['overhead'] / before['overhead']:.2f}, "
               f"whole scan {after['scan'] / before['scan']:.2f}, "
               f"scan CPU {after['cpu'] / before['cpu']:.2f}")  # fmt: skip
+        for name, result in results.items():
+            if "rescan overhead" in result and "rescan overhead" in before:
+                print(f"ratio {name}/baseline, rescan overhead: "
+                      f"{result['rescan overhead'] / before['rescan overhead']:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -3,13 +3,15 @@
 large Go binaries (Debian's prometheus, containerd, etcd, hugo, rclone, … and the Go toolchain).
 
     .venv/bin/python benchmarks/static_scan.py [--rootfs DIR] [--runs 5] [--trees debian,go]
-                                               [--skip-unpack]
+                                               [--skip-unpack] [--workers 3,4]
 
 Prints, as medians over --runs (wall and CPU seconds), for each tree:
   * the whole static stage (`detonate.static.analyze`: config, file rules, YARA, IOCs) with a
     cold result cache (a new cache directory each run), and with a warm one;
   * the same against the `yara` command-line tool (Debian) over the same unpacked tree with the
     same rule files and size cap, with `-p 2` and with its default threads, as ratios;
+  * with --workers, the cold stage again with that many worker processes instead of one per
+    core (is a wall-time gap the work, or the share of a busy machine's CPU each side gets?);
 and for the Debian image only (unless --skip-unpack):
   * unpack + index (our `unpack`) against `tar -xzf` of the same layer blobs, as a ratio;
   * peak memory (max RSS) and wall time of a full static scan (`detonate image --static-only`)
@@ -195,8 +197,22 @@ def static_options(results: Path | None) -> StaticOptions:
     return StaticOptions()
 
 
+def with_workers(count: int, fn):
+    """fn() with the content pass on `count` worker processes instead of one per core."""
+    from detonate.static import content_pass
+
+    def run() -> None:
+        default, content_pass.WORKERS = content_pass.WORKERS, count
+        try:
+            fn()
+        finally:
+            content_pass.WORKERS = default
+
+    return run
+
+
 def bench_static(
-    image, rootfs, tree: Path, runs: int, scratch: Path
+    image, rootfs, tree: Path, runs: int, scratch: Path, workers: tuple[int, ...] = ()
 ) -> dict[str, tuple[float, float]]:
     """Whole static stage, cold and warm result cache, against the yara CLI; the four are run
     in turn, `runs` times, so that a busy spell of the machine hits them alike."""
@@ -222,6 +238,8 @@ def bench_static(
         "yara -p 2": lambda: yara_cli(tree, cap, ["-p", "2"]),
         "yara (default threads)": lambda: yara_cli(tree, cap, []),
     }
+    for count in workers:
+        contenders[f"ours, cold, {count} workers"] = with_workers(count, cold)
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
     for _ in range(runs):
         for name, fn in contenders.items():
@@ -240,6 +258,9 @@ def print_static(name: str, rootfs, numbers: dict[str, tuple[float, float]]) -> 
     for label, (wall, cpu) in numbers.items():
         if label == "ours, first run in process":
             note = "   (one run, with the rule compile)"
+        elif label.startswith("ours, cold, "):
+            yara_wall, yara_cpu = numbers["yara (default threads)"]
+            note = f"   this/yara default: wall {wall / yara_wall:.2f}x, cpu {cpu / yara_cpu:.2f}x"
         elif label.startswith("ours"):
             note = ""
         else:
@@ -283,6 +304,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--trees", default="debian,go", help="comma-separated: debian, go")
     parser.add_argument("--skip-unpack", action="store_true", help="static stage numbers only")
+    parser.add_argument(
+        "--workers", default="", help="also the cold stage with these worker counts (e.g. 3,4)"
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=args.work, prefix="scratch-"))
@@ -307,7 +331,9 @@ def main() -> int:
                     f"ratio {ours / tar:.2f}x   ({files} entries, median of {args.runs})"
                 )
             rootfs = unpack(image, cache, UnpackLimits(), NullProgress())
-            print_static(tree, rootfs, bench_static(image, rootfs, tree_dir, args.runs, scratch))
+            workers = tuple(int(n) for n in args.workers.split(",") if n)
+            numbers = bench_static(image, rootfs, tree_dir, args.runs, scratch, workers)
+            print_static(tree, rootfs, numbers)
             if tree == "debian" and not args.skip_unpack:
                 wall, peak_mib = bench_full_scan(archive, scratch)
                 print(

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +22,7 @@ from detonate.sandbox.netsim import Simulator, cleanup_orphans, topology
 from detonate.sandbox.netsim.pool import (
     HOME_PREFIX,
     MAX_AGE_SECONDS,
+    MAX_WAITING,
     SimulatorPool,
     remove_orphaned_homes,
 )
@@ -252,3 +255,87 @@ def test_a_simulator_that_waited_too_long_is_replaced(tmp_path: Path) -> None:
     assert stale.namespace not in topology.list_namespaces()
     assert list(tmp_path.iterdir()) == [tmp_path / "run"]
     pool.close()
+
+
+def test_a_pool_keeping_ahead_holds_at_most_that_many_ready(tmp_path: Path) -> None:
+    before = _mine()
+    pool = SimulatorPool(home=tmp_path, keep_ahead=1)
+    try:
+        pool.refill()  # a run is over: the next scan's starts now
+        pool.refill()
+        assert pool.waiting() == 1
+        kept = pool._waiting[0].result()
+        pool.warm()  # the next scan begins: the one kept ahead is for it, none more is started
+        assert pool.waiting() == 1
+        (tmp_path / "run").mkdir()
+        taken = pool.take(tmp_path / "run")
+        assert taken is kept and pool.waiting() == 0
+        taken.close()
+        pool.keep_ahead(10)  # never more than MAX_WAITING wait
+        pool.refill()
+        assert pool.waiting() == MAX_WAITING
+        started = [future.result() for future in pool._waiting]
+        assert len(_mine() - before) == len(started) == MAX_WAITING
+    finally:
+        pool.close()
+    assert _mine() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_a_pool_that_does_not_keep_ahead_starts_nothing_after_a_run(tmp_path: Path) -> None:
+    before = _mine()
+    pool = SimulatorPool(home=tmp_path)
+    pool.refill()
+    assert pool.waiting() == 0 and _mine() == before
+    pool.close()
+
+
+KEEPING_ANALYSER = """
+import sys, time
+from pathlib import Path
+from detonate.sandbox.netsim.pool import SimulatorPool
+pool = SimulatorPool(home=Path(sys.argv[1]), keep_ahead=1)
+pool.refill()
+sim = pool._waiting[0].result()
+sim.start()  # ready, as a scan would find it
+print(sim.namespace, sim._serve.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_analysers_kept_simulator_is_removed_by_its_watchdog(tmp_path: Path) -> None:
+    # No run of this analyser ever started: the pool started the watchdog itself, and nothing
+    # else here sweeps (no cleanup_orphans, no remove_orphaned_homes).
+    analyser = subprocess.Popen(
+        [sys.executable, "-c", KEEPING_ANALYSER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert analyser.stdout is not None
+        namespace, serve = analyser.stdout.readline().split()
+        assert namespace in topology.list_namespaces()
+        (home,) = tmp_path.iterdir()
+    finally:
+        analyser.send_signal(signal.SIGKILL)
+        analyser.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (
+        namespace in topology.list_namespaces() or _running(int(serve))
+    ):
+        time.sleep(0.2)
+    assert namespace not in topology.list_namespaces()
+    assert not _running(int(serve))
+    assert home.parent == tmp_path  # its home is in a dir of the test's, not the temp dir:
+    remove_orphaned_homes(tmp_path)  # the watchdog sweeps the temp dir's (see the next test)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_watchdogs_sweep_removes_homes_of_dead_analysers(tmp_path: Path) -> None:
+    from detonate.sandbox.watchdog import sweep
+
+    dead = Path(tempfile.gettempdir()) / f"{HOME_PREFIX}999999999-1-{os.getpid()}"
+    dead.mkdir()
+    try:
+        sweep(tmp_path / "state")  # what the watchdog does once its analyser is gone
+        assert not dead.exists()
+    finally:
+        shutil.rmtree(dead, ignore_errors=True)

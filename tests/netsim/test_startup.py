@@ -86,3 +86,15 @@ def test_ready_services_hold_their_keys_and_the_file_is_gone(tmp_path: Path) -> 
         sim.start()
         assert not (tmp_path / "netsim" / "ca.key").exists()
         assert sim._serve is not None and sim._serve.poll() is None
+
+
+def test_services_started_ahead_of_their_settings_end_when_the_analyser_goes() -> None:
+    # Started before the CA and firewall exist, they wait for their settings' path on stdin;
+    # an analyser gone before it sent them leaves nothing running.
+    done = subprocess.run(
+        [sys.executable, "-m", "detonate.sandbox.netsim.serve"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=30,
+    )
+    assert done.returncode == 1 and done.stdout == b""

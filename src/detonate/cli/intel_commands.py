@@ -134,8 +134,10 @@ def run_honeypot_worker(args: argparse.Namespace) -> int:
 
     from detonate.honeypot.worker import serve_queue
     from detonate.model.options import AcquireOptions, SandboxOptions, ScanOptions
+    from detonate.sandbox.session import keep_simulators_ahead
     from detonate.store import Store
 
+    keep_simulators_ahead()  # it scans one deployment after another
     options = ScanOptions(
         cache_dir=args.cache_dir or default_cache_dir(),
         acquire=AcquireOptions(tls_verify=not args.unsafe_skip_tls_verify),

@@ -142,11 +142,13 @@ def remove_dead_work_dirs(parent: Path | None = None) -> list[Path]:
     return removed
 
 
-def release(states: StateDir, state: RunState) -> None:
-    """Tear one run down, in order; every step tolerates 'already gone'."""
+def release(states: StateDir, state: RunState, container_deleted: bool = False) -> None:
+    """Tear one run down, in order; every step tolerates 'already gone'. `container_deleted`:
+    the run's own `runc delete` succeeded, so the two runc calls here would find nothing."""
     runc = states.runc
-    runc.kill(state.container_id)
-    runc.delete(state.container_id)
+    if not container_deleted:
+        runc.kill(state.container_id)
+        runc.delete(state.container_id)
     if state.tracer_pid and is_alive(state.tracer_pid, state.tracer_start):
         with contextlib.suppress(ProcessLookupError):
             os.kill(state.tracer_pid, signal.SIGKILL)

@@ -14,8 +14,8 @@ character devices 0/0).
 
 from __future__ import annotations
 
+import ctypes
 import os
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,11 @@ from pathlib import Path
 from detonate.errors import SandboxError
 from detonate.model.options import CONTAINER_ID_BASE
 from detonate.unpack.overlay_lowers import lowerdir_option
+
+MNT_DETACH = 2  # umount2(2): lazily, when busy
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = (ctypes.c_char_p,) * 3 + (ctypes.c_ulong, ctypes.c_char_p)
+_libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
 
 
 @dataclass(frozen=True)
@@ -77,14 +82,12 @@ def mount_tmpfs(target: Path, name: str, options: str) -> None:
 
 
 def _mount(fstype: str, source: str, target: Path, options: str) -> None:
-    done = subprocess.run(
-        ["mount", "-t", fstype, "-o", options, source, str(target)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
+    # The system calls, not mount(8) and umount(8): a run mounts three file systems and
+    # unmounts them, and each process cost 10–30 ms of its set-up and teardown on a busy node.
+    # Every option here is the file system's own (no flag mount(8) would have parsed out).
+    if _libc.mount(source.encode(), bytes(target), fstype.encode(), 0, options.encode()) != 0:
         raise SandboxError(
-            f"could not mount {fstype} at {target}: {done.stderr.strip()}",
+            f"could not mount {fstype} at {target}: {os.strerror(ctypes.get_errno())}",
             hint="the sandbox needs root and overlayfs/tmpfs support",
         )
 
@@ -93,9 +96,8 @@ def unmount(target: Path) -> None:
     """Unmount if mounted (lazily if busy); never raises for 'not mounted'."""
     if not is_mounted(target):
         return
-    done = subprocess.run(["umount", str(target)], capture_output=True)
-    if done.returncode != 0:
-        subprocess.run(["umount", "-l", str(target)], capture_output=True)
+    if _libc.umount2(bytes(target), 0) != 0:
+        _libc.umount2(bytes(target), MNT_DETACH)
 
 
 def is_mounted(target: Path) -> bool:

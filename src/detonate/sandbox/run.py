@@ -18,9 +18,11 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
 from detonate.model.events import Event, SleepSkipped, WaitPending, WaitTimedOut
 from detonate.model.filesystem import Rootfs
@@ -57,6 +59,7 @@ OUTPUT_CAP_BYTES = 1 * MiB  # container stdout/stderr kept
 POLL_SECONDS = 0.2
 FIRST_POLL_SECONDS = 0.01  # doubled up to POLL_SECONDS: a sample that exits at once is seen so
 SLEEP_CALLS = ("nanosleep", "clock_nanosleep")
+T = TypeVar("T")
 
 
 def detonate(
@@ -79,7 +82,6 @@ def detonate(
     phases = Phases()
     ensure_watchdog(state_dir)  # kills and removes the run at once if this process is killed
     states = StateDir(state_dir)
-    states.sweep()
     container_id = CONTAINER_PREFIX + secrets.token_hex(6)
     run_dir = work_dir / container_id
     run_dir.mkdir(parents=True)
@@ -91,7 +93,11 @@ def detonate(
         container_id, str(run_dir), cgroup="/" + container_id, mount_dir=str(mount_dir)
     )
     states.save(state)  # before anything exists, so a crash at any later point is found
-    run = _Run(states, state, options, run_dir, tracer, network, cancel, phases)
+    # Dead analysers' leftovers are swept beside this run's set-up, not before it: the sweep
+    # touches only what dead owners left (this run's state is saved, its owner alive), and
+    # waits on runc and ip processes the set-up need not wait for.
+    sweeping = in_background(states.sweep, "detonate-sweep")
+    run = _Run(states, state, options, run_dir, tracer, network, cancel, phases, sweeping)
     progress.start("sandbox", total=options.timeout_seconds, unit="s")
     try:
         with _sigterm_as_interrupt():
@@ -99,7 +105,22 @@ def detonate(
         info = dataclasses.replace(result.run, phase_seconds=phases.seconds())
         return dataclasses.replace(result, run=info)
     finally:
+        sweeping.exception()  # never outlives the run (its error was raised before the start)
         progress.finish("sandbox")
+
+
+def in_background(work: Callable[[], T], name: str) -> Future[T]:
+    """`work()` on a thread of its own; its result, or its exception, in the future."""
+    done: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            done.set_result(work())
+        except BaseException as exc:  # raised where the result is read
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return done
 
 
 class _Run:
@@ -113,14 +134,18 @@ class _Run:
         network: NetworkHook | None,
         cancel: threading.Event | None,
         phases: Phases,
+        sweeping: Future[list[str]] | None = None,
     ) -> None:
         self.states, self.state, self.options = states, state, options
+        self.sweeping = sweeping  # the leftovers sweep, awaited before the sample starts
         self.cancel = cancel
         self.phases = phases  # detonate()'s: its set-up before the _Run counts too
         self.run_dir, self.network = run_dir, network
         self.tracer = tracer
         self.cgroup = state.cgroup
         self.keeper: TimeKeeper | None = None
+        self.container_deleted = False  # by _stop(): the teardown need not ask runc again
+        self.collecting: Future[tuple[Event, ...]] | None = None  # the network's events
 
     def execute(
         self, image: AcquiredImage, rootfs: Rootfs, artifacts: Path, progress: Progress
@@ -182,6 +207,8 @@ class _Run:
             # resolv.conf, trust bundles, honeytokens) is setup, not the sample's doing: the
             # diff leaves it out unless changed.
             setup = snapshot_upper(overlay.upper)
+            if self.sweeping is not None:
+                self.sweeping.result()  # a sweep that failed fails the run, as it always did
             self.phases.end("setup")
             t0 = time.time()
             runc.start(state.container_id)
@@ -195,6 +222,9 @@ class _Run:
             limits_hit = cgroup_limits_hit(self.cgroup)  # before runc delete removes it
             self._stop()
             limits_hit += filesystem_limits_hit(overlay.upper, overlay.logs)
+            if self.network is not None:  # capture, services and counters end beside the parse
+                network = self.network
+                self.collecting = in_background(lambda: network.collect(t0), "netsim-collect")
             keeper.close()
             summary = self.tracer.summary(
                 TraceContext(
@@ -209,7 +239,7 @@ class _Run:
             lower = frozenset(e.path for e in rootfs.entries) if rootfs.layer_dirs else rootfs.root
             files = diff_upper(overlay.upper, lower, summary.executed_paths, artifacts, setup)
             _copy_head(overlay.logs / "output.log", self.run_dir / "output.log")
-            net_events = self.network.collect(t0) if self.network is not None else ()
+            net_events = self.collecting.result() if self.collecting is not None else ()
             merged = _merge((*summary.events, *waits), net_events, t0)
             events = _in_sample_time(attribute(merged, summary.processes), keeper, t0)
             info = RunInfo(
@@ -262,7 +292,7 @@ class _Run:
         runc = self.states.runc
         runc.kill(self.state.container_id)
         self.tracer.stop()
-        runc.delete(self.state.container_id)
+        self.container_deleted = runc.delete(self.state.container_id)
 
     def _watch(self, progress: Progress, t0: float) -> EndReason:
         """Until exit, --timeout, the tracer's own limit, or idle: every thread blocked, (nearly) no
@@ -306,13 +336,20 @@ class _Run:
             return 0
 
     def _teardown(self) -> None:
+        if self.collecting is not None:
+            self.collecting.exception()  # the simulator is closed after its collect, not during
+        # The simulated internet (its processes, namespace and veth) is closed beside the
+        # container's release: neither needs the other.
+        network = self.network
+        closing = in_background(network.close, "netsim-close") if network is not None else None
         try:
-            release(self.states, self.state)  # kills what is left: no held call outlives it
+            # kills what is left: no held call outlives it
+            release(self.states, self.state, self.container_deleted)
         finally:
             if self.keeper is not None:
                 self.keeper.close()
-            if self.network is not None:
-                self.network.close()
+            if closing is not None:
+                closing.result()
             self.phases.end("teardown")
 
 

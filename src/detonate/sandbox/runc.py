@@ -18,6 +18,9 @@ class Runc:
     root: Path  # runc --root: its state directory
 
     def _run(self, *args: str, timeout: float = 30, check: bool = True) -> str:
+        return self._call(*args, timeout=timeout, check=check)[1]
+
+    def _call(self, *args: str, timeout: float = 30, check: bool = True) -> tuple[int, str]:
         try:
             done = subprocess.run(
                 ["runc", "--root", str(self.root), *args],
@@ -32,7 +35,7 @@ class Runc:
                 f"runc {args[0]} failed: {done.stderr.strip() or done.stdout.strip()}",
                 hint="runc must be installed and the analyser must run as root",
             )
-        return done.stdout
+        return done.returncode, done.stdout
 
     def create(self, container_id: str, bundle: Path, output: IO[bytes], pid_file: Path) -> int:
         """Create (not start) the container; its init waits for `start`. Returns the init pid.
@@ -73,8 +76,9 @@ class Runc:
     def kill(self, container_id: str, signal: str = "KILL") -> None:
         self._run("kill", "--all", container_id, signal, check=False)
 
-    def delete(self, container_id: str) -> None:
-        self._run("delete", "--force", container_id, check=False)
+    def delete(self, container_id: str) -> bool:
+        """Kill and remove the container; True once runc says it is gone."""
+        return self._call("delete", "--force", container_id, check=False)[0] == 0
 
     def list_ids(self) -> list[str]:
         if not self.root.exists():

@@ -2,7 +2,8 @@
 in a work dir that is kept (`artifacts_dir`) or removed once the caller is done with it.
 
 `warm_simulator()` (the pipeline calls it when a scan begins) starts that simulated internet
-ahead, so the run takes it already started (`netsim/pool.py`)."""
+ahead, so the run takes it already started (`netsim/pool.py`); a process that runs scan after
+scan calls `keep_simulators_ahead()` once, so each run's end starts the next one's."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from detonate.progress import Progress
 from detonate.sandbox.leftovers import work_dir_prefix
 from detonate.sandbox.netsim import Simulator, cleanup_orphans
 from detonate.sandbox.netsim.pool import SimulatorPool, remove_orphaned_homes
-from detonate.sandbox.run import detonate
+from detonate.sandbox.run import detonate, in_background
 
 _POOL = SimulatorPool()
 atexit.register(_POOL.close)
@@ -30,6 +31,13 @@ atexit.register(_POOL.close)
 def warm_simulator() -> None:
     """Start the next run's simulated internet now, in the background."""
     _POOL.warm()
+
+
+def keep_simulators_ahead(count: int = 1) -> None:
+    """For a process that runs scan after scan (the service's queue, the honeypot worker):
+    after each run, start `count` simulators for the next scans, so a scan that reaches its
+    sandbox at once (a cached image) finds one ready. Not for a one-shot process."""
+    _POOL.keep_ahead(count)
 
 
 @contextmanager
@@ -59,13 +67,22 @@ def _run_in(
     progress: Progress,
     cancel: threading.Event | None,
 ) -> RunResult:
-    cleanup_orphans()  # simulators a SIGKILLed analyser left behind (never a live run's)
-    remove_orphaned_homes()
-    # the sample's whole internet, its own (nothing leaves it): started ahead, or now
-    simulator = _POOL.take(work_dir) or Simulator(work_dir)
+    # Simulators a SIGKILLed analyser left behind (never a live run's), swept beside the run.
+    sweeping = in_background(_sweep_simulators, "netsim-sweep")
+    simulator: Simulator | None = None
     try:
+        # the sample's whole internet, its own (nothing leaves it): started ahead, or now
+        simulator = _POOL.take(work_dir) or Simulator(work_dir)
         return detonate(
             image, rootfs, options, work_dir, progress, network=simulator, cancel=cancel
         )
     finally:
-        simulator.close()
+        if simulator is not None:
+            simulator.close()
+        sweeping.exception()  # a failed sweep is tried again by the next run and the watchdog
+        _POOL.refill()  # the next scan's, if this process keeps them ahead: after the run
+
+
+def _sweep_simulators() -> None:
+    cleanup_orphans()
+    remove_orphaned_homes()

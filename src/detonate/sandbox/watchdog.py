@@ -9,8 +9,9 @@ analyser, which becomes readable once the analyser has exited: no pipe that a fo
 could hold open, and a recycled pid cannot pass for it (the start time is checked). Then it
 sweeps: the runs of dead analysers (the container's processes, strace, mounts, cgroups, state
 and the time keeper's socket dir), the simulators' namespaces with what runs in them (the
-services, tcpdump), and their temporary work dirs. It sweeps again a little later, for a
-`runc create` the analyser had started and that finished after the first sweep.
+services, tcpdump), their temporary work dirs and the dirs of simulators started ahead. It
+sweeps again a little later, for a `runc create` the analyser had started and that finished
+after the first sweep.
 """
 
 from __future__ import annotations
@@ -84,10 +85,12 @@ def wait_for_exit(pid: int, start_time: int) -> None:
 
 
 def sweep(state_dir: Path) -> None:
+    from detonate.sandbox.netsim.pool import remove_orphaned_homes
     from detonate.sandbox.netsim.topology import cleanup_orphans
 
     StateDir(state_dir).sweep()  # also the dead analysers' temporary work dirs
-    cleanup_orphans()
+    cleanup_orphans()  # its simulators' namespaces (a run's, or one started ahead) …
+    remove_orphaned_homes()  # … and the dirs those started ahead waited in
 
 
 def main(argv: list[str]) -> int:

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from detonate.errors import UsageError
 from detonate.queue import InProcessQueue, ScanQueue
+from detonate.sandbox.session import keep_simulators_ahead
 from detonate.service.app import create_app
 from detonate.service.metrics import SCAN_SECONDS
 from detonate.service.scan_credentials import ScanCredentials
@@ -53,6 +54,7 @@ def running_service(settings: Settings) -> Iterator[Service]:
         queue = CeleryQueue(store, settings.queue_url)
     else:
         credentials = ScanCredentials()
+        keep_simulators_ahead()  # scan after scan in this process: the next run's starts early
         queue = InProcessQueue(
             store, scan_options, settings.concurrency or None, _observe, credentials.acquire_for
         )

@@ -1,8 +1,10 @@
 """The services process, run inside the simulator's namespace:
 
-    ip netns exec detonate-sim-… python -m detonate.sandbox.netsim.serve RUN_DIR/netsim/serve.json
+    ip netns exec detonate-sim-… python -m detonate.sandbox.netsim.serve [RUN_DIR/netsim/serve.json]
 
-Binds its sockets, drops to nobody, prints "ready", serves until stdin closes or SIGTERM,
+Without the settings file's path as its argument, it reads that path as the first line of its
+stdin: the analyser starts it before the firewall and the CA are ready, so its imports overlap
+with them. Binds its sockets, drops to nobody, prints "ready", serves until stdin closes or SIGTERM,
 then ends every conversation (so summaries are written) and exits. A line on stdin,
 `{"local_names": {…}}`, adds the container's own names (for a simulator started before its run
 had a hostname) and is answered "names" once they are in effect.
@@ -106,9 +108,24 @@ async def _main(settings: ServeSettings, config: NetsimConfig) -> int:
     return 0
 
 
+def _first_line_of_stdin() -> str:
+    """Byte by byte from the fd: a buffered read could swallow the lines after it, which the
+    event loop reads from the same pipe later."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(sys.stdin.fileno(), 1)
+        if not byte:
+            break  # the analyser is gone before it told the settings
+        line += byte
+    return line.decode().strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    settings, config = ServeSettings.from_json(Path(args[0]).read_text())
+    path = args[0] if args else _first_line_of_stdin()
+    if not path:
+        return 1
+    settings, config = ServeSettings.from_json(Path(path).read_text())
     return asyncio.run(_main(settings, config))
 
 

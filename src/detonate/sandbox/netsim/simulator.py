@@ -185,10 +185,8 @@ class Simulator:
         self._destination = None
 
     def _tell_local_names(self) -> None:
-        assert self._serve is not None and self._serve.stdin is not None
         message = {"local_names": {self.hostname: self.addressing.sample_ip}}
-        self._serve.stdin.write(json.dumps(message).encode() + b"\n")
-        self._serve.stdin.flush()
+        self._write_line(json.dumps(message))
         self._names_told = True  # start() waits for the answer, before the sample runs
 
     def launch(self) -> None:
@@ -198,13 +196,34 @@ class Simulator:
             return
         if self._closed:
             raise SandboxError("the simulated internet of this run was already closed")
+        try:
+            self._launch()
+        except BaseException:
+            self.close()  # nothing half-made stays; a second launch() says it was closed
+            raise
+
+    def _launch(self) -> None:
+        # In the order that lets the slow parts overlap: the services' interpreter starts as
+        # soon as its namespace exists and imports (a fifth of a second) while the firewall is
+        # set and the CA made (the leaf key is made on a thread since __init__); it reads its
+        # settings, the first line of its stdin, once they are written.
         self.directory.mkdir(parents=True, exist_ok=True)
+        topology.create_namespace(self.namespace)
+        self._namespace_made = True
+        log = open(self.directory / "serve.log", "wb")  # noqa: SIM115 - the child keeps it
+        self._serve = subprocess.Popen(
+            ["ip", "netns", "exec", self.namespace, sys.executable, "-m",
+             "detonate.sandbox.netsim.serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )  # fmt: skip
+        log.close()
+        self.udp_sink = topology.firewall(self.namespace, self.config.packets_per_second)
         self._authority = CertificateAuthority.generate(self.run_id, self._leaf_key.result())
         key_path = self.directory / "ca.key"
         self._authority.save(self.ca_path, key_path)
-        topology.create_namespace(self.namespace)
-        self._namespace_made = True
-        self.udp_sink = topology.firewall(self.namespace, self.config.packets_per_second)
         self.events_path.touch()
         settings = ServeSettings(
             sim_ip=self.addressing.sim_ip,
@@ -218,16 +237,18 @@ class Simulator:
         )
         settings_path = self.directory / "serve.json"
         settings_path.write_text(settings.to_json(self.config))
-        log = open(self.directory / "serve.log", "wb")  # noqa: SIM115 - the child keeps it
-        self._serve = subprocess.Popen(
-            ["ip", "netns", "exec", self.namespace, sys.executable, "-m",
-             "detonate.sandbox.netsim.serve", str(settings_path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        )  # fmt: skip
-        log.close()
+        self._write_line(str(settings_path))
+
+    def _write_line(self, line: str) -> None:
+        assert self._serve is not None and self._serve.stdin is not None
+        try:
+            self._serve.stdin.write(line.encode() + b"\n")
+            self._serve.stdin.flush()
+        except OSError as exc:  # the services died: their log says why
+            log = (self.directory / "serve.log").read_text(errors="replace")[-2000:]
+            raise SandboxError(
+                f"the simulated internet did not start: {exc}", hint=f"its log says: {log}"
+            ) from None
 
     def _wait_ready(self) -> None:
         self._expect("ready", "did not start")
