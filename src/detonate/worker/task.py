@@ -84,9 +84,10 @@ def _forking(**_: Any) -> None:
 
 def preload(options: ScanOptions) -> None:
     """In the worker's main process, before it forks: the rules read and the YARA rules
-    compiled once, so each fresh scan process inherits them instead of paying for them per
-    scan (a rule file changed since is still read again: the caches key on the files)."""
-    compiled_rules(options.static.extra_rules_dir)
+    compiled once (each size class too), so each fresh scan process inherits them instead of
+    paying for them per scan (a rule file changed since is still read again: the caches key on
+    the files)."""
+    compiled_rules(options.static.extra_rules_dir).compile_size_classes()
     load_rules("runtime")
     ruleset_hash(options.static.extra_rules_dir)
     freeze_heap()

@@ -1,0 +1,62 @@
+"""What a fleet worker's main process prepares before it forks a fresh process per scan
+(`task.preload`), found ready in the forked process instead of done again there."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from typing import Any
+
+import yara_x
+
+from detonate.model.options import ScanOptions
+from detonate.rules import loader
+from detonate.static import yara_rules
+from detonate.worker.task import preload
+
+SIZES = (0, 300_000, 1_500_000, 3_000_000, 5_000_000, 9_000_000, 100_000_000)
+
+
+def _no_compiling(*_: Any, **__: Any) -> None:
+    raise AssertionError("a YARA compile in the scan process")
+
+
+def _in_the_scan_process() -> dict[str, Any]:
+    """Run in the forked child: every rule the scan uses, with compiling made impossible."""
+    yara_x.Compiler = _no_compiling  # type: ignore[misc,assignment]
+    rules_read = loader._load_rules.cache_info().misses
+    compiled = yara_rules.compiled_rules()
+    classes = [compiled.for_size(size) is not None for size in SIZES]
+    loader.load_rules("runtime")
+    loader.ruleset_hash()
+    return {
+        "classes": classes,
+        "rule_files_read": loader._load_rules.cache_info().misses - rules_read,
+        "frozen_objects": gc.get_freeze_count(),
+    }
+
+
+def test_a_forked_scan_process_finds_the_rules_compiled_and_the_heap_frozen() -> None:
+    preload(ScanOptions())
+    reader, writer = os.pipe()
+    try:
+        pid = os.fork()
+        if pid == 0:  # the scan process, as Celery's prefork pool makes it
+            os.close(reader)
+            try:
+                answer = _in_the_scan_process()
+            except BaseException as error:  # reported to the parent, which fails the test
+                answer = {"error": f"{type(error).__name__}: {error}"}
+            os.write(writer, json.dumps(answer).encode())
+            os._exit(0)
+        os.close(writer)
+        with os.fdopen(reader, "rb") as pipe:
+            answer = json.loads(pipe.read())
+        os.waitpid(pid, 0)
+    finally:
+        gc.unfreeze()  # this test process's heap back to the collector
+    assert "error" not in answer, answer.get("error")
+    assert answer["classes"][0]  # small files: the whole rule set
+    assert answer["rule_files_read"] == 0
+    assert answer["frozen_objects"] > 10_000  # the modules and rules the parent built
