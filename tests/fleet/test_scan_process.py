@@ -1,14 +1,17 @@
 """What a fleet worker's main process prepares before it forks a fresh process per scan
-(`task.preload`), found ready in the forked process instead of done again there."""
+(`task.preload`), found ready in the forked process instead of done again there: the rules,
+every YARA size class, what Celery's pool-process set-up imports, and a frozen heap."""
 
 from __future__ import annotations
 
 import gc
 import json
 import os
+import sys
 from typing import Any
 
 import yara_x
+from billiard.util import get_pdeathsig
 
 from detonate.model.options import ScanOptions
 from detonate.rules import loader
@@ -24,6 +27,9 @@ def _no_compiling(*_: Any, **__: Any) -> None:
 
 def _in_the_scan_process() -> dict[str, Any]:
     """Run in the forked child: every rule the scan uses, with compiling made impossible."""
+    modules = set(sys.modules)
+    get_pdeathsig()  # the cffi call Celery's set-up of each pool process makes (set_pdeathsig)
+    imported = sorted(set(sys.modules) - modules)
     yara_x.Compiler = _no_compiling  # type: ignore[misc,assignment]
     rules_read = loader._load_rules.cache_info().misses
     compiled = yara_rules.compiled_rules()
@@ -31,6 +37,7 @@ def _in_the_scan_process() -> dict[str, Any]:
     loader.load_rules("runtime")
     loader.ruleset_hash()
     return {
+        "imported": imported,
         "classes": classes,
         "rule_files_read": loader._load_rules.cache_info().misses - rules_read,
         "frozen_objects": gc.get_freeze_count(),
@@ -57,6 +64,7 @@ def test_a_forked_scan_process_finds_the_rules_compiled_and_the_heap_frozen() ->
     finally:
         gc.unfreeze()  # this test process's heap back to the collector
     assert "error" not in answer, answer.get("error")
+    assert answer["imported"] == []  # cffi's C parser (pycparser) was built before the fork
     assert answer["classes"][0]  # small files: the whole rule set
     assert answer["rule_files_read"] == 0
     assert answer["frozen_objects"] > 10_000  # the modules and rules the parent built
