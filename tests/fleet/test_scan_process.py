@@ -1,6 +1,7 @@
 """What a fleet worker's main process prepares before it forks a fresh process per scan
 (`task.preload`), found ready in the forked process instead of done again there: the rules,
-every YARA size class, what Celery's pool-process set-up imports, and a frozen heap."""
+every YARA size class, the store's ORM mappers, what Celery's pool-process set-up imports, and
+a frozen heap."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from billiard.util import get_pdeathsig
 from detonate.model.options import ScanOptions
 from detonate.rules import loader
 from detonate.static import yara_rules
+from detonate.store.models import Base
 from detonate.worker.task import preload
 
 SIZES = (0, 300_000, 1_500_000, 3_000_000, 5_000_000, 9_000_000, 100_000_000)
@@ -37,6 +39,7 @@ def _in_the_scan_process() -> dict[str, Any]:
     loader.load_rules("runtime")
     loader.ruleset_hash()
     return {
+        "mappers_configured": all(mapper.configured for mapper in Base.registry.mappers),
         "imported": imported,
         "classes": classes,
         "rule_files_read": loader._load_rules.cache_info().misses - rules_read,
@@ -64,6 +67,7 @@ def test_a_forked_scan_process_finds_the_rules_compiled_and_the_heap_frozen() ->
     finally:
         gc.unfreeze()  # this test process's heap back to the collector
     assert "error" not in answer, answer.get("error")
+    assert answer["mappers_configured"]  # the store's ORM classes, before its first write
     assert answer["imported"] == []  # cffi's C parser (pycparser) was built before the fork
     assert answer["classes"][0]  # small files: the whole rule set
     assert answer["rule_files_read"] == 0
