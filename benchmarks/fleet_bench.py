@@ -47,6 +47,13 @@ class Result:
     scans: int
     seconds: float
     processes: int
+    scanning: float  # the sum of the scans' own durations (the store's, claim to report)
+
+    @property
+    def outside(self) -> float:
+        """Seconds per scan a pool process spent not scanning: hand-off, process start-up and
+        the batch's tail. Less sensitive to the machine's load than the wall time."""
+        return (self.seconds * self.processes - self.scanning) / self.scans
 
     @property
     def per_minute(self) -> float:
@@ -94,11 +101,15 @@ def in_process(
         queue.submit(scan_id)
     wait_all(store, ids)
     seconds = time.monotonic() - started
-    durations = [r.duration_seconds for r in map(store.get_scan, ids) if r and r.duration_seconds]
-    print(f"  in-process: median scan {statistics.median(durations):.1f} s")
+    durations = scan_seconds(store, ids)
+    print(f"  in-process: median scan {statistics.median(durations):.2f} s")
     queue.close()
     store.close()
-    return Result("in-process pool, 1 thread", len(ids), seconds, 1)
+    return Result("in-process pool, 1 thread", len(ids), seconds, 1, sum(durations))
+
+
+def scan_seconds(store: Store, ids: list[str]) -> list[float]:
+    return [r.duration_seconds for r in map(store.get_scan, ids) if r and r.duration_seconds]
 
 
 def celery(
@@ -132,6 +143,7 @@ def celery(
         wait_all(store, ids)
         seconds = time.monotonic() - started
         queue.close()
+        durations = scan_seconds(store, ids)
         text = log.read_text(errors="replace")
         # "Task detonate.scan[…] succeeded in 9.81s: 'done'": the time inside the task
         inside = [float(m) for m in re.findall(r"succeeded in ([0-9.]+)s", text)]
@@ -150,7 +162,7 @@ def celery(
         redis.stop()
         store.close()
     name = f"celery, {procs} pool process{'es' if procs > 1 else ''}"
-    return Result(name, len(ids), seconds, procs)
+    return Result(name, len(ids), seconds, procs, sum(durations))
 
 
 def report(results: list[Result], cores: int) -> tuple[float, float]:
@@ -158,7 +170,7 @@ def report(results: list[Result], cores: int) -> tuple[float, float]:
         per_core_hour = r.per_minute * 60 / cores
         print(
             f"{r.name:32} {r.scans:3} scans {r.seconds:7.1f} s  {r.per_minute:5.2f}/min  "
-            f"{per_core_hour:6.1f} scans/core/h"
+            f"{per_core_hour:6.1f} scans/core/h  {r.outside:5.2f} s/scan outside scans"
         )
     peer, one, two = results
     cost, efficiency = one.seconds / peer.seconds, two.per_minute / one.per_minute / 2
