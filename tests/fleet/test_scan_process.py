@@ -16,6 +16,7 @@ from billiard.util import get_pdeathsig
 
 from detonate.model.options import ScanOptions
 from detonate.rules import loader
+from detonate.sandbox.netsim.authority import CertificateAuthority
 from detonate.static import yara_rules
 from detonate.store.models import Base
 from detonate.worker.task import preload
@@ -31,6 +32,7 @@ def _in_the_scan_process() -> dict[str, Any]:
     """Run in the forked child: every rule the scan uses, with compiling made impossible."""
     modules = set(sys.modules)
     get_pdeathsig()  # the cffi call Celery's set-up of each pool process makes (set_pdeathsig)
+    CertificateAuthority.generate("scan-process", CertificateAuthority.new_leaf_key())  # netsim
     imported = sorted(set(sys.modules) - modules)
     yara_x.Compiler = _no_compiling  # type: ignore[misc,assignment]
     rules_read = loader._load_rules.cache_info().misses
@@ -68,7 +70,7 @@ def test_a_forked_scan_process_finds_the_rules_compiled_and_the_heap_frozen() ->
         gc.unfreeze()  # this test process's heap back to the collector
     assert "error" not in answer, answer.get("error")
     assert answer["mappers_configured"]  # the store's ORM classes, before its first write
-    assert answer["imported"] == []  # cffi's C parser (pycparser) was built before the fork
+    assert answer["imported"] == []  # cffi's C parser, cryptography's backend: before the fork
     assert answer["classes"][0]  # small files: the whole rule set
     assert answer["rule_files_read"] == 0
     assert answer["frozen_objects"] > 10_000  # the modules and rules the parent built
