@@ -303,3 +303,17 @@ def test_a_bad_url_or_unreachable_database_is_a_clear_error(tmp_path) -> None:
         Store.open("not a url")
     with pytest.raises(StoreError, match="cannot open the store"):
         Store.open("postgresql://nobody@127.0.0.1:1/none")
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Store.open("postgresql://nobody@127.0.0.1:1/none", upgrade=False)
+
+
+def test_open_without_upgrading_runs_no_migration_and_uses_an_upgraded_store(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'detonate.db'}"
+    fresh = Store.open(url, upgrade=False)  # what a fleet worker's scan process does
+    assert inspect(fresh.engine).get_table_names() == []  # no migration ran
+    fresh.close()
+    Store.open(url).close()  # the worker's main process, before it forks
+    store = Store.open(url, upgrade=False)
+    scan, created = request(store)
+    assert created and store.get_scan(scan.id) is not None
+    store.close()

@@ -57,9 +57,9 @@ class PatientStore:
         self._store, self._patience = store, patience_seconds
 
     @classmethod
-    def open(cls, url: str, patience_seconds: float = 300) -> Store:
+    def open(cls, url: str, patience_seconds: float = 300, upgrade: bool = True) -> Store:
         """A `Store` in all but name (every method retried while the database is down)."""
-        store = patiently(Store.open, patience_seconds, "open")(url)
+        store = patiently(Store.open, patience_seconds, "open")(url, upgrade)
         return cast(Store, cls(store, patience_seconds))
 
     def __getattr__(self, name: str) -> Any:
