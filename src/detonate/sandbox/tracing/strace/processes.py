@@ -34,6 +34,7 @@ class Proc:
     exe_resolved: str = ""
     exe_sha256: str = ""
     names: list[str] = field(default_factory=list)  # prctl(PR_SET_NAME)
+    syscalls: int = 0  # traced calls it (any of its threads) made
 
 
 @dataclass
@@ -110,6 +111,7 @@ class ProcessTable:
                 exe_resolved=p.exe_resolved,
                 exe_sha256=p.exe_sha256,
                 names=tuple(p.names),
+                syscalls=p.syscalls,
                 **dict(zip(("stdin", "stdout", "stderr"), p.stdio or p.fds.stdio(), strict=True)),
             )
             for p in sorted(self.procs.values(), key=lambda p: (p.start, p.pid))
