@@ -4,8 +4,10 @@ whose output goes nowhere, and that reach neither the network nor a file.
 Busy is measured two ways, because tracing changes where the time goes:
 - the container's CPU time (cgroup) stayed near its quota for the run: a compute loop that
   makes no system calls (a miner's hashing) burns it unseen by the tracer;
-- a process made system calls nonstop (BUSY_CALLS_PER_SECOND for its whole life): every
-  traced call stops it for the tracer, so `yes > /dev/null` shows up as calls, not as CPU.
+- processes made system calls nonstop: every traced call stops the caller for the tracer, so
+  `yes > /dev/null` shows up as calls, not as CPU. One tracer serves them all, so the rate
+  each gets falls with their number: each must keep up CALLS_PER_SECOND and together
+  BUSY_CALLS_PER_SECOND (an idle daemon makes a handful a second).
 
 A burner is a process alive for at least MIN_SECONDS and half the run, whose standard output
 is /dev/null, that connected nowhere and wrote no file: work nobody collects. A miner that
@@ -29,7 +31,8 @@ DISCARDED = "/dev/null"
 MIN_SECONDS = 3.0
 MIN_RUN_SHARE = 0.5  # of the run's duration, a burner's lifetime at least
 CPU_QUOTA_SHARE = 0.8  # of cpus × duration: the container kept busy
-BUSY_CALLS_PER_SECOND = 1000.0  # daemons at rest make a handful; a tight loop, thousands
+CALLS_PER_SECOND = 100.0  # each burner, over its life
+BUSY_CALLS_PER_SECOND = 1000.0  # the burners together (strace here: ~3000 for a tight loop)
 
 
 class CpuHijack:
@@ -44,19 +47,25 @@ class CpuHijack:
         )
         index = index_of(run)
         producers = _producers(run)
-        evidence = []
+        # (process, lifetime, calls a second) of those whose output goes to /dev/null
+        discarding: list[tuple[ProcessInfo, float, float]] = []
         for proc in run.processes:
             lifetime = (proc.end if proc.end is not None else info.duration_seconds) - proc.start
             if lifetime < max(MIN_SECONDS, MIN_RUN_SHARE * info.duration_seconds):
                 continue
             if proc.stdout != DISCARDED or proc.pid in producers:
                 continue
-            rate = proc.syscalls / lifetime
-            if not (cpu_busy or rate >= BUSY_CALLS_PER_SECOND):
-                continue
-            evidence.append(_burner(index, proc, lifetime, rate))
-        if not evidence:
+            discarding.append((proc, lifetime, proc.syscalls / lifetime))
+        calling = [c for c in discarding if c[2] >= CALLS_PER_SECOND]
+        if sum(rate for _, _, rate in calling) >= BUSY_CALLS_PER_SECOND:
+            burners = calling
+        elif cpu_busy:
+            burners = discarding
+        else:
             return ()
+        if not burners:
+            return ()
+        evidence = [_burner(index, proc, lifetime, rate) for proc, lifetime, rate in burners]
         share = info.cpu_seconds / info.duration_seconds
         evidence.append(
             Evidence(
