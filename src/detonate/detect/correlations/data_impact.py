@@ -32,8 +32,8 @@ from detonate.detect.correlations.byte_shape import (
     one_repeated_byte,
 )
 from detonate.detect.correlations.metadata import finding
-from detonate.detect.correlations.places import PACKAGE_MANAGERS, SCRATCH_LOCATIONS, run_by, under
-from detonate.detect.correlations.run_index import RunIndex, index_of
+from detonate.detect.correlations.places import PACKAGE_MANAGERS, SCRATCH_LOCATIONS, under
+from detonate.detect.correlations.run_index import RunIndex, index_of, program
 from detonate.detect.interface import RunView
 from detonate.model.events import (
     Event,
@@ -92,10 +92,11 @@ class DataImpact:
 
 def _touched(index: RunIndex, shipped: dict[str, FileEntry]) -> _Touched:
     touched = _Touched()
+    installing = _Installers(index)
     for event in index.events:
         if not isinstance(event, FileOpenedForWrite | FileDeleted | FileRenamed):
             continue
-        if not event.succeeded or _installing(index, event):
+        if not event.succeeded or installing.by(event.pid):
             continue
         if isinstance(event, FileOpenedForWrite):
             if event.path in shipped and not event.append:
@@ -109,8 +110,27 @@ def _touched(index: RunIndex, shipped: dict[str, FileEntry]) -> _Touched:
     return touched
 
 
-def _installing(index: RunIndex, event: Event) -> bool:
-    return bool(event.pid) and run_by(index, event.pid, event.seq, PACKAGE_MANAGERS)
+class _Installers:
+    """Pids that are, or descend from, a package manager at some point of the run: their
+    changes to the image's files are installs and upgrades. Judged once per pid (a run can
+    have a million file events): a script that ends by exec'ing apt-get counts as one."""
+
+    def __init__(self, index: RunIndex) -> None:
+        self.index = index
+        self.managers = {
+            pid
+            for pid, proc in index.procs.items()
+            if any(
+                e.succeeded and program(e.argv, e.exe, e.applet) in PACKAGE_MANAGERS
+                for e in proc.execs
+            )
+        }
+        self.known: dict[int, bool] = {}
+
+    def by(self, pid: int) -> bool:
+        if pid not in self.known:
+            self.known[pid] = any(p in self.managers for p in self.index.ancestors(pid))
+        return self.known[pid]
 
 
 @dataclass(frozen=True)
