@@ -24,6 +24,7 @@ ones, and files the sample itself created in the run; logs are left to the log-w
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from detonate.detect.correlations.byte_shape import (
@@ -144,11 +145,9 @@ def _encrypted(
     run: RunView, index: RunIndex, shipped: dict[str, FileEntry], touched: _Touched
 ) -> list[Evidence]:
     out = []
-    made_by_folder: dict[str, list[FileOpenedForWrite]] = {}
-    for made in touched.made.values():
-        made_by_folder.setdefault(posixpath.dirname(made.path), []).append(made)
+    named_after = _names_after(touched.made.values())
     for path in sorted({*touched.deleted, *touched.moved, *touched.overwritten}):
-        replacement = _replacement(index, path, touched, made_by_folder)
+        replacement = _replacement(index, path, touched, named_after)
         if replacement is None:
             continue
         data = run.file_bytes(replacement.path, READ_BYTES)
@@ -174,7 +173,7 @@ def _replacement(
     index: RunIndex,
     path: str,
     touched: _Touched,
-    made_by_folder: dict[str, list[FileOpenedForWrite]],
+    named_after: dict[tuple[str, str], FileOpenedForWrite],
 ) -> _Replacement | None:
     """Where `path`'s content went, when the run shows it."""
     moved = touched.moved.get(path)
@@ -184,7 +183,7 @@ def _replacement(
         return _Replacement(moved.new_path, "renamed to", tuple(events))
     deleted = touched.deleted.get(path)
     if deleted is not None:
-        sibling = _sibling(path, made_by_folder.get(posixpath.dirname(path), ()))
+        sibling = _sibling(path, named_after)
         if sibling is None:
             return None
         events = sorted((sibling, deleted), key=lambda e: e.seq)
@@ -195,17 +194,25 @@ def _replacement(
     return _Replacement(path, "rewritten in place as", (touched.overwritten[path],))
 
 
+def _names_after(made: Iterable[FileOpenedForWrite]) -> dict[tuple[str, str], FileOpenedForWrite]:
+    """New files by (folder, each name they extend): "x.csv.locked" under "x" and "x.csv"."""
+    out: dict[tuple[str, str], FileOpenedForWrite] = {}
+    for event in made:
+        folder, name = posixpath.split(event.path)
+        parts = name.split(".")
+        for end in range(1, len(parts)):
+            out.setdefault((folder, ".".join(parts[:end])), event)
+    return out
+
+
 def _sibling(
-    path: str, candidates: list[FileOpenedForWrite] | tuple[()]
+    path: str, named_after: dict[tuple[str, str], FileOpenedForWrite]
 ) -> FileOpenedForWrite | None:
-    """A new file beside `path` named after it: "x.csv.locked", "x.enc" for "x.csv"."""
-    name = posixpath.basename(path)
+    """A new file beside `path` named after it: "x.csv.locked" (extends the name) or "x.enc"
+    (the same stem, another extension) for "x.csv"."""
+    folder, name = posixpath.split(path)
     stem = name.split(".", 1)[0]
-    for made in candidates:
-        other = posixpath.basename(made.path)
-        if other.startswith(name + ".") or (stem and other.split(".", 1)[0] == stem):
-            return made
-    return None
+    return named_after.get((folder, name)) or (named_after.get((folder, stem)) if stem else None)
 
 
 def _notes(

@@ -4,6 +4,8 @@ programs change many files by design."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from detonate.detect.correlations.run_index import RunIndex, program
 from detonate.model.events import ProcessExecuted, ProcessRenamed
 
@@ -51,7 +53,12 @@ PACKAGE_MANAGERS = frozenset(
 
 
 def under(path: str, places: tuple[str, ...]) -> bool:
-    return any(path == place or path.startswith(place + "/") for place in places)
+    return path in places or path.startswith(_prefixes(places))
+
+
+@lru_cache(maxsize=32)
+def _prefixes(places: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(place + "/" for place in places)
 
 
 def in_system(path: str) -> bool:
