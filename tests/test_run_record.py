@@ -47,7 +47,8 @@ def _view(tmp_path: Path) -> run_record.RunView:
         ),
     )
     info = RunInfo(RunStatus.COMPLETED, EndReason.EXITED, 1.0, len(events))
-    return run_view(RunResult(events, (), (), info), ImageConfig(), ImageFiles(rootfs))
+    files = ImageFiles(rootfs)
+    return run_view(RunResult(events, (), (), info), ImageConfig(), files, files.sizes())
 
 
 def test_the_record_keeps_what_detectors_read_and_the_scripts_that_ran(tmp_path: Path) -> None:
@@ -100,9 +101,23 @@ def test_the_streamed_file_is_the_record_document(tmp_path: Path) -> None:
         result=result,
         summary=RunSummary(),
         image_files={"/start.sh": START},
+        image_sizes={"/app/main.py": len(MAIN)},
     )
     path = run_record.write_run_record(record, tmp_path / run_record.RECORD_NAME)
     written = json.loads(gzip.decompress(path.read_bytes()))
     assert written == json.loads(json.dumps(run_record.to_document(record)))
-    assert [e.seq for e in run_record.load_run_record(path).result.events] == [0, 1, 2]
+    loaded = run_record.load_run_record(path)
+    assert [e.seq for e in loaded.result.events] == [0, 1, 2]
+    assert loaded.view().image_size("/app/main.py") == len(MAIN)
     assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_image_sizes_come_from_the_index_and_the_record_keeps_those_asked_for(
+    tmp_path: Path,
+) -> None:
+    view = _view(tmp_path)
+    assert view.image_size("/app/main.py") == len(MAIN)  # 450 KiB: larger than what is read
+    assert view.image_size("/bin/sh") is None  # a symlink
+    assert view.image_size("/nowhere") is None
+    assert view.image_sizes_read == {"/app/main.py": len(MAIN)}
+    assert "/app/main.py" not in view.image_paths_read  # a size needs no read of the file

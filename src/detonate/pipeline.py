@@ -211,7 +211,8 @@ def scan(
                     if cancel is not None and cancel.is_set():
                         raise ScanCancelled("the scan was cancelled during the sandbox run")
                     with timings.stage("detect"):  # while the run's dropped files can be read
-                        view = run_view(run, image.config, ImageFiles(rootfs))
+                        files = ImageFiles(rootfs)
+                        view = run_view(run, image.config, files, files.sizes())
                         detection = detect(view, static.findings, options.static.extra_rules_dir)
                         findings, failures = list(detection.findings), detection.failures
                     if options.artifacts_dir is not None:
@@ -226,6 +227,7 @@ def scan(
                                 summary=_run_summary(run, options),
                                 image_files=kept,
                                 image_files_omitted=omitted,
+                                image_sizes=dict(view.image_sizes_read),
                                 ruleset_hash=_ruleset_hash(options),
                                 tool_version=__version__,
                                 recorded_at=clock().isoformat(timespec="seconds"),

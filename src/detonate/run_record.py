@@ -12,14 +12,17 @@ detection, next to the copies of the files the run dropped (`DIR/<run>/artifacts
      "processes": […], "files": […], "honeytokens": […], "host_mounts": […],
      "artifacts": "artifacts",                the dropped-file copies, beside the record
      "image_files": [{"path": "/etc/passwd", "base64": …}, …],
-     "image_files_omitted": ["/opt/big.sh", …]}
+     "image_files_omitted": ["/opt/big.sh", …],
+     "image_sizes": {"/srv/data/a.db": 4096, …}}
 
 `image_files` are the image's own files that detection needs: as much of each as the
 detectors read (`RunView.image_bytes`: the first 256 bytes of a program whose #! line they
 looked at, the text of a script they analysed), then the text of every script the sample
 executed from the image (a `#!` file it ran, or the script a shell or interpreter was given).
 Each is cut to IMAGE_FILE_CAP bytes, all together to IMAGE_FILES_CAP; what does not fit is
-named in `image_files_omitted`.
+named in `image_files_omitted`. `image_sizes` are the sizes of the image's files that
+detectors asked for (`RunView.image_size`: which of the files the run wrote or deleted were
+the image's own).
 `pipeline.rejudge` reads a record and judges it with today's detectors: `RunView`s built by
 `run_view` from a live run and from its record see the same things.
 
@@ -36,7 +39,7 @@ import io
 import json
 import os
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,15 +87,21 @@ class RunRecord:
     summary: RunSummary
     image_files: Mapping[str, bytes] = field(default_factory=dict)
     image_files_omitted: tuple[str, ...] = ()
+    image_sizes: Mapping[str, int] = field(default_factory=dict)  # those detectors asked for
     ruleset_hash: str = ""
     tool_version: str = ""
     recorded_at: str = ""
 
     def view(self) -> RunView:
-        return run_view(self.result, self.config, self.image_files)
+        return run_view(self.result, self.config, self.image_files, self.image_sizes)
 
 
-def run_view(result: RunResult, config: ImageConfig, image_files: Mapping[str, bytes]) -> RunView:
+def run_view(
+    result: RunResult,
+    config: ImageConfig,
+    image_files: Mapping[str, bytes],
+    image_sizes: Mapping[str, int] | None = None,
+) -> RunView:
     """What the detectors see of a run: the same for a live run and for its record."""
     return RunView(
         events=result.events,
@@ -103,6 +112,7 @@ def run_view(result: RunResult, config: ImageConfig, image_files: Mapping[str, b
         config=config,
         run=result.run,
         image_files=image_files,
+        image_sizes=image_sizes if image_sizes is not None else {},
         artifacts_dir=result.artifacts_dir,
     )
 
@@ -129,6 +139,25 @@ class ImageFiles(Mapping[str, bytes]):
             entry = self._entries()[path]  # KeyError: no regular file there
             data = self._read[path] = read_head(self._rootfs, entry, IMAGE_FILE_CAP)
         return data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries())
+
+    def __len__(self) -> int:
+        return len(self._entries())
+
+    def sizes(self) -> Mapping[str, int]:
+        return _Sizes(self._entries)
+
+
+class _Sizes(Mapping[str, int]):
+    """The sizes of ImageFiles' entries, from the same index (no file is read)."""
+
+    def __init__(self, entries: Callable[[], dict[str, FileEntry]]) -> None:
+        self._entries = entries
+
+    def __getitem__(self, path: str) -> int:
+        return self._entries()[path].size
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries())
@@ -226,6 +255,7 @@ def _head(record: RunRecord) -> dict[str, Any]:
             for path, data in record.image_files.items()
         ],
         "image_files_omitted": list(record.image_files_omitted),
+        "image_sizes": dict(record.image_sizes),
     }
 
 
@@ -367,6 +397,7 @@ def _record(document: dict[str, Any], directory: Path) -> RunRecord:
             for item in document["image_files"]
         },
         image_files_omitted=tuple(document["image_files_omitted"]),
+        image_sizes={str(p): int(n) for p, n in document.get("image_sizes", {}).items()},
         ruleset_hash=str(document["ruleset_hash"]),
         tool_version=str(document["tool_version"]),
         recorded_at=str(document["recorded_at"]),

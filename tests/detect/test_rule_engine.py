@@ -220,3 +220,17 @@ def test_a_signal_names_its_victim_when_the_tracer_translated_the_pid() -> None:
     )  # fmt: skip
     targets = [s.get("target") for s in event_subjects(run) if s.name == "signal"]
     assert targets == ["kinsing", ""]
+
+
+def test_a_change_of_file_times_is_a_file_change_with_its_age() -> None:
+    run = run_of(
+        {"kind": "process.exec", "pid": 3, "path": "/bin/touch", "argv": ["touch", "-d", "x"]},
+        {"kind": "file.times", "pid": 3, "path": "/usr/lib/.x", "modify_time": 1551694920.0}
+        | {"access_time": 1551694920.0, "modify_age": 245000000.4},
+        {"kind": "file.times", "pid": 3, "path": "/tmp/stamp", "now": True},
+    )
+    dated, now = [s for s in event_subjects(run) if s.name == "file_change"]
+    assert (dated.get("op"), dated.get("age"), dated.get("now")) == ("times", 245000000, False)
+    assert dated.summary == "set times of /usr/lib/.x to 245000000 s before the call"
+    assert (now.get("op"), now.get("age"), now.get("now")) == ("times", None, True)
+    assert now.summary == "set times of /tmp/stamp to now"

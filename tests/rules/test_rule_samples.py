@@ -9,8 +9,11 @@ Sample files:
   detector (the rule engine and the correlators); optionally `honeytokens:` (Honeytoken fields:
   {path, kind, marker}) planted for the run, `host_mounts:` (HostMount fields: {source,
   destination}) binds served from the fake host tree, and `run:` (RunInfo fields such as
-  duration_seconds, cpu_seconds) for detectors that need how the run went, and `files:`
-  ({path: text}) files the run wrote, readable through RunView.file_text;
+  duration_seconds, cpu_seconds) for detectors that need how the run went, `files:`
+  ({path: text or !!binary}) files the run wrote, readable through RunView.file_bytes, and
+  `image:` ({path: text or !!binary}) the files the image shipped (RunView.image_files): a file of
+  `files:` that the image had is a modified one; `processes:` (ProcessInfo fields) the run's
+  process table;
 - anything else: raw file content, placed at /opt/sample/<file name>, mode 0755 when it
   starts with "#!" or "\\x7fELF", else 0644.
 """
@@ -36,6 +39,7 @@ from detonate.model.runtime import (
     FileChange,
     Honeytoken,
     HostMount,
+    ProcessInfo,
     RunInfo,
     RunStatus,
 )
@@ -89,37 +93,54 @@ def fired_rules(sample: Path, tmp_path: Path) -> set[str]:
 
 def run_from_yaml(doc: dict[str, Any], artifacts_dir: Path | None = None) -> RunView:
     events = events_from_data(doc["events"])
-    files = written_files(doc.get("files", {}), artifacts_dir)
+    image = doc.get("image", {})
+    files = written_files(doc.get("files", {}), artifacts_dir, set(image))
+    shipped = {path: _bytes(content) for path, content in image.items()}
     info = None
     if "run" in doc:
         done = {"status": RunStatus.COMPLETED, "ended_by": EndReason.EXITED, "events": len(events)}
-        info = RunInfo(**done, **doc["run"])
+        fields = {k: tuple(map(tuple, v)) if k == "limits" else v for k, v in doc["run"].items()}
+        info = RunInfo(**done, **fields)
     tokens = tuple(Honeytoken(**token) for token in doc.get("honeytokens", ()))
     mounts = tuple(HostMount(**mount) for mount in doc.get("host_mounts", ()))
+    processes = tuple(
+        ProcessInfo(**{k: tuple(v) if isinstance(v, list) else v for k, v in p.items()})
+        for p in doc.get("processes", ())
+    )
     return RunView(
         events=events,
+        processes=processes,
         honeytokens=tokens,
         host_mounts=mounts,
         run=info,
         files=files,
         artifacts_dir=artifacts_dir,
+        image_files=shipped,
+        image_sizes={path: len(data) for path, data in shipped.items()},
     )
 
 
-def written_files(texts: dict[str, str], artifacts_dir: Path | None) -> tuple[FileChange, ...]:
-    """`files:` of a sample as the run's copies of the files it wrote."""
+def _bytes(content: str | bytes) -> bytes:
+    return content if isinstance(content, bytes) else content.encode()
+
+
+def written_files(
+    texts: dict[str, str | bytes], artifacts_dir: Path | None, shipped: set[str] | None = None
+) -> tuple[FileChange, ...]:
+    """`files:` of a sample as the run's copies of the files it wrote (modified when the
+    image had them)."""
     if not texts:
         return ()
     assert artifacts_dir is not None
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     changes = []
     for number, (path, text) in enumerate(texts.items()):
-        data = text.encode()
+        data = _bytes(text)
         (artifacts_dir / str(number)).write_bytes(data)
         changes.append(
             FileChange(
                 path,
-                ChangeKind.CREATED,
+                ChangeKind.MODIFIED if path in (shipped or ()) else ChangeKind.CREATED,
                 ContentType.SCRIPT if data.startswith(b"#!") else ContentType.OTHER,
                 size=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),

@@ -135,22 +135,6 @@ WILD_KNOWN_MISSES: dict[str, str] = {
         "suspicious 45: cron entries written by awk are seen (T1053.003) but the "
         "download-to-shell inside them does not raise it to malicious"
     ),
-    "w18-useradd-uid0-suid-bash": (
-        "suspicious 46: the uid-0 account is seen (T1136.001) but not the setuid-root copy of"
-        " bash made with install -m 4755 (no T1548.001)"
-    ),
-    "w20-c-stomp-masquerade": (
-        "malicious 96 (masquerade, dropped file) but the utimensat that copies the timestamps"
-        " of busybox is not seen (no T1070.006)"
-    ),
-    "w21-touch-d-hidden-lib": (
-        "clean 0: hidden dot-files in /usr/lib and /usr/sbin back-dated with touch -d / touch"
-        " -r raise nothing (no T1070.006, T1564.001)"
-    ),
-    "w22-audit-ufw-selinux-off": (
-        "suspicious 28: only the SELinux config edit is seen (T1562.001); auditd.conf/rules, "
-        "ufw.conf and the iptables rules file are not (no T1562.012, T1562.004)"
-    ),
     "w23-go-shadow-keys-upload": (
         "suspicious 15: only the planted private keys (static T1552.004); the /etc/shadow "
         "read and the POST of the archive are not seen (no T1003.008, T1041)"
@@ -178,21 +162,6 @@ WILD_KNOWN_MISSES: dict[str, str] = {
     "w29-py-dns-label-exfil": (
         "suspicious 21 from static .env findings; 25 A queries carrying base32 labels are not"
         " called DNS exfiltration (no T1048.003)"
-    ),
-    "w30-node-encrypt-data-dir": (
-        "clean 0: every data file replaced by a .locked copy and a ransom note raise nothing "
-        "(no T1486)"
-    ),
-    "w31-dd-wipe-db-files": (
-        "clean 0: a data directory zeroed with dd conv=notrunc and deleted raises nothing (no"
-        " T1485)"
-    ),
-    "w32-yes-cpu-burn": (
-        "clean 0: `yes > /dev/null` on every CPU for 5 s raises nothing (no T1496)"
-    ),
-    "w33-service-stop-logging": (
-        "malicious 68 as agent tampering (T1562.001); stopping rsyslog/cron and deleting "
-        "their rc links is not reported as service stop (no T1489)"
     ),
     "w40-perl-irc-bot": (
         "suspicious 40: the IRC registration and join are seen (T1071) but alone do not make "

@@ -29,6 +29,7 @@ from detonate.model.events import (
     FileOpenedForRead,
     FileOpenedForWrite,
     FileRenamed,
+    FileTimesChanged,
     NetworkBound,
     NetworkConnected,
     NetworkListened,
@@ -420,6 +421,10 @@ def _file_fields(event: Event) -> dict[str, object] | None:
         op, extra = "chmod", {"mode": event.mode}
     elif isinstance(event, FileAttributesChanged):
         op, extra = "chattr", {"flags": event.flags, "attributes": event.attributes}
+    elif isinstance(event, FileTimesChanged):
+        op, extra = "times", {"now": event.now}
+        if event.modify_age is not None:
+            extra["age"] = int(event.modify_age)
     else:
         return None
     path: str = getattr(event, "path", "")
@@ -439,6 +444,9 @@ def _file_summary(file: Mapping[str, object]) -> str:
         return f"rename {path} → {file['new_path']}"
     if op == "chmod":
         return f"chmod {int(str(file['mode'])):o} {path}"
+    if op == "times":
+        age = file.get("age")
+        return f"set times of {path}" + (f" to {age} s before the call" if age else " to now")
     if op == "create" and file.get("target"):
         return f"create {file['file_type']} {path} → {file['target']}"
     if op in ("write", "chattr") and file.get("flags"):

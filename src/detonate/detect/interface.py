@@ -41,6 +41,8 @@ class RunView:
     # The image's files as unpacked (never run), path → the first TEXT_LIMIT bytes of a regular
     # file: read from the rootfs on first use in a live scan, from the record on a rejudge.
     image_files: Mapping[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    # The sizes of the image's regular files, path → bytes, from the same two sources.
+    image_sizes: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
     artifacts_dir: Path | None = None  # copies of the files the run created or changed
     # What detectors derive from this run once and share (the correlators' run index). It
     # lives and dies with the view, so concurrent scans never see each other's.
@@ -48,6 +50,10 @@ class RunView:
     # The image paths detectors asked for (image_bytes), in order, with the most bytes asked
     # of each: the run record keeps exactly that much (a shebang sniff is not a whole binary).
     image_paths_read: dict[str, int] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    # The image sizes detectors asked for (image_size) that exist: the run record keeps them.
+    image_sizes_read: dict[str, int] = field(
         default_factory=dict, init=False, compare=False, repr=False
     )
 
@@ -69,6 +75,13 @@ class RunView:
         if data is None:
             return None
         return data[:limit] or None
+
+    def image_size(self, path: str) -> int | None:
+        """The size of the image's regular file at `path` (before the run); None if none."""
+        size = self.image_sizes.get(path)
+        if size is not None:
+            self.image_sizes_read[path] = size
+        return size
 
     def file_bytes(self, path: str, limit: int = TEXT_LIMIT) -> bytes | None:
         """What `path` held at the end of the run (the run's copy if it wrote the file, else the

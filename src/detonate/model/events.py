@@ -187,6 +187,27 @@ class FileAttributesChanged(Event):
     error: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class FileTimesChanged(Event):
+    """utimensat/futimesat/utimes/utime: a file's access and modification times were set
+    (`touch`, `touch -d 2019-03-04`, `touch -r REF`, `cp -p`, an archive extracting).
+
+    `access_time`/`modify_time` are the times asked for, in seconds since the epoch; None when
+    that time was left alone (UTIME_OMIT) or set to the current time (`now`). `modify_age` is
+    how many seconds before the call the new modification time lies (negative: in the future;
+    None when not set explicitly), so "set into the past" needs no clock of the reader's.
+    """
+
+    kind: ClassVar[str] = "file.times"
+    path: str
+    access_time: float | None = None
+    modify_time: float | None = None
+    now: bool = False  # NULL times or UTIME_NOW: set to the current time (plain `touch`)
+    modify_age: float | None = None
+    succeeded: bool = True
+    error: str = ""
+
+
 # --- network (socket syscalls; the simulator adds DNS/HTTP/TLS/stratum events) ---------------
 
 
@@ -326,6 +347,7 @@ RUNTIME_EVENT_TYPES: tuple[type[Event], ...] = (
     FileRenamed,
     FileModeChanged,
     FileAttributesChanged,
+    FileTimesChanged,
     NetworkConnected,
     NetworkBound,
     NetworkListened,

@@ -31,6 +31,10 @@ class ProcessInfo:
     exe_resolved: str = ""  # see ProcessExecuted.exe_resolved (last successful exec)
     exe_sha256: str = ""
     names: tuple[str, ...] = ()  # prctl(PR_SET_NAME) names it gave itself, in order
+    # system calls the tracer saw it make (0 when the tracer does not count them): a process
+    # that makes thousands a second for its whole life is busy, whatever its CPU time under
+    # tracing says (each traced call stops it for the tracer)
+    syscalls: int = 0
 
 
 class ChangeKind(StrEnum):

@@ -31,11 +31,13 @@ file name), `process_path`, `cmdline` (its argv joined), `parent` (the parent's 
   `provenance` (for a file the run wrote: "network" or "decoded" when data provenance followed
   such bytes to this exec, "local" when it followed every write and none carried them; "" for
   the image's own files and for traces recorded before writes were events; docs/detect.md).
-- file_change: one change to a file. `op` write / create / delete / rename / chmod / chattr,
-  `path`, `name`, `dir`, `new_path` (rename), `flags` (the flags by name, for display:
+- file_change: one change to a file. `op` write / create / delete / rename / chmod / chattr /
+  times, `path`, `name`, `dir`, `new_path` (rename), `flags` (the flags by name, for display:
   "O_WRONLY|O_TRUNC", "FS_IMMUTABLE_FL"), `truncated` and `append` (write: O_TRUNC, O_APPEND),
   `attributes` (chattr, in chattr's words: immutable, append, noatime …), `mode` (chmod),
-  `file_type` (create: dir / symlink / hardlink / node), `target` (link target).
+  `file_type` (create: dir / symlink / hardlink / node), `target` (link target), `now` and
+  `age` (times: set to the current time; whole seconds before the call the new modification
+  time lies, absent when not set explicitly: `touch -d 2019-01-01` gives years).
   A rename also gives a `write` of its destination (`sed -i`, `mv tmp target` replace it), with
   `renamed_from` the source path.
 - comm: a process renamed itself (prctl PR_SET_NAME), as `ps`/`top` show it. `comm` (the new
@@ -123,6 +125,8 @@ RUNTIME_SUBJECT_FIELDS: dict[str, frozenset[str]] = {
                 "mode",
                 "file_type",
                 "target",
+                "now",
+                "age",
             }
         ),
         "read": frozenset({"path", "name", "honeytoken"}),

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import posixpath
 
-from detonate.model.events import FileAttributesChanged, PrivilegedAttempt
+from detonate.model.events import FileAttributesChanged, FileTimesChanged, PrivilegedAttempt
 from detonate.sandbox.tracing.strace.decode import (
+    FileTimes,
     file_attributes,
+    file_times,
     flag_names,
     open_flags,
     privileged_fields,
@@ -113,3 +115,46 @@ def test_the_interpreter_fills_the_typed_fields_from_trace_lines() -> None:
     assert (execveat.call, execveat.path) == ("execveat", "/memfd:x (deleted)")
     (chattr,) = [e for e in events if isinstance(e, FileAttributesChanged)]
     assert chattr.attributes == ("immutable",) and chattr.path == "/etc/cron.d/x"
+
+
+def test_file_times_are_read_in_every_form_strace_prints() -> None:
+    past = "{tv_sec=1551694920, tv_nsec=500000000} /* 2019-03-04T10:22:00.5+0000 */"
+    assert file_times("utimensat", f"[{past}, {past}]") == FileTimes(1551694920.5, 1551694920.5)
+    # touch -m -d: the access time left alone; busybox touch without -d: both now
+    assert file_times("utimensat", f"[UTIME_OMIT, {past}]") == FileTimes(None, 1551694920.5)
+    assert file_times("utimensat", "[UTIME_NOW, UTIME_NOW]") == FileTimes(now=True)
+    assert file_times("utimensat", "NULL") == FileTimes(now=True)
+    usec = "[{tv_sec=10, tv_usec=250000}, {tv_sec=-20, tv_usec=0}]"
+    assert file_times("utimes", usec) == FileTimes(10.25, -20.0)
+    utimbuf = "{actime=1556000000 /* 2019-04-23T06:13:20+0000 */, modtime=1556000001 /* … */}"
+    assert file_times("utime", utimbuf) == FileTimes(1556000000.0, 1556000001.0)
+    assert file_times("utimensat", "0x7ffd5e1c") == FileTimes()  # unread pointer: nothing
+
+
+def test_the_interpreter_makes_time_changes_events_with_their_age() -> None:
+    old = 1551694920
+    events = (
+        interpret(
+            f'100 {T0 + 1:.6f} utimensat(AT_FDCWD</srv/app>, "lib/.x", [{{tv_sec={old}, '
+            f"tv_nsec=0}} /* 2019-03-04T10:22:00+0000 */, {{tv_sec={old}, tv_nsec=0}}], 0) = 0",
+            f"100 {T0 + 2:.6f} utimensat(3</usr/lib/helper>, NULL, [UTIME_OMIT, "
+            f"{{tv_sec={int(T0)}, tv_nsec=0}}], 0) = 0",
+            f'100 {T0 + 3:.6f} utimensat(AT_FDCWD</srv/app>, "/usr/sbin", NULL, 0) = 0',
+            f'100 {T0 + 4:.6f} utimes("/etc/x", [{{tv_sec=5, tv_usec=0}}, {{tv_sec=5, '
+            "tv_usec=0}]) = -1 EPERM (Operation not permitted)",
+            f'100 {T0 + 5:.6f} utime("/etc/y", {{actime=0, modtime=0}}) = 0',
+            f'100 {T0 + 6:.6f} futimesat(AT_FDCWD</srv/app>, "z", NULL) = 0',
+        )
+        .summary()
+        .events
+    )
+    stomp, by_fd, now, refused, utime, futimesat = [
+        e for e in events if isinstance(e, FileTimesChanged)
+    ]
+    assert (stomp.path, stomp.modify_time, stomp.access_time) == ("/srv/app/lib/.x", old, old)
+    assert stomp.modify_age == round(T0 + 1 - old, 3) and not stomp.now
+    assert (by_fd.path, by_fd.access_time, by_fd.modify_age) == ("/usr/lib/helper", None, 2.0)
+    assert (now.path, now.now, now.modify_time, now.modify_age) == ("/usr/sbin", True, None, None)
+    assert refused.path == "/etc/x" and not refused.succeeded and refused.error == "EPERM"
+    assert (utime.path, utime.modify_time) == ("/etc/y", 0.0)
+    assert futimesat.path == "/srv/app/z" and futimesat.now

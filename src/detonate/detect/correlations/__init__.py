@@ -12,6 +12,8 @@ from detonate.detect.correlations.account_backdoor import AccountBackdoor
 from detonate.detect.correlations.beaconing import Beaconing
 from detonate.detect.correlations.competitor_kill import CompetitorKill
 from detonate.detect.correlations.container_escape import ContainerEscape
+from detonate.detect.correlations.cpu_hijack import CpuHijack
+from detonate.detect.correlations.data_impact import DataImpact
 from detonate.detect.correlations.decode_to_shell import DecodeToShell
 from detonate.detect.correlations.download_exec import DownloadExecChain
 from detonate.detect.correlations.flood import Flood
@@ -22,6 +24,7 @@ from detonate.detect.correlations.network_scan import NetworkScan
 from detonate.detect.correlations.persisted_commands import PersistedCommands
 from detonate.detect.correlations.shell_text import ShellText
 from detonate.detect.correlations.sleep_evasion import SleepBeforeActivity
+from detonate.detect.correlations.timestomp import Timestomp
 from detonate.detect.interface import Detector
 
 CORRELATORS: tuple[Detector, ...] = (
@@ -38,5 +41,8 @@ CORRELATORS: tuple[Detector, ...] = (
     Beaconing(),
     AccountBackdoor(),
     PersistedCommands(),
+    Timestomp(),
+    DataImpact(),
+    CpuHijack(),
     ShellText(),  # last: its findings merge into the exec-based ones of the same rule
 )

@@ -20,6 +20,7 @@ from detonate.model.events import (
     FileModeChanged,
     FileOpenedForWrite,
     FileRenamed,
+    FileTimesChanged,
 )
 from detonate.model.findings import Evidence, Finding
 from detonate.model.runtime import HostMount
@@ -33,6 +34,7 @@ _VERBS = {
     FileRenamed: "renamed",
     FileModeChanged: "changed the mode of",
     FileAttributesChanged: "changed the attributes of",
+    FileTimesChanged: "changed the times of",
 }
 
 

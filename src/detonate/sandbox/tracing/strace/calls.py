@@ -93,6 +93,9 @@ FD_CALLS = (
     "socketpair",
 )
 SIGNAL_CALLS = ("kill", "tkill", "tgkill")
+# Setting a file's times (`touch -d`, `touch -r`, timestomping); glibc's utimes() and
+# futimens() are utimensat underneath, older binaries and other libcs may use the rest.
+TIME_CALLS = ("utimensat", "futimesat", "utimes", "utime")
 TRACED_CALLS: tuple[str, ...] = (
     EXEC_CALLS
     + FORK_CALLS
@@ -104,6 +107,7 @@ TRACED_CALLS: tuple[str, ...] = (
     + FD_CALLS
     + ("ioctl",)
     + SIGNAL_CALLS
+    + TIME_CALLS
     + ("prctl",)
     + tuple(sorted(PRIVILEGED_CALLS - set(EXEC_CALLS)))
 )

@@ -8,6 +8,8 @@ so that no detector parses strace text.
     mknodat(AT_FDCWD</>, "/tmp/d", S_IFBLK|0600, makedev(0x8, 0x1))
                                                       → node_type "block", device 8:1
     ptrace(PTRACE_ATTACH, 1234, NULL, NULL)           → request, target_pid
+    [{tv_sec=1551694920, tv_nsec=0} /* 2019-03-04… */, UTIME_NOW]
+                                                      → access 1551694920.0, now
 """
 
 from __future__ import annotations
@@ -137,3 +139,43 @@ def privileged_fields(call: str, args: Sequence[str], path_of: PathOf) -> dict[s
     if call == "reboot":
         return {"request": a[2].strip()}
     return {}
+
+
+@dataclass(frozen=True)
+class FileTimes:
+    """The times a utimensat/futimesat/utimes/utime call asked for (see FileTimesChanged)."""
+
+    access: float | None = None
+    modify: float | None = None
+    now: bool = False
+
+
+# one element of utimensat's/utimes' array: UTIME_NOW, UTIME_OMIT, {tv_sec=N, tv_nsec=M}
+_TIME_ELEMENT = re.compile(r"UTIME_NOW|UTIME_OMIT|\{tv_sec=(-?\d+), tv_(n|u)sec=(\d+)\}")
+# utime's struct utimbuf: {actime=1551694920 /* … */, modtime=1551694920 /* … */}
+_UTIMBUF = re.compile(r"actime=(-?\d+).*?modtime=(-?\d+)")
+
+
+def file_times(call: str, times_arg: str) -> FileTimes:
+    """The `times` argument of a time-setting call; NULL sets both to now. A pointer strace
+    could not read gives nothing (neither a time nor now)."""
+    text = times_arg.strip()
+    if text == "NULL":
+        return FileTimes(now=True)
+    if call == "utime":
+        m = _UTIMBUF.search(text)
+        return FileTimes(float(m[1]), float(m[2])) if m else FileTimes()
+    values: list[float | None] = []
+    now = False
+    for m in _TIME_ELEMENT.finditer(text):
+        if m[0] == "UTIME_NOW":
+            now = True
+            values.append(None)
+        elif m[0] == "UTIME_OMIT":
+            values.append(None)
+        else:
+            fraction = int(m[3]) / (1e9 if m[2] == "n" else 1e6)
+            values.append(int(m[1]) + fraction)
+    if len(values) != 2:
+        return FileTimes()
+    return FileTimes(values[0], values[1], now)

@@ -26,6 +26,7 @@ from detonate.model.events import (
     FileOpenedForRead,
     FileOpenedForWrite,
     FileRenamed,
+    FileTimesChanged,
     NetworkBound,
     NetworkConnected,
     NetworkEvent,
@@ -56,11 +57,13 @@ from detonate.sandbox.tracing.strace.calls import (
     SETFLAGS_IOCTLS,
     SIGNAL_CALLS,
     SLEEP_CALLS,
+    TIME_CALLS,
     WAIT_CALLS,
     WRITE_CALLS,
 )
 from detonate.sandbox.tracing.strace.decode import (
     file_attributes,
+    file_times,
     flag_names,
     open_flags,
     privileged_fields,
@@ -248,6 +251,7 @@ class TraceInterpreter:
 
     def _syscall(self, r: Syscall) -> None:
         proc = self.table.get(r.pid, r.ts)
+        proc.syscalls += 1
         ok, err = r.succeeded, r.errno
         name, a = r.name, r.args
         if name in EXEC_CALLS:
@@ -300,6 +304,8 @@ class TraceInterpreter:
             )
         elif name in FILE_CALLS:
             self._file(proc, r)
+        elif name in TIME_CALLS:
+            self._times(proc, r)
         if name in PRIVILEGED_CALLS:
             self._privileged(proc, r)
 
@@ -741,6 +747,36 @@ class TraceInterpreter:
             )
             if ok:
                 self.written.add(dst)
+
+    def _times(self, proc: Proc, r: Syscall) -> None:
+        """utimensat(AT_FDCWD</d>, "f", [{tv_sec=…, tv_nsec=…}, UTIME_OMIT], 0) = 0;
+        utimensat(3</tmp/f>, NULL, …) (futimens); futimesat(dirfd, path, …); utimes(path, …);
+        utime(path, {actime=…, modtime=…})."""
+        a = (*r.args, "", "", "")
+        if r.name in ("utimensat", "futimesat"):
+            dirfd, path_arg, times_arg = a[0], a[1], a[2]
+            if path_arg.strip().startswith('"'):
+                path = self._path(proc, path_arg, dirfd)
+            else:
+                path = fd_annotation(dirfd)[1]  # NULL path: the fd's own file
+        else:
+            path, times_arg = self._path(proc, a[0]), a[1]
+        if not path:
+            return
+        times = file_times(r.name, times_arg)
+        age = round(r.ts - times.modify, 3) if times.modify is not None else None
+        self._emit(
+            FileTimesChanged,
+            proc,
+            r.ts,
+            path=path,
+            access_time=times.access,
+            modify_time=times.modify,
+            now=times.now,
+            modify_age=age,
+            succeeded=r.succeeded,
+            error=r.errno,
+        )
 
     def _exit(self, r: Exit) -> None:
         if self.table.tgid(r.pid) != r.pid:

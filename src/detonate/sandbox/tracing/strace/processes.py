@@ -38,6 +38,7 @@ class Proc:
     # (fd, what it is) the count at its last DataWritten: later writes fold into that event.
     inputs: int = 0
     write_marks: dict[tuple[int, str], int] = field(default_factory=dict)
+    syscalls: int = 0  # traced calls it (any of its threads) made
 
 
 @dataclass
@@ -114,6 +115,7 @@ class ProcessTable:
                 exe_resolved=p.exe_resolved,
                 exe_sha256=p.exe_sha256,
                 names=tuple(p.names),
+                syscalls=p.syscalls,
                 **dict(zip(("stdin", "stdout", "stderr"), p.stdio or p.fds.stdio(), strict=True)),
             )
             for p in sorted(self.procs.values(), key=lambda p: (p.start, p.pid))
