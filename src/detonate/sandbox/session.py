@@ -2,7 +2,9 @@
 in a work dir that is kept (`artifacts_dir`) or removed once the caller is done with it.
 
 `warm_simulator()` (the pipeline calls it when a scan begins) starts that simulated internet
-ahead, so the run takes it already started (`netsim/pool.py`)."""
+ahead, so the run takes it already started (`netsim/pool.py`); `watch_analyser()`, called just
+before, makes sure a watchdog removes it, and the layers being unpacked, if the analyser is
+killed before its run."""
 
 from __future__ import annotations
 
@@ -18,13 +20,21 @@ from detonate.model.image import AcquiredImage
 from detonate.model.options import SandboxOptions
 from detonate.model.runtime import RunResult
 from detonate.progress import Progress
-from detonate.sandbox.leftovers import work_dir_prefix
+from detonate.sandbox.leftovers import DEFAULT_STATE_DIR, work_dir_prefix
 from detonate.sandbox.netsim import Simulator, cleanup_orphans
 from detonate.sandbox.netsim.pool import SimulatorPool, remove_orphaned_homes
 from detonate.sandbox.run import detonate
+from detonate.sandbox.watchdog import ensure_watchdog
 
 _POOL = SimulatorPool()
 atexit.register(_POOL.close)
+
+
+def watch_analyser(cache_dir: Path) -> None:
+    """This process's watchdog, from before anything of a scan's run exists: SIGKILLed while
+    it acquires or unpacks, its simulator started ahead and the layers it was unpacking into
+    `cache_dir` are removed within seconds, as its runs are."""
+    ensure_watchdog(DEFAULT_STATE_DIR, cache_dir)
 
 
 def warm_simulator() -> None:
