@@ -4,6 +4,7 @@ tracemalloc, the allocation sites that grew.
     sudo nice -n 10 .venv/bin/python benchmarks/serve_memory.py --scans 400 --every 50
     sudo nice -n 10 .venv/bin/python benchmarks/serve_memory.py --scans 1000 --profile static
     sudo nice -n 10 .venv/bin/python benchmarks/serve_memory.py --scans 600 --no-trace  # RSS only
+    … --no-trace --env MALLOC_ARENA_MAX=2    # the service's environment
 
 Pushes `--scans` distinct images to a local registry (benchmarks/soak_serve.py: the service
 answers a repeated digest from its store), starts `detonate serve` (HTTPS, SQLite store,
@@ -103,6 +104,9 @@ def main() -> int:
     parser.add_argument("--no-trace", dest="trace", action="store_false")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--keep", action="store_true", help="keep the work dir (snapshots)")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="for the service"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="serve-memory-"))
@@ -114,7 +118,10 @@ def main() -> int:
         started = time.monotonic()
         refs = push_images(work, registry, args.scans)
         print(f"{args.scans} images pushed in {time.monotonic() - started:.0f} s", flush=True)
-        service = Served(work, refs, args.parallel, {ENV: str(snaps)} if args.trace else None)
+        env = dict(item.split("=", 1) for item in args.env)
+        service = Served(
+            work, refs, args.parallel, {**env, **({ENV: str(snaps)} if args.trace else {})}
+        )
         started = time.monotonic()
         try:
             stops = [args.warmup, *range(args.warmup + args.every, args.scans, args.every)]
