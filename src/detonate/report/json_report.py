@@ -18,19 +18,32 @@ from detonate.model.report import Report
 
 
 def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, str):
+        return safe_text(value)
+    names = _field_names(type(value))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, Path):
         return safe_text(str(value))
-    if isinstance(value, str):
-        return safe_text(value)
     return value
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}  # one entry per type of the model
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """The fields of a dataclass type, None for any other type: looked up once per type (a
+    report has thousands of records, and the fuzzers render one per input)."""
+    if cls not in _FIELD_NAMES:
+        dataclass = dataclasses.is_dataclass(cls)
+        _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls)) if dataclass else None
+    return _FIELD_NAMES[cls]
 
 
 def safe_text(text: str) -> str:
