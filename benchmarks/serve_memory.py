@@ -11,7 +11,8 @@ answers a repeated digest from its store), starts `detonate serve` (HTTPS, SQLit
 `--concurrency` = `--parallel`) with DETONATE_TRACEMALLOC set (service/memory_trace.py) unless
 `--no-trace`, and runs the scans `--parallel` at a time over its API. After `--warmup` scans
 and then every `--every` (never during a scan) it reads the service's RSS and asks for a
-snapshot (SIGUSR2). Prints RSS per sample with its least-squares slope per 100 scans, the
+snapshot (SIGUSR2). Prints RSS per sample (with glibc's main heap and thread arenas, from
+/proc/PID/smaps) and its least-squares slope per 100 scans, the
 traced Python memory, and the allocation sites (file:line, and whole tracebacks) that grew
 most from the first sample to the last. Tracing makes the service slower and bigger: judge
 RSS levels from a `--no-trace` run.
@@ -40,6 +41,7 @@ from conftest import start_registry, stop_registry  # noqa: E402
 from detonate.service.memory_trace import ENV  # noqa: E402
 
 MiB = 1 << 20
+ARENA = 64 * MiB  # glibc's HEAP_MAX_SIZE on 64-bit
 IGNORED = (
     tracemalloc.Filter(False, tracemalloc.__file__),
     tracemalloc.Filter(False, "<frozen importlib._bootstrap*>"),
@@ -52,6 +54,30 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def native_heaps(pid: int) -> tuple[float, int, float]:
+    """(main heap MiB, glibc thread arenas, their MiB) from /proc/PID/smaps: an arena is an
+    anonymous mapping at a 64 MiB boundary, read-write up to its top, the rest of its 64 MiB
+    reserved (---p). Memory freed into an arena stays resident until its top is free."""
+    maps: list[tuple[int, int, str, str, int]] = []
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        words = line.split()
+        if "-" in words[0] and len(words) >= 5 and ":" in words[3]:
+            start, end = (int(x, 16) for x in words[0].split("-"))
+            maps.append((start, end, words[1], words[5] if len(words) > 5 else "", 0))
+        elif words[0] == "Rss:" and maps:
+            start, end, perms, name, _ = maps[-1]
+            maps[-1] = (start, end, perms, name, int(words[1]))
+    heap = sum(rss for *_, name, rss in maps if name == "[heap]") / 1024
+    arenas, arena_kib = 0, 0
+    for (start, end, perms, name, rss), after in zip(maps, [*maps[1:], None], strict=True):
+        if name or perms != "rw-p" or start % ARENA:
+            continue
+        reserved = after is not None and after[0] == end and after[2] == "---p" and not after[3]
+        if end - start == ARENA or (reserved and after is not None and after[1] - start == ARENA):
+            arenas, arena_kib = arenas + 1, arena_kib + rss
+    return heap, arenas, arena_kib / 1024
 
 
 def snapshot(pid: int, directory: Path, number: int) -> Path:
@@ -135,7 +161,9 @@ def main() -> int:
                     done = stop
                     shot = snapshot(service.pid, snaps, len(samples)) if args.trace else None
                     samples.append((done, rss_mib(service.pid), shot))
-                    print(f"{done:5d} scans  RSS {samples[-1][1]:6.1f} MiB  "
+                    heap, arenas, in_arenas = native_heaps(service.pid)
+                    print(f"{done:5d} scans  RSS {samples[-1][1]:6.1f} MiB  main heap "
+                          f"{heap:5.1f} MiB  {arenas:2d} thread arenas {in_arenas:5.1f} MiB  "
                           f"{time.monotonic() - started:6.0f} s  errors {len(errors)}",
                           flush=True)  # fmt: skip
         finally:
