@@ -56,8 +56,9 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def native_heaps(pid: int) -> tuple[float, int, float]:
-    """(main heap MiB, glibc thread arenas, their MiB) from /proc/PID/smaps: an arena is an
+def native_heaps(pid: int) -> tuple[float, int, float, float, float]:
+    """(main heap MiB, glibc thread arenas, their MiB, other anonymous MiB — Python's own
+    arenas, big blocks, stacks —, file-backed MiB) from /proc/PID/smaps: an arena is an
     anonymous mapping at a 64 MiB boundary, read-write up to its top, the rest of its 64 MiB
     reserved (---p). Memory freed into an arena stays resident until its top is free."""
     maps: list[tuple[int, int, str, str, int]] = []
@@ -77,7 +78,9 @@ def native_heaps(pid: int) -> tuple[float, int, float]:
         reserved = after is not None and after[0] == end and after[2] == "---p" and not after[3]
         if end - start == ARENA or (reserved and after is not None and after[1] - start == ARENA):
             arenas, arena_kib = arenas + 1, arena_kib + rss
-    return heap, arenas, arena_kib / 1024
+    anonymous = sum(rss for *_, name, rss in maps if not name) / 1024 - arena_kib / 1024
+    files = sum(rss for *_, name, rss in maps if name.startswith("/")) / 1024
+    return heap, arenas, arena_kib / 1024, anonymous, files
 
 
 def snapshot(pid: int, directory: Path, number: int) -> Path:
@@ -161,10 +164,11 @@ def main() -> int:
                     done = stop
                     shot = snapshot(service.pid, snaps, len(samples)) if args.trace else None
                     samples.append((done, rss_mib(service.pid), shot))
-                    heap, arenas, in_arenas = native_heaps(service.pid)
+                    heap, arenas, in_arenas, anonymous, files = native_heaps(service.pid)
                     print(f"{done:5d} scans  RSS {samples[-1][1]:6.1f} MiB  main heap "
-                          f"{heap:5.1f} MiB  {arenas:2d} thread arenas {in_arenas:5.1f} MiB  "
-                          f"{time.monotonic() - started:6.0f} s  errors {len(errors)}",
+                          f"{heap:5.1f}  {arenas:2d} thread arenas {in_arenas:5.1f}  other anon "
+                          f"{anonymous:5.1f}  files {files:5.1f}  "
+                          f"{time.monotonic() - started:5.0f} s  errors {len(errors)}",
                           flush=True)  # fmt: skip
         finally:
             service.close()
