@@ -3,8 +3,9 @@
 Every run writes a state file `<state_dir>/runs/detonate-<id>.json` *before* it creates
 anything, naming its owner (pid + start time, so a recycled pid is not mistaken for it), its
 container, mounts, tracer pid and cgroup. `sweep()` removes what belongs to dead owners and
-leaves live runs (concurrent scans) alone. Containers in our runc root without any state file
-are orphans too (the state file is written first).
+leaves live runs (concurrent scans) alone; a dead owner's `runc create` still under way is
+killed first, so it cannot make its container after the sweep. Containers in our runc root
+without any state file are orphans too (the state file is written first).
 """
 
 from __future__ import annotations
