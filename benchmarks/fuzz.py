@@ -14,6 +14,7 @@ tests/fuzz/regressions/<target>/, where the normal test suite replays it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -50,6 +51,17 @@ class Outcome:
         return self.executions / self.seconds if self.seconds else 0.0
 
 
+def _scratch_root() -> Path:
+    """A tmpfs when there is one: the unpacker target makes and removes a layer store per
+    input, and on a loaded VM's disk its rmdirs alone took half of its time (13 → 29 exec/s
+    uninstrumented on tmpfs). The unpacker does the same on either (tmpfs keeps trusted.*
+    xattrs, device nodes and modes)."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return shm / f"detonate-fuzz-{os.getpid()}"
+    return WORK / "tmp"
+
+
 def _run_once(target: Target, runs: int, seconds: int, log: Path) -> tuple[int, list[str], int]:
     """One libFuzzer process: (executions, crash artifacts, exit code)."""
     corpus, seeds = WORK / "corpus" / target.name, WORK / "seeds" / target.name
@@ -72,7 +84,7 @@ def _run_once(target: Target, runs: int, seconds: int, log: Path) -> tuple[int, 
     if seconds:
         command.insert(3, f"-max_total_time={seconds}")
     # libFuzzer ends the process without atexit: the targets' scratch dirs go here, removed after
-    scratch = WORK / "tmp" / target.name
+    scratch = _scratch_root() / target.name
     scratch.mkdir(parents=True, exist_ok=True)
     try:
         with log.open("w") as out:
@@ -85,6 +97,8 @@ def _run_once(target: Target, runs: int, seconds: int, log: Path) -> tuple[int, 
             ).returncode
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            scratch.parent.rmdir()
     text = log.read_text(errors="replace")
     found = _UNITS.findall(text) or _DONE.findall(text) or _PROGRESS.findall(text) or ["0"]
     return int(found[-1]), _ARTIFACT.findall(text), code

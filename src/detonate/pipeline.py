@@ -56,7 +56,7 @@ from detonate.run_record import (
     write_run_record,
 )
 from detonate.sandbox.network_report import network_section, runtime_iocs
-from detonate.sandbox.session import sandboxed_run, warm_simulator
+from detonate.sandbox.session import sandboxed_run, warm_simulator, watch_analyser
 from detonate.static import analyze
 from detonate.unpack import unpack
 from detonate.verdict.score import judge
@@ -183,6 +183,7 @@ def scan(
             # Read first: a broken ignore file should fail before minutes of analysis, not after.
             suppressions = load_suppressions(options.ignore_file) if options.ignore_file else ()
             if not options.static_only:
+                watch_analyser(options.cache_dir)  # before the simulator and the layers exist
                 warm_simulator()  # its simulated internet starts during acquire, unpack, static
             _check(cancel, "acquire")
             with timings.stage("acquire"), lease.adding():

@@ -1,7 +1,8 @@
 """Everything one analyser's runs have on the host, listed from outside (by its pid), so a test
 can kill the analyser and watch each piece go: the container's processes (by its cgroup),
 strace, the simulator's namespace and what runs in it (services, tcpdump), mounts, cgroups,
-state files, the time keeper's socket dir and the temporary work dir."""
+state files, the time keeper's socket dir, the temporary work dir and the home dir of a
+simulator started ahead."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from detonate.sandbox.leftovers import (
     is_alive,
     process_start_time,
 )
+from detonate.sandbox.netsim.pool import HOME_PREFIX as SIMULATOR_HOME_PREFIX
 from detonate.sandbox.netsim.topology import PREFIX as NETNS_PREFIX
 from detonate.sandbox.overlay import mounted_paths
 
@@ -55,7 +57,9 @@ class RunTraces:
                 listed = subprocess.run(["ip", "netns", "pids", name], capture_output=True)
                 for pid in listed.stdout.split():
                     traces._add(int(pid))
-        traces.dirs += Path(tempfile.gettempdir()).glob(f"{WORK_DIR_PREFIX}{owner}-*")
+        temp = Path(tempfile.gettempdir())
+        traces.dirs += temp.glob(f"{WORK_DIR_PREFIX}{owner}-*")
+        traces.dirs += temp.glob(f"{SIMULATOR_HOME_PREFIX}{owner}-*")  # a simulator not taken yet
         return traces
 
     def _add(self, pid: int) -> None:

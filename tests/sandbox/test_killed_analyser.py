@@ -7,6 +7,7 @@ test_a_sigkilled_analyser_leaves_leftovers_the_next_run_removes."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -21,7 +22,8 @@ import pytest
 from detonate.factory import LayerSpec, write_oci_archive
 from detonate.factory.busybox import busybox_layer
 from detonate.factory.spec import FileSpec, ImageSpec
-from detonate.sandbox.leftovers import process_start_time
+from detonate.sandbox.leftovers import DEFAULT_STATE_DIR, process_start_time
+from detonate.unpack.layer_store import MARKER_NAME, TEMP_PREFIX
 
 from .busybox_image import sandbox_available
 from .run_traces import RunTraces
@@ -121,6 +123,94 @@ def test_sigkill_during_detect_leaves_no_work_dir(tmp_path: Path) -> None:
     scan.wait()
     traces.dirs += work_dirs
     print(f"SIGKILL in detect → work dir removed: {traces.seconds_until_gone(GONE_WITHIN):.2f} s")
+
+
+# Thousands of small files: unpacking this layer takes seconds, long enough to be caught in.
+def _slow_unpack_image(tmp_path: Path) -> str:
+    files = tuple(
+        FileSpec(f"/data/{i // 500}/f{i}", content=f"file {i}\n".encode()) for i in range(5000)
+    )
+    spec = ImageSpec(
+        name="slow-unpack",
+        layers=(LayerSpec(files), busybox_layer()),
+        entrypoint=("/bin/sh", "-c", "sleep 1"),
+    )
+    write_oci_archive(spec, tmp_path / "slow-unpack.oci.tar")
+    return f"oci-archive:{tmp_path / 'slow-unpack.oci.tar'}"
+
+
+def test_sigkill_during_unpack_leaves_nothing_within_seconds(tmp_path: Path) -> None:
+    if not sandbox_available():
+        pytest.skip("needs root, runc, strace and /bin/busybox")
+    scan = start_scan(_slow_unpack_image(tmp_path), tmp_path)
+    layers = tmp_path / "cache" / "layers"
+    deadline = time.monotonic() + 60
+    while True:  # a layer being built, and the simulator started ahead of the run
+        assert time.monotonic() < deadline, "never caught unpacking"
+        assert scan.poll() is None, scan.stderr.read() if scan.stderr else ""
+        building = [p for p in layers.glob(f"{TEMP_PREFIX}{scan.pid}-*") if "groups" not in p.name]
+        if building and RunTraces.of(scan.pid).namespaces:
+            break
+        time.sleep(0.02)
+    scan.send_signal(signal.SIGSTOP)  # frozen where it is: still in unpack, or not?
+    traces = RunTraces.of(scan.pid)
+    assert building[0].is_dir() and not (building[0] / MARKER_NAME).exists(), "unpack ended"
+    scan.kill()
+    scan.wait()
+    traces.dirs += building
+    seconds = traces.seconds_until_gone(GONE_WITHIN)
+    print(f"SIGKILL in unpack → nothing of the run left: {seconds:.2f} s")
+
+
+@pytest.mark.parametrize("resumed", [False, True], ids=["create-hangs", "create-goes-on"])
+def test_sigkill_during_runc_create_leaves_nothing_within_seconds(
+    server_image: str, tmp_path: Path, resumed: bool
+) -> None:
+    scan = start_scan(server_image, tmp_path)
+    runc_create, container_id = _wait_for_runc_create(scan)
+    # Stopped where it is, so the analyser dies while it creates, however fast runc is here;
+    # then left stopped (a create that hangs) or let go on (one that ends after the analyser).
+    os.kill(runc_create, signal.SIGSTOP)
+    traces = RunTraces.of(scan.pid)
+    traces.processes[runc_create] = process_start_time(runc_create)
+    assert container_id in traces.container_ids
+    scan.kill()
+    scan.wait()
+    if resumed:
+        os.kill(runc_create, signal.SIGCONT)
+    seconds = traces.seconds_until_gone(GONE_WITHIN)
+    print(f"SIGKILL in runc create ({'resumed' if resumed else 'hung'}) → nothing left: "
+          f"{seconds:.2f} s")  # fmt: skip
+
+
+def _wait_for_runc_create(scan: subprocess.Popen[bytes]) -> tuple[int, str]:
+    """The `runc create` of the scan's run (pid, container id), caught while it runs: the
+    scan's children are read from /proc at every turn, a millisecond or so."""
+    root = str(DEFAULT_STATE_DIR / "runc")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert scan.poll() is None, scan.stderr.read() if scan.stderr else ""
+        for child in _children(scan.pid):
+            try:
+                argv = Path(f"/proc/{child}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+            except OSError:
+                continue
+            if Path(argv[0].decode()).name != "runc" or b"create" not in argv:
+                continue
+            if argv[argv.index(b"--root") + 1] == root.encode():  # ours, not another runc
+                return child, argv[-1].decode()
+        time.sleep(0.001)
+    raise AssertionError("no runc create of the scan's run")
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return children
 
 
 def test_ctrl_c_ends_the_scan_with_verdict_error_and_the_reason(

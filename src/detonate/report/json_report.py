@@ -21,21 +21,32 @@ def plain(value: Any, *, escape: bool = True) -> Any:
     """`value` (records, enums, tuples, paths) as plain JSON data. `escape=False` keeps text
     exactly, lone surrogates included, for JSON written with `ensure_ascii` (the run record),
     where `revive` must give back what was recorded."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: plain(getattr(value, f.name), escape=escape) for f in dataclasses.fields(value)
-        }
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, dict):
-        return {str(k): plain(v, escape=escape) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v, escape=escape) for v in value]
     if isinstance(value, Path):
         value = str(value)
     if isinstance(value, str):
         return safe_text(value) if escape else value
+    names = _field_names(type(value))
+    if names is not None:
+        return {name: plain(getattr(value, name), escape=escape) for name in names}
+    if isinstance(value, dict):
+        return {str(k): plain(v, escape=escape) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v, escape=escape) for v in value]
     return value
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}  # one entry per type of the model
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """The fields of a dataclass type, None for any other type: looked up once per type (a
+    report has thousands of records, and the fuzzers render one per input)."""
+    if cls not in _FIELD_NAMES:
+        dataclass = dataclasses.is_dataclass(cls)
+        _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls)) if dataclass else None
+    return _FIELD_NAMES[cls]
 
 
 def safe_text(text: str) -> str:

@@ -3,8 +3,9 @@
 Every run writes a state file `<state_dir>/runs/detonate-<id>.json` *before* it creates
 anything, naming its owner (pid + start time, so a recycled pid is not mistaken for it), its
 container, mounts, tracer pid and cgroup. `sweep()` removes what belongs to dead owners and
-leaves live runs (concurrent scans) alone. Containers in our runc root without any state file
-are orphans too (the state file is written first).
+leaves live runs (concurrent scans) alone; a dead owner's `runc create` still under way is
+killed first, so it cannot make its container after the sweep. Containers in our runc root
+without any state file are orphans too (the state file is written first).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import shutil
 import signal
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -104,23 +106,51 @@ class StateDir:
     def sweep(self) -> list[str]:
         """Remove every leftover of dead runs; returns the container ids cleaned."""
         cleaned = []
-        live = set()
-        # Containers first, then states: a run saves its state before it creates its
-        # container, so every container listed here has its state in the listing below, and
-        # a run starting meanwhile in another thread of this process is never taken for dead.
+        # Creates and containers first, then states: a run saves its state before it creates
+        # its container, so every container listed here has its state in the listing below,
+        # and a run starting meanwhile in another thread of this process is never taken for
+        # dead.
+        creating = self.runc_creates()
         containers = self.runc.list_ids()
-        for state in self.states():
-            if is_alive(state.owner_pid, state.owner_start):
-                live.add(state.container_id)
+        states = self.states()
+        live = {s.container_id for s in states if is_alive(s.owner_pid, s.owner_start)}
+        # A `runc create` whose analyser died would make its container after this sweep,
+        # for nobody to remove: it is killed first, and what it made is removed below.
+        for container_id, process in creating.items():
+            if container_id not in live:
+                _kill_and_wait(*process)
+        for state in states:
+            if state.container_id in live:
                 continue
             release(self, state)
             cleaned.append(state.container_id)
-        for container_id in containers:
+        for container_id in {*containers, *creating}:
             if container_id.startswith(CONTAINER_PREFIX) and container_id not in live:
                 self.runc.delete(container_id)
+                remove_cgroup("/" + container_id)
+                _remove_runc_state(self, container_id)
                 cleaned.append(container_id)
         remove_dead_work_dirs()
         return sorted(set(cleaned))
+
+    def runc_creates(self) -> dict[str, tuple[int, int]]:
+        """The `runc create` processes under our runc root: container id → (pid, start)."""
+        root = str(self.runc.root)
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            # runc --root ROOT --log LOG create --bundle B --pid-file F ID (Runc.create)
+            argv = cmdline.rstrip(b"\0").decode(errors="replace").split("\0")
+            if Path(argv[0]).name != "runc" or "create" not in argv or "--root" not in argv:
+                continue
+            if argv[argv.index("--root") + 1 :][:1] == [root]:
+                found[argv[-1]] = (int(entry.name), process_start_time(int(entry.name)))
+        return found
 
 
 def work_dir_prefix() -> str:
@@ -160,7 +190,28 @@ def release(states: StateDir, state: RunState, container_deleted: bool = False) 
         _remove_unmounted(Path(state.mount_dir))
     if Path(state.keeper_dir).name.startswith(KEEPER_DIR_PREFIX):
         shutil.rmtree(state.keeper_dir, ignore_errors=True)
+    _remove_runc_state(states, state.container_id)
     states.forget(state.container_id)
+
+
+def _remove_runc_state(states: StateDir, container_id: str) -> None:
+    """runc's own dir of a container whose `runc create` was killed before it wrote the
+    container's state: `runc delete` does not know it, so it would stay for good."""
+    directory = states.runc.root / container_id
+    if container_id.startswith(CONTAINER_PREFIX) and directory.is_dir():
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _kill_and_wait(pid: int, start_time: int, seconds: float = 5.0) -> None:
+    """SIGKILL the process (if it is still the one that started at `start_time`) and wait,
+    up to `seconds`, until it is gone."""
+    if not is_alive(pid, start_time):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + seconds
+    while is_alive(pid, start_time) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def remove_cgroup(path: str) -> None:

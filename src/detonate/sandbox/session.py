@@ -2,8 +2,10 @@
 in a work dir that is kept (`artifacts_dir`) or removed once the caller is done with it.
 
 `warm_simulator()` (the pipeline calls it when a scan begins) starts that simulated internet
-ahead, so the run takes it already started (`netsim/pool.py`); a process that runs scan after
-scan calls `keep_simulators_ahead()` once, so each run's end starts the next one's."""
+ahead, so the run takes it already started (`netsim/pool.py`); `watch_analyser()`, called just
+before, makes sure a watchdog removes it, and the layers being unpacked, if the analyser is
+killed before its run. A process that runs scan after scan calls `keep_simulators_ahead()`
+once, so each run's end starts the next one's."""
 
 from __future__ import annotations
 
@@ -19,13 +21,21 @@ from detonate.model.image import AcquiredImage
 from detonate.model.options import SandboxOptions
 from detonate.model.runtime import RunResult
 from detonate.progress import Progress
-from detonate.sandbox.leftovers import work_dir_prefix
+from detonate.sandbox.leftovers import DEFAULT_STATE_DIR, work_dir_prefix
 from detonate.sandbox.netsim import Simulator, cleanup_orphans
 from detonate.sandbox.netsim.pool import SimulatorPool, remove_orphaned_homes
 from detonate.sandbox.run import detonate, in_background
+from detonate.sandbox.watchdog import ensure_watchdog
 
 _POOL = SimulatorPool()
 atexit.register(_POOL.close)
+
+
+def watch_analyser(cache_dir: Path) -> None:
+    """This process's watchdog, from before anything of a scan's run exists: SIGKILLed while
+    it acquires or unpacks, its simulator started ahead and the layers it was unpacking into
+    `cache_dir` are removed within seconds, as its runs are."""
+    ensure_watchdog(DEFAULT_STATE_DIR, cache_dir)
 
 
 def warm_simulator() -> None:

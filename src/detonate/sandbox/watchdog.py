@@ -1,17 +1,18 @@
 """The analyser's watchdog: when the analyser dies (SIGKILL, the OOM killer), it does at once
 what the next start would do, so nothing of a run outlives its analyser by more than seconds.
 
-    python -m detonate.sandbox.watchdog STATE_DIR PID START_TIME
+    python -m detonate.sandbox.watchdog STATE_DIR PID START_TIME [CACHE_DIR]
 
 One per analyser process, started (detached, in its own session, so a Ctrl-C or a kill of the
-analyser's process group does not reach it) before its first run. It waits on a pidfd of the
-analyser, which becomes readable once the analyser has exited: no pipe that a forked child
+analyser's process group does not reach it) when its first scan that will run the sandbox
+begins, before the simulator started ahead and the unpacking of layers. It waits on a pidfd of
+the analyser, which becomes readable once the analyser has exited: no pipe that a forked child
 could hold open, and a recycled pid cannot pass for it (the start time is checked). Then it
-sweeps: the runs of dead analysers (the container's processes, strace, mounts, cgroups, state
-and the time keeper's socket dir), the simulators' namespaces with what runs in them (the
-services, tcpdump), their temporary work dirs and the dirs of simulators started ahead. It
-sweeps again a little later, for a `runc create` the analyser had started and that finished
-after the first sweep.
+sweeps: the runs of dead analysers (a `runc create` still under way, the container's
+processes, strace, mounts, cgroups, state and the time keeper's socket dir), the simulators'
+namespaces with what runs in them (the services, tcpdump), their home and temporary work dirs,
+and the layers the analyser was unpacking into CACHE_DIR. It sweeps again a little later, for
+anything the analyser had started that ended after the first sweep.
 """
 
 from __future__ import annotations
@@ -29,20 +30,23 @@ from detonate.sandbox.leftovers import StateDir, is_alive, process_start_time
 
 SWEEP_DELAYS = (0.0, 1.0, 2.0)  # seconds before each sweep once the analyser is gone
 
-_started: set[tuple[int, Path]] = set()
+_started: set[tuple[int, Path, Path | None]] = set()  # analyser pid, state dir, cache dir
 _lock = threading.Lock()
 
 
-def ensure_watchdog(state_dir: Path) -> None:
-    """Start this process's watchdog for `state_dir` unless it already has one."""
+def ensure_watchdog(state_dir: Path, cache_dir: Path | None = None) -> None:
+    """Start this process's watchdog for `state_dir` (and the layers it unpacks into
+    `cache_dir`) unless it already has one."""
     pid = os.getpid()
-    key = (pid, state_dir)
+    cache_dir = cache_dir.absolute() if cache_dir is not None else None  # for its own cwd
+    key = (pid, state_dir, cache_dir)
     with _lock:
-        if key in _started:
+        if key in _started or (cache_dir is None and any(k[:2] == key[:2] for k in _started)):
             return
         # `setsid --fork`: the watchdog is nobody's child here (no zombie, no Popen to keep).
         command = ["setsid", "--fork", sys.executable, "-m", "detonate.sandbox.watchdog",
-                   str(state_dir), str(pid), str(process_start_time(pid))]  # fmt: skip
+                   str(state_dir), str(pid), str(process_start_time(pid)),
+                   *([str(cache_dir)] if cache_dir is not None else [])]  # fmt: skip
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             subprocess.run(
                 command,
@@ -84,22 +88,27 @@ def wait_for_exit(pid: int, start_time: int) -> None:
         os.close(pidfd)
 
 
-def sweep(state_dir: Path) -> None:
+def sweep(state_dir: Path, owner: int, cache_dir: Path | None = None) -> None:
+    """What the dead analyser `owner` left, and the leftovers of any other dead one."""
     from detonate.sandbox.netsim.pool import remove_orphaned_homes
     from detonate.sandbox.netsim.topology import cleanup_orphans
+    from detonate.unpack.layer_store import LayerStore
 
     StateDir(state_dir).sweep()  # also the dead analysers' temporary work dirs
-    cleanup_orphans()  # its simulators' namespaces (a run's, or one started ahead) …
-    remove_orphaned_homes()  # … and the dirs those started ahead waited in
+    cleanup_orphans()
+    remove_orphaned_homes()  # simulators started ahead and not taken by a run
+    if cache_dir is not None:
+        LayerStore(cache_dir).remove_work_of(owner)
 
 
 def main(argv: list[str]) -> int:
     state_dir, pid, start_time = Path(argv[0]), int(argv[1]), int(argv[2])
+    cache_dir = Path(argv[3]) if len(argv) > 3 else None
     wait_for_exit(pid, start_time)
     for delay in SWEEP_DELAYS:
         time.sleep(delay)
         with contextlib.suppress(Exception):  # a sweep that fails is retried by the next one
-            sweep(state_dir)
+            sweep(state_dir, pid, cache_dir)
     return 0
 
 

@@ -168,6 +168,14 @@ class LayerStore:
                 raise
         remove_tree(trash)
 
+    def remove_work_of(self, pid: int) -> list[Path]:
+        """Remove the temp dirs (layers being built, merged lower groups) of analyser `pid`,
+        which the caller knows to be dead (its watchdog); returns them."""
+        removed = sorted(self.base.glob(f"{TEMP_PREFIX}{pid}-*"))
+        for work in removed:
+            remove_tree(work)
+        return removed
+
     def _remove_stale(self) -> None:
         for child in self.base.iterdir():
             if not child.name.startswith(TEMP_PREFIX):
