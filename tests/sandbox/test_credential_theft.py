@@ -11,6 +11,7 @@ import pytest
 from detonate.model.events import (
     FileAttributesChanged,
     FileOpenedForRead,
+    FileOpenedForWrite,
     NetworkConnected,
     NetworkSent,
 )
@@ -49,7 +50,11 @@ def test_honeytoken_reads_chattr_and_socket_writes_are_events(
     kube = "/var/run/secrets/kubernetes.io/serviceaccount/token"
     assert reads[kube].honeytoken == "kube-token" and reads[kube].argv[0] == "tar"
     assert reads["/root/.docker/config.json"].succeeded
-    assert set(reads) <= set(tokens)  # tar's reads of /etc/passwd, /etc/group are no events
+    # tar's reads of /etc/passwd, /etc/group are no events; read opens of files the run wrote
+    # are (data provenance follows them), but not of the devices it redirected to
+    written = {e.path for e in result.events if isinstance(e, FileOpenedForWrite) and e.succeeded}
+    assert set(reads) <= set(tokens) | written
+    assert "/etc/passwd" not in reads and "/dev/null" not in reads
 
     # Planted bait is setup, not a change; the loot the sample packed up holds the kube marker.
     assert not any(f.path in tokens for f in result.files)

@@ -447,7 +447,7 @@ class TraceInterpreter:
                 self._emit(FileOpenedForRead, proc, r.ts, path=path, flags=flags, **moved)
                 proc.inputs += 1
             return
-        if ok:
+        if ok and not _is_device(path):
             self.written.add(path)
         self._emit(
             FileOpenedForWrite,
@@ -825,3 +825,17 @@ def _host_pid(text: str) -> int:
 
 def _signal_number(name: str) -> int:
     return _SIGNALS.get(name, 0)
+
+
+# Devices a shell redirects to and reads from (`> /dev/null`, `< /dev/tty`): no bytes persist in
+# them, so data provenance does not follow them. Files planted under /dev (/dev/shm, /dev/.x)
+# are files and are followed.
+_DEVICES = frozenset(
+    f"/dev/{name}"
+    for name in ("null", "zero", "full", "random", "urandom", "tty", "console", "ptmx",
+                 "stdin", "stdout", "stderr", "kmsg")
+)  # fmt: skip
+
+
+def _is_device(path: str) -> bool:
+    return path in _DEVICES or path.startswith(("/dev/pts/", "/dev/fd/"))
