@@ -335,7 +335,7 @@ def test_the_watchdogs_sweep_removes_homes_of_dead_analysers(tmp_path: Path) -> 
     dead = Path(tempfile.gettempdir()) / f"{HOME_PREFIX}999999999-1-{os.getpid()}"
     dead.mkdir()
     try:
-        sweep(tmp_path / "state")  # what the watchdog does once its analyser is gone
+        sweep(tmp_path / "state", 999999999)  # what the watchdog does once that analyser is gone
         assert not dead.exists()
     finally:
         shutil.rmtree(dead, ignore_errors=True)
