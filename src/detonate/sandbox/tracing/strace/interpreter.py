@@ -447,7 +447,7 @@ class TraceInterpreter:
                 self._emit(FileOpenedForRead, proc, r.ts, path=path, flags=flags, **moved)
                 proc.inputs += 1
             return
-        if ok and not _is_device(path):
+        if ok and not DEVICE_WRITES.match(path):  # /dev/null keeps nothing to follow
             self.written.add(path)
         self._emit(
             FileOpenedForWrite,
@@ -576,6 +576,23 @@ class TraceInterpreter:
             return
         if sock.protocol == "NETLINK" or sock.family == "AF_NETLINK":
             return
+        self._sent(sock, proc, r)
+
+    def _copy(self, proc: Proc, r: Syscall) -> None:
+        """sendfile(4</usr/lib/x>, 3</tmp/dl>, NULL, 16777216) = 199: a write to fd 4."""
+        index = COPY_CALLS[r.name]
+        if len(r.args) <= index:
+            return
+        fd_text, annotation = fd_annotation(r.args[index])
+        fd = int_arg(fd_text)
+        sock = self._learn(proc, fd, annotation)
+        if sock is None:
+            self._data_written(proc, r, fd)
+        elif sock.family in ("AF_INET", "AF_INET6"):
+            self._sent(sock, proc, r)
+
+    def _sent(self, sock: Socket, proc: Proc, r: Syscall) -> None:
+        """Bytes a write-like call (write, writev, sendfile …) put on a socket."""
         self._emit_on(
             sock,
             NetworkSent,
@@ -590,32 +607,6 @@ class TraceInterpreter:
             succeeded=r.succeeded,
             error=r.errno,
         )
-
-    def _copy(self, proc: Proc, r: Syscall) -> None:
-        """sendfile(4</usr/lib/x>, 3</tmp/dl>, NULL, 16777216) = 199: a write to fd 4."""
-        index = COPY_CALLS[r.name]
-        if len(r.args) <= index:
-            return
-        fd_text, annotation = fd_annotation(r.args[index])
-        fd = int_arg(fd_text)
-        sock = self._learn(proc, fd, annotation)
-        if sock is None:
-            self._data_written(proc, r, fd)
-        elif sock.family in ("AF_INET", "AF_INET6"):
-            self._emit_on(
-                sock,
-                NetworkSent,
-                proc,
-                r.ts,
-                family=sock.family,
-                protocol=sock.protocol,
-                address=sock.address,
-                port=sock.port,
-                bytes=r.ret if r.ret and r.ret > 0 else 0,
-                call=r.name,
-                succeeded=r.succeeded,
-                error=r.errno,
-            )
 
     def _data_written(self, proc: Proc, r: Syscall, fd: int) -> None:
         target = proc.fds.paths.get(fd, "")
@@ -825,17 +816,3 @@ def _host_pid(text: str) -> int:
 
 def _signal_number(name: str) -> int:
     return _SIGNALS.get(name, 0)
-
-
-# Devices a shell redirects to and reads from (`> /dev/null`, `< /dev/tty`): no bytes persist in
-# them, so data provenance does not follow them. Files planted under /dev (/dev/shm, /dev/.x)
-# are files and are followed.
-_DEVICES = frozenset(
-    f"/dev/{name}"
-    for name in ("null", "zero", "full", "random", "urandom", "tty", "console", "ptmx",
-                 "stdin", "stdout", "stderr", "kmsg")
-)  # fmt: skip
-
-
-def _is_device(path: str) -> bool:
-    return path in _DEVICES or path.startswith(("/dev/pts/", "/dev/fd/"))
