@@ -18,6 +18,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from detonate.detect.correlations.places import SYSTEM_PACKAGE_MANAGERS
 from detonate.detect.interface import RunView
 from detonate.model.events import (
     DataWritten,
@@ -247,6 +248,7 @@ def event_subjects(run: RunView) -> Iterator[EventSubject]:
                 "cmdline": actor.cmdline if actor else " ".join(event.argv),
                 "parent": lineage[1].name if len(lineage) > 1 else "",
                 "ancestors": tuple(p.name for p in lineage[1:]),
+                "installer": any(p.name in SYSTEM_PACKAGE_MANAGERS for p in lineage),
                 "succeeded": getattr(event, "succeeded", True),
                 "error": getattr(event, "error", ""),
                 **fields,

@@ -19,7 +19,9 @@ Static subjects (built by detonate.static's analyzers):
 Runtime subjects (built from a run's events by detonate.detect.event_subjects). Every one also
 has the actor's fields: `process` (name of the program that acted: the busybox applet, else the
 file name), `process_path`, `cmdline` (its argv joined), `parent` (the parent's program name),
-`ancestors` (program names of every ancestor, nearest first), `succeeded`, `error` ("EPERM").
+`ancestors` (program names of every ancestor, nearest first), `installer` (the actor or an
+ancestor is one of the system's package managers: dpkg, apt, apk, rpm, yum, dnf, zypper,
+pacman …; what they install is theirs), `succeeded`, `error` ("EPERM").
 - exec: one execve. `path` as requested, `name` (program that ran: applet or file name),
   `applet`, `argv0` (file name of argv[0], as `ps` shows it), `argv` (list), `args` (argv[1:]
   joined), `created_in_run` (the file was written during the run), `fileless` (memfd or
@@ -99,7 +101,7 @@ SUBJECT_FIELDS: dict[str, frozenset[str]] = {
 }
 
 ACTOR_FIELDS = frozenset(
-    {"process", "process_path", "cmdline", "parent", "ancestors", "succeeded", "error"}
+    {"process", "process_path", "cmdline", "parent", "ancestors", "installer", "succeeded", "error"}
 )
 NET_FIELDS = frozenset({"port", "address", "domain"})
 RUNTIME_SUBJECT_FIELDS: dict[str, frozenset[str]] = {

@@ -26,8 +26,9 @@ SYSTEM_LOCATIONS = (
 NOT_SYSTEM = ("/usr/src", "/usr/local/src")
 # Scratch, runtime and kernel places: nothing there is data worth destroying or encrypting.
 SCRATCH_LOCATIONS = ("/tmp", "/var/tmp", "/dev", "/run", "/var/run", "/proc", "/sys")
-# Install software, with its files' own modes and times; whatever they run is theirs.
-PACKAGE_MANAGERS = frozenset(
+# The system's package managers: they install software, with its files' own modes, times and
+# set-uid bits; whatever they run is theirs (the rules' `installer` field).
+SYSTEM_PACKAGE_MANAGERS = frozenset(
     {
         "dpkg",
         "dpkg-deb",
@@ -43,13 +44,10 @@ PACKAGE_MANAGERS = frozenset(
         "microdnf",
         "zypper",
         "pacman",
-        "pip",
-        "pip3",
-        "npm",
-        "yarn",
-        "gem",
     }
 )
+# With the language package managers, which also write many files with their own times.
+PACKAGE_MANAGERS = SYSTEM_PACKAGE_MANAGERS | {"pip", "pip3", "npm", "yarn", "gem"}
 
 
 def under(path: str, places: tuple[str, ...]) -> bool:
