@@ -18,6 +18,7 @@ import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -38,6 +39,19 @@ def _stat_after_name(pid: int) -> list[str]:
     except OSError:
         return []
     return stat.rsplit(")", 1)[1].split()
+
+
+def process_argvs() -> Iterator[tuple[int, list[str]]]:
+    """(pid, argv) of every process on the host whose command line can be read."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline:  # kernel threads have none
+            yield int(entry.name), cmdline.rstrip(b"\0").decode(errors="replace").split("\0")
 
 
 def process_start_time(pid: int) -> int:
@@ -137,19 +151,12 @@ class StateDir:
         """The `runc create` processes under our runc root: container id → (pid, start)."""
         root = str(self.runc.root)
         found = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
+        for pid, argv in process_argvs():
             # runc --root ROOT --log LOG create --bundle B --pid-file F ID (Runc.create)
-            argv = cmdline.rstrip(b"\0").decode(errors="replace").split("\0")
             if Path(argv[0]).name != "runc" or "create" not in argv or "--root" not in argv:
                 continue
             if argv[argv.index("--root") + 1 :][:1] == [root]:
-                found[argv[-1]] = (int(entry.name), process_start_time(int(entry.name)))
+                found[argv[-1]] = (pid, process_start_time(pid))
         return found
 
 

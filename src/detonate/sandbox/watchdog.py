@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from detonate.sandbox.leftovers import StateDir, is_alive, process_start_time
+from detonate.sandbox.leftovers import StateDir, is_alive, process_argvs, process_start_time
 
 SWEEP_DELAYS = (0.0, 1.0, 2.0)  # seconds before each sweep once the analyser is gone
 
@@ -61,17 +61,7 @@ def ensure_watchdog(state_dir: Path, cache_dir: Path | None = None) -> None:
 
 def watchdogs_of(owner: int) -> list[int]:
     """Pids of the watchdogs of analyser `owner` (a test that kills both finds them here)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if __name__.encode() in argv and str(owner).encode() in argv:
-            found.append(int(entry.name))
-    return found
+    return [pid for pid, argv in process_argvs() if __name__ in argv and str(owner) in argv]
 
 
 def wait_for_exit(pid: int, start_time: int) -> None:
