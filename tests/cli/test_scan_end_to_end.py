@@ -193,7 +193,10 @@ def test_dynamic_run_reports_processes_and_run_summary(tmp_path, built_samples):
     assert code == 0
     assert report["run"]["status"] == "exited"
     assert report["run"]["exit_code"] == 0
-    assert report["run"]["skipped_sleep_seconds"] >= 4  # the sample's five `sleep 1`
+    # The sample's five `sleep 1` were compressed: most of each second is skipped; the rest
+    # passes for real while the time keeper sees every process waiting (slower when loaded:
+    # 3.9 s of the 5 was seen once at load 20).
+    assert report["run"]["skipped_sleep_seconds"] >= 3
     first = report["processes"][0]
     assert first["argv"][:2] == ["/bin/sh", "-c"]  # traced from the entrypoint's first exec
     assert any(p["argv"][0] == "sleep" for p in report["processes"])

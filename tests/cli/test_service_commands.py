@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from detonate.cli.main import main
+from detonate.service.malloc_arenas import thread_arenas
 from detonate.store import ScanStatus, Source, Store
 from service.live import free_port, make_tls_pair
 
@@ -97,6 +98,8 @@ def test_serve_runs_over_https_with_a_token_from_the_cli(tmp_path) -> None:
             assert client.get("/api/v1/scans").status_code == 401
             answer = client.get("/api/v1/scans", headers={"Authorization": f"Bearer {token}"})
             assert answer.status_code == 200 and answer.json() == {"scans": []}
+        # Its threads (uvicorn's, the scan workers') share one capped malloc arena.
+        assert len(thread_arenas(server.pid)) <= 1
     finally:
         server.terminate()
         server.wait(30)

@@ -20,6 +20,7 @@ from detonate.errors import UsageError
 from detonate.queue import InProcessQueue, ScanQueue
 from detonate.sandbox.session import keep_simulators_ahead
 from detonate.service.app import create_app
+from detonate.service.malloc_arenas import cap_malloc_arenas
 from detonate.service.memory_trace import trace_if_asked
 from detonate.service.metrics import SCAN_SECONDS
 from detonate.service.scan_credentials import ScanCredentials
@@ -98,6 +99,7 @@ def serve(settings: Settings) -> None:
             "give --tls-cert/--tls-key or stay on 127.0.0.1 behind a TLS proxy",
             settings.host,
         )
+    cap_malloc_arenas()  # before any thread: a long-lived service's memory levels off
     if trace_if_asked():  # DETONATE_TRACEMALLOC=DIR: snapshots on SIGUSR2
         log.warning("tracing memory allocations (slower): snapshots on SIGUSR2")
     with running_service(settings) as service:
