@@ -32,9 +32,11 @@ from detonate.rules.loader import load_rules, ruleset_hash
 from detonate.sandbox.leftovers import StateDir
 from detonate.sandbox.netsim import cleanup_orphans
 from detonate.sandbox.netsim.pool import remove_orphaned_homes
+from detonate.sandbox.watchdog import swept_by_others
 from detonate.static.yara_rules import compiled_rules
 from detonate.store import ScanStatus, Store
 from detonate.store.models import Scan
+from detonate.unpack.layer_store import LayerStore
 from detonate.worker.app import TASK_NAME, app
 from detonate.worker.patient_store import PatientStore
 from detonate.worker.registry_slots import RegistrySlots, registry_of
@@ -57,23 +59,30 @@ class _Process:
 _process = _Process()
 
 
-def sweep_leftovers(state_dir: Path) -> list[str]:
+def sweep_leftovers(state_dir: Path, cache_dir: Path | None = None) -> list[str]:
     """What runs of dead worker processes left on this host: containers, mounts, cgroups,
-    tracers, simulator namespaces, their processes and temp dirs. Live runs are left alone."""
+    tracers, simulator namespaces, their processes and temp dirs, and the layers they were
+    unpacking into `cache_dir`. Live runs are left alone."""
     cleaned = StateDir(state_dir).sweep()
     cleaned += cleanup_orphans()
     cleaned += [str(home) for home in remove_orphaned_homes()]  # warm simulators' temp dirs
+    if cache_dir is not None:
+        LayerStore(cache_dir).remove_work_of_dead()
     return cleaned
 
 
 def _open_in_child(**_: Any) -> None:
     """Each forked worker process: its own store connection (never one shared across fork),
-    and the leftovers of the process it replaces swept before it takes a scan."""
+    and the leftovers of the process it replaces swept before it takes a scan. This sweep,
+    which the main process starts within 0.1 s of a pool process's death (PromptReplacement),
+    is the pool processes' watchdog: they start none of their own."""
     conf = app.conf
     _process.store = None
     _process.sweeping = time.monotonic()
     if conf.get("detonate_store_url"):
-        cleaned = sweep_leftovers(conf["detonate_state_dir"])
+        swept_by_others()
+        options: ScanOptions = conf["detonate_scan_options"]
+        cleaned = sweep_leftovers(conf["detonate_state_dir"], options.cache_dir)
         if cleaned:
             log.warning("swept leftovers of dead runs: %s", ", ".join(cleaned))
     _process.initialised = time.monotonic()
