@@ -41,7 +41,10 @@ from detonate.worker import CeleryQueue  # noqa: E402
 from fleet.conftest import RedisServer, _free_port  # noqa: E402
 
 SAMPLES = ("delayed-dropper", "benign-web", "planted-static")
-STARTUP = r"process start ([0-9.]+) s, sweep ([0-9.]+) s, idle ([0-9.]+) s, store ([0-9.]+) s"
+STARTUP = (
+    r"process start ([0-9.]+) s, sweep ([0-9.]+) s, idle ([0-9.]+) s, store ([0-9.]+) s"
+    r"(?:, waited for both ([0-9.]+) s)?"  # since the sweep and the store run on threads
+)
 DETONATE = Path(sys.executable).parent / "detonate"
 
 
@@ -211,13 +214,14 @@ def celery(
         # "Task detonate.scan[…] succeeded in 9.81s: 'done'": the time inside the task
         inside = [float(m) for m in re.findall(r"succeeded in ([0-9.]+)s", text)]
         print(f"  {what}: median time inside the task {statistics.median(inside):.2f} s")
-        # "scan …: process start 0.21 s, sweep 0.03 s, idle 0.00 s, store 0.02 s"
+        # "scan …: process start 0.21 s, sweep 0.03 s, idle 0.00 s, store 0.02 s[, waited …]"
         parts = re.findall(STARTUP, text)
         if parts:
-            medians = [statistics.median(float(p[n]) for p in parts) for n in range(4)]
+            medians = [statistics.median(float(p[n] or 0) for p in parts) for n in range(5)]
             print(
                 "  {}: scan process start-up, medians: fork to Celery's init {:.3f} s, "
-                "leftover sweep {:.3f} s, idle {:.3f} s, store {:.3f} s".format(what, *medians)
+                "leftover sweep {:.3f} s, idle {:.3f} s, store {:.3f} s, the task waited for "
+                "the last two {:.3f} s".format(what, *medians)
             )
     name = f"celery, {procs} pool process{'es' if procs > 1 else ''}"
     return Result(name + (" (baseline)" if baseline else ""), len(ids), seconds, procs,
