@@ -1,15 +1,25 @@
 """Fleet benchmark: prints throughput and ratios, asserts nothing. Loads only 127.0.0.1.
 
     python benchmarks/fleet_bench.py [--rounds 2] [--repeats 1] [--timeout 6]
+        [--processes 1,2,4] [--baseline CHECKOUT] [--burst 100] [--burst-timeout 3]
 
 The same batch of full (sandboxed) scans of the bundled samples — each sample `--rounds`
-times, each a distinct store scan (its own cache key) — run three ways on this machine:
-the in-process pool with 1 worker thread (the peer), `detonate worker` on a real redis-server
-with 1 pool process, and with 2. Prints wall time, scans per minute, scans per core per hour,
-the Celery path's cost against the in-process pool, and scaling efficiency from 1 to 2.
-`--repeats N` runs the three N times, interleaved (a shared machine's load changes between
-them), and prints each repeat's ratios and their medians. Each Celery run also prints where a
-fresh scan process's start-up went (the worker's per-scan timeline line, task.py).
+times, each a distinct store scan (its own cache key) — run several ways on this machine:
+the in-process pool with 1 worker thread (the peer), and `detonate worker` on a real
+redis-server with each of `--processes` pool processes. Prints wall time, scans per minute,
+scans per core per hour, the Celery path's cost against the in-process pool (goal <= 1.1x),
+and scaling efficiency from 1 to N processes (goal >= 0.8 up to the core count; beyond it
+reported only). Each configuration also prints the medians of the scans' stages and sandbox
+phases (from the stored reports) and where a fresh scan process's start-up went (the
+worker's per-scan timeline line, task.py). `--repeats N` runs the configurations N times,
+interleaved (a shared machine's load changes between them), and prints the medians.
+`--baseline CHECKOUT` adds `detonate worker` with 1 pool process from CHECKOUT/.venv (e.g.
+/work/main) to each repeat: a before/after in the same run.
+
+Then a burst: `--burst` distinct scan requests at once (requested and sent one after the
+other, as the service does) to `detonate worker` with as many pool processes as cores and a
+`--burst-timeout` sandbox timeout; prints the queue wait (request to claim, from the store's
+timestamps) p50 and p99, and the time until all are done.
 """
 
 from __future__ import annotations
