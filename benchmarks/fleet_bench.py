@@ -228,10 +228,15 @@ def celery(
         parts = re.findall(STARTUP, text)
         if parts:
             medians = [statistics.median(float(p[n] or 0) for p in parts) for n in range(5)]
+            waited = (
+                f", the task waited for the last two {medians[4]:.3f} s"
+                if all(p[4] for p in parts)
+                else " (one after the other, before the task)"  # a checkout before the threads
+            )
             print(
                 "  {}: scan process start-up, medians: fork to Celery's init {:.3f} s, "
-                "leftover sweep {:.3f} s, idle {:.3f} s, store {:.3f} s, the task waited for "
-                "the last two {:.3f} s".format(what, *medians)
+                "leftover sweep {:.3f} s, idle {:.3f} s, store {:.3f} s".format(what, *medians[:4])
+                + waited
             )
     name = f"celery, {procs} pool process{'es' if procs > 1 else ''}"
     return Result(name + (" (baseline)" if baseline else ""), len(ids), seconds, procs,
