@@ -13,6 +13,9 @@ processes, strace, mounts, cgroups, state and the time keeper's socket dir), the
 namespaces with what runs in them (the services, tcpdump), their home and temporary work dirs,
 and the layers the analyser was unpacking into CACHE_DIR. It sweeps again a little later, for
 anything the analyser had started that ended after the first sweep.
+
+A process whose leftovers another process sweeps the moment it dies starts none
+(`swept_by_others`): a fleet worker's scan processes, one per scan, whose replacement sweeps.
 """
 
 from __future__ import annotations
