@@ -103,10 +103,16 @@ def _open_in_child(**_: Any) -> None:
 
 
 def _swept() -> None:
-    """Wait for this process's start-up sweep: no scan is claimed before it is over."""
-    if _process.sweep is None:
+    """Wait for this process's start-up sweep: no scan is claimed before it is over. A sweep
+    that failed is logged, not fatal: the scan's own sweeps beside its run try again."""
+    sweep, _process.sweep = _process.sweep, None
+    if sweep is None:
         return
-    cleaned, _process.sweep = _process.sweep.result(), None
+    try:
+        cleaned = sweep.result()
+    except Exception:
+        log.exception("the sweep of dead runs' leftovers failed")
+        return
     if cleaned:
         log.warning("swept leftovers of dead runs: %s", ", ".join(cleaned))
 
