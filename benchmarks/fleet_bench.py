@@ -1,20 +1,32 @@
 """Fleet benchmark: prints throughput and ratios, asserts nothing. Loads only 127.0.0.1.
 
     python benchmarks/fleet_bench.py [--rounds 2] [--repeats 1] [--timeout 6]
+        [--processes 1,2,4] [--baseline CHECKOUT] [--burst 100] [--burst-timeout 3]
 
 The same batch of full (sandboxed) scans of the bundled samples — each sample `--rounds`
-times, each a distinct store scan (its own cache key) — run three ways on this machine:
-the in-process pool with 1 worker thread (the peer), `detonate worker` on a real redis-server
-with 1 pool process, and with 2. Prints wall time, scans per minute, scans per core per hour,
-the Celery path's cost against the in-process pool, and scaling efficiency from 1 to 2.
-`--repeats N` runs the three N times, interleaved (a shared machine's load changes between
-them), and prints each repeat's ratios and their medians. Each Celery run also prints where a
-fresh scan process's start-up went (the worker's per-scan timeline line, task.py).
+times, each a distinct store scan (its own cache key) — run several ways on this machine:
+the in-process pool with 1 worker thread (the peer), and `detonate worker` on a real
+redis-server with each of `--processes` pool processes. Prints wall time, scans per minute,
+scans per core per hour, the Celery path's cost against the in-process pool (goal <= 1.1x),
+and scaling efficiency from 1 to N processes (goal >= 0.8 up to the core count; beyond it
+reported only). Each configuration also prints the medians of the scans' stages and sandbox
+phases (from the stored reports) and where a fresh scan process's start-up went (the
+worker's per-scan timeline line, task.py). `--repeats N` runs the configurations N times,
+interleaved (a shared machine's load changes between them), and prints the medians.
+`--baseline CHECKOUT` adds `detonate worker` with 1 pool process from CHECKOUT/.venv (e.g.
+/work/main) to each repeat: a before/after in the same run.
+
+Then a burst: `--burst` distinct scan requests at once (requested and sent one after the
+other, as the service does) to `detonate worker` with as many pool processes as cores and a
+`--burst-timeout` sandbox timeout; prints the queue wait (request to claim, from the store's
+timestamps) p50 and p99, and the time until all are done.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import re
 import statistics
@@ -22,13 +34,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from detonate.acquire.resolve import resolve  # noqa: E402
+from detonate.acquire.resolve import Resolved, resolve  # noqa: E402
 from detonate.factory import BuiltSample, build_sample  # noqa: E402
 from detonate.model.options import AcquireOptions, SandboxOptions, ScanOptions  # noqa: E402
 from detonate.queue import InProcessQueue  # noqa: E402
@@ -37,7 +51,10 @@ from detonate.worker import CeleryQueue  # noqa: E402
 from fleet.conftest import RedisServer, _free_port  # noqa: E402
 
 SAMPLES = ("delayed-dropper", "benign-web", "planted-static")
-STARTUP = r"process start ([0-9.]+) s, sweep ([0-9.]+) s, idle ([0-9.]+) s, store ([0-9.]+) s"
+STARTUP = (
+    r"process start ([0-9.]+) s, sweep ([0-9.]+) s, idle ([0-9.]+) s, store ([0-9.]+) s"
+    r"(?:, waited for both ([0-9.]+) s)?"  # since the sweep and the store run on threads
+)
 DETONATE = Path(sys.executable).parent / "detonate"
 
 
@@ -60,20 +77,28 @@ class Result:
         return self.scans / self.seconds * 60
 
 
+def resolved_of(samples: list[BuiltSample]) -> list[tuple[BuiltSample, Resolved]]:
+    return [(sample, resolve(sample.archive_reference, AcquireOptions())) for sample in samples]
+
+
+def request_one(store: Store, sample: BuiltSample, resolved: Resolved, label: str) -> str:
+    record, _ = store.request_scan(
+        sample.archive_reference,
+        digest=resolved.digest,
+        platform=resolved.platform,
+        source=Source.API,
+        ruleset=f"bench-{label}",  # a distinct scan per request, same work
+    )
+    return record.id
+
+
 def request_all(store: Store, samples: list[BuiltSample], rounds: int, label: str) -> list[str]:
-    ids = []
-    for n in range(rounds):
-        for sample in samples:
-            resolved = resolve(sample.archive_reference, AcquireOptions())
-            record, _ = store.request_scan(
-                sample.archive_reference,
-                digest=resolved.digest,
-                platform=resolved.platform,
-                source=Source.API,
-                ruleset=f"bench-{label}-{n}",  # a distinct scan per round, same work
-            )
-            ids.append(record.id)
-    return ids
+    resolved = resolved_of(samples)
+    return [
+        request_one(store, sample, image, f"{label}-{n}")
+        for n in range(rounds)
+        for sample, image in resolved
+    ]
 
 
 def wait_all(store: Store, ids: list[str], timeout: float = 1800) -> None:
@@ -92,10 +117,10 @@ def wait_all(store: Store, ids: list[str], timeout: float = 1800) -> None:
 def in_process(
     work: Path, samples: list[BuiltSample], rounds: int, timeout: int, label: str = "inproc"
 ) -> Result:
-    store = Store.open(f"sqlite:///{work / f'{label}.db'}")
+    store = Store.open(f"sqlite:///{work / f'inproc-{label}.db'}")
     options = ScanOptions(cache_dir=work / "cache", sandbox=SandboxOptions(timeout))
     queue = InProcessQueue(store, options, concurrency=1)
-    ids = request_all(store, samples, rounds, label)
+    ids = request_all(store, samples, rounds, f"inproc-{label}")
     started = time.monotonic()
     for scan_id in ids:
         queue.submit(scan_id)
@@ -103,6 +128,7 @@ def in_process(
     seconds = time.monotonic() - started
     durations = scan_seconds(store, ids)
     print(f"  in-process: median scan {statistics.median(durations):.2f} s")
+    print_stages("in-process", stage_medians(store, ids))
     queue.close()
     store.close()
     return Result("in-process pool, 1 thread", len(ids), seconds, 1, sum(durations))
@@ -112,10 +138,35 @@ def scan_seconds(store: Store, ids: list[str]) -> list[float]:
     return [r.duration_seconds for r in map(store.get_scan, ids) if r and r.duration_seconds]
 
 
-def celery(
-    work: Path, samples: list[BuiltSample], rounds: int, timeout: int, procs: int, label: str = ""
-) -> Result:
-    tag = f"{procs}{label}"
+def stage_medians(store: Store, ids: list[str]) -> dict[str, float]:
+    """Median seconds of each pipeline stage and sandbox phase over the batch's reports, and
+    of the rest of the scan (claim to stored report, outside the pipeline's stages)."""
+    spent: dict[str, list[float]] = {}
+    for scan_id in ids:
+        record, text = store.get_scan(scan_id), store.report_json(scan_id)
+        if record is None or not text or not record.duration_seconds:
+            continue
+        report = json.loads(text)
+        stages = {t["stage"]: t["seconds"] for t in report.get("timings", [])}
+        phases = {f"  {name}": s for name, s in report.get("run", {}).get("phase_seconds", [])}
+        rest = {"rest": record.duration_seconds - sum(stages.values())}
+        for name, seconds in (stages | phases | rest).items():
+            spent.setdefault(name, []).append(seconds)
+    return {name: statistics.median(values) for name, values in spent.items()}
+
+
+def print_stages(name: str, medians: dict[str, float]) -> None:
+    parts = ", ".join(f"{k.strip()} {v:.3f}" for k, v in medians.items() if not k.startswith(" "))
+    phases = ", ".join(f"{k.strip()} {v:.3f}" for k, v in medians.items() if k.startswith(" "))
+    print(f"  {name}: stage medians (s): {parts}; sandbox phases: {phases}")
+
+
+@contextmanager
+def fleet(
+    work: Path, procs: int, timeout: int, tag: str, detonate: Path = DETONATE
+) -> Iterator[tuple[Store, CeleryQueue, Path]]:
+    """A redis-server on 127.0.0.1, a SQLite store and `detonate worker` with `procs` pool
+    processes, ready: (store, queue, the worker's log)."""
     directory = work / f"redis-{tag}"
     directory.mkdir()
     redis = RedisServer(_free_port(), directory)
@@ -125,58 +176,131 @@ def celery(
     log = work / f"worker-{tag}.log"
     with open(log, "wb") as output:
         worker = subprocess.Popen(
-            [str(DETONATE), "worker", "--queue", redis.url, "--db", db,
+            [str(detonate), "worker", "--queue", redis.url, "--db", db,
              "--cache-dir", str(work / "cache"), "--concurrency", str(procs),
              "--timeout", str(timeout)],
             stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
+    queue = None
     try:
         while b" ready." not in log.read_bytes():
             if worker.poll() is not None:
                 raise SystemExit(log.read_text())
             time.sleep(0.1)
         queue = CeleryQueue(store, redis.url)
+        yield store, queue, log
+    finally:
+        if queue is not None:
+            queue.close()
+        os.killpg(worker.pid, 15)
+        worker.wait(60)
+        redis.stop()
+        store.close()
+
+
+def celery(
+    work: Path,
+    samples: list[BuiltSample],
+    rounds: int,
+    timeout: int,
+    procs: int,
+    label: str = "",
+    detonate: Path = DETONATE,
+) -> Result:
+    tag = f"{procs}{label}"
+    baseline = detonate != DETONATE
+    what = f"celery {procs}{' (baseline)' if baseline else ''}"
+    with fleet(work, procs, timeout, tag, detonate) as (store, queue, log):
         ids = request_all(store, samples, rounds, f"celery{tag}")
         started = time.monotonic()
         for scan_id in ids:
             queue.submit(scan_id)
         wait_all(store, ids)
         seconds = time.monotonic() - started
-        queue.close()
         durations = scan_seconds(store, ids)
+        print(f"  {what}: median scan {statistics.median(durations):.2f} s")
+        print_stages(what, stage_medians(store, ids))
         text = log.read_text(errors="replace")
         # "Task detonate.scan[…] succeeded in 9.81s: 'done'": the time inside the task
         inside = [float(m) for m in re.findall(r"succeeded in ([0-9.]+)s", text)]
-        print(f"  celery {procs}: median time inside the task {statistics.median(inside):.2f} s")
-        # "scan …: process start 0.21 s, sweep 0.03 s, idle 0.00 s, store 0.02 s"
+        print(f"  {what}: median time inside the task {statistics.median(inside):.2f} s")
+        # "scan …: process start 0.21 s, sweep 0.03 s, idle 0.00 s, store 0.02 s[, waited …]"
         parts = re.findall(STARTUP, text)
         if parts:
-            medians = [statistics.median(float(p[n]) for p in parts) for n in range(4)]
-            print(
-                "  celery {}: scan process start-up, medians: fork to Celery's init {:.3f} s, "
-                "leftover sweep {:.3f} s, idle {:.3f} s, store {:.3f} s".format(procs, *medians)
+            medians = [statistics.median(float(p[n] or 0) for p in parts) for n in range(5)]
+            waited = (
+                f", the task waited for the last two {medians[4]:.3f} s"
+                if all(p[4] for p in parts)
+                else " (one after the other, before the task)"  # a checkout before the threads
             )
-    finally:
-        os.killpg(worker.pid, 15)
-        worker.wait(60)
-        redis.stop()
-        store.close()
+            print(
+                "  {}: scan process start-up, medians: fork to Celery's init {:.3f} s, "
+                "leftover sweep {:.3f} s, idle {:.3f} s, store {:.3f} s".format(what, *medians[:4])
+                + waited
+            )
     name = f"celery, {procs} pool process{'es' if procs > 1 else ''}"
-    return Result(name, len(ids), seconds, procs, sum(durations))
+    return Result(name + (" (baseline)" if baseline else ""), len(ids), seconds, procs,
+                  sum(durations))  # fmt: skip
 
 
-def report(results: list[Result], cores: int) -> tuple[float, float]:
-    for r in results:
+def nearest_rank(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def burst(work: Path, samples: list[BuiltSample], count: int, timeout: int, procs: int) -> None:
+    """`count` distinct scan requests at once (each requested and sent as the service does,
+    one after the other), to `detonate worker` with `procs` pool processes: the queue wait of
+    each is its claim minus its request, from the store's timestamps."""
+    with fleet(work, procs, timeout, f"burst{procs}") as (store, queue, _):
+        resolved = resolved_of(samples)
+        ids = []
+        started = time.monotonic()
+        for n in range(count):
+            sample, image = resolved[n % len(resolved)]
+            ids.append(request_one(store, sample, image, f"burst-{n}"))
+            queue.submit(ids[-1])
+        sent = time.monotonic() - started
+        wait_all(store, ids)
+        seconds = time.monotonic() - started
+        records = [r for r in map(store.get_scan, ids) if r is not None and r.started_at]
+    waits = [(r.started_at - r.created_at).total_seconds() for r in records]  # type: ignore[operator]
+    durations = [r.duration_seconds for r in records if r.duration_seconds]
+    print(
+        f"burst of {count} requests (sent in {sent:.1f} s), celery {procs} pool processes, "
+        f"sandbox timeout {timeout} s: all done in {seconds:.1f} s "
+        f"({len(ids) / seconds * 60:.1f} scans/min), "
+        f"median scan {statistics.median(durations):.2f} s"
+    )
+    print(
+        f"queue wait (request to claim): p50 {nearest_rank(waits, 0.5):.1f} s, "
+        f"p99 {nearest_rank(waits, 0.99):.1f} s, max {max(waits):.1f} s "
+        f"({len(waits)} scans claimed)"
+    )
+
+
+def report(results: dict[str, Result], cores: int) -> dict[str, float]:
+    """Print each configuration and return this repeat's ratios, by name."""
+    for r in results.values():
         per_core_hour = r.per_minute * 60 / cores
         print(
-            f"{r.name:32} {r.scans:3} scans {r.seconds:7.1f} s  {r.per_minute:5.2f}/min  "
+            f"{r.name:36} {r.scans:3} scans {r.seconds:7.1f} s  {r.per_minute:5.2f}/min  "
             f"{per_core_hour:6.1f} scans/core/h  {r.outside:5.2f} s/scan outside scans"
         )
-    peer, one, two = results
-    cost, efficiency = one.seconds / peer.seconds, two.per_minute / one.per_minute / 2
-    print(f"celery-1 cost vs in-process: {cost:.2f}x (goal <= 1.1)")
-    print(f"scaling 1 -> 2 processes: efficiency {efficiency:.2f} (goal >= 0.8)")
-    return cost, efficiency
+    peer, one = results["peer"], results["celery-1"]
+    ratios = {"celery-1 cost": one.seconds / peer.seconds}
+    print(f"celery-1 cost vs in-process: {ratios['celery-1 cost']:.2f}x (goal <= 1.1)")
+    if "baseline-1" in results:
+        ratios["baseline-1 cost"] = results["baseline-1"].seconds / peer.seconds
+        print(f"baseline celery-1 cost vs in-process: {ratios['baseline-1 cost']:.2f}x")
+    for procs in (2, 4):
+        if f"celery-{procs}" in results:
+            efficiency = results[f"celery-{procs}"].per_minute / one.per_minute / procs
+            ratios[f"scaling 1 -> {procs}"] = efficiency
+            # the goal holds up to the core count; beyond it, reported only
+            goal = "(goal >= 0.8)" if procs <= cores else f"(more processes than {cores} cores)"
+            print(f"scaling 1 -> {procs} processes: efficiency {efficiency:.2f} {goal}")
+    return ratios
 
 
 def main() -> None:
@@ -184,35 +308,58 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--timeout", type=int, default=6)
+    parser.add_argument(
+        "--processes", default="1,2,4", help="pool process counts to run (1 is always run)"
+    )
+    parser.add_argument(
+        "--baseline", type=Path, metavar="CHECKOUT",
+        help="also run `detonate worker` with 1 pool process from CHECKOUT/.venv (e.g. main's)",
+    )  # fmt: skip
+    parser.add_argument("--burst", type=int, default=100, help="requests at once (0: none)")
+    parser.add_argument("--burst-timeout", type=int, default=3, help="sandbox timeout there")
+    parser.add_argument("--burst-processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-batches", action="store_true", help="only the burst")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
-    ratios = []
+    counts = sorted({1, *(int(n) for n in args.processes.split(","))})
+    print(f"{cores} cores; load average at start {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    repeats: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="detonate-fleet-bench-") as tmp:
         work = Path(tmp)
         samples = [build_sample(REPO / "samples" / n, work / "built") for n in SAMPLES]
         # Warm the unpack cache once so every configuration starts equal.
         in_process(work, samples, 1, args.timeout, "warm-up")
-        for repeat in range(args.repeats):
+        for repeat in range(0 if args.no_batches else args.repeats):
             label = f"r{repeat}"
-            results = [
-                in_process(work, samples, args.rounds, args.timeout, f"inproc-{label}"),
-                celery(work, samples, args.rounds, args.timeout, 1, label),
-                celery(work, samples, args.rounds, args.timeout, 2, label),
-            ]
+            results = {"peer": in_process(work, samples, args.rounds, args.timeout, label)}
+            for procs in counts:
+                results[f"celery-{procs}"] = celery(
+                    work, samples, args.rounds, args.timeout, procs, label
+                )
+                if procs == 1 and args.baseline is not None:
+                    results["baseline-1"] = celery(
+                        work, samples, args.rounds, args.timeout, 1, f"{label}-baseline",
+                        args.baseline / ".venv" / "bin" / "detonate",
+                    )  # fmt: skip
             load = os.getloadavg()
             print(
                 f"repeat {repeat + 1}/{args.repeats}: {cores} cores, load average "
-                f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, sandbox timeout {args.timeout} s"
+                f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, sandbox timeout {args.timeout} s, "
+                f"{len(SAMPLES) * args.rounds} scans per configuration"
             )
-            ratios.append(report(results, cores))
-    if args.repeats > 1:
-        costs, efficiencies = zip(*ratios, strict=True)
-        print(
-            f"median of {args.repeats} repeats: celery-1 cost {statistics.median(costs):.2f}x "
-            f"(each {', '.join(f'{c:.2f}' for c in costs)}), scaling efficiency "
-            f"{statistics.median(efficiencies):.2f} "
-            f"(each {', '.join(f'{e:.2f}' for e in efficiencies)})"
-        )
+            repeats.append(report(results, cores))
+        if len(repeats) > 1:
+            print(f"medians of {len(repeats)} repeats:")
+            for name in repeats[0]:
+                values = [r[name] for r in repeats]
+                print(
+                    f"  {name}: {statistics.median(values):.2f} "
+                    f"(each {', '.join(f'{v:.2f}' for v in values)})"
+                )
+        if args.burst:
+            burst(work, samples, args.burst, args.burst_timeout, args.burst_processes)
+            load = os.getloadavg()
+            print(f"load average after the burst {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import pytest
 
 from detonate.acquire.resolve import resolve
 from detonate.model.options import AcquireOptions
+from detonate.sandbox.watchdog import watchdogs_of
 from detonate.service.scans import request_and_queue
 from detonate.store import ScanStatus, Source, Store
 from detonate.store.store import ScanFilter
@@ -64,6 +65,23 @@ def test_a_worker_killed_mid_scan_is_redelivered_completed_once_and_swept(
     assert fleet.queue.depth() == 0  # acknowledged: not delivered a third time
     assert wait_until_gone(holdings) == []
     assert worker.process.poll() is None
+
+
+def test_a_whole_worker_killed_mid_scan_leaves_nothing_behind(fleet, built_samples) -> None:
+    """The scan processes start no watchdog of their own (each replacement sweeps its
+    predecessor's leftovers); when the worker's main process dies they die with it, and the
+    main process's watchdog sweeps what their runs held."""
+    worker = fleet.start_worker()
+    assert watchdogs_of(worker.process.pid)  # the main process's, from its start
+    record = fleet.queue_sample(built_samples[SAMPLE])
+    holdings = wait_for_running_sandbox(worker.pool_children)
+    assert watchdogs_of(holdings.owner) == []  # none per scan process
+    assert_held(holdings)
+    worker.process.send_signal(signal.SIGKILL)  # the main process; the pool's die with it
+    worker.process.wait(10)
+
+    assert wait_until_gone(holdings) == []
+    assert fleet.store.get_scan(record.id).status is ScanStatus.RUNNING  # for a redelivery
 
 
 def test_a_scan_that_kills_its_worker_twice_is_poisoned_not_retried(fleet, built_samples) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from detonate.errors import LimitExceeded, MalformedLayer
 from detonate.model.options import UnpackLimits
 from detonate.progress import NullProgress
 from detonate.unpack import unpack
-from detonate.unpack.layer_store import MARKER_NAME, LayerStore, layer_keys
+from detonate.unpack.layer_store import MARKER_NAME, TEMP_PREFIX, LayerStore, layer_keys
 
 
 class RecordingProgress(NullProgress):
@@ -218,3 +219,18 @@ def test_an_image_without_layers_has_an_empty_root(tmp_path, cache_dir):
     image = write_image(tmp_path / "blobs", [])
     rootfs = unpack(image, cache_dir, UnpackLimits(), NullProgress())
     assert rootfs.entries == () and list(rootfs.root.iterdir()) == []
+
+
+def test_the_work_of_dead_analysers_is_removed_and_the_living_ones_kept(tmp_path: Path) -> None:
+    store = LayerStore(tmp_path)
+    store.remove_work_of_dead()  # no layers dir yet: nothing to do, no error
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that is dead (reused only after the pid space wraps)
+    store.base.mkdir(parents=True)
+    dead = store.base / f"{TEMP_PREFIX}{gone.pid}-abc"
+    alive = store.base / f"{TEMP_PREFIX}{os.getpid()}-def"
+    for work in (dead, alive):
+        (work / "root").mkdir(parents=True)
+    store.remove_work_of_dead()
+    assert not dead.exists()
+    assert alive.exists()

@@ -176,6 +176,12 @@ class LayerStore:
             remove_tree(work)
         return removed
 
+    def remove_work_of_dead(self) -> None:
+        """Remove the temp dirs of every analyser that is gone (a process that runs after
+        dead ones: a fleet worker's next scan process)."""
+        with contextlib.suppress(FileNotFoundError):
+            self._remove_stale()
+
     def _remove_stale(self) -> None:
         for child in self.base.iterdir():
             if not child.name.startswith(TEMP_PREFIX):

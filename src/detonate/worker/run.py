@@ -10,6 +10,7 @@ from typing import Any
 
 from celery import bootsteps
 
+from detonate.sandbox.watchdog import ensure_watchdog
 from detonate.store import Store
 from detonate.worker.app import QUEUES, FleetConfig, app, configure, worker_argv
 
@@ -38,5 +39,9 @@ def run_worker(
     Store.open(config.store_url).close()  # a wrong --db fails here, with the reason
     configure(app, config)
     app.steps["worker"].add(PromptReplacement)
+    # The pool processes start no watchdog (each replacement sweeps its predecessor's
+    # leftovers, task._open_in_child); this one sweeps when the whole worker dies, SIGKILL
+    # of the pool processes included (Celery sets it as their parent-death signal).
+    ensure_watchdog(config.state_dir)
     preload(config.scan)  # last: it freezes the heap the pool processes inherit
     app.worker_main(worker_argv(concurrency, queues, name))
