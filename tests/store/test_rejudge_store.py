@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from detonate.cli.main import main
 from detonate.factory import LayerSpec, write_oci_archive
 from detonate.factory.busybox import busybox_layer
 from detonate.factory.spec import FileSpec, ImageSpec
@@ -286,3 +287,37 @@ def test_rejudges_beside_a_running_scan_lose_and_duplicate_nothing(
     assert len(store.judgements(running.id)) in (1, 2)  # its own, and a rejudge if it was listed
     kept = store.stored_run(running.id)
     assert kept is not None and kept.data is not None
+
+
+@pytest.mark.sandbox
+def test_the_command_lists_and_counts_the_changes(
+    store: Store,
+    scanned: Scanned,
+    later_rules: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    changed = _stored(store, scanned, 1)
+    unreadable = _stored(store, scanned, 2)
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(RunRecordRow).where(RunRecordRow.scan_id == unreadable).values(data=b"junk")
+        )
+    url = store.engine.url.render_as_string(hide_password=False)
+    command = ["rejudge", "--db", url, "--rules", str(later_rules), "--no-progress"]
+
+    assert main([*command, "--format", "json"]) == 1  # one scan could not be re-judged
+    document = json.loads(capsys.readouterr().out)
+    assert document["ruleset_hash"] == ruleset_hash(later_rules)
+    assert document["counts"]["changed"] == 1 and document["counts"]["not-rejudged"] == 1
+    outcomes = {s["id"]: s for s in document["scans"]}
+    assert outcomes[changed]["before"] == scanned.report.verdict.value
+    assert outcomes[changed]["after"] == "malicious"
+    assert "is corrupt" in outcomes[unreadable]["reason"]
+
+    assert main(command) == 1  # the unreadable one is taken again, the changed one not
+    out, err = capsys.readouterr()
+    assert "0 verdicts changed" in " ".join(out.split()) and changed not in out
+    assert unreadable in err and "report is kept" in " ".join(err.split())
+
+    assert main(["rejudge"]) == 2
+    assert "give RUN_DIR, or --db URL" in capsys.readouterr().err
