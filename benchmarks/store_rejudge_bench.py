@@ -57,7 +57,7 @@ category: weaponization
 technique: T1105
 subject: file_change
 match:
-  path: {startswith: /tmp/}
+  path: {regex: "^/tmp/"}
 """
 
 

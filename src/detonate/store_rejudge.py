@@ -10,8 +10,10 @@ and when); the previous verdict stays in the scan's judgements. By default only 
 verdict other rules judged are taken; `everything` takes them all, and a scan judged again by
 the same rules to the same verdict and score is left as it is (nothing is written).
 
-A scan that cannot be judged again (no record kept, corrupt, of a newer format, its dropped-file
-copies missing, a detector crash) is reported with the reason and keeps its report. A scan a
+A scan that cannot be judged again is reported with the reason and keeps its report: NO_RECORD
+when it kept none (scanned before records were kept, a CLI scan, a record over the bounds),
+NOT_REJUDGED when its record is corrupt, of a newer format, its dropped-file copies are
+missing, or a detector crashed. A scan a
 concurrent rejudge or re-run changed after it was listed is left to that one ("raced"). Static
 scans keep no run and are not taken: their static findings come from the image itself.
 """
@@ -41,7 +43,8 @@ class Outcome(StrEnum):
     CHANGED = "changed"  # a new verdict replaced the old one
     REJUDGED = "rejudged"  # the new rules' judgement replaced the old one, same verdict
     IDENTICAL = "identical"  # same rules, same verdict and score: nothing written
-    NOT_REJUDGED = "not-rejudged"  # no usable record, or the detectors failed: report kept
+    NO_RECORD = "no-record"  # the scan kept no run record (older, or over the bounds)
+    NOT_REJUDGED = "not-rejudged"  # its record is unusable, or the detectors failed
     RACED = "raced"  # changed by a concurrent rejudge or re-run after it was listed
 
 
@@ -69,6 +72,7 @@ class RejudgeSummary:
 
     @property
     def failed(self) -> list[ScanOutcome]:
+        """Scans whose record could not be judged again (not those that kept none)."""
         return [o for o in self.outcomes if o.outcome is Outcome.NOT_REJUDGED]
 
 
@@ -120,13 +124,9 @@ def _one(
         )
 
     kept = store.stored_run(candidate.id)
-    if kept is None:
-        return outcome(
-            Outcome.NOT_REJUDGED,
-            candidate.verdict,
-            "no run record kept (scanned before the store kept them, or by a CLI scan "
-            "without --artifacts)",
-        )
+    if kept is None or kept.data is None:
+        why = kept.reason if kept is not None else "scanned before the store kept run records"
+        return outcome(Outcome.NO_RECORD, candidate.verdict, f"no run record kept: {why}")
     try:
         with materialized(kept) as run_dir:
             report = rejudge(run_dir, rules_dir, ignore_file)

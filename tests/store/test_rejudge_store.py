@@ -223,7 +223,8 @@ def test_a_record_that_cannot_be_read_is_reported_and_the_report_kept(
 
     by_id = {o.scan_id: o for o in summary.outcomes}
     assert by_id[good].outcome is Outcome.CHANGED
-    assert {by_id[i].outcome for i in reports} == {Outcome.NOT_REJUDGED}
+    assert {by_id[i].outcome for i in (corrupt, newer, no_copies)} == {Outcome.NOT_REJUDGED}
+    assert by_id[missing].outcome is Outcome.NO_RECORD
     assert "is corrupt" in by_id[corrupt].reason, by_id[corrupt].reason
     assert "format version 99, newer" in by_id[newer].reason, by_id[newer].reason
     assert "no run record kept" in by_id[missing].reason, by_id[missing].reason
@@ -295,6 +296,7 @@ def test_the_command_lists_and_counts_the_changes(
     scanned: Scanned,
     later_rules: Path,
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     changed = _stored(store, scanned, 1)
     unreadable = _stored(store, scanned, 2)
@@ -321,3 +323,11 @@ def test_the_command_lists_and_counts_the_changes(
 
     assert main(["rejudge"]) == 2
     assert "give RUN_DIR, or --db URL" in capsys.readouterr().err
+
+    broken = tmp_path / "broken-rules"
+    broken.mkdir()
+    (broken / "broken.yaml").write_text("title: [unclosed\n")
+    forget_fingerprints()
+    assert main(["rejudge", "--db", url, "--rules", str(broken), "--all"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert [j.kind for j in store.judgements(changed)] == ["scan", "rejudge"]  # untouched

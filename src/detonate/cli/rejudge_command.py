@@ -1,8 +1,9 @@
 """`detonate rejudge --db URL [--since WHEN] [--all] [--rules DIR]`: the store's scans judged
 again with today's rules (detonate.store_rejudge); what changed is listed and counted.
 
-Exit status: 0 when every scan taken was judged again (or left as it was), 1 when some could
-not be (each is listed with the reason; its report is kept), 2 on a usage, rule or store error.
+Exit status: 0 when every scan taken was judged again (or left as it was, or kept no run
+record to judge), 1 when the record of some could not be judged (each is listed with the
+reason; its report is kept), 2 on a usage, rule or store error.
 """
 
 from __future__ import annotations
@@ -73,9 +74,10 @@ class _Lines:
                 f"{outcome.before} -> {outcome.after}",
                 highlight=False,
             )
-        elif outcome.outcome is Outcome.NOT_REJUDGED:
+        elif outcome.outcome in (Outcome.NOT_REJUDGED, Outcome.NO_RECORD):
+            label = "not re-judged" if outcome.outcome is Outcome.NOT_REJUDGED else "no record"
             self.stderr.print(
-                f"not re-judged  {outcome.scan_id}  {outcome.reference}: {outcome.reason} "
+                f"{label}  {outcome.scan_id}  {outcome.reference}: {outcome.reason} "
                 f"(its {outcome.before} report is kept)",
                 highlight=False,
             )
@@ -93,6 +95,7 @@ def _counts(summary: RejudgeSummary) -> str:
             (Outcome.REJUDGED, "re-judged to the same verdict"),
             (Outcome.IDENTICAL, "identical (not rewritten)"),
             (Outcome.NOT_REJUDGED, "not re-judged"),
+            (Outcome.NO_RECORD, "without a run record"),
             (Outcome.RACED, "changed meanwhile by another writer"),
         )
     )
