@@ -26,6 +26,8 @@ def test_a_worker_runs_a_sandboxed_scan_into_the_store(fleet, built_samples) -> 
     assert finished.verdict == "malicious"  # the runtime-only dropper: the sandbox ran
     report = fleet.store.report_json(record.id)
     assert report is not None and '"sandbox"' in report
+    kept = fleet.store.stored_run(record.id)  # so `detonate rejudge --db` can judge it again
+    assert kept is not None and kept.data is not None, kept
     assert fleet.queue.depth() == 0
     assert worker.process.poll() is None  # the worker lives on after its child's one task
 

@@ -29,7 +29,7 @@ def _ports(text: str) -> tuple[int, ...]:
     return ports
 
 
-def _moment(text: str) -> datetime:
+def moment(text: str) -> datetime:
     # 2026-12-01, 2026-12-01T08:00, 2026-12-01T08:00:00+00:00 (naive means UTC)
     try:
         moment = datetime.fromisoformat(text)
@@ -87,8 +87,8 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     )
 
     report = commands.add_parser("report", help="threat report over a time window, from the store")
-    report.add_argument("--since", type=_moment, help="ISO date or time (default: 30 days ago)")
-    report.add_argument("--until", type=_moment, help="ISO date or time (default: now)")
+    report.add_argument("--since", type=moment, help="ISO date or time (default: 30 days ago)")
+    report.add_argument("--until", type=moment, help="ISO date or time (default: now)")
     report.add_argument("--format", choices=REPORT_FORMATS, default="md")
     report.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
     report.add_argument("--db", metavar="URL", help="store URL (default sqlite in --cache-dir)")

@@ -182,20 +182,39 @@ def _add_output_options(command: argparse.ArgumentParser) -> argparse._ArgumentG
 def _add_rejudge(commands: argparse._SubParsersAction[_Parser]) -> None:
     rejudge_ = commands.add_parser(
         "rejudge",
-        help="judge a recorded run again with today's rules (no new run)",
+        help="judge a recorded run, or the store's scans, again with today's rules (no new run)",
         description="Judge a run recorded by `detonate image REF --artifacts DIR` again with "
-        "the current detectors and rules, plus --rules: same events, new findings and verdict.",
+        "the current detectors and rules, plus --rules: same events, new findings and verdict. "
+        "With --db, the store's scans that other rules judged: each new verdict replaces the "
+        "current one (the old one stays in the scan's history), and the changes are listed.",
     )
     rejudge_.add_argument(
         "run_dir",
         metavar="RUN_DIR",
         type=Path,
+        nargs="?",
         help="a run's directory under the scan's --artifacts DIR (or its run-record.json.gz; "
         "or DIR itself when it holds one run)",
     )
     rejudge_.add_argument(
         "--rules", type=Path, metavar="DIR", help="more runtime rules, as in extra_rules_dir"
     )
+    stored = rejudge_.add_argument_group("the store's scans")
+    stored.add_argument(
+        "--db", "--store", dest="db", metavar="URL", help="re-judge the scans of this store"
+    )
+    stored.add_argument(
+        "--all",
+        action="store_true",
+        help="every done full scan, not only those other rules judged (e.g. after an upgrade)",
+    )
+    stored.add_argument(
+        "--since",
+        type=intel_commands.moment,
+        metavar="WHEN",
+        help="only scans finished since (ISO date/time)",
+    )
+    stored.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_output_options(rejudge_)
 
 
@@ -621,6 +640,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fleet(args)
         if args.command == "rejudge":
             ignore_file = args.ignore_file or find_ignore_file(Path.cwd())
+            if args.db:
+                from detonate.cli import rejudge_command
+
+                return rejudge_command.run(args, args.db, ignore_file, stdout, stderr)
+            if args.run_dir is None:
+                raise UsageError("give RUN_DIR, or --db URL for the store's scans")
             report = rejudge(args.run_dir, args.rules, ignore_file)
             _write(report, args, stdout)
         else:

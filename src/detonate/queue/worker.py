@@ -9,10 +9,13 @@ that moved after the request cannot change what is scanned.
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 from detonate.acquire.reference import parse_reference
 from detonate.acquire.skopeo import PULL_TASK
@@ -22,7 +25,9 @@ from detonate.model.image import Platform
 from detonate.model.options import AcquireOptions, ScanOptions
 from detonate.model.report import Verdict
 from detonate.pipeline import scan
-from detonate.store import ScanRecord, Source, Store
+from detonate.sandbox.leftovers import work_dir_prefix
+from detonate.store import ScanRecord, Source, Store, StoredRun
+from detonate.stored_runs import capture
 
 log = logging.getLogger("detonate.worker")
 PROFILES = ("full", "static")  # full: static analysis and the sandbox run; static: no run
@@ -68,6 +73,21 @@ def target_of(record: ScanRecord) -> str:
     return str(ref)
 
 
+@contextmanager
+def recording(options: ScanOptions, scan_id: str) -> Iterator[ScanOptions]:
+    """The scan's options with an artifacts dir its run is recorded in (for the store, so the
+    scan can be re-judged): the service's own `artifacts_dir`/<scan id> when it keeps
+    artifacts, else a temporary dir removed afterwards (and by the leftovers sweep, if this
+    process dies)."""
+    if options.static_only:
+        yield options
+    elif options.artifacts_dir is not None:
+        yield replace(options, artifacts_dir=options.artifacts_dir / scan_id)
+    else:
+        with tempfile.TemporaryDirectory(prefix=work_dir_prefix()) as work_dir:
+            yield replace(options, artifacts_dir=Path(work_dir))
+
+
 def run_scan(
     store: Store,
     scan_id: str,
@@ -88,13 +108,14 @@ def run_scan(
         options = replace(options, acquire=acquire_for(scan_id, options.acquire))
     if record.source is Source.HONEYPOT:  # the attacker's entrypoint, command and env
         options = as_deployed(store, record, options)
+    run: StoredRun | None = None
     try:
-        report = scan(
-            target_of(record),
-            options,
-            StoreProgress(store, scan_id),
-            cancel=cancel,
-        )
+        with recording(options, scan_id) as recorded:
+            report = scan(target_of(record), recorded, StoreProgress(store, scan_id), cancel=cancel)
+            if recorded.artifacts_dir is not None and report.error is None:
+                run = capture(recorded.artifacts_dir)
+                if run.data is None:
+                    log.warning("scan %s: its run is not kept for rejudge: %s", scan_id, run.reason)
     except DetonateError as error:  # raised before the pipeline's own catch (a bad reference)
         finished = store.mark_failed(scan_id, error.message)
     except Exception as error:  # the worker outlives any one scan; the store says what broke
@@ -109,7 +130,7 @@ def run_scan(
             store.record_report(scan_id, report)
             finished = store.mark_failed(scan_id, f"{report.error.stage}: {report.error.message}")
         else:
-            finished = store.record_report(scan_id, report)
+            finished = store.record_report(scan_id, report, run)
     if observe is not None:
         observe(finished, time.monotonic() - started)
     return finished

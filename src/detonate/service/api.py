@@ -3,6 +3,7 @@
     POST /api/v1/scans                      {"reference": "registry.test/app:1"} → the scan
     GET  /api/v1/scans/{id}                 status, stage, verdict
     GET  /api/v1/scans/{id}/report?format=  json | sarif | html | stix
+    GET  /api/v1/scans/{id}/judgements      every verdict it had (scan, then each rejudge)
     GET  /api/v1/scans?verdict=&status=&image=&since=&limit=
     DELETE /api/v1/scans/{id}               cancel a queued or running scan
     GET  /api/v1/images/{digest}/verdict    the latest verdict of a digest
@@ -86,6 +87,12 @@ class ScanOut(BaseModel):
     score: int | None
     deciding_rule: str
     deciding_title: str
+    judged_ruleset_hash: str = Field(
+        description='the rules that judged the current verdict ("" when not known)'
+    )
+    rejudged_at: datetime | None = Field(
+        description="when `detonate rejudge` last replaced the verdict; null: the scan's own"
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -106,6 +113,24 @@ class VerdictOut(BaseModel):
     title: str
     scan_id: str
     finished_at: datetime
+    ruleset_hash: str
+    rejudged_at: datetime | None
+
+
+class JudgementOut(BaseModel):
+    judged_at: datetime
+    kind: Literal["scan", "rejudge"]
+    ruleset_hash: str
+    tool_version: str
+    verdict: str
+    score: int
+    deciding_rule: str
+    findings: int
+
+
+class JudgementList(BaseModel):
+    scan_id: str
+    judgements: list[JudgementOut] = Field(description="oldest first: the last is the current")
 
 
 def scan_out(record: ScanRecord, created: bool | None = None) -> ScanOut:
@@ -126,11 +151,13 @@ def scan_out(record: ScanRecord, created: bool | None = None) -> ScanOut:
         score=record.score,
         deciding_rule=record.deciding_rule,
         deciding_title=record.deciding_title,
+        judged_ruleset_hash=record.judged_ruleset_hash,
+        rejudged_at=record.rejudged_at,
         created_at=record.created_at,
         started_at=record.started_at,
         finished_at=record.finished_at,
         duration_seconds=record.duration_seconds,
-        links={"self": base, "report": base + "/report"},
+        links={"self": base, "report": base + "/report", "judgements": base + "/judgements"},
     )
 
 
@@ -316,6 +343,31 @@ def image_verdict(
         title=found.title,
         scan_id=found.scan_id,
         finished_at=found.finished_at,
+        ruleset_hash=found.ruleset_hash,
+        rejudged_at=found.rejudged_at,
+    )
+
+
+@router.get("/scans/{scan_id}/judgements", response_model=JudgementList)
+def scan_judgements(request: Request, scan_id: str) -> JudgementList:
+    """The scan's verdicts, oldest first: its own, then each rejudge's that replaced it."""
+    _, store, _ = _state(request)
+    _scan(store, scan_id)  # 404 for an unknown scan
+    return JudgementList(
+        scan_id=scan_id,
+        judgements=[
+            JudgementOut(
+                judged_at=j.judged_at,
+                kind="rejudge" if j.kind == "rejudge" else "scan",
+                ruleset_hash=j.ruleset_hash,
+                tool_version=j.tool_version,
+                verdict=j.verdict,
+                score=j.score,
+                deciding_rule=j.deciding_rule,
+                findings=j.findings,
+            )
+            for j in store.judgements(scan_id)
+        ],
     )
 
 

@@ -3,7 +3,9 @@ this module is the shape the code reads and writes, and the migrations' source o
 
     images ─┬─ scans ─┬─ findings
             │         ├─ scan_iocs ── iocs          (an IOC is stored once, linked per scan)
-            │         └─ scan_artifacts ── artifacts (by sha256)
+            │         ├─ scan_artifacts ── artifacts (by sha256)
+            │         ├─ judgements                 (every verdict the scan had, newest last)
+            │         └─ run_records ·· dropped_file_copies (by sha256: what rejudge reads)
     tag_observations (repository:tag → digest, with who saw it)
     admission_decisions, tokens
 """
@@ -20,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -101,6 +104,56 @@ class Scan(Base):
     deciding_rule: Mapped[str] = mapped_column(String(128), default="")
     deciding_title: Mapped[str] = mapped_column(String(512), default="")
     report_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The rules that judged the current verdict (the report's ruleset_hash; "" when unknown:
+    # stored before it was kept) and when a rejudge last replaced it (None: the scan's own).
+    judged_ruleset_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    rejudged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Judgement(Base):
+    """One verdict a scan had: its own ("scan"), then one per rejudge that replaced it. The
+    newest is the scan's current verdict; the older ones stay for the history."""
+
+    __tablename__ = "judgements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
+    judged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(16))  # "scan" | "rejudge"
+    ruleset_hash: Mapped[str] = mapped_column(String(64))
+    tool_version: Mapped[str] = mapped_column(String(32))
+    verdict: Mapped[str] = mapped_column(String(16))
+    score: Mapped[int] = mapped_column(Integer)
+    deciding_rule: Mapped[str] = mapped_column(String(128))
+    findings: Mapped[int] = mapped_column(Integer)
+
+
+class RunRecordRow(Base):
+    """A scan's run record (detonate.run_record, gzip'd JSON as written), so the run can be
+    judged again; `data` None when none could be kept, and `reason` says why."""
+
+    __tablename__ = "run_records"
+
+    scan_id: Mapped[str] = mapped_column(
+        ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    copies: Mapped[str] = mapped_column(Text, default="")  # sha256s of its dropped files, " "
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class DroppedFileCopy(Base):
+    """The first bytes of a file a run dropped, by its sha256 (as many as a detector reads):
+    what a stored run's rejudge reads instead of the run's artifacts directory."""
+
+    __tablename__ = "dropped_file_copies"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class FindingRow(Base):

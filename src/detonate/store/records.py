@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -62,10 +63,26 @@ class ScanRecord:
     score: int | None
     deciding_rule: str
     deciding_title: str
+    judged_ruleset_hash: str = ""  # the rules that judged the current verdict ("" unknown)
+    rejudged_at: datetime | None = None  # when a rejudge last replaced the verdict
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+
+@dataclass(frozen=True)
+class JudgementRecord:
+    """One verdict a scan had (`kind` "scan": its own; "rejudge": a later ruleset's)."""
+
+    judged_at: datetime
+    kind: str
+    ruleset_hash: str
+    tool_version: str
+    verdict: str
+    score: int
+    deciding_rule: str
+    findings: int
 
 
 @dataclass(frozen=True)
@@ -80,6 +97,8 @@ class VerdictRecord:
     title: str
     scan_id: str
     finished_at: datetime
+    ruleset_hash: str = ""  # the rules that judged it ("" when not known)
+    rejudged_at: datetime | None = None  # when a rejudge last replaced it
 
 
 @dataclass(frozen=True)
@@ -105,3 +124,33 @@ class AdmissionRecord:
     policy: str
     message: str
     scan_id: str | None
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A scan's run record as the store keeps it (detonate.stored_runs): the gzip'd record
+    and its dropped-file copies by sha256; `data` None, with the `reason`, when not kept."""
+
+    data: bytes | None
+    copies: Mapping[str, bytes] = field(default_factory=dict)
+    version: int = 0
+    recorded_at: datetime | None = None
+    reason: str = ""
+
+    @classmethod
+    def missing(cls, reason: str, at: datetime) -> StoredRun:
+        return cls(data=None, recorded_at=at, reason=reason)
+
+
+@dataclass(frozen=True)
+class RejudgeCandidate:
+    """A done scan a rejudge may replace the verdict of, as it was when listed: the
+    replacement happens only if it is still so (another rejudge, or a re-run, did not win)."""
+
+    id: str
+    reference: str
+    verdict: str | None
+    score: int | None
+    judged_ruleset_hash: str
+    rejudged_at: datetime | None
+    has_record: bool

@@ -46,13 +46,14 @@ from detonate.model.findings import Confidence, Finding, Severity
 from detonate.model.report import Report
 from detonate.report import json_report
 from detonate.rules.loader import ruleset_hash
-from detonate.store import schema
+from detonate.store import run_records, schema
 from detonate.store.models import (
     AdmissionDecision,
     Artifact,
     FindingRow,
     Image,
     Ioc,
+    Judgement,
     Scan,
     ScanArtifact,
     ScanIoc,
@@ -63,9 +64,12 @@ from detonate.store.records import (
     ACTIVE,
     AdmissionRecord,
     CacheKey,
+    JudgementRecord,
+    RejudgeCandidate,
     ScanRecord,
     ScanStatus,
     Source,
+    StoredRun,
     TagRecord,
     VerdictRecord,
 )
@@ -97,6 +101,8 @@ VERDICT_QUERY = (
         Scan.deciding_title,
         Scan.id,
         Scan.finished_at,
+        Scan.judged_ruleset_hash,
+        Scan.rejudged_at,
     )
     .where(
         Scan.platform == bindparam("platform"),
@@ -383,10 +389,13 @@ class Store:
                     requeued.append(_scan_record(scan))
         return requeued, poisoned
 
-    def record_report(self, scan_id: str, report: Report) -> ScanRecord:
-        """Store a finished scan's report, its findings, IOCs and artifacts; status done."""
+    def record_report(
+        self, scan_id: str, report: Report, run: StoredRun | None = None
+    ) -> ScanRecord:
+        """Store a finished scan's report, its findings, IOCs and artifacts; status done.
+        `run`: its run record (detonate.stored_runs), kept so the scan can be re-judged; a
+        previous run's record of the scan goes either way (this report replaced its)."""
         document = json_report.to_document(report)
-        deciding = _deciding(report.findings)
         with self._write() as session:
             scan = _get(session, scan_id)
             finished = now()
@@ -395,17 +404,46 @@ class Store:
             if scan.started_at is not None:
                 started = _aware(scan.started_at)
                 scan.duration_seconds = round((finished - started).total_seconds(), 3)
-            scan.verdict, scan.score = report.verdict.value, report.score
-            scan.deciding_rule = deciding.rule_id if deciding else ""
-            scan.deciding_title = (deciding.title if deciding else "")[:512]
             if report.error is not None:
                 scan.reason = f"{report.error.stage}: {report.error.message}"
-            scan.report_json = json_report.dumps_document(document)
+            _judge(session, scan, report, json_report.dumps_document(document), "scan", finished)
+            scan.rejudged_at = None
             image = session.get(Image, scan.image_id)
             if image is not None and report.image.config_digest and not image.config_digest:
                 image.config_digest = report.image.config_digest
-            _replace_details(session, scan_id, report)
+            run_records.keep(session, scan_id, run)
             return _scan_record(scan)
+
+    # -- re-judging stored runs (detonate.store_rejudge; the queries: store.run_records) --------
+
+    def rejudge_candidates(
+        self, ruleset: str, *, since: datetime | None = None, everything: bool = False
+    ) -> list[RejudgeCandidate]:
+        """Done full scans whose verdict `ruleset` did not judge (all of them with
+        `everything`), oldest first; `since`: finished since then."""
+        return run_records.candidates(self._read, ruleset, since, everything)
+
+    def stored_run(self, scan_id: str) -> StoredRun | None:
+        """The scan's kept run record and dropped-file copies; None when it has no row."""
+        return run_records.load(self._read, scan_id)
+
+    def replace_judgement(self, candidate: RejudgeCandidate, report: Report) -> ScanRecord | None:
+        """The rejudged `report` becomes the scan's current one (verdict, findings, IOCs,
+        report), the previous verdict stays in its judgements; None, and nothing written, when
+        the scan is not as `candidate` found it any more (re-judged or re-run meanwhile)."""
+        text = json_report.dumps_document(json_report.to_document(report))
+        with self._write() as session:
+            scan = session.get(Scan, candidate.id, with_for_update=True)
+            if scan is None or not run_records.unchanged_since(scan, candidate):
+                return None
+            moment = now()
+            _judge(session, scan, report, text, "rejudge", moment)
+            scan.rejudged_at = moment
+            return _scan_record(scan)
+
+    def judgements(self, scan_id: str) -> list[JudgementRecord]:
+        """Every verdict the scan had, oldest first: the last is its current one."""
+        return run_records.judgements(self._read, scan_id)
 
     def verdict_for(self, digest: str, platform: str = "linux/amd64") -> VerdictRecord | None:
         """The latest done scan of `digest` (a platform manifest's, or the index's it came
@@ -425,6 +463,8 @@ class Store:
             title=row[5],
             scan_id=row[6],
             finished_at=_aware(row[7] or now()),
+            ruleset_hash=row[8],
+            rejudged_at=_aware(row[9]) if row[9] else None,
         )
 
     def counts(self) -> dict[tuple[str, str], int]:
@@ -641,6 +681,32 @@ def _deciding(findings: Sequence[Finding]) -> Finding | None:
     return ranked[0] if ranked else None
 
 
+def _judge(
+    session: Session, scan: Scan, report: Report, report_json: str, kind: str, moment: datetime
+) -> None:
+    """`report`'s judgement becomes the scan's current one, and one more in its history."""
+    deciding = _deciding(report.findings)
+    scan.verdict, scan.score = report.verdict.value, report.score
+    scan.deciding_rule = deciding.rule_id if deciding else ""
+    scan.deciding_title = (deciding.title if deciding else "")[:512]
+    scan.judged_ruleset_hash = report.ruleset_hash
+    scan.report_json = report_json
+    _replace_details(session, scan.id, report)
+    session.add(
+        Judgement(
+            scan_id=scan.id,
+            judged_at=moment,
+            kind=kind,
+            ruleset_hash=report.ruleset_hash,
+            tool_version=report.tool_version[:32],
+            verdict=report.verdict.value,
+            score=report.score,
+            deciding_rule=scan.deciding_rule,
+            findings=len(report.findings),
+        )
+    )
+
+
 def _replace_details(session: Session, scan_id: str, report: Report) -> None:
     for table in (FindingRow, ScanIoc, ScanArtifact):
         session.query(table).filter(table.scan_id == scan_id).delete()
@@ -730,6 +796,8 @@ def _scan_record(scan: Scan | Row[Any]) -> ScanRecord:
         score=scan.score,
         deciding_rule=scan.deciding_rule,
         deciding_title=scan.deciding_title,
+        judged_ruleset_hash=scan.judged_ruleset_hash,
+        rejudged_at=_aware(scan.rejudged_at) if scan.rejudged_at else None,
     )
 
 
