@@ -147,3 +147,8 @@ def test_a_technique_suppression_takes_sub_techniques_and_leaves_other_rules() -
     result = apply_suppressions([log_wipe, other_rule], [entry])
     assert result.suppressed == (log_wipe,)
     assert result.kept == (other_rule,)
+
+
+def test_a_technique_that_is_not_an_attack_id_is_refused() -> None:
+    with pytest.raises(UsageError, match="not an ATT&CK id"):
+        parse_suppressions("*  technique=t1562.004\n", "ignore")

@@ -47,6 +47,7 @@ from detonate.model.findings import Evidence, Finding
 
 DEFAULT_NAME = ".detonateignore"
 LINE_KEYS = ("path", "process", "technique")
+TECHNIQUE_ID = re.compile(r"T\d{4}(?:\.\d{3})?")
 # exec-from-volatile-dir  path=/tmp/build-*  process=*make*   # reason
 LINE = re.compile(r"^(?P<rule>[^\s#=]+)(?P<rest>(?:\s+\w+=\S+)*)\s*(?:#\s*(?P<reason>.*))?$")
 
@@ -170,7 +171,7 @@ def _from_lines(text: str, origin: str) -> tuple[Suppression, ...]:
                 **options,
             )
         )
-    return tuple(found)
+    return _checked(tuple(found))
 
 
 def _from_yaml(items: object, origin: str) -> tuple[Suppression, ...]:
@@ -196,4 +197,15 @@ def _from_yaml(items: object, origin: str) -> tuple[Suppression, ...]:
                 origin=where,
             )
         )
-    return tuple(found)
+    return _checked(tuple(found))
+
+
+def _checked(found: tuple[Suppression, ...]) -> tuple[Suppression, ...]:
+    """A mistyped technique would hide nothing, silently: refused instead."""
+    for entry in found:
+        if entry.technique and not TECHNIQUE_ID.fullmatch(entry.technique):
+            raise UsageError(
+                f"{entry.origin}: technique {entry.technique!r} is not an ATT&CK id",
+                "write it like T1496 or T1562.004",
+            )
+    return found
