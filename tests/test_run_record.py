@@ -13,6 +13,7 @@ from detonate import run_record
 from detonate.detect import run_detectors
 from detonate.model.events import ProcessExecuted
 from detonate.model.filesystem import FileType
+from detonate.model.findings import Category, Confidence, Finding, Severity
 from detonate.model.image import ImageConfig
 from detonate.model.iocs import Iocs
 from detonate.model.report import ImageInfo, RunSummary
@@ -121,3 +122,35 @@ def test_image_sizes_come_from_the_index_and_the_record_keeps_those_asked_for(
     assert view.image_size("/nowhere") is None
     assert view.image_sizes_read == {"/app/main.py": len(MAIN)}
     assert "/app/main.py" not in view.image_paths_read  # a size needs no read of the file
+
+
+def test_a_recorded_static_finding_is_revived_with_the_current_attack_id(tmp_path: Path) -> None:
+    """A record made while the rules reported v18 ids judges again with v19's (T1562.001 ->
+    T1685), so a rejudged report names one ATT&CK release throughout."""
+    view = _view(tmp_path)
+    assert view.run is not None
+    old = Finding(
+        rule_id="config-security-tampering",
+        title="Command disables security controls",
+        category=Category.WEAPONIZATION,
+        technique="T1562.001",
+        severity=Severity.MEDIUM,
+        confidence=Confidence.MEDIUM,
+        source="static:config",
+    )
+    record = run_record.RunRecord(
+        image=ImageInfo(reference="oci-archive:x"),
+        config=ImageConfig(),
+        static_findings=(old,),
+        static_iocs=Iocs(),
+        result=RunResult(view.events, (), (), view.run, tmp_path / "artifacts"),
+        summary=RunSummary(),
+    )
+    path = run_record.write_run_record(record, tmp_path / run_record.RECORD_NAME)
+    assert (
+        json.loads(gzip.decompress(path.read_bytes()))["static"]["findings"][0]["technique"]
+        == "T1562.001"
+    )
+    (revived,) = run_record.load_run_record(path).static_findings
+    assert revived.technique == "T1685"
+    assert revived.rule_id == old.rule_id

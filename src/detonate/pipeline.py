@@ -29,6 +29,7 @@ from pathlib import Path
 
 from detonate import __version__
 from detonate.acquire import acquire
+from detonate.attack import attack_version
 from detonate.cache.leases import ScanLease
 from detonate.cache.prune import enforce_budget
 from detonate.cache.roots import image_items
@@ -320,6 +321,7 @@ def _report(
         suppressed=judged.suppressed,
         detector_failures=failures,
         ruleset_hash=rules_hash,
+        attack_version=attack_version(),
         iocs=iocs,
         processes=run.processes if run else (),
         network=network_section(run.events) if run else {},

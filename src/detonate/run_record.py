@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import gzip
 import io
 import json
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from detonate.attack import current_id
 from detonate.detect.correlations.pipelines import script_argument
 from detonate.detect.correlations.run_index import is_interpreter_name, is_shell_name, program
 from detonate.detect.interface import TEXT_LIMIT, RunView
@@ -388,7 +390,7 @@ def _record(document: dict[str, Any], directory: Path) -> RunRecord:
     return RunRecord(
         image=revive(ImageInfo, document["image"]),
         config=revive(ImageConfig, document["config"]),
-        static_findings=tuple(revive(Finding, f) for f in static["findings"]),
+        static_findings=tuple(_revive_finding(f) for f in static["findings"]),
         static_iocs=revive(Iocs, static["iocs"]),
         result=result,
         summary=revive(RunSummary, document["summary"]),
@@ -416,3 +418,10 @@ def missing_artifacts(record: RunRecord) -> list[str]:
         for change in record.result.files
         if change.artifact and (directory is None or not (directory / change.artifact).is_file())
     ]
+
+
+def _revive_finding(document: Any) -> Finding:
+    """A recorded static finding, its technique in the current ATT&CK release's id (a record
+    made before the catalogue changed carries the id of its day)."""
+    finding: Finding = revive(Finding, document)
+    return dataclasses.replace(finding, technique=current_id(finding.technique))

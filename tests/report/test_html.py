@@ -63,6 +63,17 @@ def runtime_report(**overrides) -> Report:
                     Evidence("decoded stage", excerpt=f"echo {HOSTILE} | sh"),
                 ),
             ),
+            Finding(  # a technique ATT&CK v19 renumbered: was T1562.004
+                rule_id="exec-firewall-disable",
+                title="Firewall disabled or flushed",
+                category=Category.WEAPONIZATION,
+                technique="T1686",
+                severity=Severity.HIGH,
+                confidence=Confidence.HIGH,
+                source="runtime:rules",
+                runtime_only=True,
+                evidence=(Evidence("exec", event_ids=(44,), process=("iptables -F",)),),
+            ),
         ),
         iocs=Iocs(
             domains=("pool.test",),
@@ -94,6 +105,7 @@ def runtime_report(**overrides) -> Report:
         run=RunSummary(status="exited", duration_seconds=4.2, exit_code=0, events=120),
         generated_at="2026-01-01T00:00:00+00:00",
         tool_version="0.1.0",
+        attack_version="19",
     )
     fields.update(overrides)
     return Report(**fields)

@@ -240,3 +240,31 @@ def test_finding_with_file_evidence_gets_no_invented_program_location():
     ]
     assert "bin/cat" not in uris
     assert len(result["locations"]) == 3
+
+
+def test_attack_ids_name_their_release_as_a_taxonomy_with_previous_ids_kept_as_tags():
+    firewall = replace(MINER, rule_id="exec-firewall-disable", title="Firewall off",
+                       technique="T1686")  # fmt: skip
+    log = sarif.render(sample_report(findings=(MINER, firewall), attack_version="19"))
+    sarif.validate(log)
+    run = log["runs"][0]
+    (taxonomy,) = run["taxonomies"]
+    assert (taxonomy["name"], taxonomy["version"]) == ("MITRE ATT&CK", "19")
+    taxa = taxonomy["taxa"]
+    assert [t["id"] for t in taxa] == ["T1496", "T1686"]
+    assert taxa[1]["name"] == "Disable or Modify System Firewall"
+    assert taxa[1]["properties"]["previous_ids"] == ["T1562.004"]
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    rule = rules["exec-firewall-disable"]
+    (relation,) = rule["relationships"]
+    assert taxa[relation["target"]["index"]]["id"] == "T1686"
+    assert {"attack:T1686", "attack:T1562.004"} <= set(rule["properties"]["tags"])
+    assert rule["properties"]["attack_version"] == "19"
+    assert "v19" in rule["fullDescription"]["text"]
+    assert run["properties"]["attack_version"] == "19"
+
+
+def test_a_report_without_an_attack_release_claims_none():
+    run = sarif.render(sample_report())["runs"][0]
+    assert "version" not in run["taxonomies"][0]
+    assert run["properties"]["attack_version"] == ""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from detonate.attack import matches
 from detonate.model.options import SandboxOptions, ScanOptions
 from detonate.model.report import Report
 from detonate.pipeline import scan
@@ -79,8 +80,10 @@ def load_expectations(path: Path = EXPECTED) -> dict[str, Expectation]:
 
 
 def technique_found(wanted: str, found: set[str]) -> bool:
-    """A found sub-technique satisfies its parent (T1071.001 → T1071), not the reverse."""
-    return any(t == wanted or t.startswith(wanted + ".") for t in found)
+    """A found sub-technique satisfies its parent (T1071.001 → T1071), not the reverse. The
+    expectations are written with ATT&CK v18 ids; findings carry the current ones, and a
+    previous id names its successor (T1562.004 is found by T1686: detonate.attack)."""
+    return any(matches(wanted, t) for t in found)
 
 
 def judge(expectation: Expectation, report: Report, seconds: float) -> Outcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,33 @@ def test_the_default_file_is_found_in_the_directory_and_loaded(tmp_path: Path) -
 def test_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot read suppression file"):
         load_suppressions(tmp_path / "absent")
+
+
+def test_a_technique_suppression_written_with_a_v18_id_hides_its_successors_findings() -> None:
+    """ATT&CK v19 made T1562.004 its own technique, T1686: the rules' findings carry T1686,
+    and a suppression written before still hides them."""
+    firewall = replace(finding("exec-firewall-disable", TMP_PAYLOAD), technique="T1686")
+    tools = replace(finding("exec-security-agent-stop", TMP_PAYLOAD), technique="T1685")
+    for text in (
+        "*  technique=T1562.004  # our image manages its own firewall\n",
+        "suppress:\n  - rule: '*'\n    technique: T1562.004\n",
+        "*  technique=T1686\n",
+    ):
+        result = apply_suppressions([firewall, tools], parse_suppressions(text, "ignore"))
+        assert result.suppressed == (firewall,), text
+        assert result.kept == (tools,), text
+
+
+def test_a_technique_suppression_takes_sub_techniques_and_leaves_other_rules() -> None:
+    log_wipe = replace(finding("file-system-log-wipe", TMP_PAYLOAD), technique="T1685.006")
+    (entry,) = parse_suppressions("file-*  technique=T1685\n", "ignore")
+    assert entry.technique == "T1685"
+    other_rule = replace(log_wipe, rule_id="exec-log-wipe")
+    result = apply_suppressions([log_wipe, other_rule], [entry])
+    assert result.suppressed == (log_wipe,)
+    assert result.kept == (other_rule,)
+
+
+def test_a_technique_that_is_not_an_attack_id_is_refused() -> None:
+    with pytest.raises(UsageError, match="not an ATT&CK id"):
+        parse_suppressions("*  technique=t1562.004\n", "ignore")

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from detonate.attack import current_id
 from detonate.model.findings import Category
 from detonate.store import Store
 from detonate.store.honeypot_models import HoneypotDeployment, HoneypotSession, HoneypotStart
@@ -152,7 +153,8 @@ def gather(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
     techniques: dict[str, dict[str, Any]] = {}
     for scan_id, rows in by_scan.items():
         categories.update({row.category for row in rows})
-        seen = {row.technique for row in rows if row.technique}
+        # stored scans carry the ids of their day: counted under the current ones
+        seen = {current_id(row.technique) for row in rows if row.technique}
         objectives.update(
             {
                 name
@@ -162,10 +164,11 @@ def gather(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
         )
         families.update({FAMILY_RULES[r.rule_id] for r in rows if r.rule_id in FAMILY_RULES})
         for row in rows:
+            technique = current_id(row.technique) if row.technique else ""
             entry = techniques.setdefault(
-                row.technique,
+                technique,
                 {
-                    "technique": row.technique,
+                    "technique": technique,
                     "category": row.category,
                     "example": row.title,
                     "findings": 0,

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from detonate.attack import current_id
 from detonate.intel.scanned_images import ScannedImage, scanned_image
 from detonate.intel.window import IOC_KINDS, aware, finished_scans
 from detonate.report.ioc_export import STIX_NAMESPACE
@@ -112,7 +113,8 @@ def event(store: Store, since: datetime, until: datetime) -> str:
             "distribution": DISTRIBUTION_ORG,
             "Orgc": {"name": "detonate", "uuid": _uuid("org:detonate")},
             "Tag": [{"name": "tlp:amber"}]
-            + [{"name": f"mitre-attack:{t}"} for t in sorted(set(techniques))],
+            # stored scans carry the ids of their day: tagged with the current ones
+            + [{"name": f"mitre-attack:{t}"} for t in sorted({current_id(t) for t in techniques})],
             "Attribute": list(attributes.values()),
             "Object": objects,
         }

@@ -10,7 +10,7 @@ from detonate.model.findings import DetectorFailure, Finding
 from detonate.model.iocs import Iocs
 from detonate.model.runtime import FileChange, Honeytoken, ProcessInfo
 
-SCHEMA_VERSION = "1.1"  # 1.1: detector_failures, ruleset_hash
+SCHEMA_VERSION = "1.2"  # 1.1: detector_failures, ruleset_hash; 1.2: attack_version
 
 
 class Verdict(StrEnum):
@@ -88,6 +88,8 @@ class Report:
     # Detectors that raised on this run: the verdict is judged without their findings.
     detector_failures: tuple[DetectorFailure, ...] = ()
     ruleset_hash: str = ""  # of every rule file that judged this scan (rules/loader.py)
+    # the ATT&CK release the findings' technique ids come from ("19"); "" in older reports
+    attack_version: str = ""
     run: RunSummary = field(default_factory=RunSummary)
     error: StageError | None = None
     timings: tuple[StageTiming, ...] = ()

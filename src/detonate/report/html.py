@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 
 from detonate import __version__
+from detonate.attack import technique
 from detonate.model.findings import Category, Finding, Severity
 from detonate.model.report import Report
 from detonate.report import json_report
@@ -77,6 +78,7 @@ def render(report: Report) -> str:
         tool_version=report.tool_version or __version__,
         static_only=static_only,
         groups=_finding_groups(report.findings),
+        techniques={f.technique: technique(f.technique) for f in report.findings},
         severity_counts=_severity_counts(report.findings),
         runtime_only=sum(1 for f in report.findings if f.runtime_only),
         ioc_rows=_ioc_rows(report),

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import jsonschema
 
 from detonate import __version__
+from detonate.attack import technique
 from detonate.model.findings import Evidence, Finding, Severity
 from detonate.model.report import Report, Verdict
 
@@ -26,6 +27,7 @@ SARIF_SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 )
 IMAGE_ROOT = "IMAGEROOT"
+ATTACK_TAXONOMY = "MITRE ATT&CK"
 FINGERPRINT_KEY = "detonateFinding/v1"
 
 LEVEL = {
@@ -47,7 +49,8 @@ SECURITY_SEVERITY = {
 
 def render(report: Report) -> dict[str, Any]:
     """The SARIF log for `report`, ready for json.dumps."""
-    rules = _rules(report.findings)
+    taxa = _taxa(report.findings)
+    rules = _rules(report.findings, report.attack_version, taxa)
     index = {rule["id"]: i for i, rule in enumerate(rules)}
     run: dict[str, Any] = {
         "tool": {
@@ -71,6 +74,8 @@ def render(report: Report) -> dict[str, Any]:
         ],
         "properties": _run_properties(report),
     }
+    if taxa:
+        run["taxonomies"] = [_taxonomy(taxa, report.attack_version)]
     return {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
 
 
@@ -92,21 +97,54 @@ def validate(log: dict[str, Any]) -> None:
     validator(schema(), format_checker=validator.FORMAT_CHECKER).validate(log)
 
 
-def _rules(findings: tuple[Finding, ...]) -> list[dict[str, Any]]:
+def _taxa(findings: tuple[Finding, ...]) -> list[str]:
+    """The report's technique ids, sorted: the ATT&CK taxonomy's taxa, indexed by rules."""
+    return sorted({f.technique for f in findings if f.technique})
+
+
+def _taxonomy(taxa: list[str], version: str) -> dict[str, Any]:
+    """ATT&CK as a SARIF taxonomy: its release, and each technique with its name (no URLs: the
+    log names nothing outside the scan)."""
+    entries = []
+    for tid in taxa:
+        known = technique(tid)
+        entry: dict[str, Any] = {"id": tid}
+        if known is not None:
+            entry["name"] = known.name
+            if known.previous:
+                entry["properties"] = {"previous_ids": list(known.previous)}
+        entries.append(entry)
+    taxonomy: dict[str, Any] = {
+        "name": ATTACK_TAXONOMY,
+        "organization": "MITRE",
+        "taxa": entries,
+    }
+    if version:
+        taxonomy["version"] = version
+    return taxonomy
+
+
+def _rules(findings: tuple[Finding, ...], version: str, taxa: list[str]) -> list[dict[str, Any]]:
     # The first finding of a rule describes it; rules are sorted so indexes are stable.
     first: dict[str, Finding] = {}
     for finding in findings:
         first.setdefault(finding.rule_id, finding)
-    return [_descriptor(first[rule_id]) for rule_id in sorted(first)]
+    return [_descriptor(first[rule_id], version, taxa) for rule_id in sorted(first)]
 
 
-def _descriptor(finding: Finding) -> dict[str, Any]:
+def _descriptor(finding: Finding, version: str, taxa: list[str]) -> dict[str, Any]:
     why = finding.why or finding.title
-    attack = f"MITRE ATT&CK {finding.technique}" if finding.technique else ""
+    release = f"MITRE ATT&CK v{version}" if version else "MITRE ATT&CK"
+    attack = f"{release} {finding.technique}" if finding.technique else ""
     full = f"{why} ({attack})" if attack else why
     markdown = f"**{finding.title}**\n\n{why}\n\n"
+    known = technique(finding.technique) if finding.technique else None
+    previous = known.previous if known else ()
     if finding.technique:
-        markdown += f"- ATT&CK technique: `{finding.technique}`\n"
+        name = f" {known.name}" if known else ""
+        was = ", ".join(f"`{p}`" for p in previous)
+        markdown += f"- {release} technique: `{finding.technique}`{name}"
+        markdown += f" (previously {was})\n" if was else "\n"
     markdown += (
         f"- Category: `{finding.category.value}`\n"
         f"- Severity: {finding.severity.value}, confidence: {finding.confidence.value}\n"
@@ -114,8 +152,9 @@ def _descriptor(finding: Finding) -> dict[str, Any]:
     tags = ["security", finding.category.value]
     if finding.technique:
         tags.append(f"attack:{finding.technique}")
+        tags.extend(f"attack:{p}" for p in previous)  # filters written with an older id
     tags.extend(t for t in finding.tags if t not in tags)
-    return {
+    descriptor: dict[str, Any] = {
         "id": finding.rule_id,
         "name": _pascal(finding.rule_id),
         "shortDescription": {"text": finding.title},
@@ -128,8 +167,22 @@ def _descriptor(finding: Finding) -> dict[str, Any]:
             "precision": _precision(finding),
             "category": finding.category.value,
             "technique": finding.technique,
+            "technique_previous_ids": list(previous),
+            "attack_version": version,
         },
     }
+    if finding.technique:
+        descriptor["relationships"] = [
+            {
+                "target": {
+                    "id": finding.technique,
+                    "index": taxa.index(finding.technique),
+                    "toolComponent": {"name": ATTACK_TAXONOMY, "index": 0},
+                },
+                "kinds": ["relevant"],
+            }
+        ]
+    return descriptor
 
 
 def _precision(finding: Finding) -> str:
@@ -286,4 +339,5 @@ def _run_properties(report: Report) -> dict[str, Any]:
         },
         "run_status": report.run.status,
         "schema_version": report.schema_version,
+        "attack_version": report.attack_version,
     }

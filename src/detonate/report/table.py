@@ -9,6 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from detonate.attack import previous_ids
 from detonate.model.findings import Severity
 from detonate.model.report import Report, Verdict
 
@@ -82,7 +83,8 @@ def _headline(report: Report) -> Panel:
 
 
 def _findings(report: Report) -> Table:
-    table = Table(title="Findings", expand=True)
+    release = f"MITRE ATT&CK v{report.attack_version}" if report.attack_version else "ATT&CK"
+    table = Table(title="Findings", caption=f"technique ids: {release}", expand=True)
     table.add_column("severity", no_wrap=True)
     table.add_column("finding", ratio=3)
     table.add_column("ATT&CK", no_wrap=True)
@@ -100,7 +102,9 @@ def _findings(report: Report) -> Table:
             Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity]),
             Text(_printable(finding.title))
             + Text(f"\n{finding.rule_id} · {finding.category.value}", "dim"),
-            Text(finding.technique) + Text("\nruntime" if finding.runtime_only else "", "dim"),
+            Text(finding.technique)
+            + Text("".join(f"\nwas {p}" for p in previous_ids(finding.technique)), "dim")
+            + Text("\nruntime" if finding.runtime_only else "", "dim"),
             Text(_clip(evidence)) + Text(f" (+{more} more)" if more > 0 else "", "dim"),
         )
     return table

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from detonate.attack import catalogue_bytes
 from detonate.errors import RuleError
 from detonate.rules.match import Matcher, compile_matcher
 from detonate.rules.metadata import META_KEYS, RuleMeta
@@ -131,8 +132,8 @@ def load_rules(kind: str, extra_dir: Path | None = None) -> tuple[Rule, ...]:
 
 
 def ruleset_hash(extra_dir: Path | None = None) -> str:
-    """sha256 over every rule file's name and content (static and runtime): two scans with
-    the same hash judged by the same rules."""
+    """sha256 over every rule file's name and content (static and runtime) and the ATT&CK
+    technique catalogue: two scans with the same hash judged by the same rules."""
     return _ruleset_hash(extra_dir, fingerprint("static", extra_dir), fingerprint("runtime"))
 
 
@@ -148,6 +149,8 @@ def _ruleset_hash(extra_dir: Path | None, *fingerprints: Fingerprint) -> str:
             except OSError:
                 continue
             digest.update(b"\0")
+    # the technique catalogue decides the ids findings carry: a new one judges differently
+    digest.update(b"attack/catalogue.json\0" + catalogue_bytes())
     return digest.hexdigest()
 
 

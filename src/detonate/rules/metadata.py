@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from detonate.attack import current_id
 from detonate.errors import RuleError
 from detonate.model.findings import Category, Confidence, Evidence, Finding, Severity
 
-# ATT&CK technique ids: "T1496", or a sub-technique "T1036.005".
+# ATT&CK technique ids: "T1496", or a sub-technique "T1036.005". A rule may use an id of an
+# older release: its findings carry the current one (detonate.attack).
 TECHNIQUE = re.compile(r"T\d{4}(?:\.\d{3})?")
 # Rule ids are file names: lower-case words joined by "-" ("file-ld-so-preload").
 RULE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -56,7 +58,8 @@ class RuleMeta:
             severity=_enum(Severity, text["severity"], "severity", origin),
             confidence=_enum(Confidence, text["confidence"], "confidence", origin),
             category=_enum(Category, text["category"], "category", origin),
-            technique=technique,
+            # the current release's id, whatever release the rule was written against
+            technique=current_id(technique),
         )
 
     def finding(

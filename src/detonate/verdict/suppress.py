@@ -7,6 +7,7 @@ Line format, one suppression a line; `#` starts a comment, which is kept as the 
     file-private-key         path=/etc/ssl/private/test-*.pem
     exec-sshd-start          process=*/usr/sbin/sshd*
     ioc-*                                         # rule ids may be globs
+    *                     technique=T1562.004     # every finding of one ATT&CK technique
 
 (Globs in the line format have no spaces: match one with `?` or `*`, or use YAML.)
 
@@ -16,6 +17,10 @@ YAML format (a file that is a mapping with `suppress:`):
       - rule: file-private-key
         path: /etc/ssl/private/*
         reason: test fixture key
+
+`technique` narrows a suppression to findings of that ATT&CK technique or its sub-techniques,
+named by its current id or one it had before (T1562.004 is T1686 since ATT&CK v19:
+detonate.attack), so suppressions written against an older release keep matching.
 
 A suppression with only a rule hides every finding of that rule. With `path` and/or `process`
 (globs, both must hold when both are given) it hides the evidence that matches: `path` against
@@ -36,11 +41,13 @@ from pathlib import Path
 
 import yaml
 
+from detonate.attack import matches
 from detonate.errors import UsageError
 from detonate.model.findings import Evidence, Finding
 
 DEFAULT_NAME = ".detonateignore"
-LINE_KEYS = ("path", "process")
+LINE_KEYS = ("path", "process", "technique")
+TECHNIQUE_ID = re.compile(r"T\d{4}(?:\.\d{3})?")
 # exec-from-volatile-dir  path=/tmp/build-*  process=*make*   # reason
 LINE = re.compile(r"^(?P<rule>[^\s#=]+)(?P<rest>(?:\s+\w+=\S+)*)\s*(?:#\s*(?P<reason>.*))?$")
 
@@ -50,6 +57,7 @@ class Suppression:
     rule: str  # rule id or glob of rule ids
     path: str = ""  # glob on evidence paths
     process: str = ""  # glob on the command lines of the evidence's process chain
+    technique: str = ""  # ATT&CK id, current or previous: its findings and sub-techniques
     reason: str = ""
     origin: str = ""  # ".detonateignore:3"
 
@@ -59,6 +67,13 @@ class Suppression:
 
     def covers_rule(self, rule_id: str) -> bool:
         return fnmatchcase(rule_id, self.rule)
+
+    def covers_finding(self, finding: Finding) -> bool:
+        """The finding's rule, and technique when one is given (path and process are judged
+        per evidence)."""
+        if not self.covers_rule(finding.rule_id):
+            return False
+        return not self.technique or matches(self.technique, finding.technique)
 
     def covers_evidence(self, evidence: Evidence) -> bool:
         if self.path and not (evidence.path and fnmatchcase(evidence.path, self.path)):
@@ -106,7 +121,7 @@ def apply_suppressions(
     kept: list[Finding] = []
     hidden: list[Finding] = []
     for finding in findings:
-        matching = [s for s in rules if s.covers_rule(finding.rule_id)]
+        matching = [s for s in rules if s.covers_finding(finding)]
         if any(s.whole_rule for s in matching):
             hidden.append(finding)
             continue
@@ -156,18 +171,20 @@ def _from_lines(text: str, origin: str) -> tuple[Suppression, ...]:
                 **options,
             )
         )
-    return tuple(found)
+    return _checked(tuple(found))
 
 
 def _from_yaml(items: object, origin: str) -> tuple[Suppression, ...]:
     if not isinstance(items, list):
-        raise UsageError(f"{origin}: 'suppress' must be a list of {{rule, path, process, reason}}")
+        raise UsageError(
+            f"{origin}: 'suppress' must be a list of {{rule, path, process, technique, reason}}"
+        )
     found = []
     for number, item in enumerate(items, start=1):
         where = f"{origin}: suppress[{number}]"
         if not isinstance(item, dict) or not str(item.get("rule") or "").strip():
             raise UsageError(f"{where}: every suppression needs a 'rule'")
-        unknown = set(map(str, item)) - {"rule", "path", "process", "reason"}
+        unknown = set(map(str, item)) - {"rule", "path", "process", "technique", "reason"}
         if unknown:
             raise UsageError(f"{where}: unknown key {', '.join(sorted(unknown))}")
         found.append(
@@ -175,8 +192,20 @@ def _from_yaml(items: object, origin: str) -> tuple[Suppression, ...]:
                 rule=str(item["rule"]).strip(),
                 path=str(item.get("path") or ""),
                 process=str(item.get("process") or ""),
+                technique=str(item.get("technique") or "").strip(),
                 reason=str(item.get("reason") or ""),
                 origin=where,
             )
         )
-    return tuple(found)
+    return _checked(tuple(found))
+
+
+def _checked(found: tuple[Suppression, ...]) -> tuple[Suppression, ...]:
+    """A mistyped technique would hide nothing, silently: refused instead."""
+    for entry in found:
+        if entry.technique and not TECHNIQUE_ID.fullmatch(entry.technique):
+            raise UsageError(
+                f"{entry.origin}: technique {entry.technique!r} is not an ATT&CK id",
+                "write it like T1496 or T1562.004",
+            )
+    return found
