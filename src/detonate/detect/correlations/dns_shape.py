@@ -2,10 +2,12 @@
 carried out in the labels (DNS tunnelling, T1048.003).
 
 Generated names: at least MIN_GENERATED distinct names under one parent (`xkqvbtrmwp.test`,
-`f3a9c1e7b2d4e6f8.example.net`) whose varying label looks generated: 8 to 24 characters,
-letters and digits only, and few vowels (under 30 % of its letters), a long consonant run,
-a hex string or digits mixed into letters, for most of them (75 %). Real names are words:
-`prometheus`, `production`, `kubernetes` have 40 % vowels. The simulator answers every name,
+`f3a9c1e7b2d4e6f8.example.net`) whose varying labels (8 to 24 letters and digits, for most of
+the names: 75 %) read like no language: on average under MAX_COMMON_BIGRAMS of their letter
+pairs are among English's common ones. Words and names built from them (`prometheus`,
+`alertmanager`, `cloudfront`) score 0.7 to 1; random letters, hex and digits mixed into letters
+0 to 0.6, 0.4 on average. One label alone is no proof (`fvjuxcvajlzz` or `laapvqhikioo`),
+a dozen are. The simulator answers every name,
 so "most lookups failed" cannot be used here; when a generated name was then contacted (a
 connection or request to an address it resolved to, or in its name) the bot found its
 rendezvous: critical. Lookups alone are high, medium confidence.
@@ -35,14 +37,21 @@ NAME = "dns-shape"
 MIN_GENERATED = 6
 GENERATED_SHARE = 0.75
 LABEL_MIN, LABEL_MAX = 8, 24
-MAX_VOWEL_SHARE = 0.3
-CONSONANT_RUN = 5
+MAX_COMMON_BIGRAMS = 0.55
 MIN_TUNNEL_NAMES = 8
 MIN_PAYLOAD_LABEL = 20
 MIN_PAYLOAD = 200
 MIN_TEXT = 48  # decoded bytes that must read as text
 TEXT_SHARE = 0.9
-VOWELS = frozenset("aeiouy")
+# English's most common letter pairs (words, brand and service names are made of them).
+_PAIRS = (
+    "thheineranreonatenndtiesorteofedisitalarsttontngsehaasouiolevecomedehiriroicneearacelichll"
+    "bemasiomurcaeltalansdifohopeecprnoctusacotiltrlyncetutsssorsunlowageiewheewiemadolrtpowena"
+    "ulnitsmoowpaimmiaishirsuidosiviaamficivipligtuevldrympfeblabghtyopwosaayexkefrooavagifapgr"
+    "odbosprddoucbueiovbyrmepttocfaefcurnscgidayocrcldugaquueffbaeylsvaumppuauplugohtruugdsltpi"
+    "rcrregauckewmubrbiptakpuuirgibtlnykirkysobmmfuphogmsyeudmbipub"
+)
+COMMON_BIGRAMS = frozenset(_PAIRS[i : i + 2] for i in range(0, len(_PAIRS), 2))
 HEX = re.compile(r"^[0-9a-f]+$")
 ENCODED = re.compile(r"^[A-Za-z0-9_=-]+$")
 SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "edu", "ac", "or", "ne"})
@@ -102,37 +111,27 @@ def _registered_domain(name: str) -> str:
 # -- generated names ---------------------------------------------------------------------
 
 
-def looks_generated(label: str) -> bool:
-    if not LABEL_MIN <= len(label) <= LABEL_MAX or not label.isalnum() or not label.isascii():
-        return False
-    letters = [c for c in label if c.isalpha()]
-    digits = len(label) - len(letters)
-    if HEX.match(label) and digits and len(letters) and len(label) >= 12:
-        return True
-    if digits >= 3 and len(letters) >= 3:
-        return True
-    if len(letters) < 6:
-        return False
-    vowels = sum(c in VOWELS for c in letters)
-    return vowels / len(letters) < MAX_VOWEL_SHARE or _consonant_run(label) >= CONSONANT_RUN
+def candidate_label(label: str) -> bool:
+    return LABEL_MIN <= len(label) <= LABEL_MAX and label.isalnum() and label.isascii()
 
 
-def _consonant_run(label: str) -> int:
-    longest = run = 0
-    for c in label:
-        run = run + 1 if c.isalpha() and c not in VOWELS else 0
-        longest = max(longest, run)
-    return longest
+def common_bigram_share(label: str) -> float:
+    """The share of a label's letter pairs that are common in English (0 to 1)."""
+    pairs = [label[i : i + 2] for i in range(len(label) - 1)]
+    return sum(p in COMMON_BIGRAMS for p in pairs) / len(pairs) if pairs else 1.0
 
 
 def _generated_names(queries: list[DnsQueried]) -> list[DnsQueried]:
     """The names of the largest parent whose first labels look generated, if enough."""
     best: list[DnsQueried] = []
     for names in _group(queries, _parent).values():
-        generated = [q for q in names if looks_generated(q.name.lower().split(".", 1)[0])]
-        enough = len(generated) >= max(MIN_GENERATED, GENERATED_SHARE * len(names))
-        if enough and len(generated) > len(best):
-            best = generated
+        labels = [(q, q.name.lower().split(".", 1)[0]) for q in names]
+        candidates = [(q, label) for q, label in labels if candidate_label(label)]
+        if len(candidates) < max(MIN_GENERATED, GENERATED_SHARE * len(names)):
+            continue
+        shares = [common_bigram_share(label) for _, label in candidates]
+        if sum(shares) / len(shares) < MAX_COMMON_BIGRAMS and len(candidates) > len(best):
+            best = [q for q, _ in candidates]
     return best
 
 

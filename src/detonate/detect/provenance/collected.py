@@ -20,6 +20,7 @@ from detonate.model.watched_reads import (
     NETWORK_CONNECTIONS,
     OS_RELEASE,
     PASSWORD_HASHES,
+    PROCESS_ENVIRON,
     SSH_PRIVATE_KEY,
     read_kind,
 )
@@ -53,7 +54,7 @@ DISCOVERY_READS: dict[str, str] = {
     NETWORK_CONNECTIONS: CONNECTIONS_DISCOVERY,
 }
 # Readers whose job the file is: checking or changing passwords, ssh using its own key, the
-# kube client using its own token.
+# kube client using its own token, process listers.
 OWNERS: dict[str, frozenset[str]] = {
     PASSWORD_HASHES: frozenset(
         [
@@ -98,6 +99,8 @@ OWNERS: dict[str, frozenset[str]] = {
         {"ssh", "scp", "sftp", "ssh-add", "ssh-agent", "ssh-keygen", "dbclient", "git", "rsync"}
     ),
     KUBE_TOKEN: frozenset({"kubectl", "helm"}),
+    # procps reads pid 1's environment to learn the terminal's settings
+    PROCESS_ENVIRON: frozenset({"ps", "top", "htop", "pgrep", "pkill", "pidof", "w"}),
 }
 
 

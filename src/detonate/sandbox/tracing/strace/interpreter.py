@@ -450,6 +450,7 @@ class TraceInterpreter:
                 error=err,
                 **moved,
             )
+            proc.inputs += ok  # what it writes next may carry the bait (data provenance)
         if not decoded.writes:
             if not token and path not in self.written and self._watched_read(proc, path):
                 key = (proc.pid, proc.argv, path, ok)  # per program image
