@@ -10,7 +10,9 @@ own /proc/PID files are not reported). Programs whose job the file is are left o
 (provenance/collected.py: passwd, PAM's helpers, sshd for the hashes; ssh, git for a key).
 Reading another process's memory succeeds only for its owner or root and nothing in a
 workload does it at start: one such read is enough (critical); environments alone are high.
-A refused read shows the intent (medium confidence). Planted bait (honeytokens.py) is judged
+A read of the hashes alone weighs little (libc's getspnam reads them for any program that looks
+a user up as root, Perl's getpwnam does): their leaving is what counts (exfiltration.py). A
+refused read shows the intent (medium confidence). Planted bait (honeytokens.py) is judged
 there; a service-account token is honeytokens.py's too, planted or the image's own.
 """
 
@@ -78,7 +80,9 @@ class CredentialAccess:
                 e.path.endswith("/mem") for e in succeeded
             ):
                 severity = Severity.HIGH  # environments only: secrets, not the memory
-            confidence = None if succeeded else Confidence.MEDIUM
+            # a refused read shows the intent; the hashes' rule is low confidence already
+            refused = not succeeded and rule != "password-hashes-read"
+            confidence = Confidence.MEDIUM if refused else None
             found_rules.append(
                 finding(rule, NAME, evidence, severity=severity, confidence=confidence)
             )
