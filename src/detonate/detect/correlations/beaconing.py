@@ -23,6 +23,7 @@ import re
 import statistics
 from bisect import bisect_left
 from collections import Counter, defaultdict
+from functools import lru_cache
 from itertools import pairwise
 from urllib.parse import unquote_plus
 
@@ -76,7 +77,7 @@ class Beaconing:
             polls, cadence = _polls(requests, sleeps)
             facts = _facts(requests, hostname)
             strong_facts = len({kind for kind, _ in facts}) >= 2 or any(
-                ID_OUTPUT.search(_readable(_sent_text(r))) for _, r in facts
+                ID_OUTPUT.search(_request_text(r)) for _, r in facts
             )
             if not cadence and not strong_facts:
                 continue
@@ -183,18 +184,26 @@ def _facts(requests: list[HttpRequested], hostname: str) -> list[tuple[str, Http
     """(kind of host fact, request that carried it), from queries and bodies."""
     found = []
     for request in requests:
-        text = _readable(_sent_text(request))
+        text = _request_text(request)
         found += [(kind, request) for kind in _fact_kinds(text, hostname)]
     return found
 
 
-def _fact_kinds(text: str, hostname: str) -> list[str]:
+def _fact_kinds(text: str, hostname: str) -> tuple[str, ...]:
     kinds = [kind for kind, regex in HOST_FACTS.items() if regex.search(text)]
-    if len(hostname) >= MIN_HOSTNAME and hostname.lower() in text.lower():
+    if len(hostname) >= MIN_HOSTNAME and text and hostname.lower() in text.lower():
         kinds.append("host name")
-    return kinds
+    return tuple(kinds)
 
 
+def _request_text(request: HttpRequested) -> str:
+    """What a request carried, its body's encoded runs decoded (a GET's URL is read as sent:
+    decoding every URL of a 100k-request flood costs more than it finds)."""
+    text = _sent_text(request)
+    return _readable(text) if request.body_preview else text
+
+
+@lru_cache(maxsize=4096)  # a flood repeats one request: decode each text once
 def _readable(text: str) -> str:
     """`text` and what its base64 and hex runs decode to (an encoded `uname -a` is still the
     kernel's name), one per line."""
@@ -215,4 +224,5 @@ def _readable(text: str) -> str:
 def _sent_text(request: HttpRequested) -> str:
     query = request.path.split("?", 1)[1] if "?" in request.path else ""
     # as sent too: unquoting turns the "+" of a base64 body into spaces
-    return unquote_plus(f"{query}\n{request.body_preview}") + f"\n{request.body_preview}"
+    sent = unquote_plus(f"{query}\n{request.body_preview}") if query or request.body_preview else ""
+    return f"{sent}\n{request.body_preview}" if request.body_preview else sent

@@ -259,7 +259,9 @@ class _Walk:
         """Collected bytes leave: a tainted image puts bytes on a non-local connection (DNS
         aside: names are judged by their shape, correlations/dns_tunnel.py)."""
         taints = self.images.get(self._image(event.pid))
-        if not taints or event.family not in ("AF_INET", "AF_INET6") or not event.port:
+        if not taints or not (SECRET in taints or HOST_FACTS in taints):
+            return
+        if event.family not in ("AF_INET", "AF_INET6") or not event.port:
             return
         if event.port == DNS_PORT or self.index.is_local(event.address) or not event.succeeded:
             return
