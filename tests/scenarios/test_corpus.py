@@ -127,11 +127,6 @@ WILD_KNOWN_MISSES: dict[str, str] = {
         "script from a scratch path); provenance knows its bytes are local (exec `provenance`"
         " field) but exec-dropped-file does not use it: that cost w20 its malicious verdict"
     ),
-    "w12-awk-cron-d-periodic": (
-        "suspicious 45: cron entries written by awk are seen (T1053.003); the periodic "
-        "script's fetch-to-shell is found, the cron.d line's `(wget … || nc …) | sh` is not "
-        "(shell_text does not read a grouped pipeline), so the persistence is not seen twice"
-    ),
 }
 
 
