@@ -157,3 +157,17 @@ def test_benign_recorded_runs_raise_none_of_these(name: str) -> None:
 def test_watched_reads_without_send_or_bait_are_not_exfiltration() -> None:
     view = RunView(events=load_run("w24-c-proc-environ-mem").events)
     assert Exfiltration().detect(view) == ()
+
+
+def test_a_filter_whose_output_began_before_the_credentials_came_still_carries_them() -> None:
+    # gzip wrote its header to /tmp/.l.tgz before tar had read the bait; its later writes
+    # fold into that first event: the stream is followed through gzip's stdout anyway
+    from detonate.model.events import DataWritten
+
+    run = load_run("w26-grep-r-password-wget-post")
+    header = next(e for e in run.events if isinstance(e, DataWritten) and e.path == "/tmp/.l.tgz")
+    first_bait = next(e for e in run.events if isinstance(e, FileOpenedForRead) and e.honeytoken)
+    moved = replace(header, seq=first_bait.seq - 1)
+    events = sorted([moved, *(e for e in run.events if e is not header)], key=lambda e: e.seq)
+    early = replace(run, events=tuple(events))
+    assert "credentials-sent-out" in rules(Exfiltration().detect(early))

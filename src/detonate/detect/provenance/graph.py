@@ -328,6 +328,11 @@ class _Walk:
         name = program(event.argv, event.exe, event.applet)
         hop = Hop(seq, event.pid, f"{name} read it on its standard input", event.stdin)
         self._taint_image(image, taint.then(hop))
+        output = event.stdout
+        if taint.kind in COLLECTED and (output.startswith("pipe:") or output.startswith("/")):
+            # a filter (gzip, openssl enc) streams what it reads to its output, whose writes
+            # folded into one event may have begun (a header) before these bytes came
+            self._written(seq, image, output, f"{name} streamed it to {output}")
         if runs_shell_code_name(name) and script_argument(event.argv) == "":
             self._sink("pipe", seq, event.pid, event.stdin, taint)
 
