@@ -127,46 +127,6 @@ WILD_KNOWN_MISSES: dict[str, str] = {
         "script from a scratch path); provenance knows its bytes are local (exec `provenance`"
         " field) but exec-dropped-file does not use it: that cost w20 its malicious verdict"
     ),
-    "w07-go-dga-post-uname": (
-        "clean 0: twelve lookups of generated names and POSTs of base64 `uname -a`/`id` "
-        "output raise nothing (no T1568.002, T1082)"
-    ),
-    "w12-awk-cron-d-periodic": (
-        "suspicious 45: cron entries written by awk are seen (T1053.003) but the "
-        "download-to-shell inside them does not raise it to malicious"
-    ),
-    "w23-go-shadow-keys-upload": (
-        "suspicious 15: only the planted private keys (static T1552.004); the /etc/shadow "
-        "read and the POST of the archive are not seen (no T1003.008, T1041)"
-    ),
-    "w24-c-proc-environ-mem": (
-        "clean 0: reading the /proc/PID/environ and /proc/PID/mem of other processes raises "
-        "nothing (no T1003.007)"
-    ),
-    "w25-node-kube-aws-token": (
-        "malicious 100, but the service-account token read by Node is not reported as T1528 "
-        "(it is seen leaving, T1041, and the secrets list, T1552.007)"
-    ),
-    "w26-grep-r-password-wget-post": (
-        "malicious 100 (honeytokens read) but the wget --post-file upload of the archive is "
-        "not called exfiltration (no T1041, no collection-exfiltration)"
-    ),
-    "w27-py-discovery-then-beacon": (
-        "clean 10: discovery (uname, id, ps, /proc/net, cgroups) is not reported (no T1082, "
-        "T1016); only a medium-low HTTP beacon"
-    ),
-    "w28-tar-openssl-curl-upload": (
-        "malicious 84 (credentials read) but tar | openssl enc and the curl -T upload are not"
-        " seen as collection/exfiltration (no T1560.001)"
-    ),
-    "w29-py-dns-label-exfil": (
-        "suspicious 21 from static .env findings; 25 A queries carrying base32 labels are not"
-        " called DNS exfiltration (no T1048.003)"
-    ),
-    "w40-perl-irc-bot": (
-        "suspicious 40: the IRC registration and join are seen (T1071) but alone do not make "
-        "it malicious"
-    ),
 }
 
 

@@ -268,13 +268,19 @@ def _exec_origins(run: RunView) -> dict[int, str]:
     """Exec seq → where the bytes it ran came from ("network", "decoded"; both: "network"),
     for the execs of files the run wrote. Empty for traces without DataWritten, where an exec
     of a written file is not known to be "local"."""
-    from detonate.detect.provenance import NETWORK, provenance_of  # provenance uses the index
+    from detonate.detect.provenance import (  # provenance uses the index
+        DECODED,
+        NETWORK,
+        provenance_of,
+    )
 
     if not any(isinstance(e, DataWritten) for e in run.events):
         return {}
     origins: dict[int, str] = {-1: ""}  # non-empty: the trace can tell "local"
     for sink in provenance_of(run).sinks:
-        if sink.how != "pipe" and origins.get(sink.seq) != NETWORK:
+        if sink.how in ("exec", "script") and sink.taint.kind in (NETWORK, DECODED):
+            if origins.get(sink.seq) == NETWORK:
+                continue
             origins[sink.seq] = sink.taint.kind
     return origins
 

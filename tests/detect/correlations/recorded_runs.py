@@ -1,4 +1,5 @@
-"""Event streams captured from real sandbox runs of samples/scenarios, as test fixtures.
+"""Event streams captured from real sandbox runs of samples/scenarios (and of samples/wild, w*:
+from their run records), as test fixtures.
 
 Each runs/<scenario>.json.gz holds what the sandbox handed on for one run: events (as the
 report renders them, with `kind`), the process table, the filesystem diff, the planted
@@ -50,6 +51,8 @@ def load_run(name: str) -> RunView:
         duration_seconds=run.get("duration_seconds", 0.0),
         events=len(events),
         cpu_seconds=run.get("cpu_seconds", 0.0),
+        hostname=run.get("hostname", ""),
+        addresses=tuple(run.get("addresses", ())),
     )
     return RunView(
         events=tuple(events),

@@ -3,8 +3,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import yaml
+
+from detect.event_builder import events_from_data
 from detonate.detect.correlations.persisted_commands import PersistedCommands, location_rule
-from detonate.model.runtime import ChangeKind
+from detonate.detect.interface import RunView
+from detonate.model.findings import Severity
+from detonate.model.runtime import ChangeKind, ContentType, FileChange
 
 from .stream import Stream
 from .written_files import written
@@ -64,3 +69,31 @@ def test_locations_pick_the_technique_rule() -> None:
     assert location_rule("/etc/rc.local") == "boot-script-download-shell"
     assert location_rule("/home/app/.bashrc") == "shell-profile-download-shell"
     assert location_rule("/etc/app/config.yaml") == ""
+
+
+class _TextView(RunView):
+    """A run whose written files' text is given (no artifacts directory)."""
+
+    texts: dict[str, str] = {}
+
+    def file_text(self, path: str, limit: int = 256 * 1024) -> str | None:
+        return self.texts.get(path)
+
+
+def test_fetch_to_shell_persisted_twice_is_critical() -> None:
+    # a cron.d line whose fetch is a grouped fallback `(wget … || nc …) | sh`, and a
+    # periodic script: the same re-infection persisted in two places
+    sample = Path(__file__).parents[2] / "rules" / "samples" / "cron-job-download-shell"
+    data = yaml.safe_load((sample / "hit-grouped-fallback-in-two-places.events.yaml").read_text())
+    _TextView.texts = data["files"]
+
+    def run_with(paths: list[str]) -> RunView:
+        changes = tuple(
+            FileChange(p, ChangeKind.CREATED, ContentType.SCRIPT, artifact=p) for p in paths
+        )
+        return _TextView(events=events_from_data(data["events"]), files=changes)
+
+    (both,) = PersistedCommands().detect(run_with(list(data["files"])))
+    assert both.severity is Severity.CRITICAL and len(both.evidence) == 2
+    (one,) = PersistedCommands().detect(run_with(["/etc/cron.d/0hourly-sync"]))
+    assert one.severity is Severity.HIGH  # the grouped fallback alone is found, once

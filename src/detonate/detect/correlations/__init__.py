@@ -13,9 +13,13 @@ from detonate.detect.correlations.beaconing import Beaconing
 from detonate.detect.correlations.competitor_kill import CompetitorKill
 from detonate.detect.correlations.container_escape import ContainerEscape
 from detonate.detect.correlations.cpu_hijack import CpuHijack
+from detonate.detect.correlations.credential_access import CredentialAccess
 from detonate.detect.correlations.data_impact import DataImpact
 from detonate.detect.correlations.decode_to_shell import DecodeToShell
+from detonate.detect.correlations.discovery import Discovery
+from detonate.detect.correlations.dns_shape import DnsShape
 from detonate.detect.correlations.download_exec import DownloadExecChain
+from detonate.detect.correlations.exfiltration import Exfiltration
 from detonate.detect.correlations.flood import Flood
 from detonate.detect.correlations.honeytokens import Honeytokens
 from detonate.detect.correlations.host_mounts import HostMounts
@@ -44,5 +48,9 @@ CORRELATORS: tuple[Detector, ...] = (
     Timestomp(),
     DataImpact(),
     CpuHijack(),
+    CredentialAccess(),
+    Discovery(),
+    Exfiltration(),
+    DnsShape(),
     ShellText(),  # last: its findings merge into the exec-based ones of the same rule
 )

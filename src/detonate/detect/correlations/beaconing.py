@@ -7,16 +7,23 @@ host it runs on.
 A poll is the same path (queries aside) requested again and again from one host. The sandbox
 skips sleeps, so the cadence it sees is fast: regular means a skipped sleep between the polls
 (or, when nothing slept, evenly spaced polls). Host facts are the output of id, uname or arch
-in a query or a body. Loopback (health checks) and package mirrors (apt, apk, pip, npm) are
+in a query or a body, in the clear or inside a base64 or hex run (`d=TGludXggYzhj…`), and the
+container's own host name. Loopback (health checks) and package mirrors (apt, apk, pip, npm) are
 not command and control.
+
+An IRC message that carries the same strong host facts (a bot announcing itself in its
+channel: "up c8c7b7bf41bc uid=0") is a bot checking in (`irc-bot-check-in`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import statistics
 from bisect import bisect_left
 from collections import Counter, defaultdict
+from functools import lru_cache
 from itertools import pairwise
 from urllib.parse import unquote_plus
 
@@ -25,7 +32,7 @@ from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.interface import RunView
 from detonate.model.events import SleepSkipped
 from detonate.model.findings import Confidence, Evidence, Finding, Severity
-from detonate.model.netevents import HttpRequested
+from detonate.model.netevents import HttpRequested, IrcMessaged
 
 NAME = "beaconing"
 MIN_POLLS = 4
@@ -49,6 +56,10 @@ HOST_FACTS = {
     ),
 }
 
+ENCODED_RUN = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
+HEX_RUN = re.compile(r"\b(?:[0-9a-fA-F]{2}){8,}\b")
+MIN_HOSTNAME = 6  # a shorter host name is too likely to occur by chance
+
 
 class Beaconing:
     name: str = NAME
@@ -56,6 +67,7 @@ class Beaconing:
     def detect(self, run: RunView) -> tuple[Finding, ...]:
         index = index_of(run)
         sleeps = sorted(e.ts for e in run.events if isinstance(e, SleepSkipped))
+        hostname = run.run.hostname if run.run is not None else ""
         by_host: dict[str, list[HttpRequested]] = defaultdict(list)
         for event in index.net_events:
             if isinstance(event, HttpRequested) and not _exempt(index, event):
@@ -63,9 +75,9 @@ class Beaconing:
         found = []
         for host, requests in by_host.items():
             polls, cadence = _polls(requests, sleeps)
-            facts = _facts(requests)
+            facts = _facts(requests, hostname)
             strong_facts = len({kind for kind, _ in facts}) >= 2 or any(
-                ID_OUTPUT.search(_sent_text(r)) for _, r in facts
+                ID_OUTPUT.search(_request_text(r)) for _, r in facts
             )
             if not cadence and not strong_facts:
                 continue
@@ -107,7 +119,30 @@ class Beaconing:
                     confidence=Confidence.HIGH if both else None,
                 )
             )
+        check_in = _irc_check_in(index, hostname)
+        if check_in is not None:
+            found.append(finding("irc-bot-check-in", NAME, [check_in]))
         return tuple(found)
+
+
+def _irc_check_in(index: RunIndex, hostname: str) -> Evidence | None:
+    """The first IRC message that carries strong host facts."""
+    for event in index.net_events:
+        if not isinstance(event, IrcMessaged) or index.is_local(event.dst_ip):
+            continue
+        text = _readable(event.text)
+        kinds = _fact_kinds(text, hostname)
+        if len(kinds) >= 2 or ID_OUTPUT.search(text):
+            pid = index.actor(event)
+            return Evidence(
+                description=f"IRC message to {event.target} carries the host's "
+                f"{' and '.join(kinds) or 'user id'}",
+                event_ids=(event.seq,),
+                process=index.chain(pid, event.seq) if pid else (),
+                destination=index.net_destination(event),
+                excerpt=event.text[:200],
+            )
+    return None
 
 
 def _host(event: HttpRequested) -> str:
@@ -145,15 +180,49 @@ def _slept_between(sleeps: list[float], start: float, end: float) -> bool:
     return i < len(sleeps) and sleeps[i] <= end
 
 
-def _facts(requests: list[HttpRequested]) -> list[tuple[str, HttpRequested]]:
+def _facts(requests: list[HttpRequested], hostname: str) -> list[tuple[str, HttpRequested]]:
     """(kind of host fact, request that carried it), from queries and bodies."""
     found = []
     for request in requests:
-        text = _sent_text(request)
-        found += [(kind, request) for kind, regex in HOST_FACTS.items() if regex.search(text)]
+        text = _request_text(request)
+        found += [(kind, request) for kind in _fact_kinds(text, hostname)]
     return found
+
+
+def _fact_kinds(text: str, hostname: str) -> tuple[str, ...]:
+    kinds = [kind for kind, regex in HOST_FACTS.items() if regex.search(text)]
+    if len(hostname) >= MIN_HOSTNAME and text and hostname.lower() in text.lower():
+        kinds.append("host name")
+    return tuple(kinds)
+
+
+def _request_text(request: HttpRequested) -> str:
+    """What a request carried, its body's encoded runs decoded (a GET's URL is read as sent:
+    decoding every URL of a 100k-request flood costs more than it finds)."""
+    text = _sent_text(request)
+    return _readable(text) if request.body_preview else text
+
+
+@lru_cache(maxsize=4096)  # a flood repeats one request: decode each text once
+def _readable(text: str) -> str:
+    """`text` and what its base64 and hex runs decode to (an encoded `uname -a` is still the
+    kernel's name), one per line."""
+    decoded = [text]
+    for run in ENCODED_RUN.findall(text):
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                data = decode(run + "=" * (-len(run) % 4))
+            except (binascii.Error, ValueError):
+                continue
+            decoded.append(data.decode("utf-8", "replace"))
+            break
+    for run in HEX_RUN.findall(text):
+        decoded.append(bytes.fromhex(run).decode("utf-8", "replace"))
+    return "\n".join(decoded)
 
 
 def _sent_text(request: HttpRequested) -> str:
     query = request.path.split("?", 1)[1] if "?" in request.path else ""
-    return unquote_plus(f"{query}\n{request.body_preview}")
+    # as sent too: unquoting turns the "+" of a base64 body into spaces
+    sent = unquote_plus(f"{query}\n{request.body_preview}") if query or request.body_preview else ""
+    return f"{sent}\n{request.body_preview}" if request.body_preview else sent

@@ -3,6 +3,10 @@ container (in an HTTP URL, header or body, a DNS name, raw bytes, IRC, a Docker 
 
 Markers are searched as sent and inside base64 runs of the traffic (a JWT bearer token, an
 encoded upload), so encoding the stolen file does not hide it.
+
+A read is matched to its bait by the path the sample named or the one the kernel opened
+(`/var/run/secrets/…` is `/run/secrets/…` where /var/run is a link). A service-account token
+the image ships itself (no bait planted over it) is a token read all the same.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from detonate.model.netevents import (
     TlsHello,
 )
 from detonate.model.runtime import Honeytoken
+from detonate.model.watched_reads import KUBE_TOKEN, read_kind
 
 NAME = "honeytokens"
 TOKEN_KINDS_T1528 = frozenset({"kube-token"})
@@ -46,17 +51,19 @@ class Honeytokens:
         for event in run.events:
             if not isinstance(event, FileOpenedForRead):
                 continue
-            token = tokens.get(event.path)
-            if token is None:
+            token = tokens.get(event.path) or tokens.get(event.requested_path)
+            if token is None and event.honeytoken:
+                token = next((t for t in tokens.values() if t.kind == event.honeytoken), None)
+            if token is not None:
+                kind, what = token.kind, f"the planted {token.kind}"
+            elif read_kind(event.path) == KUBE_TOKEN:
+                kind, what = KUBE_TOKEN, "the image's own service-account token"
+            else:
                 continue
-            rule = (
-                "service-account-token-read"
-                if token.kind in TOKEN_KINDS_T1528
-                else ("honeytoken-read")
-            )
+            rule = "service-account-token-read" if kind in TOKEN_KINDS_T1528 else "honeytoken-read"
             reads.setdefault(rule, []).append(
                 Evidence(
-                    description=f"read the planted {token.kind}"
+                    description=f"read {what}"
                     + ("" if event.succeeded else f" (failed: {event.error})"),
                     path=event.path,
                     event_ids=(event.seq,),

@@ -9,7 +9,9 @@ a download or a decoded stage fed to a shell.
 Writing such a job is reported elsewhere (file-cron-write, file-init-persistence); this says
 what the job does, from the file as the run left it (RunView.file_text). A script the job
 names that the run also wrote is read too. A log-rotation job that fetches nothing is not a
-finding.
+finding. The same fetch-to-shell persisted in two places or more (a cron.d entry and a
+periodic script, a unit and a profile) is re-infection made to survive the removal of one:
+critical, enough on its own.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.correlations.shell_text import DECODED_SHOWN, TextHit, analyse
 from detonate.detect.interface import RunView
 from detonate.model.events import FileOpenedForWrite
-from detonate.model.findings import Evidence, Finding
+from detonate.model.findings import Evidence, Finding, Severity
 from detonate.model.runtime import ChangeKind
 
 NAME = "persisted-commands"
@@ -84,6 +86,7 @@ LOCATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 # An absolute path a job runs: "* * * * * /tmp/.x/update.sh", "ExecStart=/opt/x/run"
 PATH_WORD = re.compile(r"(?<![\w.-])(/[\w./-]+)")
 MAX_EVIDENCE = 10
+REDUNDANT = 2  # places holding a fetch-to-shell that make the persistence redundant
 
 
 class PersistedCommands:
@@ -104,7 +107,18 @@ class PersistedCommands:
                 item = _evidence(index, change.path, hit, via)
                 if item not in found and len(found) < MAX_EVIDENCE:
                     found.append(item)
-        return tuple(finding(rule_id, NAME, items) for rule_id, items in sorted(evidence.items()))
+        places = {e.path for items in evidence.values() for e in items}
+        severity = Severity.CRITICAL if len(places) >= REDUNDANT else None
+        return tuple(
+            finding(rule_id, NAME, items, severity=severity, why=_redundant(places))
+            for rule_id, items in sorted(evidence.items())
+        )
+
+
+def _redundant(places: set[str]) -> str:
+    if len(places) < REDUNDANT:
+        return ""
+    return f"Persisted in {len(places)} places: {', '.join(sorted(places))}."
 
 
 def location_rule(path: str) -> str:

@@ -75,6 +75,9 @@ DOWNLOAD_RUNS = (
     re.compile(rf"(?i){DOWNLOADER}[^|;&\n]*{FILTERS}\|\s*{SHELL_WORD}"),
     re.compile(rf"(?i)(?:\beval|\b(?:ba|da|z|k|a)?sh\s+-c)\s+[\"']?\$\(\s*{DOWNLOADER}"),
     re.compile(rf"(?i)(?:\.|\bsource|\b(?:ba|da|z|k|a)?sh)\s+<\(\s*{DOWNLOADER}"),
+    # a grouped fetch with fallbacks: (wget -O- URL || nc host 80) | sh, { curl …; } | sh
+    re.compile(rf"(?i)\([^()\n]*{DOWNLOADER}[^()\n]*\)\s*\|\s*{SHELL_WORD}"),
+    re.compile(rf"(?i)\{{\s[^{{}}\n]*{DOWNLOADER}[^{{}}\n]*;\s*\}}\s*\|\s*{SHELL_WORD}"),
 )
 DECODE_RUNS = (
     re.compile(rf"(?i){DECODER}[^;&\n]*\|\s*{SHELL_WORD}"),

@@ -2,7 +2,9 @@
 
 from detonate.detect.provenance.graph import (
     DECODED,
+    HOST_FACTS,
     NETWORK,
+    SECRET,
     Hop,
     Provenance,
     Sink,
@@ -10,4 +12,14 @@ from detonate.detect.provenance.graph import (
     provenance_of,
 )
 
-__all__ = ["DECODED", "NETWORK", "Hop", "Provenance", "Sink", "Taint", "provenance_of"]
+__all__ = [
+    "DECODED",
+    "HOST_FACTS",
+    "NETWORK",
+    "SECRET",
+    "Hop",
+    "Provenance",
+    "Sink",
+    "Taint",
+    "provenance_of",
+]

@@ -35,6 +35,11 @@ from dataclasses import dataclass, field
 from detonate.detect.correlations.pipelines import runs_shell_code_name, script_argument
 from detonate.detect.correlations.run_index import RunIndex, index_of, program
 from detonate.detect.interface import RunView
+from detonate.detect.provenance.collected import (
+    credential_kind,
+    discovery_read_technique,
+    discovery_technique,
+)
 from detonate.detect.provenance.decoders import decodes
 from detonate.model.events import (
     DataWritten,
@@ -45,12 +50,16 @@ from detonate.model.events import (
     FileOpenedForWrite,
     FileRenamed,
     NetworkConnected,
+    NetworkSent,
     ProcessExecuted,
     ProcessForked,
 )
 
 NETWORK = "network"
 DECODED = "decoded"
+SECRET = "secret"  # credential material read (collected.credential_kind)
+HOST_FACTS = "host-facts"  # output of discovery programs, files describing the host
+COLLECTED = (SECRET, HOST_FACTS)  # followed to sends ("sent" sinks), not to execs
 DNS_PORT = 53
 MAX_HOPS = 12  # a chain longer than this keeps its first hops (evidence stays readable)
 Image = tuple[int, int]  # (pid, exec generation)
@@ -84,7 +93,9 @@ class Taint:
 @dataclass(frozen=True)
 class Sink:
     """Tainted bytes ran: `how` is "exec" (the file was executed), "script" (a shell or
-    interpreter ran the file) or "pipe" (it read its program from the tainted stdin)."""
+    interpreter ran the file) or "pipe" (it read its program from the tainted stdin); or
+    collected bytes left: "sent" (a tainted image sent on a non-local connection; `path` is
+    the destination)."""
 
     how: str
     seq: int  # the exec, the script's read open, or the write that fed the pipe
@@ -121,6 +132,7 @@ class _Walk:
         self.files: dict[str, Taints] = {}
         self.pipes: dict[str, Taints] = {}
         self.readers: dict[str, list[tuple[Image, ProcessExecuted]]] = {}  # pipe → stdin readers
+        self.forked_from: dict[int, Image] = {}  # child pid → the parent image that forked it
         self.execs: dict[Image, ProcessExecuted] = {}
         self.opened: dict[Image, list[str]] = {}  # legacy traces: files an image opened to write
         self.legacy = not any(isinstance(e, DataWritten) for e in index.events)
@@ -138,6 +150,7 @@ class _Walk:
     def _take(self, event: Event) -> None:
         if isinstance(event, ProcessForked) and event.child_pid:
             parent = self.images.get(self._image(event.pid), {})
+            self.forked_from[event.child_pid] = self._image(event.pid)
             self.generation[event.child_pid] = 0
             self.images[(event.child_pid, 0)] = {
                 kind: taint.then(Hop(event.seq, event.child_pid, "forked from a tainted image"))
@@ -151,6 +164,8 @@ class _Walk:
                     self._sink("exec", event.seq, event.pid, event.path, taint, succeeded=False)
         elif isinstance(event, NetworkConnected):
             self._connect(event)
+        elif isinstance(event, NetworkSent):
+            self._send(event)
         elif isinstance(event, DataWritten):
             self._written(event.seq, self._image(event.pid), event.path)
         elif isinstance(event, FileOpenedForWrite):
@@ -165,6 +180,7 @@ class _Walk:
             elif event.truncated and not self.images.get(image):
                 self.files.pop(event.path, None)  # replaced by clean bytes (or none yet)
         elif isinstance(event, FileOpenedForRead) and event.succeeded:
+            self._collect(event)
             self._read(event)
         elif isinstance(event, FileRenamed) and event.succeeded:
             taints = self.files.pop(event.path, None)
@@ -220,6 +236,41 @@ class _Walk:
         if decodes(name, event.argv):
             hop = Hop(event.seq, pid, f"decoder {name} started")
             self._taint_image(image, Taint(DECODED, (hop,)))
+        technique = discovery_technique(name, event.argv, event.path, event.applet)
+        if technique:
+            hop = Hop(event.seq, pid, f"ran {' '.join(event.argv)[:80]} ({technique})")
+            self._taint_image(image, Taint(HOST_FACTS, (hop,)))
+
+    def _collect(self, event: FileOpenedForRead) -> None:
+        """A read of credential material or of a file describing the host taints the reader."""
+        exec_event = self.execs.get(self._image(event.pid))
+        argv = exec_event.argv if exec_event else event.argv
+        reader = program(argv, exec_event.exe if exec_event else event.exe)
+        secret = credential_kind(event, reader)
+        if secret:
+            hop = Hop(event.seq, event.pid, f"read {event.path} ({secret})", event.path)
+            self._taint_image(self._image(event.pid), Taint(SECRET, (hop,)))
+        technique = discovery_read_technique(event.path)
+        if technique:
+            hop = Hop(event.seq, event.pid, f"read {event.path} ({technique})", event.path)
+            self._taint_image(self._image(event.pid), Taint(HOST_FACTS, (hop,)))
+
+    def _send(self, event: NetworkSent) -> None:
+        """Collected bytes leave: a tainted image puts bytes on a non-local connection (DNS
+        aside: names are judged by their shape, correlations/dns_tunnel.py)."""
+        taints = self.images.get(self._image(event.pid))
+        if not taints or not (SECRET in taints or HOST_FACTS in taints):
+            return
+        if event.family not in ("AF_INET", "AF_INET6") or not event.port:
+            return
+        if event.port == DNS_PORT or self.index.is_local(event.address) or not event.succeeded:
+            return
+        where = self.index.destination(event.address, event.port)
+        for kind in COLLECTED:
+            taint = taints.get(kind)
+            if taint is not None:
+                hop = Hop(event.seq, event.pid, f"sent {event.bytes} bytes to {where}")
+                self._sink("sent", event.seq, event.pid, where, taint.then(hop))
 
     # -- propagation -----------------------------------------------------------------------
 
@@ -253,6 +304,23 @@ class _Walk:
             for reader, exec_event in self.readers.get(path, ()) if pipe else ():
                 if self.generation.get(reader[0]) == reader[1]:  # still that program
                     self._fed(reader, exec_event, held[kind], seq)
+            if pipe and kind in COLLECTED:
+                self._captured(image, path, held[kind], seq)
+
+    def _captured(self, image: Image, pipe: str, taint: Taint, seq: int) -> None:
+        """`$(uname -a)`, Go's exec.Command(…).Output(), Python's capture_output: a program's
+        standard output is a pipe no program of the run reads as its stdin, so the parent
+        that started it reads it. Followed for collected bytes only (a download captured
+        this way is pipelines.py's)."""
+        exec_event = self.execs.get(image)
+        parent = self.forked_from.get(image[0])
+        if exec_event is None or exec_event.stdout != pipe or parent is None:
+            return
+        if self.index.pipe_readers.get(pipe) or self.generation.get(parent[0]) != parent[1]:
+            return
+        name = program(exec_event.argv, exec_event.exe, exec_event.applet)
+        hop = Hop(seq, parent[0], f"read the output of {name}", pipe)
+        self._taint_image(parent, taint.then(hop))
 
     def _fed(self, image: Image, event: ProcessExecuted, taint: Taint, seq: int) -> None:
         """`image` reads the tainted pipe on its stdin; a shell reading its program there
@@ -260,6 +328,11 @@ class _Walk:
         name = program(event.argv, event.exe, event.applet)
         hop = Hop(seq, event.pid, f"{name} read it on its standard input", event.stdin)
         self._taint_image(image, taint.then(hop))
+        output = event.stdout
+        if taint.kind in COLLECTED and (output.startswith("pipe:") or output.startswith("/")):
+            # a filter (gzip, openssl enc) streams what it reads to its output, whose writes
+            # folded into one event may have begun (a header) before these bytes came
+            self._written(seq, image, output, f"{name} streamed it to {output}")
         if runs_shell_code_name(name) and script_argument(event.argv) == "":
             self._sink("pipe", seq, event.pid, event.stdin, taint)
 
@@ -283,6 +356,8 @@ class _Walk:
     def _sink(
         self, how: str, seq: int, pid: int, path: str, taint: Taint, succeeded: bool = True
     ) -> None:
+        if (how == "sent") != (taint.kind in COLLECTED):
+            return  # collected bytes are followed out, downloads and decoded bytes to a run
         key = (taint.kind, pid, path, succeeded)
         if key in self._sunk:
             return

@@ -42,6 +42,7 @@ from detonate.model.events import (
     WaitPending,
     WaitTimedOut,
 )
+from detonate.model.watched_reads import PROC_PID_FILE, read_kind
 from detonate.sandbox.tracing.interface import TraceSummary
 from detonate.sandbox.tracing.programs import ProgramResolver
 from detonate.sandbox.tracing.strace.calls import (
@@ -129,10 +130,16 @@ class TraceInterpreter:
     executed: set[str] = field(default_factory=set)
     # files the sample wrote, renamed or linked into place: a later read open of one is an event
     written: set[str] = field(default_factory=set)
+    # pids as the sample sees them (its pid namespace) → host pids, from clone's results: whose
+    # /proc/PID/environ a read opened (its own is no credential access)
+    ns_pids: dict[int, int] = field(default_factory=dict)
+    # (pid, argv, path, succeeded) of watched reads already reported: the first one is the act
+    reads_seen: set[tuple[int, tuple[str, ...], str, bool]] = field(default_factory=set)
     programs: ProgramResolver = field(init=False)
     table: ProcessTable = field(init=False)
 
     def __post_init__(self) -> None:
+        self.ns_pids[1] = self.init_pid
         self.programs = ProgramResolver(self.rootfs)
         self.table = ProcessTable(self.workdir, self.t0)
         for link in self.init_fds.values():
@@ -258,6 +265,8 @@ class TraceInterpreter:
             self._exec(proc, r)
         elif name in FORK_CALLS:
             child = r.ret_host_pid if ok and r.ret_host_pid and r.ret_host_pid > 0 else 0
+            if child and r.ret and r.ret > 0:
+                self.ns_pids[r.ret] = child
             if child and "CLONE_THREAD" in r.raw_args:
                 self.table.thread_group[child] = proc.pid
             elif child or not ok:
@@ -441,7 +450,24 @@ class TraceInterpreter:
                 error=err,
                 **moved,
             )
+            proc.inputs += ok  # what it writes next may carry the bait (data provenance)
         if not decoded.writes:
+            if not token and path not in self.written and self._watched_read(proc, path):
+                key = (proc.pid, proc.argv, path, ok)  # per program image
+                if key not in self.reads_seen:
+                    self.reads_seen.add(key)
+                    self._emit(
+                        FileOpenedForRead,
+                        proc,
+                        r.ts,
+                        path=path,
+                        flags=flags,
+                        succeeded=ok,
+                        error=err,
+                        **moved,
+                    )
+                    proc.inputs += ok
+                return
             if ok and not token and path in self.written:
                 # a dropped file read back (cp, sed FILE, sh FILE): provenance follows it
                 self._emit(FileOpenedForRead, proc, r.ts, path=path, flags=flags, **moved)
@@ -473,6 +499,17 @@ class TraceInterpreter:
                 succeeded=ok,
                 error=err,
             )
+
+    def _watched_read(self, proc: Proc, path: str) -> bool:
+        """A read of `path` is an act (model/watched_reads.py); another process's environ or
+        memory, not the reader's own (pids as the sample named them)."""
+        if not read_kind(path):
+            return False
+        match = PROC_PID_FILE.match(path)
+        if match is None:
+            return True
+        host = self.ns_pids.get(int(match[1]), 0)
+        return not host or self.table.tgid(host) != proc.pid
 
     def _sleep(self, proc: Proc, r: Syscall) -> None:
         if not r.injected:

@@ -1,0 +1,246 @@
+"""DNS judged by the shape of the names asked: generated names (DGA, T1568.002) and data
+carried out in the labels (DNS tunnelling, T1048.003).
+
+Generated names: at least MIN_GENERATED distinct names under one parent (`xkqvbtrmwp.test`,
+`f3a9c1e7b2d4e6f8.example.net`) whose varying labels (8 to 24 letters and digits, for most of
+the names: 75 %) read like no language: on average under MAX_COMMON_BIGRAMS of their letter
+pairs are among English's common ones. Words and names built from them (`prometheus`,
+`alertmanager`, `cloudfront`) score 0.7 to 1; random letters, hex and digits mixed into letters
+0 to 0.6, 0.4 on average. One label alone is no proof (`fvjuxcvajlzz` or `laapvqhikioo`),
+a dozen are. The simulator answers every name,
+so "most lookups failed" cannot be used here; when a generated name was then contacted (a
+connection or request to an address it resolved to, or in its name) the bot found its
+rendezvous: critical. Lookups alone are high, medium confidence.
+
+Tunnelling: at least MIN_TUNNEL_NAMES distinct names under one registered domain whose labels
+left of it carry long encoded strings (a label of at least MIN_PAYLOAD_LABEL characters in a
+base32, hex or base64url alphabet, together at least MIN_PAYLOAD characters). When those
+labels, joined in the order asked, decode (base32, hex, base64url) to readable text the
+names carried data out: critical; else high. Hash lookups (a DNSBL of file hashes) have the
+shape and decode to binary: high, named for what it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+
+from detonate.detect.correlations.metadata import finding
+from detonate.detect.correlations.run_index import RunIndex, index_of
+from detonate.detect.interface import RunView
+from detonate.model.findings import Confidence, Evidence, Finding, Severity
+from detonate.model.netevents import DnsQueried, HttpRequested, NetEvent, TlsHello
+
+NAME = "dns-shape"
+MIN_GENERATED = 6
+GENERATED_SHARE = 0.75
+LABEL_MIN, LABEL_MAX = 8, 24
+MAX_COMMON_BIGRAMS = 0.55
+MIN_TUNNEL_NAMES = 8
+MIN_PAYLOAD_LABEL = 20
+MIN_PAYLOAD = 200
+MIN_TEXT = 48  # decoded bytes that must read as text
+TEXT_SHARE = 0.9
+# English's most common letter pairs (words, brand and service names are made of them).
+_PAIRS = (
+    "thheineranreonatenndtiesorteofedisitalarsttontngsehaasouiolevecomedehiriroicneearacelichll"
+    "bemasiomurcaeltalansdifohopeecprnoctusacotiltrlyncetutsssorsunlowageiewheewiemadolrtpowena"
+    "ulnitsmoowpaimmiaishirsuidosiviaamficivipligtuevldrympfeblabghtyopwosaayexkefrooavagifapgr"
+    "odbosprddoucbueiovbyrmepttocfaefcurnscgidayocrcldugaquueffbaeylsvaumppuauplugohtruugdsltpi"
+    "rcrregauckewmubrbiptakpuuirgibtlnykirkysobmmfuphogmsyeudmbipub"
+)
+COMMON_BIGRAMS = frozenset(_PAIRS[i : i + 2] for i in range(0, len(_PAIRS), 2))
+HEX = re.compile(r"^[0-9a-f]+$")
+ENCODED = re.compile(r"^[A-Za-z0-9_=-]+$")
+SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "edu", "ac", "or", "ne"})
+SHOWN = 8  # names quoted in evidence
+
+
+class DnsShape:
+    name: str = NAME
+
+    def detect(self, run: RunView) -> tuple[Finding, ...]:
+        index = index_of(run)
+        queries = _unique_queries(index)
+        if len(queries) < min(MIN_GENERATED, MIN_TUNNEL_NAMES):
+            return ()
+        found: list[Finding] = []
+        tunnelled: set[str] = set()
+        for domain, names in _group(queries, _registered_domain).items():
+            tunnel = _tunnel(index, domain, names)
+            if tunnel is not None:
+                found.append(tunnel)
+                tunnelled.update(q.name for q in names)
+        generated = _generated_names([q for q in queries if q.name not in tunnelled])
+        if generated:
+            found.append(_dga(index, generated))
+        return tuple(found)
+
+
+def _unique_queries(index: RunIndex) -> list[DnsQueried]:
+    seen: dict[str, DnsQueried] = {}
+    for event in index.net_events:
+        if isinstance(event, DnsQueried):
+            name = event.name.lower().rstrip(".")
+            if name and not index.is_local(name) and name not in seen:
+                seen[name] = event
+    return list(seen.values())
+
+
+def _group(queries: list[DnsQueried], key: Callable[[str], str]) -> dict[str, list[DnsQueried]]:
+    groups: dict[str, list[DnsQueried]] = {}
+    for query in queries:
+        parent = key(query.name.lower().rstrip("."))
+        if parent:
+            groups.setdefault(parent, []).append(query)
+    return groups
+
+
+def _parent(name: str) -> str:
+    return name.partition(".")[2]
+
+
+def _registered_domain(name: str) -> str:
+    labels = name.split(".")
+    keep = 3 if len(labels) >= 3 and labels[-2] in SECOND_LEVEL and len(labels[-1]) == 2 else 2
+    return ".".join(labels[-keep:]) if len(labels) > keep else ""
+
+
+# -- generated names ---------------------------------------------------------------------
+
+
+def candidate_label(label: str) -> bool:
+    return LABEL_MIN <= len(label) <= LABEL_MAX and label.isalnum() and label.isascii()
+
+
+def common_bigram_share(label: str) -> float:
+    """The share of a label's letter pairs that are common in English (0 to 1)."""
+    pairs = [label[i : i + 2] for i in range(len(label) - 1)]
+    return sum(p in COMMON_BIGRAMS for p in pairs) / len(pairs) if pairs else 1.0
+
+
+def _generated_names(queries: list[DnsQueried]) -> list[DnsQueried]:
+    """The names of the largest parent whose first labels look generated, if enough."""
+    best: list[DnsQueried] = []
+    for names in _group(queries, _parent).values():
+        labels = [(q, q.name.lower().split(".", 1)[0]) for q in names]
+        candidates = [(q, label) for q, label in labels if candidate_label(label)]
+        if len(candidates) < max(MIN_GENERATED, GENERATED_SHARE * len(names)):
+            continue
+        shares = [common_bigram_share(label) for _, label in candidates]
+        if sum(shares) / len(shares) < MAX_COMMON_BIGRAMS and len(candidates) > len(best):
+            best = [q for q, _ in candidates]
+    return best
+
+
+def _dga(index: RunIndex, generated: list[DnsQueried]) -> Finding:
+    names = {q.name.lower().rstrip(".") for q in generated}
+    addresses = {a for q in generated for a in q.answers}
+    parent = _parent(generated[0].name.lower().rstrip("."))
+    shown = ", ".join(q.name for q in generated[:SHOWN])
+    evidence = [
+        Evidence(
+            description=f"{len(generated)} lookups of generated names under {parent}: {shown}"
+            + (" …" if len(generated) > SHOWN else ""),
+            event_ids=tuple(q.seq for q in generated[:20]),
+        )
+    ]
+    contact = _contact(index, names, addresses, generated[0].seq)
+    if contact is not None:
+        pid = index.actor(contact)
+        evidence.append(
+            Evidence(
+                description=f"then contacted a generated name ({contact.kind})",
+                event_ids=(contact.seq,),
+                process=index.chain(pid, contact.seq) if pid else (),
+                destination=index.net_destination(contact),
+                excerpt=f"{contact.method} {contact.url}"
+                if isinstance(contact, HttpRequested)
+                else "",
+            )
+        )
+    return finding(
+        "dga-lookups",
+        NAME,
+        evidence,
+        severity=Severity.CRITICAL if contact is not None else None,
+        confidence=Confidence.HIGH if contact is not None else None,
+    )
+
+
+def _contact(index: RunIndex, names: set[str], addresses: set[str], after: int) -> NetEvent | None:
+    for event in index.net_events:
+        if event.seq <= after or isinstance(event, DnsQueried) or event.dst_port == 53:
+            continue
+        host = ""
+        if isinstance(event, HttpRequested):
+            host = event.host.rsplit(":", 1)[0] or event.sni
+        elif isinstance(event, TlsHello):
+            host = event.sni
+        name = (event.domain or host).lower()
+        if name in names or (not name and event.dst_ip in addresses):
+            return event
+    return None
+
+
+# -- tunnelling --------------------------------------------------------------------------
+
+
+def _tunnel(index: RunIndex, domain: str, queries: list[DnsQueried]) -> Finding | None:
+    if len(queries) < MIN_TUNNEL_NAMES:
+        return None
+    payloads = []
+    for query in queries:
+        labels = query.name.rstrip(".")[: -len(domain) - 1].split(".")
+        longest = max(labels, key=len)
+        if len(longest) >= MIN_PAYLOAD_LABEL and ENCODED.match(longest):
+            payloads.append((query, longest))
+    if len(payloads) < MIN_TUNNEL_NAMES or sum(len(p) for _, p in payloads) < MIN_PAYLOAD:
+        return None
+    text = _decoded_text("".join(p for _, p in payloads))
+    shown = ", ".join(q.name for q, _ in payloads[:3])
+    evidence = [
+        Evidence(
+            description=f"{len(payloads)} names under {domain} carry encoded labels "
+            f"({sum(len(p) for _, p in payloads)} characters): {shown} …",
+            event_ids=tuple(q.seq for q, _ in payloads[:20]),
+            process=_chain(index, payloads[0][0]),
+        )
+    ]
+    if text:
+        evidence.append(
+            Evidence(description="the labels, joined, decode to text", excerpt=text[:200])
+        )
+    return finding(
+        "dns-tunnel-exfiltration",
+        NAME,
+        evidence,
+        severity=Severity.CRITICAL if text else None,
+    )
+
+
+def _chain(index: RunIndex, event: NetEvent) -> tuple[str, ...]:
+    pid = index.actor(event)
+    return index.chain(pid, event.seq) if pid else ()
+
+
+def _decoded_text(joined: str) -> str:
+    """Readable text the joined labels decode to (base32, hex, base64url), "" if none."""
+    candidates: list[Callable[[], bytes]] = []
+    upper = joined.upper().rstrip("=")
+    candidates.append(lambda: base64.b32decode(upper + "=" * (-len(upper) % 8)))
+    if HEX.match(joined.lower()):
+        candidates.append(lambda: bytes.fromhex(joined[: len(joined) // 2 * 2]))
+    candidates.append(lambda: base64.urlsafe_b64decode(joined + "=" * (-len(joined) % 4)))
+    for decode in candidates:
+        try:
+            data = decode()
+        except (binascii.Error, ValueError):
+            continue
+        if len(data) >= MIN_TEXT:
+            printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in data)
+            if printable >= TEXT_SHARE * len(data):
+                return data.decode("ascii", "replace")
+    return ""

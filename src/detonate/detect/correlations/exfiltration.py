@@ -1,0 +1,123 @@
+"""Collected data leaving: credential material or host facts followed, by data provenance, to
+a send on a non-local connection (detect/provenance: `sent` sinks).
+
+    tar czf - /etc /root | openssl enc … > /dev/shm/x; curl -T /dev/shm/x https://…
+        → credentials-sent-out (T1041), collected-data-archived (T1560.001)
+    Go: exec.Command("uname", "-a").Output(); http.Post(…)
+        → host-facts-sent-out
+
+Whatever encoding or archive the bytes went through, the chain is the evidence: who read
+what, which programs carried it (pipes, files, the output a parent captured), and where it
+was sent. What a program does in memory is not seen: a program that read /etc/shadow and
+later sends anything is taken as sending it; hence medium confidence for credentials
+(critical: stolen credentials leaving are enough for malicious). Host facts are what every
+agent reports about itself (hostname, kernel, OS): one or two kinds of fact sent is named but
+weighs little; a survey of several discovery techniques sent out is suspicious.
+"""
+
+from __future__ import annotations
+
+from detonate.detect.correlations.metadata import finding
+from detonate.detect.correlations.run_index import RunIndex, index_of, program
+from detonate.detect.interface import RunView
+from detonate.detect.provenance import HOST_FACTS, SECRET, Sink, provenance_of
+from detonate.detect.provenance.collected import discovery_read_technique, discovery_technique
+from detonate.model.events import FileOpenedForRead, ProcessExecuted
+from detonate.model.findings import Confidence, Evidence, Finding, Severity
+
+NAME = "exfiltration"
+# Programs that pack or encrypt what they read: collected data archived on its way out.
+ARCHIVERS = frozenset(
+    {"tar", "zip", "7z", "7za", "rar", "gzip", "bzip2", "xz", "zstd", "cpio", "gpg", "age"}
+)
+SURVEY_TECHNIQUES = 3  # distinct discovery techniques sent out that make a survey
+
+
+class Exfiltration:
+    name: str = NAME
+
+    def detect(self, run: RunView) -> tuple[Finding, ...]:
+        sinks = [s for s in provenance_of(run).sinks if s.how == "sent"]
+        if not sinks:
+            return ()
+        index = index_of(run)
+        found: list[Finding] = []
+        secrets = [s for s in sinks if s.taint.kind == SECRET]
+        if secrets:
+            found.append(
+                finding("credentials-sent-out", NAME, [_evidence(index, s) for s in secrets])
+            )
+            archived = [e for s in secrets if (e := _archiver(index, s)) is not None]
+            if archived:
+                found.append(finding("collected-data-archived", NAME, archived))
+        facts = [s for s in sinks if s.taint.kind == HOST_FACTS]
+        if facts:
+            techniques = _techniques(run, index, facts)
+            survey = len(techniques) >= SURVEY_TECHNIQUES
+            evidence = [_evidence(index, s) for s in facts]
+            evidence.insert(
+                0,
+                Evidence(
+                    description="host facts gathered before the sends: "
+                    + ", ".join(sorted(techniques)),
+                    event_ids=tuple(sorted({s.taint.source.seq for s in facts}))[:20],
+                ),
+            )
+            found.append(
+                finding(
+                    "host-facts-sent-out",
+                    NAME,
+                    evidence,
+                    confidence=Confidence.HIGH if survey else None,
+                    severity=Severity.MEDIUM if survey else None,
+                )
+            )
+        return tuple(found)
+
+
+def _evidence(index: RunIndex, sink: Sink) -> Evidence:
+    hops = sink.taint.hops
+    return Evidence(
+        description=" → ".join(f"[{h.pid}] {h.what}" for h in hops),
+        path=hops[0].path,
+        event_ids=tuple(h.seq for h in hops),
+        process=index.chain(sink.pid, sink.seq),
+        destination=sink.path,
+    )
+
+
+def _archiver(index: RunIndex, sink: Sink) -> Evidence | None:
+    """The archive or encryption step of a chain (tar, zip, gzip, openssl enc …), if any."""
+    for hop in sink.taint.hops[1:]:
+        argv = index.argv_at(hop.pid, hop.seq) if hop.pid in index.procs else ()
+        name = program(argv)
+        encrypting = name == "openssl" and len(argv) > 1 and argv[1] in ("enc", "smime", "cms")
+        if name in ARCHIVERS or encrypting:
+            return Evidence(
+                description=f"{name} packed the collected data: {' '.join(argv)[:200]}",
+                event_ids=(hop.seq,),
+                process=index.chain(hop.pid, hop.seq),
+            )
+    return None
+
+
+def _techniques(run: RunView, index: RunIndex, sinks: list[Sink]) -> set[str]:
+    """The discovery techniques whose output the sending images hold: every discovery exec
+    or read by the senders and by the programs whose output they captured."""
+    holders = {h.pid for s in sinks for h in s.taint.hops}
+    for sink in sinks:
+        holders.update(index.descendants(sink.pid))
+    techniques: set[str] = set()
+    for event in run.events:
+        if event.pid not in holders:
+            continue
+        if isinstance(event, ProcessExecuted) and event.succeeded:
+            name = program(event.argv, event.exe, event.applet)
+            technique = discovery_technique(name, event.argv, event.path, event.applet)
+        elif isinstance(event, FileOpenedForRead) and event.succeeded:
+            technique = discovery_read_technique(event.path)
+        else:
+            continue
+        if technique:
+            techniques.add(technique)
+    return techniques

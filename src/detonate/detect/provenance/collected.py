@@ -1,0 +1,140 @@
+"""What a program collects: credential material it read, and facts about the host it gathered
+(the output of discovery commands, the files that describe the host). Data provenance follows
+both to where they leave the container; the discovery and credential-access detectors name
+them.
+
+Programs are judged by what they read or run, with the tools whose job it is left out: `passwd`
+and PAM's helpers read /etc/shadow to check a password, `ssh` reads its user's key.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from detonate.model.events import FileOpenedForRead
+from detonate.model.watched_reads import (
+    CREDENTIAL_KINDS,
+    KERNEL,
+    KUBE_TOKEN,
+    NETWORK_CONFIG,
+    NETWORK_CONNECTIONS,
+    OS_RELEASE,
+    PASSWORD_HASHES,
+    PROCESS_ENVIRON,
+    SSH_PRIVATE_KEY,
+    read_kind,
+)
+
+SYSTEM_INFO = "T1082"
+NETWORK_CONFIG_DISCOVERY = "T1016"
+CONNECTIONS_DISCOVERY = "T1049"
+OWNER_DISCOVERY = "T1033"
+PROCESS_DISCOVERY = "T1057"
+
+# Programs whose output is a fact about the host, by the discovery technique they serve.
+DISCOVERY_PROGRAMS: dict[str, str] = {
+    **dict.fromkeys(
+        ("uname", "hostname", "hostnamectl", "lscpu", "lsb_release", "arch", "dmidecode", "lshw"),
+        SYSTEM_INFO,
+    ),
+    **dict.fromkeys(("ifconfig", "route", "arp", "iwconfig", "nmcli"), NETWORK_CONFIG_DISCOVERY),
+    **dict.fromkeys(("netstat", "ss"), CONNECTIONS_DISCOVERY),
+    **dict.fromkeys(("id", "whoami", "who", "w", "users", "logname"), OWNER_DISCOVERY),
+    **dict.fromkeys(("ps", "pstree", "pgrep", "top"), PROCESS_DISCOVERY),
+}
+# `ip` discovers with these objects and no command or a showing one (ip addr, ip route show,
+# ip neigh); `ip link set`, `ip route add` configure.
+IP_DISCOVERY_OBJECTS = frozenset(
+    {"a", "addr", "address", "r", "ro", "route", "n", "neigh", "neighbour", "l", "link"}
+)
+DISCOVERY_READS: dict[str, str] = {
+    OS_RELEASE: SYSTEM_INFO,
+    KERNEL: SYSTEM_INFO,
+    NETWORK_CONFIG: NETWORK_CONFIG_DISCOVERY,
+    NETWORK_CONNECTIONS: CONNECTIONS_DISCOVERY,
+}
+# Readers whose job the file is: checking or changing passwords, ssh using its own key, the
+# kube client using its own token, process listers.
+OWNERS: dict[str, frozenset[str]] = {
+    PASSWORD_HASHES: frozenset(
+        [
+            "passwd",
+            "chpasswd",
+            "chage",
+            "useradd",
+            "usermod",
+            "userdel",
+            "adduser",
+            "deluser",
+            "groupadd",
+            "groupmod",
+            "groupdel",
+            "gpasswd",
+            "newusers",
+            "pwck",
+            "grpck",
+            "pwconv",
+            "pwunconv",
+            "grpconv",
+            "grpunconv",
+            "vipw",
+            "vigr",
+            "login",
+            "su",
+            "sudo",
+            "sshd",
+            "dropbear",
+            "unix_chkpwd",
+            "unix_update",
+            "shadowconfig",
+            "chsh",
+            "chfn",
+            "cron",
+            "crond",
+            "atd",
+            "sulogin",
+        ]
+    ),
+    SSH_PRIVATE_KEY: frozenset(
+        {"ssh", "scp", "sftp", "ssh-add", "ssh-agent", "ssh-keygen", "dbclient", "git", "rsync"}
+    ),
+    KUBE_TOKEN: frozenset({"kubectl", "helm"}),
+    # procps reads pid 1's environment to learn the terminal's settings
+    PROCESS_ENVIRON: frozenset({"ps", "top", "htop", "pgrep", "pkill", "pidof", "w"}),
+}
+
+
+SYSTEM_BIN_DIRS = frozenset({"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin"})
+
+
+def discovery_technique(name: str, argv: tuple[str, ...], path: str = "", applet: str = "") -> str:
+    """The discovery technique a program run as `name` with `argv` serves, "" for none. The
+    system's tool (from a bin directory, or a busybox applet), not a program of the sample's
+    own that happens to be called `w` or `id`."""
+    if path and not applet and posixpath.dirname(path) not in SYSTEM_BIN_DIRS:
+        return ""
+    if name == "ip":
+        words = [a for a in argv[1:] if not a.startswith("-")]
+        shows = len(words) < 2 or words[1] in ("show", "list", "ls", "lst", "get")
+        if words[:1] and words[0] in IP_DISCOVERY_OBJECTS and shows:
+            return NETWORK_CONFIG_DISCOVERY
+        return ""
+    return DISCOVERY_PROGRAMS.get(name, "")
+
+
+def credential_kind(event: FileOpenedForRead, reader: str) -> str:
+    """The kind of credential material this read took ("password-hashes", a honeytoken's
+    kind …), "" when none or when `reader` is a program whose job the file is."""
+    if event.honeytoken:
+        if event.honeytoken in ("kube-namespace", "kube-ca"):
+            return ""
+        kind = event.honeytoken
+    else:
+        kind = read_kind(event.path)
+        if kind not in CREDENTIAL_KINDS:
+            return ""
+    return "" if reader in OWNERS.get(read_kind(event.path) or kind, frozenset()) else kind
+
+
+def discovery_read_technique(path: str) -> str:
+    return DISCOVERY_READS.get(read_kind(path), "")

@@ -1,0 +1,66 @@
+"""Files whose read open is an event (`FileOpenedForRead`), whoever planted them.
+
+Reads are not traced in general (a Python start opens hundreds of files); these few are, because
+reading them is an act: credential stores and other processes' memory (credential access), and
+the files that tell a program what host it runs on (discovery). The tracer emits one event per
+process and path (the first read; a poller re-reading /proc/net/tcp adds nothing); reads of
+honeytokens and of files the run wrote are events too, for their own reasons (see
+`FileOpenedForRead`). Detectors classify the path again with `read_kind`.
+"""
+
+from __future__ import annotations
+
+import re
+
+# credential access
+PASSWORD_HASHES = "password-hashes"  # T1003.008
+PROCESS_ENVIRON = "process-environ"  # T1003.007 (another process's environment)
+PROCESS_MEMORY = "process-memory"  # T1003.007
+SSH_PRIVATE_KEY = "ssh-private-key"  # T1552.004
+KUBE_TOKEN = "kube-token"  # T1528
+# discovery (what host, what network)
+OS_RELEASE = "os-release"  # T1082
+KERNEL = "kernel"  # T1082
+NETWORK_CONFIG = "network-config"  # T1016
+NETWORK_CONNECTIONS = "network-connections"  # T1049
+
+CREDENTIAL_KINDS = frozenset(
+    {PASSWORD_HASHES, PROCESS_ENVIRON, PROCESS_MEMORY, SSH_PRIVATE_KEY, KUBE_TOKEN}
+)
+DISCOVERY_KINDS = frozenset({OS_RELEASE, KERNEL, NETWORK_CONFIG, NETWORK_CONNECTIONS})
+
+# /proc/<pid>/environ, /proc/<pid>/task/<tid>/mem: group 1 is the pid as the sample named it
+PROC_PID_FILE = re.compile(r"^/proc/(\d+)(?:/task/\d+)?/(environ|mem)$")
+
+_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (PASSWORD_HASHES, re.compile(r"^/etc/(?:g?shadow-?|security/opasswd|master\.passwd)$")),
+    (SSH_PRIVATE_KEY, re.compile(r"^(?:/root|/home/[^/]+)/\.ssh/id_(?!.*\.pub$)[^/]+$")),
+    (
+        KUBE_TOKEN,
+        re.compile(r"^/(?:var/)?run/secrets/(?:kubernetes\.io|eks\.amazonaws\.com)/.*token$"),
+    ),
+    (
+        OS_RELEASE,
+        re.compile(
+            r"^/(?:etc|usr/lib)/os-release$|^/etc/(?:issue|lsb-release|debian_version|"
+            r"alpine-release|redhat-release|centos-release|system-release)$"
+        ),
+    ),
+    (KERNEL, re.compile(r"^/proc/(?:version|sys/kernel/(?:osrelease|version))$")),
+    (NETWORK_CONFIG, re.compile(r"^/proc/(?:self/|\d+/)?net/(?:route|arp|fib_trie|ipv6_route)$")),
+    (
+        NETWORK_CONNECTIONS,
+        re.compile(r"^/proc/(?:self/|\d+/)?net/(?:tcp6?|udp6?|raw6?|unix|packet)$"),
+    ),
+)
+
+
+def read_kind(path: str) -> str:
+    """What reading `path` is (one of the kinds above), "" when its read is no event."""
+    match = PROC_PID_FILE.match(path)
+    if match is not None:
+        return PROCESS_MEMORY if match[2] == "mem" else PROCESS_ENVIRON
+    for kind, pattern in _PATTERNS:
+        if pattern.match(path):
+            return kind
+    return ""
