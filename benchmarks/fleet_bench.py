@@ -13,8 +13,8 @@ reported only). Each configuration also prints the medians of the scans' stages 
 phases (from the stored reports) and where a fresh scan process's start-up went (the
 worker's per-scan timeline line, task.py). `--repeats N` runs the configurations N times,
 interleaved (a shared machine's load changes between them), and prints the medians.
-`--baseline CHECKOUT` adds `detonate worker` with 1 pool process from CHECKOUT/.venv (e.g.
-/work/main) to each repeat: a before/after in the same run.
+`--baseline CHECKOUT` adds `detonate worker` with 1 pool process from CHECKOUT/.venv (another
+checkout, e.g. `git worktree add ../before main`) to each repeat: a before/after in the same run.
 
 Then a burst: `--burst` distinct scan requests at once (requested and sent one after the
 other, as the service does) to `detonate worker` with as many pool processes as cores and a
