@@ -161,12 +161,16 @@ def test_a_timed_futex_wait_ends_when_another_thread_wakes_it(
     waiter_rootfs: Rootfs, tmp_path: Path
 ) -> None:
     """pthread_cond_timedwait(900 s) in one thread, pthread_cond_signal after sleep(2) in
-    another: the held futex wait ends on the wake (2 s of sample time), not at 900 s."""
+    another: the held futex wait ends on the wake (2 s of sample time), not at 900 s.
+
+    The sample's clock is the skipped 2 s plus the real time the threads took under the
+    tracer, which on a busy machine passes a second boundary: the bound is "about 2", far
+    below the 900 a held-to-deadline wait would show."""
     result = run(waiter_rootfs, tmp_path, "/bin/waiter", "signalled")
     assert result.run.exit_code == 0
     (took,) = [f for f in result.files if f.path == "/tmp/payload-signalled"]
     assert result.artifacts_dir is not None
-    assert (result.artifacts_dir / took.artifact).read_text().strip() == "2"
+    assert 2 <= int((result.artifacts_dir / took.artifact).read_text()) <= 10
     assert not [e for e in result.events if isinstance(e, WaitTimedOut) and e.call == "futex"]
     assert 1.5 < result.run.skipped_sleep_seconds < 2.5  # only the signaller's sleep(2)
 
