@@ -26,7 +26,8 @@ from detonate.store.models import Judgement, RunRecordRow
 from detonate.store.rejudge import Outcome, rejudge_store
 from detonate.store.stored_runs import materialized
 
-from .stored_scans import CRON, Scanned, stored
+from .stored_scans import CRON, Scanned
+from .stored_scans import stored as stored_scan
 
 
 def _judgement_count(store: Store, scan_id: str) -> int:
@@ -87,7 +88,7 @@ def test_a_rule_added_later_changes_the_verdict_of_a_worker_scan(
 
 @pytest.mark.sandbox
 def test_the_same_rules_judge_a_stored_run_as_the_scan_did(store: Store, scanned: Scanned) -> None:
-    scan_id = stored(store, scanned, 1)
+    scan_id = stored_scan(store, scanned, 1)
 
     summary = rejudge_store(store, everything=True)
 
@@ -114,11 +115,11 @@ def _judged(report: Report) -> tuple[object, ...]:
 def test_a_record_that_cannot_be_read_is_reported_and_the_report_kept(
     store: Store, scanned: Scanned, later_rules: Path
 ) -> None:
-    corrupt = stored(store, scanned, 1)
-    newer = stored(store, scanned, 2)
-    missing = stored(store, scanned, 3)
-    good = stored(store, scanned, 4)
-    no_copies = stored(store, scanned, 5)
+    corrupt = stored_scan(store, scanned, 1)
+    newer = stored_scan(store, scanned, 2)
+    missing = stored_scan(store, scanned, 3)
+    good = stored_scan(store, scanned, 4)
+    no_copies = stored_scan(store, scanned, 5)
     newer_record = json.loads(gzip.decompress(scanned.run.data or b""))
     newer_data = gzip.compress(json.dumps({**newer_record, "version": 99}).encode())
     with store.engine.begin() as connection:
@@ -156,7 +157,7 @@ def test_a_record_that_cannot_be_read_is_reported_and_the_report_kept(
 def test_rejudges_beside_a_running_scan_lose_and_duplicate_nothing(
     store: Store, scanned: Scanned, later_rules: Path
 ) -> None:
-    stored = [stored(store, scanned, number) for number in range(1, 13)]
+    stored = [stored_scan(store, scanned, number) for number in range(1, 13)]
     running, _ = store.request_scan(
         f"oci-archive:{scanned.archive}",
         digest=scanned.report.image.digest,
@@ -213,8 +214,8 @@ def test_the_command_lists_and_counts_the_changes(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    changed = stored(store, scanned, 1)
-    unreadable = stored(store, scanned, 2)
+    changed = stored_scan(store, scanned, 1)
+    unreadable = stored_scan(store, scanned, 2)
     with store.engine.begin() as connection:
         connection.execute(
             update(RunRecordRow).where(RunRecordRow.scan_id == unreadable).values(data=b"junk")
