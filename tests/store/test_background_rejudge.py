@@ -23,6 +23,8 @@ from detonate.service.settings import Settings
 from detonate.store import RejudgeProgress, Store
 from detonate.store.background_rejudge import BackgroundRejudge, BackgroundSettings, Rejudger, start
 from detonate.store.models import RejudgeMark, Scan
+from detonate.worker.app import FleetConfig
+from detonate.worker.run import _start_rejudge
 from detonate.worker.status import FleetStatus, render
 
 from .stored_scans import Scanned, stored
@@ -184,3 +186,27 @@ def test_an_older_ruleset_leaves_the_store_to_the_newer_one(
     assert older.run() == {}
 
     assert _kinds(store, scan_id) == ["scan"] and _marks(store) == {}
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("switched_on", [True, False])
+def test_a_worker_re_judges_with_its_own_rules_unless_switched_off(
+    store: Store, scanned: Scanned, later_rules: Path, switched_on: bool
+) -> None:
+    scan_id = stored(store, scanned, 1)
+    config = FleetConfig(
+        broker_url="redis://127.0.0.1:1/0",  # not reached: only the store is
+        store_url=_url(store),
+        scan=ScanOptions(static=StaticOptions(extra_rules_dir=later_rules)),
+        background_rejudge=switched_on,
+    )
+
+    rejudging = _start_rejudge(store, config)  # what `detonate worker` does before Celery
+
+    if not switched_on:
+        assert rejudging is None and store.latest_ruleset() is None
+        assert _kinds(store, scan_id) == ["scan"]
+        return
+    _finish(rejudging)
+    assert store.latest_ruleset() == ruleset_hash(later_rules)
+    assert _kinds(store, scan_id) == ["scan", "rejudge"]

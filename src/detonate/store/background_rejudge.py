@@ -188,20 +188,31 @@ class BackgroundRejudge:
 
 def start(store: Store, settings: BackgroundSettings, role: str) -> BackgroundRejudge | None:
     """Announce this process's ruleset and, when stored scans wait for it, start the
-    background process; None when there is nothing to re-judge."""
-    ruleset = ruleset_hash(settings.rules_dir)
-    store.announce_ruleset(ruleset, f"{role}@{socket.gethostname()}:{os.getpid()}")
-    progress = store.rejudge_progress(ruleset)
-    if progress is None or not progress.pending:
-        log.info("the stored scans are judged by these rules (ruleset %s)", ruleset[:12])
+    background process; None when there is nothing to re-judge, or it could not start (logged:
+    the service and the scans go on without it)."""
+    try:
+        ruleset = ruleset_hash(settings.rules_dir)
+        store.announce_ruleset(ruleset, f"{role}@{socket.gethostname()}:{os.getpid()}")
+        progress = store.rejudge_progress(ruleset)
+        if progress is None or not progress.pending:
+            log.info("the stored scans are judged by these rules (ruleset %s)", ruleset[:12])
+            return None
+        log.info(
+            "%d stored scans were judged by other rules: re-judging them in the background "
+            "with ruleset %s, at most %g a second",
+            progress.pending,
+            ruleset[:12],
+            settings.per_second,
+        )
+        environment = {**os.environ, DB_ENV: settings.store_url}
+        argv = _argv(settings, role)
+        return BackgroundRejudge(subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=environment))
+    except Exception:
+        log.exception("the background rejudge could not start; `detonate rejudge --db` can")
         return None
-    log.info(
-        "%d stored scans were judged by other rules: re-judging them in the background "
-        "with ruleset %s, at most %g a second",
-        progress.pending,
-        ruleset[:12],
-        settings.per_second,
-    )
+
+
+def _argv(settings: BackgroundSettings, role: str) -> list[str]:
     argv = [
         sys.executable,
         "-m",
@@ -221,9 +232,7 @@ def start(store: Store, settings: BackgroundSettings, role: str) -> BackgroundRe
         argv += ["--rules", str(settings.rules_dir)]
     if settings.ignore_file is not None:
         argv += ["--ignore-file", str(settings.ignore_file)]
-    environment = {**os.environ, DB_ENV: settings.store_url}
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=environment)
-    return BackgroundRejudge(process)
+    return argv
 
 
 def main(argv: list[str] | None = None) -> int:
