@@ -22,7 +22,7 @@ from detonate.pipeline import rejudge
 from detonate.queue.worker import run_scan
 from detonate.rules.loader import forget_fingerprints, ruleset_hash
 from detonate.store import ScanStatus, Source, Store
-from detonate.store.models import Judgement, RunRecordRow
+from detonate.store.models import DroppedFileCopy, Judgement, RunRecordRow
 from detonate.store.rejudge import Outcome, rejudge_store
 from detonate.store.stored_runs import materialized
 
@@ -247,3 +247,29 @@ def test_the_command_lists_and_counts_the_changes(
     assert main(["rejudge", "--db", url, "--rules", str(broken), "--all"]) == 2
     assert "Traceback" not in capsys.readouterr().err
     assert [j.kind for j in store.judgements(changed)] == ["scan", "rejudge"]  # untouched
+
+
+@pytest.mark.sandbox
+def test_dropped_file_copies_go_with_the_last_record_that_names_them(
+    store: Store, scanned: Scanned
+) -> None:
+    first = stored_scan(store, scanned, 1)
+    second = stored_scan(store, scanned, 2)  # the same dropped files: the copies are shared
+    copies = set(scanned.run.copies)
+    assert copies, "the scan dropped files"
+
+    def kept() -> set[str]:
+        with store.engine.connect() as connection:
+            return set(connection.execute(select(DroppedFileCopy.sha256)).scalars())
+
+    assert kept() == copies
+    # A report stored over the scan without a record (as a CLI `--store` scan of the same
+    # image and rules does): the other scan still names the copies, so they stay.
+    store.record_report(first, scanned.report)
+    assert store.stored_run(first) is None and kept() == copies
+    second_run = store.stored_run(second)
+    assert second_run is not None and set(second_run.copies) == copies
+
+    store.record_report(second, scanned.report)
+
+    assert kept() == set()  # no record names them any more
