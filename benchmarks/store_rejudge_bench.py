@@ -39,8 +39,8 @@ from detonate.rules.loader import forget_fingerprints  # noqa: E402
 from detonate.run_record import find_run_record  # noqa: E402
 from detonate.store import Source, Store, StoredRun  # noqa: E402
 from detonate.store.models import DroppedFileCopy, RunRecordRow  # noqa: E402
-from detonate.store_rejudge import Outcome, rejudge_store  # noqa: E402
-from detonate.stored_runs import capture  # noqa: E402
+from detonate.store.rejudge import Outcome, rejudge_store  # noqa: E402
+from detonate.store.stored_runs import capture  # noqa: E402
 from postgres import start_postgres, stop_postgres  # noqa: E402
 
 SAMPLES = (

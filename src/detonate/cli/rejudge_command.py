@@ -1,5 +1,5 @@
 """`detonate rejudge --db URL [--since WHEN] [--all] [--rules DIR]`: the store's scans judged
-again with today's rules (detonate.store_rejudge); what changed is listed and counted.
+again with today's rules (detonate.store.rejudge); what changed is listed and counted.
 
 Exit status: 0 when every scan taken was judged again (or left as it was, or kept no run
 record to judge), 1 when the record of some could not be judged (each is listed with the
@@ -19,7 +19,7 @@ from rich.console import Console
 from detonate.cli.progress_bar import RichProgress
 from detonate.errors import UsageError
 from detonate.store import Store
-from detonate.store_rejudge import Outcome, RejudgeSummary, ScanOutcome, rejudge_store
+from detonate.store.rejudge import Outcome, RejudgeSummary, ScanOutcome, rejudge_store
 
 PROGRESS_SECONDS = 5.0  # a progress line this often when stderr is no terminal (logs)
 

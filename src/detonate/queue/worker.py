@@ -27,7 +27,7 @@ from detonate.model.report import Verdict
 from detonate.pipeline import scan
 from detonate.sandbox.leftovers import work_dir_prefix
 from detonate.store import ScanRecord, Source, Store, StoredRun
-from detonate.stored_runs import capture
+from detonate.store.stored_runs import capture
 
 log = logging.getLogger("detonate.worker")
 PROFILES = ("full", "static")  # full: static analysis and the sandbox run; static: no run

@@ -70,6 +70,35 @@ class StoreCollector(Collector):
         running = GaugeMetricFamily("detonate_scans_running", "Scans a worker is running now")
         running.add_metric([], self.queue.running())
         yield running
+        yield from rejudge_metrics(self.store)
+
+
+def rejudge_metrics(store: Store) -> Iterator[Metric]:
+    """The background rejudge towards the latest announced ruleset, across every process."""
+    progress = store.rejudge_progress()
+    if progress is None:
+        return
+    ruleset = progress.ruleset_hash[:12]
+    pending = GaugeMetricFamily(
+        "detonate_rejudge_pending",
+        "Stored scans other rules judged, still to re-judge with the latest announced ruleset",
+        labels=["ruleset"],
+    )
+    pending.add_metric([ruleset], progress.pending)
+    yield pending
+    claimed = GaugeMetricFamily(
+        "detonate_rejudge_claimed", "Stored scans being re-judged now", labels=["ruleset"]
+    )
+    claimed.add_metric([ruleset], progress.claimed)
+    yield claimed
+    done = GaugeMetricFamily(
+        "detonate_rejudge_done",
+        "Stored scans the background rejudge finished for the latest ruleset, by outcome",
+        labels=["ruleset", "outcome"],
+    )
+    for outcome, count in sorted(progress.done.items()):
+        done.add_metric([ruleset, outcome], count)
+    yield done
 
 
 class FleetCollector(Collector):

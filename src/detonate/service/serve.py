@@ -26,6 +26,7 @@ from detonate.service.metrics import SCAN_SECONDS
 from detonate.service.scan_credentials import ScanCredentials
 from detonate.service.settings import Settings
 from detonate.store import ScanRecord, Store
+from detonate.store.background_rejudge import BackgroundRejudge, BackgroundSettings, start
 from detonate.worker.celery_queue import CeleryQueue
 
 log = logging.getLogger("detonate.service")
@@ -60,14 +61,28 @@ def running_service(settings: Settings) -> Iterator[Service]:
         queue = InProcessQueue(
             store, scan_options, settings.concurrency or None, _observe, credentials.acquire_for
         )
+    rejudging: BackgroundRejudge | None = None
     try:
         requeued, poisoned = queue.resume()
         if requeued or poisoned:
             log.info("resumed %d scans, poisoned %d", requeued, poisoned)
+        if settings.background_rejudge and not settings.queue_url:
+            rejudging = start(store, _rejudge_settings(settings), "serve")
         yield Service(settings, store, queue, create_app(settings, store, queue, credentials))
     finally:
+        if rejudging is not None:
+            rejudging.stop()
         queue.close()
         store.close()
+
+
+def _rejudge_settings(settings: Settings) -> BackgroundSettings:
+    return BackgroundSettings(
+        settings.store_url,
+        rules_dir=settings.scan.static.extra_rules_dir,
+        ignore_file=settings.scan.ignore_file,
+        per_second=settings.rejudge_per_second,
+    )
 
 
 def uvicorn_config(

@@ -29,6 +29,11 @@ class Settings:
     unsafe_allow_local_references: bool = False
     metrics_need_token: bool = False
     queue_url: str = ""  # redis://… → scans go to `detonate worker`s; "" → in-process pool
+    # Stored scans other rules judged are re-judged with this service's rules in a background
+    # process (store/background_rejudge.py), at most this many a second; not with queue_url:
+    # the fleet's workers scan, and re-judge, with their own rules.
+    background_rejudge: bool = True
+    rejudge_per_second: float = 2.0
     scan: ScanOptions = field(default_factory=ScanOptions)
     # Registry webhooks: sender ("distribution", "harbor", "ghcr", "dockerhub") → shared
     # secret. A sender without a secret has no hook.

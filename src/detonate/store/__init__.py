@@ -1,11 +1,16 @@
 """store: scans, verdicts, images and their tags, IOCs, artifacts, admission decisions and API
-tokens in SQL (SQLite embedded by default, PostgreSQL for a team). See `store.Store`."""
+tokens in SQL (SQLite embedded by default, PostgreSQL for a team). See `store.Store`.
+
+Re-judging stored runs with other rules: `stored_runs` (what a scan's run keeps in the store),
+`rejudge` (`detonate rejudge --db`), `background_rejudge` (when serve or a worker starts with
+other rules). Those import the pipeline, so this package does not import them."""
 
 from detonate.store.records import (
     AdmissionRecord,
     CacheKey,
     JudgementRecord,
     RejudgeCandidate,
+    RejudgeProgress,
     ScanRecord,
     ScanStatus,
     Source,
@@ -21,6 +26,7 @@ __all__ = [
     "CacheKey",
     "JudgementRecord",
     "RejudgeCandidate",
+    "RejudgeProgress",
     "ScanFilter",
     "ScanRecord",
     "ScanStatus",

@@ -5,8 +5,10 @@ this module is the shape the code reads and writes, and the migrations' source o
             │         ├─ scan_iocs ── iocs          (an IOC is stored once, linked per scan)
             │         ├─ scan_artifacts ── artifacts (by sha256)
             │         ├─ judgements                 (every verdict the scan had, newest last)
-            │         └─ run_records ·· dropped_file_copies (by sha256: what rejudge reads)
+            │         ├─ run_records ·· dropped_file_copies (by sha256: what rejudge reads)
+            │         └─ rejudge_marks              (a background rejudge's claim, then outcome)
     tag_observations (repository:tag → digest, with who saw it)
+    rejudge_rulesets (the ruleset each background rejudger announced; the last one wins)
     admission_decisions, tokens
 """
 
@@ -154,6 +156,37 @@ class DroppedFileCopy(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RejudgeMark(Base):
+    """A background rejudge's hold on one scan for one ruleset: claimed by `owner` until
+    `lease_until` (a process that dies lets it lapse), then done with the outcome. A scan
+    marked done for a ruleset is never taken again for it; its next scan removes the mark."""
+
+    __tablename__ = "rejudge_marks"
+
+    scan_id: Mapped[str] = mapped_column(
+        ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True
+    )
+    ruleset_hash: Mapped[str] = mapped_column(String(64), index=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    attempts: Mapped[int] = mapped_column(Integer)  # claims for this ruleset (1 unless lapsed)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16), default="")  # store.rejudge.Outcome
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class RejudgeRuleset(Base):
+    """A ruleset a service or worker re-judges the store towards, and when it said so last:
+    only the latest announced one is worked on (an older replica left running, or rolled
+    back to, must not re-judge the store back and forth with a newer one)."""
+
+    __tablename__ = "rejudge_rulesets"
+
+    ruleset_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    announced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    announced_by: Mapped[str] = mapped_column(String(128))
 
 
 class FindingRow(Base):

@@ -128,7 +128,7 @@ class AdmissionRecord:
 
 @dataclass(frozen=True)
 class StoredRun:
-    """A scan's run record as the store keeps it (detonate.stored_runs): the gzip'd record
+    """A scan's run record as the store keeps it (detonate.store.stored_runs): the gzip'd record
     and its dropped-file copies by sha256; `data` None, with the `reason`, when not kept."""
 
     data: bytes | None
@@ -154,3 +154,19 @@ class RejudgeCandidate:
     judged_ruleset_hash: str
     rejudged_at: datetime | None
     has_record: bool
+
+
+@dataclass(frozen=True)
+class RejudgeProgress:
+    """How far the background rejudge towards one ruleset is, across every process."""
+
+    ruleset_hash: str
+    announced_at: datetime | None
+    announced_by: str
+    pending: int  # done full scans other rules judged, not yet taken for this ruleset
+    claimed: int  # taken now, under a live lease
+    done: Mapping[str, int]  # outcome (store.rejudge.Outcome) → scans
+
+    @property
+    def finished(self) -> int:
+        return sum(self.done.values())

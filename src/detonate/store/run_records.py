@@ -24,8 +24,11 @@ def _aware(moment: datetime) -> datetime:
 
 def keep(session: Session, scan_id: str, run: StoredRun | None) -> None:
     """The scan's run record becomes `run` (none: the scan has none); copies are shared by
-    sha256, the longest kept."""
+    sha256, the longest kept, and those only the replaced record named go with it."""
+    previous = session.get(RunRecordRow, scan_id)
+    replaced = set(previous.copies.split()) if previous is not None else set()
     session.query(RunRecordRow).filter(RunRecordRow.scan_id == scan_id).delete()
+    _drop_unnamed(session, replaced - set(run.copies if run is not None else ()))
     if run is None:
         return
     session.add(
@@ -51,6 +54,17 @@ def keep(session: Session, scan_id: str, run: StoredRun | None) -> None:
                 existing = session.get(DroppedFileCopy, sha256, populate_existing=True)
         if existing is not None and existing.size < len(data):  # a run's copy was cut shorter
             existing.data, existing.size = data, len(data)
+
+
+def _drop_unnamed(session: Session, copies: set[str]) -> None:
+    """Delete those of `copies` no run record names any more. The store keeps no scan for a
+    limited time (there is no retention to prune with): a copy loses its last record only
+    when that record is replaced (a CLI `--store` scan of the same image and rules stores its
+    report over the service's, without a record), so this is where copies are pruned."""
+    for sha256 in sorted(copies):
+        named = select(RunRecordRow.scan_id).where(RunRecordRow.copies.contains(sha256)).limit(1)
+        if session.scalar(named) is None:
+            session.query(DroppedFileCopy).filter(DroppedFileCopy.sha256 == sha256).delete()
 
 
 def load(read: Reader, scan_id: str) -> StoredRun | None:

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ from detonate.model.findings import Confidence, Finding, Severity
 from detonate.model.report import Report
 from detonate.report import json_report
 from detonate.rules.loader import ruleset_hash
-from detonate.store import run_records, schema
+from detonate.store import rejudge_claims, run_records, schema
 from detonate.store.models import (
     AdmissionDecision,
     Artifact,
@@ -66,6 +66,7 @@ from detonate.store.records import (
     CacheKey,
     JudgementRecord,
     RejudgeCandidate,
+    RejudgeProgress,
     ScanRecord,
     ScanStatus,
     Source,
@@ -393,7 +394,7 @@ class Store:
         self, scan_id: str, report: Report, run: StoredRun | None = None
     ) -> ScanRecord:
         """Store a finished scan's report, its findings, IOCs and artifacts; status done.
-        `run`: its run record (detonate.stored_runs), kept so the scan can be re-judged; a
+        `run`: its run record (detonate.store.stored_runs), kept so the scan can be re-judged; a
         previous run's record of the scan goes either way (this report replaced its)."""
         document = json_report.to_document(report)
         with self._write() as session:
@@ -412,9 +413,10 @@ class Store:
             if image is not None and report.image.config_digest and not image.config_digest:
                 image.config_digest = report.image.config_digest
             run_records.keep(session, scan_id, run)
+            rejudge_claims.forget(session, scan_id)
             return _scan_record(scan)
 
-    # -- re-judging stored runs (detonate.store_rejudge; the queries: store.run_records) --------
+    # -- re-judging stored runs (detonate.store.rejudge; the queries: store.run_records) --------
 
     def rejudge_candidates(
         self, ruleset: str, *, since: datetime | None = None, everything: bool = False
@@ -444,6 +446,44 @@ class Store:
     def judgements(self, scan_id: str) -> list[JudgementRecord]:
         """Every verdict the scan had, oldest first: the last is its current one."""
         return run_records.judgements(self._read, scan_id)
+
+    # -- the background rejudge (detonate.store.background_rejudge; store.rejudge_claims) -------
+
+    def announce_ruleset(self, ruleset: str, owner: str) -> None:
+        """`ruleset` is the one to re-judge the store towards from now on (the last one
+        announced wins: see models.RejudgeRuleset)."""
+        with self._write() as session:
+            rejudge_claims.announce(session, ruleset, owner)
+
+    def latest_ruleset(self) -> str | None:
+        """The ruleset announced last, None when no process announced one."""
+        row = rejudge_claims.latest(self._read)
+        return row.ruleset_hash if row is not None else None
+
+    def claim_rejudge(
+        self, ruleset: str, owner: str, lease_seconds: float
+    ) -> RejudgeCandidate | None:
+        """One scan for `owner` to judge with `ruleset`, held for `lease_seconds`: the newest
+        done full scan other rules judged, not done nor held for `ruleset`; None when none."""
+        with self._write() as session:
+            return rejudge_claims.claim(session, ruleset, owner, timedelta(seconds=lease_seconds))
+
+    def finish_rejudge(
+        self, scan_id: str, ruleset: str, owner: str, outcome: str, reason: str = ""
+    ) -> bool:
+        """The claimed scan is done for `ruleset` (never taken for it again)."""
+        with self._write() as session:
+            return rejudge_claims.finish(session, scan_id, ruleset, owner, outcome, reason)
+
+    def release_rejudge(self, scan_id: str, ruleset: str, owner: str) -> None:
+        with self._write() as session:
+            rejudge_claims.release(session, scan_id, ruleset, owner)
+
+    def rejudge_progress(self, ruleset: str | None = None) -> RejudgeProgress | None:
+        """How far the background rejudge towards `ruleset` (default: the latest announced)
+        is; None when none was announced and none is given."""
+        ruleset = ruleset or self.latest_ruleset()
+        return rejudge_claims.progress(self._read, ruleset) if ruleset else None
 
     def verdict_for(self, digest: str, platform: str = "linux/amd64") -> VerdictRecord | None:
         """The latest done scan of `digest` (a platform manifest's, or the index's it came

@@ -37,6 +37,10 @@ class FleetConfig:
     scan: ScanOptions = field(default_factory=ScanOptions)
     state_dir: Path = Path("/run/detonate")
     registry_limit: int = 2  # scans of one registry at once, fleet-wide (0: no limit)
+    # Stored scans other rules judged are re-judged with the worker's rules in a background
+    # process (store/background_rejudge.py), at most this many a second.
+    background_rejudge: bool = True
+    rejudge_per_second: float = 2.0
 
     @property
     def soft_time_limit(self) -> int:

@@ -12,6 +12,7 @@ from celery import bootsteps
 
 from detonate.sandbox.watchdog import ensure_watchdog
 from detonate.store import Store
+from detonate.store.background_rejudge import BackgroundRejudge, BackgroundSettings, start
 from detonate.worker.app import QUEUES, FleetConfig, app, configure, worker_argv
 
 # How often the main process looks for exited pool processes to replace. Celery replaces one
@@ -36,7 +37,11 @@ def run_worker(
 ) -> None:
     from detonate.worker.task import preload  # registers the scan task on the app
 
-    Store.open(config.store_url).close()  # a wrong --db fails here, with the reason
+    store = Store.open(config.store_url)  # a wrong --db fails here, with the reason
+    try:
+        rejudging = _start_rejudge(store, config)
+    finally:
+        store.close()
     configure(app, config)
     app.steps["worker"].add(PromptReplacement)
     # The pool processes start no watchdog (each replacement sweeps its predecessor's
@@ -44,4 +49,21 @@ def run_worker(
     # of the pool processes included (Celery sets it as their parent-death signal).
     ensure_watchdog(config.state_dir)
     preload(config.scan)  # last: it freezes the heap the pool processes inherit
-    app.worker_main(worker_argv(concurrency, queues, name))
+    try:
+        app.worker_main(worker_argv(concurrency, queues, name))
+    finally:
+        if rejudging is not None:
+            rejudging.stop()
+
+
+def _start_rejudge(store: Store, config: FleetConfig) -> BackgroundRejudge | None:
+    """Before Celery starts: a process of its own (started by exec, no fork of this one)."""
+    if not config.background_rejudge:
+        return None
+    settings = BackgroundSettings(
+        config.store_url,
+        rules_dir=config.scan.static.extra_rules_dir,
+        ignore_file=config.scan.ignore_file,
+        per_second=config.rejudge_per_second,
+    )
+    return start(store, settings, "worker")

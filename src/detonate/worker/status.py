@@ -4,6 +4,7 @@ workers    2  detonate@node-a (1 active), detonate@node-b (0 active)
 queues     detonate.urgent 0, detonate.backlog 37
 running    1  3f2a… docker://registry.test/app@sha256:… (sandbox, 41 s)
 oldest     queued 12 min ago: 9c1d… docker://registry.test/web@sha256:…
+rejudge    ruleset 5e0c8a1f2b3d: 120 done (3 changed, 117 rejudged), 1 now, 80 to go
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 import redis
 from celery import Celery
 
-from detonate.store import ScanRecord, ScanStatus, Store
+from detonate.store import RejudgeProgress, ScanRecord, ScanStatus, Store
 from detonate.worker.app import FleetConfig, configure
 from detonate.worker.celery_queue import INSPECT_TIMEOUT_SECONDS, queue_depths
 
@@ -25,6 +26,7 @@ class FleetStatus:
     queues: dict[str, int]  # queue → messages waiting
     running: list[ScanRecord]
     oldest_queued: ScanRecord | None
+    rejudge: RejudgeProgress | None = None  # towards the latest announced ruleset
 
 
 def fleet_status(store: Store, broker_url: str) -> FleetStatus:
@@ -43,6 +45,7 @@ def fleet_status(store: Store, broker_url: str) -> FleetStatus:
         queues=depths,
         running=[r for r in scans if r.status is ScanStatus.RUNNING],
         oldest_queued=min(queued, key=lambda r: r.created_at) if queued else None,
+        rejudge=store.rejudge_progress(),
     )
 
 
@@ -71,4 +74,15 @@ def render(status: FleetStatus, now: datetime | None = None) -> str:
         if oldest
         else "oldest     nothing queued"
     )
+    lines.append(_rejudge_line(status.rejudge))
     return "\n".join(lines)
+
+
+def _rejudge_line(progress: RejudgeProgress | None) -> str:
+    if progress is None:
+        return "rejudge    no ruleset announced (no background rejudge ran)"
+    done = ", ".join(f"{n} {outcome}" for outcome, n in sorted(progress.done.items()))
+    return (
+        f"rejudge    ruleset {progress.ruleset_hash[:12]}: {progress.finished} done"
+        f"{f' ({done})' if done else ''}, {progress.claimed} now, {progress.pending} to go"
+    )

@@ -3,7 +3,7 @@
     summary = rejudge_store(store, rules_dir)      # the scans other rules judged
     summary = rejudge_store(store, rules_dir, everything=True, since=yesterday)
 
-Each done full scan with a kept run record (detonate.stored_runs) is judged again by
+Each done full scan with a kept run record (detonate.store.stored_runs) is judged again by
 `pipeline.rejudge`, as `detonate rejudge RUN_DIR` would. Its new report replaces the current
 one in one transaction (verdict, findings, IOCs, report JSON, the ruleset hash that judged it
 and when); the previous verdict stays in the scan's judgements. By default only scans whose
@@ -32,7 +32,7 @@ from detonate.pipeline import rejudge
 from detonate.progress import NullProgress, Progress
 from detonate.rules.loader import load_rules, ruleset_hash
 from detonate.store import RejudgeCandidate, Store
-from detonate.stored_runs import materialized
+from detonate.store.stored_runs import materialized
 from detonate.verdict.suppress import load_suppressions
 
 log = logging.getLogger("detonate.rejudge")
@@ -101,7 +101,7 @@ def rejudge_store(
     progress.start(TASK, total=len(candidates), unit="scans")
     try:
         for candidate in candidates:
-            outcome = _one(store, candidate, rules_dir, ignore_file, current)
+            outcome = judge_one(store, candidate, rules_dir, ignore_file, current)
             summary.outcomes.append(outcome)
             if observe is not None:
                 observe(outcome)
@@ -111,13 +111,15 @@ def rejudge_store(
     return summary
 
 
-def _one(
+def judge_one(
     store: Store,
     candidate: RejudgeCandidate,
     rules_dir: Path | None,
     ignore_file: Path | None,
     current: str,
 ) -> ScanOutcome:
+    """Judge one listed (or claimed) scan again with the rules `current` hashes."""
+
     def outcome(kind: Outcome, after: str | None, reason: str = "") -> ScanOutcome:
         return ScanOutcome(
             candidate.id, candidate.reference, kind, candidate.verdict, after, reason
