@@ -106,6 +106,12 @@ def test_timer_settime_becomes_a_timer_of_the_keeper(make_timer: MakeTimer) -> N
     assert isinstance(disarm, waits.SetTimer) and disarm.deadline is None
     short, _ = settime(timer_id, 0, (0, 5_000_000))  # 5 ms: nothing to gain, the kernel's
     assert isinstance(short, waits.SetTimer) and short.passthrough
+    fast, _ = settime(timer_id, 0, (0, 5_000_000), (0, 5_000_000))  # the kernel's until disarmed
+    assert isinstance(fast, waits.SetTimer) and fast.passthrough and fast.interval_ns
+    # a long first expiry, however fast it then repeats, is the keeper's
+    late, _ = settime(timer_id, 0, (900, 0), (0, 5_000_000))
+    assert isinstance(late, waits.SetTimer) and not late.passthrough
+    assert late.deadline == 905 * NS
 
 
 def test_an_absolute_realtime_deadline_is_read_in_virtual_time(make_timer: MakeTimer) -> None:
@@ -118,6 +124,10 @@ def test_an_absolute_realtime_deadline_is_read_in_virtual_time(make_timer: MakeT
     answer, _ = settime(timer_id, 1, divmod(at, NS), now=virtual_now)
     assert isinstance(answer, waits.SetTimer) and answer.deadline is not None
     assert answer.deadline - virtual_now == pytest.approx(900 * NS, abs=NS // 100)
+    # 5 ms ahead in virtual time is 3600 s ahead for the kernel: the keeper's, not passed on
+    soon, _ = settime(timer_id, 1, divmod(at - 900 * NS + 5_000_000, NS), now=virtual_now)
+    assert isinstance(soon, waits.SetTimer) and not soon.passthrough
+    assert soon.deadline is not None and soon.deadline - virtual_now < 10_000_000
 
 
 def test_cpu_time_timers_unknown_ids_and_bad_values_are_the_kernels(make_timer: MakeTimer) -> None:

@@ -150,9 +150,10 @@ class TimeKeeper:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _held: dict[int, _Held] = field(default_factory=dict)
     _timers: dict[Slot, _Timer] = field(default_factory=dict)
-    # POSIX timers once set short (≤ 10 ms): the kernel runs them from then on, so that a later
-    # setting is the kernel's too and its own timer never runs beside the keeper's
-    _kernel_armed: set[Slot] = field(default_factory=set)
+    # POSIX timers set short (≤ 10 ms) run in the kernel: until this monotonic ns (a one-shot)
+    # or, when they repeat (None), until disarmed. Meanwhile a new setting is the kernel's too,
+    # so its timer never runs beside the keeper's.
+    _kernel_armed: dict[Slot, int | None] = field(default_factory=dict)
     _vdso: dict[int, tuple[int, int]] = field(default_factory=dict)  # pid → its [vdso]
     _calm: _Calm = field(default_factory=_Calm)
     _start_wall: float = 0.0
@@ -335,7 +336,7 @@ class TimeKeeper:
                 self.schedule.remove(timer.key)
                 if timer.our_fd >= 0:
                     os.close(timer.our_fd)
-            self._kernel_armed = {s for s in self._kernel_armed if not which(s)}
+            self._kernel_armed = {s: u for s, u in self._kernel_armed.items() if not which(s)}
 
     def _posix_timer_call(self, fd: NotifyFd, note: Notification, call: str) -> None:
         """timer_gettime of a timer the keeper runs: its interval and time left in virtual
@@ -384,8 +385,13 @@ class TimeKeeper:
         call = NAME[note.nr]
         slot = (pid, *timer.slot)
         if slot in self._kernel_armed:
-            fd.proceed(note.id)  # the kernel runs this POSIX timer (set short before)
-            return
+            until = self._kernel_armed[slot]
+            if until is None or time.monotonic_ns() < until:
+                if timer.deadline is None and not timer.passthrough:
+                    del self._kernel_armed[slot]  # the kernel disarms it now
+                fd.proceed(note.id)  # the kernel's timer may still run: the kernel's setting
+                return
+            del self._kernel_armed[slot]  # the kernel's one-shot ran out
         with self._lock:
             old = self._timers.pop(slot, None)
             left = interval = 0
@@ -395,7 +401,8 @@ class TimeKeeper:
                 if old.our_fd >= 0:
                     os.close(old.our_fd)
             if timer.passthrough and timer.posix is not None:
-                self._kernel_armed.add(slot)
+                until = time.monotonic_ns() + timer.kernel_ns + waits.SHORT_NS
+                self._kernel_armed[slot] = None if timer.interval_ns else until
             if timer.deadline is not None:
                 key, self._next_timer_key = self._next_timer_key, self._next_timer_key - 1
                 requested = timer.deadline - now.virtual

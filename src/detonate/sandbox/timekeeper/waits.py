@@ -148,6 +148,7 @@ class SetTimer:
     our_fd: int = -1
     passthrough: bool = False  # cancel ours and let the kernel run the call (short timers)
     posix: posix_timers.KernelTimer | None = None  # a POSIX timer: what its expiry sends
+    kernel_ns: int = 0  # passthrough of a one-shot POSIX timer: how long the kernel's runs
 
 
 Answer = Proceed | Reply | Hold | SetTimer
@@ -450,12 +451,16 @@ def _timer_settime(note: Notification, tgid: int, now: Now) -> Answer:
     if value == 0:
         return SetTimer(Reply(), None, 0, old_writes, slot=slot, posix=kernel)
     if note.args[1] & TIMER_ABSTIME:
+        # the sample read its virtual clock: the kernel would wait the skipped time too, so an
+        # absolute timer is the keeper's however short
         clock = ALARM_BASES.get(kernel.clock, kernel.clock)
         deadline = value - (now.real(clock) - now.real(CLOCK_MONOTONIC))
+    elif value <= SHORT_NS and interval <= SHORT_NS:
+        # nothing to gain: the kernel runs it (until disarmed, if it repeats)
+        return SetTimer(Reply(), None, interval, slot=slot, passthrough=True, posix=kernel,
+                        kernel_ns=value)  # fmt: skip
     else:
         deadline = now.virtual + value
-    if 0 < interval <= SHORT_NS or (not interval and deadline - now.virtual <= SHORT_NS):
-        return SetTimer(Reply(), None, 0, slot=slot, passthrough=True, posix=kernel)
     return SetTimer(Reply(), deadline, interval, old_writes, slot=slot, posix=kernel)
 
 
