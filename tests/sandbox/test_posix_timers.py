@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -31,22 +32,25 @@ HOST_GLIBC = ("/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6")
 
 @pytest.fixture(scope="module")
 def timer_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Rootfs:
-    """busybox, the waiter (static glibc) and, when the host has it, coreutils' `timeout` as
-    /bin/timeout-coreutils with the host's glibc (its only library)."""
+    """busybox, the waiter (static glibc, and linked against the host's glibc as
+    /bin/waiter-dyn) and, when the host has it, coreutils' `timeout` as
+    /bin/timeout-coreutils (the host's glibc is its only library)."""
     if not sandbox_available() or shutil.which("gcc") is None:
         pytest.skip("needs root, runc, strace, /bin/busybox and gcc")
     root = build_busybox_rootfs(tmp_path_factory.mktemp("timers") / "rootfs")
     os.chmod(root.parent, 0o755)
     shutil.copy(compile_standin(WAITER), root / "bin" / "waiter")
-    installed = [root / "bin" / "waiter"]
+    subprocess.run(["gcc", "-O2", "-o", str(root / "bin" / "waiter-dyn"), str(WAITER)],
+                   check=True, timeout=120)  # fmt: skip
+    installed = [root / "bin" / "waiter", root / "bin" / "waiter-dyn"]
     if COREUTILS_TIMEOUT.exists():
         shutil.copy(COREUTILS_TIMEOUT, root / "bin" / "timeout-coreutils")
         installed.append(root / "bin" / "timeout-coreutils")
-        for lib in HOST_GLIBC:
-            target = root / lib.lstrip("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(lib, target)
-            installed += [target, *(root / p for p in target.relative_to(root).parents)]
+    for lib in HOST_GLIBC:
+        target = root / lib.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(lib, target)
+        installed += [target, *(root / p for p in target.relative_to(root).parents)]
     for path in installed:
         os.lchown(path, CONTAINER_ID_BASE, CONTAINER_ID_BASE)
     return Rootfs(root=root, entries=())
@@ -75,25 +79,26 @@ def timer_waits(result: RunResult) -> list[WaitTimedOut]:
 
 
 @pytest.mark.parametrize(
-    ("form", "periods"),
+    ("program", "form", "periods"),
     [
-        ("timer_signal", (900,)),  # SIGEV_SIGNAL, sigwaitinfo; timer_gettime read back
-        ("timer_thread", (900,)),  # glibc's SIGEV_THREAD at an absolute CLOCK_REALTIME time
-        ("timer_tid", (900,)),  # SIGEV_THREAD_ID to a thread in sigwaitinfo (CLOCK_BOOTTIME)
-        ("timer_interval", (300, 300, 300)),  # 3 periods, then disarmed: old value read back
+        ("/bin/waiter", "timer_signal", (900,)),  # SIGEV_SIGNAL, sigwaitinfo; timer_gettime
+        ("/bin/waiter", "timer_thread", (900,)),  # glibc's SIGEV_THREAD, absolute REALTIME
+        ("/bin/waiter-dyn", "timer_thread", (900,)),  # the same with the shared libc
+        ("/bin/waiter", "timer_tid", (900,)),  # SIGEV_THREAD_ID to a thread (CLOCK_BOOTTIME)
+        ("/bin/waiter", "timer_interval", (300, 300, 300)),  # then disarmed: old value read
     ],
 )
 def test_a_posix_timer_of_900_s_fires_in_virtual_time_with_its_delay_reported(
-    timer_rootfs: Rootfs, tmp_path: Path, form: str, periods: tuple[int, ...]
+    timer_rootfs: Rootfs, tmp_path: Path, program: str, form: str, periods: tuple[int, ...]
 ) -> None:
     """The waiter exits 3 without its payload when CLOCK_MONOTONIC saw less than 900 s, 1 when
     the signal lacks SI_TIMER or the timer's value, 4 when timer_gettime/the old value
     disagree with virtual time. Not compressed, it would still wait when the run times out."""
-    result = run(timer_rootfs, tmp_path, "/bin/waiter", form)
+    result = run(timer_rootfs, tmp_path, program, form)
     assert result.run.ended_by == EndReason.EXITED and result.run.exit_code == 0
     waits = timer_waits(result)
     assert [round(w.requested_seconds) for w in waits] == list(periods)
-    assert all(w.exe == "/bin/waiter" and w.skipped_seconds > 0.95 * w.requested_seconds
+    assert all(w.exe == program and w.skipped_seconds > 0.95 * w.requested_seconds
                for w in waits)  # fmt: skip
     assert {w.pid for w in waits} <= dict(result.run.skipped_by_process).keys()
     payload = written(result, f"payload-{form}")
