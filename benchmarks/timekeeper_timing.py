@@ -1,7 +1,10 @@
 """Time keeper timings: wall time to the payload of each 900 s wait form, the cost of the
 traps on a syscall-heavy loop (against plain strace) and of a trapped clock read.
 
-    sudo .venv/bin/python benchmarks/timekeeper_timing.py [--repeat 3]
+    sudo .venv/bin/python benchmarks/timekeeper_timing.py [--repeat 3] [--form "C alarm" ...]
+
+`--form` (repeatable) measures only the wait forms named as in the table, without the
+overhead part.
 
 Prints medians and ratios; asserts nothing. Needs root, runc, strace, /bin/busybox, gcc (and
 go for the Go forms).
@@ -32,12 +35,17 @@ from sandbox.busybox_image import PROGRESS, build_busybox_rootfs, image_running
 ROOT = Path(__file__).resolve().parent.parent
 WAITER = ROOT / "tests" / "sandbox" / "waits" / "waiter.c"
 GO_WAITER = ROOT / "tests" / "sandbox" / "waits" / "go"
-C_FORMS = ("nanosleep", "poll", "epoll", "select", "cond", "sigtimedwait", "alarm", "timerfd")
+C_FORMS = ("nanosleep", "poll", "epoll", "select", "cond", "sigtimedwait", "alarm", "timerfd",
+           "timer_signal", "timer_thread", "timer_tid", "timer_interval")  # fmt: skip
 GO_FORMS = ("sleep", "after", "ticker")
 SHELL_FORMS = {
     "sh: sleep 900": "sleep 900; echo x > /tmp/payload-sh",
     "sh: read -t 900": (
         "mkfifo /tmp/f; exec 3<>/tmp/f; read -t 900 x <&3; echo x > /tmp/payload-sh"
+    ),
+    # what coreutils' `timeout` does: timer_create (SIGALRM) + timer_settime, sigsuspend
+    "sh: timeout 900 cat (C)": (
+        "mkfifo /tmp/f; waiter timeout 900 cat /tmp/f; echo x > /tmp/payload-sh"
     ),
 }
 HEAVY = "i=0; while [ $i -lt 4000 ]; do echo $i > /tmp/f; i=$((i+1)); done; cat /tmp/f"
@@ -75,6 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--overhead-only", action="store_true", help="skip the wait forms")
+    parser.add_argument("--form", action="append", help="only this wait form (repeatable)")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="detonate-bench-waits-"))
     rootfs = build(base)
@@ -85,6 +94,8 @@ def main() -> None:
     if (rootfs.root / "bin" / "waiter-go").exists():
         cases += [(f"Go {f}", ("/bin/waiter-go", f)) for f in GO_FORMS]
     cases += [(name, ("/bin/sh", "-c", script)) for name, script in SHELL_FORMS.items()]
+    if args.form:
+        cases = [case for case in cases if case[0] in args.form]
     if args.overhead_only:
         cases = []
     else:
@@ -95,7 +106,9 @@ def main() -> None:
         payload = statistics.median(to_payload(r) for _, r in runs)
         wall = statistics.median(w for w, _ in runs)
         skipped = statistics.median(r.run.skipped_sleep_seconds for _, r in runs)
-        print(f"| {name} | {payload:.2f} s | {wall:.2f} s | {skipped:.0f} s |")
+        print(f"| {name} | {payload:.2f} s | {wall:.2f} s | {skipped:.0f} s |", flush=True)
+    if args.form:
+        return
 
     ours, plain = [], []
     for _ in range(n):  # interleaved: the machine's load drifts

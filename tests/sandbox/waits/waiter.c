@@ -10,11 +10,27 @@
  *   waiter clockloop N  read the clock N times (the cost of a clock read, benchmarks)
  *   waiter signalled    wait 900 s on a condition variable that another thread signals after
  *                       sleep(2): payload-signalled holds the seconds the wait took
+ *   waiter timer_signal|timer_thread|timer_tid|timer_interval
+ *                       POSIX timers of 900 s: SIGEV_SIGNAL taken with sigwaitinfo (it must
+ *                       carry SI_TIMER and the timer's value, and timer_gettime must show the
+ *                       time left); glibc's SIGEV_THREAD on CLOCK_REALTIME at an absolute time;
+ *                       SIGEV_THREAD_ID to a thread in sigwaitinfo; 3 periods of 300 s, then
+ *                       disarmed (the old value must say 300 s period and time left). Each
+ *                       exits 3 without its payload when CLOCK_MONOTONIC saw less than 900 s
+ *   waiter timer_exec   arm a SIGUSR1 timer of 60 s, then exec `waiter timer_after_exec`, which
+ *                       drops its payload and pause()s: the timer died with the exec (a
+ *                       SIGUSR1 would kill the new program), nothing is left to wake it
+ *   waiter timeout SECONDS PROGRAM ARGS...
+ *                       what coreutils' `timeout` does: fork PROGRAM; timer_create(
+ *                       CLOCK_REALTIME, NULL) (SIGALRM) + timer_settime(SECONDS); sigsuspend
+ *                       until the child exits; on SIGALRM kill it with SIGTERM (exit 124)
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +38,10 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,6 +102,169 @@ static int reply(const char *ip, int port) {
     char buf[256];
     int n = poll(&p, 1, 30000);
     payload("reply", n == 1 && read(s, buf, sizeof buf) > 0 ? "reply" : "timeout");
+    return 0;
+}
+
+#define TIMER_VALUE 7
+
+static double monotonic(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+static int arm(timer_t timer, int flags, time_t at, time_t every) {
+    struct itimerspec spec = {.it_value = {at, 0}, .it_interval = {every, 0}};
+    return timer_settime(timer, flags, &spec, NULL);
+}
+
+/* SIGEV_SIGNAL: SIGUSR1, blocked, taken with sigwaitinfo. */
+static int timer_signal(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1,
+                          .sigev_value.sival_int = TIMER_VALUE};
+    timer_t timer;
+    struct itimerspec left;
+    siginfo_t info;
+    if (timer_create(CLOCK_MONOTONIC, &ev, &timer) || arm(timer, 0, WAIT, 0)) return 1;
+    if (timer_gettime(timer, &left) || left.it_value.tv_sec < WAIT - 5) return 4;
+    if (sigwaitinfo(&set, &info) != SIGUSR1 || info.si_code != SI_TIMER ||
+        info.si_value.sival_int != TIMER_VALUE)
+        return 1;
+    if (timer_gettime(timer, &left) || left.it_value.tv_sec || left.it_value.tv_nsec) return 4;
+    return 0;
+}
+
+/* glibc's SIGEV_THREAD, armed at an absolute CLOCK_REALTIME deadline. */
+static sem_t fired;
+static int fired_value;
+
+static void on_timer(union sigval value) {
+    fired_value = value.sival_int;
+    sem_post(&fired);
+}
+
+static int timer_thread(void) {
+    struct sigevent ev = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = on_timer,
+                          .sigev_value.sival_int = TIMER_VALUE};
+    timer_t timer;
+    struct itimerspec at = {0};
+    sem_init(&fired, 0, 0);
+    clock_gettime(CLOCK_REALTIME, &at.it_value);
+    at.it_value.tv_sec += WAIT;
+    if (timer_create(CLOCK_REALTIME, &ev, &timer) || timer_settime(timer, TIMER_ABSTIME, &at, NULL))
+        return 1;
+    while (sem_wait(&fired) != 0) continue;
+    return fired_value == TIMER_VALUE ? 0 : 1;
+}
+
+/* SIGEV_THREAD_ID: SIGUSR2 to one thread, which takes it with sigwaitinfo. */
+static sem_t started;
+static pid_t waiter_tid;
+
+static void *take_timer_signal(void *set) {
+    siginfo_t info;
+    waiter_tid = (pid_t)syscall(SYS_gettid);
+    sem_post(&started);
+    int got = sigwaitinfo((sigset_t *)set, &info);
+    return (void *)(long)(got == SIGUSR2 && info.si_code == SI_TIMER &&
+                          info.si_value.sival_int == TIMER_VALUE);
+}
+
+static int timer_tid(void) {
+    static sigset_t set;
+    pthread_t thread;
+    void *ok = NULL;
+    timer_t timer;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* in every thread: only sigwaitinfo takes it */
+    sem_init(&started, 0, 0);
+    if (pthread_create(&thread, NULL, take_timer_signal, &set)) return 1;
+    while (sem_wait(&started) != 0) continue;
+    struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGUSR2,
+                          .sigev_value.sival_int = TIMER_VALUE};
+    ev._sigev_un._tid = waiter_tid;
+    if (timer_create(CLOCK_BOOTTIME, &ev, &timer) || arm(timer, 0, WAIT, 0)) return 1;
+    pthread_join(thread, &ok);
+    return ok ? 0 : 1;
+}
+
+/* An interval timer: 3 periods of 300 s, then disarmed with the old value read back. */
+static volatile sig_atomic_t ticks;
+
+static void on_tick(int sig) {
+    (void)sig;
+    ticks++;
+}
+
+static int timer_interval(void) {
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN,
+                          .sigev_value.sival_int = TIMER_VALUE};
+    struct itimerspec off = {0}, old;
+    timer_t timer;
+    signal(SIGRTMIN, on_tick);
+    if (timer_create(CLOCK_MONOTONIC, &ev, &timer) || arm(timer, 0, WAIT / 3, WAIT / 3)) return 1;
+    while (ticks < 3) pause();
+    if (timer_settime(timer, 0, &off, &old)) return 1;
+    if (old.it_interval.tv_sec != WAIT / 3 || old.it_value.tv_sec >= WAIT / 3 ||
+        (!old.it_value.tv_sec && !old.it_value.tv_nsec))
+        return 4;
+    if (timer_gettime(timer, &old) || old.it_value.tv_sec || old.it_value.tv_nsec) return 4;
+    return timer_delete(timer);
+}
+
+static int timer_exec(const char *self) {
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1,
+                          .sigev_value.sival_int = TIMER_VALUE};
+    timer_t timer;
+    if (timer_create(CLOCK_MONOTONIC, &ev, &timer) || arm(timer, 0, 60, 0)) return 1;
+    execl(self, self, "timer_after_exec", (char *)NULL);
+    return 1;
+}
+
+static pid_t monitored;
+
+static void on_timeout(int sig) {
+    (void)sig;
+    if (monitored > 0) kill(monitored, SIGTERM);
+}
+
+static void on_child(int sig) { (void)sig; } /* ends sigsuspend (ignored, it would not) */
+
+/* coreutils' timeout (9.1): settimeout() + the parent's sigsuspend loop. */
+static int timeout(long seconds, char **command) {
+    sigset_t block, orig;
+    int status;
+    timer_t timer;
+    struct sigaction on_alarm = {.sa_handler = on_timeout}, on_exit = {.sa_handler = on_child};
+    sigemptyset(&block);
+    sigaddset(&block, SIGALRM);
+    sigaddset(&block, SIGCHLD);
+    sigaction(SIGALRM, &on_alarm, NULL);
+    sigaction(SIGCHLD, &on_exit, NULL);
+    sigprocmask(SIG_BLOCK, &block, &orig);
+    monitored = fork();
+    if (monitored == 0) {
+        sigprocmask(SIG_SETMASK, &orig, NULL);
+        execvp(command[0], command);
+        _exit(127);
+    }
+    if (timer_create(CLOCK_REALTIME, NULL, &timer) || arm(timer, 0, seconds, 0)) return 125;
+    while (waitpid(monitored, &status, WNOHANG) == 0) sigsuspend(&orig);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) return 124;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 125;
+}
+
+static int timed(const char *form, int (*wait)(void)) {
+    double start = monotonic();
+    int failed = wait();
+    if (failed) return failed;
+    if (monotonic() - start < WAIT) return 3; /* "the timer came early: a sandbox" */
+    payload(form, "ran\n");
     return 0;
 }
 
@@ -152,6 +333,21 @@ int main(int argc, char **argv) {
         for (long i = atol(argv[2]); i > 0; i--) clock_gettime(CLOCK_MONOTONIC, &t);
     } else if (!strcmp(form, "reply") && argc > 3) {
         return reply(argv[2], atoi(argv[3]));
+    } else if (!strcmp(form, "timer_signal")) {
+        return timed(form, timer_signal);
+    } else if (!strcmp(form, "timer_thread")) {
+        return timed(form, timer_thread);
+    } else if (!strcmp(form, "timer_tid")) {
+        return timed(form, timer_tid);
+    } else if (!strcmp(form, "timer_interval")) {
+        return timed(form, timer_interval);
+    } else if (!strcmp(form, "timer_exec")) {
+        return timer_exec(argv[0]);
+    } else if (!strcmp(form, "timer_after_exec")) {
+        payload("timer_exec", "ran\n");
+        pause();
+    } else if (!strcmp(form, "timeout") && argc > 3) {
+        return timeout(atol(argv[2]), argv + 3);
     } else {
         return 2;
     }

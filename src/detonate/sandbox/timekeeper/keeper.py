@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -36,7 +37,7 @@ from typing import Any
 
 from detonate.errors import SandboxError
 from detonate.sandbox.leftovers import KEEPER_DIR_PREFIX
-from detonate.sandbox.timekeeper import clockread, memory, vdso, waits
+from detonate.sandbox.timekeeper import clockread, memory, posix_timers, vdso, waits
 from detonate.sandbox.timekeeper.calls import AUDIT_ARCH_X86_64, NAME, notify_rules
 from detonate.sandbox.timekeeper.clock import NS, Deadline, Schedule, VirtualClock, signature
 from detonate.sandbox.timekeeper.notify import OUR_SIZES, Notification, NotifyFd, kernel_sizes
@@ -59,6 +60,7 @@ FAST_PAUSE_SECONDS = 0.002
 ACCEPT_SECONDS = 10.0
 PATCH_CALLS = frozenset({"arch_prctl", "set_tid_address", "brk"})
 CLOCK_CALLS = frozenset({"clock_gettime", "gettimeofday", "time"})
+POSIX_TIMER_CALLS = frozenset({"timer_gettime", "timer_delete"})
 BLOCKED_STATES = frozenset("SDtTZXxIP")
 # Asleep for good: not stopped by the tracer between two calls ("t"), not in disk I/O.
 ASLEEP_STATES = frozenset("SZXxI")
@@ -96,8 +98,21 @@ class _Timer:
     requested_ns: int
     wall: float
     offset: int
-    call: str  # alarm, setitimer, timerfd_settime
+    call: str  # alarm, setitimer, timerfd_settime, timer_settime
+    at: int  # virtual ns of its next expiry
     our_fd: int = -1  # timerfd_settime: our duplicate of the sample's timerfd
+    posix: posix_timers.KernelTimer | None = None  # timer_settime: what its expiry sends
+
+    def remaining(self, virtual_now: int) -> int:
+        """Time left to its next expiry, as timer_gettime/setitimer's old value say it."""
+        if self.at > virtual_now:
+            return self.at - virtual_now
+        if self.interval_ns:  # a SIGEV_NONE timer's periods run on unseen
+            return self.interval_ns - (virtual_now - self.at) % self.interval_ns
+        return 0
+
+
+Slot = tuple[int, str, int]  # (pid, "itimer", 0) / (pid, "timerfd", fd) / (pid, "posix", id)
 
 
 @dataclass
@@ -134,8 +149,11 @@ class TimeKeeper:
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _held: dict[int, _Held] = field(default_factory=dict)
-    # (pid, -1) → its ITIMER_REAL; (pid, fd) → a timerfd of its
-    _timers: dict[tuple[int, int], _Timer] = field(default_factory=dict)
+    _timers: dict[Slot, _Timer] = field(default_factory=dict)
+    # POSIX timers set short (≤ 10 ms) run in the kernel: until this monotonic ns (a one-shot)
+    # or, when they repeat (None), until disarmed. Meanwhile a new setting is the kernel's too,
+    # so its timer never runs beside the keeper's.
+    _kernel_armed: dict[Slot, int | None] = field(default_factory=dict)
     _vdso: dict[int, tuple[int, int]] = field(default_factory=dict)  # pid → its [vdso]
     _calm: _Calm = field(default_factory=_Calm)
     _start_wall: float = 0.0
@@ -264,10 +282,11 @@ class TimeKeeper:
             fd.proceed(note.id)  # i386/x32 programs are not emulated
             return
         if call in PATCH_CALLS:
-            span = vdso.patch(note.pid, self.clock.offset)
-            if span is not None:
-                self._vdso[memory.tgid_of(note.pid)] = span
+            self._patch(note)
             fd.proceed(note.id)
+            return
+        if call in POSIX_TIMER_CALLS:
+            self._posix_timer_call(fd, note, call)
             return
         try:
             if call in CLOCK_CALLS and self._from_vdso(note):
@@ -296,6 +315,51 @@ class TimeKeeper:
         else:
             fd.proceed(note.id)
 
+    def _patch(self, note: Notification) -> None:
+        """Patch a new program's vDSO. A process with POSIX timers whose vDSO was not patched
+        yet has exec'd: the exec deleted its timers (alarms survive an exec, POSIX timers do
+        not), and its new timers may reuse their ids."""
+        pid = memory.tgid_of(note.pid)
+        slots = (*self._timers, *self._kernel_armed)
+        had_timers = any(s[0] == pid and s[1] == "posix" for s in slots)
+        fresh = had_timers and not vdso.patched(note.pid)
+        span = vdso.patch(note.pid, self.clock.offset)
+        if span is not None:
+            self._vdso[pid] = span
+            if fresh:
+                self._forget_timers(lambda slot: slot[0] == pid and slot[1] == "posix")
+
+    def _forget_timers(self, which: Callable[[Slot], bool]) -> None:
+        with self._lock:
+            for slot in [s for s in self._timers if which(s)]:
+                timer = self._timers.pop(slot)
+                self.schedule.remove(timer.key)
+                if timer.our_fd >= 0:
+                    os.close(timer.our_fd)
+            self._kernel_armed = {s: u for s, u in self._kernel_armed.items() if not which(s)}
+
+    def _posix_timer_call(self, fd: NotifyFd, note: Notification, call: str) -> None:
+        """timer_gettime of a timer the keeper runs: its interval and time left in virtual
+        time. timer_delete: the keeper's timer goes, the kernel deletes its own."""
+        slot = (memory.tgid_of(note.pid), "posix", posix_timers.timer_id(note.args[0]))
+        if call == "timer_delete":
+            self._forget_timers(lambda s: s == slot)
+            fd.proceed(note.id)
+            return
+        with self._lock:
+            timer = self._timers.get(slot)
+            now = self.clock.now(time.monotonic_ns())
+        if timer is None:
+            fd.proceed(note.id)  # not ours (a CPU-time clock, set short, unknown): the kernel's
+            return
+        try:
+            spec = waits.itimerspec(timer.interval_ns, timer.remaining(now))
+            memory.write(note.pid, note.args[1], spec)
+        except OSError:
+            fd.respond(note.id, error=errno.EFAULT)
+            return
+        fd.respond(note.id, 0)
+
     def _from_vdso(self, note: Notification) -> bool:
         pid = memory.tgid_of(note.pid)
         span = self._vdso.get(pid) or vdso.vdso_range(pid)
@@ -315,34 +379,47 @@ class TimeKeeper:
     def _set_timer(
         self, fd: NotifyFd, note: Notification, pid: int, timer: waits.SetTimer, now: waits.Now
     ) -> None:
-        """alarm/setitimer/timerfd_settime: the old timer's time left goes back to the
-        caller."""
+        """alarm/setitimer/timerfd_settime/timer_settime: the old timer's time left goes back
+        to the caller. A POSIX timer of SIGEV_NONE is kept (for timer_gettime) but moves no
+        clock: nothing is sent when it expires."""
         call = NAME[note.nr]
+        slot = (pid, *timer.slot)
+        if slot in self._kernel_armed:
+            until = self._kernel_armed[slot]
+            if until is None or time.monotonic_ns() < until:
+                if timer.deadline is None and not timer.passthrough:
+                    del self._kernel_armed[slot]  # the kernel disarms it now
+                fd.proceed(note.id)  # the kernel's timer may still run: the kernel's setting
+                return
+            del self._kernel_armed[slot]  # the kernel's one-shot ran out
         with self._lock:
-            old = self._timers.pop((pid, timer.target_fd), None)
-            left = 0
+            old = self._timers.pop(slot, None)
+            left = interval = 0
             if old is not None:
-                previous = self.schedule.remove(old.key)
-                left = max(0, previous.at - now.virtual) if previous else 0
+                self.schedule.remove(old.key)
+                left, interval = old.remaining(now.virtual), old.interval_ns
                 if old.our_fd >= 0:
                     os.close(old.our_fd)
+            if timer.passthrough and timer.posix is not None:
+                until = time.monotonic_ns() + timer.kernel_ns + waits.SHORT_NS
+                self._kernel_armed[slot] = None if timer.interval_ns else until
             if timer.deadline is not None:
                 key, self._next_timer_key = self._next_timer_key, self._next_timer_key - 1
                 requested = timer.deadline - now.virtual
-                self._timers[(pid, timer.target_fd)] = _Timer(
+                self._timers[slot] = _Timer(
                     pid, key, timer.interval_ns, requested, time.time(), self.clock.offset,
-                    call, timer.our_fd,
+                    call, timer.deadline, timer.our_fd, timer.posix,
                 )  # fmt: skip
                 length = timer.interval_ns or requested
-                self.schedule.add(
-                    Deadline(key, timer.deadline, pid, signature(call, length), length)
-                )
+                if timer.posix is None or timer.posix.delivers:
+                    self.schedule.add(
+                        Deadline(key, timer.deadline, pid, signature(call, length), length)
+                    )
         if timer.passthrough:
             fd.proceed(note.id)
             return
         try:
             if timer.old_writes is not None:
-                interval = old.interval_ns if old else 0
                 for address, data in timer.old_writes(left, interval):
                     memory.write(note.pid, address, data)
         except OSError:
@@ -399,31 +476,53 @@ class TimeKeeper:
         fd.respond(held.note.id, hold.on_timeout.val, hold.on_timeout.error)
 
     def _fire(self, deadline: Deadline) -> None:
-        """A timer's time came: SIGALRM to its process (if still the sample's) or its timerfd
-        expires; re-armed when it repeats."""
+        """A timer's time came: SIGALRM or the POSIX timer's signal to its process or thread
+        (if still the sample's), or its timerfd expires; re-armed when it repeats. A timer
+        whose target is gone is dropped unreported."""
         slot = next((k for k, t in self._timers.items() if t.key == deadline.key), None)
         if slot is None:
             return
         timer = self._timers[slot]
-        if timer.our_fd >= 0:
-            waits.expire_timerfd(timer.our_fd)
-        elif str(timer.pid) in self._tasks():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(timer.pid, signal.SIGALRM)
+        if not self._deliver(timer):
+            self._forget_timers(lambda s: s == slot)
+            return
         self._record(timer.pid, timer.pid, timer.call, timer.requested_ns, timer.wall,
                      timer.offset, "timeout", time.time())  # fmt: skip
         if timer.interval_ns:
             with self._lock:
                 timer.wall, timer.offset = time.time(), self.clock.offset
                 timer.requested_ns = timer.interval_ns
+                timer.at = deadline.at + timer.interval_ns
                 self.schedule.add(
-                    Deadline(timer.key, deadline.at + timer.interval_ns, timer.pid,
-                             deadline.signature, timer.interval_ns)
+                    Deadline(timer.key, timer.at, timer.pid, deadline.signature,
+                             timer.interval_ns)
                 )  # fmt: skip
         else:
             del self._timers[slot]
             if timer.our_fd >= 0:
                 os.close(timer.our_fd)
+
+    def _deliver(self, timer: _Timer) -> bool:
+        """What the kernel's timer would do at expiry; False when its target is gone: the
+        process exited, or (a POSIX timer) exec'd, deleted it, or its thread exited."""
+        if timer.our_fd >= 0:
+            waits.expire_timerfd(timer.our_fd)
+            return True
+        tasks = self._tasks()
+        if str(timer.pid) not in tasks:
+            return False
+        if timer.posix is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(timer.pid, signal.SIGALRM)
+            return True
+        kernel = posix_timers.find(timer.pid, timer.posix.id)
+        if kernel != timer.posix or (kernel.to_thread and str(kernel.target) not in tasks):
+            return False
+        if posix_timers.pending(timer.pid, kernel):
+            return True  # still queued from its last expiry: the kernel counts an overrun
+        if not posix_timers.send(timer.pid, kernel):
+            return str(timer.pid) in self._tasks()  # refused (a full queue) but alive: kept
+        return True
 
     def _drop(self, key: int) -> None:
         held = self._held.pop(key)
@@ -522,8 +621,11 @@ class TimeKeeper:
         cpu = self._cpu_ns()
         interval = now - self._calm.checked if self._calm.checked else CHECK_SECONDS
         used = (cpu - self._calm.cpu_ns) / NS if self._calm.cpu_ns >= 0 else interval
-        states = self._states(self._tasks())
+        tasks = self._tasks()
+        states = self._states(tasks)
         blocked = all(state in BLOCKED_STATES for state in states.values())
+        if tasks:
+            self._prune_timers(tasks)
         calm = blocked and used <= CALM_CPU_FRACTION * interval
         # A thread in a tracer stop at two looks in a row waits for a tracer that is behind (a
         # busy machine), not for input: the sample is not quiet (a syscall stop lasts µs).
@@ -552,6 +654,12 @@ class TimeKeeper:
                 self._jump()
         if jump:
             self._after_jump(fd)
+
+    def _prune_timers(self, tasks: list[str]) -> None:
+        """Signal timers of processes that are gone (an exit deletes them) move no clock and
+        keep no run from ending idle. A timerfd may live on in another process: it stays."""
+        alive = set(tasks)
+        self._forget_timers(lambda slot: slot[1] != "timerfd" and str(slot[0]) not in alive)
 
     def _jump(self) -> None:
         """Time to the next deadline (with the lock held). A countdown's round is not the

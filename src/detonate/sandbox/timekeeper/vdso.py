@@ -141,6 +141,17 @@ def _patched(pid: int, base: int, plan: Layout) -> bool:
     return bool(value == plan.trampoline + ENTRIES["clock_gettime"])
 
 
+def patched(pid: int) -> bool:
+    """Whether `pid`'s vDSO carries the trampoline already (not so for a program just exec'd)."""
+    plan = layout()
+    span = vdso_range(pid)
+    if plan is None or span is None:
+        return False
+    with contextlib.suppress(OSError):
+        return _patched(pid, span[0], plan)
+    return False
+
+
 def patch(pid: int, offset_ns: int) -> tuple[int, int] | None:
     """Point `pid`'s vDSO clock symbols at the trampoline (once per exec); returns the vDSO's
     range, None when impossible (no vDSO, no room, the process is gone)."""

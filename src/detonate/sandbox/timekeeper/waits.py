@@ -5,8 +5,8 @@ answers a timeout: 0 for sleeps, poll, select and epoll, -ETIMEDOUT for futex, -
 sigtimedwait and for a receive on a socket with SO_RCVTIMEO), or its probe says real input has
 come (a watched fd is ready, the futex word changed, a waited-for signal is pending): then the
 kernel re-runs the call, which returns that input at once. Clock reads are answered with the
-virtual time; alarm/setitimer(ITIMER_REAL) become timers of the keeper that send SIGALRM at
-their virtual deadline.
+virtual time; alarm/setitimer(ITIMER_REAL) and POSIX timers (timer_settime) become timers of
+the keeper that send their signal at their virtual deadline.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from detonate.sandbox.timekeeper import memory
+from detonate.sandbox.timekeeper import memory, posix_timers
 from detonate.sandbox.timekeeper.calls import FUTEX_CMD_BITS, FUTEX_WAIT, FUTEX_WAIT_BITSET, NAME
 from detonate.sandbox.timekeeper.notify import Notification
 
@@ -36,6 +36,7 @@ CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME = 0, 1, 7
 # Clocks that show virtual time (CLOCK_PROCESS/THREAD_CPUTIME_ID, 2 and 3, are CPU time).
 VIRTUAL_CLOCKS = frozenset({0, 1, 4, 5, 6, 7, 8, 9, 11})
 ITIMER_REAL = 0
+ALARM_BASES = {8: CLOCK_REALTIME, 9: CLOCK_BOOTTIME}  # the _ALARM clocks read as their base
 SYS_TIMERFD_SETTIME = 286
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -134,17 +135,20 @@ class Hold:
 
 @dataclass(frozen=True)
 class SetTimer:
-    """alarm/setitimer(ITIMER_REAL)/timerfd_settime: answered at once without arming the
-    kernel's timer; at the virtual deadline the keeper sends SIGALRM, or arms the timerfd
-    (through its duplicate `our_fd`) to expire at once."""
+    """alarm/setitimer(ITIMER_REAL)/timerfd_settime/timer_settime: answered at once without
+    arming the kernel's timer; at the virtual deadline the keeper sends SIGALRM or the POSIX
+    timer's signal, or arms the timerfd (through its duplicate `our_fd`) to expire at once."""
 
     reply: Reply
     deadline: int | None  # virtual ns; None cancels
     interval_ns: int
     old_writes: Callable[[int, int], tuple[tuple[int, bytes], ...]] | None = None
-    target_fd: int = -1  # the sample's timerfd; -1: the process's ITIMER_REAL
+    # which timer of the process: ("itimer", 0) its ITIMER_REAL, ("timerfd", fd), ("posix", id)
+    slot: tuple[str, int] = ("itimer", 0)
     our_fd: int = -1
     passthrough: bool = False  # cancel ours and let the kernel run the call (short timers)
+    posix: posix_timers.KernelTimer | None = None  # a POSIX timer: what its expiry sends
+    kernel_ns: int = 0  # passthrough of a one-shot POSIX timer: how long the kernel's runs
 
 
 Answer = Proceed | Reply | Hold | SetTimer
@@ -412,18 +416,57 @@ def _timerfd_settime(note: Notification, tgid: int, now: Now) -> Answer:
         return ((old, struct.pack("<qqqq", *divmod(interval_ns, NS), *divmod(left_ns, NS))),)
 
     if value == 0:
-        return SetTimer(Reply(), None, 0, old_writes, target_fd=fd)
+        return SetTimer(Reply(), None, 0, old_writes, slot=("timerfd", fd))
     if note.args[1] & TIMER_ABSTIME:
         clock = _timerfd_clock(tgid, fd)
         deadline = value - (now.real(clock) - now.real(CLOCK_MONOTONIC))
     else:
         deadline = now.virtual + value
     if 0 < interval <= SHORT_NS or (not interval and deadline - now.virtual <= SHORT_NS):
-        return SetTimer(Reply(), None, 0, target_fd=fd, passthrough=True)
+        return SetTimer(Reply(), None, 0, slot=("timerfd", fd), passthrough=True)
     ours = memory.duplicate_fd(tgid, fd)
     if ours < 0:
         return Proceed()
-    return SetTimer(Reply(), deadline, interval, old_writes, target_fd=fd, our_fd=ours)
+    return SetTimer(Reply(), deadline, interval, old_writes, slot=("timerfd", fd), our_fd=ours)
+
+
+def _timer_settime(note: Notification, tgid: int, now: Now) -> Answer:
+    """timer_settime(timer_t id, int flags, const struct itimerspec *new, struct itimerspec *old)
+    of a POSIX timer; what its expiry sends is read from /proc/PID/timers. Timers of a CPU-time
+    clock, unknown ids and malformed values are the kernel's (it counts CPU time, or fails)."""
+    timer_id = posix_timers.timer_id(note.args[0])
+    kernel = posix_timers.find(tgid, timer_id)
+    if kernel is None or kernel.clock not in VIRTUAL_CLOCKS:
+        return Proceed()
+    isec, insec, vsec, vnsec = struct.unpack("<qqqq", memory.read(note.pid, note.args[2], 32))
+    if min(isec, insec, vsec, vnsec) < 0 or max(insec, vnsec) >= NS:
+        return Proceed()  # EINVAL, from the kernel
+    value, interval = vsec * NS + vnsec, isec * NS + insec
+    old = note.args[3]
+    slot = ("posix", timer_id)
+
+    def old_writes(left_ns: int, interval_ns: int) -> tuple[tuple[int, bytes], ...]:
+        return ((old, itimerspec(interval_ns, left_ns)),) if old else ()
+
+    if value == 0:
+        return SetTimer(Reply(), None, 0, old_writes, slot=slot, posix=kernel)
+    if note.args[1] & TIMER_ABSTIME:
+        # the sample read its virtual clock: the kernel would wait the skipped time too, so an
+        # absolute timer is the keeper's however short
+        clock = ALARM_BASES.get(kernel.clock, kernel.clock)
+        deadline = value - (now.real(clock) - now.real(CLOCK_MONOTONIC))
+    elif value <= SHORT_NS and interval <= SHORT_NS:
+        # nothing to gain: the kernel runs it (until disarmed, if it repeats)
+        return SetTimer(Reply(), None, interval, slot=slot, passthrough=True, posix=kernel,
+                        kernel_ns=value)  # fmt: skip
+    else:
+        deadline = now.virtual + value
+    return SetTimer(Reply(), deadline, interval, old_writes, slot=slot, posix=kernel)
+
+
+def itimerspec(interval_ns: int, left_ns: int) -> bytes:
+    """struct itimerspec { struct timespec it_interval; struct timespec it_value; }"""
+    return struct.pack("<qqqq", *divmod(interval_ns, NS), *divmod(left_ns, NS))
 
 
 def _timerfd_clock(pid: int, fd: int) -> int:
@@ -464,4 +507,5 @@ _HANDLERS: dict[str, Callable[[Notification, int, Now], Answer]] = {
     "alarm": _alarm,
     "setitimer": _setitimer,
     "timerfd_settime": _timerfd_settime,
+    "timer_settime": _timer_settime,
 }
