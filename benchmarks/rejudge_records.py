@@ -18,6 +18,7 @@ import argparse
 import json
 import statistics
 import sys
+import time
 from pathlib import Path
 
 from detonate.pipeline import rejudge
@@ -40,14 +41,18 @@ def main() -> int:
     args = parser.parse_args()
     records = sorted(p for d in args.dirs for p in d.rglob(RECORD_NAME))
     detect_times: list[float] = []
+    wall_times: list[float] = []
     differ: list[str] = []
     for record in records:
         name = str(record.parent.relative_to(record.parents[4]).parent.parent)
-        best = float("inf")
+        best = wall = float("inf")
         for _ in range(args.rounds):
+            started = time.monotonic()
             report = rejudge(record.parent)
+            wall = min(wall, time.monotonic() - started)
             best = min(best, sum(t.seconds for t in report.timings if t.stage == "detect"))
         detect_times.append(best)
+        wall_times.append(wall)
         document = judged(json_report.to_document(report))
         key = name.replace("/", "__") + ".json"
         if args.save:
@@ -59,10 +64,15 @@ def main() -> int:
             if before != json.loads(json.dumps(document)):
                 differ.append(name)
                 status = f"  DIFFERS (verdict {before['verdict']} -> {document['verdict']})"
-        print(f"{name:<44} detect {best:6.3f} s  {document['verdict']}{status}", flush=True)
+        print(
+            f"{name:<44} detect {best:6.3f} s  rejudge {wall:6.3f} s  "
+            f"{document['verdict']}{status}",
+            flush=True,
+        )
     print(
-        f"{len(records)} records: median detect {statistics.median(detect_times):.3f} s, "
-        f"total {sum(detect_times):.1f} s (best of {args.rounds} per record)"
+        f"{len(records)} records: median detect {statistics.median(detect_times):.4f} s "
+        f"(total {sum(detect_times):.2f} s), median rejudge {statistics.median(wall_times):.4f} s "
+        f"(total {sum(wall_times):.2f} s); best of {args.rounds} per record"
     )
     if differ:
         print(f"{len(differ)} judged differently: {', '.join(differ)}")

@@ -51,6 +51,7 @@ class ProgramImage:
     parent: ImageId | None = None  # the image that forked the pid (its generations share it)
     previous: ImageId | None = None  # the pid's image this one replaced by exec
     exec_event: ProcessExecuted | None = None  # None: a forked copy, or running before the trace
+    fork_event: ProcessForked | None = None  # the fork that made the process (its first image)
     argv: tuple[str, ...] = ()
     exe: str = ""  # the program file ("" when unknown: a forked copy inherits its parent's)
     path: str = ""  # the exec's path as requested
@@ -106,7 +107,10 @@ class Timeline:
         self._starts: dict[int, list[int]] = {}  # pid → its images' start_seq (for bisect)
         self._of_seq: dict[int, ImageId] = {}  # event seq → the image it belongs to
         self._children: dict[ImageId, list[ImageId]] = {}
-        self._ppid: dict[int, int] = {}  # pid → the pid that forked it (or reported ppid)
+        # pid → its parent: the tracer's process table, else the traced fork, else the ppid
+        # an event of the pid reported
+        self._table_ppid: dict[int, int] = {}
+        self._ppid: dict[int, int] = {}
 
     # -- building ----------------------------------------------------------------------------
 
@@ -115,6 +119,8 @@ class Timeline:
         """The timeline of a run: its events in stream order, and the process table the
         tracer kept (argv and parents of processes whose events say less)."""
         timeline = cls()
+        processes = tuple(processes)
+        timeline._table_ppid = {info.pid: info.ppid for info in processes if info.ppid}
         for event in events:
             timeline._take(event)
         for info in processes:
@@ -155,11 +161,13 @@ class Timeline:
         if child is None or (child.exited and child.end_seq is not None):
             # a new process (or a pid reused after its exit): a copy of the forking image
             child = self._open(event.child_pid, event, previous=None)
+            child.fork_event = event
             child.argv, child.exe, child.applet = parent.argv, parent.exe, parent.applet
             child.exe_resolved, child.exe_sha256 = parent.exe_resolved, parent.exe_sha256
         else:
             # the child's first calls were traced before its parent's fork returned
             first = self._by_pid[event.child_pid][0]
+            first.fork_event = event
             if first.start_seq > event.seq:
                 first.start_seq, first.start_ts = event.seq, event.ts
                 first.start_sample_ts = event.sample_ts
@@ -216,8 +224,6 @@ class Timeline:
 
     def _know(self, info: ProcessInfo) -> None:
         """The tracer's process table: a process no event showed, and parents no fork did."""
-        if info.ppid and info.pid not in self._ppid:
-            self._ppid[info.pid] = info.ppid
         if info.pid in self._by_pid:
             image = self._by_pid[info.pid][-1]
             if not image.argv:
@@ -247,7 +253,7 @@ class Timeline:
         """Parents of processes no traced fork made (the container's init, a pid whose fork
         the tracer missed): the image its reported parent ran when it was first seen."""
         for pid, images in self._by_pid.items():
-            ppid = self._ppid.get(pid, 0)
+            ppid = self.ppid(pid)
             for image in images:
                 if image.parent is None and ppid and ppid != pid:
                     first = self._generations_first(pid, image)
@@ -301,8 +307,9 @@ class Timeline:
         return tuple(self._by_pid)
 
     def ppid(self, pid: int) -> int:
-        """The pid that forked `pid` (or the parent the tracer reported); 0 when unknown."""
-        return self._ppid.get(pid, 0)
+        """The parent of `pid` as the tracer's process table has it, else the pid that forked
+        it, else the one its events reported; 0 when unknown."""
+        return self._table_ppid.get(pid) or self._ppid.get(pid, 0)
 
     def children(self, image: ImageId) -> tuple[ImageId, ...]:
         """The first images of the processes `image` forked, in the order they began."""
@@ -321,7 +328,7 @@ class Timeline:
             if image is None:
                 break
             found.append(image)
-            pid = image.parent.pid if image.parent is not None else self._ppid.get(pid, 0)
+            pid = self.ppid(pid)
         return found
 
     @staticmethod
