@@ -163,6 +163,7 @@ class Timeline:
             child = self._open(event.child_pid, event, previous=None)
             child.fork_event = event
             child.argv, child.exe, child.applet = parent.argv, parent.exe, parent.applet
+            child.path = parent.path
             child.exe_resolved, child.exe_sha256 = parent.exe_resolved, parent.exe_sha256
         else:
             # the child's first calls were traced before its parent's fork returned
@@ -315,16 +316,17 @@ class Timeline:
         """The first images of the processes `image` forked, in the order they began."""
         return tuple(self._children.get(image, ()))
 
-    def lineage(self, pid: int, seq: int | None = None) -> list[ProgramImage]:
+    def lineage(
+        self, pid: int, seq: int | None = None, limit: int = MAX_ANCESTORS
+    ) -> list[ProgramImage]:
         """`pid`'s image and each ancestor's, nearest first, as each ran at `seq` (an ancestor
-        that exited by then: its last image; `seq` None: at the end of the run)."""
+        that exited by then: its last image; `seq` None: at the end of the run). It stops at
+        an ancestor not yet seen at `seq`: what the stream had not shown by then."""
         found: list[ProgramImage] = []
         seen: set[int] = set()
-        while pid and pid not in seen and len(found) < MAX_ANCESTORS:
+        while pid and pid not in seen and len(found) < limit:
             seen.add(pid)
             image = self._latest(pid) if seq is None else self.image_at(pid, seq)
-            if image is None:
-                image = self._by_pid[pid][0] if pid in self._by_pid else None
             if image is None:
                 break
             found.append(image)
