@@ -185,15 +185,15 @@ class RunIndex:
             if p in self.procs
         )
 
+    def image_at(self, pid: int, at: int | None) -> ProgramImage | None:
+        """The program image `pid` ran at event `at` (at the end of the run when None)."""
+        return self.timeline.last(pid) if at is None else self.timeline.image_at(pid, at)
+
     def argv_at(self, pid: int, at: int | None) -> tuple[str, ...]:
-        proc = self.procs[pid]
-        if at is None:
-            return proc.argv
-        argv: tuple[str, ...] = ()
-        for event in proc.execs:
-            if event.succeeded and (event.seq <= at or not argv):
-                argv = event.argv
-        return argv or proc.argv
+        """The command line `pid` ran at event `at`: its image's then, never a later exec's
+        (a forked shell's `> file` is the shell's, not the command it goes on to exec)."""
+        image = self.image_at(pid, at)
+        return image.argv if image is not None and image.argv else self.procs[pid].argv
 
     def descendants(self, pid: int) -> list[int]:
         out, todo = [], list(self.children.get(pid, ()))
