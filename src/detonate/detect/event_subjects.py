@@ -54,7 +54,7 @@ from detonate.model.netevents import (
     TlsHello,
 )
 from detonate.model.runtime import ChangeKind
-from detonate.model.timeline import ProgramImage, Timeline
+from detonate.model.timeline import ImageId, ProgramImage, Timeline
 
 # "127.0.0.1", "::1", "::ffff:127.0.0.2", "0.0.0.0": the container itself
 LOOPBACK = re.compile(r"^(127\.|::1$|::ffff:127\.|localhost$|0\.0\.0\.0$)")
@@ -195,6 +195,7 @@ class LocalAddresses:
 def event_subjects(run: RunView) -> Iterator[EventSubject]:
     """Every subject the run's events make, in stream order."""
     timeline = run.timeline
+    actors: dict[ImageId, _Actor] = {}  # each image's name and command line, computed once
     tools = _KnownTools()
     tools.learn_tools(run.events)
     written = {c.path for c in run.files if c.change is not ChangeKind.DELETED}
@@ -209,12 +210,8 @@ def event_subjects(run: RunView) -> Iterator[EventSubject]:
             if name == "exec":
                 written_here = bool(origins) and bool(fields["created_in_run"])
                 fields["provenance"] = origins.get(event.seq, "local" if written_here else "")
-            lineage = [
-                _actor(image)
-                for image in (
-                    timeline.lineage(event.pid, event.seq, MAX_ANCESTORS) if event.pid else ()
-                )
-            ]
+            images = timeline.lineage(event.pid, event.seq, MAX_ANCESTORS) if event.pid else []
+            lineage = [actors.get(i.id) or actors.setdefault(i.id, _actor(i)) for i in images]
             actor = lineage[0] if lineage else None
             fields = {
                 "process": actor.name if actor else "",

@@ -186,6 +186,9 @@ class Timeline:
 
     def _current(self, event: Event) -> ProgramImage:
         """The image `event`'s pid runs at its seq, opened on the pid's first event."""
+        images = self._by_pid.get(event.pid)
+        if images and images[-1].start_seq <= event.seq:
+            return images[-1]  # the common case: events come in stream order
         found = self.image_at(event.pid, event.seq)
         if found is not None:
             return found
