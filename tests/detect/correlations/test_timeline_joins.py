@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 
+from detonate.detect.correlations.competitor_kill import CompetitorKill
 from detonate.detect.correlations.credential_access import CredentialAccess
 from detonate.detect.correlations.decode_to_shell import DecodeToShell
 from detonate.detect.correlations.download_exec import DownloadExecChain
 from detonate.detect.correlations.run_index import index_of
 from detonate.detect.interface import RunView
-from detonate.model.events import DataWritten, FileOpenedForRead
+from detonate.model.events import DataWritten, FileOpenedForRead, SignalSent
 
 from .stream import Stream
 
@@ -153,3 +154,27 @@ def test_a_read_by_a_forked_shell_is_the_shells_not_the_program_it_becomes() -> 
     assert found and all(
         "[2] sh /entry.sh" in e.process for f in found for e in f.evidence if e.event_ids
     )
+
+
+def test_a_kill_victim_is_what_it_ran_when_the_signal_came() -> None:
+    # a shell that traps SIGTERM and then execs a miner: the signal hit a shell, not a miner
+    s = Stream()
+    s.exec(1, "sh", "/init.sh", path="/bin/sh")
+    s.spawn(1, 2, "sh", "/opt/start.sh", path="/bin/sh")
+    s.fork(1, 3)
+    s.add(SignalSent, 3, target_pid=7, signal="SIGTERM", target_host_pid=2)
+    s.exec(2, "xmrig", "-o", "pool.test:3333", path="/opt/xmrig")
+    assert CompetitorKill().detect(s.view()) == ()
+
+
+def test_a_kill_of_a_running_miner_is_found() -> None:
+    # the peer: the same signal after the exec of the miner
+    s = Stream()
+    s.exec(1, "sh", "/init.sh", path="/bin/sh")
+    s.spawn(1, 2, "sh", "/opt/start.sh", path="/bin/sh")
+    s.exec(2, "xmrig", "-o", "pool.test:3333", path="/opt/xmrig")
+    s.fork(1, 3)
+    s.add(SignalSent, 3, target_pid=7, signal="SIGTERM", target_host_pid=2)
+    (found,) = CompetitorKill().detect(s.view())
+    assert found.rule_id == "kill-competing-miners"
+    assert "xmrig (pid 2)" in found.evidence[0].description
