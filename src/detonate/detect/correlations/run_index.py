@@ -132,8 +132,12 @@ class RunIndex:
         for proc in self.procs.values():
             if proc.ppid and proc.pid not in self.children[proc.ppid]:
                 self.children[proc.ppid].append(proc.pid)
-            if proc.stdin.startswith("pipe:"):
-                self.pipe_readers[proc.stdin].append(proc.pid)
+            # every program of the pid that had a pipe on fd 0 read it (a shell that later
+            # exec'd its last command read it as the shell)
+            stdins = dict.fromkeys((proc.stdin, *(i.stdin for i in proc.images if i.execed)))
+            for stdin in stdins:
+                if stdin.startswith("pipe:"):
+                    self.pipe_readers[stdin].append(proc.pid)
 
     def is_local(self, address: str) -> bool:
         """Loopback, or the container's own address or hostname: the sample talking to
