@@ -210,3 +210,16 @@ def test_an_exec_begins_exactly_one_image(steps: list[tuple[str, int, int]]) -> 
     execs = [e for e in events if isinstance(e, ProcessExecuted) and e.succeeded]
     began = [i.exec_event for i in timeline.images.values() if i.exec_event is not None]
     assert sorted(e.seq for e in execs) == sorted(e.seq for e in began)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(STEP, max_size=60))
+def test_a_cursor_walking_the_stream_gives_the_timelines_lineage(
+    steps: list[tuple[str, int, int]],
+) -> None:
+    events = _run(steps)
+    timeline = Timeline.of(events)
+    cursor = timeline.cursor()
+    for event in events:
+        cursor.at(event.seq)
+        assert cursor.lineage(event.pid) == timeline.lineage(event.pid, event.seq)

@@ -54,7 +54,7 @@ from detonate.model.netevents import (
     TlsHello,
 )
 from detonate.model.runtime import ChangeKind
-from detonate.model.timeline import ImageId, ProgramImage, Timeline
+from detonate.model.timeline import Cursor, ImageId, ProgramImage, Timeline
 
 # "127.0.0.1", "::1", "::ffff:127.0.0.2", "0.0.0.0": the container itself
 LOOPBACK = re.compile(r"^(127\.|::1$|::ffff:127\.|localhost$|0\.0\.0\.0$)")
@@ -195,6 +195,7 @@ class LocalAddresses:
 def event_subjects(run: RunView) -> Iterator[EventSubject]:
     """Every subject the run's events make, in stream order."""
     timeline = run.timeline
+    cursor = timeline.cursor()
     actors: dict[ImageId, _Actor] = {}  # each image's name and command line, computed once
     tools = _KnownTools()
     tools.learn_tools(run.events)
@@ -204,27 +205,22 @@ def event_subjects(run: RunView) -> Iterator[EventSubject]:
     own = (*run.run.addresses, run.run.hostname) if run.run is not None else ()
     local = LocalAddresses(frozenset(a for a in own if a))
     for event in run.events:
+        cursor.at(event.seq)
+        known: tuple[dict[str, object], tuple[str, ...]] | None = None
         for name, fields, summary, destination in _describe(event, written, flows, tools, timeline):
             if name == "connect":
                 fields["local"] = local.contains(str(fields["address"]))
             if name == "exec":
                 written_here = bool(origins) and bool(fields["created_in_run"])
                 fields["provenance"] = origins.get(event.seq, "local" if written_here else "")
-            images = timeline.lineage(event.pid, event.seq, MAX_ANCESTORS) if event.pid else []
-            lineage = [actors.get(i.id) or actors.setdefault(i.id, _actor(i)) for i in images]
-            actor = lineage[0] if lineage else None
+            known = known or _actor_fields(cursor, actors, event)
+            actor_fields, chain = known
             fields = {
-                "process": actor.name if actor else "",
-                "process_path": actor.path if actor else event.exe,
-                "cmdline": actor.cmdline if actor else " ".join(event.argv),
-                "parent": lineage[1].name if len(lineage) > 1 else "",
-                "ancestors": tuple(p.name for p in lineage[1:]),
-                "installer": any(p.name in SYSTEM_PACKAGE_MANAGERS for p in lineage),
+                **actor_fields,
                 "succeeded": getattr(event, "succeeded", True),
                 "error": getattr(event, "error", ""),
                 **fields,
             }
-            chain = tuple(p.cmdline for p in reversed(lineage) if p.cmdline)
             yield EventSubject(name, event, fields, chain, summary, destination)
         if isinstance(event, FileOpenedForWrite | FileCreated) and event.succeeded:
             written.add(event.path)
@@ -233,6 +229,24 @@ def event_subjects(run: RunView) -> Iterator[EventSubject]:
 
 
 Described = tuple[str, dict[str, object], str, str]
+
+
+def _actor_fields(
+    cursor: Cursor, actors: dict[ImageId, _Actor], event: Event
+) -> tuple[dict[str, object], tuple[str, ...]]:
+    """The fields naming who made `event` (its image and ancestors then) and the chain."""
+    images = cursor.lineage(event.pid, MAX_ANCESTORS) if event.pid else []
+    lineage = [actors.get(i.id) or actors.setdefault(i.id, _actor(i)) for i in images]
+    actor = lineage[0] if lineage else None
+    fields: dict[str, object] = {
+        "process": actor.name if actor else "",
+        "process_path": actor.path if actor else event.exe,
+        "cmdline": actor.cmdline if actor else " ".join(event.argv),
+        "parent": lineage[1].name if len(lineage) > 1 else "",
+        "ancestors": tuple(p.name for p in lineage[1:]),
+        "installer": any(p.name in SYSTEM_PACKAGE_MANAGERS for p in lineage),
+    }
+    return fields, tuple(p.cmdline for p in reversed(lineage) if p.cmdline)
 
 
 def _exec_origins(run: RunView) -> dict[int, str]:

@@ -336,10 +336,46 @@ class Timeline:
             pid = self.ppid(pid)
         return found
 
+    def cursor(self) -> Cursor:
+        """A walk over the stream in order: `lineage` at each event for the cost of dict
+        lookups (the rule engine asks it for every event)."""
+        return Cursor(self)
+
     @staticmethod
     def before(cause: int, effect: int) -> bool:
         """Cause before effect, in stream order: the only order a join may assume."""
         return cause < effect
+
+
+class Cursor:
+    """The images each pid runs at one point of the stream, moved forward event by event:
+    `at(seq)` then `lineage(pid)` equals `Timeline.lineage(pid, seq)`."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+        self._starts = sorted(timeline.images.values(), key=lambda image: image.start_seq)
+        self._next = 0
+        self._running: dict[int, ProgramImage] = {}
+
+    def at(self, seq: int) -> None:
+        """Move to `seq` (never back: a cursor walks the stream once, in order)."""
+        starts, position = self._starts, self._next
+        while position < len(starts) and starts[position].start_seq <= seq:
+            self._running[starts[position].pid] = starts[position]
+            position += 1
+        self._next = position
+
+    def lineage(self, pid: int, limit: int = MAX_ANCESTORS) -> list[ProgramImage]:
+        found: list[ProgramImage] = []
+        seen: set[int] = set()
+        while pid and pid not in seen and len(found) < limit:
+            seen.add(pid)
+            image = self._running.get(pid)
+            if image is None:
+                break
+            found.append(image)
+            pid = self.timeline.ppid(pid)
+        return found
 
 
 def _end(image: ProgramImage, event: Event) -> None:
