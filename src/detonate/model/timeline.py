@@ -4,7 +4,8 @@ A *program image* is (pid, exec generation): what one pid ran between two succes
 A shell that writes a file with `printf` and later `exec`s a miner is two images of one pid;
 what the shell did says nothing of the miner. Generation 0 is what a pid runs before its first
 successful exec (a forked copy of its parent, or a process already running when the trace
-began); each successful exec starts the next generation. A failed exec changes nothing.
+began; a pid first seen at its exec has none); each successful exec starts the next
+generation. A failed exec changes nothing.
 
 Every event with a pid belongs to exactly one image: the one its pid ran at that point of the
 stream (the latest image of the pid that began at or before the event's `seq`). An exec
@@ -14,7 +15,7 @@ Simulator events (pid 0 until attributed) belong to none.
     timeline = Timeline.of(events, processes)
     image = timeline.image_of(event)              # who did it, as it was then
     timeline.lineage(event.pid, event.seq)        # it and its ancestors, as they were then
-    timeline.before(cause_seq, effect_seq)        # joins respect the stream order
+    timeline.image_at(pid, seq)                   # what a pid ran at a point of the stream
 
 Order is the stream's `seq` (strace's order of the calls); times are kept in both clocks:
 `ts` (wall, since the container started) and `sample_ts` (the sample's, waits skipped).
@@ -340,11 +341,6 @@ class Timeline:
         """A walk over the stream in order: `lineage` at each event for the cost of dict
         lookups (the rule engine asks it for every event)."""
         return Cursor(self)
-
-    @staticmethod
-    def before(cause: int, effect: int) -> bool:
-        """Cause before effect, in stream order: the only order a join may assume."""
-        return cause < effect
 
 
 class Cursor:
