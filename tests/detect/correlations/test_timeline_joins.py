@@ -4,6 +4,8 @@ without DataWritten (older traces fall back to write opens)."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from detonate.detect.correlations.competitor_kill import CompetitorKill
@@ -208,3 +210,40 @@ def test_a_fed_program_that_is_no_shell_ran_nothing() -> None:
     s.connect(2, "198.51.100.7", 80)
     s.exit(2)
     assert "download-pipe-shell" not in _download_findings(s.view())
+
+
+def test_an_interpreter_that_decodes_and_then_execs_a_shell_is_still_a_stage() -> None:
+    # python3 -c "exec(b64decode(…))" whose decoded code calls os.execv("/bin/sh", …): the pid
+    # ends as sh, but one of its images decoded and ran text
+    code = "import os; os.execv('/bin/sh', ['sh', '-c', 'id'])"
+    encoded = base64.b64encode(code.encode()).decode()
+    s = Stream()
+    s.exec(1, "sh", "/entry.sh", path="/bin/sh")
+    s.fork(1, 2)
+    s.exec(
+        2,
+        "python3",
+        "-c",
+        f"import base64;exec(base64.b64decode('{encoded}'))",
+        path="/usr/bin/python3",
+    )
+    s.exec(2, "sh", "-c", "id", path="/bin/sh")
+    found = {f.rule_id: f for f in DecodeToShell().detect(s.view())}
+    assert set(found) == {"decode-to-shell", "obfuscated-command-stage"}
+    assert any(code in e.excerpt for e in found["decode-to-shell"].evidence)
+
+
+def test_an_interpreter_that_only_prints_decoded_text_is_no_stage() -> None:
+    # the peer: decoded and printed, never run
+    s = Stream()
+    s.exec(1, "sh", "/entry.sh", path="/bin/sh")
+    s.fork(1, 2)
+    s.exec(
+        2,
+        "python3",
+        "-c",
+        "import base64;print(base64.b64decode('aGVsbG8gd29ybGQ='))",
+        path="/usr/bin/python3",
+    )
+    s.exec(2, "sh", "-c", "true", path="/bin/sh")
+    assert DecodeToShell().detect(s.view()) == ()
