@@ -1,9 +1,9 @@
 """Turn a run's events into subjects for the YAML match language (fields: rules/subjects.py).
 
-One pass over the stream in order, keeping a small table of what each pid was running at that
-moment, so an event's actor (`process`, `parent`, `ancestors`) is the program of the time, not
-the one the pid ended as. Simulator events carry no pid until the pipeline attributes them;
-their actor fields are then empty.
+One pass over the stream in order. An event's actor (`process`, `parent`, `ancestors`) is the
+program image that made it and its ancestors' images at that moment, from the run's timeline
+(model/timeline.py): the program of the time, not the one the pid ended as. Simulator events
+carry no pid until the pipeline attributes them; their actor fields are then empty.
 
     for subject in event_subjects(run):
         subject.name      # "exec", "file_change", "connect", …
@@ -36,7 +36,6 @@ from detonate.model.events import (
     NetworkListened,
     PrivilegedAttempt,
     ProcessExecuted,
-    ProcessForked,
     ProcessRenamed,
     SignalSent,
     SleepSkipped,
@@ -55,6 +54,7 @@ from detonate.model.netevents import (
     TlsHello,
 )
 from detonate.model.runtime import ChangeKind
+from detonate.model.timeline import Cursor, ImageId, ProgramImage, Timeline
 
 # "127.0.0.1", "::1", "::ffff:127.0.0.2", "0.0.0.0": the container itself
 LOOPBACK = re.compile(r"^(127\.|::1$|::ffff:127\.|localhost$|0\.0\.0\.0$)")
@@ -104,19 +104,28 @@ class EventSubject:
         return self.fields.get(field)
 
 
-@dataclass
-class _Process:
-    name: str = ""
-    path: str = ""
-    cmdline: str = ""
-    ppid: int = 0
+@dataclass(frozen=True)
+class _Actor:
+    """A program image as rules see it: its name, file and command line."""
+
+    name: str
+    path: str
+    cmdline: str
+
+
+def _actor(image: ProgramImage) -> _Actor:
+    if image.exec_event is not None or image.path:  # exec'd, or a forked copy of an exec
+        name = program_name(image.path, image.exe, image.applet, image.argv)
+        return _Actor(name, image.exe or image.path, " ".join(image.argv))
+    # running before its first traced exec: as its first event showed it
+    name = posixpath.basename(image.argv[0]) if image.argv else base(image.exe)
+    return _Actor(name, image.exe, " ".join(image.argv))
 
 
 @dataclass
-class _ProcessTable:
-    """What each pid runs right now, updated as the stream goes by."""
+class _KnownTools:
+    """Known tools by the content of their binaries, to recognise a renamed copy."""
 
-    by_pid: dict[int, _Process] = field(default_factory=dict)
     # sha256 of a known tool's binary → its name, from every exec of the run that ran it
     # under its own name (busybox, wget, curl, nc …)
     tools_by_sha: dict[str, str] = field(default_factory=dict)
@@ -135,46 +144,6 @@ class _ProcessTable:
         # a hard link of busybox named like its applet ("sh") is an install, not a disguise
         legit = own == tool or own == event.applet or own in KNOWN_TOOLS or MULTI_CALL.match(own)
         return tool if tool and not legit else ""
-
-    def observe(self, event: Event) -> None:
-        if not event.pid:
-            return
-        current = self._ensure(event)
-        if isinstance(event, ProcessExecuted) and event.succeeded:
-            current.name = program_name(event.path, event.exe, event.applet, event.argv)
-            current.path = event.exe or event.path
-            current.cmdline = " ".join(event.argv)
-        elif isinstance(event, ProcessForked) and event.succeeded:
-            self.by_pid[event.child_pid] = _Process(
-                current.name, current.path, current.cmdline, event.pid
-            )
-
-    def _ensure(self, event: Event) -> _Process:
-        known = self.by_pid.get(event.pid)
-        if known is None:
-            known = _Process(
-                name=posixpath.basename(event.argv[0]) if event.argv else base(event.exe),
-                path=event.exe,
-                cmdline=" ".join(event.argv),
-                ppid=event.ppid,
-            )
-            self.by_pid[event.pid] = known
-        elif event.ppid and not known.ppid:
-            known.ppid = event.ppid
-        return known
-
-    def lineage(self, pid: int) -> list[_Process]:
-        """The process and its ancestors, nearest first."""
-        found: list[_Process] = []
-        seen: set[int] = set()
-        while pid and pid not in seen and len(found) < MAX_ANCESTORS:
-            seen.add(pid)
-            process = self.by_pid.get(pid)
-            if process is None:
-                break
-            found.append(process)
-            pid = process.ppid
-        return found
 
 
 def base(path: str) -> str:
@@ -225,35 +194,33 @@ class LocalAddresses:
 
 def event_subjects(run: RunView) -> Iterator[EventSubject]:
     """Every subject the run's events make, in stream order."""
-    table = _ProcessTable()
-    table.learn_tools(run.events)
+    timeline = run.timeline
+    cursor = timeline.cursor()
+    actors: dict[ImageId, _Actor] = {}  # each image's name and command line, computed once
+    tools = _KnownTools()
+    tools.learn_tools(run.events)
     written = {c.path for c in run.files if c.change is not ChangeKind.DELETED}
     origins = _exec_origins(run)
     flows = _FlowNames(run.events)
     own = (*run.run.addresses, run.run.hostname) if run.run is not None else ()
     local = LocalAddresses(frozenset(a for a in own if a))
     for event in run.events:
-        table.observe(event)
-        for name, fields, summary, destination in _describe(event, written, flows, table):
+        cursor.at(event.seq)
+        known: tuple[dict[str, object], tuple[str, ...]] | None = None
+        for name, fields, summary, destination in _describe(event, written, flows, tools, timeline):
             if name == "connect":
                 fields["local"] = local.contains(str(fields["address"]))
             if name == "exec":
                 written_here = bool(origins) and bool(fields["created_in_run"])
                 fields["provenance"] = origins.get(event.seq, "local" if written_here else "")
-            lineage = table.lineage(event.pid)
-            actor = lineage[0] if lineage else None
+            known = known or _actor_fields(cursor, actors, event)
+            actor_fields, chain = known
             fields = {
-                "process": actor.name if actor else "",
-                "process_path": actor.path if actor else event.exe,
-                "cmdline": actor.cmdline if actor else " ".join(event.argv),
-                "parent": lineage[1].name if len(lineage) > 1 else "",
-                "ancestors": tuple(p.name for p in lineage[1:]),
-                "installer": any(p.name in SYSTEM_PACKAGE_MANAGERS for p in lineage),
+                **actor_fields,
                 "succeeded": getattr(event, "succeeded", True),
                 "error": getattr(event, "error", ""),
                 **fields,
             }
-            chain = tuple(p.cmdline for p in reversed(lineage) if p.cmdline)
             yield EventSubject(name, event, fields, chain, summary, destination)
         if isinstance(event, FileOpenedForWrite | FileCreated) and event.succeeded:
             written.add(event.path)
@@ -262,6 +229,24 @@ def event_subjects(run: RunView) -> Iterator[EventSubject]:
 
 
 Described = tuple[str, dict[str, object], str, str]
+
+
+def _actor_fields(
+    cursor: Cursor, actors: dict[ImageId, _Actor], event: Event
+) -> tuple[dict[str, object], tuple[str, ...]]:
+    """The fields naming who made `event` (its image and ancestors then) and the chain."""
+    images = cursor.lineage(event.pid, MAX_ANCESTORS) if event.pid else []
+    lineage = [actors.get(i.id) or actors.setdefault(i.id, _actor(i)) for i in images]
+    actor = lineage[0] if lineage else None
+    fields: dict[str, object] = {
+        "process": actor.name if actor else "",
+        "process_path": actor.path if actor else event.exe,
+        "cmdline": actor.cmdline if actor else " ".join(event.argv),
+        "parent": lineage[1].name if len(lineage) > 1 else "",
+        "ancestors": tuple(p.name for p in lineage[1:]),
+        "installer": any(p.name in SYSTEM_PACKAGE_MANAGERS for p in lineage),
+    }
+    return fields, tuple(p.cmdline for p in reversed(lineage) if p.cmdline)
 
 
 def _exec_origins(run: RunView) -> dict[int, str]:
@@ -286,7 +271,7 @@ def _exec_origins(run: RunView) -> dict[int, str]:
 
 
 def _describe(
-    event: Event, written: set[str], flows: _FlowNames, table: _ProcessTable
+    event: Event, written: set[str], flows: _FlowNames, tools: _KnownTools, timeline: Timeline
 ) -> Iterator[Described]:
     if isinstance(event, ProcessExecuted):
         name = program_name(event.path, event.exe, event.applet, event.argv)
@@ -304,7 +289,7 @@ def _describe(
                 "provenance": "",
                 "fileless": bool(FILELESS_PATH.match(event.path) or FILELESS_PATH.match(event.exe)),
                 "renamed": is_renamed(event.path, event.applet, event.argv),
-                "copy_of": table.copy_of(event),
+                "copy_of": tools.copy_of(event),
                 "stdin": event.stdin,
                 "stdout": event.stdout,
                 "stderr": event.stderr,
@@ -313,7 +298,8 @@ def _describe(
             "",
         )
     elif isinstance(event, ProcessRenamed):
-        current = table.by_pid.get(event.pid)
+        image = timeline.image_of(event)
+        current = _actor(image) if image is not None else None
         own = current.name if current else base(event.exe)
         # comm is cut to 15 characters: "systemd-journal" is systemd-journald's own name
         differs = bool(own) and not own.startswith(event.name) and own != event.name
@@ -372,7 +358,10 @@ def _describe(
             "",
         )
     elif isinstance(event, SignalSent):
-        victim = table.by_pid.get(event.target_host_pid) if event.target_host_pid else None
+        target = (
+            timeline.image_at(event.target_host_pid, event.seq) if event.target_host_pid else None
+        )
+        victim = _actor(target) if target is not None else None
         yield (
             "signal",
             {

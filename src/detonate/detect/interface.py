@@ -19,6 +19,7 @@ from detonate.model.runtime import (
     ProcessInfo,
     RunInfo,
 )
+from detonate.model.timeline import Timeline
 
 TEXT_LIMIT = 256 * 1024  # the most of one file a detector reads
 
@@ -56,6 +57,12 @@ class RunView:
     image_sizes_read: dict[str, int] = field(
         default_factory=dict, init=False, compare=False, repr=False
     )
+
+    @cached_property
+    def timeline(self) -> Timeline:
+        """The run's program images (pid, exec generation), each event attributed to one:
+        the process model every detector shares (model/timeline.py)."""
+        return Timeline.of(self.events, self.processes)
 
     def process(self, pid: int) -> ProcessInfo | None:
         for info in self.processes:

@@ -45,7 +45,11 @@ class CompetitorKill:
         first_kill: dict[int, SignalSent] = {}  # kill -15, then kill -9: one victim
         for signal, pid in kills:
             first_kill.setdefault(pid, signal)
-        miners = [(signal, pid) for pid, signal in first_kill.items() if _miner_like(index, pid)]
+        miners = [
+            (signal, pid)
+            for pid, signal in first_kill.items()
+            if _miner_like(index, pid, signal.seq)
+        ]
         attempts = _named_attempts(index)
         if miners or attempts:
             evidence = [_kill_evidence(index, signal, pid) for signal, pid in miners]
@@ -95,11 +99,22 @@ def _victims(index: RunIndex) -> list[tuple[SignalSent, int]]:
     return matched
 
 
-def _miner_like(index: RunIndex, pid: int) -> bool:
+def _miner_like(index: RunIndex, pid: int, at: int) -> bool:
+    """The victim ran, by the signal at `at`, a program named like a miner (what it became
+    after a signal it survived is not what was killed)."""
     proc = index.procs.get(pid)
     if proc is None:
         return False
-    names = [proc.name, posixpath.basename(proc.exe), *(e.path for e in proc.execs)]
+    images = [image for image in proc.images if image.start_seq <= at] or list(proc.images[:1])
+    if not images:  # known only from the process table
+        names = [proc.name, posixpath.basename(proc.exe), *(e.path for e in proc.execs)]
+    else:
+        names = [
+            name
+            for image in images
+            for name in (image.name, posixpath.basename(image.exe), image.path)
+        ]
+        names += [e.path for image in images for e in image.failed_execs if e.seq <= at]
     return any(MINER_NAMES.search(name) for name in names if name)
 
 
@@ -118,9 +133,11 @@ def _named_attempts(index: RunIndex) -> list[ProcessExecuted]:
 def _kill_evidence(index: RunIndex, signal: SignalSent, victim: int) -> Evidence:
     proc = index.procs[victim]
     ended = proc.exit_seq is not None and proc.exit_seq > signal.seq
+    image = index.image_at(victim, signal.seq)  # what it ran when the signal came
+    name, exe = (image.name, image.exe) if image is not None else (proc.name, proc.exe)
     return Evidence(
-        description=f"{signal.signal} {'ended' if ended else 'sent to'} {proc.name} (pid {victim})",
-        path=proc.exe,
+        description=f"{signal.signal} {'ended' if ended else 'sent to'} {name} (pid {victim})",
+        path=exe,
         event_ids=(signal.seq, *([proc.exit_seq] if ended and proc.exit_seq is not None else [])),
         process=index.chain(signal.pid, signal.seq),
     )

@@ -17,6 +17,7 @@ import re
 from detonate.detect.correlations.metadata import finding
 from detonate.detect.correlations.pipelines import (
     EVAL,
+    Program,
     consumers,
     runs_command_text,
     substitution_shell,
@@ -74,14 +75,27 @@ class DecodeToShell:
 
 
 def is_decoder(proc: Proc) -> bool:
-    return proc.execed and decodes(proc.name, proc.argv)
+    """One of the pid's programs was a decoder (by its own exec, whatever the pid ran next)."""
+    return any(decodes(image.name, image.argv) for image in _programs(proc))
 
 
 def _decodes_and_runs(proc: Proc) -> bool:
-    if not is_interpreter_name(proc.name) or not runs_command_text(proc):
-        return False
-    text = " ".join(proc.argv[1:])
-    return bool(INTERPRETER_DECODE.search(text) and INTERPRETER_RUN.search(text))
+    """`python3 -c "exec(b64decode(…))"`: one of the pid's programs, even when the decoded
+    code then exec'd another (`os.execv("/bin/sh", …)`)."""
+    for program in _programs(proc):
+        if not is_interpreter_name(program.name) or not runs_command_text(program):
+            continue
+        text = " ".join(program.argv[1:])
+        if INTERPRETER_DECODE.search(text) and INTERPRETER_RUN.search(text):
+            return True
+    return False
+
+
+def _programs(proc: Proc) -> list[Program]:
+    """The programs the pid exec'd, in order (the process itself when the trace shows no
+    exec of it: a process the trace found running)."""
+    images: list[Program] = [image for image in proc.images if image.execed]
+    return images or ([proc] if proc.execed else [])
 
 
 def _fed_shells(index: RunIndex, decoder: Proc, sinks: list[Sink]) -> list[tuple[str, int]]:

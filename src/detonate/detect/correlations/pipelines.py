@@ -24,6 +24,7 @@ from detonate.detect.correlations.run_index import (
     is_interpreter_name,
     is_shell_name,
 )
+from detonate.model.timeline import ProgramImage
 
 PIPELINE_SECONDS = 2.0  # stages of one pipeline are forked back to back
 SUBSHELL_LEVELS = 3
@@ -62,7 +63,21 @@ def script_argument(argv: tuple[str, ...]) -> str | None:
     return ""
 
 
-def runs_shell_code(proc: Proc) -> bool:
+Program = Proc | ProgramImage  # a process judged by its last program, or one program image
+
+
+def stage_programs(proc: Proc, stdin: str = "") -> list[Program]:
+    """The programs `proc` ran as a pipeline stage: each exec'd image (with `stdin` on fd 0,
+    when given), not only what it ended as (`curl … | sh` whose script ends in `exec ./x` was
+    a shell reading the pipe; `curl … | nice sh` is a shell too); the process itself when it
+    never exec'd."""
+    images: list[Program] = [
+        image for image in proc.images if image.execed and (not stdin or image.stdin == stdin)
+    ]
+    return images or [proc]
+
+
+def runs_shell_code(proc: Program) -> bool:
     return runs_shell_code_name(proc.name)
 
 
@@ -71,7 +86,7 @@ def runs_shell_code_name(name: str) -> bool:
     return is_shell_name(name) or is_interpreter_name(name)
 
 
-def reads_stdin(proc: Proc) -> bool:
+def reads_stdin(proc: Program) -> bool:
     """A shell or interpreter whose program text comes from its standard input (or a pipe fd)."""
     if not runs_shell_code(proc) or not proc.execed:
         return False
@@ -80,7 +95,7 @@ def reads_stdin(proc: Proc) -> bool:
     return script_argument(proc.argv) == ""
 
 
-def runs_command_text(proc: Proc) -> bool:
+def runs_command_text(proc: Program) -> bool:
     """`sh -c TEXT`, `python -c TEXT`, `perl -e TEXT`: a program given as an argument."""
     if not proc.execed:
         return False
@@ -117,13 +132,14 @@ def _pipe_readers(index: RunIndex, pipe: str, producer: int) -> list[Consumer]:
     while todo:
         current, via = todo.pop(0)
         for pid in index.pipe_readers.get(current, ()):
-            reader = index.procs[pid]
+            programs = stage_programs(index.procs[pid], current)
+            reader = programs[-1]
             if pid == producer or pid in via:
                 continue
-            if reads_stdin(reader):
+            if any(reads_stdin(program) for program in programs):
                 found.append(Consumer(pid, "pipe", via))
             elif (
-                not runs_shell_code(reader)
+                not any(runs_shell_code(program) for program in programs)
                 and reader.stdout.startswith("pipe:")
                 and reader.stdout not in seen
                 and len(via) < FILTER_STAGES
@@ -191,9 +207,10 @@ def _pipe_siblings(index: RunIndex, stage: Proc) -> list[Consumer]:
             break
         if sibling.forked_at - stage.forked_at > PIPELINE_SECONDS:
             break
-        if reads_stdin(sibling):
+        programs = stage_programs(sibling)
+        if any(reads_stdin(program) for program in programs):
             return [Consumer(sibling.pid, "pipe", tuple(via))]
-        if runs_shell_code(sibling) and sibling.execed:
+        if any(runs_shell_code(program) and program.execed for program in programs):
             break  # a shell with its own script: the pipeline (if any) ended before it
         via.append(sibling.pid)
     return []

@@ -21,12 +21,11 @@ from detonate.model.events import (
     FileRenamed,
     NetworkConnected,
     ProcessExecuted,
-    ProcessExited,
-    ProcessForked,
 )
 from detonate.model.findings import Evidence
 from detonate.model.netevents import DnsQueried, HttpRequested, NetEvent, TlsHello
-from detonate.model.runtime import FileChange
+from detonate.model.runtime import FileChange, ProcessInfo
+from detonate.model.timeline import ProgramImage, Timeline
 
 SHELLS = frozenset({"sh", "ash", "bash", "dash", "zsh", "ksh", "mksh", "hush", "busybox-sh"})
 INTERPRETERS = frozenset({"python", "python2", "python3", "perl", "php", "ruby", "node", "lua"})
@@ -65,7 +64,9 @@ def command_line(argv: tuple[str, ...]) -> str:
 
 @dataclass
 class Proc:
-    """What the events say about one process (host pid)."""
+    """One process (host pid) over its whole life: a summary of its program images in the
+    run's timeline (model/timeline.py), for detectors that look at a pid as a whole. Joins
+    that need to know which program did what, and when, use `images` (or the timeline)."""
 
     pid: int
     ppid: int = 0
@@ -81,6 +82,7 @@ class Proc:
     # traces recorded before the tracer showed them
     stdin: str = ""
     stdout: str = ""
+    images: tuple[ProgramImage, ...] = ()  # in order: a forked copy, then one per exec
 
     @property
     def name(self) -> str:
@@ -119,24 +121,23 @@ class RunIndex:
         # the container's own address and name: traffic to them never leaves it
         own = (*run.run.addresses, run.run.hostname) if run.run is not None else ()
         self.own_addresses = frozenset(a.lower() for a in own if a)
+        self.timeline = run.timeline
         for info in run.processes:
-            self.procs[info.pid] = Proc(
-                info.pid,
-                info.ppid,
-                info.argv,
-                info.exe,
-                info.applet,
-                forked_at=info.start,
-                stdin=info.stdin,
-                stdout=info.stdout,
-            )
+            self.procs[info.pid] = _proc_of(info.pid, self.timeline, info)
+        for pid in self.timeline.pids:
+            if pid not in self.procs:
+                self.procs[pid] = _proc_of(pid, self.timeline, None)
         for event in run.events:
             self._take(event)
         for proc in self.procs.values():
             if proc.ppid and proc.pid not in self.children[proc.ppid]:
                 self.children[proc.ppid].append(proc.pid)
-            if proc.stdin.startswith("pipe:"):
-                self.pipe_readers[proc.stdin].append(proc.pid)
+            # every program of the pid that had a pipe on fd 0 read it (a shell that later
+            # exec'd its last command read it as the shell)
+            stdins = dict.fromkeys((proc.stdin, *(i.stdin for i in proc.images if i.execed)))
+            for stdin in stdins:
+                if stdin.startswith("pipe:"):
+                    self.pipe_readers[stdin].append(proc.pid)
 
     def is_local(self, address: str) -> bool:
         """Loopback, or the container's own address or hostname: the sample talking to
@@ -144,21 +145,8 @@ class RunIndex:
         return is_loopback(address) or address.lower() in self.own_addresses
 
     def _take(self, event: Event) -> None:
-        if isinstance(event, ProcessForked):
-            if event.child_pid:
-                child = self._proc(event.child_pid)
-                child.ppid = child.ppid or event.pid
-                child.forked_at, child.fork_seq = event.ts, event.seq
-        elif isinstance(event, ProcessExecuted):
-            proc = self._proc(event.pid)
-            proc.execs.append(event)
-            if event.succeeded:
-                proc.argv, proc.exe, proc.applet = event.argv, event.exe, event.applet
-                proc.stdin, proc.stdout = event.stdin or proc.stdin, event.stdout or proc.stdout
+        if isinstance(event, ProcessExecuted):
             self.execs_by_path[event.path].append(event)
-        elif isinstance(event, ProcessExited):
-            proc = self._proc(event.pid)
-            proc.exited_at, proc.exit_seq = event.ts, event.seq
         elif isinstance(event, FileOpenedForWrite):
             self.writes[event.path].append(event)
             self.writes_by_pid[event.pid].append(event)
@@ -179,12 +167,6 @@ class RunIndex:
                     self.names_by_ip.setdefault(answer, event.name)
             elif event.domain and event.dst_ip:
                 self.names_by_ip.setdefault(event.dst_ip, event.domain)
-
-    def _proc(self, pid: int) -> Proc:
-        proc = self.procs.get(pid)
-        if proc is None:
-            proc = self.procs[pid] = Proc(pid)
-        return proc
 
     # -- processes -----------------------------------------------------------------------
 
@@ -207,15 +189,15 @@ class RunIndex:
             if p in self.procs
         )
 
+    def image_at(self, pid: int, at: int | None) -> ProgramImage | None:
+        """The program image `pid` ran at event `at` (at the end of the run when None)."""
+        return self.timeline.last(pid) if at is None else self.timeline.image_at(pid, at)
+
     def argv_at(self, pid: int, at: int | None) -> tuple[str, ...]:
-        proc = self.procs[pid]
-        if at is None:
-            return proc.argv
-        argv: tuple[str, ...] = ()
-        for event in proc.execs:
-            if event.succeeded and (event.seq <= at or not argv):
-                argv = event.argv
-        return argv or proc.argv
+        """The command line `pid` ran at event `at`: its image's then, never a later exec's
+        (a forked shell's `> file` is the shell's, not the command it goes on to exec)."""
+        image = self.image_at(pid, at)
+        return image.argv if image is not None and image.argv else self.procs[pid].argv
 
     def descendants(self, pid: int) -> list[int]:
         out, todo = [], list(self.children.get(pid, ()))
@@ -288,6 +270,28 @@ class RunIndex:
             event_ids=event_ids,
             process=self.chain(pid, event_ids[0] if event_ids else None) if pid else (),
         )
+
+
+def _proc_of(pid: int, timeline: Timeline, info: ProcessInfo | None) -> Proc:
+    """The pid's summary: the tracer's table, then what each of its images changed."""
+    proc = Proc(pid, timeline.ppid(pid), images=timeline.images_of(pid))
+    if info is not None:
+        proc.argv, proc.exe, proc.applet = info.argv, info.exe, info.applet
+        proc.forked_at, proc.stdin, proc.stdout = info.start, info.stdin, info.stdout
+    execs: list[ProcessExecuted] = []
+    for image in proc.images:
+        if image.fork_event is not None:
+            proc.forked_at, proc.fork_seq = image.fork_event.ts, image.fork_event.seq
+        event = image.exec_event
+        if event is not None:
+            execs.append(event)
+            proc.argv, proc.exe, proc.applet = event.argv, event.exe, event.applet
+            proc.stdin, proc.stdout = event.stdin or proc.stdin, event.stdout or proc.stdout
+        execs.extend(image.failed_execs)
+        if image.exited:
+            proc.exited_at, proc.exit_seq = image.end_ts, image.end_seq
+    proc.execs = sorted(execs, key=lambda e: e.seq)
+    return proc
 
 
 def _flow(event: NetEvent) -> tuple[str, int, str, int]:

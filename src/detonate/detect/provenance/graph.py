@@ -1,7 +1,8 @@
 """Follow bytes from where they entered the run to where they ran, in event order.
 
-A *program image* is (pid, exec generation): a shell that wrote a file and later exec'd a miner
-is two images, and what the miner received says nothing of what the shell wrote. Taint has two
+A *program image* is (pid, exec generation), as the run's timeline has it (model/timeline.py):
+a shell that wrote a file and later exec'd a miner is two images, and what the miner received
+says nothing of what the shell wrote. Taint has two
 kinds: NETWORK (bytes received from a non-local peer) and DECODED (the output of a decoder).
 
 Sources
@@ -54,6 +55,7 @@ from detonate.model.events import (
     ProcessExecuted,
     ProcessForked,
 )
+from detonate.model.timeline import ImageId
 
 NETWORK = "network"
 DECODED = "decoded"
@@ -62,7 +64,7 @@ HOST_FACTS = "host-facts"  # output of discovery programs, files describing the 
 COLLECTED = (SECRET, HOST_FACTS)  # followed to sends ("sent" sinks), not to execs
 DNS_PORT = 53
 MAX_HOPS = 12  # a chain longer than this keeps its first hops (evidence stays readable)
-Image = tuple[int, int]  # (pid, exec generation)
+Image = ImageId  # (pid, exec generation): the timeline's
 
 
 @dataclass(frozen=True)
@@ -127,13 +129,11 @@ Taints = dict[str, Taint]  # kind → the first taint of that kind
 class _Walk:
     def __init__(self, index: RunIndex) -> None:
         self.index = index
-        self.generation: dict[int, int] = {}
+        self.timeline = index.timeline
         self.images: dict[Image, Taints] = {}
         self.files: dict[str, Taints] = {}
         self.pipes: dict[str, Taints] = {}
         self.readers: dict[str, list[tuple[Image, ProcessExecuted]]] = {}  # pipe → stdin readers
-        self.forked_from: dict[int, Image] = {}  # child pid → the parent image that forked it
-        self.execs: dict[Image, ProcessExecuted] = {}
         self.opened: dict[Image, list[str]] = {}  # legacy traces: files an image opened to write
         self.legacy = not any(isinstance(e, DataWritten) for e in index.events)
         self.result = Provenance()
@@ -144,15 +144,35 @@ class _Walk:
             self._take(event)
         return self.result
 
-    def _image(self, pid: int) -> Image:
-        return (pid, self.generation.get(pid, 0))
+    def _image(self, event: Event) -> Image:
+        """The image that made `event` (the timeline's attribution)."""
+        image = self.timeline.image_of(event)
+        return image.id if image is not None else ImageId(event.pid, 0)
+
+    def _running(self, image: Image, seq: int) -> bool:
+        """`image` is still what its pid runs at `seq` (it has not exec'd another program)."""
+        current = self.timeline.image_at(image.pid, seq)
+        return current is not None and current.id == image
+
+    def _exec_of(self, image: Image) -> ProcessExecuted | None:
+        found = self.timeline.images.get(image)
+        return found.exec_event if found is not None else None
+
+    def _forked_from(self, image: Image) -> Image | None:
+        """The image whose traced fork made `image`'s process."""
+        first = self.timeline.images_of(image.pid)
+        found = self.timeline.images.get(image)
+        if found is None or not first or first[0].fork_event is None:
+            return None
+        return found.parent
 
     def _take(self, event: Event) -> None:
         if isinstance(event, ProcessForked) and event.child_pid:
-            parent = self.images.get(self._image(event.pid), {})
-            self.forked_from[event.child_pid] = self._image(event.pid)
-            self.generation[event.child_pid] = 0
-            self.images[(event.child_pid, 0)] = {
+            parent = self.images.get(self._image(event), {})
+            child = self.timeline.image_at(event.child_pid, event.seq)
+            if child is None:
+                return
+            self.images[child.id] = {
                 kind: taint.then(Hop(event.seq, event.child_pid, "forked from a tainted image"))
                 for kind, taint in parent.items()
             }
@@ -167,9 +187,9 @@ class _Walk:
         elif isinstance(event, NetworkSent):
             self._send(event)
         elif isinstance(event, DataWritten):
-            self._written(event.seq, self._image(event.pid), event.path)
+            self._written(event.seq, self._image(event), event.path)
         elif isinstance(event, FileOpenedForWrite):
-            image = self._image(event.pid)
+            image = self._image(event)
             if self.legacy and event.succeeded:
                 self.opened.setdefault(image, []).append(event.path)
             if self.legacy or not event.succeeded:
@@ -208,14 +228,12 @@ class _Walk:
             return
         where = self.index.destination(event.address, event.port)
         hop = Hop(event.seq, event.pid, f"connected to {where}")
-        self._taint_image(self._image(event.pid), Taint(NETWORK, (hop,)))
+        self._taint_image(self._image(event), Taint(NETWORK, (hop,)))
 
     def _exec(self, event: ProcessExecuted) -> None:
         pid = event.pid
-        image = (pid, self.generation.get(pid, 0) + 1)
-        self.generation[pid] = image[1]
+        image = self._image(event)
         self.images[image] = {}
-        self.execs[image] = event
         name = program(event.argv, event.exe, event.applet)
         if event.stdin.startswith("pipe:"):
             self.readers.setdefault(event.stdin, []).append((image, event))
@@ -243,22 +261,22 @@ class _Walk:
 
     def _collect(self, event: FileOpenedForRead) -> None:
         """A read of credential material or of a file describing the host taints the reader."""
-        exec_event = self.execs.get(self._image(event.pid))
+        exec_event = self._exec_of(self._image(event))
         argv = exec_event.argv if exec_event else event.argv
         reader = program(argv, exec_event.exe if exec_event else event.exe)
         secret = credential_kind(event, reader)
         if secret:
             hop = Hop(event.seq, event.pid, f"read {event.path} ({secret})", event.path)
-            self._taint_image(self._image(event.pid), Taint(SECRET, (hop,)))
+            self._taint_image(self._image(event), Taint(SECRET, (hop,)))
         technique = discovery_read_technique(event.path)
         if technique:
             hop = Hop(event.seq, event.pid, f"read {event.path} ({technique})", event.path)
-            self._taint_image(self._image(event.pid), Taint(HOST_FACTS, (hop,)))
+            self._taint_image(self._image(event), Taint(HOST_FACTS, (hop,)))
 
     def _send(self, event: NetworkSent) -> None:
         """Collected bytes leave: a tainted image puts bytes on a non-local connection (DNS
         aside: names are judged by their shape, correlations/dns_tunnel.py)."""
-        taints = self.images.get(self._image(event.pid))
+        taints = self.images.get(self._image(event))
         if not taints or not (SECRET in taints or HOST_FACTS in taints):
             return
         if event.family not in ("AF_INET", "AF_INET6") or not event.port:
@@ -279,15 +297,15 @@ class _Walk:
         if taint.kind in taints:
             return
         taints[taint.kind] = taint
-        exec_event = self.execs.get(image)
+        exec_event = self._exec_of(image)
         if self.legacy and exec_event is not None:
             # traces without DataWritten: its stdout (a pipe, a redirect) carries what it holds;
             # traces without fds: the files its forked child opened before the exec (`> f`)
             output = exec_event.stdout
             if output.startswith("pipe:") or (output.startswith("/") and output != "/dev/null"):
                 self._written(taint.hops[-1].seq, image, output)
-            elif not output and image[1] == 1:
-                for path in self.opened.get((image[0], 0), ()):
+            elif not output and image.generation == 1:
+                for path in self.opened.get(ImageId(image.pid, 0), ()):
                     self._written(taint.hops[-1].seq, image, path)
 
     def _written(self, seq: int, image: Image, path: str, what: str = "") -> None:
@@ -299,10 +317,10 @@ class _Walk:
         for kind, taint in taints.items():
             if kind in held:
                 continue
-            hop = Hop(seq, image[0], what or f"wrote {path}", "" if pipe else path)
+            hop = Hop(seq, image.pid, what or f"wrote {path}", "" if pipe else path)
             held[kind] = taint.then(hop)
             for reader, exec_event in self.readers.get(path, ()) if pipe else ():
-                if self.generation.get(reader[0]) == reader[1]:  # still that program
+                if self._running(reader, seq):  # still that program
                     self._fed(reader, exec_event, held[kind], seq)
             if pipe and kind in COLLECTED:
                 self._captured(image, path, held[kind], seq)
@@ -312,11 +330,11 @@ class _Walk:
         standard output is a pipe no program of the run reads as its stdin, so the parent
         that started it reads it. Followed for collected bytes only (a download captured
         this way is pipelines.py's)."""
-        exec_event = self.execs.get(image)
-        parent = self.forked_from.get(image[0])
+        exec_event = self._exec_of(image)
+        parent = self._forked_from(image)
         if exec_event is None or exec_event.stdout != pipe or parent is None:
             return
-        if self.index.pipe_readers.get(pipe) or self.generation.get(parent[0]) != parent[1]:
+        if self.index.pipe_readers.get(pipe) or not self._running(parent, seq):
             return
         name = program(exec_event.argv, exec_event.exe, exec_event.applet)
         hop = Hop(seq, parent[0], f"read the output of {name}", pipe)
@@ -340,11 +358,11 @@ class _Walk:
         taints = self.files.get(event.path)
         if not taints:
             return
-        image = self._image(event.pid)
+        image = self._image(event)
         for taint in taints.values():
             hop = Hop(event.seq, event.pid, f"read {event.path}", event.path)
             self._taint_image(image, taint.then(hop))
-        exec_event = self.execs.get(image)
+        exec_event = self._exec_of(image)
         if exec_event is None:
             return
         name = program(exec_event.argv, exec_event.exe, exec_event.applet)
