@@ -61,6 +61,8 @@ class _Process:
     swept: float = 0.0  # the sweep is over
     initialised: float = 0.0  # Celery's set-up is over: the process is ready for its task
     opened: float = 0.0  # the store is open
+    taken: float = 0.0  # the task came
+    waited: float = 0.0  # how long it then waited for the store
 
 
 _process = _Process()
@@ -224,6 +226,7 @@ def take(store: Store, scan_id: str, redelivered: bool) -> str:
 
 
 def _scan(self: Task, scan_id: str) -> str:
+    _process.taken = time.monotonic()
     try:
         return _take_and_run(self, scan_id)
     finally:
@@ -231,25 +234,30 @@ def _scan(self: Task, scan_id: str) -> str:
         # with the task: this process exits without atexit, leaving it to the next's sweep.
         close_simulators()
         _swept()  # long over by now; waited for so that it never outlives the task
+        _log_start_up(scan_id)
 
 
-def _take_and_run(self: Task, scan_id: str) -> str:
-    taken = time.monotonic()
-    opening, _process.opening = _process.opening, None
-    if opening is not None:
-        opening.result()  # its error, if the store stayed down past PatientStore's patience
-    store = _store()
-    if _process.forking:  # where a fresh process's start-up goes (benchmarks/fleet_bench.py)
+def _log_start_up(scan_id: str) -> None:
+    """Where this fresh process's start went (benchmarks/fleet_bench.py reads the line)."""
+    if _process.forking:
         log.info(
             "scan %s: process start %.3f s, sweep %.3f s, idle %.3f s, store %.3f s, "
             "waited for the store %.3f s",
             scan_id,
             _process.sweeping - _process.forking,
             _process.swept - _process.sweeping,  # on a thread, from the process's set-up
-            taken - _process.initialised,
+            _process.taken - _process.initialised,
             _process.opened - _process.sweeping,  # on a thread too
-            time.monotonic() - taken,
+            _process.waited,
         )
+
+
+def _take_and_run(self: Task, scan_id: str) -> str:
+    opening, _process.opening = _process.opening, None
+    if opening is not None:
+        opening.result()  # its error, if the store stayed down past PatientStore's patience
+    store = _store()
+    _process.waited = time.monotonic() - _process.taken
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     decision = take(store, scan_id, redelivered)
     if decision != "run":
