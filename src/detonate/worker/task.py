@@ -115,7 +115,7 @@ def _swept() -> None:
     and runs meanwhile: its run sweeps the same dead runs' containers, mounts, cgroups,
     tracers and simulators beside its set-up and waits for that before the sample starts
     (sandbox/run.py, session.py), and every sweep leaves live runs alone; waiting before the
-    claim cost 0.06-0.1 s a scan (measured). A sweep that failed is logged, not fatal."""
+    claim cost 0.05-0.2 s a scan on this loaded machine. A failed sweep is logged, not fatal."""
     sweep, _process.sweep = _process.sweep, None
     if sweep is None:
         return
