@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import pytest
 
+from detonate.sandbox.netsim.topology import list_namespaces, namespace_owner
 from detonate.store import ScanStatus, Source
 from detonate.worker import BACKLOG, URGENT, queue_for
 
@@ -44,3 +48,30 @@ def test_a_scan_cancelled_while_queued_is_skipped_by_the_worker(fleet, built_sam
     assert (after.status, after.attempts) == (ScanStatus.FAILED, 0)  # never claimed
     assert fleet.queue.depth() == 0
     assert not fleet.queue.cancel(cancelled.id)  # finished: nothing to cancel
+
+
+def _simulators_of(pids: list[int]) -> list[str]:
+    """The simulator namespaces whose analyser is one of `pids`."""
+    return [n for n in list_namespaces() if (namespace_owner(n) or (0, 0))[0] in pids]
+
+
+def _wait_until(check: Callable[[], bool], timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return check()
+
+
+def test_a_waiting_scan_process_has_its_simulator_started_and_a_static_scan_ends_it(
+    fleet, built_samples
+) -> None:
+    """Each fresh scan process starts its scan's simulated internet while its task comes; a
+    scan that runs no sandbox (static) ends it with the task instead of leaving it behind."""
+    worker = fleet.start_worker()
+    assert _wait_until(lambda: bool(_simulators_of(worker.pool_children())))  # no task yet
+    first = worker.pool_children()
+    record = fleet.queue_sample(built_samples["planted-static"], profile="static")
+    assert fleet.wait_for(record.id).status is ScanStatus.DONE
+    assert _wait_until(lambda: not set(first) & set(worker.pool_children()))  # replaced
+    assert _wait_until(lambda: not _simulators_of(first))  # the static scan's process: none
+    assert _wait_until(lambda: bool(_simulators_of(worker.pool_children())))  # the next one's

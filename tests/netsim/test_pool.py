@@ -290,6 +290,29 @@ def test_a_pool_that_does_not_keep_ahead_starts_nothing_after_a_run(tmp_path: Pa
     pool.close()
 
 
+def test_a_simulator_started_ahead_is_the_next_scans_and_none_follows_its_run(
+    tmp_path: Path,
+) -> None:
+    """A one-scan process started its scan's simulator before the scan (`start_ahead`): the
+    scan's `warm` starts no second one, its run takes that one, and nothing starts after."""
+    before = _mine()
+    pool = SimulatorPool(home=tmp_path)
+    try:
+        pool.start_ahead()
+        assert pool.waiting() == 1
+        ahead = pool._waiting[0].result()
+        pool.warm()  # the scan begins
+        assert pool.waiting() == 1
+        (tmp_path / "run").mkdir()
+        taken = pool.take(tmp_path / "run")
+        assert taken is ahead
+        taken.close()
+        pool.refill()  # its run is over
+        assert pool.waiting() == 0 and _mine() == before
+    finally:
+        pool.close()
+
+
 KEEPING_ANALYSER = """
 import sys, time
 from pathlib import Path

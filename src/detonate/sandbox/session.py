@@ -43,6 +43,19 @@ def warm_simulator() -> None:
     _POOL.warm()
 
 
+def start_simulator_ahead() -> None:
+    """For a process that waits for the one scan it will run (a fleet worker's fresh process
+    per scan): its run's simulated internet starts now, while the task comes, not when the scan
+    begins. `close_simulators()` ends it if the scan never runs one (a static scan)."""
+    _POOL.start_ahead()
+
+
+def close_simulators() -> None:
+    """End the simulators started ahead and not taken (before a one-scan process exits:
+    Celery's pool processes end without running atexit)."""
+    _POOL.close()
+
+
 def keep_simulators_ahead(count: int = 1) -> None:
     """For a process that runs scan after scan (the service's queue, the honeypot worker):
     after each run, start `count` simulators for the next scans, so a scan that reaches its

@@ -41,7 +41,7 @@ _lock = threading.Lock()
 def swept_by_others() -> None:
     """This process starts no watchdog: another process sweeps what it leaves the moment it
     dies. A fleet worker's scan process: the worker's main process replaces it at once, the
-    replacement sweeps before it scans, and the main process has a watchdog of its own (the
+    replacement sweeps from its start, and the main process has a watchdog of its own (the
     scan processes die with it). A watchdog per scan process cost ~0.3 s of CPU per scan
     (a Python start and three sweeps after every exit, measured), beside the next scan."""
     with _lock:

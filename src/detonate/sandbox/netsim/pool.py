@@ -10,7 +10,8 @@ too soon for the one it warmed. A process that runs scan after scan (the service
 honeypot worker) therefore keeps simulators ahead (`keep_ahead`): once a run is over
 (`refill`), the pool starts the next scan's, so that scan takes one that is ready. At most
 `keep_ahead` (≤ MAX_WAITING) wait beyond the scans that announced themselves; a one-shot
-process (the CLI, a Celery task's fresh process) keeps none: it would start one only to kill it.
+process (the CLI) keeps none: it would start one only to kill it. A fleet worker's fresh process
+per scan, forked before its task comes, starts its one scan's simulator then (`start_ahead`).
 
 Leftovers: an idle simulator's services exit on their own when the analyser dies (their stdin
 closes); its namespace is named after the analyser like any run's, so `cleanup_orphans`
@@ -72,6 +73,12 @@ class SimulatorPool:
         with self._lock:
             self._expected = min(self._expected + 1, MAX_WAITING)
         self._fill(0)
+
+    def start_ahead(self) -> None:
+        """A process that will run one scan soon and is waiting for it (a fleet worker's fresh
+        process): start that scan's simulator now; its `warm()` then finds it started."""
+        self._own()
+        self._fill(1)
 
     def refill(self) -> None:
         """A run is over: start the simulators kept ahead for the next scans (none unless
