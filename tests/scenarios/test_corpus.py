@@ -267,10 +267,6 @@ HOLDOUT_KNOWN_MISSES: dict[str, str] = {
         "clean 0: /etc/shadow and /etc/gshadow sendfile(2)d into a TCP socket to port 53 raise "
         "nothing (no T1003.008, T1041)"
     ),
-    "h15-bash-find-curl-form-upload": (
-        "malicious 100 from static findings on its own planted secrets; the find and the "
-        "curl -F uploads are not called exfiltration (no T1041)"
-    ),
     "h16-py-proc-mem-regex": (
         "clean 0: reading another process's /proc/PID/maps and /proc/PID/mem raises nothing "
         "(no T1003.007)"
@@ -288,16 +284,17 @@ HOLDOUT_KNOWN_MISSES: dict[str, str] = {
         "lines are not called exfiltration (no T1041)"
     ),
     "h21-c-nftw-keys-udp123": (
-        "suspicious 15: only the planted keys (static T1552.004); keys sent as UDP datagrams to "
-        "port 123 are not called exfiltration (no T1048)"
+        "malicious 100: the sandbox's bait key read by content and sent is seen, but as "
+        "exfiltration over a C2 channel (T1041); keys sent as UDP datagrams to port 123 with no "
+        "C2 are not named as an alternative protocol (no T1048)"
     ),
     "h22-busybox-portscan-redis-sshkey": (
         "clean 10: a 40-port loopback scan, a Redis sweep and three Redis authorized_keys "
         "writes raise nothing but a delay (no T1046)"
     ),
     "h23-py-container-cloud-metadata": (
-        "malicious 68 (metadata credentials, T1552.005) but container discovery and the POST "
-        "of the credentials are not named (no T1613, T1041)"
+        "malicious 68 (metadata credentials, T1552.005) but the container discovery before it "
+        "and the POST of what the metadata services answered are not named (no T1613, T1041)"
     ),
     "h24-perl-discovery-report-fetch-run": (
         "malicious 100 (download-exec) but the discovery before it is not named (no T1057, T1016)"
@@ -305,6 +302,22 @@ HOLDOUT_KNOWN_MISSES: dict[str, str] = {
     "h25-c-route-arp-ssh-sweep": (
         "suspicious 40, port scan seen (T1046), but reading routes and neighbours is not named "
         "(no T1016)"
+    ),
+    "h26-busybox-strings-environ-nc": (
+        "clean 0: strings over every /proc/PID/environ and the matches sent through nc raise "
+        "nothing (no T1003.007, T1041)"
+    ),
+    "h27-socat-openssl-tar-kube-pki": (
+        "suspicious 15: only the shipped keys (static T1552.004); tar of /etc/kubernetes into "
+        "socat's TLS address is neither collection nor exfiltration (no T1560.001, T1041)"
+    ),
+    "h28-perl-udp-packed-beacon": (
+        "clean 0: four UDP datagrams of packed host facts to a raw port raise nothing (no "
+        "T1095, T1082)"
+    ),
+    "h29-node-dns-base32-beacon": (
+        "clean 10: five lookups of names whose labels are base32 host facts raise nothing but "
+        "the delay (no T1071.004, T1082)"
     ),
     "n02-py-health-reporter": (
         "benign health reporter called suspicious 21: its fixed 15 s heartbeat POST to its "
@@ -317,6 +330,11 @@ HOLDOUT_KNOWN_MISSES: dict[str, str] = {
     "n08-bash-ddns-updater-jitter": (
         "benign DDNS updater called suspicious 24: its curl update every 60 s is taken for "
         "HTTP C2 polling (T1071.001), a downloader (T1105) and a delay (T1497.003)"
+    ),
+    "n09-py-imds-instance-identity": (
+        "benign instance-identity lookup called malicious 68: asking the metadata service for "
+        "an IMDSv2 token and the instance id, region and zone (no credentials path) counts as "
+        "cloud credential theft (T1552.005, high)"
     ),
 }
 
