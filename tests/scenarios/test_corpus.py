@@ -208,7 +208,8 @@ HOLDOUT_KNOWN_MISSES: dict[str, str] = {
         "container discovery before it is not named (no T1613)"
     ),
     "h24-perl-discovery-report-fetch-run": (
-        "malicious 100 (download-exec) but the discovery before it is not named (no T1057, T1016)"
+        "malicious 100 (download-exec, T1016 named) but the process discovery before it is not "
+        "(no T1057)"
     ),
     "h26-busybox-strings-environ-nc": (
         "suspicious 40: strings over every /proc/PID/environ is T1003.007, but the matches "
@@ -219,8 +220,8 @@ HOLDOUT_KNOWN_MISSES: dict[str, str] = {
         "socat's TLS address is neither collection nor exfiltration (no T1560.001, T1041)"
     ),
     "h28-perl-udp-packed-beacon": (
-        "clean 0: four UDP datagrams of packed host facts to a raw port raise nothing (no "
-        "T1095, T1082)"
+        "clean 6: four UDP datagrams of packed host facts to a raw port are not a beacon (no "
+        "T1095); the uname it ran is named (T1082)"
     ),
 }
 
