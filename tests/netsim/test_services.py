@@ -154,6 +154,42 @@ def test_dns_over_tcp_to_a_public_resolver_is_answered_here(wired: Wired) -> Non
     assert done.stdout.startswith("198.18."), done.stderr
 
 
+def test_imdsv2_token_is_text_and_the_role_credentials_are_json(wired: Wired) -> None:
+    imds = "http://169.254.169.254/latest"
+    token = wired.netns.run("curl", "-sS", "-X", "PUT", f"{imds}/api/token",
+                            "-H", "X-aws-ec2-metadata-token-ttl-seconds: 60")  # fmt: skip
+    assert token.returncode == 0 and token.stdout.isprintable() and token.stdout, token.stderr
+    header = f"X-aws-ec2-metadata-token: {token.stdout}"
+    ask = "curl -sS -H '{h}' {imds}/meta-data/{p}"
+    zone = wired.netns.run("sh", "-c", ask.format(h=header, imds=imds, p="placement/region"))
+    assert zone.stdout == "us-east-1"
+    role = wired.netns.run("sh", "-c", ask.format(h=header, imds=imds,
+                           p="iam/security-credentials/"))  # fmt: skip
+    creds = wired.netns.run("sh", "-c", ask.format(h=header, imds=imds,
+                            p=f"iam/security-credentials/{role.stdout}"))  # fmt: skip
+    assert json.loads(creds.stdout)["AccessKeyId"].startswith("ASIA")
+
+
+def test_ftp_upload_in_passive_mode_reaches_the_sink(wired: Wired, tmp_path: Path) -> None:
+    upload = tmp_path / "report.txt"
+    upload.write_text("ftp-passive-upload-body\n")
+    done = wired.netns.run("busybox", "ftpput", "-v", "198.51.100.31", "r.txt", str(upload))
+    assert done.returncode == 0, done.stderr
+
+
+TEXT_TO_PORT_53 = """
+import socket
+sock = socket.create_connection(("198.51.100.53", 53), timeout=5)
+sock.sendall(b"HELLO text-not-dns host=c8c7\\n")
+sock.close()
+"""
+
+
+def test_text_sent_to_port_53_is_sunk_not_taken_for_dns(wired: Wired) -> None:
+    done = wired.netns.python(TEXT_TO_PORT_53)
+    assert done.returncode == 0, done.stderr
+
+
 def test_zz_every_conversation_became_an_event(wired: Wired) -> None:
     events = wired.sim.collect()
     by_kind: dict[type, list] = {}
@@ -193,6 +229,13 @@ def test_zz_every_conversation_became_an_event(wired: Wired) -> None:
     assert {"container.start", "exec.create"} <= {e.operation for e in calls}
 
     assert any(e.protocol == "ftp" for e in by_kind[BytesSunk])
+    (data,) = [e for e in by_kind[BytesSunk] if e.protocol == "ftp-data"]
+    assert "ftp-passive-upload-body" in data.preview and data.dst_ip == "198.51.100.31"
+    (text,) = [e for e in by_kind[BytesSunk] if e.dst_port == 53]
+    assert text.protocol == "raw" and "HELLO text-not-dns" in text.preview
+    assert any(e.dst_ip == "198.51.100.53" and e.protocol == "raw" for e in connected)
+    served = {e.path: e.served for e in by_kind[HttpRequested] if e.dst_ip == "169.254.169.254"}
+    assert served["/latest/api/token"] == "text"
     sunk = [e for e in by_kind.get(DatagramSunk, []) if e.dst_port == 9999]
     if wired.sim.udp_sink:
         assert sunk[0].dst_ip == "198.51.100.40" and sunk[0].datagrams == 3

@@ -12,6 +12,8 @@ from detonate.factory.oci import write_oci_archive
 from detonate.factory.recipe import load_recipe_full
 
 from .corpus import (
+    HOLDOUT,
+    HOLDOUT_EXPECTED,
     SCENARIOS,
     VARIANTS,
     VARIANTS_EXPECTED,
@@ -120,14 +122,7 @@ def test_variant_is_judged_as_expected(name, variant_archives, corpus_cache):
 WILD_EXPECTATIONS = load_expectations(WILD_EXPECTED)
 # Wild samples (issue 9) the current detections get wrong, each with what a scan saw ("before"
 # in docs/detection-matrix.md). Strict: a sample that starts passing must leave this list.
-WILD_KNOWN_MISSES: dict[str, str] = {
-    "b07-py-migration-written-then-run": (
-        "benign release step called suspicious 49: the migration script it renders into /tmp "
-        "and runs is taken for a dropped payload (exec-dropped-file, exec-from-volatile-dir, "
-        "script from a scratch path); provenance knows its bytes are local (exec `provenance`"
-        " field) but exec-dropped-file does not use it: that cost w20 its malicious verdict"
-    ),
-}
+WILD_KNOWN_MISSES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
@@ -135,16 +130,16 @@ def wild_build_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("wild")
 
 
-def _wild_archive(name, out):
-    """Build one wild sample as an OCI archive only (no layout: the Debian-based ones are
-    ~110 MB each). They share one debootstrap package layer, which the factory caches, and are
-    skipped where debootstrap cannot run."""
-    recipe = yaml.safe_load((WILD / name / "image.yaml").read_text())
+def _wild_archive(name, out, corpus=WILD):
+    """Build one wild (or held-out) sample as an OCI archive only (no layout: the Debian-based
+    ones are ~110 MB each). They share one debootstrap package layer, which the factory caches,
+    and are skipped where debootstrap cannot run."""
+    recipe = yaml.safe_load((corpus / name / "image.yaml").read_text())
     if recipe.get("base") == "debootstrap":
         reason = debootstrap_unavailable()
         if reason:
             pytest.skip(reason)
-    built = load_recipe_full(WILD / name)
+    built = load_recipe_full(corpus / name)
     archive = out / f"{name}.oci.tar"
     write_oci_archive(built.spec, archive, built.platforms)
     return archive
@@ -165,6 +160,88 @@ def _wild_archive(name, out):
 def test_wild_sample_is_judged_as_expected(name, wild_build_dir, corpus_cache):
     expectation = WILD_EXPECTATIONS[name]
     outcome = run_scenario(expectation, _wild_archive(name, wild_build_dir), corpus_cache)
+    assert not outcome.error, outcome.error
+    missing = outcome.missing_categories + outcome.missing_techniques
+    assert outcome.ok, (
+        f"{name}: verdict {outcome.verdict} (score {outcome.score}), expected "
+        f"{expectation.acceptable}; found {outcome.techniques}; missing {missing}"
+    )
+
+
+HOLDOUT_EXPECTATIONS = load_expectations(HOLDOUT_EXPECTED)
+# Held-out samples (issue 9) the current detections get wrong, each with what the first-pass scan
+# saw (docs/holdout.md). Strict: a sample that starts passing must leave this list.
+HOLDOUT_KNOWN_MISSES: dict[str, str] = {
+    "h03-node-random-path-header-beacon": (
+        "suspicious 46: the random-path beacon and the host facts in its X-Client-Data header "
+        "are found (T1071.001, T1082, high) but a periodic beacon carrying host facts is not "
+        "enough for malicious on its own"
+    ),
+    "h04-busybox-nc-cookie-beacon": (
+        "suspicious 40: the cookie beacon carrying uname and id output is found (T1071.001, "
+        "T1082, high), not enough for malicious on its own"
+    ),
+    "h07-bash-devtcp-query-beacon": (
+        "suspicious 46: the query-string beacon with host name and kernel release is found "
+        "(T1071.001, T1082, high), not enough for malicious on its own"
+    ),
+    "h10-py-zlib-socket-dotfiles": (
+        "malicious 100 from static findings on its own planted dotfiles; the runtime read and "
+        "zlib send over a raw socket are not called exfiltration (no T1041)"
+    ),
+    "h12-py-resolver-label-exfil": (
+        "malicious 70: the hex labels are DNS exfiltration (T1048.003), but the kubeconfig and "
+        ".env they carried are not named as credentials in files (no T1552.001)"
+    ),
+    "h18-busybox-awk-shadow-ftpput": (
+        "suspicious 55: the hashes read and sent over the FTP data connection are "
+        "credentials-sent-out (T1041, T1003.008); FTP is not named as an alternative protocol "
+        "(no T1048.003)"
+    ),
+    "h21-c-nftw-keys-udp123": (
+        "malicious 100: the sandbox's bait key read by content and sent is seen, but as "
+        "exfiltration over a C2 channel (T1041); keys sent as UDP datagrams to port 123 with no "
+        "C2 are not named as an alternative protocol (no T1048)"
+    ),
+    "h23-py-container-cloud-metadata": (
+        "malicious 92 (metadata credentials asked and sent out, T1552.005, T1041) but the "
+        "container discovery before it is not named (no T1613)"
+    ),
+    "h24-perl-discovery-report-fetch-run": (
+        "malicious 100 (download-exec, T1016 named) but the process discovery before it is not "
+        "(no T1057)"
+    ),
+    "h26-busybox-strings-environ-nc": (
+        "suspicious 40: strings over every /proc/PID/environ is T1003.007, but the matches "
+        "sent through nc are not followed out (no T1041)"
+    ),
+    "h27-socat-openssl-tar-kube-pki": (
+        "suspicious 15: only the shipped keys (static T1552.004); tar of /etc/kubernetes into "
+        "socat's TLS address is neither collection nor exfiltration (no T1560.001, T1041)"
+    ),
+    "h28-perl-udp-packed-beacon": (
+        "clean 6: four UDP datagrams of packed host facts to a raw port are not a beacon (no "
+        "T1095); the uname it ran is named (T1082)"
+    ),
+}
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [
+        # raises=AssertionError: a build or sandbox failure is not the known miss
+        pytest.param(n, marks=pytest.mark.xfail(raises=AssertionError, strict=True, reason=r))
+        if (r := HOLDOUT_KNOWN_MISSES.get(n))
+        else n
+        for n in sorted(HOLDOUT_EXPECTATIONS)
+    ],
+)
+def test_holdout_sample_is_judged_as_expected(name, wild_build_dir, corpus_cache):
+    expectation = HOLDOUT_EXPECTATIONS[name]
+    archive = _wild_archive(name, wild_build_dir, HOLDOUT)
+    outcome = run_scenario(expectation, archive, corpus_cache)
     assert not outcome.error, outcome.error
     missing = outcome.missing_categories + outcome.missing_techniques
     assert outcome.ok, (

@@ -5,7 +5,8 @@ Static subjects (built by detonate.static's analyzers):
   `type` "file"/"dir"/"symlink"/…, `size`, `mode` (with setuid bits), `uid`, `gid`, `layer`
   (index, 0 = bottom), `executable` (bool), `link_target`, `owned` (listed by dpkg or apk:
   shipped by a package), `content` (text of the first bytes of a regular file; read only when
-  every other test held).
+  every other test held), `certificate_beside` (a certificate file in the same directory: a
+  key shipped with it is a server's TLS identity).
 - config: one item of the image config. `part` is one of command (entrypoint + cmd joined),
   user, env ("KEY=value"), exposed_port ("3333/tcp"), label ("key=value"), healthcheck,
   workdir, history (a build step's `created_by`); `text` is its text; `index` its position.
@@ -93,6 +94,7 @@ SUBJECT_FIELDS: dict[str, frozenset[str]] = {
             "link_target",
             "owned",
             "content",
+            "certificate_beside",
         }
     ),
     "config": frozenset({"part", "text", "index"}),
@@ -156,7 +158,7 @@ assert not set(RUNTIME_SUBJECT_FIELDS) & set(SUBJECT_FIELDS), "subject names mus
 SUBJECT_FIELDS.update(RUNTIME_SUBJECT_FIELDS)
 
 # Fields that cost I/O: their tests run after all the cheap ones.
-LATE_FIELDS: dict[str, frozenset[str]] = {"file": frozenset({"content"})}
+LATE_FIELDS: dict[str, frozenset[str]] = {"file": frozenset({"content", "certificate_beside"})}
 
 # YARA rules match file content; they have no YAML subject.
 YARA_SUBJECT = "content"

@@ -7,9 +7,10 @@ The tests on the index run on every scan; the content tests' outcomes are cached
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 
-from detonate.model.filesystem import FileEntry, Rootfs
+from detonate.model.filesystem import FileEntry, FileType, Rootfs
 from detonate.model.findings import Evidence
 from detonate.model.image import AcquiredImage
 from detonate.model.options import StaticOptions
@@ -80,6 +81,8 @@ class FileSubject:
                 return entry.path in self.owned
             case "content":
                 return self.content
+            case "certificate_beside":
+                return certificate_beside(self.rootfs, entry)
         return None
 
     @property
@@ -88,6 +91,28 @@ class FileSubject:
             # latin-1 keeps every byte as one character, so regexes see binary files too.
             self._content = read_head(self.rootfs, self.entry, CONTENT_BYTES).decode("latin-1")
         return self._content
+
+
+CERTIFICATE_SUFFIXES = (".crt", ".cer", ".cert", ".pem")
+MAX_SIBLINGS = 64  # files of one directory looked at for a certificate
+
+
+def certificate_beside(rootfs: Rootfs, entry: FileEntry) -> bool:
+    """A certificate (`-----BEGIN CERTIFICATE-----`) in the same directory as `entry`: a key
+    shipped with its certificate is a server's TLS identity (server.key beside server.crt,
+    privkey.pem beside fullchain.pem), not a key for reaching other systems."""
+    directory = posixpath.dirname(entry.path).rstrip("/") + "/"
+    start = bisect.bisect_left(rootfs.entries, directory, key=lambda e: e.path)
+    for other in rootfs.entries[start : start + MAX_SIBLINGS]:
+        if not other.path.startswith(directory):
+            break
+        name = other.path[len(directory) :]
+        if other.path == entry.path or other.type is not FileType.FILE or "/" in name:
+            continue
+        certificate = b"-----BEGIN CERTIFICATE-----"
+        if name.endswith(CERTIFICATE_SUFFIXES) and certificate in read_head(rootfs, other, 4096):
+            return True
+    return False
 
 
 class _Gates:

@@ -19,13 +19,14 @@ def _poll_loop(s: Stream, host: str, ip: str, rounds: int, path: str = "/tasks")
         s.add(SleepSkipped, 3, call="clock_nanosleep", requested_seconds=3.0)
 
 
-def test_polls_with_skipped_sleeps_between_them_are_beaconing() -> None:
+def test_polls_with_skipped_sleeps_between_them_are_named_low() -> None:
+    # a steady pace alone is every agent's (a health heartbeat, a DDNS update): named, low
     s = Stream()
     s.exec(1, "sh", "/etc/init.d/agent", path="/bin/sh")
     _poll_loop(s, "updates.cdn-node.test", "198.18.0.1", rounds=5)
     (found,) = Beaconing().detect(s.view())
     assert found.rule_id == "http-c2-beaconing"
-    assert found.severity == Severity.MEDIUM
+    assert found.severity == Severity.LOW
     assert "5 requests for GET /tasks on updates.cdn-node.test" in found.evidence[0].description
 
 
@@ -35,8 +36,9 @@ def test_polls_and_a_host_report_are_a_high_confidence_beacon() -> None:
     _poll_loop(s, "updates.cdn-node.test", "198.18.0.1", rounds=4)
     body = "id=c8c7&uid=0&arch=x86_64"
     _request(s, "/beacon", "updates.cdn-node.test", method="POST", body_preview=body)
-    (found,) = Beaconing().detect(s.view())
+    found, discovery = Beaconing().detect(s.view())
     assert (found.severity, found.confidence) == (Severity.HIGH, Confidence.HIGH)
+    assert discovery.rule_id == "host-facts-in-http-beacon"
     assert "architecture and user id" in found.evidence[1].description
 
 

@@ -171,3 +171,60 @@ def test_a_filter_whose_output_began_before_the_credentials_came_still_carries_t
     events = sorted([moved, *(e for e in run.events if e is not header)], key=lambda e: e.seq)
     early = replace(run, events=tuple(events))
     assert "credentials-sent-out" in rules(Exfiltration().detect(early))
+
+
+def _metadata_then_post(credentials_path: str) -> RunView:
+    """python asks the metadata service for `credentials_path`, then POSTs to a drop."""
+    from detonate.model.netevents import HttpRequested
+
+    from .stream import Stream
+
+    s = Stream()
+    s.exec(1, "python3", "/app/a.py", path="/usr/bin/python3")
+    s.connect(1, "169.254.169.254", 80)
+    s.add(
+        HttpRequested,
+        1,
+        method="GET",
+        host="169.254.169.254",
+        path=credentials_path,
+        dst_ip="169.254.169.254",
+        dst_port=80,
+    )
+    s.add(
+        NetworkSent,
+        1,
+        family="AF_INET",
+        protocol="TCP",
+        address="169.254.169.254",
+        port=80,
+        bytes=120,
+        call="sendto",
+        succeeded=True,
+    )
+    s.connect(1, "203.0.113.9", 80)
+    s.add(
+        NetworkSent,
+        1,
+        family="AF_INET",
+        protocol="TCP",
+        address="203.0.113.9",
+        port=80,
+        bytes=700,
+        call="sendto",
+        succeeded=True,
+    )
+    return s.view()
+
+
+def test_cloud_credentials_from_the_metadata_service_sent_out_are_followed() -> None:
+    run = _metadata_then_post("/latest/meta-data/iam/security-credentials/web-role")
+    (sink,) = [s for s in provenance_of(run).sinks if s.taint.kind == SECRET]
+    assert sink.path.startswith("203.0.113.9")  # not the metadata service asked again
+    assert "cloud credentials" in sink.taint.source.what
+    assert "credentials-sent-out" in rules(Exfiltration().detect(run))
+
+
+def test_instance_identity_from_the_metadata_service_is_no_secret() -> None:
+    run = _metadata_then_post("/latest/meta-data/placement/region")
+    assert [s for s in provenance_of(run).sinks if s.taint.kind == SECRET] == []

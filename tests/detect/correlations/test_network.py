@@ -191,3 +191,22 @@ def test_statsd_metrics_and_dns_lookups_are_no_flood() -> None:
         pcap_truncated=False,
     )
     assert Flood().detect(s.view()) == ()
+
+
+def test_many_loopback_ports_tried_is_a_local_port_scan() -> None:
+    s = Stream()
+    s.exec(1, "sh", "/scan.sh", path="/bin/sh")
+    for port in range(8000, 8024):
+        s.connect(1, "127.0.0.1", port, ok=False)
+    (found,) = NetworkScan().detect(s.view())
+    assert found.severity == Severity.MEDIUM
+    assert "24 ports" in found.evidence[0].description
+
+
+def test_a_readiness_gate_retrying_its_few_loopback_ports_is_no_scan() -> None:
+    s = Stream()
+    s.exec(1, "waitfor", path="/usr/local/bin/waitfor")
+    for _ in range(20):
+        for port in (5432, 6379, 8080):
+            s.connect(1, "127.0.0.1", port, ok=False)
+    assert NetworkScan().detect(s.view()) == ()

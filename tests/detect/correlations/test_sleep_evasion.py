@@ -72,3 +72,23 @@ def test_another_process_timeout_polling_does_not_delay_the_actor() -> None:
     s.spawn(1, 3, "wget", "http://192.0.2.1/x")
     s.connect(3, "192.0.2.1", 80)
     assert DETECTOR.detect(s.view()) == ()
+
+
+def test_long_interval_between_contacts_with_one_destination_is_a_poll_not_a_delay() -> None:
+    # a health reporter: POST, sleep 15, POST … to its status service (first contact at once)
+    s = Stream()
+    s.exec(1, "python3", "/app/health.py", path="/usr/bin/python3")
+    for _ in range(4):
+        s.connect(1, "192.0.2.9", 80)
+        s.add(SleepSkipped, 1, call="clock_nanosleep", requested_seconds=15.0)
+    assert DETECTOR.detect(s.view()) == ()
+
+
+def test_long_wait_before_contact_with_a_new_destination_is_still_a_delay() -> None:
+    s = Stream()
+    s.exec(1, "python3", "/app/a.py", path="/usr/bin/python3")
+    s.connect(1, "192.0.2.9", 80)
+    s.add(SleepSkipped, 1, call="clock_nanosleep", requested_seconds=300.0)
+    s.connect(1, "198.51.100.4", 443)
+    (found,) = DETECTOR.detect(s.view())
+    assert found.rule_id == "sleep-before-activity"

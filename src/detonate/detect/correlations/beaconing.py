@@ -30,12 +30,14 @@ from urllib.parse import unquote_plus
 from detonate.detect.correlations.metadata import finding
 from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.interface import RunView
-from detonate.model.events import SleepSkipped
+from detonate.model.events import SleepSkipped, WaitTimedOut
 from detonate.model.findings import Confidence, Evidence, Finding, Severity
 from detonate.model.netevents import HttpRequested, IrcMessaged
 
 NAME = "beaconing"
 MIN_POLLS = 4
+DECODED_URLS = 32  # requests to one host whose query strings are decoded
+TIMER_MIN_SECONDS = 1.0  # a shorter timed-out wait is an event loop's tick, not a pause
 STEADY_MIN_GAP = 1.0  # seconds between polls when no sleep was skipped …
 STEADY_MAX_SPREAD = 0.3  # … and their standard deviation over their mean
 PACKAGE_PATH = re.compile(
@@ -53,8 +55,38 @@ HOST_FACTS = {
     ),
     "kernel": re.compile(
         r"\bLinux [\w.-]+ \d+\.\d+|\b\d+\.\d+\.\d+-\d+-(?:amd64|arm64|generic|cloud\w*)\b"
+        # any kernel release as `uname -r` prints it: "6.1.0-18-amd64", "6.8.44-fc-v1098"
+        r"|(?<![\w.])[3-6]\.\d{1,2}\.\d{1,3}-[A-Za-z0-9][\w.+~-]*"
+    ),
+    # the distribution, as /etc/os-release spells it
+    "os release": re.compile(
+        r"\b(?:PRETTY_NAME|VERSION_ID|VERSION_CODENAME)=|\bID=\"?(?:debian|ubuntu|alpine|centos"
+        r"|rhel|fedora|rocky|almalinux|amzn)\b"
     ),
 }
+# Headers every client sends for itself (a browser's User-Agent names its architecture); the
+# others (Cookie, X-Client-Data, custom ones) carry what the program put there.
+OWN_HEADERS = frozenset(
+    {
+        "host",
+        "user-agent",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "connection",
+        "content-length",
+        "content-type",
+        "content-encoding",
+        "transfer-encoding",
+        "cache-control",
+        "pragma",
+        "referer",
+        "origin",
+        "te",
+        "upgrade",
+        "expect",
+    }
+)
 
 ENCODED_RUN = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
 HEX_RUN = re.compile(r"\b(?:[0-9a-fA-F]{2}){8,}\b")
@@ -66,7 +98,13 @@ class Beaconing:
 
     def detect(self, run: RunView) -> tuple[Finding, ...]:
         index = index_of(run)
-        sleeps = sorted(e.ts for e in run.events if isinstance(e, SleepSkipped))
+        # skipped sleeps, and event-loop timers that ran out (Node's setTimeout, Go's timers)
+        sleeps = sorted(
+            e.ts
+            for e in run.events
+            if isinstance(e, SleepSkipped)
+            or (isinstance(e, WaitTimedOut) and e.requested_seconds >= TIMER_MIN_SECONDS)
+        )
         hostname = run.run.hostname if run.run is not None else ""
         by_host: dict[str, list[HttpRequested]] = defaultdict(list)
         for event in index.net_events:
@@ -110,15 +148,21 @@ class Beaconing:
                     )
                 )
             both = bool(cadence) and strong_facts
+            # A steady pace alone is every agent's (health, metrics, dynamic DNS): named, low.
+            # What a beacon carries or what is done with its answers is what accuses.
+            severity = Severity.HIGH if both else (None if strong_facts else Severity.LOW)
             found.append(
                 finding(
                     "http-c2-beaconing",
                     NAME,
                     evidence,
-                    severity=Severity.HIGH if both else None,
+                    severity=severity,
                     confidence=Confidence.HIGH if both else None,
                 )
             )
+        carried = [e for f in found for e in f.evidence if "carries the host's" in e.description]
+        if carried:  # the discovery behind the facts, named (info), as for DNS beacons
+            found.append(finding("host-facts-in-http-beacon", NAME, carried[:5]))
         check_in = _irc_check_in(index, hostname)
         if check_in is not None:
             found.append(finding("irc-bot-check-in", NAME, [check_in]))
@@ -131,7 +175,7 @@ def _irc_check_in(index: RunIndex, hostname: str) -> Evidence | None:
         if not isinstance(event, IrcMessaged) or index.is_local(event.dst_ip):
             continue
         text = _readable(event.text)
-        kinds = _fact_kinds(text, hostname)
+        kinds = fact_kinds(text, hostname)
         if len(kinds) >= 2 or ID_OUTPUT.search(text):
             pid = index.actor(event)
             return Evidence(
@@ -158,20 +202,30 @@ def _exempt(index: RunIndex, event: HttpRequested) -> bool:
 
 def _polls(requests: list[HttpRequested], sleeps: list[float]) -> tuple[list[HttpRequested], str]:
     """The requests of the most repeated path, and how their cadence was regular ("" if it
-    was not, or they are too few)."""
+    was not, or they are too few). A beacon that asks for a new random path each time
+    (`/js/97ca….woff2`, `/img/b763….js`) polls its host all the same: when no path repeats,
+    the requests of one method to the host, each for a path of its own, are the polls."""
     paths = Counter((r.method, r.path.split("?", 1)[0]) for r in requests)
     (method, path), count = paths.most_common(1)[0]
-    if count < MIN_POLLS:
-        return [], ""
-    polls = [r for r in requests if (r.method, r.path.split("?", 1)[0]) == (method, path)]
+    if count >= MIN_POLLS:
+        polls = [r for r in requests if (r.method, r.path.split("?", 1)[0]) == (method, path)]
+        how = ""
+    else:
+        methods = Counter(r.method for r in requests)
+        method, count = methods.most_common(1)[0]
+        polls = [r for r in requests if r.method == method]
+        distinct = {r.path.split("?", 1)[0] for r in polls}
+        if count < MIN_POLLS or len(distinct) < count:
+            return [], ""
+        how = "each for a path of its own, "
     gaps = list(pairwise(polls))
     slept = sum(1 for a, b in gaps if _slept_between(sleeps, a.ts, b.ts))
     if slept >= len(gaps) - 1:
-        return polls, f"a skipped sleep between {slept} of {len(gaps)} pairs of them"
+        return polls, f"{how}a skipped sleep between {slept} of {len(gaps)} pairs of them"
     seconds = [b.ts - a.ts for a, b in gaps]
     mean = statistics.fmean(seconds)
     if mean >= STEADY_MIN_GAP and statistics.pstdev(seconds) <= STEADY_MAX_SPREAD * mean:
-        return polls, f"one every {mean:.1f} s"
+        return polls, f"{how}one every {mean:.1f} s"
     return [], ""
 
 
@@ -183,13 +237,18 @@ def _slept_between(sleeps: list[float], start: float, end: float) -> bool:
 def _facts(requests: list[HttpRequested], hostname: str) -> list[tuple[str, HttpRequested]]:
     """(kind of host fact, request that carried it), from queries and bodies."""
     found = []
-    for request in requests:
+    for n, request in enumerate(requests):
         text = _request_text(request)
-        found += [(kind, request) for kind in _fact_kinds(text, hostname)]
+        if n < DECODED_URLS and not request.body_preview:
+            # a GET's query decoded too (`?sid=4c696e75…`), for the first requests to a host
+            # only: a flood's 100k unique URLs are read as sent
+            text = _readable(text)
+        found += [(kind, request) for kind in fact_kinds(text, hostname)]
     return found
 
 
-def _fact_kinds(text: str, hostname: str) -> tuple[str, ...]:
+def fact_kinds(text: str, hostname: str) -> tuple[str, ...]:
+    """The kinds of host fact in `text` (the container's host name among them)."""
     kinds = [kind for kind, regex in HOST_FACTS.items() if regex.search(text)]
     if len(hostname) >= MIN_HOSTNAME and text and hostname.lower() in text.lower():
         kinds.append("host name")
@@ -197,10 +256,17 @@ def _fact_kinds(text: str, hostname: str) -> tuple[str, ...]:
 
 
 def _request_text(request: HttpRequested) -> str:
-    """What a request carried, its body's encoded runs decoded (a GET's URL is read as sent:
-    decoding every URL of a 100k-request flood costs more than it finds)."""
+    """What a request carried, its body's and its own headers' encoded runs decoded (a GET's
+    URL is read as sent: decoding every URL of a 100k-request flood costs more than it finds;
+    a flood repeats its headers, decoded once)."""
     text = _sent_text(request)
-    return _readable(text) if request.body_preview else text
+    headers = "\n".join(
+        _readable(str(value))
+        for name, value in request.headers
+        if str(name).lower() not in OWN_HEADERS and value
+    )
+    text = _readable(text) if request.body_preview else text
+    return f"{text}\n{headers}" if headers else text
 
 
 @lru_cache(maxsize=4096)  # a flood repeats one request: decode each text once

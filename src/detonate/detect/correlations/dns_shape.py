@@ -25,8 +25,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections import Counter
 from collections.abc import Callable
 
+from detonate.detect.correlations.dns_facts import host_facts_in_names
 from detonate.detect.correlations.metadata import finding
 from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.interface import RunView
@@ -39,6 +41,7 @@ GENERATED_SHARE = 0.75
 LABEL_MIN, LABEL_MAX = 8, 24
 MAX_COMMON_BIGRAMS = 0.55
 MIN_TUNNEL_NAMES = 8
+MIN_RENDEZVOUS, MAX_RENDEZVOUS = 8, 500  # word-template names searched for a rendezvous
 MIN_PAYLOAD_LABEL = 20
 MIN_PAYLOAD = 200
 MIN_TEXT = 48  # decoded bytes that must read as text
@@ -64,16 +67,19 @@ class DnsShape:
     def detect(self, run: RunView) -> tuple[Finding, ...]:
         index = index_of(run)
         queries = _unique_queries(index)
+        hostname = run.run.hostname if run.run is not None else ""
+        facts = host_facts_in_names(index, queries, _registered_domain, hostname)
         if len(queries) < min(MIN_GENERATED, MIN_TUNNEL_NAMES):
-            return ()
-        found: list[Finding] = []
+            return facts
+        found: list[Finding] = list(facts)
         tunnelled: set[str] = set()
         for domain, names in _group(queries, _registered_domain).items():
             tunnel = _tunnel(index, domain, names)
             if tunnel is not None:
                 found.append(tunnel)
                 tunnelled.update(q.name for q in names)
-        generated = _generated_names([q for q in queries if q.name not in tunnelled])
+        rest = [q for q in queries if q.name not in tunnelled]
+        generated = _generated_names(rest) or _rendezvous_names(index, rest)
         if generated:
             found.append(_dga(index, generated))
         return tuple(found)
@@ -168,6 +174,42 @@ def _dga(index: RunIndex, generated: list[DnsQueried]) -> Finding:
         severity=Severity.CRITICAL if contact is not None else None,
         confidence=Confidence.HIGH if contact is not None else None,
     )
+
+
+def _shape(label: str) -> str:
+    """ "deltaportal79" → "a9": runs of letters and of digits, in order."""
+    return re.sub(
+        r"9+", "9", re.sub(r"a+", "a", re.sub(r"[0-9]", "9", re.sub(r"[a-z]", "a", label)))
+    )
+
+
+def _rendezvous_names(index: RunIndex, queries: list[DnsQueried]) -> list[DnsQueried]:
+    """Names made from words (a word-list DGA: `amberrelay50`, `kettlevault0`): language-like,
+    so the bigram test passes them. What gives them away is the search: MIN_RENDEZVOUS or more
+    names under one parent, built on one template of words and digits, asked, and at most a
+    quarter of them then contacted (the bot stops at the one that answers; a crawler or a
+    monitor contacts what it resolves). Letters-only word names are not caught (too close to
+    real ones)."""
+    for names in _group(queries, _parent).values():
+        if len(names) < MIN_RENDEZVOUS or len(names) > MAX_RENDEZVOUS:
+            continue
+        labels = [(q, q.name.lower().split(".", 1)[0]) for q in names]
+        shapes = Counter(
+            _shape(label) for _, label in labels if LABEL_MIN - 2 <= len(label) <= LABEL_MAX
+        )
+        if not shapes:
+            continue
+        shape, count = shapes.most_common(1)[0]
+        if "a" not in shape or "9" not in shape or count < GENERATED_SHARE * len(names):
+            continue
+        templated = [q for q, label in labels if _shape(label) == shape]
+        contacted = sum(
+            _contact(index, {q.name.lower().rstrip(".")}, set(q.answers), q.seq) is not None
+            for q in templated
+        )
+        if contacted <= max(1, len(templated) // 4):
+            return templated
+    return []
 
 
 def _contact(index: RunIndex, names: set[str], addresses: set[str], after: int) -> NetEvent | None:

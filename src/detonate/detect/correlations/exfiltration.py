@@ -22,7 +22,7 @@ from detonate.detect.correlations.run_index import RunIndex, index_of, program
 from detonate.detect.interface import RunView
 from detonate.detect.provenance import HOST_FACTS, SECRET, Sink, provenance_of
 from detonate.detect.provenance.collected import discovery_read_technique, discovery_technique
-from detonate.model.events import FileOpenedForRead, ProcessExecuted
+from detonate.model.events import FileOpenedForRead, NetworkSent, ProcessExecuted
 from detonate.model.findings import Confidence, Evidence, Finding, Severity
 
 NAME = "exfiltration"
@@ -44,8 +44,18 @@ class Exfiltration:
         found: list[Finding] = []
         secrets = [s for s in sinks if s.taint.kind == SECRET]
         if secrets:
+            copied = any(_file_copied_out(index, s) for s in secrets)
             found.append(
-                finding("credentials-sent-out", NAME, [_evidence(index, s) for s in secrets])
+                finding(
+                    "credentials-sent-out",
+                    NAME,
+                    [_evidence(index, s) for s in secrets],
+                    confidence=Confidence.HIGH if copied else None,
+                    why="The reader sent a file's bytes to the socket in the kernel (sendfile, "
+                    "splice): no memory between the read and the send to infer."
+                    if copied
+                    else "",
+                )
             )
             archived = [e for s in secrets if (e := _archiver(index, s)) is not None]
             if archived:
@@ -73,6 +83,30 @@ class Exfiltration:
                 )
             )
         return tuple(found)
+
+
+MAX_SENDS_AFTER = 2000  # events looked at after the first send
+IN_KERNEL_COPIES = frozenset({"sendfile", "sendfile64", "splice", "copy_file_range"})
+
+
+def _file_copied_out(index: RunIndex, sink: Sink) -> bool:
+    """The program that read the credential file itself copied a file into the socket with
+    sendfile or splice: what left is a file's content, not whatever it held in memory."""
+    hops = sink.taint.hops
+    if len(hops) != 2 or hops[0].pid != hops[1].pid:  # read, then sent, by one image
+        return False
+    first = index.events[sink.seq] if 0 <= sink.seq < len(index.events) else None
+    if not isinstance(first, NetworkSent):
+        return False
+    # the sink is the first send after the read; the copies may follow on the same connection
+    return any(
+        isinstance(e, NetworkSent)
+        and e.pid == first.pid
+        and (e.address, e.port) == (first.address, first.port)
+        and e.call in IN_KERNEL_COPIES
+        and e.succeeded
+        for e in index.events[sink.seq : sink.seq + MAX_SENDS_AFTER]
+    )
 
 
 def _evidence(index: RunIndex, sink: Sink) -> Evidence:

@@ -22,6 +22,7 @@ NAME = "network-scan"
 WINDOW_SECONDS = 60.0
 MIN_DESTINATIONS = 20  # distinct (address, port) pairs in one window
 MIN_PORTS_ONE_HOST = 10
+MIN_LOCAL_PORTS = 20  # of the container's own host: more than its own services
 MIN_HOSTS_PROPAGATION = 5  # distinct hosts tried on the ports below
 MIN_PORTS_PROPAGATION = 2  # … on at least this many of them: a worm's sweep (critical)
 PROPAGATION_PORTS = {
@@ -45,6 +46,9 @@ class NetworkScan:
         window = _busiest_window(attempts)
         if window:
             return (_finding(index, window),)
+        local = _local_port_scan(index)
+        if local:
+            return (_finding(index, local, local_scan=True),)
         measured = [e for e in run.events if isinstance(e, TrafficMeasured)]
         if measured and measured[-1].distinct_destinations >= MIN_MEASURED_DESTINATIONS:
             traffic = measured[-1]
@@ -73,6 +77,33 @@ def _attempts(index: RunIndex) -> list[Attempt]:
             out.append((event.ts, event.seq, event.pid, event.dst_ip, event.dst_port))
     out.sort()
     return out
+
+
+def _local_port_scan(index: RunIndex) -> list[Attempt]:
+    """Many ports of the container's own host (loopback, its own address) tried within a
+    window: what runs there, looked for before an attack on it (a Redis or Docker API bound to
+    localhost). A readiness gate waits on the few ports it needs, again and again, a supervisor
+    checks its own ten services; a scan tries MIN_LOCAL_PORTS or more, refused ones too."""
+    attempts = sorted(
+        (c.ts, c.seq, c.pid, c.address, c.port)
+        for c in index.connections
+        if c.port not in (0, DNS_PORT)
+        and c.family in ("AF_INET", "AF_INET6")
+        and index.is_local(c.address)
+    )
+    ports: dict[str, Counter[int]] = defaultdict(Counter)
+    start = 0
+    for ts, _, _, address, port in attempts:
+        ports[address][port] += 1
+        while ts - attempts[start][0] > WINDOW_SECONDS:
+            old = attempts[start]
+            ports[old[3]][old[4]] -= 1
+            if ports[old[3]][old[4]] <= 0:
+                del ports[old[3]][old[4]]
+            start += 1
+        if len(ports[address]) >= MIN_LOCAL_PORTS:
+            return [a for a in attempts[start:] if a[0] - attempts[start][0] <= WINDOW_SECONDS]
+    return []
 
 
 def _busiest_window(attempts: list[Attempt]) -> list[Attempt]:
@@ -117,7 +148,7 @@ def _count(
             del propagation[address]
 
 
-def _finding(index: RunIndex, window: list[Attempt]) -> Finding:
+def _finding(index: RunIndex, window: list[Attempt], local_scan: bool = False) -> Finding:
     destinations = {(a[3], a[4]) for a in window}
     hosts = {a[3] for a in window}
     ports = Counter(port for _, port in destinations)
@@ -141,6 +172,8 @@ def _finding(index: RunIndex, window: list[Attempt]) -> Finding:
     ]
     if swept:
         severity: Severity | None = Severity.CRITICAL
+    elif local_scan:  # its own host: looking around, what it does next decides
+        severity = Severity.MEDIUM
     elif services:
         severity = None  # the rule's own: high
     else:

@@ -63,6 +63,7 @@ class SleepBeforeActivity:
         pending: list[Wait] = []
         servers: set[int] = set()
         first_activity: Event | None = None
+        contacted: set[str] = set()  # destinations reached so far
         for event in run.events:
             if isinstance(event, NetworkListened | NetworkBound):
                 servers.add(event.pid)
@@ -77,11 +78,18 @@ class SleepBeforeActivity:
             if not _is_activity(index, event, written):
                 continue
             first_activity = first_activity or event
+            destination = _destination(index, event)
+            again = bool(destination) and destination in contacted
+            contacted.add(destination)
             if not pending:
                 continue
             waited = _waits_of(index, pending, event.pid, event.ts)
             delay = sum(s.requested_seconds for s in waited)
-            if delay >= MIN_DELAY_SECONDS:
+            # A wait between two contacts with one destination is a polling interval (a
+            # heartbeat every 15 s), not a delay that hid the first contact: the beaconing
+            # detector judges the cadence; a payload after it still makes the wait a delay.
+            interval = again and _payload_after(index, event) is None
+            if delay >= MIN_DELAY_SECONDS and not interval:
                 return (_finding(index, waited, delay, event),)
             # short waits between activities: a polling loop, not an evasion
             pending = [s for s in pending if s not in waited]

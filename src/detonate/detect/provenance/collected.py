@@ -10,6 +10,7 @@ and PAM's helpers read /etc/shadow to check a password, `ssh` reads its user's k
 from __future__ import annotations
 
 import posixpath
+import re
 
 from detonate.model.events import FileOpenedForRead
 from detonate.model.watched_reads import (
@@ -138,3 +139,22 @@ def credential_kind(event: FileOpenedForRead, reader: str) -> str:
 
 def discovery_read_technique(path: str) -> str:
     return DISCOVERY_READS.get(read_kind(path), "")
+
+
+# Cloud instance metadata services, and the paths of theirs that hand out credentials (role
+# credentials, service-account tokens, task credentials, user data, the cluster's kube-env).
+# The instance's id, region or zone are not credentials (rules/…/http-cloud-metadata*.yaml).
+METADATA_ADDRESSES = frozenset(
+    {"169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254", "169.254.169.253"}
+)
+METADATA_CREDENTIALS_PATH = re.compile(
+    r"^/+(?:latest/(?:meta-data/+(?:iam|identity-credentials|ram/+security-credentials)(?:/|$)"
+    r"|user-data)|computeMetadata/+v1(?:beta1)?/+(?:instance/+(?:service-accounts"
+    r"|attributes/+kube-env)|project/+attributes/+(?:ssh-keys|sshKeys))|metadata/+identity"
+    r"|opc/+v[12]/+identity|v2/+credentials)"
+)
+
+
+def metadata_credentials(dst_ip: str, path: str) -> bool:
+    """A request for credentials of a cloud metadata service (its answer is a secret)."""
+    return dst_ip in METADATA_ADDRESSES and bool(METADATA_CREDENTIALS_PATH.match(path))

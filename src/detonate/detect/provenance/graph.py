@@ -37,9 +37,11 @@ from detonate.detect.correlations.pipelines import runs_shell_code_name, script_
 from detonate.detect.correlations.run_index import RunIndex, index_of, program
 from detonate.detect.interface import RunView
 from detonate.detect.provenance.collected import (
+    METADATA_ADDRESSES,
     credential_kind,
     discovery_read_technique,
     discovery_technique,
+    metadata_credentials,
 )
 from detonate.detect.provenance.decoders import decodes
 from detonate.model.events import (
@@ -55,6 +57,7 @@ from detonate.model.events import (
     ProcessExecuted,
     ProcessForked,
 )
+from detonate.model.netevents import HttpRequested
 from detonate.model.timeline import ImageId
 
 NETWORK = "network"
@@ -216,6 +219,8 @@ class _Walk:
                 self.files[event.path] = {k: t.then(hop) for k, t in taints.items()}
         elif isinstance(event, FileDeleted) and event.succeeded:
             self.files.pop(event.path, None)
+        elif isinstance(event, HttpRequested) and metadata_credentials(event.dst_ip, event.path):
+            self._metadata_credentials(event)
 
     # -- sources ---------------------------------------------------------------------------
 
@@ -273,6 +278,15 @@ class _Walk:
             hop = Hop(event.seq, event.pid, f"read {event.path} ({technique})", event.path)
             self._taint_image(self._image(event), Taint(HOST_FACTS, (hop,)))
 
+    def _metadata_credentials(self, event: HttpRequested) -> None:
+        """Credentials asked of a cloud metadata service: its answer is a secret the asker
+        holds (the simulator answers with fake ones)."""
+        pid = self.index.actor(event)
+        if pid:
+            path = event.path.split("?", 1)[0]
+            hop = Hop(event.seq, pid, f"asked {event.dst_ip} for {path} (cloud credentials)")
+            self._taint_image(self._image(pid), Taint(SECRET, (hop,)))
+
     def _send(self, event: NetworkSent) -> None:
         """Collected bytes leave: a tainted image puts bytes on a non-local connection (DNS
         aside: names are judged by their shape, correlations/dns_tunnel.py)."""
@@ -281,7 +295,13 @@ class _Walk:
             return
         if event.family not in ("AF_INET", "AF_INET6") or not event.port:
             return
-        if event.port == DNS_PORT or self.index.is_local(event.address) or not event.succeeded:
+        if self.index.is_local(event.address) or not event.succeeded:
+            return
+        # names are judged by their shape; a TCP stream to port 53 may carry anything (a
+        # program that sendfile()s /etc/shadow there), so only DNS over UDP is left out
+        if event.port == DNS_PORT and event.protocol != "TCP":
+            return
+        if event.address in METADATA_ADDRESSES:  # asking it again is not sending its answer out
             return
         where = self.index.destination(event.address, event.port)
         for kind in COLLECTED:

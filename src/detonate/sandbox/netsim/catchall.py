@@ -23,7 +23,7 @@ from detonate.sandbox.netsim.http import looks_like_http, serve_http
 from detonate.sandbox.netsim.irc import looks_like_irc, serve_irc
 from detonate.sandbox.netsim.names import NameBook
 from detonate.sandbox.netsim.recorder import Flow, Recorder
-from detonate.sandbox.netsim.sink import BANNERS, serve_sink
+from detonate.sandbox.netsim.sink import BANNERS, is_passive_data, serve_sink
 from detonate.sandbox.netsim.stratum import looks_like_stratum, serve_stratum
 from detonate.sandbox.netsim.stream import Closed, Stream
 from detonate.sandbox.netsim.tls import Contexts, looks_like_tls, parse_client_hello
@@ -87,6 +87,12 @@ class CatchAll:
             dst_ip, dst_port = original_destination(conn)
             flow = Flow(peer[0], peer[1], dst_ip, dst_port, domain=services.names.name_of(dst_ip))
             wait = services.config.banner_wait_seconds
+            if is_passive_data(flow):  # an FTP client's data connection: its bytes are the file
+                protocol = "ftp-data"
+                stream = await _plain(conn, services.config.idle_seconds)
+                self._connected(flow, accepted, protocol)
+                await serve_sink(stream, flow, services.recorder, protocol, self._record_bytes)
+                return
             first = await _peek(conn, wait if dst_port in BANNERS else services.config.idle_seconds)
             if not first and dst_port in BANNERS:  # silent, or half-closed without a word
                 protocol, banner = BANNERS[dst_port]
@@ -179,7 +185,10 @@ class CatchAll:
         services = self.services
         data = bytes(stream.buffer[:PEEK_BYTES])
         record_bytes = self._record_bytes
-        if flow.dst_port == 53 and not flow.tls:
+        if flow.dst_port == 53 and len(data) < 14:  # a length sent apart from its message
+            await stream.fill(0.3)
+            data = bytes(stream.buffer[:PEEK_BYTES])
+        if flow.dst_port == 53 and not flow.tls and looks_like_dns_over_tcp(data):
             self._connected(flow, accepted, "dns")
             await _serve_dns_over_tcp(stream, flow, services.resolver)
             return "dns"
@@ -255,3 +264,12 @@ async def _serve_dns_over_tcp(stream: Stream, flow: Flow, resolver: Resolver) ->
             if reply is None:
                 return
             await stream.send(struct.pack("!H", len(reply)) + reply)
+
+
+def looks_like_dns_over_tcp(data: bytes) -> bool:
+    """A DNS query over TCP: a two-byte length, then a header with one to a few questions, no
+    answers and QR clear. Text sent to port 53 (`HELLO host`) is not DNS: it goes to the sink."""
+    if len(data) < 14:
+        return False
+    length, _ident, flags, questions, answers, authority = struct.unpack("!HHHHHH", data[:12])
+    return length >= 12 and not flags & 0x8000 and 1 <= questions <= 4 and answers == authority == 0

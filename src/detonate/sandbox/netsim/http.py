@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from detonate.sandbox.netsim import payloads
+from detonate.sandbox.netsim import metadata, payloads
 from detonate.sandbox.netsim.recorder import Flow, Recorder, preview
 from detonate.sandbox.netsim.stream import Closed, Stream
 
+REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed"}
 METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ")
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024  # read and dropped past the recorded part; more closes
@@ -150,11 +151,14 @@ async def serve_http(
         if not stream.buffer and not await stream.fill():
             return
         request = await read_request(stream, record_bytes)
-        payload = payloads.choose(request.target, request.header("user-agent"), rules)
+        if metadata.is_metadata(flow.dst_ip):
+            payload = metadata.answer(request.method, request.target)
+        else:
+            payload = payloads.choose(request.target, request.header("user-agent"), rules)
         record(recorder, flow, request, record_bytes, served=payload.kind, status=payload.status)
         reply = response(
             payload.status,
-            "OK" if payload.status == 200 else "Not Found",
+            REASONS.get(payload.status, "OK"),
             payload.body,
             payload.content_type,
             (("Connection", "keep-alive" if request.keep_alive else "close"),),

@@ -24,6 +24,13 @@ REPLIES: dict[str, dict[str, bytes]] = {
         "USER": b"331 Please specify the password.\r\n",
         "PASS": b"230 Login successful.\r\n",
         "PWD": b'257 "/" is the current directory\r\n',
+        "CWD": b"250 Directory successfully changed.\r\n",
+        # the data connection's bytes come to the catch-all as their own flow (ftp-data); the
+        # transfer's end is announced at once, the client reads it after sending its file
+        "STOR": b"150 Ok to send data.\r\n226 Transfer complete.\r\n",
+        "APPE": b"150 Ok to send data.\r\n226 Transfer complete.\r\n",
+        "STOU": b"150 Ok to send data.\r\n226 Transfer complete.\r\n",
+        "RETR": b"550 Failed to open file.\r\n",
         "QUIT": b"221 Goodbye.\r\n",
         "": b"200 OK.\r\n",
     },
@@ -38,6 +45,31 @@ REPLIES: dict[str, dict[str, bytes]] = {
     "pop3": {"QUIT": b"+OK Logging out.\r\n", "": b"+OK\r\n"},
     "telnet": {"": b"Password: "},
 }
+
+
+# FTP passive mode: the ports told to clients, as (address, port). Their data connection is
+# redirected to the catch-all like every other, which labels it ftp-data. One simulator serves
+# one run, so the set stays small; it is bounded all the same.
+PASSIVE_FIRST_PORT = 30000
+PASSIVE_PORTS = 2000
+passive_ports: set[tuple[str, int]] = set()
+_next_passive = [0]
+
+
+def _passive_reply(word: str, flow: Flow) -> bytes:
+    """227/229 with a port of the address the client reached (REDIRECT brings it back here)."""
+    port = PASSIVE_FIRST_PORT + _next_passive[0] % PASSIVE_PORTS
+    _next_passive[0] += 1
+    if len(passive_ports) < PASSIVE_PORTS:
+        passive_ports.add((flow.dst_ip, port))
+    if word == "EPSV":
+        return f"229 Entering Extended Passive Mode (|||{port}|)\r\n".encode()
+    a, b, c, d = flow.dst_ip.split(".")
+    return f"227 Entering Passive Mode ({a},{b},{c},{d},{port >> 8},{port & 255}).\r\n".encode()
+
+
+def is_passive_data(flow: Flow) -> bool:
+    return (flow.dst_ip, flow.dst_port) in passive_ports
 
 
 async def serve_sink(
@@ -63,6 +95,9 @@ async def serve_sink(
                         await stream.send(b"250 2.0.0 Ok: queued\r\n")
                     continue
                 if not line.strip():
+                    continue
+                if protocol == "ftp" and word in ("PASV", "EPSV") and ":" not in flow.dst_ip:
+                    await stream.send(_passive_reply(word, flow))
                     continue
                 await stream.send(replies.get(word, replies[""]))
                 if protocol == "smtp" and word == "DATA":
