@@ -285,7 +285,8 @@ class _Walk:
         if pid:
             path = event.path.split("?", 1)[0]
             hop = Hop(event.seq, pid, f"asked {event.dst_ip} for {path} (cloud credentials)")
-            self._taint_image(self._image(pid), Taint(SECRET, (hop,)))
+            image = self.timeline.image_at(pid, event.seq)  # the asker when it asked
+            self._taint_image(image.id if image else ImageId(pid, 0), Taint(SECRET, (hop,)))
 
     def _send(self, event: NetworkSent) -> None:
         """Collected bytes leave: a tainted image puts bytes on a non-local connection (DNS
