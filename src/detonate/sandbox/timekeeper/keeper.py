@@ -112,6 +112,7 @@ class _Calm:
     quiet_checked: float = 0.0
     quiet_offset: int = 0  # the clock's offset at the last look: moved since, not quiet
     stopped: frozenset[str] = frozenset()  # threads in a tracer stop at the last look
+    runnable: frozenset[str] = frozenset()  # threads running or waiting for a CPU then
 
 
 @dataclass
@@ -557,6 +558,11 @@ class TimeKeeper:
         # busy machine), not for input: the sample is not quiet (a syscall stop lasts µs).
         stopped = frozenset(tid for tid, state in states.items() if state == "t")
         held_up, self._calm.stopped = bool(stopped & self._calm.stopped), stopped
+        # Nor is a thread found runnable at two looks in a row while the cgroup used almost no
+        # CPU: it waits for a CPU the machine does not give it (a gzip loop starved by other
+        # work stopped "idle" after its first file), not for input.
+        runnable = frozenset(tid for tid, state in states.items() if state == "R")
+        starved, self._calm.runnable = bool(runnable & self._calm.runnable), runnable
         mark = self.activity() if self.activity is not None else 0
         with self._lock:
             if mark != self._activity_mark:
@@ -567,7 +573,9 @@ class TimeKeeper:
                 self._calm.calm_since = None
             elif self._calm.calm_since is None:
                 self._calm.calm_since = now
-            pending = (self.schedule.has_compressible() and not frozen) or held_up or in_flight
+            pending = (
+                (self.schedule.has_compressible() and not frozen) or held_up or starved or in_flight
+            )
             self._check_quiet(now, cpu, pending)
             target = self.schedule.next_jump()
             jump = (
