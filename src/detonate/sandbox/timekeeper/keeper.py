@@ -560,7 +560,7 @@ class TimeKeeper:
         held_up, self._calm.stopped = bool(stopped & self._calm.stopped), stopped
         # Nor is a thread found runnable at two looks in a row while the cgroup used almost no
         # CPU: it waits for a CPU the machine does not give it (a gzip loop starved by other
-        # work stopped "idle" after its first file), not for input.
+        # work can look idle between two of its files), not for input.
         runnable = frozenset(tid for tid, state in states.items() if state == "R")
         starved, self._calm.runnable = bool(runnable & self._calm.runnable), runnable
         mark = self.activity() if self.activity is not None else 0
