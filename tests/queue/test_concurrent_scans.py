@@ -94,6 +94,20 @@ def runtime_samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {name: build_sample(SCENARIOS / name, out).archive_reference for name in names}
 
 
+def _traced_run_of_this_process(within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for record in (DEFAULT_STATE_DIR / "runs").glob(f"{CONTAINER_PREFIX}*.json"):
+            try:
+                state = json.loads(record.read_text())
+            except (OSError, ValueError):
+                continue
+            if state.get("owner_pid") == os.getpid() and state.get("tracer_pid"):
+                return True
+        time.sleep(0.05)
+    return False
+
+
 def _leftover_containers() -> list[str]:
     """Run records of this process's scans still on disk: a run's record is removed last, after
     its container, mounts and cgroups. (`runc list` without the sandbox's own root sees none of
@@ -154,7 +168,10 @@ def test_cancel_ends_a_running_sandbox_promptly_and_tears_it_down(built_samples,
     )
     worker.start()
     assert started.event.wait(120), "the sandbox never started"
-    time.sleep(2)  # the sample is running now
+    # The sample is running once its run record names its tracer (a busy machine's set-up can
+    # take longer than any fixed pause), and a moment more.
+    assert _traced_run_of_this_process(within=120), "the sample never started"
+    time.sleep(1)
     cancelled_at = time.monotonic()
     cancel.set()
     worker.join(60)
