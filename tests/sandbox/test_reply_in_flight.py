@@ -27,18 +27,21 @@ pytestmark = pytest.mark.sandbox
 HELD_SECONDS = 1.5
 
 
-def _hold_services(network: Simulator, held: threading.Event) -> None:
-    """Stop the services' process once the sample's network is wired and they answer (attach()
-    sets the origin last), and keep it stopped until the sample's request has waited unread
-    in its socket for HELD_SECONDS, as on a machine too busy to run them."""
+def _hold_services(network: Simulator, init: list[int], held: threading.Event) -> None:
+    """Once the sample's network is wired (attach() sets the origin last), stop the services'
+    process, then let the sample go (/tmp/go in its root) and keep the services stopped until
+    its request has waited unread in their socket for HELD_SECONDS, as on a machine too busy
+    to run them. The sample cannot send before the services are stopped, however late this
+    thread runs."""
     deadline = time.monotonic() + 120
     created = network.origin
-    while network.origin == created and time.monotonic() < deadline:
+    while (network.origin == created or not init) and time.monotonic() < deadline:
         time.sleep(0.005)
     serve = network._serve
-    assert serve is not None
+    assert serve is not None and init
     os.kill(serve.pid, signal.SIGSTOP)
     try:
+        Path(f"/proc/{init[0]}/root/tmp/go").touch()
         while not _request_unread(serve.pid) and time.monotonic() < deadline:
             time.sleep(0.01)
         held.set()
@@ -59,14 +62,23 @@ def test_a_download_waits_for_services_held_up_longer_than_its_timeout(
     # `read -t 30` on nc's output: a 30 s timed wait (poll), compressible when nothing would
     # answer sooner; the address is a literal (no DNS to hold up too).
     script = (
+        "until [ -e /tmp/go ]; do sleep 0.1; done; "
         "printf 'GET /index.html HTTP/1.0\\r\\nHost: slow.test\\r\\n\\r\\n'"
         ' | nc 203.0.113.80 80 | { read -t 30 status && echo "$status" > /tmp/page; }'
         "; echo rc=$? > /tmp/rc"
     )
     options = dataclasses.replace(FAST, idle_seconds=10)  # the held services are no idleness
     held = threading.Event()
+    init: list[int] = []
     with Simulator(tmp_path / "net") as network:
-        holder = threading.Thread(target=_hold_services, args=(network, held), daemon=True)
+        attach = network.attach
+
+        def attach_and_tell(init_pid: int) -> None:
+            attach(init_pid)
+            init.append(init_pid)
+
+        network.attach = attach_and_tell  # type: ignore[method-assign]
+        holder = threading.Thread(target=_hold_services, args=(network, init, held), daemon=True)
         holder.start()
         result = detonate(
             image_running("/bin/sh", "-c", script), busybox_rootfs, options, tmp_path, PROGRESS,
@@ -80,4 +92,3 @@ def test_a_download_waits_for_services_held_up_longer_than_its_timeout(
     (page,) = [f for f in result.files if f.path == "/tmp/page"]
     assert (result.artifacts_dir / page.artifact).read_bytes().startswith(b"HTTP/1.1 200")
     assert not [e for e in result.events if isinstance(e, WaitTimedOut)]
-    assert result.run.skipped_sleep_seconds == 0
