@@ -119,5 +119,9 @@ def test_a_backup_that_gzips_files_and_removes_them_is_not_ransomware(tmp_path: 
 def test_data_files_replaced_by_random_bytes_is_ransomware(tmp_path: Path) -> None:
     report = _scan(tmp_path, "random-replacement", RANDOM_REPLACEMENT, _data())
     encrypted = _fired(report).get("files-encrypted-for-impact", [])
-    assert sorted(encrypted) == sorted(f"{path}.crypt" for path in DATA), _fired(report)
+    assert sorted(encrypted) == sorted(f"{path}.crypt" for path in DATA), (
+        _fired(report),
+        report.run,
+        [(f.path, f.change.value) for f in report.files],
+    )
     assert report.verdict.value == "malicious"

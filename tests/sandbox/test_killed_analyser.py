@@ -68,8 +68,9 @@ def start_scan(reference: str, tmp_path: Path, *extra: str) -> subprocess.Popen[
 
 
 def wait_for_sample(scan: subprocess.Popen[bytes], processes: int = 5) -> RunTraces:
-    """Until the run's container, tracer, simulator and sample processes all exist."""
-    deadline = time.monotonic() + 60
+    """Until the run's container, tracer, simulator and sample processes all exist (the
+    analyser's start, unpack and set-up took over a minute with four suites on the machine)."""
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         assert scan.poll() is None, scan.stderr.read() if scan.stderr else ""
         traces = RunTraces.of(scan.pid)
