@@ -100,7 +100,9 @@ def test_a_registry_that_never_answers_costs_at_most_the_timeout() -> None:
         names = resolver(timeout_seconds=1)
         started = time.monotonic()
         assert names.digest_for(f"127.0.0.1:{port}/app:1") is None
-        assert time.monotonic() - started < 3
+        # The 1 s timeout plus killing skopeo, with room for a busy machine's process start:
+        # skopeo left alone gives up only after its own 10 s TLS handshake timeout.
+        assert time.monotonic() - started < 8
 
 
 def test_names_that_are_not_references_are_unknown() -> None:

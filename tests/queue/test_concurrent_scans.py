@@ -9,7 +9,7 @@ cache could hand one run's index to the other's detectors.
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 import sys
 import threading
 import time
@@ -26,6 +26,7 @@ from detonate.model.options import SandboxOptions, ScanOptions
 from detonate.model.report import Report, Verdict
 from detonate.pipeline import scan
 from detonate.report import json_report
+from detonate.sandbox.leftovers import DEFAULT_STATE_DIR
 from detonate.sandbox.runc import CONTAINER_PREFIX
 from detonate.sandbox.tracing.strace.interpreter import TraceInterpreter
 
@@ -93,9 +94,32 @@ def runtime_samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {name: build_sample(SCENARIOS / name, out).archive_reference for name in names}
 
 
+def _traced_run_of_this_process(within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for record in (DEFAULT_STATE_DIR / "runs").glob(f"{CONTAINER_PREFIX}*.json"):
+            try:
+                state = json.loads(record.read_text())
+            except (OSError, ValueError):
+                continue
+            if state.get("owner_pid") == os.getpid() and state.get("tracer_pid"):
+                return True
+        time.sleep(0.05)
+    return False
+
+
 def _leftover_containers() -> list[str]:
-    listed = subprocess.run(["runc", "list", "-q"], capture_output=True, text=True, timeout=30)
-    return [line for line in listed.stdout.split() if line.startswith(CONTAINER_PREFIX)]
+    """Run records of this process's scans still on disk: a run's record is removed last, after
+    its container, mounts and cgroups. (`runc list` without the sandbox's own root sees none of
+    its containers, and with it sees those of every other scan on this machine.)"""
+    ours = []
+    for record in (DEFAULT_STATE_DIR / "runs").glob(f"{CONTAINER_PREFIX}*.json"):
+        try:
+            if json.loads(record.read_text()).get("owner_pid") == os.getpid():
+                ours.append(record.stem)
+        except (OSError, ValueError):
+            continue  # removed meanwhile, or being written by its (other) owner
+    return sorted(ours)
 
 
 @pytest.mark.sandbox
@@ -144,7 +168,10 @@ def test_cancel_ends_a_running_sandbox_promptly_and_tears_it_down(built_samples,
     )
     worker.start()
     assert started.event.wait(120), "the sandbox never started"
-    time.sleep(2)  # the sample is running now
+    # The sample is running once its run record names its tracer (a busy machine's set-up can
+    # take longer than any fixed pause), and a moment more.
+    assert _traced_run_of_this_process(within=120), "the sample never started"
+    time.sleep(1)
     cancelled_at = time.monotonic()
     cancel.set()
     worker.join(60)

@@ -42,7 +42,9 @@ def test_delayed_payload_finishes_in_seconds_with_the_skip_reported(
 ) -> None:
     started = time.monotonic()
     result = run(busybox_rootfs, tmp_path, scenarios.DELAYED_PAYLOAD)
-    assert time.monotonic() - started < 15
+    # far below the 600 s sleep, with room for set-up on a busy machine (the run is bounded by
+    # FAST's 20 s timeout; ended_by is asserted)
+    assert time.monotonic() - started < 60
     assert result.run.ended_by == EndReason.EXITED and result.run.exit_code == 0
     assert result.run.skipped_sleep_seconds >= 599
     assert any(isinstance(e, SleepSkipped) and e.requested_seconds == 600 for e in result.events)
@@ -153,7 +155,8 @@ def test_spinning_both_cpus_gets_one_cpu_until_the_timeout(
 def test_a_quiet_server_stops_when_idle(busybox_rootfs: Rootfs, tmp_path: Path) -> None:
     result = run(busybox_rootfs, tmp_path, scenarios.QUIET_SERVER, idle_seconds=2)
     assert result.run.ended_by == EndReason.IDLE
-    assert result.run.duration_seconds < 6
+    # before the 20 s timeout, with room for a busy machine's slow start of the server
+    assert result.run.duration_seconds < 15
     assert_nothing_left(result)
 
 

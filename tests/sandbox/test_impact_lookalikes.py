@@ -75,8 +75,10 @@ def _scan(tmp_path: Path, name: str, script: str, extra: tuple[FileSpec, ...] = 
     )
     archive = tmp_path / f"{name}.oci.tar"
     write_oci_archive(spec, archive)
+    # Each script exits by itself in a second or two; the timeout only bounds a machine so busy
+    # that a few traced execs take longer than 20 s.
     options = ScanOptions(
-        cache_dir=tmp_path / "cache", sandbox=SandboxOptions(timeout_seconds=20, idle_seconds=2)
+        cache_dir=tmp_path / "cache", sandbox=SandboxOptions(timeout_seconds=60, idle_seconds=2)
     )
     report = scan(f"oci-archive:{archive}", options)
     assert report.error is None, report.error
@@ -108,7 +110,7 @@ def _data() -> tuple[FileSpec, ...]:
 def test_a_backup_that_gzips_files_and_removes_them_is_not_ransomware(tmp_path: Path) -> None:
     report = _scan(tmp_path, "gzip-backup", GZIP_BACKUP, _data())
     gzipped = {f.path for f in report.files if f.path.endswith(".csv.gz")}
-    assert len(gzipped) == len(DATA)  # the job did replace every file
+    assert len(gzipped) == len(DATA), report.run  # the job did replace every file
     fired = _fired(report)
     assert "files-encrypted-for-impact" not in fired and "files-destroyed" not in fired, fired
     assert report.verdict.value == "clean"
@@ -117,5 +119,9 @@ def test_a_backup_that_gzips_files_and_removes_them_is_not_ransomware(tmp_path: 
 def test_data_files_replaced_by_random_bytes_is_ransomware(tmp_path: Path) -> None:
     report = _scan(tmp_path, "random-replacement", RANDOM_REPLACEMENT, _data())
     encrypted = _fired(report).get("files-encrypted-for-impact", [])
-    assert sorted(encrypted) == sorted(f"{path}.crypt" for path in DATA), _fired(report)
+    assert sorted(encrypted) == sorted(f"{path}.crypt" for path in DATA), (
+        _fired(report),
+        report.run,
+        [(f.path, f.change.value) for f in report.files],
+    )
     assert report.verdict.value == "malicious"

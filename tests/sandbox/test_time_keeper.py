@@ -30,6 +30,10 @@ from .busybox_image import FAST, PROGRESS, build_busybox_rootfs, image_running, 
 
 pytestmark = pytest.mark.sandbox
 WAITER = Path(__file__).parent / "waits" / "waiter.c"
+# Wall seconds a scan of a 900 s wait may take here: far below the wait (it was skipped, not
+# waited), with room for set-up and teardown on a busy machine (the run itself is bounded by
+# FAST's 20 s timeout, and ended_by is asserted). The ≤ 5 s goal is measured in benchmarks/.
+WELL_BELOW_THE_WAIT = 60
 GO_WAITER = Path(__file__).parent / "waits" / "go"
 
 
@@ -99,7 +103,7 @@ def test_a_900_s_wait_of_any_form_ends_in_seconds_with_its_delay_reported(
 ) -> None:
     started = time.monotonic()
     result = run(waiter_rootfs, tmp_path, "/bin/waiter", form)
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < WELL_BELOW_THE_WAIT
     assert result.run.ended_by == EndReason.EXITED and result.run.exit_code == 0
     (wait,) = [e for e in result.events if isinstance(e, kind) and e.call == call]
     assert wait.requested_seconds == pytest.approx(900, abs=0.01)
@@ -120,7 +124,7 @@ def test_a_static_go_program_waiting_900_s_reaches_its_payload_with_its_clock_ag
         pytest.skip("needs the go toolchain")
     started = time.monotonic()
     result = run(waiter_rootfs, tmp_path, "/bin/waiter-go", form)
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < WELL_BELOW_THE_WAIT
     assert result.run.exit_code == 0
     payload_written(result, f"payload-go-{form}")
     waits = [e for e in result.events if isinstance(e, WaitTimedOut)]
@@ -193,7 +197,11 @@ def test_time_jumps_only_when_all_wait_and_then_to_the_earliest_deadline(
         if isinstance(e, FileOpenedForWrite) and e.path == "/tmp/ticks"
     ]
     assert len(ticks) == 3
-    assert [round(b - a) for a, b in itertools.pairwise(ticks)] == [1, 1]
+    # One second of sample time apart: the skipped 1 s plus the round's real time under the
+    # tracer (a fork, an exec, a write), which a busy machine stretches towards a second.
+    # Per-process sleeps with their old 0.2 s floor were 0.2 apart; a jump to the background
+    # sleep's deadline would be 60.
+    assert all(1 <= b - a < 2.5 for a, b in itertools.pairwise(ticks)), ticks
     sleeps = sorted(e.requested_seconds for e in result.events if isinstance(e, SleepSkipped))
     assert sleeps == [1, 1, 1, 1]  # the background sleep 60 never came due: killed at the end
 

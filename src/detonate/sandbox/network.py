@@ -20,6 +20,10 @@ class NetworkHook(Protocol):
     def attach(self, init_pid: int) -> None:
         """After `runc create`, before `runc start`: wire the container's netns (by its pid)."""
 
+    def answering(self) -> bool:
+        """A request of the sample's is unread or being answered (the time keeper does not
+        jump the clock meanwhile); asked from the keeper's thread while the sample runs."""
+
     def collect(self, origin: float) -> tuple[Event, ...]:
         """After the container stopped: the network events seen (pid 0 = not yet attributed),
         `ts` in seconds since `origin` (the epoch time the container started)."""

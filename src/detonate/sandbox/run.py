@@ -180,7 +180,10 @@ class _Run:
             config["mounts"] += host.mounts
             cpu_dir = CGROUP_ROOT / "cpuacct" / self.cgroup.strip("/")
             self.keeper = keeper = TimeKeeper(
-                cpu_dir, activity=self.tracer.activity, effects=self.tracer.effects
+                cpu_dir,
+                activity=self.tracer.activity,
+                effects=self.tracer.effects,
+                answering=self.network.answering if self.network is not None else None,
             )
             config["linux"]["seccomp"] = keeper.seccomp_section(config["linux"]["seccomp"])
             state.keeper_dir = keeper.directory

@@ -32,6 +32,7 @@ from detonate.errors import SandboxError
 from detonate.model.events import Event
 from detonate.model.netevents import NET_EVENT_KINDS, TrafficMeasured
 from detonate.sandbox.netsim import rootfs_files, topology
+from detonate.sandbox.netsim.answering import is_answering
 from detonate.sandbox.netsim.authority import CertificateAuthority
 from detonate.sandbox.netsim.capture import Capture, Volume
 from detonate.sandbox.netsim.config import NetsimConfig
@@ -103,6 +104,12 @@ class Simulator:
         )
         self.start()  # the services answer before the sample can send its first packet
         self.origin = time.time()
+
+    def answering(self) -> bool:
+        serve = self._serve  # `ip netns exec` execs: its pid is the services' process
+        if serve is None or not self._attached or self._collected is not None:
+            return False
+        return is_answering(serve.pid)
 
     def collect(self, origin: float | None = None) -> tuple[Event, ...]:
         if self._collected is None:

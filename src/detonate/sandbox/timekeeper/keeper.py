@@ -9,9 +9,9 @@
 
 It keeps the virtual clock, holds timed waits and releases them (clock.py, waits.py), answers
 clock reads with virtual time (clockread.py) and patches each new program's vDSO (vdso.py).
-Time jumps only when every thread of the sample's cgroup is blocked and no CPU is used
-(checked `CHECK_SECONDS` apart, for `SETTLE_SECONDS`: long enough for the simulated
-internet's answer to a request in flight to arrive). A countdown's rounds (clock.py: a loop
+Time jumps only when every thread of the sample's cgroup is blocked, no CPU is used and the
+simulated internet is not answering a request of the sample's (checked `CHECK_SECONDS` apart,
+for `SETTLE_SECONDS`). A countdown's rounds (clock.py: a loop
 doing nothing between its waits) jump at once when every thread sleeps and no other wait is
 pending: busybox `timeout 600` is 600 rounds, each then a few milliseconds.
 """
@@ -127,6 +127,7 @@ class _Calm:
     quiet_checked: float = 0.0
     quiet_offset: int = 0  # the clock's offset at the last look: moved since, not quiet
     stopped: frozenset[str] = frozenset()  # threads in a tracer stop at the last look
+    runnable: frozenset[str] = frozenset()  # threads running or waiting for a CPU then
 
 
 @dataclass
@@ -136,6 +137,9 @@ class TimeKeeper:
     activity: Callable[[], int] | None = None
     # grows when the sample writes, connects, signals … (Tracer.effects)
     effects: Callable[[], int] | None = None
+    # the simulated internet has a request of the sample's unread or is at work on one
+    # (NetworkHook.answering): a sample blocked on that reply is not waiting for time
+    answering: Callable[[], bool] | None = None
     report_threshold_seconds: float = 1.0  # shorter waits are not reported as events
     clock: VirtualClock = field(default_factory=VirtualClock)
     schedule: Schedule = field(default_factory=Schedule)
@@ -484,7 +488,7 @@ class TimeKeeper:
             return
         timer = self._timers[slot]
         if not self._deliver(timer):
-            self._forget_timers(lambda s: s == slot)
+            self._forget_timers(lambda s: s == slot)  # its target is gone: no wait ran out
             return
         self._record(timer.pid, timer.pid, timer.call, timer.requested_ns, timer.wall,
                      timer.offset, "timeout", time.time())  # fmt: skip
@@ -616,7 +620,26 @@ class TimeKeeper:
             calm.quiet_since = calm.quiet_checked  # quiet since the window began
         calm.quiet_cpu, calm.quiet_checked = cpu, now
 
+    def _forget_alarms_of_the_gone(self) -> None:
+        """An alarm or interval timer ends with its process (a miner's `alarm(30)` watchdog,
+        after the miner exited): its deadline is no reason to move the clock, and its expiry
+        would be reported as a 30 s wait of the sample's that never was. A timerfd stays: a
+        duplicate of it may be read elsewhere."""
+        signalling = [slot for slot, timer in self._timers.items() if timer.our_fd < 0]
+        if not signalling:
+            return
+        alive = set(self._processes())
+        if not alive:
+            return  # the sample is gone (or its cgroup unreadable): the run is ending
+        with self._lock:
+            for slot in signalling:
+                timer = self._timers[slot]
+                if timer.pid not in alive:
+                    del self._timers[slot]
+                    self.schedule.remove(timer.key)
+
     def _check_calm(self, fd: NotifyFd) -> None:
+        self._forget_alarms_of_the_gone()
         now = time.monotonic()
         cpu = self._cpu_ns()
         interval = now - self._calm.checked if self._calm.checked else CHECK_SECONDS
@@ -626,11 +649,19 @@ class TimeKeeper:
         blocked = all(state in BLOCKED_STATES for state in states.values())
         if tasks:
             self._prune_timers(tasks)
-        calm = blocked and used <= CALM_CPU_FRACTION * interval
+        # Asked only of a blocked sample: a reply on its way is not a wait for time, however
+        # long a busy machine keeps the services from writing it.
+        in_flight = blocked and self.answering is not None and self.answering()
+        calm = blocked and not in_flight and used <= CALM_CPU_FRACTION * interval
         # A thread in a tracer stop at two looks in a row waits for a tracer that is behind (a
         # busy machine), not for input: the sample is not quiet (a syscall stop lasts µs).
         stopped = frozenset(tid for tid, state in states.items() if state == "t")
         held_up, self._calm.stopped = bool(stopped & self._calm.stopped), stopped
+        # Nor is a thread found runnable at two looks in a row while the cgroup used almost no
+        # CPU: it waits for a CPU the machine does not give it (a gzip loop starved by other
+        # work can look idle between two of its files), not for input.
+        runnable = frozenset(tid for tid, state in states.items() if state == "R")
+        starved, self._calm.runnable = bool(runnable & self._calm.runnable), runnable
         mark = self.activity() if self.activity is not None else 0
         with self._lock:
             if mark != self._activity_mark:
@@ -641,7 +672,9 @@ class TimeKeeper:
                 self._calm.calm_since = None
             elif self._calm.calm_since is None:
                 self._calm.calm_since = now
-            pending = (self.schedule.has_compressible() and not frozen) or held_up
+            pending = (
+                (self.schedule.has_compressible() and not frozen) or held_up or starved or in_flight
+            )
             self._check_quiet(now, cpu, pending)
             target = self.schedule.next_jump()
             jump = (
@@ -680,14 +713,20 @@ class TimeKeeper:
     def _countdown_round(self, fd: NotifyFd) -> None:
         """A countdown's next round was just held and no other wait is pending: jump as soon
         as every thread sleeps, without the settle (nothing is in flight that a countdown
-        started; a wait of anything else pending takes the ordinary way)."""
+        started; a wait of anything else pending takes the ordinary way), unless the
+        simulated internet is still answering another process of the sample (a miner's login
+        beside busybox `timeout 20`'s rounds)."""
         with self._lock:
             if self.clock.offset - self._activity_offset >= HORIZON_SECONDS * NS:
                 return
         for _ in range(FAST_TRIES):
             # A thread trapped in a call this loop has not received yet also sleeps ("S"), but
             # it waits on us, not on time: a new process's first calls, a receive.
-            if self._all_blocked(self._tasks(), ASLEEP_STATES) and not _notified(fd):
+            if (
+                self._all_blocked(self._tasks(), ASLEEP_STATES)
+                and not _notified(fd)
+                and not (self.answering is not None and self.answering())
+            ):
                 with self._lock:
                     self._jump()
                 self._after_jump(fd)
