@@ -12,6 +12,8 @@ from detonate.factory.oci import write_oci_archive
 from detonate.factory.recipe import load_recipe_full
 
 from .corpus import (
+    HOLDOUT,
+    HOLDOUT_EXPECTED,
     SCENARIOS,
     VARIANTS,
     VARIANTS_EXPECTED,
@@ -135,16 +137,16 @@ def wild_build_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("wild")
 
 
-def _wild_archive(name, out):
-    """Build one wild sample as an OCI archive only (no layout: the Debian-based ones are
-    ~110 MB each). They share one debootstrap package layer, which the factory caches, and are
-    skipped where debootstrap cannot run."""
-    recipe = yaml.safe_load((WILD / name / "image.yaml").read_text())
+def _wild_archive(name, out, corpus=WILD):
+    """Build one wild (or held-out) sample as an OCI archive only (no layout: the Debian-based
+    ones are ~110 MB each). They share one debootstrap package layer, which the factory caches,
+    and are skipped where debootstrap cannot run."""
+    recipe = yaml.safe_load((corpus / name / "image.yaml").read_text())
     if recipe.get("base") == "debootstrap":
         reason = debootstrap_unavailable()
         if reason:
             pytest.skip(reason)
-    built = load_recipe_full(WILD / name)
+    built = load_recipe_full(corpus / name)
     archive = out / f"{name}.oci.tar"
     write_oci_archive(built.spec, archive, built.platforms)
     return archive
@@ -165,6 +167,154 @@ def _wild_archive(name, out):
 def test_wild_sample_is_judged_as_expected(name, wild_build_dir, corpus_cache):
     expectation = WILD_EXPECTATIONS[name]
     outcome = run_scenario(expectation, _wild_archive(name, wild_build_dir), corpus_cache)
+    assert not outcome.error, outcome.error
+    missing = outcome.missing_categories + outcome.missing_techniques
+    assert outcome.ok, (
+        f"{name}: verdict {outcome.verdict} (score {outcome.score}), expected "
+        f"{expectation.acceptable}; found {outcome.techniques}; missing {missing}"
+    )
+
+
+HOLDOUT_EXPECTATIONS = load_expectations(HOLDOUT_EXPECTED)
+# Held-out samples (issue 9) the current detections get wrong, each with what the first-pass scan
+# saw (docs/holdout.md). Strict: a sample that starts passing must leave this list.
+HOLDOUT_KNOWN_MISSES: dict[str, str] = {
+    "h01-perl-wordlist-dga-hexquery": (
+        "clean 0: ten lookups of wordlist-generated .test names and a GET whose query is hex of "
+        "uname and uid raise nothing (no T1568.002, T1082)"
+    ),
+    "h02-c-dns-label-beacon": (
+        "clean 10: five A queries whose labels are hex of the node name and kernel release, "
+        "25-55 s apart, are not called DNS C2 (no T1071.004, T1082); only the delay is seen"
+    ),
+    "h03-node-random-path-header-beacon": (
+        "clean 10: six GETs of random paths with base64 host facts in a header, 12-21 s apart, "
+        "are not called beaconing (no T1071.001, T1082); only the delay is seen"
+    ),
+    "h04-busybox-nc-cookie-beacon": (
+        "suspicious 21: the nc beacon is seen as HTTP polling (T1071.001) but the cookie of "
+        "base64 uname/id/os-release is not (no T1082) and it stays below malicious"
+    ),
+    "h05-go-sha-dga-tls-cookie": (
+        "clean 10: sixteen SHA-256-generated .test names and three HTTPS beacons with host facts "
+        "in a cookie raise nothing but the delay (no T1568.002, T1082)"
+    ),
+    "h06-py-md5-dga-xor-post": (
+        "clean 0: twenty MD5-generated .test lookups and XOR+base64 POSTs of host facts raise "
+        "nothing (no T1568.002, T1082)"
+    ),
+    "h07-bash-devtcp-query-beacon": (
+        "suspicious 21: /dev/tcp beacons are seen as HTTP polling (T1071.001) but the host "
+        "facts in the query string are not (no T1082) and it stays below malicious"
+    ),
+    "h10-py-zlib-socket-dotfiles": (
+        "malicious 100 from static findings on its own planted dotfiles; the runtime read and "
+        "zlib send over a raw socket are not called exfiltration (no T1041)"
+    ),
+    "h11-busybox-tar-nc-shadow": (
+        "suspicious 55: the sandbox's bait key read by tar is seen, but the /etc/shadow read, "
+        "the tar archive and its send through nc are not (no T1003.008, T1560.001, T1041)"
+    ),
+    "h12-py-resolver-label-exfil": (
+        "clean 0: 13 queries carrying a kubeconfig and .env in hex labels through the libc "
+        "resolver are not called DNS exfiltration (no T1048.003, T1552.001)"
+    ),
+    "h13-node-gzip-https-put-ssh": (
+        "suspicious 55: the keys are seen (static and read) but the gzip PUT over HTTPS is not "
+        "called exfiltration (no T1041)"
+    ),
+    "h14-c-sendfile-shadow-tcp53": (
+        "clean 0: /etc/shadow and /etc/gshadow sendfile(2)d into a TCP socket to port 53 raise "
+        "nothing (no T1003.008, T1041)"
+    ),
+    "h16-py-proc-mem-regex": (
+        "clean 0: reading another process's /proc/PID/maps and /proc/PID/mem raises nothing "
+        "(no T1003.007)"
+    ),
+    "h17-perl-proc-environ-cmdline": (
+        "clean 0: reading every other process's /proc/PID/environ and cmdline raises nothing "
+        "(no T1003.007)"
+    ),
+    "h18-busybox-awk-shadow-ftpput": (
+        "clean 0: awk over /etc/shadow and an anonymous FTP login to send the hashes raise "
+        "nothing (no T1003.008, T1048.003)"
+    ),
+    "h20-node-walk-grep-secrets": (
+        "suspicious 40: static secrets in the image are seen, the walk and the POST of matched "
+        "lines are not called exfiltration (no T1041)"
+    ),
+    "h21-c-nftw-keys-udp123": (
+        "malicious 100: the sandbox's bait key read by content and sent is seen, but as "
+        "exfiltration over a C2 channel (T1041); keys sent as UDP datagrams to port 123 with no "
+        "C2 are not named as an alternative protocol (no T1048)"
+    ),
+    "h22-busybox-portscan-redis-sshkey": (
+        "clean 10: a 40-port loopback scan, a Redis sweep and three Redis authorized_keys "
+        "writes raise nothing but a delay (no T1046)"
+    ),
+    "h23-py-container-cloud-metadata": (
+        "malicious 68 (metadata credentials, T1552.005) but the container discovery before it "
+        "and the POST of what the metadata services answered are not named (no T1613, T1041)"
+    ),
+    "h24-perl-discovery-report-fetch-run": (
+        "malicious 100 (download-exec) but the discovery before it is not named (no T1057, T1016)"
+    ),
+    "h25-c-route-arp-ssh-sweep": (
+        "suspicious 40, port scan seen (T1046), but reading routes and neighbours is not named "
+        "(no T1016)"
+    ),
+    "h26-busybox-strings-environ-nc": (
+        "clean 0: strings over every /proc/PID/environ and the matches sent through nc raise "
+        "nothing (no T1003.007, T1041)"
+    ),
+    "h27-socat-openssl-tar-kube-pki": (
+        "suspicious 15: only the shipped keys (static T1552.004); tar of /etc/kubernetes into "
+        "socat's TLS address is neither collection nor exfiltration (no T1560.001, T1041)"
+    ),
+    "h28-perl-udp-packed-beacon": (
+        "clean 0: four UDP datagrams of packed host facts to a raw port raise nothing (no "
+        "T1095, T1082)"
+    ),
+    "h29-node-dns-base32-beacon": (
+        "clean 10: five lookups of names whose labels are base32 host facts raise nothing but "
+        "the delay (no T1071.004, T1082)"
+    ),
+    "n02-py-health-reporter": (
+        "benign health reporter called suspicious 21: its fixed 15 s heartbeat POST to its "
+        "status service is taken for HTTP C2 polling (T1071.001) plus the delay (T1497.003)"
+    ),
+    "n04-node-tls-own-key-secrets": (
+        "benign service called suspicious 15: the TLS key it ships and reads for its own "
+        "loopback server counts as a private key in the image (T1552.004)"
+    ),
+    "n08-bash-ddns-updater-jitter": (
+        "benign DDNS updater called suspicious 24: its curl update every 60 s is taken for "
+        "HTTP C2 polling (T1071.001), a downloader (T1105) and a delay (T1497.003)"
+    ),
+    "n09-py-imds-instance-identity": (
+        "benign instance-identity lookup called malicious 68: asking the metadata service for "
+        "an IMDSv2 token and the instance id, region and zone (no credentials path) counts as "
+        "cloud credential theft (T1552.005, high)"
+    ),
+}
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [
+        # raises=AssertionError: a build or sandbox failure is not the known miss
+        pytest.param(n, marks=pytest.mark.xfail(raises=AssertionError, strict=True, reason=r))
+        if (r := HOLDOUT_KNOWN_MISSES.get(n))
+        else n
+        for n in sorted(HOLDOUT_EXPECTATIONS)
+    ],
+)
+def test_holdout_sample_is_judged_as_expected(name, wild_build_dir, corpus_cache):
+    expectation = HOLDOUT_EXPECTATIONS[name]
+    archive = _wild_archive(name, wild_build_dir, HOLDOUT)
+    outcome = run_scenario(expectation, archive, corpus_cache)
     assert not outcome.error, outcome.error
     missing = outcome.missing_categories + outcome.missing_techniques
     assert outcome.ok, (

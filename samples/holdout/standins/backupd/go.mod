@@ -1,0 +1,3 @@
+module detonate.test/holdout/backupd
+
+go 1.19

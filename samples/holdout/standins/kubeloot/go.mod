@@ -1,0 +1,3 @@
+module detonate.test/holdout/kubeloot
+
+go 1.19

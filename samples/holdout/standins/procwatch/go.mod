@@ -1,0 +1,3 @@
+module detonate.test/holdout/procwatch
+
+go 1.19

@@ -1,0 +1,3 @@
+module detonate.test/holdout/shadga
+
+go 1.19
