@@ -8,8 +8,6 @@ import yaml
 
 from detonate.factory.build import build_all
 from detonate.factory.debootstrap import debootstrap_unavailable
-from detonate.factory.oci import write_oci_archive
-from detonate.factory.recipe import load_recipe_full
 
 from .corpus import (
     SCENARIOS,
@@ -20,6 +18,7 @@ from .corpus import (
     Expectation,
     load_expectations,
     run_scenario,
+    write_archive,
 )
 
 EXPECTATIONS = load_expectations()
@@ -184,10 +183,7 @@ def _wild_archive(name, out):
         reason = debootstrap_unavailable()
         if reason:
             pytest.skip(reason)
-    built = load_recipe_full(WILD / name)
-    archive = out / f"{name}.oci.tar"
-    write_oci_archive(built.spec, archive, built.platforms)
-    return archive
+    return write_archive(WILD / name, out)
 
 
 @pytest.mark.sandbox
