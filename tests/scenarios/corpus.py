@@ -220,7 +220,9 @@ def matrix_markdown(groups: list[tuple[str, list[Outcome]]]) -> str:
         "internet) of every image of `samples/scenarios/` (THREATS.md 1–21, B1–B7; expectations",
         "in `EXPECTED.yaml`) and of `samples/variants/` (the same behaviours written differently",
         "by a red team after the detections existed; `VARIANTS.yaml`). A found sub-technique",
-        "satisfies its parent.",
+        "satisfies its parent. Each required technique must come from the detection the sample",
+        "declares (`detections`: the rule and the event kinds its evidence cites); one that only",
+        "another rule reports is listed under missing as `T…: <rule> …`.",
         "",
     ]
     for title, outcomes in groups:
@@ -241,7 +243,8 @@ def _matrix_table(title: str, outcomes: list[Outcome]) -> list[str]:
     ]
     for o in outcomes:
         e = o.expectation
-        missing = ", ".join(o.missing_categories + o.missing_techniques) or ("—" if o.ok else "")
+        missing = ", ".join(o.missing_categories + o.missing_techniques + o.wrong_detections)
+        missing = missing or ("—" if o.ok else "")
         if o.error:
             missing = f"error: {o.error}"
         lines.append(

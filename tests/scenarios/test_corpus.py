@@ -1,5 +1,6 @@
 """Every scenario of the corpus (THREATS.md 1–21, B1–B7), scanned end to end in the sandbox
-with the simulated internet, gives the verdict, categories and techniques EXPECTED.yaml names."""
+with the simulated internet, gives the verdict, categories and techniques EXPECTED.yaml names,
+each required technique from the detection the sample declares (rule and cited event kinds)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ def test_scenario_is_judged_as_expected(name, scenario_archives, corpus_cache):
     )
     assert not outcome.missing_categories, f"{name}: missing {outcome.missing_categories}"
     assert not outcome.missing_techniques, f"{name}: missing {outcome.missing_techniques}"
+    assert not outcome.wrong_detections, f"{name}: {'; '.join(outcome.wrong_detections)}"
 
 
 REAL = sorted(p.name for p in (SCENARIOS.parent / "real").iterdir() if p.is_dir())
@@ -112,7 +114,7 @@ def test_variant_is_judged_as_expected(name, variant_archives, corpus_cache):
     missing = outcome.missing_categories + outcome.missing_techniques
     assert outcome.ok, (
         f"{name}: verdict {outcome.verdict} (score {outcome.score}), expected "
-        f"{expectation.acceptable}; missing {missing}"
+        f"{expectation.acceptable}; missing {missing}; {'; '.join(outcome.wrong_detections)}"
     )
 
 
@@ -205,5 +207,6 @@ def test_wild_sample_is_judged_as_expected(name, wild_build_dir, corpus_cache):
     missing = outcome.missing_categories + outcome.missing_techniques
     assert outcome.ok, (
         f"{name}: verdict {outcome.verdict} (score {outcome.score}), expected "
-        f"{expectation.acceptable}; found {outcome.techniques}; missing {missing}"
+        f"{expectation.acceptable}; found {outcome.techniques}; missing {missing}; "
+        f"{'; '.join(outcome.wrong_detections)}"
     )
