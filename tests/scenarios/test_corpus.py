@@ -139,8 +139,9 @@ WILD_KNOWN_MISSES: dict[str, str] = {
         "download-to-shell inside them does not raise it to malicious"
     ),
     "w23-go-shadow-keys-upload": (
-        "suspicious 15: only the planted private keys (static T1552.004); the /etc/shadow "
-        "read and the POST of the archive are not seen (no T1003.008, T1041)"
+        "suspicious 15: only the planted private keys (static T1552.004, which says the image "
+        "ships a key, not that the run read it: no runtime rule names a private-key read); "
+        "the /etc/shadow read and the POST of the archive are not seen (no T1003.008, T1041)"
     ),
     "w24-c-proc-environ-mem": (
         "clean 0: reading the /proc/PID/environ and /proc/PID/mem of other processes raises "
@@ -148,7 +149,8 @@ WILD_KNOWN_MISSES: dict[str, str] = {
     ),
     "w25-node-kube-aws-token": (
         "malicious 100, but the service-account token read by Node is not reported as T1528 "
-        "(it is seen leaving, T1041, and the secrets list, T1552.007)"
+        "by service-account-token-read (it is seen leaving, T1041, and the secrets list, "
+        "T1552.007)"
     ),
     "w26-grep-r-password-wget-post": (
         "malicious 100 (honeytokens read) but the wget --post-file upload of the archive is "
