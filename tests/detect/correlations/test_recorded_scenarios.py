@@ -38,7 +38,12 @@ EXPECTED: dict[str, set[str]] = {
     "t17-docker-socket": {"docker-api-container-deploy", "docker-api-privileged-container"},
     "t18-escape-attempts": {"cgroup-release-agent-escape"},
     "t20-http-flood": {"http-flood"},
-    "t21-kube-pivot": {"service-account-token-read", "honeytoken-exfiltration"},
+    # the token read is a provenance input with today's tracer: its bearer use is a send too
+    "t21-kube-pivot": {
+        "service-account-token-read",
+        "honeytoken-exfiltration",
+        "credentials-sent-out",
+    },
 }
 BENIGN = [name for name in recorded_names() if name.startswith("b0")]
 # Recorded scenarios a correlator judges wrongly today, with the reason. Strict: one that starts
