@@ -177,104 +177,90 @@ def test_wild_sample_is_judged_as_expected(name, wild_build_dir, corpus_cache):
 
 
 HOLDOUT_EXPECTATIONS = load_expectations(HOLDOUT_EXPECTED)
-# Held-out samples (issue 9) the current detections get wrong, each with what the first-pass scan
-# saw (docs/holdout.md). Strict: a sample that starts passing must leave this list.
+# Held-out samples (issue 9) the current detections get wrong, each with what a scan on main after
+# c2exfil9 saw (docs/holdout.md has the first pass and today's). Strict: a sample that starts
+# passing must leave this list. h06, h11, h13, h16, h17, h20 and h25 left it with c2exfil9.
 HOLDOUT_KNOWN_MISSES: dict[str, str] = {
     "h01-perl-wordlist-dga-hexquery": (
         "clean 0: ten lookups of wordlist-generated .test names and a GET whose query is hex of "
-        "uname and uid raise nothing (no T1568.002, T1082)"
+        "uname and uid still raise nothing (no T1568.002, T1082)"
     ),
     "h02-c-dns-label-beacon": (
         "clean 10: five A queries whose labels are hex of the node name and kernel release, "
-        "25-55 s apart, are not called DNS C2 (no T1071.004, T1082); only the delay is seen"
+        "25-55 s apart, are not called DNS C2 nor host facts sent (no T1071.004, T1082); only "
+        "the delay is seen (T1497.003)"
     ),
     "h03-node-random-path-header-beacon": (
-        "clean 10: six GETs of random paths with base64 host facts in a header, 12-21 s apart, "
-        "are not called beaconing (no T1071.001, T1082); only the delay is seen"
+        "suspicious 16: the base64 host facts in a header are seen leaving (host-facts-sent-out, "
+        "T1082), but six GETs of random paths 12-21 s apart are not called beaconing (no "
+        "T1071.001) and it stays below malicious"
     ),
     "h04-busybox-nc-cookie-beacon": (
-        "suspicious 21: the nc beacon is seen as HTTP polling (T1071.001) but the cookie of "
-        "base64 uname/id/os-release is not (no T1082) and it stays below malicious"
+        "suspicious 21: every technique is named (HTTP polling T1071.001; T1082 only from "
+        "discovery-system-information's file reads, the cookie is not followed to the send) "
+        "but it stays below malicious"
     ),
     "h05-go-sha-dga-tls-cookie": (
-        "clean 10: sixteen SHA-256-generated .test names and three HTTPS beacons with host facts "
-        "in a cookie raise nothing but the delay (no T1568.002, T1082)"
-    ),
-    "h06-py-md5-dga-xor-post": (
-        "clean 0: twenty MD5-generated .test lookups and XOR+base64 POSTs of host facts raise "
-        "nothing (no T1568.002, T1082)"
+        "malicious 80: the SHA-256 DGA is seen (dga-lookups, T1568.002), but the host facts in "
+        "the HTTPS beacons' cookie are not (no T1082, no propagation)"
     ),
     "h07-bash-devtcp-query-beacon": (
-        "suspicious 21: /dev/tcp beacons are seen as HTTP polling (T1071.001) but the host "
-        "facts in the query string are not (no T1082) and it stays below malicious"
+        "suspicious 27: /dev/tcp polling (T1071.001) and the host facts in the query string "
+        "(host-facts-sent-out, T1082) are both named, but it stays below malicious"
     ),
     "h10-py-zlib-socket-dotfiles": (
-        "malicious 100 from static findings on its own planted dotfiles; the runtime read and "
-        "zlib send over a raw socket are not called exfiltration (no T1041)"
-    ),
-    "h11-busybox-tar-nc-shadow": (
-        "suspicious 55: the sandbox's bait key read by tar is seen, but the /etc/shadow read, "
-        "the tar archive and its send through nc are not (no T1003.008, T1560.001, T1041)"
+        "malicious 100 only from static findings on its own planted dotfiles (T1552.001); the "
+        "runtime read and the zlib send over a raw socket are not called exfiltration (no T1041, "
+        "no collection-exfiltration)"
     ),
     "h12-py-resolver-label-exfil": (
-        "clean 0: 13 queries carrying a kubeconfig and .env in hex labels through the libc "
-        "resolver are not called DNS exfiltration (no T1048.003, T1552.001)"
-    ),
-    "h13-node-gzip-https-put-ssh": (
-        "suspicious 55: the keys are seen (static and read) but the gzip PUT over HTTPS is not "
-        "called exfiltration (no T1041)"
+        "malicious 70: the hex-label DNS exfiltration through the libc resolver is named "
+        "(dns-tunnel-exfiltration, T1048.003), but the kubeconfig and .env it read are not "
+        "named as credentials in files (no T1552.001)"
     ),
     "h14-c-sendfile-shadow-tcp53": (
-        "clean 0: /etc/shadow and /etc/gshadow sendfile(2)d into a TCP socket to port 53 raise "
-        "nothing (no T1003.008, T1041)"
-    ),
-    "h16-py-proc-mem-regex": (
-        "clean 0: reading another process's /proc/PID/maps and /proc/PID/mem raises nothing "
-        "(no T1003.007)"
-    ),
-    "h17-perl-proc-environ-cmdline": (
-        "clean 0: reading every other process's /proc/PID/environ and cmdline raises nothing "
-        "(no T1003.007)"
+        "clean 6: the /etc/shadow read is named (password-hashes-read, T1003.008, 6 points), but "
+        "its sendfile(2) into a TCP socket to port 53 is not followed (no T1041, no "
+        "collection-exfiltration)"
     ),
     "h18-busybox-awk-shadow-ftpput": (
-        "clean 0: awk over /etc/shadow and an anonymous FTP login to send the hashes raise "
-        "nothing (no T1003.008, T1048.003)"
-    ),
-    "h20-node-walk-grep-secrets": (
-        "suspicious 40: static secrets in the image are seen, the walk and the POST of matched "
-        "lines are not called exfiltration (no T1041)"
+        "clean 6: awk's /etc/shadow read is named (T1003.008, 6 points) but the FTP upload is "
+        "not (no T1048.003, no collection-exfiltration); the simulator does not answer PASV, so "
+        "the file never leaves"
     ),
     "h21-c-nftw-keys-udp123": (
-        "malicious 100: the sandbox's bait key read by content and sent is seen, but as "
-        "exfiltration over a C2 channel (T1041); keys sent as UDP datagrams to port 123 with no "
-        "C2 are not named as an alternative protocol (no T1048)"
+        "malicious 100: the sandbox's bait key found by content and sent is seen, but as "
+        "exfiltration over a C2 channel (T1041: credentials-sent-out, honeytoken-exfiltration); "
+        "keys sent as UDP datagrams to port 123 with no C2 are not named as an alternative "
+        "protocol (no T1048)"
     ),
     "h22-busybox-portscan-redis-sshkey": (
         "clean 10: a 40-port loopback scan, a Redis sweep and three Redis authorized_keys "
-        "writes raise nothing but a delay (no T1046)"
+        "writes raise nothing but a delay (no T1046, no propagation)"
     ),
     "h23-py-container-cloud-metadata": (
         "malicious 68 (metadata credentials, T1552.005) but the container discovery before it "
-        "and the POST of what the metadata services answered are not named (no T1613, T1041)"
+        "and the POST of what the metadata services answered are not named (no T1613, T1041; "
+        "no propagation, collection-exfiltration)"
     ),
     "h24-perl-discovery-report-fetch-run": (
-        "malicious 100 (download-exec) but the discovery before it is not named (no T1057, T1016)"
-    ),
-    "h25-c-route-arp-ssh-sweep": (
-        "suspicious 40, port scan seen (T1046), but reading routes and neighbours is not named "
-        "(no T1016)"
+        "malicious 100 (download-write-exec) and its network, owner and system discovery are "
+        "named (T1016, T1033, T1082), but the process list read from /proc/*/comm is not (no "
+        "T1057)"
     ),
     "h26-busybox-strings-environ-nc": (
-        "clean 0: strings over every /proc/PID/environ and the matches sent through nc raise "
-        "nothing (no T1003.007, T1041)"
+        "suspicious 40: strings over every /proc/PID/environ is named (process-memory-read, "
+        "T1003.007), but the matches sent through nc are not followed (no T1041, no "
+        "collection-exfiltration)"
     ),
     "h27-socat-openssl-tar-kube-pki": (
         "suspicious 15: only the shipped keys (static T1552.004); tar of /etc/kubernetes into "
         "socat's TLS address is neither collection nor exfiltration (no T1560.001, T1041)"
     ),
     "h28-perl-udp-packed-beacon": (
-        "clean 0: four UDP datagrams of packed host facts to a raw port raise nothing (no "
-        "T1095, T1082)"
+        "clean 6: the packed host facts are seen leaving (host-facts-sent-out, T1082), but four "
+        "UDP datagrams to a raw port are not called C2 over a non-application protocol (no "
+        "T1095) and the verdict is clean"
     ),
     "h29-node-dns-base32-beacon": (
         "clean 10: five lookups of names whose labels are base32 host facts raise nothing but "
@@ -290,7 +276,8 @@ HOLDOUT_KNOWN_MISSES: dict[str, str] = {
     ),
     "n08-bash-ddns-updater-jitter": (
         "benign DDNS updater called suspicious 24: its curl update every 60 s is taken for "
-        "HTTP C2 polling (T1071.001), a downloader (T1105) and a delay (T1497.003)"
+        "HTTP C2 polling (T1071.001), a downloader (T1105) and a delay (T1497.003), beside "
+        "informational discovery (T1082)"
     ),
     "n09-py-imds-instance-identity": (
         "benign instance-identity lookup called malicious 68: asking the metadata service for "
