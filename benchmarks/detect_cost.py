@@ -1,6 +1,7 @@
 """Detection time (`run_detectors`, the scan's detect stage) of two checkouts on the same
-recorded runs: every tests/detect/correlations/runs/*.json.gz of this checkout (scenarios and
-wild runs) plus a synthetic 100k-event flood, each judged by a child process of each checkout
+recorded runs: every run record under tests/detect/correlations/runs/ of this checkout
+(scenarios and wild runs; loading them needs detonate.run_record in the peer too) plus a
+synthetic 100k-event flood, each judged by a child process of each checkout
 (its own src/ first on the path, after one warm-up pass that parses the rule files), the two
 sides interleaved round by round so machine load falls on both alike.
 
@@ -27,10 +28,10 @@ sys.path.insert(0, sys.argv[1] + "/tests")
 sys.path.insert(0, sys.argv[1] + "/src")
 sys.path.insert(0, sys.argv[2] + "/tests")  # this checkout's fixtures and flood builder
 import detonate.detect as detect
-from detect.correlations.recorded_runs import RUNS, load_run
+from detect.correlations.recorded_runs import load_run, recorded_names
 from detect.correlations.test_performance import flood_run
 from detonate.detect.interface import RunView
-names = sorted(p.name.removesuffix(".json.gz") for p in RUNS.glob("*.json.gz"))
+names = recorded_names()
 views = {n: load_run(n) for n in names}
 views["flood-100k"] = flood_run()
 def fresh_view(view):

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import detonate.detect as detect  # noqa: E402
-from detect.correlations.recorded_runs import RUNS, load_run  # noqa: E402
+from detect.correlations.recorded_runs import load_run, recorded_names  # noqa: E402
 from detect.correlations.test_performance import flood_run  # noqa: E402
 from detonate.detect.correlations import CORRELATORS  # noqa: E402
 from detonate.detect.correlations.cpu_hijack import CpuHijack  # noqa: E402
@@ -101,8 +101,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     sides = _sides()
-    runs = {p.name.removesuffix(".json.gz"): p for p in sorted(RUNS.glob("*.json.gz"))}
-    views = {name: load_run(name) for name in runs}
+    views = {name: load_run(name) for name in recorded_names()}
     views["churn-20k-files"] = churn_run()
     views["flood-100k"] = flood_run()
     ratios = []

@@ -1,5 +1,6 @@
 """Every scenario of the corpus (THREATS.md 1–21, B1–B7), scanned end to end in the sandbox
-with the simulated internet, gives the verdict, categories and techniques EXPECTED.yaml names."""
+with the simulated internet, gives the verdict, categories and techniques EXPECTED.yaml names,
+each required technique from the detection the sample declares (rule and cited event kinds)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import yaml
 
 from detonate.factory.build import build_all
 from detonate.factory.debootstrap import debootstrap_unavailable
-from detonate.factory.oci import write_oci_archive
-from detonate.factory.recipe import load_recipe_full
 
 from .corpus import (
     HOLDOUT,
@@ -22,6 +21,7 @@ from .corpus import (
     Expectation,
     load_expectations,
     run_scenario,
+    write_archive,
 )
 
 EXPECTATIONS = load_expectations()
@@ -51,6 +51,7 @@ def test_scenario_is_judged_as_expected(name, scenario_archives, corpus_cache):
     )
     assert not outcome.missing_categories, f"{name}: missing {outcome.missing_categories}"
     assert not outcome.missing_techniques, f"{name}: missing {outcome.missing_techniques}"
+    assert not outcome.wrong_detections, f"{name}: {'; '.join(outcome.wrong_detections)}"
 
 
 REAL = sorted(p.name for p in (SCENARIOS.parent / "real").iterdir() if p.is_dir())
@@ -82,7 +83,9 @@ VARIANT_EXPECTATIONS = load_expectations(VARIANTS_EXPECTED)
 KNOWN_MISSES: dict[str, str] = {
     "v05b-cat-copy-nc-fallback": (
         "the busybox copy made with cat refuses its foreign argv[0], so no renamed tool ever "
-        "runs (nc downloads instead): T1036.003 has nothing to see"
+        "runs (nc downloads instead): T1036.003 has nothing to see; and the script nc fetched "
+        "reaches sh through a shell variable and printf, which provenance does not follow: "
+        "T1105 comes only from incidental rules (a failed curl's argv, the busybox clone run)"
     ),
     "v11b-dropbear-symlinked-keys": (
         "root's keys written through a symlink are seen at their real path (high), but nothing "
@@ -115,7 +118,7 @@ def test_variant_is_judged_as_expected(name, variant_archives, corpus_cache):
     missing = outcome.missing_categories + outcome.missing_techniques
     assert outcome.ok, (
         f"{name}: verdict {outcome.verdict} (score {outcome.score}), expected "
-        f"{expectation.acceptable}; missing {missing}"
+        f"{expectation.acceptable}; missing {missing}; {'; '.join(outcome.wrong_detections)}"
     )
 
 
@@ -139,10 +142,7 @@ def _wild_archive(name, out, corpus=WILD):
         reason = debootstrap_unavailable()
         if reason:
             pytest.skip(reason)
-    built = load_recipe_full(corpus / name)
-    archive = out / f"{name}.oci.tar"
-    write_oci_archive(built.spec, archive, built.platforms)
-    return archive
+    return write_archive(corpus / name, out)
 
 
 @pytest.mark.sandbox
@@ -164,13 +164,15 @@ def test_wild_sample_is_judged_as_expected(name, wild_build_dir, corpus_cache):
     missing = outcome.missing_categories + outcome.missing_techniques
     assert outcome.ok, (
         f"{name}: verdict {outcome.verdict} (score {outcome.score}), expected "
-        f"{expectation.acceptable}; found {outcome.techniques}; missing {missing}"
+        f"{expectation.acceptable}; found {outcome.techniques}; missing {missing}; "
+        f"{'; '.join(outcome.wrong_detections)}"
     )
 
 
 HOLDOUT_EXPECTATIONS = load_expectations(HOLDOUT_EXPECTED)
-# Held-out samples (issue 9) the current detections get wrong, each with what the first-pass scan
-# saw (docs/holdout.md). Strict: a sample that starts passing must leave this list.
+# Held-out samples (issue 9) the current detections get wrong, each with what a scan after the
+# detect9c fixes saw (docs/holdout.md has the first pass and each later one). Strict: a sample
+# that starts passing must leave this list.
 HOLDOUT_KNOWN_MISSES: dict[str, str] = {
     "h03-node-random-path-header-beacon": (
         "suspicious 46: the random-path beacon and the host facts in its X-Client-Data header "
@@ -199,9 +201,10 @@ HOLDOUT_KNOWN_MISSES: dict[str, str] = {
         "(no T1048.003)"
     ),
     "h21-c-nftw-keys-udp123": (
-        "malicious 100: the sandbox's bait key read by content and sent is seen, but as "
-        "exfiltration over a C2 channel (T1041); keys sent as UDP datagrams to port 123 with no "
-        "C2 are not named as an alternative protocol (no T1048)"
+        "malicious 100: the sandbox's bait key found by content and sent is seen, but as "
+        "exfiltration over a C2 channel (T1041: credentials-sent-out, honeytoken-exfiltration); "
+        "keys sent as UDP datagrams to port 123 with no C2 are not named as an alternative "
+        "protocol (no T1048)"
     ),
     "h23-py-container-cloud-metadata": (
         "malicious 92 (metadata credentials asked and sent out, T1552.005, T1041) but the "

@@ -1,6 +1,6 @@
 """Credential access, discovery, collected data leaving, DNS shape and IRC check-ins, on event
-streams recorded from real sandbox runs of samples/wild (runs/w*.json.gz, captured with the
-tracer that reports watched reads) and on the recorded benign scenarios."""
+streams recorded from real sandbox runs of samples/wild (runs/w*/, run records of the tracer that
+reports watched reads) and on the recorded benign scenarios."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from detonate.model.events import FileOpenedForRead, NetworkSent
 from detonate.model.findings import Severity
 from detonate.model.netevents import DnsQueried
 
-from .recorded_runs import RUNS, load_run
+from .recorded_runs import load_run, recorded_names
 
-BENIGN = sorted(p.name.removesuffix(".json.gz") for p in RUNS.glob("b0*.json.gz"))
+BENIGN = [name for name in recorded_names() if name.startswith("b0")]
 NEW_RULES = {
     "password-hashes-read",
     "process-memory-read",
