@@ -26,6 +26,9 @@ VARIANTS_EXPECTED = VARIANTS / "VARIANTS.yaml"
 # styles for the same acts, and benign look-alikes.
 WILD = REPO / "samples" / "wild"
 WILD_EXPECTED = WILD / "EXPECTED.yaml"
+# A second held-out set for issue 9, written blind to the detectors and to the first one.
+HOLDOUT2 = REPO / "samples" / "holdout2"
+HOLDOUT2_EXPECTED = HOLDOUT2 / "EXPECTED.yaml"
 # Short idle stop: every scenario ends by itself; a quiet one need not cost the whole timeout.
 CORPUS_SANDBOX = SandboxOptions(timeout_seconds=45, idle_seconds=6)
 
