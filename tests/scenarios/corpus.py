@@ -33,6 +33,9 @@ WILD_EXPECTED = WILD / "EXPECTED.yaml"
 # discovery before an act) and benign look-alikes; scored first-pass in docs/holdout.md.
 HOLDOUT = REPO / "samples" / "holdout"
 HOLDOUT_EXPECTED = HOLDOUT / "EXPECTED.yaml"
+# A second held-out set for issue 9, written blind to the detectors and to the first one.
+HOLDOUT2 = REPO / "samples" / "holdout2"
+HOLDOUT2_EXPECTED = HOLDOUT2 / "EXPECTED.yaml"
 # Short idle stop: every scenario ends by itself; a quiet one need not cost the whole timeout.
 CORPUS_SANDBOX = SandboxOptions(timeout_seconds=45, idle_seconds=6)
 

@@ -12,6 +12,8 @@ from detonate.factory.debootstrap import debootstrap_unavailable
 
 from .corpus import (
     HOLDOUT,
+    HOLDOUT2,
+    HOLDOUT2_EXPECTED,
     HOLDOUT_EXPECTED,
     SCENARIOS,
     VARIANTS,
@@ -244,6 +246,70 @@ HOLDOUT_KNOWN_MISSES: dict[str, str] = {
 def test_holdout_sample_is_judged_as_expected(name, wild_build_dir, corpus_cache):
     expectation = HOLDOUT_EXPECTATIONS[name]
     archive = _wild_archive(name, wild_build_dir, HOLDOUT)
+    outcome = run_scenario(expectation, archive, corpus_cache)
+    assert not outcome.error, outcome.error
+    missing = outcome.missing_categories + outcome.missing_techniques
+    assert outcome.ok, (
+        f"{name}: verdict {outcome.verdict} (score {outcome.score}), expected "
+        f"{expectation.acceptable}; found {outcome.techniques}; missing {missing}"
+    )
+
+
+HOLDOUT2_EXPECTATIONS = load_expectations(HOLDOUT2_EXPECTED)
+# Second held-out set (issue 9's generality check, written blind to the detectors): the samples
+# the detections got wrong on the first pass, each with what that scan got (docs/holdout2.md;
+# T1611 and the Debian base's "image ships a cron job" T1053.003 left out). Strict: a sample that
+# starts passing must leave this list.
+HOLDOUT2_KNOWN_MISSES: dict[str, str] = {
+    "b05-py-updater-checksum-run": ("got malicious 70, found T1105"),
+    "b08-py-metrics-push-agent": ("got suspicious 21, found T1071.001, T1497.003"),
+    "h01-bash-devtcp-tee-run": ("got suspicious 43, found T1105, T1564.001"),
+    "h04-node-get-tar-extract-run": ("got suspicious 43, found T1105, T1564.001"),
+    "h06-openssl-base64-bash": (
+        "got malicious 95, found T1027, T1140; missing initial-execution, T1059.004"
+    ),
+    "h07-perl-pack-hex-eval": (
+        "got malicious 70, found T1033, T1059.004, T1082, T1105; missing T1140"
+    ),
+    "h08-py-zlib-b85-exec": ("got malicious 70, found T1059.004, T1105; missing T1140"),
+    "h09-node-xor-hex-spawn-stdin": (
+        "got malicious 96, found T1105, T1564, T1564.001; missing T1140"
+    ),
+    "h16-perl-cron-d-python-fetch": ("got clean 5, found T1053.003 (low)"),
+    "h17-go-user-systemd-timer-linger": ("got suspicious 15, found T1053.006"),
+    "h18-node-profile-d-login-hook": ("got clean 10, found T1543.002; missing T1546.004"),
+    "h20-py-authorized-keys-utime": ("got suspicious 40, found T1098.004; missing T1070.006"),
+    "h23-py-dga-jitter-beacon": (
+        "got suspicious 16, found T1082, T1497.003; missing T1568.002, T1071.001"
+    ),
+    "h24-socat-hostfacts-gzip-exfil": (
+        "got clean 0, found T1016, T1033, T1057, T1082; missing collection-exfiltration, T1041"
+    ),
+    "h25-c-raw-syn-flood": ("got suspicious 28, found T1498"),
+    "h26-discovery-then-uid0-passwd": ("got suspicious 46, found T1136.001; missing T1082"),
+}
+
+
+@pytest.fixture(scope="session")
+def holdout2_build_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("holdout2")
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [
+        # raises=AssertionError: a build or sandbox failure is not the known miss
+        pytest.param(n, marks=pytest.mark.xfail(raises=AssertionError, strict=True, reason=r))
+        if (r := HOLDOUT2_KNOWN_MISSES.get(n))
+        else n
+        for n in sorted(HOLDOUT2_EXPECTATIONS)
+    ],
+)
+def test_holdout2_sample_is_judged_as_expected(name, holdout2_build_dir, corpus_cache):
+    expectation = HOLDOUT2_EXPECTATIONS[name]
+    archive = _wild_archive(name, holdout2_build_dir, HOLDOUT2)
     outcome = run_scenario(expectation, archive, corpus_cache)
     assert not outcome.error, outcome.error
     missing = outcome.missing_categories + outcome.missing_techniques

@@ -1,0 +1,3 @@
+module detonate.test/holdout2/healthcheck
+
+go 1.19

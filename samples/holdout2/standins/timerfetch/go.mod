@@ -1,0 +1,3 @@
+module detonate.test/holdout2/timerfetch
+
+go 1.19

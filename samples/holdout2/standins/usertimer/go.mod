@@ -1,0 +1,3 @@
+module detonate.test/holdout2/usertimer
+
+go 1.19
