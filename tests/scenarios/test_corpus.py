@@ -147,18 +147,20 @@ def _wild_archive(name, out, corpus=WILD):
     return write_archive(corpus / name, out)
 
 
-@pytest.mark.sandbox
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "name",
-    [
+def _known_misses_marked(expectations, known_misses):
+    """Sample names as parameters, each known miss a strict xfail with its reason."""
+    return [
         # raises=AssertionError: a build or sandbox failure is not the known miss
         pytest.param(n, marks=pytest.mark.xfail(raises=AssertionError, strict=True, reason=r))
-        if (r := WILD_KNOWN_MISSES.get(n))
+        if (r := known_misses.get(n))
         else n
-        for n in sorted(WILD_EXPECTATIONS)
-    ],
-)
+        for n in sorted(expectations)
+    ]
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _known_misses_marked(WILD_EXPECTATIONS, WILD_KNOWN_MISSES))
 def test_wild_sample_is_judged_as_expected(name, wild_build_dir, corpus_cache):
     expectation = WILD_EXPECTATIONS[name]
     outcome = run_scenario(expectation, _wild_archive(name, wild_build_dir), corpus_cache)
@@ -168,6 +170,17 @@ def test_wild_sample_is_judged_as_expected(name, wild_build_dir, corpus_cache):
         f"{name}: verdict {outcome.verdict} (score {outcome.score}), expected "
         f"{expectation.acceptable}; found {outcome.techniques}; missing {missing}; "
         f"{'; '.join(outcome.wrong_detections)}"
+    )
+
+
+def _judge_held_out(name, expectation, archive, corpus_cache):
+    """A held-out sample (either set) is judged as its EXPECTED.yaml says (no declarations)."""
+    outcome = run_scenario(expectation, archive, corpus_cache)
+    assert not outcome.error, outcome.error
+    missing = outcome.missing_categories + outcome.missing_techniques
+    assert outcome.ok, (
+        f"{name}: verdict {outcome.verdict} (score {outcome.score}), expected "
+        f"{expectation.acceptable}; found {outcome.techniques}; missing {missing}"
     )
 
 
@@ -233,25 +246,10 @@ HOLDOUT_KNOWN_MISSES: dict[str, str] = {
 
 @pytest.mark.sandbox
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name",
-    [
-        # raises=AssertionError: a build or sandbox failure is not the known miss
-        pytest.param(n, marks=pytest.mark.xfail(raises=AssertionError, strict=True, reason=r))
-        if (r := HOLDOUT_KNOWN_MISSES.get(n))
-        else n
-        for n in sorted(HOLDOUT_EXPECTATIONS)
-    ],
-)
+@pytest.mark.parametrize("name", _known_misses_marked(HOLDOUT_EXPECTATIONS, HOLDOUT_KNOWN_MISSES))
 def test_holdout_sample_is_judged_as_expected(name, wild_build_dir, corpus_cache):
-    expectation = HOLDOUT_EXPECTATIONS[name]
-    archive = _wild_archive(name, wild_build_dir, HOLDOUT)
-    outcome = run_scenario(expectation, archive, corpus_cache)
-    assert not outcome.error, outcome.error
-    missing = outcome.missing_categories + outcome.missing_techniques
-    assert outcome.ok, (
-        f"{name}: verdict {outcome.verdict} (score {outcome.score}), expected "
-        f"{expectation.acceptable}; found {outcome.techniques}; missing {missing}"
+    _judge_held_out(
+        name, HOLDOUT_EXPECTATIONS[name], _wild_archive(name, wild_build_dir, HOLDOUT), corpus_cache
     )
 
 
@@ -297,23 +295,11 @@ def holdout2_build_dir(tmp_path_factory):
 
 @pytest.mark.sandbox
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name",
-    [
-        # raises=AssertionError: a build or sandbox failure is not the known miss
-        pytest.param(n, marks=pytest.mark.xfail(raises=AssertionError, strict=True, reason=r))
-        if (r := HOLDOUT2_KNOWN_MISSES.get(n))
-        else n
-        for n in sorted(HOLDOUT2_EXPECTATIONS)
-    ],
-)
+@pytest.mark.parametrize("name", _known_misses_marked(HOLDOUT2_EXPECTATIONS, HOLDOUT2_KNOWN_MISSES))
 def test_holdout2_sample_is_judged_as_expected(name, holdout2_build_dir, corpus_cache):
-    expectation = HOLDOUT2_EXPECTATIONS[name]
-    archive = _wild_archive(name, holdout2_build_dir, HOLDOUT2)
-    outcome = run_scenario(expectation, archive, corpus_cache)
-    assert not outcome.error, outcome.error
-    missing = outcome.missing_categories + outcome.missing_techniques
-    assert outcome.ok, (
-        f"{name}: verdict {outcome.verdict} (score {outcome.score}), expected "
-        f"{expectation.acceptable}; found {outcome.techniques}; missing {missing}"
+    _judge_held_out(
+        name,
+        HOLDOUT2_EXPECTATIONS[name],
+        _wild_archive(name, holdout2_build_dir, HOLDOUT2),
+        corpus_cache,
     )
