@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from detonate.store.models import RejudgeMark, RejudgeRuleset, RunRecordRow, Scan
 from detonate.store.records import RejudgeCandidate, RejudgeProgress, ScanStatus
+from detonate.store.run_records import CANDIDATE_COLUMNS, aware, candidate_from
 
 Reader = Callable[[], AbstractContextManager[Session]]
 
@@ -33,10 +34,6 @@ def _now() -> datetime:
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def announce(session: Session, ruleset: str, owner: str) -> None:
@@ -84,14 +81,7 @@ def claim(session: Session, ruleset: str, owner: str, lease: timedelta) -> Rejud
     now held by `owner` for `lease`; None when there is none (or another claimer won it)."""
     moment = _now()
     query = (
-        select(
-            Scan.id,
-            Scan.reference,
-            Scan.verdict,
-            Scan.score,
-            Scan.judged_ruleset_hash,
-            Scan.rejudged_at,
-        )
+        select(*CANDIDATE_COLUMNS)
         .outerjoin(RejudgeMark, RejudgeMark.scan_id == Scan.id)
         .where(_to_judge(ruleset), or_(RejudgeMark.scan_id.is_(None), ~_taken(ruleset, moment)))
         # newest first: recent images are the ones being deployed and asked about
@@ -140,15 +130,7 @@ def claim(session: Session, ruleset: str, owner: str, lease: timedelta) -> Rejud
     has_record = session.scalar(
         select(RunRecordRow.data.is_not(None)).where(RunRecordRow.scan_id == scan_id)
     )
-    return RejudgeCandidate(
-        id=scan_id,
-        reference=row[1],
-        verdict=row[2],
-        score=row[3],
-        judged_ruleset_hash=row[4],
-        rejudged_at=_aware(row[5]) if row[5] else None,
-        has_record=bool(has_record),
-    )
+    return candidate_from(row, bool(has_record))
 
 
 def finish(
@@ -210,7 +192,7 @@ def progress(read: Reader, ruleset: str) -> RejudgeProgress:
         announced = session.get(RejudgeRuleset, ruleset)
         return RejudgeProgress(
             ruleset_hash=ruleset,
-            announced_at=_aware(announced.announced_at) if announced else None,
+            announced_at=aware(announced.announced_at) if announced else None,
             announced_by=announced.announced_by if announced else "",
             pending=int(session.scalar(pending) or 0),
             claimed=int(session.scalar(claimed) or 0),

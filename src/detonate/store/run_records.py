@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -18,8 +19,33 @@ from detonate.store.records import JudgementRecord, RejudgeCandidate, ScanStatus
 Reader = Callable[[], AbstractContextManager[Session]]
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; everything stored is UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# what a re-judge candidate is read from (candidates() here, rejudge_claims.claim)
+CANDIDATE_COLUMNS = (
+    Scan.id,
+    Scan.reference,
+    Scan.verdict,
+    Scan.score,
+    Scan.judged_ruleset_hash,
+    Scan.rejudged_at,
+)
+
+
+def candidate_from(row: Any, has_record: bool) -> RejudgeCandidate:
+    """A candidate from a row that starts with CANDIDATE_COLUMNS."""
+    return RejudgeCandidate(
+        id=row[0],
+        reference=row[1],
+        verdict=row[2],
+        score=row[3],
+        judged_ruleset_hash=row[4],
+        rejudged_at=aware(row[5]) if row[5] else None,
+        has_record=has_record,
+    )
 
 
 def keep(session: Session, scan_id: str, run: StoredRun | None) -> None:
@@ -79,7 +105,7 @@ def load(read: Reader, scan_id: str) -> StoredRun | None:
             data=row.data,
             copies=copies,
             version=row.version,
-            recorded_at=_aware(row.recorded_at),
+            recorded_at=aware(row.recorded_at),
             reason=row.reason,
         )
 
@@ -88,15 +114,7 @@ def candidates(
     read: Reader, ruleset: str, since: datetime | None, everything: bool
 ) -> list[RejudgeCandidate]:
     query = (
-        select(
-            Scan.id,
-            Scan.reference,
-            Scan.verdict,
-            Scan.score,
-            Scan.judged_ruleset_hash,
-            Scan.rejudged_at,
-            RunRecordRow.data.is_not(None),
-        )
+        select(*CANDIDATE_COLUMNS, RunRecordRow.data.is_not(None))
         .outerjoin(RunRecordRow, RunRecordRow.scan_id == Scan.id)
         .where(Scan.status == ScanStatus.DONE.value, Scan.profile == "full")
         .order_by(Scan.finished_at, Scan.id)
@@ -107,23 +125,12 @@ def candidates(
         moment = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
         query = query.where(Scan.finished_at >= moment)
     with read() as session:
-        return [
-            RejudgeCandidate(
-                id=row[0],
-                reference=row[1],
-                verdict=row[2],
-                score=row[3],
-                judged_ruleset_hash=row[4],
-                rejudged_at=_aware(row[5]) if row[5] else None,
-                has_record=bool(row[6]),
-            )
-            for row in session.execute(query)
-        ]
+        return [candidate_from(row, bool(row[6])) for row in session.execute(query)]
 
 
 def unchanged_since(scan: Scan, candidate: RejudgeCandidate) -> bool:
     """Whether `scan` (read in the writing transaction) is still as `candidate` saw it."""
-    rejudged = _aware(scan.rejudged_at) if scan.rejudged_at else None
+    rejudged = aware(scan.rejudged_at) if scan.rejudged_at else None
     return (
         scan.status == ScanStatus.DONE.value
         and scan.judged_ruleset_hash == candidate.judged_ruleset_hash
@@ -138,7 +145,7 @@ def judgements(read: Reader, scan_id: str) -> list[JudgementRecord]:
     with read() as session:
         return [
             JudgementRecord(
-                judged_at=_aware(row.judged_at),
+                judged_at=aware(row.judged_at),
                 kind=row.kind,
                 ruleset_hash=row.ruleset_hash,
                 tool_version=row.tool_version,
