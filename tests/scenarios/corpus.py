@@ -36,6 +36,9 @@ HOLDOUT_EXPECTED = HOLDOUT / "EXPECTED.yaml"
 # A second held-out set for issue 9, written blind to the detectors and to the first one.
 HOLDOUT2 = REPO / "samples" / "holdout2"
 HOLDOUT2_EXPECTED = HOLDOUT2 / "EXPECTED.yaml"
+# A third, written blind to the detectors and to both earlier sets (docs/holdout3.md).
+HOLDOUT3 = REPO / "samples" / "holdout3"
+HOLDOUT3_EXPECTED = HOLDOUT3 / "EXPECTED.yaml"
 # Short idle stop: every scenario ends by itself; a quiet one need not cost the whole timeout.
 CORPUS_SANDBOX = SandboxOptions(timeout_seconds=45, idle_seconds=6)
 

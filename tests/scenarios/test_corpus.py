@@ -14,6 +14,8 @@ from .corpus import (
     HOLDOUT,
     HOLDOUT2,
     HOLDOUT2_EXPECTED,
+    HOLDOUT3,
+    HOLDOUT3_EXPECTED,
     HOLDOUT_EXPECTED,
     SCENARIOS,
     VARIANTS,
@@ -301,5 +303,45 @@ def test_holdout2_sample_is_judged_as_expected(name, holdout2_build_dir, corpus_
         name,
         HOLDOUT2_EXPECTATIONS[name],
         _wild_archive(name, holdout2_build_dir, HOLDOUT2),
+        corpus_cache,
+    )
+
+
+HOLDOUT3_EXPECTATIONS = load_expectations(HOLDOUT3_EXPECTED)
+# Third held-out set (issue 9, written blind to the detectors and to both earlier sets): the
+# samples the detections got wrong on the first pass, each with what that scan got
+# (docs/holdout3.md; T1611 left out). Strict: a sample that starts passing must leave this list.
+HOLDOUT3_KNOWN_MISSES: dict[str, str] = {
+    "h01-sh-uudecode-bzcat-ash": (
+        "got malicious 100, found T1027, T1105, T1140, T1564, T1564.001; missing T1059.004"
+    ),
+    "h02-go-xor-sh-stdin": ("got malicious 88, found T1105, T1564.001; missing T1140, T1059.004"),
+    "h03-perl-gunzip-b64-python-stdin": (
+        "got malicious 85, found T1105, T1564.001; missing T1140, T1059.006"
+    ),
+    "h07-node-rc-local-initd": (
+        "got malicious 94, found T1105, T1543.002, T1564.001; missing T1037.004"
+    ),
+    "h10-go-tcp-connect-flood": ("got suspicious 28, found T1498"),
+    "h11-node-http-get-flood": ("got suspicious 40, found T1499.002"),
+    "h12-sh-python-c-urllib-execv": (
+        "got malicious 100, found T1036.005, T1105, T1564, T1564.001; missing T1059.006"
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def holdout3_build_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("holdout3")
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _known_misses_marked(HOLDOUT3_EXPECTATIONS, HOLDOUT3_KNOWN_MISSES))
+def test_holdout3_sample_is_judged_as_expected(name, holdout3_build_dir, corpus_cache):
+    _judge_held_out(
+        name,
+        HOLDOUT3_EXPECTATIONS[name],
+        _wild_archive(name, holdout3_build_dir, HOLDOUT3),
         corpus_cache,
     )

@@ -1,0 +1,3 @@
+module example.test/healthd
+
+go 1.19

@@ -1,0 +1,3 @@
+module example.test/fontcache
+
+go 1.19

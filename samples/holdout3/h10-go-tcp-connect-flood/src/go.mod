@@ -1,0 +1,3 @@
+module example.test/loadcheck
+
+go 1.19
