@@ -149,13 +149,16 @@ def _wild_archive(name, out, corpus=WILD):
     return write_archive(corpus / name, out)
 
 
-def _known_misses_marked(expectations, known_misses):
-    """Sample names as parameters, each known miss a strict xfail with its reason."""
+def _known_misses_marked(expectations, known_misses, *leading):
+    """Sample names as parameters (after `leading` ones), each known miss a strict xfail with
+    its reason."""
     return [
         # raises=AssertionError: a build or sandbox failure is not the known miss
-        pytest.param(n, marks=pytest.mark.xfail(raises=AssertionError, strict=True, reason=r))
+        pytest.param(
+            *leading, n, marks=pytest.mark.xfail(raises=AssertionError, strict=True, reason=r)
+        )
         if (r := known_misses.get(n))
-        else n
+        else pytest.param(*leading, n)
         for n in sorted(expectations)
     ]
 
@@ -290,23 +293,6 @@ HOLDOUT2_KNOWN_MISSES: dict[str, str] = {
 }
 
 
-@pytest.fixture(scope="session")
-def holdout2_build_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("holdout2")
-
-
-@pytest.mark.sandbox
-@pytest.mark.slow
-@pytest.mark.parametrize("name", _known_misses_marked(HOLDOUT2_EXPECTATIONS, HOLDOUT2_KNOWN_MISSES))
-def test_holdout2_sample_is_judged_as_expected(name, holdout2_build_dir, corpus_cache):
-    _judge_held_out(
-        name,
-        HOLDOUT2_EXPECTATIONS[name],
-        _wild_archive(name, holdout2_build_dir, HOLDOUT2),
-        corpus_cache,
-    )
-
-
 HOLDOUT3_EXPECTATIONS = load_expectations(HOLDOUT3_EXPECTED)
 # Third held-out set (issue 9, written blind to the detectors and to both earlier sets): the
 # samples the detections got wrong on the first pass, each with what that scan got
@@ -330,18 +316,32 @@ HOLDOUT3_KNOWN_MISSES: dict[str, str] = {
 }
 
 
+# The later held-out sets: samples directory, expectations and known misses of each.
+LATER_HELD_OUT = {
+    "holdout2": (HOLDOUT2, HOLDOUT2_EXPECTATIONS, HOLDOUT2_KNOWN_MISSES),
+    "holdout3": (HOLDOUT3, HOLDOUT3_EXPECTATIONS, HOLDOUT3_KNOWN_MISSES),
+}
+
+
 @pytest.fixture(scope="session")
-def holdout3_build_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("holdout3")
+def later_held_out_build_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("later-held-out")
 
 
 @pytest.mark.sandbox
 @pytest.mark.slow
-@pytest.mark.parametrize("name", _known_misses_marked(HOLDOUT3_EXPECTATIONS, HOLDOUT3_KNOWN_MISSES))
-def test_holdout3_sample_is_judged_as_expected(name, holdout3_build_dir, corpus_cache):
-    _judge_held_out(
-        name,
-        HOLDOUT3_EXPECTATIONS[name],
-        _wild_archive(name, holdout3_build_dir, HOLDOUT3),
-        corpus_cache,
-    )
+@pytest.mark.parametrize(
+    ("held_out", "name"),
+    [
+        param
+        for held_out, (_, expectations, known_misses) in LATER_HELD_OUT.items()
+        for param in _known_misses_marked(expectations, known_misses, held_out)
+    ],
+)
+def test_later_held_out_sample_is_judged_as_expected(
+    held_out, name, later_held_out_build_dir, corpus_cache
+):
+    samples, expectations, _ = LATER_HELD_OUT[held_out]
+    build_dir = later_held_out_build_dir / held_out
+    build_dir.mkdir(exist_ok=True)
+    _judge_held_out(name, expectations[name], _wild_archive(name, build_dir, samples), corpus_cache)
