@@ -3,8 +3,9 @@
  * It speaks just enough stratum to look like xmrig or cpuminer to a pool: Monero style
  * (login / job / submit / keepalived) or Bitcoin style (mining.subscribe / mining.authorize /
  * mining.notify / mining.submit), over TCP or, for stratum+ssl, over busybox ssl_client.
- * Between shares it burns about a second of CPU on a meaningless hash loop. It stops after
- * a few shares and never runs longer than 30 s.
+ * It reads the pool's replies as JSON, whatever spacing the pool's encoder uses. Between shares
+ * it burns about a second of CPU on a meaningless hash loop. It submits --shares shares (1 to
+ * 16, default 4), then exits 0; 1 when the pool never hands it a job. Never runs over 30 s.
  *
  *   miner -o stratum+tcp://pool.test:3333 -u WALLET [-p PASS] [-a ALGO] [--btc]
  *         [--name "[kworker/0:1]"] [--shares N] [-c CONFIG]
@@ -16,6 +17,8 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <time.h>
+
+#define MAX_SHARES 16 /* a stand-in: a handful of shares shows the behaviour */
 
 struct settings {
     char url[256], user[160], pass[64], algo[32], agent[96], name[64];
@@ -71,18 +74,52 @@ static uint32_t burn(uint32_t seed) {
     return (uint32_t)x;
 }
 
-/* Copy the string value of "key":"value" found in `json` into out; 0 if absent. */
+static const char *skip_space(const char *p) {
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+    return p;
+}
+
+/* The closing quote of the JSON string whose opening quote is at `p` (escapes skipped). */
+static const char *string_end(const char *p) {
+    for (p++; *p; p++) {
+        if (*p == '\\' && p[1]) p++;
+        else if (*p == '"') return p;
+    }
+    return NULL;
+}
+
+/* Copy into out the string value of the first "key" (at any depth) that has one, or the first
+ * element of its array value; 0 if none. Tokens are walked as JSON is written by any encoder,
+ * spaces or none, so a key is never matched inside a value. From the pool:
+ *   {"id": 1, "jsonrpc": "2.0", "result": {"id": "9f2c", "job": {"job_id": "0000000a"}}}
+ *   {"id": null, "method": "mining.notify", "params": ["1a", "00ab…", …]} */
 static int json_string(const char *json, const char *key, char *out, size_t size) {
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-    const char *at = strstr(json, pattern);
-    if (!at) return 0;
-    at += strlen(pattern);
-    size_t len = strcspn(at, "\"");
-    if (len >= size) len = size - 1;
-    memcpy(out, at, len);
-    out[len] = 0;
-    return 1;
+    size_t key_len = strlen(key);
+    for (const char *p = strchr(json, '"'); p; p = strchr(p + 1, '"')) {
+        const char *end = string_end(p);
+        if (!end) return 0;
+        const char *value = skip_space(end + 1);
+        if (*value == ':' && (size_t)(end - p - 1) == key_len && !memcmp(p + 1, key, key_len)) {
+            value = skip_space(value + 1);
+            if (*value == '[') value = skip_space(value + 1);
+            const char *value_end = *value == '"' ? string_end(value) : NULL;
+            if (value_end) {
+                size_t len = (size_t)(value_end - value - 1);
+                if (len >= size) len = size - 1;
+                memcpy(out, value + 1, len);
+                out[len] = 0;
+                return 1;
+            }
+        }
+        p = end;
+    }
+    return 0;
+}
+
+/* 1 if the message's "method" is `method`. */
+static int is_method(const char *json, const char *method) {
+    char found[64];
+    return json_string(json, "method", found, sizeof found) && !strcmp(found, method);
 }
 
 static void send_line(int fd, const char *text) {
@@ -113,7 +150,7 @@ static int monero(int fd, struct line_reader *r, struct settings *s) {
         for (int tries = 0; tries < 3; tries++) {
             if (read_line(r, line, sizeof line) < 0) return 0;
             printf("<< %.200s\n", line);
-            if (strstr(line, "\"method\":\"job\"")) json_string(line, "job_id", job, sizeof job);
+            if (is_method(line, "job")) json_string(line, "job_id", job, sizeof job);
             else break;
         }
         if (share == 1) {
@@ -141,13 +178,7 @@ static int bitcoin(int fd, struct line_reader *r, struct settings *s) {
     for (int tries = 0; tries < 6 && !job[0]; tries++) {
         if (read_line(r, line, sizeof line) < 0) return 1;
         printf("<< %.200s\n", line);
-        const char *notify = strstr(line, "\"mining.notify\"");
-        const char *params = notify ? strstr(notify, "\"params\":[\"") : NULL;
-        if (params) {
-            params += strlen("\"params\":[\"");
-            size_t len = strcspn(params, "\"");
-            snprintf(job, sizeof job, "%.*s", (int)(len < 100 ? len : 100), params);
-        }
+        if (is_method(line, "mining.notify")) json_string(line, "params", job, sizeof job);
     }
     if (!job[0]) snprintf(job, sizeof job, "1");
     for (int share = 0; share < s->shares; share++) {
@@ -185,6 +216,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s -o URL -u WALLET [-p PASS] [-c CONFIG]\n", argv[0]);
         return 2;
     }
+    if (s.shares < 1 || s.shares > MAX_SHARES) s.shares = s.shares < 1 ? 1 : MAX_SHARES;
     if (s.btc && !strncmp(s.agent, "XMRig", 5)) snprintf(s.agent, sizeof s.agent, "cpuminer/2.5.1");
     if (s.name[0]) rename_self(argc, argv, s.name);
     setvbuf(stdout, NULL, _IOLBF, 0);

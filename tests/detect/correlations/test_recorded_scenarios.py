@@ -48,13 +48,7 @@ EXPECTED: dict[str, set[str]] = {
 BENIGN = [name for name in recorded_names() if name.startswith("b0")]
 # Recorded scenarios a correlator judges wrongly today, with the reason. Strict: one that starts
 # passing must leave this list.
-WRONG_TODAY: dict[str, str] = {
-    name: (
-        "sleep-before-activity takes the miner's alarm(30), a deadline armed before it "
-        "resolves the pool (no wait), for a 30 s wait before the pool login"
-    )
-    for name in ("t01-hidden-miner", "t02-disguised-miner")
-}
+WRONG_TODAY: dict[str, str] = {}
 
 
 def findings_for(name: str) -> list[Finding]:
