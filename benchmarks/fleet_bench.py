@@ -229,7 +229,7 @@ def celery(
         # "Task detonate.scan[…] succeeded in 9.81s: 'done'": the time inside the task
         inside = [float(m) for m in re.findall(r"succeeded in ([0-9.]+)s", text)]
         print(f"  {what}: median time inside the task {statistics.median(inside):.2f} s")
-        # "scan …: process start 0.21 s, sweep 0.03 s, idle 0.00 s, store 0.02 s[, waited …]"
+        # "scan … [in process N]: process start 0.21 s, sweep 0.03 s, idle 0.00 s, store 0.02 s…"
         parts = re.findall(STARTUP, text)
         if parts:
             medians = [statistics.median(float(p[n] or 0) for p in parts) for n in range(5)]
