@@ -254,7 +254,7 @@ def _log_start_up(scan_id: str) -> None:
     if _process.forking:
         log.info(
             "scan %s in process %d: process start %.3f s, sweep %.3f s, idle %.3f s, "
-            "store %.3f s, waited for the store %.3f s",
+            "store %.3f s, waited for the store %.3f s; forked at %.3f, ended at %.3f",
             scan_id,
             os.getpid(),
             _process.sweeping - _process.forking,
@@ -262,6 +262,10 @@ def _log_start_up(scan_id: str) -> None:
             _process.taken - _process.initialised,
             _process.opened - _process.sweeping,  # on a thread too
             _process.waited,
+            # time.monotonic() is one clock for all processes: a benchmark finds the gap from
+            # one scan's end to the fork of the process for the next
+            _process.forking,
+            time.monotonic(),
         )
 
 
