@@ -24,6 +24,7 @@ from detonate.static import yara_rules
 from detonate.store import ScanStatus, Source, Store
 from detonate.store.models import Base
 from detonate.store.records import StoredRun
+from detonate.worker import task
 from detonate.worker.patient_store import PatientStore
 from detonate.worker.task import preload
 from detonate.worker.warm_store import DIGEST, inherit, rehearsal_report
@@ -111,8 +112,9 @@ def _scan_in_the_child(store: Store, scan_id: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_forked_scan_process_writes_with_the_statements_its_parent_compiled(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(task, "_warmed", None)  # this test process's, back to none after
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'detonate.db'}"
     else:
