@@ -26,6 +26,7 @@ timestamps) p50 and p99, and the time until all are done.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -59,6 +60,8 @@ STARTUP = (
     # sweep too)
     r"(?:, waited for (?:both|the store) ([0-9.]+) s)?"
 )
+# "…; forked at 812.345, ended at 814.567" (time.monotonic(), one clock for all processes)
+STAMPS = r"forked at ([0-9.]+), ended at ([0-9.]+)"
 DETONATE = Path(sys.executable).parent / "detonate"
 
 
@@ -229,7 +232,7 @@ def celery(
         # "Task detonate.scan[…] succeeded in 9.81s: 'done'": the time inside the task
         inside = [float(m) for m in re.findall(r"succeeded in ([0-9.]+)s", text)]
         print(f"  {what}: median time inside the task {statistics.median(inside):.2f} s")
-        # "scan …: process start 0.21 s, sweep 0.03 s, idle 0.00 s, store 0.02 s[, waited …]"
+        # "scan … [in process N]: process start 0.21 s, sweep 0.03 s, idle 0.00 s, store 0.02 s…"
         parts = re.findall(STARTUP, text)
         if parts:
             medians = [statistics.median(float(p[n] or 0) for p in parts) for n in range(5)]
@@ -243,9 +246,23 @@ def celery(
                 "leftover sweep {:.3f} s, idle {:.3f} s, store {:.3f} s".format(what, *medians[:4])
                 + waited
             )
+        print_handoffs(what, text)
     name = f"celery, {procs} pool process{'es' if procs > 1 else ''}"
     return Result(name + (" (baseline)" if baseline else ""), len(ids), seconds, procs,
                   sum(durations))  # fmt: skip
+
+
+def print_handoffs(what: str, log_text: str) -> None:
+    """With one pool process: from each scan's end (its task's last line) to the fork of the
+    process for the next scan: the old process's exit, its result to the main process and the
+    main process noticing (its 0.1 s replacement check)."""
+    stamps = sorted((float(f), float(e)) for f, e in re.findall(STAMPS, log_text))
+    gaps = [after[0] - before[1] for before, after in itertools.pairwise(stamps)]
+    if gaps:
+        print(
+            f"  {what}: a scan's end to the next process's fork, median "
+            f"{statistics.median(gaps):.3f} s ({min(gaps):.3f}-{max(gaps):.3f})"
+        )
 
 
 def nearest_rank(values: list[float], fraction: float) -> float:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -75,3 +76,30 @@ def test_a_waiting_scan_process_has_its_simulator_started_and_a_static_scan_ends
     assert _wait_until(lambda: not set(first) & set(worker.pool_children()))  # replaced
     assert _wait_until(lambda: not _simulators_of(first))  # the static scan's process: none
     assert _wait_until(lambda: bool(_simulators_of(worker.pool_children())))  # the next one's
+
+
+@pytest.mark.slow
+def test_each_scan_has_a_fresh_process_writing_with_the_workers_warmed_store(
+    fleet, built_samples
+) -> None:
+    """The pool processes use the store the worker's main process warmed (its statements
+    compiled by a scan rehearsed and rolled back, task.preload): still one process per scan,
+    each scan's report written, and nothing of the rehearsal in the store."""
+    worker = fleet.start_worker()
+    planted = fleet.queue_sample(built_samples["planted-static"], profile="static")
+    assert fleet.wait_for(planted.id).status is ScanStatus.DONE
+    benign = fleet.queue_sample(built_samples["benign-web"], profile="static")
+    assert fleet.wait_for(benign.id).status is ScanStatus.DONE
+    for record in (planted, benign):
+        finished = fleet.store.get_scan(record.id)
+        assert finished.attempts == 1
+        assert finished.judged_ruleset_hash  # the report's judgement, written by the child
+        assert fleet.store.report_json(record.id)
+        assert len(fleet.store.judgements(record.id)) == 1
+    assert fleet.store.get_scan(planted.id).verdict == "malicious"
+    assert [r.id for r in fleet.store.list_scans()] == [benign.id, planted.id]  # no rehearsal
+    # "scan … in process N: process start …", logged by each scan's process at its task's end
+    ran_in = dict(re.findall(r"scan (\S+) in process (\d+):", worker.log.read_text()))
+    assert set(ran_in) == {planted.id, benign.id}
+    assert ran_in[planted.id] != ran_in[benign.id]  # a fresh process per scan
+    assert str(worker.process.pid) not in ran_in.values()

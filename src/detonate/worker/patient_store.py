@@ -62,6 +62,13 @@ class PatientStore:
         store = patiently(Store.open, patience_seconds, "open")(url, upgrade)
         return cast(Store, cls(store, patience_seconds))
 
+    @classmethod
+    def adopt(cls, store: Store, patience_seconds: float = 300) -> Store:
+        """`store` (a fleet worker's pool process inherits its main process's), connected
+        once as `open` would: a database that is down is waited for here."""
+        patiently(lambda: store.engine.connect().close(), patience_seconds, "open")()
+        return cast(Store, cls(store, patience_seconds))
+
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._store, name)
         if name.startswith("_") or not callable(attribute):

@@ -40,20 +40,22 @@ def run_worker(
     store = Store.open(config.store_url)  # a wrong --db fails here, with the reason
     try:
         rejudging = _start_rejudge(store, config)
-    finally:
+    except BaseException:
         store.close()
+        raise
     configure(app, config)
     app.steps["worker"].add(PromptReplacement)
     # The pool processes start no watchdog (each replacement sweeps its predecessor's
     # leftovers, task._open_in_child); this one sweeps when the whole worker dies, SIGKILL
     # of the pool processes included (Celery sets it as their parent-death signal).
     ensure_watchdog(config.state_dir)
-    preload(config.scan)  # last: it freezes the heap the pool processes inherit
+    preload(config.scan, store)  # last: it freezes the heap the pool processes inherit
     try:
         app.worker_main(worker_argv(concurrency, queues, name))
     finally:
         if rejudging is not None:
             rejudging.stop()
+        store.close()
 
 
 def _start_rejudge(store: Store, config: FleetConfig) -> BackgroundRejudge | None:

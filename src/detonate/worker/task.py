@@ -43,6 +43,7 @@ from detonate.unpack.layer_store import LayerStore
 from detonate.worker.app import TASK_NAME, app
 from detonate.worker.patient_store import PatientStore
 from detonate.worker.registry_slots import RegistrySlots, registry_of
+from detonate.worker.warm_store import inherit, rehearse
 
 log = logging.getLogger("detonate.worker")
 POISON_AFTER_DEATHS = 2  # a scan whose worker died this often is poisoned, not retried
@@ -66,6 +67,7 @@ class _Process:
 
 
 _process = _Process()
+_warmed: Store | None = None  # the main process's store, its statements compiled (preload)
 
 
 def sweep_leftovers(state_dir: Path, cache_dir: Path | None = None) -> list[str]:
@@ -93,6 +95,8 @@ def _open_in_child(**_: Any) -> None:
     start, and a store that is down is waited for up to PatientStore's patience."""
     conf = app.conf
     _process.store = None
+    if _warmed is not None:
+        inherit(_warmed)  # a connection pool of its own, before any thread may use it
     _process.sweeping = _process.swept = time.monotonic()
     if conf.get("detonate_store_url"):
         swept_by_others()
@@ -133,11 +137,17 @@ def _forking(**_: Any) -> None:
     _process.forking = time.monotonic()
 
 
-def preload(options: ScanOptions) -> None:
+def preload(options: ScanOptions, store: Store | None = None) -> None:
     """In the worker's main process, before it forks: the rules read and the YARA rules
     compiled once (each size class too), so each fresh scan process inherits them instead of
     paying for them per scan (a rule file changed since is still read again: the caches key on
-    the files)."""
+    the files). `store`, the worker's: its statements compiled by a rehearsed scan (rolled
+    back, `warm_store`), its connections closed; each scan process uses it (`_store`)."""
+    global _warmed
+    if store is not None:
+        rehearse(store)
+        store.engine.dispose()  # no connection crosses the fork
+        _warmed = store
     compiled_rules(options.static.extra_rules_dir).compile_size_classes()
     load_rules("runtime")
     ruleset_hash(options.static.extra_rules_dir)
@@ -174,8 +184,10 @@ def freeze_heap(**_: Any) -> None:
 def _store() -> Store:
     if _process.store is None:
         url = app.conf["detonate_store_url"]
-        # The worker's main process upgraded the schema before it forked (`run_worker`).
-        _process.store = PatientStore.open(url, upgrade=False)
+        if _warmed is not None:  # its statements compiled, its dialect set up: `preload`
+            _process.store = PatientStore.adopt(_warmed)
+        else:  # the main process upgraded the schema before it forked (`run_worker`)
+            _process.store = PatientStore.open(url, upgrade=False)
         _process.opened = time.monotonic()
     return _process.store
 
@@ -241,14 +253,19 @@ def _log_start_up(scan_id: str) -> None:
     """Where this fresh process's start went (benchmarks/fleet_bench.py reads the line)."""
     if _process.forking:
         log.info(
-            "scan %s: process start %.3f s, sweep %.3f s, idle %.3f s, store %.3f s, "
-            "waited for the store %.3f s",
+            "scan %s in process %d: process start %.3f s, sweep %.3f s, idle %.3f s, "
+            "store %.3f s, waited for the store %.3f s; forked at %.3f, ended at %.3f",
             scan_id,
+            os.getpid(),
             _process.sweeping - _process.forking,
             _process.swept - _process.sweeping,  # on a thread, from the process's set-up
             _process.taken - _process.initialised,
             _process.opened - _process.sweeping,  # on a thread too
             _process.waited,
+            # time.monotonic() is one clock for all processes: a benchmark finds the gap from
+            # one scan's end to the fork of the process for the next
+            _process.forking,
+            time.monotonic(),
         )
 
 
