@@ -140,3 +140,19 @@ def test_a_forked_scan_process_writes_with_the_statements_its_parent_compiled(
     assert kept is not None and kept.data == b"{}"
     assert [r.id for r in store.list_scans()] == [record.id]  # the rehearsal left no scan
     store.close()
+
+
+def test_a_store_that_fails_its_warm_up_still_lets_the_worker_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(task, "_warmed", None)
+    store = Store.open(f"sqlite:///{tmp_path / 'detonate.db'}")
+    with store.engine.begin() as connection:  # the rehearsal's first write now fails
+        connection.exec_driver_sql("DROP TABLE scans")
+    try:
+        preload(ScanOptions(), store)
+    finally:
+        gc.unfreeze()
+    assert task._warmed is None  # each scan process opens a store of its own instead
+    assert "not warmed" in caplog.text
+    store.close()

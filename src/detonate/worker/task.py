@@ -25,6 +25,7 @@ from celery import Task
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 from celery.signals import worker_before_create_process, worker_process_init, worker_ready
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
 
 from detonate.model.options import ScanOptions
@@ -145,9 +146,14 @@ def preload(options: ScanOptions, store: Store | None = None) -> None:
     back, `warm_store`), its connections closed; each scan process uses it (`_store`)."""
     global _warmed
     if store is not None:
-        rehearse(store)
+        try:
+            rehearse(store)
+        except SQLAlchemyError as error:  # a warm-up is worth no refusal to start: each scan
+            # process then opens the store of its own, as it waits out a store that is down
+            log.warning("store statements not warmed before the fork: %s", error)
+        else:
+            _warmed = store
         store.engine.dispose()  # no connection crosses the fork
-        _warmed = store
     compiled_rules(options.static.extra_rules_dir).compile_size_classes()
     load_rules("runtime")
     ruleset_hash(options.static.extra_rules_dir)
