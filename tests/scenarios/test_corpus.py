@@ -273,17 +273,13 @@ HOLDOUT2_KNOWN_MISSES: dict[str, str] = {
     "h09-node-xor-hex-spawn-stdin": (
         "got malicious 96, found T1105, T1564, T1564.001; missing T1140"
     ),
-    "h16-perl-cron-d-python-fetch": ("got clean 5, found T1053.003 (low)"),
     "h17-go-user-systemd-timer-linger": ("got suspicious 15, found T1053.006"),
-    "h18-node-profile-d-login-hook": ("got clean 10, found T1543.002; missing T1546.004"),
-    "h20-py-authorized-keys-utime": ("got suspicious 40, found T1098.004; missing T1070.006"),
     "h23-py-dga-jitter-beacon": (
         "got suspicious 16, found T1082, T1497.003; missing T1568.002, T1071.001"
     ),
     "h24-socat-hostfacts-gzip-exfil": (
         "got clean 0, found T1016, T1033, T1057, T1082; missing collection-exfiltration, T1041"
     ),
-    "h25-c-raw-syn-flood": ("got suspicious 28, found T1498"),
     "h26-discovery-then-uid0-passwd": ("got suspicious 46, found T1136.001; missing T1082"),
 }
 

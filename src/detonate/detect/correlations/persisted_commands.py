@@ -11,7 +11,9 @@ what the job does, from the file as the run left it (RunView.file_text). A scrip
 names that the run also wrote is read too. A log-rotation job that fetches nothing is not a
 finding. The same fetch-to-shell persisted in two places or more (a cron.d entry and a
 periodic script, a unit and a profile) is re-infection made to survive the removal of one:
-critical, enough on its own.
+critical, enough on its own. So is one job that fetches code from the network when it runs
+(a download into a shell or an interpreter's eval): whatever it runs later is chosen
+elsewhere; a decoded stage alone in one place stays high.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ class PersistedCommands:
     def detect(self, run: RunView) -> tuple[Finding, ...]:
         index = index_of(run)
         evidence: dict[str, list[Evidence]] = {}
+        fetches: set[str] = set()  # rules whose job fetches code from the network
         for change in run.files:
             rule_id = location_rule(change.path)
             if not rule_id or change.change is ChangeKind.DELETED:
@@ -103,14 +106,22 @@ class PersistedCommands:
             if not text:
                 continue
             for hit, via in _fetching(run, index, text):
+                if hit.rule_id == "download-pipe-shell":
+                    fetches.add(rule_id)
                 found = evidence.setdefault(rule_id, [])
                 item = _evidence(index, change.path, hit, via)
                 if item not in found and len(found) < MAX_EVIDENCE:
                     found.append(item)
         places = {e.path for items in evidence.values() for e in items}
-        severity = Severity.CRITICAL if len(places) >= REDUNDANT else None
+        redundant = len(places) >= REDUNDANT
         return tuple(
-            finding(rule_id, NAME, items, severity=severity, why=_redundant(places))
+            finding(
+                rule_id,
+                NAME,
+                items,
+                severity=Severity.CRITICAL if redundant or rule_id in fetches else None,
+                why=_redundant(places) or _fetches(rule_id in fetches),
+            )
             for rule_id, items in sorted(evidence.items())
         )
 
@@ -119,6 +130,12 @@ def _redundant(places: set[str]) -> str:
     if len(places) < REDUNDANT:
         return ""
     return f"Persisted in {len(places)} places: {', '.join(sorted(places))}."
+
+
+def _fetches(fetching: bool) -> str:
+    if not fetching:
+        return ""
+    return "The job fetches code from the network when it runs: the payload is the attacker's."
 
 
 def location_rule(path: str) -> str:
