@@ -273,7 +273,6 @@ HOLDOUT2_KNOWN_MISSES: dict[str, str] = {
     "h09-node-xor-hex-spawn-stdin": (
         "got malicious 96, found T1105, T1564, T1564.001; missing T1140"
     ),
-    "h17-go-user-systemd-timer-linger": ("got suspicious 15, found T1053.006"),
     "h23-py-dga-jitter-beacon": (
         "got suspicious 16, found T1082, T1497.003; missing T1568.002, T1071.001"
     ),

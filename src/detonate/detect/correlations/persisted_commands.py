@@ -13,7 +13,8 @@ finding. The same fetch-to-shell persisted in two places or more (a cron.d entry
 periodic script, a unit and a profile) is re-infection made to survive the removal of one:
 critical, enough on its own. So is one job that fetches code from the network when it runs
 (a download into a shell or an interpreter's eval): whatever it runs later is chosen
-elsewhere; a decoded stage alone in one place stays high.
+elsewhere; a decoded stage alone in one place stays high. A job that runs a copy a program
+of the run made of itself is `persisted-self-copy` (persisted_copies.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import fnmatch
 import re
 
 from detonate.detect.correlations.metadata import finding
+from detonate.detect.correlations.persisted_copies import self_copies
 from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.correlations.shell_text import DECODED_SHOWN, TextHit, analyse
 from detonate.detect.interface import RunView
@@ -114,7 +116,13 @@ class PersistedCommands:
                     found.append(item)
         places = {e.path for items in evidence.values() for e in items}
         redundant = len(places) >= REDUNDANT
-        return tuple(
+        copies = [
+            copy
+            for change in run.files
+            if location_rule(change.path) and change.change is not ChangeKind.DELETED
+            for copy in self_copies(index, change.path, run.file_text(change.path) or "")
+        ]
+        results = [
             finding(
                 rule_id,
                 NAME,
@@ -123,7 +131,19 @@ class PersistedCommands:
                 why=_redundant(places) or _fetches(rule_id in fetches),
             )
             for rule_id, items in sorted(evidence.items())
-        )
+        ]
+        if copies:
+            hidden = any(h for _, h in copies)
+            results.insert(
+                0,
+                finding(
+                    "persisted-self-copy",
+                    NAME,
+                    [e for e, _ in copies][:MAX_EVIDENCE],
+                    severity=Severity.CRITICAL if hidden else None,
+                ),
+            )
+        return tuple(results)
 
 
 def _redundant(places: set[str]) -> str:
