@@ -263,9 +263,6 @@ HOLDOUT2_KNOWN_MISSES: dict[str, str] = {
     "b08-py-metrics-push-agent": ("got suspicious 21, found T1071.001, T1497.003"),
     "h01-bash-devtcp-tee-run": ("got suspicious 43, found T1105, T1564.001"),
     "h04-node-get-tar-extract-run": ("got suspicious 43, found T1105, T1564.001"),
-    "h06-openssl-base64-bash": (
-        "got malicious 95, found T1027, T1140; missing initial-execution, T1059.004"
-    ),
     "h07-perl-pack-hex-eval": (
         "got malicious 70, found T1033, T1059.004, T1082, T1105; missing T1140"
     ),

@@ -107,3 +107,21 @@ def test_a_decoder_output_is_decoded_and_its_network_input_stays_network() -> No
         ("pipe", 4, "pipe:[8]", DECODED),
         ("pipe", 4, "pipe:[8]", NETWORK),
     ]
+
+
+def test_a_program_whose_stdin_is_a_remote_connection_reads_the_network() -> None:
+    # zsh's ztcp-style fd: `awk 'NR>7' <&5 | ksh`, the socket opened by the parent shell and
+    # read by a filter that made no connect of its own; a loopback peer is no download
+    s = Stream()
+    s.exec(1, "zsh", "/entry.zsh", path="/bin/zsh")
+    remote = "socket:TCP:[10.0.0.2:40000->203.0.113.8:8080]"
+    s.spawn(1, 2, "awk", "NR>7", path="/usr/bin/awk", stdin=remote, stdout="pipe:[9]")
+    s.spawn(1, 3, "ksh", path="/bin/ksh", stdin="pipe:[9]")
+    _data(s, 2, "pipe:[9]")
+    local = "socket:TCP:[127.0.0.1:40001->127.0.0.1:6379]"
+    s.spawn(1, 4, "awk", "1", path="/usr/bin/awk", stdin=local, stdout="pipe:[10]")
+    s.spawn(1, 5, "ksh", path="/bin/ksh", stdin="pipe:[10]")
+    _data(s, 4, "pipe:[10]")
+    (sink,) = provenance_of(s.view()).sinks
+    assert (sink.how, sink.pid, sink.taint.kind) == ("pipe", 3, NETWORK)
+    assert sink.taint.hops[0].what == "its standard input is a connection to 203.0.113.8:8080"

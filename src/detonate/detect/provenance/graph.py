@@ -31,6 +31,7 @@ file descriptor inherited without an open, and what a process does with bytes in
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from detonate.detect.correlations.pipelines import runs_shell_code_name, script_argument
@@ -244,6 +245,12 @@ class _Walk:
             self.readers.setdefault(event.stdin, []).append((image, event))
             for taint in self.pipes.get(event.stdin, {}).values():
                 self._fed(image, event, taint, event.seq)
+        peer = _socket_peer(event.stdin)
+        if peer and peer[1] != DNS_PORT and not self.index.is_local(peer[0]):
+            # `sed … <&3` after `exec 3<>/dev/tcp/host/80`: it reads the connection itself
+            where = self.index.destination(*peer)
+            hop = Hop(event.seq, pid, f"its standard input is a connection to {where}")
+            self._fed(image, event, Taint(NETWORK, (hop,)), event.seq)
         for path in {event.path, event.exe, event.exe_resolved} - {""}:
             for taint in self.files.get(path, {}).values():
                 self._sink("exec", event.seq, pid, path, taint)
@@ -413,3 +420,12 @@ def _names(script: str, path: str) -> bool:
     return posixpath.basename(path) == posixpath.basename(script) and (
         path.endswith("/" + script.removeprefix("./"))
     )
+
+
+SOCKET_PEER = re.compile(r"^socket:(?:TCP|UDP)6?:\[.*->\[?([0-9A-Fa-f.:]+?)\]?:(\d+)\]$")
+
+
+def _socket_peer(fd: str) -> tuple[str, int] | None:
+    """The remote address and port of a connected socket fd ("socket:TCP:[a:p->b:q]")."""
+    match = SOCKET_PEER.match(fd)
+    return (match[1], int(match[2])) if match else None
