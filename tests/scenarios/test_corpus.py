@@ -263,13 +263,6 @@ HOLDOUT2_KNOWN_MISSES: dict[str, str] = {
     "b08-py-metrics-push-agent": ("got suspicious 21, found T1071.001, T1497.003"),
     "h01-bash-devtcp-tee-run": ("got suspicious 43, found T1105, T1564.001"),
     "h04-node-get-tar-extract-run": ("got suspicious 43, found T1105, T1564.001"),
-    "h07-perl-pack-hex-eval": (
-        "got malicious 70, found T1033, T1059.004, T1082, T1105; missing T1140"
-    ),
-    "h08-py-zlib-b85-exec": ("got malicious 70, found T1059.004, T1105; missing T1140"),
-    "h09-node-xor-hex-spawn-stdin": (
-        "got malicious 96, found T1105, T1564, T1564.001; missing T1140"
-    ),
     "h23-py-dga-jitter-beacon": (
         "got suspicious 16, found T1082, T1497.003; missing T1568.002, T1071.001"
     ),

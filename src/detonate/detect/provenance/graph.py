@@ -246,11 +246,13 @@ class _Walk:
             for taint in self.pipes.get(event.stdin, {}).values():
                 self._fed(image, event, taint, event.seq)
         peer = _socket_peer(event.stdin)
-        if peer and peer[1] != DNS_PORT and not self.index.is_local(peer[0]):
+        remote = peer is not None and peer[1] != DNS_PORT and not self.index.is_local(peer[0])
+        if peer is not None and remote and not runs_shell_code_name(name):
             # `sed … <&3` after `exec 3<>/dev/tcp/host/80`: it reads the connection itself
+            # (a shell reading one is a remote shell: exec-shell-on-socket)
             where = self.index.destination(*peer)
             hop = Hop(event.seq, pid, f"its standard input is a connection to {where}")
-            self._fed(image, event, Taint(NETWORK, (hop,)), event.seq)
+            self._taint_image(image, Taint(NETWORK, (hop,)))
         for path in {event.path, event.exe, event.exe_resolved} - {""}:
             for taint in self.files.get(path, {}).values():
                 self._sink("exec", event.seq, pid, path, taint)
