@@ -261,8 +261,6 @@ HOLDOUT2_EXPECTATIONS = load_expectations(HOLDOUT2_EXPECTED)
 HOLDOUT2_KNOWN_MISSES: dict[str, str] = {
     "b05-py-updater-checksum-run": ("got malicious 70, found T1105"),
     "b08-py-metrics-push-agent": ("got suspicious 21, found T1071.001, T1497.003"),
-    "h01-bash-devtcp-tee-run": ("got suspicious 43, found T1105, T1564.001"),
-    "h04-node-get-tar-extract-run": ("got suspicious 43, found T1105, T1564.001"),
     "h23-py-dga-jitter-beacon": (
         "got suspicious 16, found T1082, T1497.003; missing T1568.002, T1071.001"
     ),
