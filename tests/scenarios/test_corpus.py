@@ -259,7 +259,6 @@ HOLDOUT2_EXPECTATIONS = load_expectations(HOLDOUT2_EXPECTED)
 # T1611 and the Debian base's "image ships a cron job" T1053.003 left out). Strict: a sample that
 # starts passing must leave this list.
 HOLDOUT2_KNOWN_MISSES: dict[str, str] = {
-    "b05-py-updater-checksum-run": ("got malicious 70, found T1105"),
     "b08-py-metrics-push-agent": ("got suspicious 21, found T1071.001, T1497.003"),
     "h23-py-dga-jitter-beacon": (
         "got suspicious 16, found T1082, T1497.003; missing T1568.002, T1071.001"

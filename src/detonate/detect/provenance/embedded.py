@@ -87,10 +87,10 @@ def _find(run: RunView) -> list[EmbeddedStage]:
     for proc in index.procs.values():
         if not proc.execed or not is_interpreter_name(proc.name):
             continue
-        for script in _program_files(run, proc):
+        for script in program_files(run, proc):
             if script not in trees:
                 trees[script] = _stages(run, script, budget)
-        for source, stage in [s for script in _program_files(run, proc) for s in trees[script]]:
+        for source, stage in [s for script in program_files(run, proc) for s in trees[script]]:
             hit = _acting(index, proc, stage)
             if hit is not None:
                 out.append(EmbeddedStage(proc.pid, source, stage, *hit))
@@ -98,7 +98,7 @@ def _find(run: RunView) -> list[EmbeddedStage]:
     return out
 
 
-def _program_files(run: RunView, proc: Proc) -> list[str]:
+def program_files(run: RunView, proc: Proc) -> list[str]:
     """The script an interpreter was given, or for `python -c TEXT` the absolute paths TEXT
     names (a module directory put on sys.path, a required file), each standing for its
     tree: a directory as "DIR/", a file by its path."""
@@ -112,7 +112,7 @@ def _program_files(run: RunView, proc: Proc) -> list[str]:
         path = path.rstrip("/")
         if not path or path in SYSTEM_DIRS:
             continue
-        if _tree(run, path + "/"):
+        if tree(run, path + "/"):
             out.append(path + "/")
         elif run.file_bytes(path, 1):
             out.append(path)
@@ -127,9 +127,9 @@ def _stages(run: RunView, script: str, budget: list[int]) -> list[tuple[str, str
         directory = posixpath.dirname(directory) or directory
     paths = [] if script.endswith("/") else [script]
     if directory not in SYSTEM_DIRS:
-        tree = sorted(_tree(run, directory + "/"))
-        if len(tree) <= TREE_FILES:
-            paths = tree
+        files = sorted(tree(run, directory + "/"))
+        if len(files) <= TREE_FILES:
+            paths = files
     out: list[tuple[str, str]] = []
     for path in paths:
         if budget[0] <= 0:
@@ -146,7 +146,7 @@ def _stages(run: RunView, script: str, budget: list[int]) -> list[tuple[str, str
     return out
 
 
-def _tree(run: RunView, prefix: str) -> set[str]:
+def tree(run: RunView, prefix: str) -> set[str]:
     """Regular files under `prefix`: the image's and those the run wrote. The image's come
     from `run.image_files` (its rootfs in a live scan, the recorded ones on a rejudge)."""
     paths = {
