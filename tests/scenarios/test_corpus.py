@@ -259,10 +259,8 @@ HOLDOUT2_EXPECTATIONS = load_expectations(HOLDOUT2_EXPECTED)
 # T1611 and the Debian base's "image ships a cron job" T1053.003 left out). Strict: a sample that
 # starts passing must leave this list.
 HOLDOUT2_KNOWN_MISSES: dict[str, str] = {
-    "b08-py-metrics-push-agent": ("got suspicious 21, found T1071.001, T1497.003"),
-    "h23-py-dga-jitter-beacon": (
-        "got suspicious 16, found T1082, T1497.003; missing T1568.002, T1071.001"
-    ),
+    "b08-py-metrics-push-agent": ("got suspicious 40, found T1071.001, T1082"),
+    "h23-py-dga-jitter-beacon": ("got clean 10, found T1071.001, T1082; missing T1568.002"),
     "h24-socat-hostfacts-gzip-exfil": (
         "got clean 0, found T1016, T1033, T1057, T1082; missing collection-exfiltration, T1041"
     ),
