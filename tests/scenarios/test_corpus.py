@@ -229,10 +229,6 @@ HOLDOUT_KNOWN_MISSES: dict[str, str] = {
         "malicious 100 (download-exec, T1016 named) but the process discovery before it is not "
         "(no T1057)"
     ),
-    "h26-busybox-strings-environ-nc": (
-        "suspicious 40: strings over every /proc/PID/environ is T1003.007, but the matches "
-        "sent through nc are not followed out (no T1041)"
-    ),
     "h27-socat-openssl-tar-kube-pki": (
         "suspicious 15: only the shipped keys (static T1552.004); tar of /etc/kubernetes into "
         "socat's TLS address is neither collection nor exfiltration (no T1560.001, T1041)"
