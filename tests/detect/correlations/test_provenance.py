@@ -107,3 +107,52 @@ def test_a_decoder_output_is_decoded_and_its_network_input_stays_network() -> No
         ("pipe", 4, "pipe:[8]", DECODED),
         ("pipe", 4, "pipe:[8]", NETWORK),
     ]
+
+
+def test_a_program_whose_stdin_is_a_remote_connection_reads_the_network() -> None:
+    # zsh's ztcp-style fd: `awk 'NR>7' <&5 | ksh`, the socket opened by the parent shell and
+    # read by a filter that made no connect of its own; a loopback peer is no download
+    s = Stream()
+    s.exec(1, "zsh", "/entry.zsh", path="/bin/zsh")
+    remote = "socket:TCP:[10.0.0.2:40000->203.0.113.8:8080]"
+    s.spawn(1, 2, "awk", "NR>7", path="/usr/bin/awk", stdin=remote, stdout="pipe:[9]")
+    s.spawn(1, 3, "ksh", path="/bin/ksh", stdin="pipe:[9]")
+    _data(s, 2, "pipe:[9]")
+    local = "socket:TCP:[127.0.0.1:40001->127.0.0.1:6379]"
+    s.spawn(1, 4, "awk", "1", path="/usr/bin/awk", stdin=local, stdout="pipe:[10]")
+    s.spawn(1, 5, "ksh", path="/bin/ksh", stdin="pipe:[10]")
+    _data(s, 4, "pipe:[10]")
+    (sink,) = provenance_of(s.view()).sinks
+    assert (sink.how, sink.pid, sink.taint.kind) == ("pipe", 3, NETWORK)
+    assert sink.taint.hops[0].what == "its standard input is a connection to 203.0.113.8:8080"
+
+
+def test_an_extractor_reads_the_decompressor_it_started_and_a_stdin_file_is_read() -> None:
+    # bsdtar -xJf of a downloaded archive: bsdtar starts `xz -d < archive` and reads its
+    # output pipe (no program has that pipe as stdin), then writes the member that is run
+    s = Stream()
+    s.exec(1, "sh", "/entry.sh", path="/bin/sh")
+    _download(s, 2, "/var/tmp/pkg.txz")
+    s.spawn(1, 3, "bsdtar", "-xJf", "/var/tmp/pkg.txz", path="/usr/bin/bsdtar")
+    s.fork(3, 4)
+    s.add(FileOpenedForRead, 4, path="/var/tmp/pkg.txz", flags="O_RDONLY")
+    s.exec(4, "xz", "-d", path="/usr/bin/xz", stdin="/var/tmp/pkg.txz", stdout="pipe:[12]")
+    _data(s, 4, "pipe:[12]")
+    s.write(3, "/opt/pkg/run")
+    _data(s, 3, "/opt/pkg/run")
+    s.spawn(1, 5, "run", path="/opt/pkg/run")
+    assert _sinks(s) == [("exec", 5, "/opt/pkg/run", NETWORK)]
+
+
+def test_a_download_captured_by_a_non_extractor_parent_is_not_followed() -> None:
+    # a Python program that runs `curl URL` with its output captured, then writes its own
+    # state file and runs it: the capture is pipelines.py's, not provenance's
+    s = Stream()
+    s.exec(1, "python3", "/srv/app.py", path="/usr/bin/python3")
+    s.spawn(1, 2, "curl", "http://x.test/v", path="/usr/bin/curl", stdout="pipe:[13]")
+    s.connect(2, "198.51.100.23", 80)
+    _data(s, 2, "pipe:[13]")
+    s.write(1, "/srv/state/run.sh")
+    _data(s, 1, "/srv/state/run.sh")
+    s.spawn(1, 3, "run.sh", path="/srv/state/run.sh")
+    assert _sinks(s) == []

@@ -10,6 +10,7 @@ home-made fetchers count the same.
 from __future__ import annotations
 
 from detonate.detect.correlations.metadata import finding
+from detonate.detect.correlations.pinned import pinned
 from detonate.detect.correlations.pipelines import consumers
 from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.interface import RunView
@@ -128,6 +129,11 @@ def _sink_finding(index: RunIndex, sink: Sink, fetched: dict[int, list[Evidence]
     if not sink.succeeded:
         why = "It failed in the sandbox; the intent is the same."
         return finding("download-write-exec", NAME, evidence, confidence=Confidence.MEDIUM, why=why)
+    change = index.files.get(sink.path)
+    where = pinned(index.run, index, sink.pid, change.sha256 if change else "")
+    if where:
+        why = f"{FOLLOWED} Its sha256 is pinned in {where}: the image chose these bytes."
+        return finding("download-write-exec", NAME, evidence, severity=Severity.MEDIUM, why=why)
     return finding("download-write-exec", NAME, evidence, severity=Severity.CRITICAL, why=FOLLOWED)
 
 

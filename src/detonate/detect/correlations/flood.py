@@ -4,7 +4,12 @@ HTTP floods are counted per target host from the requests the simulated internet
 and from the connects the tracer saw (the simulator's rate limit may drop some of the flood);
 packet floods from the simulator's traffic measure, and from the datagrams sent to one
 destination, summed over every flow, socket and process (a flooder forks workers): many in
-one second, or many in the run.
+one second, or many in the run. Hand-made packets on a raw socket (a SYN flood's segments)
+count as datagrams: each `sendto` is one packet on the wire.
+
+A flood aimed at one target (an HTTP host, one address's datagrams or raw packets, one
+destination's connects) is critical: no service sends that to one peer. The run's packet rate
+alone (no single target) stays at the rule's severity.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from detonate.detect.correlations.metadata import finding
 from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.interface import RunView
 from detonate.model.events import NetworkSent
-from detonate.model.findings import Evidence, Finding
+from detonate.model.findings import Confidence, Evidence, Finding, Severity
 from detonate.model.netevents import DatagramSunk, HttpRequested, TrafficMeasured
 
 NAME = "flood"
@@ -25,6 +30,7 @@ PACKETS_PER_SECOND = 2000
 DATAGRAMS_ONE_TARGET = 1000  # datagrams to one address in the run
 DATAGRAMS_ONE_TARGET_PER_SECOND = 500  # … or within one second (DNS and statsd send a few)
 DNS_PORT = 53
+PACKET_PROTOCOLS = frozenset({"UDP", "RAW"})  # sends that are a packet each
 CONNECTS_PER_SECOND = 50  # connects to one destination in one second (any protocol)
 
 
@@ -36,10 +42,20 @@ class Flood:
         found: list[Finding] = []
         http = _http_flood(index)
         if http:
-            found.append(finding("http-flood", NAME, http))
+            found.append(finding("http-flood", NAME, http, severity=Severity.CRITICAL))
         packets = _packet_flood(index, run, explained=bool(http))
         if packets:
-            found.append(finding("packet-flood", NAME, packets))
+            aimed = any(e.destination for e in packets)  # a target's own evidence
+            found.append(
+                finding(
+                    "packet-flood",
+                    NAME,
+                    packets,
+                    severity=Severity.CRITICAL if aimed else None,
+                    confidence=Confidence.HIGH if aimed else None,
+                    why="Aimed at one target." if aimed else "",
+                )
+            )
         return tuple(found)
 
 
@@ -123,7 +139,7 @@ def _datagram_flood(index: RunIndex, run: RunView) -> list[Evidence]:
     for packet in run.events:
         if (
             isinstance(packet, NetworkSent)
-            and packet.protocol == "UDP"
+            and packet.protocol in PACKET_PROTOCOLS
             and packet.port != DNS_PORT
             and packet.address
             and not index.is_local(packet.address)
@@ -147,7 +163,7 @@ def _datagram_flood(index: RunIndex, run: RunView) -> list[Evidence]:
         ports = sorted({f.dst_port for f in flows} | {e.port for e in sent})
         evidence.append(
             Evidence(
-                description=f"{total} datagrams "
+                description=f"{total} {'raw packets' if _raw(sent) else 'datagrams'} "
                 f"({sum(f.bytes_total for f in flows) or sum(e.bytes for e in sent)} bytes) "
                 f"to {address} on port{'s' if len(ports) > 1 else ''} "
                 f"{', '.join(map(str, ports[:10]))} from {len(pids) or 1} "
@@ -158,6 +174,10 @@ def _datagram_flood(index: RunIndex, run: RunView) -> list[Evidence]:
             )
         )
     return evidence
+
+
+def _raw(sent: list[NetworkSent]) -> bool:
+    return any(e.protocol == "RAW" for e in sent)
 
 
 def _peak_per_second(times: list[float]) -> tuple[int, int]:

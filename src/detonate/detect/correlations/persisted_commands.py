@@ -11,7 +11,10 @@ what the job does, from the file as the run left it (RunView.file_text). A scrip
 names that the run also wrote is read too. A log-rotation job that fetches nothing is not a
 finding. The same fetch-to-shell persisted in two places or more (a cron.d entry and a
 periodic script, a unit and a profile) is re-infection made to survive the removal of one:
-critical, enough on its own.
+critical, enough on its own. So is one job that fetches code from the network when it runs
+(a download into a shell or an interpreter's eval): whatever it runs later is chosen
+elsewhere; a decoded stage alone in one place stays high. A job that runs a copy a program
+of the run made of itself is `persisted-self-copy` (persisted_copies.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import fnmatch
 import re
 
 from detonate.detect.correlations.metadata import finding
+from detonate.detect.correlations.persisted_copies import self_copies
 from detonate.detect.correlations.run_index import RunIndex, index_of
 from detonate.detect.correlations.shell_text import DECODED_SHOWN, TextHit, analyse
 from detonate.detect.interface import RunView
@@ -95,6 +99,7 @@ class PersistedCommands:
     def detect(self, run: RunView) -> tuple[Finding, ...]:
         index = index_of(run)
         evidence: dict[str, list[Evidence]] = {}
+        fetches: set[str] = set()  # rules whose job fetches code from the network
         for change in run.files:
             rule_id = location_rule(change.path)
             if not rule_id or change.change is ChangeKind.DELETED:
@@ -103,22 +108,54 @@ class PersistedCommands:
             if not text:
                 continue
             for hit, via in _fetching(run, index, text):
+                if hit.rule_id == "download-pipe-shell":
+                    fetches.add(rule_id)
                 found = evidence.setdefault(rule_id, [])
                 item = _evidence(index, change.path, hit, via)
                 if item not in found and len(found) < MAX_EVIDENCE:
                     found.append(item)
         places = {e.path for items in evidence.values() for e in items}
-        severity = Severity.CRITICAL if len(places) >= REDUNDANT else None
-        return tuple(
-            finding(rule_id, NAME, items, severity=severity, why=_redundant(places))
+        redundant = len(places) >= REDUNDANT
+        copies = [
+            copy
+            for change in run.files
+            if location_rule(change.path) and change.change is not ChangeKind.DELETED
+            for copy in self_copies(index, change.path, run.file_text(change.path) or "")
+        ]
+        results = [
+            finding(
+                rule_id,
+                NAME,
+                items,
+                severity=Severity.CRITICAL if redundant or rule_id in fetches else None,
+                why=_redundant(places) or _fetches(rule_id in fetches),
+            )
             for rule_id, items in sorted(evidence.items())
-        )
+        ]
+        if copies:
+            hidden = any(h for _, h in copies)
+            results.insert(
+                0,
+                finding(
+                    "persisted-self-copy",
+                    NAME,
+                    [e for e, _ in copies][:MAX_EVIDENCE],
+                    severity=Severity.CRITICAL if hidden else None,
+                ),
+            )
+        return tuple(results)
 
 
 def _redundant(places: set[str]) -> str:
     if len(places) < REDUNDANT:
         return ""
     return f"Persisted in {len(places)} places: {', '.join(sorted(places))}."
+
+
+def _fetches(fetching: bool) -> str:
+    if not fetching:
+        return ""
+    return "The job fetches code from the network when it runs: the payload is the attacker's."
 
 
 def location_rule(path: str) -> str:

@@ -79,6 +79,22 @@ DOWNLOAD_RUNS = (
     re.compile(rf"(?i)\([^()\n]*{DOWNLOADER}[^()\n]*\)\s*\|\s*{SHELL_WORD}"),
     re.compile(rf"(?i)\{{\s[^{{}}\n]*{DOWNLOADER}[^{{}}\n]*;\s*\}}\s*\|\s*{SHELL_WORD}"),
 )
+# An interpreter one-liner that fetches code and evaluates it: python3 -c "exec(urlopen(U)
+# .read())", perl -e 'eval get(U)', node -e "…eval(body)", ruby -e 'eval(URI.open(U).read)',
+# php -r 'eval(file_get_contents(U));'. Both a remote address or fetch call and an eval are
+# needed: a one-liner that only downloads a file is the downloaders' rules.
+INTERPRETER_CODE = re.compile(
+    r"(?i)\b(?:python[\d.]*|perl|ruby|node(?:js)?|php[\d.]*)\s+(?:-\S+\s+)*?-[ceEr]\s+(.*)"
+)
+REMOTE_FETCH = re.compile(
+    r"(?i)\b(?:https?|ftp)://|\burlopen\b|\brequests\.get\b|\bLWP::|\bHTTP::Tiny\b"
+    r"|\bhttps?\.get\b|\bfetch\s*\(|\bfile_get_contents\s*\(|\bNet::HTTP\b"
+    r"|\bsocket\.(?:create_connection|socket)\b|\bIO::Socket\b"
+)
+EVALUATES = re.compile(r"\b(?:exec|eval)\b\s*[\(\s\"'$]|\bnew\s+Function\s*\(|\bFunction\s*\(")
+# exec 9<>/dev/tcp/host/80 … sed '1,/^$/d' <&9 | bash: bytes read from a bash network socket
+# (an fd opened on /dev/tcp or /dev/udp) piped into a shell.
+NET_FD = re.compile(r"(?<![\w/])(\d+)\s*<>?\s*/dev/(?:tcp|udp)/")
 DECODE_RUNS = (
     re.compile(rf"(?i){DECODER}[^;&\n]*\|\s*{SHELL_WORD}"),
     re.compile(rf"(?i)(?:\beval|\b(?:ba|da|z|k|a)?sh\s+-c)\s+[\"']?\$\([^)\n]*?{DECODER}"),
@@ -349,6 +365,10 @@ def _pattern_hits(code: str, depth: int) -> list[TextHit]:
             hits.append(TextHit("download-pipe-shell", _excerpt(line), (), depth))
         if any(p.search(line) for p in DECODE_RUNS):
             hits.append(TextHit("decode-to-shell", _excerpt(line), _decoded(line), depth))
+        code_of = INTERPRETER_CODE.search(line)
+        if code_of and REMOTE_FETCH.search(code_of[1]) and EVALUATES.search(code_of[1]):
+            hits.append(TextHit("download-pipe-shell", _excerpt(line), (), depth))
+    hits += _socket_fd_to_shell(code, depth)
     # stage=$(wget -qO- URL) … eval "$stage"
     for match in ASSIGNED.finditer(code):
         variable, value = match[1], match[2]
@@ -364,6 +384,22 @@ def _pattern_hits(code: str, depth: int) -> list[TextHit]:
             hits.append(TextHit("download-pipe-shell", line, (), depth))
         elif re.search(DECODER, value, re.I):
             hits.append(TextHit("decode-to-shell", line, _decoded(match[0]), depth))
+    return hits
+
+
+def _socket_fd_to_shell(code: str, depth: int) -> list[TextHit]:
+    """A shell's network fd (`exec 3<>/dev/tcp/h/80`) read into a shell (`cat <&3 | sh`,
+    `sh <&3`), or /dev/tcp itself read into one (`cat < /dev/tcp/h/80 | sh`)."""
+    fds = {m[1] for m in NET_FD.finditer(code)}
+    reads = [rf"<&\s*{fd}\b" for fd in sorted(fds)] + [r"<\s*/dev/(?:tcp|udp)/"]
+    hits = []
+    for line in _lines(code):
+        for read in reads:
+            piped = re.search(rf"{read}[^;&\n]*\|\s*{SHELL_WORD}", line)
+            direct = re.search(rf"(?:^|[;&|({{]\s*){SHELL_WORD}[^|;&\n]*{read}", line)
+            if piped or direct:
+                hits.append(TextHit("download-pipe-shell", _excerpt(line), (), depth))
+                break
     return hits
 
 

@@ -3,7 +3,9 @@ forensic timeline no longer shows it as new (T1070.006).
 
 A time-setting call (utimensat, utimes …: `touch -d 2019-03-04`, `touch -r /bin/ls`, a
 program copying another file's times) is timestomping when
-- its file is in a system location (programs, libraries, configuration, boot);
+- its file is in a system location (programs, libraries, configuration, boot) or in a
+  user's configuration (root's home, a home's dot files and directories: `.ssh/authorized_keys`,
+  `.bashrc`, `.config/…`), where a planted key or hook is what the old date hides;
 - the modification time it sets lies more than an hour before the call;
 - it is not made by a program that keeps times by design while writing files (archive
   extractors, copy and download tools, package managers, or anything they run);
@@ -104,7 +106,7 @@ class Timestomp:
             _note_writer(event, writers)
             if not isinstance(event, FileTimesChanged) or not _backdated(event):
                 continue
-            if not in_system(event.path) or run_by(index, event.pid, event.seq, EXEMPT):
+            if not _hidden_there(event.path) or run_by(index, event.pid, event.seq, EXEMPT):
                 continue
             wrote = writers[event.path].get(event.pid)
             if wrote is not None and len(explicit[event.pid]) > SELF_SET_MAX_FILES:
@@ -113,6 +115,16 @@ class Timestomp:
         if not evidence:
             return ()
         return (finding("file-timestomp", NAME, evidence[:MAX_EVIDENCE]),)
+
+
+def _hidden_there(path: str) -> bool:
+    """A system file, or a user's configuration (whose age nobody expects to change)."""
+    if in_system(path):
+        return True
+    parts = path.split("/")
+    if parts[:2] == ["", "root"] and len(parts) > 2:
+        return True
+    return parts[:2] == ["", "home"] and any(p.startswith(".") for p in parts[3:])
 
 
 def _note_writer(event: Event, writers: dict[str, dict[int, int]]) -> None:

@@ -1,18 +1,23 @@
 """Stages decoded inside an interpreter, joined to what ran by their content.
 
 `subprocess.run(["/bin/sh"], input=b64decode(T))`, `execSync(Buffer.from(T, 'base64'))`,
-`eval decode_base64($cfg)`: the decoding happens in the interpreter's memory, where no event
-shows it. What the trace does show is what ran afterwards, and the image holds the encoded
-literal. So: the base64 literals of the files of the program's own tree (the directory of the
-script the interpreter was given, when that file or a neighbour calls a decode function) are
-decoded, and a decoded text counts as having reached an interpreter only when the run shows
-its content acting, in that interpreter's process tree:
+`eval decode_base64($cfg)`, `eval pack("H*", $x)`, `exec(zlib.decompress(b85decode(T)))`, a
+hex buffer XOR'd with a key and written to a shell: the decoding happens in the
+interpreter's memory, where no event shows it. What the trace does show is what ran
+afterwards, and the image holds the encoded literal. So: the literals of the files of the
+program's own tree (the directory of the script the interpreter was given, or the
+directories and files an `-c`/`-e` text names, such as a `sys.path` entry; when that file or
+a neighbour calls a decode function or XORs) are decoded (literals.py: base64, base85, hex,
+compressed, XOR'd), and a decoded text counts as having reached an interpreter only when the
+run shows its content acting, in that interpreter's process tree:
 
     a `sh -c TEXT` whose TEXT is in the decoded text             (Node's execSync)
     a command run by a shell reading its program from a pipe      (Python writing to sh's
       the interpreter wrote, that is in the decoded text            stdin)
     an exec of a file the run wrote whose path the decoded text   (Perl's eval of code that
       names                                                         system()s its download)
+    an HTTP request of the tree for a URL the decoded text holds  (Python's exec of code
+                                                                    that fetches a script)
 
 A literal that decodes to a config the program then merely uses acts in none of these ways.
 """
@@ -33,14 +38,17 @@ from detonate.detect.correlations.run_index import (
     is_shell_name,
 )
 from detonate.detect.interface import RunView
-from detonate.model.events import DataWritten
+from detonate.detect.provenance.literals import XORS, hidden_texts
+from detonate.model.events import DataWritten, NetworkSent
+from detonate.model.netevents import HttpRequested
 from detonate.model.runtime import ChangeKind
-from detonate.static.base64_stage import decoded_stages
 
 # a decode call in program text: b64decode, decode_base64, atob(, Buffer.from(…, 'base64') …
 DECODE_CALL = re.compile(
     r"b64decode|decodebytes|decode_base64|base64_decode|atob\(|Buffer\.from\([^)]*base64"
-    r"|unpack\(['\"]m|\.decode\(['\"](?:base64|hex)|fromhex\(",
+    r"|unpack\(['\"]m|\.decode\(['\"](?:base64|hex)|fromhex\(|\bpack\(\s*['\"][Hh]"
+    r"|b85decode|a85decode|b32decode|unhexlify|decompress|inflate|gunzip"
+    r"|Buffer\.from\([^)]*['\"]hex",
     re.IGNORECASE,
 )
 # the quotes and operator between two pieces of one string literal: '…' . '…', "…" + "…"
@@ -50,6 +58,8 @@ FILE_BYTES = 256 * 1024
 BINARY_PROBE = 4096  # a NUL in a file's first bytes: not program text
 READ_BUDGET = 8 * 1024 * 1024  # program text read per run, all trees together
 MIN_MATCH = 12  # characters of a command line or path that must appear in the decoded text
+NAMED_PATH = re.compile(r"""(?<![\w.])(/[\w.@+-]+(?:/[\w.@+-]+)*/?)""")  # in a -c text
+LAUNCHER_DIRS = frozenset({"bin", "sbin", "scripts", "cmd", "exe"})  # a tree's launchers
 SYSTEM_DIRS = ("/", "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/lib")
 
 
@@ -75,14 +85,12 @@ def _find(run: RunView) -> list[EmbeddedStage]:
     budget = [READ_BUDGET]  # bytes of program text read in this run, shared by all trees
     trees: dict[str, list[tuple[str, str]]] = {}
     for proc in index.procs.values():
-        if not proc.execed or not is_interpreter_name(proc.name) or runs_command_text(proc):
+        if not proc.execed or not is_interpreter_name(proc.name):
             continue
-        script = script_argument(proc.argv)
-        if not script or not script.startswith("/"):
-            continue
-        if script not in trees:
-            trees[script] = _stages(run, script, budget)
-        for source, stage in trees[script]:
+        for script in program_files(run, proc):
+            if script not in trees:
+                trees[script] = _stages(run, script, budget)
+        for source, stage in [s for script in program_files(run, proc) for s in trees[script]]:
             hit = _acting(index, proc, stage)
             if hit is not None:
                 out.append(EmbeddedStage(proc.pid, source, stage, *hit))
@@ -90,14 +98,38 @@ def _find(run: RunView) -> list[EmbeddedStage]:
     return out
 
 
+def program_files(run: RunView, proc: Proc) -> list[str]:
+    """The script an interpreter was given, or for `python -c TEXT` the absolute paths TEXT
+    names (a module directory put on sys.path, a required file), each standing for its
+    tree: a directory as "DIR/", a file by its path."""
+    script = script_argument(proc.argv)
+    if not script:
+        return []
+    if not runs_command_text(proc):
+        return [script] if script.startswith("/") else []
+    out = []
+    for path in dict.fromkeys(NAMED_PATH.findall(script)):
+        path = path.rstrip("/")
+        if not path or path in SYSTEM_DIRS:
+            continue
+        if tree(run, path + "/"):
+            out.append(path + "/")
+        elif run.file_bytes(path, 1):
+            out.append(path)
+    return out[:4]
+
+
 def _stages(run: RunView, script: str, budget: list[int]) -> list[tuple[str, str]]:
-    """(file, decoded text) for the base64 literals of the script's program tree."""
-    directory = posixpath.dirname(script)
-    paths = [script]
+    """(file, decoded text) for the literals of the script's program tree ("DIR/": the
+    directory's)."""
+    directory = script.rstrip("/") if script.endswith("/") else posixpath.dirname(script)
+    if posixpath.basename(directory) in LAUNCHER_DIRS:  # /opt/x/bin/run.rb needs ../lib
+        directory = posixpath.dirname(directory) or directory
+    paths = [] if script.endswith("/") else [script]
     if directory not in SYSTEM_DIRS:
-        tree = sorted(_tree(run, directory + "/"))
-        if len(tree) <= TREE_FILES:
-            paths = tree
+        files = sorted(tree(run, directory + "/"))
+        if len(files) <= TREE_FILES:
+            paths = files
     out: list[tuple[str, str]] = []
     for path in paths:
         if budget[0] <= 0:
@@ -107,14 +139,14 @@ def _stages(run: RunView, script: str, budget: list[int]) -> list[tuple[str, str
             continue
         text = run.file_text(path, FILE_BYTES)
         budget[0] -= len(text or "")
-        if not text or not DECODE_CALL.search(text):
+        if not text or not (DECODE_CALL.search(text) or XORS.search(text)):
             continue
         joined = CONCATENATION.sub("", text)  # 'aGVs' . 'bG8=' → one literal
-        out.extend((path, stage) for stage in decoded_stages("base64 -d " + joined))
+        out.extend((path, stage) for stage in hidden_texts(joined))
     return out
 
 
-def _tree(run: RunView, prefix: str) -> set[str]:
+def tree(run: RunView, prefix: str) -> set[str]:
     """Regular files under `prefix`: the image's and those the run wrote. The image's come
     from `run.image_files` (its rootfs in a live scan, the recorded ones on a rejudge)."""
     paths = {
@@ -137,6 +169,10 @@ def _acting(index: RunIndex, interpreter: Proc, stage: str) -> tuple[int, str] |
         for e in index.events
         if isinstance(e, DataWritten) and e.pid == interpreter.pid and e.path.startswith("pipe:")
     }
+    wrote_unix = any(
+        isinstance(e, NetworkSent) and e.pid == interpreter.pid and e.protocol == "UNIX"
+        for e in index.events
+    )
     for pid in family:
         proc = index.procs[pid]
         if pid == interpreter.pid or not proc.execed:
@@ -145,7 +181,7 @@ def _acting(index: RunIndex, interpreter: Proc, stage: str) -> tuple[int, str] |
             text = (script_argument(proc.argv) or "").strip()
             if len(text) >= MIN_MATCH and text in stage:
                 return pid, f"the decoded text ran as `{proc.name} -c`"
-        if is_shell_name(proc.name) and proc.stdin in fed_pipes:
+        if is_shell_name(proc.name) and _fed_by(proc, interpreter, fed_pipes, wrote_unix):
             for child in index.descendants(pid):
                 line = command_line(index.procs[child].argv)
                 if len(line) >= MIN_MATCH and line in stage:
@@ -154,4 +190,28 @@ def _acting(index: RunIndex, interpreter: Proc, stage: str) -> tuple[int, str] |
             dropped = event.path in index.writes  # a file the run wrote, not the image's
             if event.succeeded and dropped and len(event.path) >= MIN_MATCH and event.path in stage:
                 return pid, f"the decoded code ran {event.path}, a file the run wrote"
+    return _fetched(index, family, stage)
+
+
+def _fed_by(proc: Proc, interpreter: Proc, pipes: set[str], wrote_unix: bool) -> bool:
+    """The shell's stdin is a pipe the interpreter wrote, or a socket pair from the
+    interpreter that wrote to a unix socket (Node's `spawn` with stdio 'pipe' is one)."""
+    if proc.stdin in pipes:
+        return True
+    pair = proc.stdin.startswith("socket:UNIX-STREAM:")
+    return pair and wrote_unix and proc.ppid == interpreter.pid
+
+
+def _fetched(index: RunIndex, family: list[int], stage: str) -> tuple[int, str] | None:
+    """An HTTP request of the interpreter's tree for a URL the decoded text holds."""
+    pids = set(family)
+    for event in index.net_events:
+        if not isinstance(event, HttpRequested) or not event.url:
+            continue
+        host = (event.host or event.domain).rsplit(":", 1)[0]
+        named = event.url in stage or (host and f"{host}{event.path}" in stage)
+        if named and len(event.url) >= MIN_MATCH:
+            pid = index.actor(event)
+            if pid in pids:
+                return pid, f"the decoded code fetched {event.url}"
     return None

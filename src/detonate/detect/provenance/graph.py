@@ -31,6 +31,7 @@ file descriptor inherited without an open, and what a process does with bytes in
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from detonate.detect.correlations.pipelines import runs_shell_code_name, script_argument
@@ -64,6 +65,8 @@ NETWORK = "network"
 DECODED = "decoded"
 SECRET = "secret"  # credential material read (collected.credential_kind)
 HOST_FACTS = "host-facts"  # output of discovery programs, files describing the host
+# Archive extractors: they read the decompressor they start (`tar -xzf`: gzip -d's output)
+EXTRACTORS = frozenset({"tar", "gtar", "bsdtar", "cpio", "pax"})
 COLLECTED = (SECRET, HOST_FACTS)  # followed to sends ("sent" sinks), not to execs
 DNS_PORT = 53
 MAX_HOPS = 12  # a chain longer than this keeps its first hops (evidence stays readable)
@@ -244,6 +247,17 @@ class _Walk:
             self.readers.setdefault(event.stdin, []).append((image, event))
             for taint in self.pipes.get(event.stdin, {}).values():
                 self._fed(image, event, taint, event.seq)
+        if event.stdin.startswith("/"):  # `gzip -d < f`, `sh < f`: it reads the file
+            for taint in list(self.files.get(event.stdin, {}).values()):
+                self._fed(image, event, taint, event.seq)
+        peer = _socket_peer(event.stdin)
+        remote = peer is not None and peer[1] != DNS_PORT and not self.index.is_local(peer[0])
+        if peer is not None and remote and not runs_shell_code_name(name):
+            # `sed … <&3` after `exec 3<>/dev/tcp/host/80`: it reads the connection itself
+            # (a shell reading one is a remote shell: exec-shell-on-socket)
+            where = self.index.destination(*peer)
+            hop = Hop(event.seq, pid, f"its standard input is a connection to {where}")
+            self._taint_image(image, Taint(NETWORK, (hop,)))
         for path in {event.path, event.exe, event.exe_resolved} - {""}:
             for taint in self.files.get(path, {}).values():
                 self._sink("exec", event.seq, pid, path, taint)
@@ -343,23 +357,32 @@ class _Walk:
             for reader, exec_event in self.readers.get(path, ()) if pipe else ():
                 if self._running(reader, seq):  # still that program
                     self._fed(reader, exec_event, held[kind], seq)
-            if pipe and kind in COLLECTED:
+            if pipe:
                 self._captured(image, path, held[kind], seq)
 
     def _captured(self, image: Image, pipe: str, taint: Taint, seq: int) -> None:
         """`$(uname -a)`, Go's exec.Command(…).Output(), Python's capture_output: a program's
         standard output is a pipe no program of the run reads as its stdin, so the parent
-        that started it reads it. Followed for collected bytes only (a download captured
-        this way is pipelines.py's)."""
+        that started it reads it. Followed for collected bytes, and for downloads only into
+        an archive extractor (`tar -xzf` reads the gzip it started); any other download
+        captured this way is pipelines.py's."""
         exec_event = self._exec_of(image)
         parent = self._forked_from(image)
         if exec_event is None or exec_event.stdout != pipe or parent is None:
+            return
+        if taint.kind not in COLLECTED and not self._extractor(parent):
             return
         if self.index.pipe_readers.get(pipe) or not self._running(parent, seq):
             return
         name = program(exec_event.argv, exec_event.exe, exec_event.applet)
         hop = Hop(seq, parent[0], f"read the output of {name}", pipe)
         self._taint_image(parent, taint.then(hop))
+
+    def _extractor(self, image: Image) -> bool:
+        exec_event = self._exec_of(image)
+        if exec_event is None:
+            return False
+        return program(exec_event.argv, exec_event.exe, exec_event.applet) in EXTRACTORS
 
     def _fed(self, image: Image, event: ProcessExecuted, taint: Taint, seq: int) -> None:
         """`image` reads the tainted pipe on its stdin; a shell reading its program there
@@ -413,3 +436,12 @@ def _names(script: str, path: str) -> bool:
     return posixpath.basename(path) == posixpath.basename(script) and (
         path.endswith("/" + script.removeprefix("./"))
     )
+
+
+SOCKET_PEER = re.compile(r"^socket:(?:TCP|UDP)6?:\[.*->\[?([0-9A-Fa-f.:]+?)\]?:(\d+)\]$")
+
+
+def _socket_peer(fd: str) -> tuple[str, int] | None:
+    """The remote address and port of a connected socket fd ("socket:TCP:[a:p->b:q]")."""
+    match = SOCKET_PEER.match(fd)
+    return (match[1], int(match[2])) if match else None

@@ -1,0 +1,124 @@
+"""Texts hidden in a program's string literals, whatever the encoding: base64, base85 and hex
+literals (and the gzip, zlib, bzip2 or xz data they may hold), XOR'd with a one-byte key or
+with a short string literal of the same file (`d[i] ^= k[i % k.length]`) when the file XORs.
+
+Used by embedded.py: what a literal decodes to counts only when the run shows it acting.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bz2
+import contextlib
+import lzma
+import re
+import zlib
+from collections.abc import Iterator
+
+from detonate.static.base64_stage import decoded_stages
+
+HEX = re.compile(r"(?<![0-9A-Fa-f])((?:[0-9A-Fa-f]{2}){16,})(?![0-9A-Fa-f])")
+# base85 (Python's b85 alphabet, Ascii85) in a quoted literal: no quotes or backslashes
+BASE85 = re.compile(r"""["']([0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]{40,})["']""")
+BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])([A-Za-z0-9+/]{24,}={0,2})(?![A-Za-z0-9+/=])")
+KEY_LITERAL = re.compile(r"""["']([^"'\\\n]{1,32})["']""")
+XORS = re.compile(r"\^=|\s\^\s|\bxor\b|\^\s*(?:k|key)\b", re.IGNORECASE)
+MIN_TEXT = 16
+MAX_LITERALS = 64  # per file
+MAX_KEYS = 32
+MAX_OUT = 1 << 20
+XOR_BYTES = 64 * 1024  # larger blobs are not tried with XOR keys
+PROBE = 48  # bytes XOR'd first: a key whose output starts unreadable is dropped
+
+
+def hidden_texts(code: str) -> list[str]:
+    """The printable texts the file's literals decode to (base64 ones nested too)."""
+    out: list[str] = list(decoded_stages("base64 -d " + code))
+    keys = _keys(code) if XORS.search(code) else []
+    for raw in _blobs(code):
+        for data in (raw, *_inflated(raw)):
+            candidates = [data]
+            if len(data) <= XOR_BYTES:
+                candidates += [_xor(data, key) for key in keys if _xor_prefix_readable(data, key)]
+            for candidate in candidates:
+                text = _text(candidate)
+                if text is not None and text not in out:
+                    out.append(text)
+    return out
+
+
+def _blobs(code: str) -> Iterator[bytes]:
+    count = 0
+    for pattern, decode in ((HEX, _unhex), (BASE85, _b85), (BASE64, _b64)):
+        for literal in pattern.findall(code):
+            raw = decode(literal)
+            if raw:
+                count += 1
+                yield raw
+            if count >= MAX_LITERALS:
+                return
+
+
+def _unhex(literal: str) -> bytes:
+    try:
+        return binascii.unhexlify(literal)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def _b85(literal: str) -> bytes:
+    for decode in (base64.b85decode, base64.a85decode):
+        try:
+            return decode(literal)
+        except (ValueError, binascii.Error):
+            continue
+    return b""
+
+
+def _b64(literal: str) -> bytes:
+    try:
+        return base64.b64decode(literal + "=" * (-len(literal) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def _inflated(raw: bytes) -> Iterator[bytes]:
+    """What a compressed literal holds (zlib, raw deflate, gzip, bzip2, xz)."""
+    for wbits in (15, -15, 31):
+        with contextlib.suppress(zlib.error):
+            yield zlib.decompressobj(wbits).decompress(raw, MAX_OUT)
+    for decompress in (bz2.decompress, lzma.decompress):
+        with contextlib.suppress(OSError, ValueError, lzma.LZMAError, EOFError):
+            yield decompress(raw)[:MAX_OUT]
+
+
+def _keys(code: str) -> list[bytes]:
+    keys = [bytes([k]) for k in range(1, 256)]
+    for literal in KEY_LITERAL.findall(code)[:MAX_KEYS]:
+        keys.append(literal.encode("utf-8", "replace"))
+    return keys
+
+
+def _xor(data: bytes, key: bytes) -> bytes:
+    return bytes(b ^ key[i % len(key)] for i, b in enumerate(data[:MAX_OUT]))
+
+
+def _xor_prefix_readable(data: bytes, key: bytes) -> bool:
+    head = _xor(data[:PROBE], key)
+    return all(32 <= b < 127 or b in (9, 10, 13) for b in head)
+
+
+def _text(data: bytes) -> str | None:
+    if len(data) < MIN_TEXT:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not all(ch.isprintable() or ch in "\n\t\r" for ch in text):
+        return None
+    # a text of code or commands has words: at least two runs of letters and a space
+    if text.count(" ") < 2 or not re.search(r"[A-Za-z]{2,}", text):
+        return None
+    return text.strip()
