@@ -284,8 +284,6 @@ HOLDOUT3_KNOWN_MISSES: dict[str, str] = {
     "h07-node-rc-local-initd": (
         "got malicious 94, found T1105, T1543.002, T1564.001; missing T1037.004"
     ),
-    "h10-go-tcp-connect-flood": ("got suspicious 28, found T1498"),
-    "h11-node-http-get-flood": ("got suspicious 40, found T1499.002"),
     "h12-sh-python-c-urllib-execv": (
         "got malicious 100, found T1036.005, T1105, T1564, T1564.001; missing T1059.006"
     ),
