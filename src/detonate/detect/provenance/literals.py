@@ -84,13 +84,14 @@ def _b64(literal: str) -> bytes:
 
 
 def _inflated(raw: bytes) -> Iterator[bytes]:
-    """What a compressed literal holds (zlib, raw deflate, gzip, bzip2, xz)."""
+    """What a compressed literal holds (zlib, raw deflate, gzip, bzip2, xz), its first MAX_OUT
+    bytes only: a literal is the image author's, and a few hundred bytes can inflate to GBs."""
     for wbits in (15, -15, 31):
         with contextlib.suppress(zlib.error):
             yield zlib.decompressobj(wbits).decompress(raw, MAX_OUT)
-    for decompress in (bz2.decompress, lzma.decompress):
+    for decompressor in (bz2.BZ2Decompressor(), lzma.LZMADecompressor()):
         with contextlib.suppress(OSError, ValueError, lzma.LZMAError, EOFError):
-            yield decompress(raw)[:MAX_OUT]
+            yield decompressor.decompress(raw, MAX_OUT)
 
 
 def _keys(code: str) -> list[bytes]:
