@@ -59,6 +59,9 @@ def test_yaml_rule_metadata_is_parsed(tmp_path: Path) -> None:
         ("executable: {is: true}", "executable: {equals: true}", "unknown operator equals"),
         ("{glob: ['/tmp/*']}", "{regex: '(unclosed'}", "bad regex"),
         ("match:", "unles: []\nmatch:", "unknown key unles"),
+        # PyYAML raises ValueError (not YAMLError) on these scalars, RecursionError on nesting
+        ("severity: medium", "severity: 0x_", "cannot read rule"),
+        ("severity: medium", "severity: " + "[" * 5000, "cannot read rule"),
     ],
 )
 def test_invalid_yaml_rule_is_refused_at_load(

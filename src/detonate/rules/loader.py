@@ -180,7 +180,8 @@ def _load_yaml(path: Path) -> Rule:
     origin = str(path)
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
-    except (OSError, yaml.YAMLError) as error:
+    # ValueError: PyYAML's int resolver on a scalar such as "0x_"; RecursionError: nesting
+    except (OSError, yaml.YAMLError, ValueError, RecursionError) as error:
         raise RuleError(f"{origin}: cannot read rule: {error}") from None
     if not isinstance(data, dict):
         raise RuleError(f"{origin}: a rule file must be a YAML mapping")

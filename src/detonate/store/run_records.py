@@ -70,8 +70,10 @@ def keep(session: Session, scan_id: str, run: StoredRun | None) -> None:
     )
     for sha256, data in sorted(run.copies.items()):
         # Two scans may store the same copy at once (PostgreSQL): a savepoint keeps the loser's
-        # transaction alive; the winner's copy is the same bytes.
-        existing = session.get(DroppedFileCopy, sha256)
+        # transaction alive; the winner's copy is the same bytes. The share lock keeps another
+        # scan's prune (_drop_unnamed) from deleting the copy this record is about to name; if
+        # that prune went first, the read waits for it and finds nothing, and the copy is added.
+        existing = session.get(DroppedFileCopy, sha256, with_for_update={"read": True})
         if existing is None:
             try:
                 with session.begin_nested():
@@ -88,6 +90,12 @@ def _drop_unnamed(session: Session, copies: set[str]) -> None:
     when that record is replaced (a CLI `--store` scan of the same image and rules stores its
     report over the service's, without a record), so this is where copies are pruned."""
     for sha256 in sorted(copies):
+        # Lock the copy before asking whether a record names it: a scan keeping a record that
+        # names it holds a share lock (keep), so this waits for that scan to commit, and the
+        # question is then asked of a snapshot that sees its record (PostgreSQL, read committed).
+        lock = select(DroppedFileCopy.sha256).where(DroppedFileCopy.sha256 == sha256)
+        if session.scalar(lock.with_for_update()) is None:
+            continue
         named = select(RunRecordRow.scan_id).where(RunRecordRow.copies.contains(sha256)).limit(1)
         if session.scalar(named) is None:
             session.query(DroppedFileCopy).filter(DroppedFileCopy.sha256 == sha256).delete()

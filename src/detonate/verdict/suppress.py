@@ -107,7 +107,8 @@ def load_suppressions(path: Path) -> tuple[Suppression, ...]:
 def parse_suppressions(text: str, origin: str) -> tuple[Suppression, ...]:
     try:
         data = yaml.safe_load(text)
-    except (yaml.YAMLError, RecursionError):  # RecursionError: "[[[[…" nested too deep
+    # RecursionError: "[[[[…" nested too deep; ValueError: PyYAML's int resolver on "0x_"
+    except (yaml.YAMLError, RecursionError, ValueError):
         data = None
     if isinstance(data, dict) and "suppress" in data:
         return _from_yaml(data["suppress"], origin)
