@@ -512,6 +512,7 @@ def _record(url: str, args: argparse.Namespace, report: Report) -> None:
             platform=report.image.platform,
             source=Source.CLI,
             profile="static" if args.static_only else "full",
+            ruleset=report.ruleset_hash or None,  # the rules that judged it (--rules too)
         )
         if record.active:  # a service worker may hold it; ours is just as good
             store.mark_running(record.id)

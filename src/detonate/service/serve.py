@@ -48,7 +48,7 @@ def _observe(record: ScanRecord, seconds: float) -> None:
 def running_service(settings: Settings) -> Iterator[Service]:
     """Store open, workers started and resumed; closed in order on exit."""
     _check_tls(settings)
-    store = Store.open(settings.store_url)
+    store = Store.open(settings.store_url, rules_dir=settings.scan.static.extra_rules_dir)
     scan_options = settings.scan
     queue: InProcessQueue | CeleryQueue
     # Per-scan pull credentials stay in this process: only its own workers can use them.

@@ -159,16 +159,20 @@ class ScanFilter:
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, rules_dir: Path | None = None) -> None:
         self.engine = engine
+        # The extra rules this store's scans are judged with (`serve --rules`): part of the
+        # cache key of a scan requested here, so a scan judged by other rules is not reused.
+        self.rules_dir = rules_dir
         # SQLite: writes take the write lock up front (see module doc); reads stay deferred.
         self._writer = engine.execution_options(detonate_write=True)
 
     @classmethod
-    def open(cls, url: str, upgrade: bool = True) -> Store:
+    def open(cls, url: str, upgrade: bool = True, *, rules_dir: Path | None = None) -> Store:
         """Connect and upgrade the schema to the newest migration. `upgrade=False` only
         connects: for a process whose parent opened the store already (a fleet worker's fresh
-        process per scan), where running the migrations' checks again costs 50–300 ms a scan."""
+        process per scan), where running the migrations' checks again costs 50–300 ms a scan.
+        `rules_dir`: the extra rules the scans requested here are judged with."""
         try:
             parsed = make_url(_psycopg(url))
         except ArgumentError as error:
@@ -189,7 +193,7 @@ class Store:
                 f"{error.orig}",
                 "check the URL, that the database server runs and that the user may connect",
             ) from None
-        return cls(engine)
+        return cls(engine, rules_dir)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -229,7 +233,8 @@ class Store:
         attempts; a poisoned one is never retried automatically: a webhook flood must not
         restart a scan that keeps killing its worker.
         """
-        key = CacheKey(digest, platform, __version__, ruleset or ruleset_hash(), profile)
+        ruleset = ruleset or ruleset_hash(self.rules_dir)
+        key = CacheKey(digest, platform, __version__, ruleset, profile)
         key_hash = cache_key_hash(key)
         for _ in range(3):  # two requests may race to insert: the loser reads the winner's row
             existing = self._by_key(key_hash)
