@@ -230,10 +230,6 @@ HOLDOUT_KNOWN_MISSES: dict[str, str] = {
         "malicious 92 (metadata credentials asked and sent out, T1552.005, T1041) but the "
         "container discovery before it is not named (no T1613)"
     ),
-    "h24-perl-discovery-report-fetch-run": (
-        "malicious 100 (download-exec, T1016 named) but the process discovery before it is not "
-        "(no T1057)"
-    ),
     "h27-socat-openssl-tar-kube-pki": (
         "suspicious 15: only the shipped keys (static T1552.004); tar of /etc/kubernetes into "
         "socat's TLS address is neither collection nor exfiltration (no T1560.001, T1041)"

@@ -23,14 +23,17 @@ OS_RELEASE = "os-release"  # T1082
 KERNEL = "kernel"  # T1082
 NETWORK_CONFIG = "network-config"  # T1016
 NETWORK_CONNECTIONS = "network-connections"  # T1049
+# the process list: /proc opened as a directory, or another process's comm, cmdline, stat or
+# status (what ps, pgrep, psutil and a hand-written /proc walk read)
+PROCESS_LIST = "process-list"  # T1057
 
 CREDENTIAL_KINDS = frozenset(
     {PASSWORD_HASHES, PROCESS_ENVIRON, PROCESS_MEMORY, SSH_PRIVATE_KEY, KUBE_TOKEN}
 )
-DISCOVERY_KINDS = frozenset({OS_RELEASE, KERNEL, NETWORK_CONFIG, NETWORK_CONNECTIONS})
+DISCOVERY_KINDS = frozenset({OS_RELEASE, KERNEL, NETWORK_CONFIG, NETWORK_CONNECTIONS, PROCESS_LIST})
 
-# /proc/<pid>/environ, /proc/<pid>/task/<tid>/mem: group 1 is the pid as the sample named it
-PROC_PID_FILE = re.compile(r"^/proc/(\d+)(?:/task/\d+)?/(environ|mem)$")
+# /proc/<pid>/environ, /proc/<pid>/task/<tid>/mem …: group 1 is the pid as the sample named it
+PROC_PID_FILE = re.compile(r"^/proc/(\d+)(?:/task/\d+)?/(environ|mem|comm|cmdline|stat|status)$")
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (PASSWORD_HASHES, re.compile(r"^/etc/(?:g?shadow-?|security/opasswd|master\.passwd)$")),
@@ -46,6 +49,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"alpine-release|redhat-release|centos-release|system-release)$"
         ),
     ),
+    (PROCESS_LIST, re.compile(r"^/proc/?$")),
     (KERNEL, re.compile(r"^/proc/(?:version|sys/kernel/(?:osrelease|version))$")),
     (NETWORK_CONFIG, re.compile(r"^/proc/(?:self/|\d+/)?net/(?:route|arp|fib_trie|ipv6_route)$")),
     (
@@ -59,7 +63,7 @@ def read_kind(path: str) -> str:
     """What reading `path` is (one of the kinds above), "" when its read is no event."""
     match = PROC_PID_FILE.match(path)
     if match is not None:
-        return PROCESS_MEMORY if match[2] == "mem" else PROCESS_ENVIRON
+        return {"mem": PROCESS_MEMORY, "environ": PROCESS_ENVIRON}.get(match[2], PROCESS_LIST)
     for kind, pattern in _PATTERNS:
         if pattern.match(path):
             return kind

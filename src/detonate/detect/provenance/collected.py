@@ -22,6 +22,7 @@ from detonate.model.watched_reads import (
     OS_RELEASE,
     PASSWORD_HASHES,
     PROCESS_ENVIRON,
+    PROCESS_LIST,
     SSH_PRIVATE_KEY,
     read_kind,
 )
@@ -53,6 +54,7 @@ DISCOVERY_READS: dict[str, str] = {
     KERNEL: SYSTEM_INFO,
     NETWORK_CONFIG: NETWORK_CONFIG_DISCOVERY,
     NETWORK_CONNECTIONS: CONNECTIONS_DISCOVERY,
+    PROCESS_LIST: PROCESS_DISCOVERY,
 }
 # Readers whose job the file is: checking or changing passwords, ssh using its own key, the
 # kube client using its own token, process listers.

@@ -39,6 +39,7 @@ from detonate.detect.correlations.run_index import RunIndex, index_of, program
 from detonate.detect.interface import RunView
 from detonate.detect.provenance.collected import (
     METADATA_ADDRESSES,
+    PROCESS_DISCOVERY,
     credential_kind,
     discovery_read_technique,
     discovery_technique,
@@ -288,7 +289,10 @@ class _Walk:
             hop = Hop(event.seq, event.pid, f"read {event.path} ({secret})", event.path)
             self._taint_image(self._image(event), Taint(SECRET, (hop,)))
         technique = discovery_read_technique(event.path)
-        if technique:
+        # A /proc walk is named (discovery) but taints nothing: monitoring agents walk /proc
+        # to count and measure processes and send the figures; it still counts towards a
+        # survey when a process also sends other host facts (exfiltration._techniques).
+        if technique and technique != PROCESS_DISCOVERY:
             hop = Hop(event.seq, event.pid, f"read {event.path} ({technique})", event.path)
             self._taint_image(self._image(event), Taint(HOST_FACTS, (hop,)))
 

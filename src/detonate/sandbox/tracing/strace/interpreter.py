@@ -42,7 +42,7 @@ from detonate.model.events import (
     WaitPending,
     WaitTimedOut,
 )
-from detonate.model.watched_reads import PROC_PID_FILE, read_kind
+from detonate.model.watched_reads import PROC_PID_FILE, PROCESS_LIST, read_kind
 from detonate.sandbox.tracing.interface import TraceSummary
 from detonate.sandbox.tracing.programs import ProgramResolver
 from detonate.sandbox.tracing.strace.calls import (
@@ -466,7 +466,9 @@ class TraceInterpreter:
                         error=err,
                         **moved,
                     )
-                    proc.inputs += ok
+                    # a /proc walk reads one small file a process: what the walker writes next
+                    # is no more worth following than before (and a supervisor walks often)
+                    proc.inputs += ok and read_kind(path) != PROCESS_LIST
                 return
             if ok and not token and path in self.written:
                 # a dropped file read back (cp, sed FILE, sh FILE): provenance follows it
