@@ -215,17 +215,6 @@ HOLDOUT_KNOWN_MISSES: dict[str, str] = {
         "malicious 70: the hex labels are DNS exfiltration (T1048.003), but the kubeconfig and "
         ".env they carried are not named as credentials in files (no T1552.001)"
     ),
-    "h18-busybox-awk-shadow-ftpput": (
-        "suspicious 55: the hashes read and sent over the FTP data connection are "
-        "credentials-sent-out (T1041, T1003.008); FTP is not named as an alternative protocol "
-        "(no T1048.003)"
-    ),
-    "h21-c-nftw-keys-udp123": (
-        "malicious 100: the sandbox's bait key found by content and sent is seen, but as "
-        "exfiltration over a C2 channel (T1041: credentials-sent-out, honeytoken-exfiltration); "
-        "keys sent as UDP datagrams to port 123 with no C2 are not named as an alternative "
-        "protocol (no T1048)"
-    ),
     "h23-py-container-cloud-metadata": (
         "malicious 92 (metadata credentials asked and sent out, T1552.005, T1041) but the "
         "container discovery before it is not named (no T1613)"

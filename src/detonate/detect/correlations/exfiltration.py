@@ -17,6 +17,7 @@ weighs little; a survey of several discovery techniques sent out is suspicious.
 
 from __future__ import annotations
 
+from detonate.detect.correlations.exfil_protocol import alternative_protocol_findings
 from detonate.detect.correlations.metadata import finding
 from detonate.detect.correlations.run_index import RunIndex, index_of, program
 from detonate.detect.interface import RunView
@@ -37,7 +38,8 @@ class Exfiltration:
     name: str = NAME
 
     def detect(self, run: RunView) -> tuple[Finding, ...]:
-        sinks = [s for s in provenance_of(run).sinks if s.how == "sent"]
+        every_sink = provenance_of(run).sinks
+        sinks = [s for s in every_sink if s.how == "sent"]
         if not sinks:
             return ()
         index = index_of(run)
@@ -58,6 +60,7 @@ class Exfiltration:
                 )
             )
             archived = [e for s in secrets if (e := _archiver(index, s)) is not None]
+            found.extend(alternative_protocol_findings(index, every_sink))
             if archived:
                 found.append(finding("collected-data-archived", NAME, archived))
         facts = [s for s in sinks if s.taint.kind == HOST_FACTS]
