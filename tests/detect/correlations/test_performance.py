@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import time
 
+from detonate.detect import run_detectors
 from detonate.detect.correlations import CORRELATORS
 from detonate.detect.interface import RunView
-from detonate.model.events import Event, NetworkConnected, NetworkSent, ProcessExecuted
+from detonate.model.events import (
+    Event,
+    NetworkConnected,
+    NetworkSent,
+    ProcessExecuted,
+    ProcessExited,
+    ProcessForked,
+)
 from detonate.model.netevents import HttpRequested
 from detonate.model.runtime import Honeytoken
 
@@ -56,3 +64,38 @@ def test_all_detectors_over_a_100k_event_flood_take_seconds_not_minutes() -> Non
     elapsed = time.perf_counter() - started
     assert "http-flood" in found
     assert elapsed < 15, f"{elapsed:.1f} s"
+
+
+FORKS = 8_000
+
+
+def fork_storm_run() -> RunView:
+    """A shell that forks FORKS short children, all of one parent, as pipelines (`while :; do
+    echo x | cat & done`, bounded): each producer's stdout a pipe its sibling reads."""
+    events: list[Event] = [
+        ProcessExecuted(seq=0, ts=0.0, pid=1, argv=("sh", "-c", "storm"), path="/bin/sh")
+    ]
+    for n in range(0, FORKS, 2):
+        ts, pipe = n / 1000, f"pipe:[{1000 + n}]"
+        for child, argv, ends in (
+            (100 + n, ("echo", "x"), {"stdout": pipe}),
+            (101 + n, ("cat",), {"stdin": pipe}),
+        ):
+            events.append(ProcessForked(seq=len(events), ts=ts, pid=1, child_pid=child))
+            events.append(
+                ProcessExecuted(
+                    seq=len(events), ts=ts, pid=child, argv=argv, path=f"/bin/{argv[0]}", **ends
+                )
+            )
+        for child in (100 + n, 101 + n):
+            events.append(ProcessExited(seq=len(events), ts=ts + 0.0005, pid=child, exit_code=0))
+    return RunView(events=tuple(events))
+
+
+def test_all_detectors_over_a_fork_storm_take_seconds_not_minutes() -> None:
+    run = fork_storm_run()
+    started = time.perf_counter()
+    found = run_detectors(run)
+    elapsed = time.perf_counter() - started
+    assert not found.failures, found.failures
+    assert elapsed < 30, f"{elapsed:.1f} s"

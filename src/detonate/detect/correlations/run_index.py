@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import posixpath
 import re
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from detonate.detect.interface import RunView
@@ -130,8 +130,8 @@ class RunIndex:
         for event in run.events:
             self._take(event)
         for proc in self.procs.values():
-            if proc.ppid and proc.pid not in self.children[proc.ppid]:
-                self.children[proc.ppid].append(proc.pid)
+            if proc.ppid:  # each pid once (procs is keyed by it): no membership test, which
+                self.children[proc.ppid].append(proc.pid)  # was quadratic in a fork storm
             # every program of the pid that had a pipe on fd 0 read it (a shell that later
             # exec'd its last command read it as the shell)
             stdins = dict.fromkeys((proc.stdin, *(i.stdin for i in proc.images if i.execed)))
@@ -200,9 +200,9 @@ class RunIndex:
         return image.argv if image is not None and image.argv else self.procs[pid].argv
 
     def descendants(self, pid: int) -> list[int]:
-        out, todo = [], list(self.children.get(pid, ()))
+        out, todo = [], deque(self.children.get(pid, ()))
         while todo:
-            child = todo.pop(0)
+            child = todo.popleft()
             out.append(child)
             todo.extend(self.children.get(child, ()))
         return out
