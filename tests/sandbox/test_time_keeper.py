@@ -223,6 +223,24 @@ def test_a_countdown_of_short_waits_is_compressed_to_its_payload(
     assert payload_written(result, "payload").sample_ts >= 60 * 5 + 120
 
 
+def test_a_poll_loop_beside_the_later_wait_that_ends_it_is_compressed_to_its_payload(
+    waiter_rootfs: Rootfs, tmp_path: Path
+) -> None:
+    """A background `sleep 600` whose end makes the flag, and a loop polling for the flag each
+    second: the poll's rounds are a countdown, the next jump each time, and jump at once though
+    another wait is pending (it is due later); before, each round waited for the settle and
+    600 of them outlasted the run's timeout without the payload."""
+    script = (
+        "(sleep 600; touch /tmp/go) & "
+        "until [ -f /tmp/go ]; do sleep 1; done; echo go > /tmp/payload"
+    )
+    options = dataclasses.replace(FAST, idle_seconds=2, timeout_seconds=30)
+    result = detonate(image_running("/bin/sh", "-c", script), waiter_rootfs, options, tmp_path,
+                      PROGRESS)  # fmt: skip
+    assert result.run.ended_by == EndReason.EXITED, result.run.ended_by
+    assert payload_written(result, "payload").sample_ts >= 600
+
+
 def test_a_quiet_server_and_a_health_loop_end_by_idle_in_seconds(
     waiter_rootfs: Rootfs, tmp_path: Path
 ) -> None:

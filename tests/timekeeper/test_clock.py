@@ -104,16 +104,22 @@ def rounds_of(schedule: Schedule, count: int, effects_between: int) -> Deadline:
 
 def test_a_countdown_round_is_told_from_a_first_round_and_from_work() -> None:
     """Only a loop seen REPEAT_LIMIT times without effects between rounds is a countdown (its
-    rounds jump without the settle); a loop with effects is not, nor one with another wait
-    pending beside it."""
+    rounds jump without the settle); a loop with effects is not. Another kind of wait pending
+    beside it keeps the fast jump only while it is due later than the round."""
     countdown = Schedule()
     held = rounds_of(countdown, REPEAT_LIMIT, effects_between=0)
-    assert countdown.is_countdown(held) and countdown.only_countdowns()
-    countdown.add(Deadline(key=100, at=30 * NS, pid=2, signature=("poll", 300), length=30 * NS))
-    assert not countdown.only_countdowns()
+    assert countdown.is_countdown(held) and countdown.countdown_next()
+    later = Deadline(key=100, at=30 * NS, pid=2, signature=("poll", 300), length=30 * NS)
+    countdown.add(later)
+    assert countdown.countdown_next()  # a poll loop beside a later wait: still a countdown's
+    countdown.add(Deadline(key=101, at=NS, pid=3, signature=("poll", 7), length=NS))
+    assert not countdown.countdown_next()  # another wait due with the round: the ordinary way
+    countdown.remove(101)
+    countdown.remove(held.key)
+    assert not countdown.countdown_next()  # the next jump is the other wait's
     work = Schedule()
     held = rounds_of(work, REPEAT_LIMIT, effects_between=1)
-    assert not work.is_countdown(held) and not work.only_countdowns()
+    assert not work.is_countdown(held) and not work.countdown_next()
 
 
 def test_a_long_wait_repeated_is_a_loop_after_the_repeat_limit() -> None:

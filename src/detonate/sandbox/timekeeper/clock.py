@@ -137,10 +137,19 @@ class Schedule:
         waits = [d for d in self.pending.values() if d.compressible]
         return min(waits, key=lambda d: d.at) if waits else None
 
-    def only_countdowns(self) -> bool:
-        """Every compressible wait pending is a countdown's round (and there is one)."""
-        waits = [d for d in self.pending.values() if d.compressible]
-        return bool(waits) and all(self.is_countdown(d) for d in waits)
+    def countdown_next(self) -> bool:
+        """The next jump is to a countdown's round and no other kind of wait is due with it
+        (at or before it): a poll loop's rounds beside a later long wait (`sleep 600 && touch
+        go & until [ -f go ]; do sleep 1; done`) jump like a countdown alone; the later wait
+        is reached by their jumps."""
+        deadline = self.next_deadline()
+        if deadline is None or not self.is_countdown(deadline):
+            return False
+        return all(
+            self.is_countdown(d)
+            for d in self.pending.values()
+            if d.compressible and d.at <= deadline.at
+        )
 
     def due(self, virtual_now: int) -> list[Deadline]:
         """Waits whose deadline has come, earliest first, removed from the schedule."""

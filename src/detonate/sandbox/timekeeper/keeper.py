@@ -308,7 +308,7 @@ class TimeKeeper:
             answer = reply
         elif isinstance(answer, waits.Hold):
             self._hold(note, pid, answer)
-            if self.schedule.only_countdowns():
+            if self.schedule.countdown_next():
                 self._countdown_round(fd)
             return
         elif isinstance(answer, waits.SetTimer):
@@ -711,9 +711,10 @@ class TimeKeeper:
         self._release_due(fd)
 
     def _countdown_round(self, fd: NotifyFd) -> None:
-        """A countdown's next round was just held and no other wait is pending: jump as soon
-        as every thread sleeps, without the settle (nothing is in flight that a countdown
-        started; a wait of anything else pending takes the ordinary way), unless the
+        """A countdown's next round was just held and is the next jump, no other kind of wait
+        due with it: jump as soon as every thread sleeps, without the settle (nothing is in
+        flight that a countdown started; a wait of anything else due first or with it takes
+        the ordinary way), unless the
         simulated internet is still answering another process of the sample (a miner's login
         beside busybox `timeout 20`'s rounds)."""
         with self._lock:
