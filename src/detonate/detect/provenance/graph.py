@@ -69,6 +69,7 @@ HOST_FACTS = "host-facts"  # output of discovery programs, files describing the 
 # Archive extractors: they read the decompressor they start (`tar -xzf`: gzip -d's output)
 EXTRACTORS = frozenset({"tar", "gtar", "bsdtar", "cpio", "pax"})
 COLLECTED = (SECRET, HOST_FACTS)  # followed to sends ("sent" sinks), not to execs
+MAX_SUBSHELLS = 4  # forked copies a captured output is followed up through
 DNS_PORT = 53
 MAX_HOPS = 12  # a chain longer than this keeps its first hops (evidence stays readable)
 Image = ImageId  # (pid, exec generation): the timeline's
@@ -381,6 +382,19 @@ class _Walk:
         name = program(exec_event.argv, exec_event.exe, exec_event.applet)
         hop = Hop(seq, parent[0], f"read the output of {name}", pipe)
         self._taint_image(parent, taint.then(hop))
+        # `$(gzip -c f | openssl base64)`: the parent is the substitution's subshell (a forked
+        # copy of the shell, no exec of its own), whose stdout is the same pipe: the shell
+        # that forked it reads it. Up through forked copies to the first program that exec'd.
+        holder = parent
+        for _ in range(MAX_SUBSHELLS):
+            if self._exec_of(holder) is not None:
+                break
+            above = self._forked_from(holder)
+            if above is None or not self._running(above, seq):
+                break
+            hop = Hop(seq, above[0], f"read the output of {name} (through a subshell)", pipe)
+            self._taint_image(above, taint.then(hop))
+            holder = above
 
     def _extractor(self, image: Image) -> bool:
         exec_event = self._exec_of(image)
