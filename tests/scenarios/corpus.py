@@ -39,6 +39,10 @@ HOLDOUT2_EXPECTED = HOLDOUT2 / "EXPECTED.yaml"
 # A third, written blind to the detectors and to both earlier sets (docs/holdout3.md).
 HOLDOUT3 = REPO / "samples" / "holdout3"
 HOLDOUT3_EXPECTED = HOLDOUT3 / "EXPECTED.yaml"
+# Process discovery (T1057) without ps, six ways, and three benign /proc readers; written blind
+# to the detectors (docs/procdisc.md).
+PROCDISC = REPO / "samples" / "procdisc"
+PROCDISC_EXPECTED = PROCDISC / "EXPECTED.yaml"
 # Short idle stop: every scenario ends by itself; a quiet one need not cost the whole timeout.
 CORPUS_SANDBOX = SandboxOptions(timeout_seconds=45, idle_seconds=6)
 

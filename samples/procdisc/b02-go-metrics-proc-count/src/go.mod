@@ -1,0 +1,3 @@
+module example.test/procexporter
+
+go 1.19

@@ -1,0 +1,3 @@
+module example.test/kauditd2
+
+go 1.19
