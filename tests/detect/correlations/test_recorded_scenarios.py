@@ -14,23 +14,27 @@ from .recorded_runs import RUNS, load_run, recorded_names
 EXPECTED: dict[str, set[str]] = {
     "t01-hidden-miner": {"stratum-mining-login", "mining-pool-connection"},
     "t02-disguised-miner": {"stratum-mining-login", "mining-pool-connection"},
+    # the shell that read the downloaded or decoded script is named too (T1059.004)
     "t03-runtime-payload": {
         "download-pipe-shell",
         "download-write-exec",
         "download-fed-to-interpreter",
+        "shell-ran-delivered-code",
     },
     "t04-delayed-payload": {
         "download-pipe-shell",
         "download-write-exec",
         "download-fed-to-interpreter",
         "sleep-before-activity",
+        "shell-ran-delivered-code",
     },
-    "t05-downloader-fallback": {"download-write-exec"},
+    "t05-downloader-fallback": {"download-write-exec", "shell-ran-delivered-code"},
     "t06-base64-stage": {
         "decode-to-shell",
         "obfuscated-command-stage",
         "download-pipe-shell",
         "download-fed-to-interpreter",
+        "shell-ran-delivered-code",
     },
     "t07-competitor-killer": {"kill-competing-miners", "mass-process-kill"},
     "t15-hidden-paths": {"download-write-exec"},

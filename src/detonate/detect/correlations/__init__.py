@@ -23,6 +23,7 @@ from detonate.detect.correlations.exfiltration import Exfiltration
 from detonate.detect.correlations.flood import Flood
 from detonate.detect.correlations.honeytokens import Honeytokens
 from detonate.detect.correlations.host_mounts import HostMounts
+from detonate.detect.correlations.interpreter_code import InterpreterCode
 from detonate.detect.correlations.mining import Mining
 from detonate.detect.correlations.network_scan import NetworkScan
 from detonate.detect.correlations.persisted_commands import PersistedCommands
@@ -34,6 +35,7 @@ from detonate.detect.interface import Detector
 CORRELATORS: tuple[Detector, ...] = (
     DownloadExecChain(),
     DecodeToShell(),
+    InterpreterCode(),
     SleepBeforeActivity(),
     CompetitorKill(),
     NetworkScan(),
