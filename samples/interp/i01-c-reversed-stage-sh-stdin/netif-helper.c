@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char STAGE[] = "\n?$ enod-egats ohce\nfiten./pmt/rav/\nfiten./pmt/rav/ 007 domhc\n46_68x.fiten/snib/27.001.15.891//:ptth fiten./pmt/rav/ O- q- tegw";
+static const char STAGE[] = "\n?$ enod-egats ohce\nfiten./pmt/rav/\nfiten./pmt/rav/ 007 domhc\n46_68x.fiten/snib/27.001.15.891//:ptth fiten./pmt/rav/ O- q- tegw\npmt/rav/ p- ridkm";
 
 int main(void) {
     size_t n = strlen(STAGE);
