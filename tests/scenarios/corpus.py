@@ -43,6 +43,10 @@ HOLDOUT3_EXPECTED = HOLDOUT3 / "EXPECTED.yaml"
 # to the detectors (docs/procdisc.md).
 PROCDISC = REPO / "samples" / "procdisc"
 PROCDISC_EXPECTED = PROCDISC / "EXPECTED.yaml"
+# Boot/RC script persistence (T1037.004) and interpreters running delivered code (T1059.004,
+# .006, .007), with three benign look-alikes; written blind to the detectors (docs/interp.md).
+INTERP = REPO / "samples" / "interp"
+INTERP_EXPECTED = INTERP / "EXPECTED.yaml"
 # Short idle stop: every scenario ends by itself; a quiet one need not cost the whole timeout.
 CORPUS_SANDBOX = SandboxOptions(timeout_seconds=45, idle_seconds=6)
 

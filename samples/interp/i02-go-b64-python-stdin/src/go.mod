@@ -1,0 +1,3 @@
+module example.test/wheelwarm
+
+go 1.19
