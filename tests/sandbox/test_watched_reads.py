@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from detonate.model.events import DataWritten, FileOpenedForRead
 from detonate.model.watched_reads import (
+    CREDENTIAL_FILE,
     KUBE_TOKEN,
     NETWORK_CONFIG,
     OS_RELEASE,
     PASSWORD_HASHES,
+    PKI_PRIVATE_KEY,
     PROCESS_ENVIRON,
     PROCESS_MEMORY,
     SSH_PRIVATE_KEY,
+    credential_family,
     read_kind,
 )
 from detonate.sandbox.tracing.strace.interpreter import TraceInterpreter
@@ -74,3 +77,29 @@ def test_read_kinds() -> None:
     assert read_kind("/proc/1/net/route") == NETWORK_CONFIG
     assert read_kind("/usr/lib/os-release") == OS_RELEASE
     assert read_kind("/proc/net/if_inet6") == ""
+
+
+def test_client_credential_files_and_pki_keys_are_watched() -> None:
+    """A kubeconfig, a tool's credential dotfile, a dotenv and a PKI key are read events, by
+    what they are wherever they live; templates and public halves are not."""
+    assert read_kind("/root/.kube/config") == CREDENTIAL_FILE
+    assert credential_family("/home/ops/.kube/config") == "kubeconfig"
+    assert credential_family("/etc/kubernetes/kubelet.conf") == "kubeconfig"
+    assert credential_family("/var/lib/jenkins/.netrc") == "netrc"
+    assert credential_family("/home/dev/.pgpass") == "postgres"
+    assert credential_family("/srv/shop/.env.production") == "dotenv"
+    assert read_kind("/srv/shop/.env.example") == ""
+    assert read_kind("/etc/kubernetes/pki/apiserver-kubelet-client.key") == PKI_PRIVATE_KEY
+    assert read_kind("/etc/ssl/private/shop.pem") == PKI_PRIVATE_KEY
+    assert read_kind("/etc/ssh/ssh_host_ed25519_key.pub") == ""
+    assert read_kind("/etc/kubernetes/pki/ca.crt") == ""
+    trace = """\
+100 1000.1 execve("/usr/bin/perl", ["perl", "/opt/sync.pl"], 0x1 /* 1 var */) = 0
+100 1000.2 openat(AT_FDCWD</>, "/root/.kube/config", O_RDONLY|O_CLOEXEC) = 3</root/.kube/config>
+100 1000.3 openat(AT_FDCWD</>, "/opt/app/.env", O_RDONLY|O_CLOEXEC) = 4</opt/app/.env>
+100 1000.4 openat(AT_FDCWD</>, "/opt/app/config.yaml", O_RDONLY|O_CLOEXEC) = 5</opt/app/config.yaml>
+"""
+    interpreter = TraceInterpreter(init_pid=100, t0=1000.0)
+    interpreter.feed_lines(trace.splitlines(keepends=True))
+    reads = [e.path for e in interpreter.summary().events if isinstance(e, FileOpenedForRead)]
+    assert reads == ["/root/.kube/config", "/opt/app/.env"]

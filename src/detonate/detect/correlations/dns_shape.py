@@ -230,9 +230,19 @@ def _contact(index: RunIndex, names: set[str], addresses: set[str], after: int) 
 # -- tunnelling --------------------------------------------------------------------------
 
 
-def _tunnel(index: RunIndex, domain: str, queries: list[DnsQueried]) -> Finding | None:
+def tunnelled_queries(index: RunIndex) -> list[DnsQueried]:
+    """The names that carried encoded labels out (the payloads of every tunnel's domain)."""
+    found: list[DnsQueried] = []
+    for domain, names in _group(_unique_queries(index), _registered_domain).items():
+        found.extend(query for query, _ in _payloads(domain, names))
+    return found
+
+
+def _payloads(domain: str, queries: list[DnsQueried]) -> list[tuple[DnsQueried, str]]:
+    """The names of a tunnel under `domain`, each with its longest encoded label; [] when the
+    names are too few or carry too little to be one."""
     if len(queries) < MIN_TUNNEL_NAMES:
-        return None
+        return []
     payloads = []
     for query in queries:
         labels = query.name.rstrip(".")[: -len(domain) - 1].split(".")
@@ -240,6 +250,13 @@ def _tunnel(index: RunIndex, domain: str, queries: list[DnsQueried]) -> Finding 
         if len(longest) >= MIN_PAYLOAD_LABEL and ENCODED.match(longest):
             payloads.append((query, longest))
     if len(payloads) < MIN_TUNNEL_NAMES or sum(len(p) for _, p in payloads) < MIN_PAYLOAD:
+        return []
+    return payloads
+
+
+def _tunnel(index: RunIndex, domain: str, queries: list[DnsQueried]) -> Finding | None:
+    payloads = _payloads(domain, queries)
+    if not payloads:
         return None
     text = _decoded_text("".join(p for _, p in payloads))
     shown = ", ".join(q.name for q, _ in payloads[:3])

@@ -17,14 +17,17 @@ weighs little; a survey of several discovery techniques sent out is suspicious.
 
 from __future__ import annotations
 
+from detonate.detect.correlations.dns_shape import tunnelled_queries
 from detonate.detect.correlations.exfil_protocol import alternative_protocol_findings
 from detonate.detect.correlations.metadata import finding
 from detonate.detect.correlations.run_index import RunIndex, index_of, program
 from detonate.detect.interface import RunView
-from detonate.detect.provenance import HOST_FACTS, SECRET, Sink, provenance_of
+from detonate.detect.provenance import HOST_FACTS, SECRET, Hop, Provenance, Sink, provenance_of
 from detonate.detect.provenance.collected import discovery_read_technique, discovery_technique
 from detonate.model.events import FileOpenedForRead, NetworkSent, ProcessExecuted
 from detonate.model.findings import Confidence, Evidence, Finding, Severity
+from detonate.model.timeline import ImageId
+from detonate.model.watched_reads import STORED_CREDENTIAL_KINDS, credential_family, read_kind
 
 NAME = "exfiltration"
 # Programs that pack or encrypt what they read: collected data archived on its way out.
@@ -38,12 +41,13 @@ class Exfiltration:
     name: str = NAME
 
     def detect(self, run: RunView) -> tuple[Finding, ...]:
-        every_sink = provenance_of(run).sinks
+        provenance = provenance_of(run)
+        every_sink = provenance.sinks
         sinks = [s for s in every_sink if s.how == "sent"]
-        if not sinks:
-            return ()
         index = index_of(run)
-        found: list[Finding] = []
+        found: list[Finding] = list(_stored_credentials_out(run, index, provenance, sinks))
+        if not sinks:
+            return tuple(found)
         secrets = [s for s in sinks if s.taint.kind == SECRET]
         if secrets:
             copied = any(_file_copied_out(index, s) for s in secrets)
@@ -86,6 +90,76 @@ class Exfiltration:
                 )
             )
         return tuple(found)
+
+
+STORED_RULES = {"credential-file": "credential-files-sent-out", "pki-key": "private-keys-sent-out"}
+
+
+def _stored_credentials_out(
+    run: RunView, index: RunIndex, provenance: Provenance, sinks: list[Sink]
+) -> list[Finding]:
+    """Credential files of clients (kubeconfig, dotenv, tools' dotfiles: T1552.001) and PKI
+    private keys (T1552.004) whose bytes left: a SECRET sink whose first read was one, or
+    names of a DNS tunnel asked by an image that held such a SECRET."""
+    found: dict[str, list[Evidence]] = {}
+    for sink in sinks:
+        if sink.taint.kind == SECRET and _stored(sink.taint.hops[0].path):
+            for rule, paths in _stored_read(run, sink.taint.hops[0], sink.seq).items():
+                evidence = _evidence(index, sink)
+                found.setdefault(rule, []).append(
+                    Evidence(
+                        description=f"{', '.join(paths[:8])} read and sent: "
+                        + evidence.description,
+                        path=paths[0],
+                        event_ids=evidence.event_ids,
+                        process=evidence.process,
+                        destination=evidence.destination,
+                    )
+                )
+    named: set[ImageId] = set()
+    for query in tunnelled_queries(index):
+        pid = index.actor(query)
+        image = index.timeline.image_at(pid, query.seq) if pid else None
+        if image is None or image.id in named:
+            continue
+        taint = provenance.held_before(image.id, SECRET, query.seq)
+        if taint is None or not _stored(taint.hops[0].path):
+            continue
+        named.add(image.id)
+        chain = " → ".join(f"[{h.pid}] {h.what}" for h in taint.hops)
+        for rule, paths in _stored_read(run, taint.hops[0], query.seq).items():
+            found.setdefault(rule, []).append(
+                Evidence(
+                    description=f"{', '.join(paths[:8])} read, then carried out in the encoded "
+                    f"labels of DNS names ({query.name[:80]} …): {chain}",
+                    path=paths[0],
+                    event_ids=(*(h.seq for h in taint.hops), query.seq),
+                    process=index.chain(pid, query.seq),
+                    destination=query.name.split(".", 1)[-1][:120],
+                )
+            )
+    return [finding(rule, NAME, evidence[:20]) for rule, evidence in sorted(found.items())]
+
+
+def _stored(path: str) -> bool:
+    return read_kind(path) in STORED_CREDENTIAL_KINDS
+
+
+def _stored_read(run: RunView, source: Hop, before: int) -> dict[str, list[str]]:
+    """The client credential files the source's process read before `before`, by rule."""
+    paths: dict[str, list[str]] = {}
+    for event in run.events:
+        if event.seq >= before:
+            break
+        if not isinstance(event, FileOpenedForRead) or event.pid != source.pid:
+            continue
+        if event.seq < source.seq or not event.succeeded or not _stored(event.path):
+            continue
+        family = credential_family(event.path)
+        rule = STORED_RULES["pki-key" if family == "pki-key" else "credential-file"]
+        if event.path not in paths.setdefault(rule, []):
+            paths[rule].append(event.path)
+    return paths
 
 
 MAX_SENDS_AFTER = 2000  # events looked at after the first send

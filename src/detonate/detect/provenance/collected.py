@@ -24,6 +24,8 @@ from detonate.model.watched_reads import (
     PROCESS_ENVIRON,
     PROCESS_LIST,
     SSH_PRIVATE_KEY,
+    STORED_CREDENTIAL_KINDS,
+    credential_family,
     read_kind,
 )
 
@@ -137,6 +139,66 @@ def credential_kind(event: FileOpenedForRead, reader: str) -> str:
         if kind not in CREDENTIAL_KINDS:
             return ""
     return "" if reader in OWNERS.get(read_kind(event.path) or kind, frozenset()) else kind
+
+
+# Credential files a client keeps (watched_reads.CREDENTIAL_FILE, PKI_PRIVATE_KEY) are read by
+# their owner to be used: a kubeconfig by a kube client, a dotenv by its application, a server's
+# key by the server. Such a read is collection when the reader is a program that copies, packs or
+# encodes bytes instead of using them (tar, cat, cp, base64, nc …), or when one program image
+# reads the credential files of two or more tools (a dotenv and a kubeconfig, .netrc and .pgpass):
+# no client uses the credentials of several others. The programs a family belongs to are left
+# out of both.
+COPIERS = frozenset(
+    {
+        *("tar", "gtar", "bsdtar", "zip", "7z", "7za", "rar", "cpio", "pax", "ar"),
+        *("gzip", "pigz", "bzip2", "xz", "zstd", "lz4", "lzma", "compress"),
+        *("cat", "tac", "cp", "dd", "head", "tail", "tee", "install", "split", "rsync", "scp"),
+        *("base64", "base32", "basenc", "xxd", "od", "hexdump", "uuencode", "strings"),
+        *("gpg", "age", "curl", "wget", "nc", "ncat", "netcat", "socat", "ftpput", "tftp"),
+    }
+)
+OPENSSL_COPYING = frozenset({"enc", "base64", "smime", "cms", "aes-256-cbc", "des3"})
+FAMILY_OWNERS: dict[str, frozenset[str]] = {
+    "kubeconfig": frozenset(
+        {"kubectl", "helm", "kubeadm", "kubelet", "k9s", "kustomize", "k3s", "kube-proxy"}
+        | {"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+    ),
+    "git": frozenset({"git", "git-credential-store", "git-remote-https", "git-remote-http"}),
+    "netrc": frozenset(
+        {"curl", "wget", "ftp", "lftp", "fetchmail", "git", "git-remote-https", "git-remote-http"}
+    ),
+    "postgres": frozenset({"psql", "pg_dump", "pg_dumpall", "pg_restore", "pg_basebackup"}),
+    "mysql": frozenset({"mysql", "mysqldump", "mysqladmin", "mariadb", "mariadb-dump", "mysqld"}),
+    "npm": frozenset({"npm", "npx", "yarn", "pnpm"}),
+    "pypi": frozenset({"twine", "pip", "pip3", "poetry"}),
+    "vault": frozenset({"vault"}),
+    "docker": frozenset({"docker", "podman", "buildah", "skopeo", "crane", "dockerd"}),
+    "aws": frozenset({"aws"}),
+    "gcloud": frozenset({"gcloud", "gsutil", "bq"}),
+    "azure": frozenset({"az"}),
+    "s3cmd": frozenset({"s3cmd"}),
+    "github-cli": frozenset({"gh"}),
+    "pki-key": frozenset(
+        {"sshd", "ssh-keygen", "nginx", "apache2", "httpd", "haproxy", "postgres", "etcd"}
+        | {"kube-apiserver", "kube-controller-manager", "kubelet", "kubeadm", "certbot"}
+    ),
+}
+
+
+def stored_credential(path: str, reader: str) -> str:
+    """The tool whose credential file `path` is ("kubeconfig", "dotenv", "pki-key" …), "" when
+    it is none or `reader` is one of that tool's programs."""
+    if read_kind(path) not in STORED_CREDENTIAL_KINDS:
+        return ""
+    family = credential_family(path)
+    return "" if reader in FAMILY_OWNERS.get(family, frozenset()) else family
+
+
+def copies(reader: str, argv: tuple[str, ...]) -> bool:
+    """`reader` moves the bytes it reads (packs, copies, encodes, sends) rather than use them."""
+    if reader == "openssl":
+        return len(argv) > 1 and argv[1] in OPENSSL_COPYING
+    return reader in COPIERS
 
 
 def discovery_read_technique(path: str) -> str:

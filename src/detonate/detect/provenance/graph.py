@@ -40,10 +40,12 @@ from detonate.detect.interface import RunView
 from detonate.detect.provenance.collected import (
     METADATA_ADDRESSES,
     PROCESS_DISCOVERY,
+    copies,
     credential_kind,
     discovery_read_technique,
     discovery_technique,
     metadata_credentials,
+    stored_credential,
 )
 from detonate.detect.provenance.decoders import decodes
 from detonate.model.events import (
@@ -69,6 +71,7 @@ HOST_FACTS = "host-facts"  # output of discovery programs, files describing the 
 # Archive extractors: they read the decompressor they start (`tar -xzf`: gzip -d's output)
 EXTRACTORS = frozenset({"tar", "gtar", "bsdtar", "cpio", "pax"})
 COLLECTED = (SECRET, HOST_FACTS)  # followed to sends ("sent" sinks), not to execs
+STORED_FAMILIES = 2  # tools whose credential files one image read: collection
 MAX_SUBSHELLS = 4  # forked copies a captured output is followed up through
 DNS_PORT = 53
 MAX_HOPS = 12  # a chain longer than this keeps its first hops (evidence stays readable)
@@ -118,6 +121,14 @@ class Sink:
 @dataclass
 class Provenance:
     sinks: list[Sink] = field(default_factory=list)
+    # what each program image held at the end of the walk (each taint's last hop is when it
+    # came): for acts that are no send, such as names asked of DNS
+    held: dict[ImageId, dict[str, Taint]] = field(default_factory=dict)
+
+    def held_before(self, image: ImageId, kind: str, seq: int) -> Taint | None:
+        """The taint of `kind` `image` held before event `seq`, if any."""
+        taint = self.held.get(image, {}).get(kind)
+        return taint if taint is not None and taint.hops[-1].seq < seq else None
 
     def of_kind(self, kind: str) -> list[Sink]:
         return [s for s in self.sinks if s.taint.kind == kind]
@@ -144,7 +155,8 @@ class _Walk:
         self.readers: dict[str, list[tuple[Image, ProcessExecuted]]] = {}  # pipe → stdin readers
         self.opened: dict[Image, list[str]] = {}  # legacy traces: files an image opened to write
         self.legacy = not any(isinstance(e, DataWritten) for e in index.events)
-        self.result = Provenance()
+        self.result = Provenance(held=self.images)
+        self.stores: dict[Image, dict[str, Hop]] = {}  # credential files read, by tool
         self._sunk: set[tuple[str, int, str, bool]] = set()
 
     def run(self) -> Provenance:
@@ -289,6 +301,9 @@ class _Walk:
         if secret:
             hop = Hop(event.seq, event.pid, f"read {event.path} ({secret})", event.path)
             self._taint_image(self._image(event), Taint(SECRET, (hop,)))
+        family = stored_credential(event.path, reader)
+        if family:
+            self._stored(event, family, copies(reader, argv))
         technique = discovery_read_technique(event.path)
         # A /proc walk is named (discovery) but taints nothing: monitoring agents walk /proc
         # to count and measure processes and send the figures; it still counts towards a
@@ -296,6 +311,20 @@ class _Walk:
         if technique and technique != PROCESS_DISCOVERY:
             hop = Hop(event.seq, event.pid, f"read {event.path} ({technique})", event.path)
             self._taint_image(self._image(event), Taint(HOST_FACTS, (hop,)))
+
+    def _stored(self, event: FileOpenedForRead, family: str, copier: bool) -> None:
+        """A client's credential file read: collected when the reader copies bytes (tar, cat,
+        nc) or has now read the credential files of STORED_FAMILIES tools."""
+        image = self._image(event)
+        what = "private key" if family == "pki-key" else f"{family} credentials"
+        hop = Hop(event.seq, event.pid, f"read {event.path} ({what})", event.path)
+        families = self.stores.setdefault(image, {})
+        first = families.setdefault(family, hop)
+        if copier:
+            self._taint_image(image, Taint(SECRET, (hop,)))
+        elif first is hop and len(families) >= STORED_FAMILIES:
+            earlier = next(iter(families.values()))  # the first tool's file
+            self._taint_image(image, Taint(SECRET, (earlier, hop)))
 
     def _metadata_credentials(self, event: HttpRequested) -> None:
         """Credentials asked of a cloud metadata service: its answer is a secret the asker
