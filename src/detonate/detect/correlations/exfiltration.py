@@ -5,6 +5,11 @@ a send on a non-local connection (detect/provenance: `sent` sinks).
         → credentials-sent-out (T1041), collected-data-archived (T1560.001)
     Go: exec.Command("uname", "-a").Output(); http.Post(…)
         → host-facts-sent-out
+    tar czf - /etc/kubernetes | socat - OPENSSL:…   (admin.conf, pki/*.key)
+        → credentials-sent-out, collected-data-archived, credential-files-sent-out (T1552.001),
+          private-keys-sent-out (T1552.004)
+    python: read ~/.kube/config and .env, then getaddrinfo(<hex of them>.zone.test) × N
+        → credential-files-sent-out (the names of a DNS tunnel, dns_shape.tunnelled_queries)
 
 Whatever encoding or archive the bytes went through, the chain is the evidence: who read
 what, which programs carried it (pipes, files, the output a parent captured), and where it
