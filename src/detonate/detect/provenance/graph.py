@@ -63,6 +63,7 @@ from detonate.model.events import (
 )
 from detonate.model.netevents import HttpRequested
 from detonate.model.timeline import ImageId
+from detonate.model.watched_reads import STORED_CREDENTIAL_KINDS, read_kind
 
 NETWORK = "network"
 DECODED = "decoded"
@@ -384,7 +385,7 @@ class _Walk:
         pipe = path.startswith("pipe:")
         held = (self.pipes if pipe else self.files).setdefault(path, {})
         for kind, taint in taints.items():
-            if kind in held:
+            if kind in held or (not pipe and _installs(taint, path)):
                 continue
             hop = Hop(seq, image.pid, what or f"wrote {path}", "" if pipe else path)
             held[kind] = taint.then(hop)
@@ -472,6 +473,17 @@ class _Walk:
             return
         self._sunk.add(key)
         self.result.sinks.append(Sink(how, seq, pid, path, taint, succeeded))
+
+
+def _installs(taint: Taint, path: str) -> bool:
+    """A client's credential file copied to where a client reads one (`cp .env.production
+    .env`, `install kubeconfig ~/.kube/config`): put in place, not collected. Its next read
+    is judged as a read of that file."""
+    return (
+        taint.kind == SECRET
+        and read_kind(taint.source.path) in STORED_CREDENTIAL_KINDS
+        and read_kind(path) in STORED_CREDENTIAL_KINDS
+    )
 
 
 def _names(script: str, path: str) -> bool:
