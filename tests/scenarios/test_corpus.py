@@ -248,7 +248,6 @@ HOLDOUT2_EXPECTATIONS = load_expectations(HOLDOUT2_EXPECTED)
 # starts passing must leave this list.
 HOLDOUT2_KNOWN_MISSES: dict[str, str] = {
     "b08-py-metrics-push-agent": ("got suspicious 40, found T1071.001, T1082"),
-    "h23-py-dga-jitter-beacon": ("got clean 10, found T1071.001, T1082; missing T1568.002"),
     "h24-socat-hostfacts-gzip-exfil": (
         "got clean 6 (the survey sent out is host-facts-sent-out, medium); found T1016, "
         "T1033, T1057, T1082; missing collection-exfiltration, T1041"

@@ -2,12 +2,13 @@
 carried out in the labels (DNS tunnelling, T1048.003).
 
 Generated names: at least MIN_GENERATED distinct names under one parent (`xkqvbtrmwp.test`,
-`f3a9c1e7b2d4e6f8.example.net`) whose varying labels (8 to 24 letters and digits, for most of
-the names: 75 %) read like no language: on average under MAX_COMMON_BIGRAMS of their letter
-pairs are among English's common ones. Words and names built from them (`prometheus`,
-`alertmanager`, `cloudfront`) score 0.7 to 1; random letters, hex and digits mixed into letters
-0 to 0.6, 0.4 on average. One label alone is no proof (`fvjuxcvajlzz` or `laapvqhikioo`),
-a dozen are. The simulator answers every name,
+`f3a9c1e7b2d4e6f8.example.net`), or registered directly under top-level suffixes, whichever
+they are (`aog5b6hcc6xc.test`, `haac7kvgbdve.invalid`: a DGA that rotates its TLDs), whose
+varying labels (8 to 24 letters and digits, for most of the names: 75 %) read like no
+language: on average under MAX_COMMON_BIGRAMS of their letter pairs are among English's common
+ones. Words and names built from them (`prometheus`, `alertmanager`, `cloudfront`) score 0.7 to
+1; random letters, hex and digits mixed into letters 0 to 0.6, 0.4 on average. One label alone
+is no proof (`fvjuxcvajlzz` or `laapvqhikioo`), a dozen are. The simulator answers every name,
 so "most lookups failed" cannot be used here; when a generated name was then contacted (a
 connection or request to an address it resolved to, or in its name) the bot found its
 rendezvous: critical. Lookups alone are high, medium confidence.
@@ -108,6 +109,23 @@ def _parent(name: str) -> str:
     return name.partition(".")[2]
 
 
+def _under_a_suffix(name: str) -> str:
+    """One key for every name registered directly under a top-level (or `co.uk`-like) suffix:
+    a DGA that spreads its names over several TLDs (`x7k2q.test`, `p4m9v.invalid`) has no
+    parent in common."""
+    parent = _parent(name)
+    labels = parent.split(".")
+    top = len(labels) == 1 or (
+        len(labels) == 2 and labels[0] in SECOND_LEVEL and len(labels[1]) == 2
+    )
+    return "." if parent and top else ""
+
+
+def _name_groups(queries: list[DnsQueried]) -> list[list[DnsQueried]]:
+    """Names by parent, and those registered directly under a suffix pooled across suffixes."""
+    return [*_group(queries, _parent).values(), *_group(queries, _under_a_suffix).values()]
+
+
 def _registered_domain(name: str) -> str:
     labels = name.split(".")
     keep = 3 if len(labels) >= 3 and labels[-2] in SECOND_LEVEL and len(labels[-1]) == 2 else 2
@@ -130,7 +148,7 @@ def common_bigram_share(label: str) -> float:
 def _generated_names(queries: list[DnsQueried]) -> list[DnsQueried]:
     """The names of the largest parent whose first labels look generated, if enough."""
     best: list[DnsQueried] = []
-    for names in _group(queries, _parent).values():
+    for names in _name_groups(queries):
         labels = [(q, q.name.lower().split(".", 1)[0]) for q in names]
         candidates = [(q, label) for q, label in labels if candidate_label(label)]
         if len(candidates) < max(MIN_GENERATED, GENERATED_SHARE * len(names)):
@@ -144,7 +162,8 @@ def _generated_names(queries: list[DnsQueried]) -> list[DnsQueried]:
 def _dga(index: RunIndex, generated: list[DnsQueried]) -> Finding:
     names = {q.name.lower().rstrip(".") for q in generated}
     addresses = {a for q in generated for a in q.answers}
-    parent = _parent(generated[0].name.lower().rstrip("."))
+    parents = sorted({_parent(name) for name in names})
+    parent = ", ".join(parents[:4]) + (" …" if len(parents) > 4 else "")
     shown = ", ".join(q.name for q in generated[:SHOWN])
     evidence = [
         Evidence(
@@ -190,7 +209,7 @@ def _rendezvous_names(index: RunIndex, queries: list[DnsQueried]) -> list[DnsQue
     quarter of them then contacted (the bot stops at the one that answers; a crawler or a
     monitor contacts what it resolves). Letters-only word names are not caught (too close to
     real ones)."""
-    for names in _group(queries, _parent).values():
+    for names in _name_groups(queries):
         if len(names) < MIN_RENDEZVOUS or len(names) > MAX_RENDEZVOUS:
             continue
         labels = [(q, q.name.lower().split(".", 1)[0]) for q in names]
