@@ -252,7 +252,6 @@ HOLDOUT2_KNOWN_MISSES: dict[str, str] = {
         "got clean 6 (the survey sent out is host-facts-sent-out, medium); found T1016, "
         "T1033, T1057, T1082; missing collection-exfiltration, T1041"
     ),
-    "h26-discovery-then-uid0-passwd": ("got suspicious 46, found T1136.001; missing T1082"),
 }
 
 
