@@ -19,6 +19,8 @@ from .corpus import (
     HOLDOUT_EXPECTED,
     INTERP,
     INTERP_EXPECTED,
+    LOOKAROUND,
+    LOOKAROUND_EXPECTED,
     SCENARIOS,
     VARIANTS,
     VARIANTS_EXPECTED,
@@ -271,6 +273,19 @@ HOLDOUT3_KNOWN_MISSES: dict[str, str] = {
 }
 
 
+# Discovery by reading files (written blind, docs/lookaround.md): what the second pass missed.
+# Strict: a sample that starts passing must leave this list.
+_OWN_PASSWD_READ = (
+    "missing T1087.001: the program reads /etc/passwd and /etc/group itself, which every libc "
+    "does to name a uid; only a file tool run on them is named"
+)
+LOOKAROUND_KNOWN_MISSES: dict[str, str] = {
+    "d04-go-readfile-tcp-accounts": f"got clean 6, found T1049, T1082; {_OWN_PASSWD_READ}",
+    "d07-perl-open-passwd-tcp": f"got clean 6, found T1049, T1082; {_OWN_PASSWD_READ}",
+    "d08-sh-read-loops-wget": f"got clean 4, found T1016, T1049, T1105; {_OWN_PASSWD_READ}",
+}
+
+
 # The later held-out sets: samples directory, expectations and known misses of each.
 LATER_HELD_OUT = {
     "holdout2": (HOLDOUT2, HOLDOUT2_EXPECTATIONS, HOLDOUT2_KNOWN_MISSES),
@@ -278,6 +293,8 @@ LATER_HELD_OUT = {
     # boot scripts and interpreters fed code at run time (docs/interp.md): no misses since the
     # detections written beside it
     "interp": (INTERP, load_expectations(INTERP_EXPECTED), {}),
+    # discovery by reading the host's files (docs/lookaround.md)
+    "lookaround": (LOOKAROUND, load_expectations(LOOKAROUND_EXPECTED), LOOKAROUND_KNOWN_MISSES),
 }
 
 
