@@ -53,6 +53,11 @@ INTERP_EXPECTED = INTERP / "EXPECTED.yaml"
 # (docs/lookaround.md).
 LOOKAROUND = REPO / "samples" / "lookaround"
 LOOKAROUND_EXPECTED = LOOKAROUND / "EXPECTED.yaml"
+# Domain generation (T1568.002) in Go, Python, C, Node, Perl and busybox sh, with three benign
+# look-alikes (a service list, a hash blocklist zone, a crawler); written blind to the detectors
+# (docs/dga.md).
+DGA = REPO / "samples" / "dga"
+DGA_EXPECTED = DGA / "EXPECTED.yaml"
 # Short idle stop: every scenario ends by itself; a quiet one need not cost the whole timeout.
 CORPUS_SANDBOX = SandboxOptions(timeout_seconds=45, idle_seconds=6)
 
