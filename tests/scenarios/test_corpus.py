@@ -11,6 +11,8 @@ from detonate.factory.build import build_all
 from detonate.factory.debootstrap import debootstrap_unavailable
 
 from .corpus import (
+    DGA,
+    DGA_EXPECTED,
     HOLDOUT,
     HOLDOUT2,
     HOLDOUT2_EXPECTED,
@@ -295,6 +297,8 @@ LATER_HELD_OUT = {
     "interp": (INTERP, load_expectations(INTERP_EXPECTED), {}),
     # discovery by reading the host's files (docs/lookaround.md)
     "lookaround": (LOOKAROUND, load_expectations(LOOKAROUND_EXPECTED), LOOKAROUND_KNOWN_MISSES),
+    # domain generation in six languages (docs/dga.md): none missed since its second pass
+    "dga": (DGA, load_expectations(DGA_EXPECTED), {}),
 }
 
 

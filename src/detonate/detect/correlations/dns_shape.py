@@ -17,8 +17,10 @@ Tunnelling: at least MIN_TUNNEL_NAMES distinct names under one registered domain
 left of it carry long encoded strings (a label of at least MIN_PAYLOAD_LABEL characters in a
 base32, hex or base64url alphabet, together at least MIN_PAYLOAD characters). When those
 labels, joined in the order asked, decode (base32, hex, base64url) to readable text the
-names carried data out: critical; else high. Hash lookups (a DNSBL of file hashes) have the
-shape and decode to binary: high, named for what it is.
+names carried data out: critical; else high. Hash lookups (a blocklist of file hashes asked
+over DNS: one label a name, each exactly an md5, sha1 or sha256 in hex, or a sha256 in base32)
+have the shape and decode to binary: low, named for what it is (data split into digest-sized
+chunks would pass for them: the known gap).
 """
 
 from __future__ import annotations
@@ -57,6 +59,11 @@ _PAIRS = (
 )
 COMMON_BIGRAMS = frozenset(_PAIRS[i : i + 2] for i in range(0, len(_PAIRS), 2))
 HEX = re.compile(r"^[0-9a-f]+$")
+BASE32 = re.compile(r"^[a-z2-7]+$")
+HASH_LOOKUPS = (
+    "Each name carries one whole file digest and they decode to nothing readable: the shape of "
+    "a hash blocklist asked over DNS (a mail or file scanner), so this is low."
+)
 ENCODED = re.compile(r"^[A-Za-z0-9_=-]+$")
 SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "edu", "ac", "or", "ne"})
 SHOWN = 8  # names quoted in evidence
@@ -207,8 +214,10 @@ def _rendezvous_names(index: RunIndex, queries: list[DnsQueried]) -> list[DnsQue
     so the bigram test passes them. What gives them away is the search: MIN_RENDEZVOUS or more
     names under one parent, built on one template of words and digits, asked, and at most a
     quarter of them then contacted (the bot stops at the one that answers; a crawler or a
-    monitor contacts what it resolves). Letters-only word names are not caught (too close to
-    real ones)."""
+    monitor contacts what it resolves). Letters-only names are caught when they share one
+    consonant-and-vowel pattern (a syllable generator's); word names are not (too close to real
+    ones)."""
+    best: list[DnsQueried] = []
     for names in _name_groups(queries):
         if len(names) < MIN_RENDEZVOUS or len(names) > MAX_RENDEZVOUS:
             continue
@@ -219,16 +228,39 @@ def _rendezvous_names(index: RunIndex, queries: list[DnsQueried]) -> list[DnsQue
         if not shapes:
             continue
         shape, count = shapes.most_common(1)[0]
-        if "a" not in shape or "9" not in shape or count < GENERATED_SHARE * len(names):
+        if "a" in shape and "9" in shape and count >= GENERATED_SHARE * len(names):
+            templated = [q for q, label in labels if _shape(label) == shape]
+        else:
+            templated = _one_syllable_template(labels)
+        if not templated:
             continue
-        templated = [q for q, label in labels if _shape(label) == shape]
         contacted = sum(
             _contact(index, {q.name.lower().rstrip(".")}, set(q.answers), q.seq) is not None
             for q in templated
         )
-        if contacted <= max(1, len(templated) // 4):
-            return templated
-    return []
+        if contacted <= max(1, len(templated) // 4) and len(templated) > len(best):
+            best = templated  # the widest group: the one that holds the name contacted too
+    return best
+
+
+def _one_syllable_template(labels: list[tuple[DnsQueried, str]]) -> list[DnsQueried]:
+    """Pronounceable names (`bibazetoduguhi`, `cufebinisefide`): letters only, each label of
+    one consonant-and-vowel pattern, the same for most of the names. Real host names of eight
+    letters or more hardly ever share one whole pattern; a generator's syllables always do."""
+    patterns = Counter(_syllables(label) for _, label in labels if len(label) >= LABEL_MIN)
+    if not patterns:
+        return []
+    pattern, count = patterns.most_common(1)[0]
+    if not pattern or count < GENERATED_SHARE * len(labels):
+        return []
+    return [q for q, label in labels if _syllables(label) == pattern]
+
+
+def _syllables(label: str) -> str:
+    """ "bibazeto" → "cvcvcvcv"; "" for a label with anything but letters."""
+    if not (label.isalpha() and label.isascii()):
+        return ""
+    return "".join("v" if c in "aeiouy" else "c" for c in label)
 
 
 def _contact(index: RunIndex, names: set[str], addresses: set[str], after: int) -> NetEvent | None:
@@ -274,12 +306,29 @@ def _tunnel(index: RunIndex, domain: str, queries: list[DnsQueried]) -> Finding 
         evidence.append(
             Evidence(description="the labels, joined, decode to text", excerpt=text[:200])
         )
+    elif all(_digest(label) for _, label in payloads):
+        return finding(
+            "dns-tunnel-exfiltration",
+            NAME,
+            evidence,
+            severity=Severity.LOW,
+            confidence=Confidence.MEDIUM,
+            why=HASH_LOOKUPS,
+        )
     return finding(
         "dns-tunnel-exfiltration",
         NAME,
         evidence,
         severity=Severity.CRITICAL if text else None,
     )
+
+
+def _digest(label: str) -> bool:
+    """A label that is one whole file digest: md5, sha1 or sha256 in hex, sha256 in base32."""
+    lowered = label.lower()
+    if len(lowered) in (32, 40, 64) and HEX.match(lowered):
+        return True
+    return len(lowered) == 52 and BASE32.match(lowered) is not None
 
 
 def _chain(index: RunIndex, event: NetEvent) -> tuple[str, ...]:
