@@ -111,6 +111,8 @@ def test_the_streamed_file_is_the_record_document(tmp_path: Path) -> None:
     assert [e.seq for e in loaded.result.events] == [0, 1, 2]
     assert loaded.view().image_size("/app/main.py") == len(MAIN)
     assert not list(tmp_path.glob(".*partial*"))
+    # a path given as text (a script's argument) is the same record, not a "corrupt" one
+    assert [e.seq for e in run_record.load_run_record(str(path)).result.events] == [0, 1, 2]
 
 
 def test_image_sizes_come_from_the_index_and_the_record_keeps_those_asked_for(

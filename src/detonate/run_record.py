@@ -322,8 +322,9 @@ def find_run_record(path: Path) -> Path:
     )
 
 
-def load_run_record(path: Path) -> RunRecord:
+def load_run_record(path: Path | str) -> RunRecord:
     """The record at `path`; RunRecordError when it is missing, corrupt or of a newer format."""
+    path = Path(path)  # a str path once read as "corrupt" (no .parent for the artifacts)
     document = _read_document(path)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise RunRecordError(f"{path} is not a detonate run record")

@@ -43,6 +43,27 @@ def test_a_proc_walk_is_watched_but_not_the_walkers_own_files() -> None:
     assert read_kind("/proc/12/maps") == read_kind("/proc/sys") == ""
 
 
+# the container check: the child (container pid 7, host 101) reads init's cgroup and mounts;
+# init (a JVM, say) reads its own cgroup for its memory limit
+CGROUP_TRACE = """\
+100 1000.1 execve("/usr/bin/java", ["java", "-jar", "app.jar"], 0x1 /* 1 var */) = 0
+100 1000.2 openat(AT_FDCWD</>, "/proc/self/cgroup", O_RDONLY) = 3</proc/1/cgroup>
+100 1000.3 clone(child_stack=NULL, flags=SIGCHLD, child_tidptr=0x1) = 7 /* 101 in strace's PID NS */
+101 1000.4 execve("/opt/check", ["/opt/check"], 0x1 /* 1 var */) = 0
+101 1000.5 openat(AT_FDCWD</>, "/proc/1/cgroup", O_RDONLY) = 3</proc/1/cgroup>
+101 1000.6 openat(AT_FDCWD</>, "/proc/1/mountinfo", O_RDONLY) = 3</proc/1/mountinfo>
+"""
+
+
+def test_another_processs_cgroup_read_is_a_container_check_but_not_a_runtimes_own() -> None:
+    interpreter = TraceInterpreter(init_pid=100, t0=1000.0)
+    interpreter.feed_lines(CGROUP_TRACE.splitlines(keepends=True))
+    reads = [e for e in interpreter.summary().events if isinstance(e, FileOpenedForRead)]
+    assert [(e.pid, e.path) for e in reads] == [(101, "/proc/1/cgroup"), (101, "/proc/1/mountinfo")]
+    (found,) = Discovery().detect(RunView(events=interpreter.summary().events))
+    assert (found.rule_id, found.technique) == ("discovery-system-information", "T1082")
+
+
 @pytest.mark.sandbox
 @pytest.mark.parametrize(
     "script, walks",

@@ -47,6 +47,17 @@ PROCDISC_EXPECTED = PROCDISC / "EXPECTED.yaml"
 # .006, .007), with three benign look-alikes; written blind to the detectors (docs/interp.md).
 INTERP = REPO / "samples" / "interp"
 INTERP_EXPECTED = INTERP / "EXPECTED.yaml"
+# Discovery by reading the host's own files instead of running the usual tools (T1082, T1016,
+# T1049, T1087.001), six languages and ways, with three benign look-alikes that read
+# /proc/cpuinfo, /proc/meminfo or /etc/hostname; written blind to the detectors
+# (docs/lookaround.md).
+LOOKAROUND = REPO / "samples" / "lookaround"
+LOOKAROUND_EXPECTED = LOOKAROUND / "EXPECTED.yaml"
+# Domain generation (T1568.002) in Go, Python, C, Node, Perl and busybox sh, with three benign
+# look-alikes (a service list, a hash blocklist zone, a crawler); written blind to the detectors
+# (docs/dga.md).
+DGA = REPO / "samples" / "dga"
+DGA_EXPECTED = DGA / "EXPECTED.yaml"
 # Short idle stop: every scenario ends by itself; a quiet one need not cost the whole timeout.
 CORPUS_SANDBOX = SandboxOptions(timeout_seconds=45, idle_seconds=6)
 

@@ -11,12 +11,18 @@ from detonate.factory.build import build_all
 from detonate.factory.debootstrap import debootstrap_unavailable
 
 from .corpus import (
+    DGA,
+    DGA_EXPECTED,
     HOLDOUT,
     HOLDOUT2,
     HOLDOUT2_EXPECTED,
     HOLDOUT3,
     HOLDOUT3_EXPECTED,
     HOLDOUT_EXPECTED,
+    INTERP,
+    INTERP_EXPECTED,
+    LOOKAROUND,
+    LOOKAROUND_EXPECTED,
     SCENARIOS,
     VARIANTS,
     VARIANTS_EXPECTED,
@@ -234,12 +240,10 @@ HOLDOUT2_EXPECTATIONS = load_expectations(HOLDOUT2_EXPECTED)
 # starts passing must leave this list.
 HOLDOUT2_KNOWN_MISSES: dict[str, str] = {
     "b08-py-metrics-push-agent": ("got suspicious 40, found T1071.001, T1082"),
-    "h23-py-dga-jitter-beacon": ("got clean 10, found T1071.001, T1082; missing T1568.002"),
     "h24-socat-hostfacts-gzip-exfil": (
         "got clean 6 (the survey sent out is host-facts-sent-out, medium); found T1016, "
         "T1033, T1057, T1082; missing collection-exfiltration, T1041"
     ),
-    "h26-discovery-then-uid0-passwd": ("got suspicious 46, found T1136.001; missing T1082"),
 }
 
 
@@ -259,10 +263,30 @@ HOLDOUT3_KNOWN_MISSES: dict[str, str] = {
 }
 
 
+# Discovery by reading files (written blind, docs/lookaround.md): what the second pass missed.
+# Strict: a sample that starts passing must leave this list.
+_OWN_PASSWD_READ = (
+    "missing T1087.001: the program reads /etc/passwd and /etc/group itself, which every libc "
+    "does to name a uid; only a file tool run on them is named"
+)
+LOOKAROUND_KNOWN_MISSES: dict[str, str] = {
+    "d04-go-readfile-tcp-accounts": f"got clean 6, found T1049, T1082; {_OWN_PASSWD_READ}",
+    "d07-perl-open-passwd-tcp": f"got clean 6, found T1049, T1082; {_OWN_PASSWD_READ}",
+    "d08-sh-read-loops-wget": f"got clean 4, found T1016, T1049, T1105; {_OWN_PASSWD_READ}",
+}
+
+
 # The later held-out sets: samples directory, expectations and known misses of each.
 LATER_HELD_OUT = {
     "holdout2": (HOLDOUT2, HOLDOUT2_EXPECTATIONS, HOLDOUT2_KNOWN_MISSES),
     "holdout3": (HOLDOUT3, HOLDOUT3_EXPECTATIONS, HOLDOUT3_KNOWN_MISSES),
+    # boot scripts and interpreters fed code at run time (docs/interp.md): no misses since the
+    # detections written beside it
+    "interp": (INTERP, load_expectations(INTERP_EXPECTED), {}),
+    # discovery by reading the host's files (docs/lookaround.md)
+    "lookaround": (LOOKAROUND, load_expectations(LOOKAROUND_EXPECTED), LOOKAROUND_KNOWN_MISSES),
+    # domain generation in six languages (docs/dga.md): none missed since its second pass
+    "dga": (DGA, load_expectations(DGA_EXPECTED), {}),
 }
 
 

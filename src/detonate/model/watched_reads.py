@@ -32,15 +32,28 @@ NETWORK_CONNECTIONS = "network-connections"  # T1049
 # the process list: /proc opened as a directory, or another process's comm, cmdline, stat or
 # status (what ps, pgrep, psutil and a hand-written /proc walk read)
 PROCESS_LIST = "process-list"  # T1057
+# another process's cgroup or mounts: init's (`grep docker /proc/1/cgroup`) says whether and
+# how the host is containerised (a runtime reading its own, for its memory limit, is not this)
+CONTAINER_CHECK = "container-check"  # T1082
 
 CREDENTIAL_KINDS = frozenset(
     {PASSWORD_HASHES, PROCESS_ENVIRON, PROCESS_MEMORY, SSH_PRIVATE_KEY, KUBE_TOKEN}
 )
 STORED_CREDENTIAL_KINDS = frozenset({CREDENTIAL_FILE, PKI_PRIVATE_KEY})
-DISCOVERY_KINDS = frozenset({OS_RELEASE, KERNEL, NETWORK_CONFIG, NETWORK_CONNECTIONS, PROCESS_LIST})
+DISCOVERY_KINDS = frozenset(
+    {OS_RELEASE, KERNEL, NETWORK_CONFIG, NETWORK_CONNECTIONS, PROCESS_LIST, CONTAINER_CHECK}
+)
 
 # /proc/<pid>/environ, /proc/<pid>/task/<tid>/mem …: group 1 is the pid as the sample named it
-PROC_PID_FILE = re.compile(r"^/proc/(\d+)(?:/task/\d+)?/(environ|mem|comm|cmdline|stat|status)$")
+PROC_PID_FILE = re.compile(
+    r"^/proc/(\d+)(?:/task/\d+)?/(environ|mem|comm|cmdline|stat|status|cgroup|mountinfo)$"
+)
+_PROC_PID_KINDS = {
+    "mem": PROCESS_MEMORY,
+    "environ": PROCESS_ENVIRON,
+    "cgroup": CONTAINER_CHECK,
+    "mountinfo": CONTAINER_CHECK,
+}
 
 # Client credential files, by the tool (family) they belong to, wherever the home is.
 _HOME = r"(?:/root|/home/[^/]+|/var/lib/[^/]+|/srv/[^/]+|/opt/[^/]+)"
@@ -119,7 +132,7 @@ def read_kind(path: str) -> str:
     """What reading `path` is (one of the kinds above), "" when its read is no event."""
     match = PROC_PID_FILE.match(path)
     if match is not None:
-        return {"mem": PROCESS_MEMORY, "environ": PROCESS_ENVIRON}.get(match[2], PROCESS_LIST)
+        return _PROC_PID_KINDS.get(match[2], PROCESS_LIST)
     for kind, pattern in _PATTERNS:
         if pattern.match(path):
             return kind

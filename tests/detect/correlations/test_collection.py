@@ -4,6 +4,7 @@ reports watched reads) and on the recorded benign scenarios."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 import pytest
@@ -115,6 +116,31 @@ def test_base32_labels_decode_to_the_text_they_carried() -> None:
     assert tunnel.rule_id == "dns-tunnel-exfiltration"
     assert tunnel.severity is Severity.CRITICAL
     assert "root:" in tunnel.evidence[-1].excerpt  # /etc/passwd, base32-decoded
+
+
+def _lookups(labels: list[str]) -> RunView:
+    return RunView(
+        events=tuple(
+            DnsQueried(
+                seq=n, ts=n / 10, pid=0, name=f"{label}.hashbl.example.test", qtype="A",
+                rcode="NXDOMAIN", answers=(), dst_ip="198.18.0.1", dst_port=53,
+            )
+            for n, label in enumerate(labels)
+        )
+    )  # fmt: skip
+
+
+def test_whole_file_digests_asked_over_dns_are_hash_lookups_not_a_tunnel() -> None:
+    """A mail or file scanner asks a hash blocklist one digest a name: low. The same amount of
+    binary cut into chunks of another size is still a tunnel: high."""
+    digests = [hashlib.sha256(bytes([n])).hexdigest() for n in range(10)]
+    (lookups,) = DnsShape().detect(_lookups(digests))
+    assert lookups.rule_id == "dns-tunnel-exfiltration" and lookups.severity is Severity.LOW
+    md5s = [hashlib.md5(bytes([n])).hexdigest() for n in range(10)]
+    assert DnsShape().detect(_lookups(md5s))[0].severity is Severity.LOW
+    chunks = [d[:50] for d in digests]
+    (tunnel,) = DnsShape().detect(_lookups(chunks))
+    assert tunnel.severity is Severity.HIGH
 
 
 def test_discovery_survey_sent_out_is_medium() -> None:

@@ -9,6 +9,34 @@ from detonate.model.netevents import Connected, DatagramSunk, HttpRequested, Tra
 from .stream import Stream
 
 
+def _measured(
+    s: Stream,
+    *,
+    packets: int,
+    bytes_total: int,
+    seconds: float,
+    peak_pps: int,
+    destinations: int,
+    pcap_bytes: int,
+    dropped: int = 0,
+    truncated: bool = False,
+) -> None:
+    """The simulator's traffic totals for the run (one address per destination)."""
+    s.add(
+        TrafficMeasured,
+        0,
+        packets=packets,
+        bytes_total=bytes_total,
+        seconds=seconds,
+        peak_pps=peak_pps,
+        distinct_destinations=destinations,
+        distinct_addresses=destinations,
+        dropped_by_limit=dropped,
+        pcap_bytes=pcap_bytes,
+        pcap_truncated=truncated,
+    )
+
+
 def test_sweep_of_hosts_on_two_propagation_ports_is_critical() -> None:
     s = Stream()
     s.exec(1, "scanner", path="/tmp/s")
@@ -110,18 +138,16 @@ def test_a_crawler_pace_is_not_a_flood() -> None:
 
 def test_udp_packet_storm_is_a_packet_flood() -> None:
     s = Stream()
-    s.add(
-        TrafficMeasured,
-        0,
+    _measured(
+        s,
         packets=90_000,
         bytes_total=5_000_000,
         seconds=9.0,
         peak_pps=10_000,
-        distinct_destinations=1,
-        distinct_addresses=1,
-        dropped_by_limit=80_000,
+        destinations=1,
+        dropped=80_000,
         pcap_bytes=1_000_000,
-        pcap_truncated=True,
+        truncated=True,
     )
     assert [f.rule_id for f in Flood().detect(s.view())] == ["packet-flood"]
 
@@ -155,18 +181,14 @@ def test_sunk_datagrams_alone_judge_the_burst_by_the_measured_peak() -> None:
     s = Stream()
     for worker in (2, 3, 4):
         s.add(DatagramSunk, worker, dst_ip="203.0.113.200", dst_port=80, datagrams=300)
-    s.add(
-        TrafficMeasured,
-        0,
+    _measured(
+        s,
         packets=908,
         bytes_total=960_000,
         seconds=0.11,
         peak_pps=908,
-        distinct_destinations=3,
-        distinct_addresses=3,
-        dropped_by_limit=0,
+        destinations=3,
         pcap_bytes=975_000,
-        pcap_truncated=False,
     )
     assert [f.rule_id for f in Flood().detect(s.view())] == ["packet-flood"]
 
@@ -177,18 +199,14 @@ def test_statsd_metrics_and_dns_lookups_are_no_flood() -> None:
     _udp_sends(s, 1, "192.0.2.8", 8125, 120, step=0.25)  # a few metrics a second for 30 s
     _udp_sends(s, 1, "192.0.2.53", 53, 600, step=0.001)  # resolver lookups are no target
     s.add(DatagramSunk, 1, dst_ip="192.0.2.8", dst_port=8125, datagrams=120)
-    s.add(
-        TrafficMeasured,
-        0,
+    _measured(
+        s,
         packets=5000,  # a download alongside: its peak is not the metrics'
         bytes_total=6_000_000,
         seconds=30.0,
         peak_pps=1500,
-        distinct_destinations=3,
-        distinct_addresses=3,
-        dropped_by_limit=0,
+        destinations=3,
         pcap_bytes=6_000_000,
-        pcap_truncated=False,
     )
     assert Flood().detect(s.view()) == ()
 
@@ -229,18 +247,15 @@ def test_raw_socket_packets_at_one_address_are_a_critical_flood() -> None:
 
 def test_a_packet_rate_without_one_target_stays_high() -> None:
     s = Stream()
-    s.add(
-        TrafficMeasured,
-        0,
+    _measured(
+        s,
         packets=30_000,
         bytes_total=3_000_000,
         seconds=6.0,
         peak_pps=6000,
-        distinct_destinations=40,
-        distinct_addresses=40,
-        dropped_by_limit=0,
+        destinations=40,
         pcap_bytes=1_000_000,
-        pcap_truncated=True,
+        truncated=True,
     )
     (found,) = Flood().detect(s.view())
     assert found.severity is Severity.HIGH

@@ -14,10 +14,16 @@ from __future__ import annotations
 from detonate.detect.correlations.metadata import finding
 from detonate.detect.interface import RunView
 from detonate.model.events import FileCreated, FileOpenedForWrite, FileRenamed
-from detonate.model.findings import Evidence, Finding
+from detonate.model.findings import Evidence, Finding, Severity
 
 NAME = "account-backdoor"
 PASSWD = "/etc/passwd"
+SHADOW = "/etc/shadow"
+LOCKED = ("*", "!")  # a password field that lets no one in (`*`, `!`, `!!`, `!$6$…`)
+OPEN_LOGIN = (
+    "One of them has a password the run set (or none): root under another name that anyone "
+    "who knows it can log in as."
+)
 KEY_FILES = ("/authorized_keys", "/authorized_keys2")
 ROOT_KEYS_PREFIX = "/root/"  # covered by the rule file-root-authorized-keys-write
 
@@ -37,18 +43,31 @@ class AccountBackdoor:
         )
         found: list[Finding] = []
         if new_root:
+            evidence = [
+                Evidence(
+                    description="accounts with uid 0 added to /etc/passwd: "
+                    + ", ".join(new_root[:5]),
+                    path=PASSWD,
+                    event_ids=_writes_of(run, PASSWD),
+                )
+            ]
+            open_logins = _open_logins(run, new_root)
+            if open_logins:
+                evidence.append(
+                    Evidence(
+                        description="and they can log in (a password set, or none asked): "
+                        + ", ".join(open_logins[:5]),
+                        path=SHADOW if SHADOW in {c.path for c in run.files} else PASSWD,
+                        event_ids=_writes_of(run, SHADOW) or _writes_of(run, PASSWD),
+                    )
+                )
             found.append(
                 finding(
                     "new-uid0-account",
                     NAME,
-                    [
-                        Evidence(
-                            description="accounts with uid 0 added to /etc/passwd: "
-                            + ", ".join(new_root[:5]),
-                            path=PASSWD,
-                            event_ids=_writes_of(run, PASSWD),
-                        )
-                    ],
+                    evidence,
+                    severity=Severity.CRITICAL if open_logins else None,
+                    why=OPEN_LOGIN if open_logins else "",
                 )
             )
         homes = {
@@ -62,6 +81,31 @@ class AccountBackdoor:
         return tuple(found)
 
 
+def _open_logins(run: RunView, names: list[str]) -> list[str]:
+    """The new uid-0 accounts someone can log in as: a password hash, or no password at all,
+    in /etc/passwd's second field or (for `x`) in /etc/shadow's. `*`, `!…` and a missing
+    shadow line lock the account."""
+    passwords = _password_fields(run.file_text(PASSWD) or "")
+    shadow = _password_fields(run.file_text(SHADOW) or _image_text(run, SHADOW))
+    usable = []
+    for name in names:
+        password = passwords.get(name)
+        if password == "x":
+            password = shadow.get(name)
+        if password is not None and not password.startswith(LOCKED):
+            usable.append(name)
+    return usable
+
+
+def _password_fields(text: str) -> dict[str, str]:
+    fields = (line.split(":") for line in text.splitlines())
+    return {f[0]: f[1] for f in fields if len(f) >= 2 and f[0]}
+
+
+def _image_text(run: RunView, path: str) -> str:
+    return (run.image_bytes(path) or b"").decode("utf-8", "replace")
+
+
 def _accounts(text: str) -> dict[str, tuple[int, str]]:
     """`sysadm:x:0:0::/var/lib/.sysadm:/bin/sh` → {"sysadm": (0, "/var/lib/.sysadm")}."""
     accounts: dict[str, tuple[int, str]] = {}
@@ -73,7 +117,7 @@ def _accounts(text: str) -> dict[str, tuple[int, str]]:
 
 
 def _image_passwd(run: RunView) -> str:
-    return (run.image_bytes(PASSWD) or b"").decode("utf-8", "replace")
+    return _image_text(run, PASSWD)
 
 
 def _writes_of(run: RunView, path: str) -> tuple[int, ...]:

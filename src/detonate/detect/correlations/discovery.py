@@ -6,8 +6,11 @@ script. What the sample then did with the facts is judged elsewhere (their outpu
 container: the exfiltration detector, through data provenance).
 
 Evidence: the exec of a discovery program (provenance/collected.py lists them by technique; `ip`
-only with an object it shows, not `ip link set`), or the first read of a file that describes
-the host (model/watched_reads.py), by each process.
+only with an object it shows, not `ip link set`), or of a file tool (cat, grep, awk, sed …) on a
+file that describes the host (`grep docker /proc/1/cgroup`, `cat /etc/resolv.conf`, `awk -F:
+'$3==0' /etc/passwd`: busybox's shell runs `id` or `hostname` without an exec, but not these),
+or the first read of a watched file that describes the host (model/watched_reads.py: another
+process's cgroup among them), by each process.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from detonate.detect.correlations.metadata import finding
 from detonate.detect.correlations.run_index import command_line, index_of, program
 from detonate.detect.interface import RunView
 from detonate.detect.provenance.collected import (
+    ACCOUNT_DISCOVERY,
     CONNECTIONS_DISCOVERY,
     NETWORK_CONFIG_DISCOVERY,
     OWNER_DISCOVERY,
@@ -34,6 +38,7 @@ RULES = {
     CONNECTIONS_DISCOVERY: "discovery-network-connections",
     OWNER_DISCOVERY: "discovery-system-owner",
     PROCESS_DISCOVERY: "discovery-processes",
+    ACCOUNT_DISCOVERY: "discovery-local-accounts",
 }
 MAX_EVIDENCE = 12  # per technique
 

@@ -2,12 +2,13 @@
 carried out in the labels (DNS tunnelling, T1048.003).
 
 Generated names: at least MIN_GENERATED distinct names under one parent (`xkqvbtrmwp.test`,
-`f3a9c1e7b2d4e6f8.example.net`) whose varying labels (8 to 24 letters and digits, for most of
-the names: 75 %) read like no language: on average under MAX_COMMON_BIGRAMS of their letter
-pairs are among English's common ones. Words and names built from them (`prometheus`,
-`alertmanager`, `cloudfront`) score 0.7 to 1; random letters, hex and digits mixed into letters
-0 to 0.6, 0.4 on average. One label alone is no proof (`fvjuxcvajlzz` or `laapvqhikioo`),
-a dozen are. The simulator answers every name,
+`f3a9c1e7b2d4e6f8.example.net`), or registered directly under top-level suffixes, whichever
+they are (`aog5b6hcc6xc.test`, `haac7kvgbdve.invalid`: a DGA that rotates its TLDs), whose
+varying labels (8 to 24 letters and digits, for most of the names: 75 %) read like no
+language: on average under MAX_COMMON_BIGRAMS of their letter pairs are among English's common
+ones. Words and names built from them (`prometheus`, `alertmanager`, `cloudfront`) score 0.7 to
+1; random letters, hex and digits mixed into letters 0 to 0.6, 0.4 on average. One label alone
+is no proof (`fvjuxcvajlzz` or `laapvqhikioo`), a dozen are. The simulator answers every name,
 so "most lookups failed" cannot be used here; when a generated name was then contacted (a
 connection or request to an address it resolved to, or in its name) the bot found its
 rendezvous: critical. Lookups alone are high, medium confidence.
@@ -16,8 +17,10 @@ Tunnelling: at least MIN_TUNNEL_NAMES distinct names under one registered domain
 left of it carry long encoded strings (a label of at least MIN_PAYLOAD_LABEL characters in a
 base32, hex or base64url alphabet, together at least MIN_PAYLOAD characters). When those
 labels, joined in the order asked, decode (base32, hex, base64url) to readable text the
-names carried data out: critical; else high. Hash lookups (a DNSBL of file hashes) have the
-shape and decode to binary: high, named for what it is.
+names carried data out: critical; else high. Hash lookups (a blocklist of file hashes asked
+over DNS: one label a name, each exactly an md5, sha1 or sha256 in hex, or a sha256 in base32)
+have the shape and decode to binary: low, named for what it is (data split into digest-sized
+chunks would pass for them: the known gap).
 """
 
 from __future__ import annotations
@@ -56,6 +59,11 @@ _PAIRS = (
 )
 COMMON_BIGRAMS = frozenset(_PAIRS[i : i + 2] for i in range(0, len(_PAIRS), 2))
 HEX = re.compile(r"^[0-9a-f]+$")
+BASE32 = re.compile(r"^[a-z2-7]+$")
+HASH_LOOKUPS = (
+    "Each name carries one whole file digest and they decode to nothing readable: the shape of "
+    "a hash blocklist asked over DNS (a mail or file scanner), so this is low."
+)
 ENCODED = re.compile(r"^[A-Za-z0-9_=-]+$")
 SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "edu", "ac", "or", "ne"})
 SHOWN = 8  # names quoted in evidence
@@ -108,6 +116,23 @@ def _parent(name: str) -> str:
     return name.partition(".")[2]
 
 
+def _under_a_suffix(name: str) -> str:
+    """One key for every name registered directly under a top-level (or `co.uk`-like) suffix:
+    a DGA that spreads its names over several TLDs (`x7k2q.test`, `p4m9v.invalid`) has no
+    parent in common."""
+    parent = _parent(name)
+    labels = parent.split(".")
+    top = len(labels) == 1 or (
+        len(labels) == 2 and labels[0] in SECOND_LEVEL and len(labels[1]) == 2
+    )
+    return "." if parent and top else ""
+
+
+def _name_groups(queries: list[DnsQueried]) -> list[list[DnsQueried]]:
+    """Names by parent, and those registered directly under a suffix pooled across suffixes."""
+    return [*_group(queries, _parent).values(), *_group(queries, _under_a_suffix).values()]
+
+
 def _registered_domain(name: str) -> str:
     labels = name.split(".")
     keep = 3 if len(labels) >= 3 and labels[-2] in SECOND_LEVEL and len(labels[-1]) == 2 else 2
@@ -130,7 +155,7 @@ def common_bigram_share(label: str) -> float:
 def _generated_names(queries: list[DnsQueried]) -> list[DnsQueried]:
     """The names of the largest parent whose first labels look generated, if enough."""
     best: list[DnsQueried] = []
-    for names in _group(queries, _parent).values():
+    for names in _name_groups(queries):
         labels = [(q, q.name.lower().split(".", 1)[0]) for q in names]
         candidates = [(q, label) for q, label in labels if candidate_label(label)]
         if len(candidates) < max(MIN_GENERATED, GENERATED_SHARE * len(names)):
@@ -144,7 +169,8 @@ def _generated_names(queries: list[DnsQueried]) -> list[DnsQueried]:
 def _dga(index: RunIndex, generated: list[DnsQueried]) -> Finding:
     names = {q.name.lower().rstrip(".") for q in generated}
     addresses = {a for q in generated for a in q.answers}
-    parent = _parent(generated[0].name.lower().rstrip("."))
+    parents = sorted({_parent(name) for name in names})
+    parent = ", ".join(parents[:4]) + (" …" if len(parents) > 4 else "")
     shown = ", ".join(q.name for q in generated[:SHOWN])
     evidence = [
         Evidence(
@@ -188,9 +214,11 @@ def _rendezvous_names(index: RunIndex, queries: list[DnsQueried]) -> list[DnsQue
     so the bigram test passes them. What gives them away is the search: MIN_RENDEZVOUS or more
     names under one parent, built on one template of words and digits, asked, and at most a
     quarter of them then contacted (the bot stops at the one that answers; a crawler or a
-    monitor contacts what it resolves). Letters-only word names are not caught (too close to
-    real ones)."""
-    for names in _group(queries, _parent).values():
+    monitor contacts what it resolves). Letters-only names are caught when they share one
+    consonant-and-vowel pattern (a syllable generator's); word names are not (too close to real
+    ones)."""
+    best: list[DnsQueried] = []
+    for names in _name_groups(queries):
         if len(names) < MIN_RENDEZVOUS or len(names) > MAX_RENDEZVOUS:
             continue
         labels = [(q, q.name.lower().split(".", 1)[0]) for q in names]
@@ -200,16 +228,39 @@ def _rendezvous_names(index: RunIndex, queries: list[DnsQueried]) -> list[DnsQue
         if not shapes:
             continue
         shape, count = shapes.most_common(1)[0]
-        if "a" not in shape or "9" not in shape or count < GENERATED_SHARE * len(names):
+        if "a" in shape and "9" in shape and count >= GENERATED_SHARE * len(names):
+            templated = [q for q, label in labels if _shape(label) == shape]
+        else:
+            templated = _one_syllable_template(labels)
+        if not templated:
             continue
-        templated = [q for q, label in labels if _shape(label) == shape]
         contacted = sum(
             _contact(index, {q.name.lower().rstrip(".")}, set(q.answers), q.seq) is not None
             for q in templated
         )
-        if contacted <= max(1, len(templated) // 4):
-            return templated
-    return []
+        if contacted <= max(1, len(templated) // 4) and len(templated) > len(best):
+            best = templated  # the widest group: the one that holds the name contacted too
+    return best
+
+
+def _one_syllable_template(labels: list[tuple[DnsQueried, str]]) -> list[DnsQueried]:
+    """Pronounceable names (`bibazetoduguhi`, `cufebinisefide`): letters only, each label of
+    one consonant-and-vowel pattern, the same for most of the names. Real host names of eight
+    letters or more hardly ever share one whole pattern; a generator's syllables always do."""
+    patterns = Counter(_syllables(label) for _, label in labels if len(label) >= LABEL_MIN)
+    if not patterns:
+        return []
+    pattern, count = patterns.most_common(1)[0]
+    if not pattern or count < GENERATED_SHARE * len(labels):
+        return []
+    return [q for q, label in labels if _syllables(label) == pattern]
+
+
+def _syllables(label: str) -> str:
+    """ "bibazeto" → "cvcvcvcv"; "" for a label with anything but letters."""
+    if not (label.isalpha() and label.isascii()):
+        return ""
+    return "".join("v" if c in "aeiouy" else "c" for c in label)
 
 
 def _contact(index: RunIndex, names: set[str], addresses: set[str], after: int) -> NetEvent | None:
@@ -231,10 +282,15 @@ def _contact(index: RunIndex, names: set[str], addresses: set[str], after: int) 
 
 
 def tunnelled_queries(index: RunIndex) -> list[DnsQueried]:
-    """The names that carried encoded labels out (the payloads of every tunnel's domain)."""
+    """The names that carried encoded labels out (the payloads of every tunnel's domain); a
+    hash blocklist's lookups (each label one whole digest, none decoding to text) carry none."""
     found: list[DnsQueried] = []
     for domain, names in _group(_unique_queries(index), _registered_domain).items():
-        found.extend(query for query, _ in _payloads(domain, names))
+        payloads = _payloads(domain, names)
+        labels = [label for _, label in payloads]
+        if labels and all(map(_digest, labels)) and not _decoded_text("".join(labels)):
+            continue
+        found.extend(query for query, _ in payloads)
     return found
 
 
@@ -272,12 +328,29 @@ def _tunnel(index: RunIndex, domain: str, queries: list[DnsQueried]) -> Finding 
         evidence.append(
             Evidence(description="the labels, joined, decode to text", excerpt=text[:200])
         )
+    elif all(_digest(label) for _, label in payloads):
+        return finding(
+            "dns-tunnel-exfiltration",
+            NAME,
+            evidence,
+            severity=Severity.LOW,
+            confidence=Confidence.MEDIUM,
+            why=HASH_LOOKUPS,
+        )
     return finding(
         "dns-tunnel-exfiltration",
         NAME,
         evidence,
         severity=Severity.CRITICAL if text else None,
     )
+
+
+def _digest(label: str) -> bool:
+    """A label that is one whole file digest: md5, sha1 or sha256 in hex, sha256 in base32."""
+    lowered = label.lower()
+    if len(lowered) in (32, 40, 64) and HEX.match(lowered):
+        return True
+    return len(lowered) == 52 and BASE32.match(lowered) is not None
 
 
 def _chain(index: RunIndex, event: NetEvent) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ import re
 
 from detonate.model.events import FileOpenedForRead
 from detonate.model.watched_reads import (
+    CONTAINER_CHECK,
     CREDENTIAL_KINDS,
     KERNEL,
     KUBE_TOKEN,
@@ -34,6 +35,7 @@ NETWORK_CONFIG_DISCOVERY = "T1016"
 CONNECTIONS_DISCOVERY = "T1049"
 OWNER_DISCOVERY = "T1033"
 PROCESS_DISCOVERY = "T1057"
+ACCOUNT_DISCOVERY = "T1087.001"
 
 # Programs whose output is a fact about the host, by the discovery technique they serve.
 DISCOVERY_PROGRAMS: dict[str, str] = {
@@ -57,7 +59,36 @@ DISCOVERY_READS: dict[str, str] = {
     NETWORK_CONFIG: NETWORK_CONFIG_DISCOVERY,
     NETWORK_CONNECTIONS: CONNECTIONS_DISCOVERY,
     PROCESS_LIST: PROCESS_DISCOVERY,
+    CONTAINER_CHECK: SYSTEM_INFO,
 }
+# Tools that print or filter a file: run on a file that describes the host, their output is
+# that fact (`grep docker /proc/1/cgroup`, `cat /etc/resolv.conf`, `awk … /proc/cpuinfo`);
+# busybox's shell runs many other applets (id, hostname, ls) without an exec to see.
+FILE_TOOLS = frozenset(
+    {"cat", "head", "tail", "tac", "nl", "grep", "egrep", "fgrep", "awk", "gawk", "mawk"}
+    | {"nawk", "sed", "cut", "less", "more", "strings", "od", "xxd", "hexdump"}
+)
+IN_PLACE = frozenset({"-i", "--in-place"})  # `sed -i … /etc/hosts` edits it
+HOST_FILES = (
+    (
+        SYSTEM_INFO,
+        re.compile(
+            r"^/(?:etc/(?:os-release|hostname|machine-id|issue|lsb-release|[a-z]+[-_]"
+            r"(?:release|version))|usr/lib/os-release|proc/(?:version|cpuinfo|meminfo)"
+            r"|proc/(?:\d+|self)/(?:cgroup|mountinfo|status)|proc/sys/kernel/[\w/]+"
+            r"|sys/class/dmi/id/\w+)$"
+        ),
+    ),
+    (
+        NETWORK_CONFIG_DISCOVERY,
+        re.compile(
+            r"^/(?:etc/(?:resolv\.conf|hosts)"
+            r"|proc/(?:self/|\d+/)?net/(?:route|arp|fib_trie|ipv6_route|if_inet6|dev))$"
+        ),
+    ),
+    (CONNECTIONS_DISCOVERY, re.compile(r"^/proc/(?:self/|\d+/)?net/(?:tcp6?|udp6?|raw6?|unix)$")),
+    (ACCOUNT_DISCOVERY, re.compile(r"^/etc/(?:passwd|group)$")),
+)
 # Readers whose job the file is: checking or changing passwords, ssh using its own key, the
 # kube client using its own token, process listers.
 OWNERS: dict[str, frozenset[str]] = {
@@ -124,7 +155,14 @@ def discovery_technique(name: str, argv: tuple[str, ...], path: str = "", applet
         if words[:1] and words[0] in IP_DISCOVERY_OBJECTS and shows:
             return NETWORK_CONFIG_DISCOVERY
         return ""
+    if name in FILE_TOOLS and not IN_PLACE & set(argv[1:]):
+        return next(filter(None, map(host_file_technique, argv[1:])), "")
     return DISCOVERY_PROGRAMS.get(name, "")
+
+
+def host_file_technique(path: str) -> str:
+    """The discovery technique a file describing the host serves ("" for other files)."""
+    return next((technique for technique, pattern in HOST_FILES if pattern.match(path)), "")
 
 
 def credential_kind(event: FileOpenedForRead, reader: str) -> str:

@@ -87,10 +87,11 @@ def _find(run: RunView) -> list[EmbeddedStage]:
     for proc in index.procs.values():
         if not proc.execed or not is_interpreter_name(proc.name):
             continue
-        for script in program_files(run, proc):
+        scripts = program_files(run, proc)  # lists trees and reads file heads: once
+        for script in scripts:
             if script not in trees:
                 trees[script] = _stages(run, script, budget)
-        for source, stage in [s for script in program_files(run, proc) for s in trees[script]]:
+        for source, stage in [s for script in scripts for s in trees[script]]:
             hit = _acting(index, proc, stage)
             if hit is not None:
                 out.append(EmbeddedStage(proc.pid, source, stage, *hit))

@@ -1,0 +1,3 @@
+module example.test/crawler
+
+go 1.19

@@ -1,0 +1,3 @@
+module example.test/tzsync
+
+go 1.19

@@ -1,0 +1,3 @@
+module example.test/sentinelhelper
+
+go 1.19
