@@ -141,9 +141,10 @@ def test_scans_never_break_while_the_cache_is_pruned(tmp_path):
     ]
     for scanner in scanners:
         scanner.start()
-    removed = 0
+    removed = kept = 0
     while any(s.is_alive() for s in scanners) and results.qsize() < len(scanners):
-        removed += len(prune(cache, max_bytes=0).removed)
+        result = prune(cache, max_bytes=0)
+        removed, kept = removed + len(result.removed), kept + result.kept_in_use
         time.sleep(0.05)
     outcomes = [results.get(timeout=300) for _ in scanners]
     for scanner in scanners:
@@ -152,7 +153,10 @@ def test_scans_never_break_while_the_cache_is_pruned(tmp_path):
     assert len(flat) == 2 * 3 * len(refs)
     assert all(status == "ok" for status, _ in flat), flat
     assert all(files == expected for _, files in flat)
-    assert removed > 0  # the pruner did evict while the scans ran
+    # The pruner ran while scans held layers (it kept them) or had left them (it evicted
+    # them). The scans' own one-byte budgets often evict first, so evictions alone by this
+    # pruner depend on timing (a loaded CI run saw none).
+    assert removed + kept > 0
     prune(cache, max_bytes=0)
     assert layer_keys_on_disk(cache) == []  # nothing leased once the scans are over
 

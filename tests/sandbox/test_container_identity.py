@@ -110,7 +110,10 @@ def test_talk_to_localhost_and_the_own_hostname_stays_local(tmp_path: Path) -> N
     connects = [e for e in report.events if e["kind"] == "net.connect" and e["port"] == 8080]
     assert {e["address"] for e in connects} >= {"127.0.0.1", address}
     runtime = [f.rule_id for f in report.findings if f.source.startswith("runtime")]
-    assert runtime == [], runtime
+    # printing /etc/hosts and /etc/hostname is discovery, named at info; nothing else fires
+    discovery = {"discovery-network-configuration", "discovery-system-information"}
+    assert set(runtime) <= discovery, runtime
+    assert all(f.severity == "info" for f in report.findings if f.rule_id in discovery)
     # the setup files are not the sample's doing; its own edit of /etc/hosts is
     assert "hosts-edited" in output  # owned by container root, as Docker's
     changed = {change.path for change in report.files}
