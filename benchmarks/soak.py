@@ -94,6 +94,9 @@ def build_images(work: Path) -> list[str]:
     return refs
 
 
+POLL_SECONDS = 0.05  # a quick run's state file lives well under a second
+
+
 class ContainerIds:
     """The container ids of the analyser's runs, learnt from the sandbox's state files (saved
     before anything of the run exists, removed after all of it is gone)."""
@@ -115,7 +118,7 @@ class ContainerIds:
         self.poll()
 
     def _watch(self) -> None:
-        while not self._stop.wait(0.2):
+        while not self._stop.wait(POLL_SECONDS):
             self.poll()
 
     def poll(self) -> None:

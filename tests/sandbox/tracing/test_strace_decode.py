@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import posixpath
 
-from detonate.model.events import FileAttributesChanged, FileTimesChanged, PrivilegedAttempt
+from detonate.model.events import (
+    FileAttributesChanged,
+    FileTimesChanged,
+    PrivilegedAttempt,
+    ProcessForked,
+)
 from detonate.sandbox.tracing.strace.decode import (
     FileTimes,
     file_attributes,
@@ -158,3 +163,22 @@ def test_the_interpreter_makes_time_changes_events_with_their_age() -> None:
     assert refused.path == "/etc/x" and not refused.succeeded and refused.error == "EPERM"
     assert (utime.path, utime.modify_time) == ("/etc/y", 0.0)
     assert futimesat.path == "/srv/app/z" and futimesat.now
+
+
+def test_a_clone_to_be_restarted_is_no_refused_fork() -> None:
+    """A signal during clone() makes the kernel restart it (`= ? ERESTARTNOINTR`): the fork
+    happens on the restart; only the pids limit's EAGAIN is a refusal."""
+    events = (
+        interpret(
+            f"100 {T0 + 1:.6f} clone(child_stack=NULL, flags=SIGCHLD) = ? ERESTARTNOINTR "
+            "(To be restarted)",
+            f"100 {T0 + 1.1:.6f} clone(child_stack=NULL, flags=SIGCHLD) = 7 /* 101 in strace's "
+            "PID NS */",
+            f"100 {T0 + 2:.6f} clone(child_stack=NULL, flags=SIGCHLD) = -1 EAGAIN (Resource "
+            "temporarily unavailable)",
+        )
+        .summary()
+        .events
+    )
+    forks = [(e.succeeded, e.error) for e in events if isinstance(e, ProcessForked)]
+    assert forks == [(True, ""), (False, "EAGAIN")]

@@ -269,6 +269,8 @@ class TraceInterpreter:
                 self.ns_pids[r.ret] = child
             if child and "CLONE_THREAD" in r.raw_args:
                 self.table.thread_group[child] = proc.pid
+            elif err.startswith("ERESTART"):
+                pass  # a signal came during clone(): the kernel restarts it, no fork refused
             elif child or not ok:
                 self._emit(ProcessForked, proc, r.ts, child_pid=child, succeeded=ok, error=err)
                 if child:
