@@ -81,3 +81,27 @@ def test_a_live_process_result_pipe_is_flushed_as_celery_does(pool: ScanPool) ->
     process.outq.put((MESSAGE, ("on its way",)))
     pool.process_flush_queues(process)
     assert received == ["on its way"]
+
+
+def test_an_exit_seen_before_the_process_is_reapable_is_looked_at_again_shortly(
+    pool: ScanPool,
+) -> None:
+    """The main process can wake on a process's exit a moment before it is reapable; Celery
+    then waits for the worker's 0.1 s replacement check. ScanPool looks again every few
+    milliseconds on the worker's own event loop (a real kombu Hub here), reaps the process
+    and forks the next as soon as it can."""
+    from kombu.asynchronous import Hub
+
+    hub = Hub()
+    pool.register_with_event_loop(hub)  # as the worker does: its handlers of a process's exit
+    process = pool._pool[0]
+    pool._event_process_exit(hub, process)  # woken while it still runs: not reapable
+    assert process in pool._pool
+    os.kill(process.pid, signal.SIGKILL)
+    killed = time.monotonic()  # the hub alone runs below: nothing else calls maintain_pool
+    while process in pool._pool and time.monotonic() - killed < 1:
+        hub.fire_timers(max_timers=10)
+        time.sleep(0.0005)
+    hub.close()
+    assert process not in pool._pool, "not looked at again: left to the 0.1 s check"
+    assert len(pool._pool) == 1 and pool._pool[0].exitcode is None  # the next one forked
