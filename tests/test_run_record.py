@@ -11,6 +11,7 @@ import pytest
 
 from detonate import run_record
 from detonate.detect import run_detectors
+from detonate.detect.interface import PROGRAM_LIMIT, TEXT_LIMIT
 from detonate.model.events import ProcessExecuted
 from detonate.model.filesystem import FileType
 from detonate.model.findings import Category, Confidence, Finding, Severity
@@ -18,7 +19,7 @@ from detonate.model.image import ImageConfig
 from detonate.model.iocs import Iocs
 from detonate.model.report import ImageInfo, RunSummary
 from detonate.model.runtime import EndReason, RunInfo, RunResult, RunStatus
-from detonate.run_record import IMAGE_FILE_CAP, ImageFiles, kept_image_files, run_view
+from detonate.run_record import ImageFiles, kept_image_files, run_view
 from static.rootfs_builder import SampleFile, build_rootfs
 
 PROGRAM = b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 2048  # 512 KiB, binary
@@ -62,12 +63,24 @@ def test_the_record_keeps_what_detectors_read_and_the_scripts_that_ran(tmp_path:
     assert kept["/start.sh"] == START  # run by its #! line, read by the shell-text detector
     assert kept["/app/lib.sh"] == LIB  # sourced by it
     assert kept["/bin/tool"] == PROGRAM[:256]  # only its #! line was looked at
-    assert kept["/app/main.py"] == MAIN[:IMAGE_FILE_CAP]  # the script python3 was given
+    assert kept["/app/main.py"] == MAIN[:TEXT_LIMIT]  # the script python3 was given
     assert "/opt/unused.sh" not in kept
     # the detectors' reads first (they decide a rejudge), then the scripts only run (the
     # embedded-stage detector reads an interpreter's script itself, so main.py may be either)
     read = [p for p in view.image_paths_read if p in kept]
     assert list(kept) == [*read, *(p for p in kept if p not in view.image_paths_read)]
+
+
+def test_a_program_read_whole_is_read_past_the_text_limit_and_kept_whole(tmp_path: Path) -> None:
+    """A detector that searches a program's file for an encoded stage asks for all of it; the
+    record keeps as much, so a rejudge searches the same bytes."""
+    view = _view(tmp_path)
+    assert view.image_bytes("/bin/tool") == PROGRAM[:TEXT_LIMIT]  # the default
+    assert view.image_bytes("/bin/tool", PROGRAM_LIMIT) == PROGRAM
+    kept, _ = kept_image_files(view)
+    assert kept["/bin/tool"] == PROGRAM
+    again = run_view(RunResult(view.events, (), (), view.run), ImageConfig(), kept)
+    assert again.image_bytes("/bin/tool", PROGRAM_LIMIT) == PROGRAM
 
 
 def test_what_does_not_fit_the_total_cap_is_named(

@@ -17,9 +17,10 @@ detection, next to the copies of the files the run dropped (`DIR/<run>/artifacts
 
 `image_files` are the image's own files that detection needs: as much of each as the
 detectors read (`RunView.image_bytes`: the first 256 bytes of a program whose #! line they
-looked at, the text of a script they analysed), then the text of every script the sample
-executed from the image (a `#!` file it ran, or the script a shell or interpreter was given).
-Each is cut to IMAGE_FILE_CAP bytes, all together to IMAGE_FILES_CAP; what does not fit is
+looked at, the text of a script they analysed, the whole of a program whose file is searched
+for a stage it decoded), then the text of every script the sample executed from the image (a
+`#!` file it ran, or the script a shell or interpreter was given). Each is cut to
+IMAGE_FILE_CAP bytes, all together to IMAGE_FILES_CAP; what does not fit is
 named in `image_files_omitted`. `image_sizes` are the sizes of the image's files that
 detectors asked for (`RunView.image_size`: which of the files the run wrote or deleted were
 the image's own).
@@ -48,7 +49,7 @@ from typing import Any
 from detonate.attack import current_id
 from detonate.detect.correlations.pipelines import script_argument
 from detonate.detect.correlations.run_index import is_interpreter_name, is_shell_name, program
-from detonate.detect.interface import TEXT_LIMIT, RunView
+from detonate.detect.interface import PROGRAM_LIMIT, TEXT_LIMIT, ImageFileHeads, RunView
 from detonate.errors import RunRecordError
 from detonate.model.event_codec import EventRecordError, event_from_record, event_record
 from detonate.model.events import Event, ProcessExecuted
@@ -72,7 +73,7 @@ from detonate.static.file_reading import read_head
 FORMAT = "detonate-run-record"
 VERSION = 1
 RECORD_NAME = "run-record.json.gz"
-IMAGE_FILE_CAP = TEXT_LIMIT  # bytes kept of one image file: the most any detector reads
+IMAGE_FILE_CAP = PROGRAM_LIMIT  # bytes kept of one image file: the most any detector reads
 IMAGE_FILES_CAP = 16 * MiB  # bytes kept of all image files of one run
 MAX_RECORD_BYTES = 1024 * MiB  # a record that inflates past this is refused (a gzip bomb)
 TEXT_SNIFF = 8192  # an image file with a NUL in its first bytes is no script
@@ -119,9 +120,10 @@ def run_view(
     )
 
 
-class ImageFiles(Mapping[str, bytes]):
-    """The image's regular files, path → their first IMAGE_FILE_CAP bytes, read from the
-    unpacked rootfs when first asked for (as bytes; image content is never run)."""
+class ImageFiles(ImageFileHeads):
+    """The image's regular files, path → their first TEXT_LIMIT bytes (`head`: more, up to
+    IMAGE_FILE_CAP), read from the unpacked rootfs when first asked for (as bytes; image
+    content is never run)."""
 
     def __init__(self, rootfs: Rootfs) -> None:
         self._rootfs = rootfs
@@ -139,7 +141,15 @@ class ImageFiles(Mapping[str, bytes]):
         data = self._read.get(path)
         if data is None:
             entry = self._entries()[path]  # KeyError: no regular file there
-            data = self._read[path] = read_head(self._rootfs, entry, IMAGE_FILE_CAP)
+            data = self._read[path] = read_head(self._rootfs, entry, TEXT_LIMIT)
+        return data
+
+    def head(self, path: str, limit: int) -> bytes:
+        data = self[path]
+        limit = min(limit, IMAGE_FILE_CAP)
+        if len(data) >= limit or len(data) < TEXT_LIMIT:  # read enough, or the whole file
+            return data[:limit]
+        data = self._read[path] = read_head(self._rootfs, self._entries()[path], limit)
         return data
 
     def __iter__(self) -> Iterator[str]:
@@ -176,7 +186,7 @@ def kept_image_files(view: RunView) -> tuple[dict[str, bytes], tuple[str, ...]]:
     changed = {change.path for change in view.files}
     for path in executed_paths(view.events):
         if path not in changed and _is_text(view.image_files.get(path)):
-            wanted[path] = IMAGE_FILE_CAP
+            wanted[path] = TEXT_LIMIT
     kept: dict[str, bytes] = {}
     omitted: list[str] = []
     total = 0

@@ -21,7 +21,17 @@ from detonate.model.runtime import (
 )
 from detonate.model.timeline import Timeline
 
-TEXT_LIMIT = 256 * 1024  # the most of one file a detector reads
+TEXT_LIMIT = 256 * 1024  # the most of one file a detector reads, unless it asks for more
+PROGRAM_LIMIT = 8 * 1024 * 1024  # the most of one program file (a binary searched whole)
+
+
+class ImageFileHeads(Mapping[str, bytes]):
+    """An image's files read on demand: path → the first TEXT_LIMIT bytes, and `head` for more
+    (a live scan's rootfs; a record's files are a plain mapping of what was read)."""
+
+    def head(self, path: str, limit: int) -> bytes:
+        """The first `limit` bytes; KeyError when the image has no regular file there."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -78,8 +88,12 @@ class RunView:
         """What `path` held in the image (before the run), capped at `limit`; None when the
         image has no regular file there or it is empty."""
         self.image_paths_read[path] = max(limit, self.image_paths_read.get(path, 0))
-        data = self.image_files.get(path)
-        if data is None:
+        try:
+            if limit > TEXT_LIMIT and isinstance(self.image_files, ImageFileHeads):
+                data = self.image_files.head(path, limit)
+            else:
+                data = self.image_files[path]
+        except KeyError:
             return None
         return data[:limit] or None
 

@@ -20,6 +20,12 @@ run shows its content acting, in that interpreter's process tree:
                                                                     that fetches a script)
 
 A literal that decodes to a config the program then merely uses acts in none of these ways.
+
+A compiled program (or a script whose decoding these literals miss) is judged the other way
+round (encoded.py): the texts of what its process tree did — a `sh -c` text, the commands of a
+shell reading the program's pipe, a URL it fetched — that its own file holds encoded (XOR'd,
+base64'd, compressed, char codes …) but not in the clear, and that no command line above it
+gave it, were decoded in its memory.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from detonate.detect.correlations.run_index import (
     is_interpreter_name,
     is_shell_name,
 )
-from detonate.detect.interface import RunView
+from detonate.detect.interface import PROGRAM_LIMIT, RunView
+from detonate.detect.provenance.encoded import MIN_TEXT, hidden
 from detonate.detect.provenance.literals import XORS, hidden_texts
 from detonate.model.events import DataWritten, NetworkSent
 from detonate.model.netevents import HttpRequested
@@ -61,6 +68,8 @@ MIN_MATCH = 12  # characters of a command line or path that must appear in the d
 NAMED_PATH = re.compile(r"""(?<![\w.])(/[\w.@+-]+(?:/[\w.@+-]+)*/?)""")  # in a -c text
 LAUNCHER_DIRS = frozenset({"bin", "sbin", "scripts", "cmd", "exe"})  # a tree's launchers
 SYSTEM_DIRS = ("/", "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/lib")
+PROGRAM_BUDGET = 12 * 1024 * 1024  # program files searched for encoded texts, per run
+ACT_TEXTS = 16  # texts of one program's acts searched for
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,84 @@ def _find(run: RunView) -> list[EmbeddedStage]:
             if hit is not None:
                 out.append(EmbeddedStage(proc.pid, source, stage, *hit))
                 break
+    found = {stage.interpreter for stage in out}
+    program_budget = [PROGRAM_BUDGET]
+    for proc in index.procs.values():
+        if proc.pid not in found and proc.execed and not is_shell_name(proc.name):
+            out.extend(_encoded_in_program(run, index, proc, program_budget))
     return out
+
+
+def _encoded_in_program(
+    run: RunView, index: RunIndex, proc: Proc, budget: list[int]
+) -> list[EmbeddedStage]:
+    """What the program's tree did, when its own file (or `-c` text) holds it only encoded."""
+    acts = _acts(index, proc)
+    if not acts or budget[0] <= 0:
+        return []
+    given = [arg for pid in index.ancestors(proc.pid) for arg in index.procs[pid].argv]
+    texts = [
+        text
+        for _, _, act_texts in acts
+        for text in act_texts
+        if len(text) >= MIN_TEXT and not any(text in arg for arg in given)
+    ][:ACT_TEXTS]
+    if not texts:
+        return []
+    source, data = _program_text(run, proc)
+    if not data:
+        return []
+    budget[0] -= len(data)
+    encoded = hidden(data, texts)
+    for pid, how, act_texts in acts:
+        for text in act_texts:
+            if text in encoded:
+                held = f"{source} holds it {encoded[text]}, not in the clear; {how}"
+                return [EmbeddedStage(proc.pid, source, text, pid, held)]
+    return []
+
+
+def _program_text(run: RunView, proc: Proc) -> tuple[str, bytes]:
+    """The file the program's code is in: a script an interpreter was given (its `-c` text),
+    else the executable."""
+    if is_interpreter_name(proc.name):
+        script = script_argument(proc.argv)
+        if not script:
+            return "", b""
+        if runs_command_text(proc):
+            return f"its `{proc.name} -c` text", CONCATENATION.sub("", script).encode()
+        text = run.file_text(script, FILE_BYTES) if script.startswith("/") else None
+        return script, CONCATENATION.sub("", text).encode() if text else b""
+    paths = [event.path for event in proc.execs if event.succeeded]
+    if not paths:
+        return "", b""
+    return paths[-1], run.file_bytes(paths[-1], PROGRAM_LIMIT) or b""
+
+
+def _acts(index: RunIndex, proc: Proc) -> list[tuple[int, str, list[str]]]:
+    """(pid, how, its texts) for what the program's tree ran or fetched."""
+    family = [proc.pid, *index.descendants(proc.pid)]
+    fed_pipes, wrote_unix = _fed_channels(index, proc)
+    acts: list[tuple[int, str, list[str]]] = []
+    for pid in family[1:]:
+        child = index.procs[pid]
+        if not child.execed or not is_shell_name(child.name):
+            continue
+        if runs_command_text(child):
+            text = (script_argument(child.argv) or "").strip()
+            acts.append((pid, f"it ran as `{child.name} -c`", [text]))
+        elif _fed_by(child, proc, fed_pipes, wrote_unix):
+            ran = [index.procs[c] for c in index.descendants(pid) if index.procs[c].execed]
+            if ran:
+                texts = [command_line(p.argv) for p in ran] + [a for p in ran for a in p.argv[1:]]
+                first = command_line(ran[0].argv)
+                how = f"{child.name} read it from the program's pipe and ran `{first}`"
+                acts.append((pid, how, texts))
+    pids = set(family)
+    for event in index.net_events:
+        if isinstance(event, HttpRequested) and event.url and index.actor(event) in pids:
+            acts.append((index.actor(event), f"it fetched {event.url}", [event.url]))
+    return acts
 
 
 def program_files(run: RunView, proc: Proc) -> list[str]:
@@ -163,17 +249,23 @@ def tree(run: RunView, prefix: str) -> set[str]:
     return paths
 
 
-def _acting(index: RunIndex, interpreter: Proc, stage: str) -> tuple[int, str] | None:
-    family = [interpreter.pid, *index.descendants(interpreter.pid)]
+def _fed_channels(index: RunIndex, proc: Proc) -> tuple[set[str], bool]:
+    """The pipes the process wrote, and whether it wrote to a unix socket."""
     fed_pipes = {
         e.path
         for e in index.events
-        if isinstance(e, DataWritten) and e.pid == interpreter.pid and e.path.startswith("pipe:")
+        if isinstance(e, DataWritten) and e.pid == proc.pid and e.path.startswith("pipe:")
     }
     wrote_unix = any(
-        isinstance(e, NetworkSent) and e.pid == interpreter.pid and e.protocol == "UNIX"
+        isinstance(e, NetworkSent) and e.pid == proc.pid and e.protocol == "UNIX"
         for e in index.events
     )
+    return fed_pipes, wrote_unix
+
+
+def _acting(index: RunIndex, interpreter: Proc, stage: str) -> tuple[int, str] | None:
+    family = [interpreter.pid, *index.descendants(interpreter.pid)]
+    fed_pipes, wrote_unix = _fed_channels(index, interpreter)
     for pid in family:
         proc = index.procs[pid]
         if pid == interpreter.pid or not proc.execed:

@@ -22,6 +22,15 @@ HEX = re.compile(r"(?<![0-9A-Fa-f])((?:[0-9A-Fa-f]{2}){16,})(?![0-9A-Fa-f])")
 # base85 (Python's b85 alphabet, Ascii85) in a quoted literal: no quotes or backslashes
 BASE85 = re.compile(r"""["']([0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]{40,})["']""")
 BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])([A-Za-z0-9+/]{24,}={0,2})(?![A-Za-z0-9+/=])")
+# a block of base64 lines (MIME's 76 columns, `base64`'s 76, a heredoc's or __DATA__'s lines)
+BASE64_BLOCK = re.compile(
+    r"(?<![A-Za-z0-9+/=])((?:[A-Za-z0-9+/]{16,}[ \t]*\r?\n[ \t]*)+[A-Za-z0-9+/]*={0,2})"
+    r"(?![A-Za-z0-9+/=])"
+)
+WHITESPACE = re.compile(r"\s+")
+COMPRESSED_BASE64 = re.compile(
+    r"(?:H4sI|Qlpo|/Td6WFo|e[AFJN])[A-Za-z0-9+/]{12,}(?:\s+[A-Za-z0-9+/]+)*"
+)
 KEY_LITERAL = re.compile(r"""["']([^"'\\\n]{1,32})["']""")
 XORS = re.compile(r"\^=|\s\^\s|\bxor\b|\^\s*(?:k|key)\b", re.IGNORECASE)
 MIN_TEXT = 16
@@ -37,7 +46,7 @@ def hidden_texts(code: str) -> list[str]:
     out: list[str] = list(decoded_stages("base64 -d " + code))
     keys = _keys(code) if XORS.search(code) else []
     for raw in _blobs(code):
-        for data in (raw, *_inflated(raw)):
+        for data in (raw, *inflated(raw)):
             candidates = [data]
             if len(data) <= XOR_BYTES:
                 candidates += [_xor(data, key) for key in keys if _xor_prefix_readable(data, key)]
@@ -50,7 +59,12 @@ def hidden_texts(code: str) -> list[str]:
 
 def _blobs(code: str) -> Iterator[bytes]:
     count = 0
-    for pattern, decode in ((HEX, _unhex), (BASE85, _b85), (BASE64, _b64)):
+    for pattern, decode in (
+        (HEX, _unhex),
+        (BASE85, _b85),
+        (BASE64_BLOCK, _b64_lines),
+        (BASE64, _b64),
+    ):
         for literal in pattern.findall(code):
             raw = decode(literal)
             if raw:
@@ -58,6 +72,25 @@ def _blobs(code: str) -> Iterator[bytes]:
                 yield raw
             if count >= MAX_LITERALS:
                 return
+
+
+def compressed_literals(text: str, tries: int = 4096) -> Iterator[bytes]:
+    """The base64 literals of `text` (one line or a block of lines) that hold compressed data,
+    decoded. Found by how each format's magic bytes begin in base64 (gzip `H4sI`, bzip2 `Qlpo`,
+    xz `/Td6WFo`, zlib `eA`/`eF`/`eJ`/`eN`) and read forward from there: in a program binary a
+    literal is often packed against the bytes before it, which would shift its alignment."""
+    for tries_left, match in enumerate(COMPRESSED_BASE64.finditer(text), start=1):
+        if tries_left > tries:
+            return
+        literal = WHITESPACE.sub("", match[0]).rstrip("=")
+        raw = _b64(literal[: len(literal) - len(literal) % 4])
+        if (
+            raw[:3] == b"\x1f\x8b\x08"
+            or raw[:3] == b"BZh"
+            or raw[:6] == b"\xfd7zXZ\0"
+            or (raw[:1] == b"\x78" and len(raw) > 2 and (raw[0] * 256 + raw[1]) % 31 == 0)
+        ):
+            yield raw
 
 
 def _unhex(literal: str) -> bytes:
@@ -83,7 +116,11 @@ def _b64(literal: str) -> bytes:
         return b""
 
 
-def _inflated(raw: bytes) -> Iterator[bytes]:
+def _b64_lines(block: str) -> bytes:
+    return _b64(WHITESPACE.sub("", block))
+
+
+def inflated(raw: bytes | memoryview) -> Iterator[bytes]:
     """What a compressed literal holds (zlib, raw deflate, gzip, bzip2, xz), its first MAX_OUT
     bytes only: a literal is the image author's, and a few hundred bytes can inflate to GBs."""
     for wbits in (15, -15, 31):
