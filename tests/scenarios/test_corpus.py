@@ -251,16 +251,7 @@ HOLDOUT3_EXPECTATIONS = load_expectations(HOLDOUT3_EXPECTED)
 # Third held-out set (issue 9, written blind to the detectors and to both earlier sets): the
 # samples the detections got wrong on the first pass, each with what that scan got
 # (docs/holdout3.md; T1611 left out). Strict: a sample that starts passing must leave this list.
-HOLDOUT3_KNOWN_MISSES: dict[str, str] = {
-    "h02-go-xor-sh-stdin": (
-        "got malicious 88, found T1059.004, T1105, T1564.001; missing T1140 (the XOR is done "
-        "in the Go program's memory)"
-    ),
-    "h03-perl-gunzip-b64-python-stdin": (
-        "got malicious 85, found T1059.004, T1059.006, T1105, T1564.001; missing T1140 (Perl "
-        "decodes and gunzips its __DATA__ in memory)"
-    ),
-}
+HOLDOUT3_KNOWN_MISSES: dict[str, str] = {}  # h02, h03: T1140 decoded in memory is found now
 
 
 # Discovery by reading files (written blind, docs/lookaround.md): what the second pass missed.

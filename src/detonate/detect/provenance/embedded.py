@@ -105,21 +105,21 @@ def _find(run: RunView) -> list[EmbeddedStage]:
             if hit is not None:
                 out.append(EmbeddedStage(proc.pid, source, stage, *hit))
                 break
-    found = {stage.interpreter for stage in out}
-    program_budget = [PROGRAM_BUDGET]
-    for proc in index.procs.values():
-        if proc.pid not in found and proc.execed and not is_shell_name(proc.name):
-            out.extend(_encoded_in_program(run, index, proc, program_budget))
+    decoded = {stage.interpreter for stage in out}
+    budget = [PROGRAM_BUDGET]
+    for pid, acts in _acts_by_program(index).items():
+        if pid not in decoded:
+            out.extend(_encoded_in_program(run, index, index.procs[pid], acts, budget))
     return out
 
 
+Act = tuple[int, str, list[str]]  # the pid that acted, how, the texts that show it
+
+
 def _encoded_in_program(
-    run: RunView, index: RunIndex, proc: Proc, budget: list[int]
+    run: RunView, index: RunIndex, proc: Proc, acts: list[Act], budget: list[int]
 ) -> list[EmbeddedStage]:
-    """What the program's tree did, when its own file (or `-c` text) holds it only encoded."""
-    acts = _acts(index, proc)
-    if not acts or budget[0] <= 0:
-        return []
+    """The program's acts whose texts its own file (or `-c` text) holds only encoded."""
     given = [arg for pid in index.ancestors(proc.pid) for arg in index.procs[pid].argv]
     texts = [
         text
@@ -127,7 +127,7 @@ def _encoded_in_program(
         for text in act_texts
         if len(text) >= MIN_TEXT and not any(text in arg for arg in given)
     ][:ACT_TEXTS]
-    if not texts:
+    if not texts or budget[0] <= 0:
         return []
     source, data = _program_text(run, proc)
     if not data:
@@ -159,30 +159,61 @@ def _program_text(run: RunView, proc: Proc) -> tuple[str, bytes]:
     return paths[-1], run.file_bytes(paths[-1], PROGRAM_LIMIT) or b""
 
 
-def _acts(index: RunIndex, proc: Proc) -> list[tuple[int, str, list[str]]]:
-    """(pid, how, its texts) for what the program's tree ran or fetched."""
-    family = [proc.pid, *index.descendants(proc.pid)]
-    fed_pipes, wrote_unix = _fed_channels(index, proc)
-    acts: list[tuple[int, str, list[str]]] = []
-    for pid in family[1:]:
-        child = index.procs[pid]
-        if not child.execed or not is_shell_name(child.name):
+def _acts_by_program(index: RunIndex) -> dict[int, list[Act]]:
+    """What each program (not a shell) had a shell run or fetched, in one pass over the run:
+    `sh -c TEXT` under it, the commands of a shell reading its program from a pipe it wrote (or
+    a unix socket pair it wrote to), a URL it or a tool it started fetched."""
+    pipe_writers: dict[str, set[int]] = {}
+    unix_writers: set[int] = set()
+    for event in index.events:
+        if isinstance(event, DataWritten) and event.path.startswith("pipe:"):
+            pipe_writers.setdefault(event.path, set()).add(event.pid)
+        elif isinstance(event, NetworkSent) and event.protocol == "UNIX":
+            unix_writers.add(event.pid)
+    acts: dict[int, list[Act]] = {}
+
+    def add(program: int | None, act: Act) -> None:
+        if program is not None and _is_program(index.procs.get(program)):
+            acts.setdefault(program, []).append(act)
+
+    for proc in index.procs.values():
+        if not proc.execed or not is_shell_name(proc.name):
             continue
-        if runs_command_text(child):
-            text = (script_argument(child.argv) or "").strip()
-            acts.append((pid, f"it ran as `{child.name} -c`", [text]))
-        elif _fed_by(child, proc, fed_pipes, wrote_unix):
-            ran = [index.procs[c] for c in index.descendants(pid) if index.procs[c].execed]
-            if ran:
-                texts = [command_line(p.argv) for p in ran] + [a for p in ran for a in p.argv[1:]]
-                first = command_line(ran[0].argv)
-                how = f"{child.name} read it from the program's pipe and ran `{first}`"
-                acts.append((pid, how, texts))
-    pids = set(family)
+        if runs_command_text(proc):
+            text = (script_argument(proc.argv) or "").strip()
+            add(_program_above(index, proc.pid), (proc.pid, f"it ran as `{proc.name} -c`", [text]))
+            continue
+        feeders = set(pipe_writers.get(proc.stdin, ()))
+        if proc.stdin.startswith("socket:UNIX-STREAM:") and proc.ppid in unix_writers:
+            feeders.add(proc.ppid)
+        ran = [index.procs[c] for c in index.descendants(proc.pid)] if feeders else []
+        ran = [p for p in ran if p.execed]
+        if not ran:
+            continue
+        first = command_line(ran[0].argv)
+        how = f"{proc.name} read it from the program's pipe and ran `{first}`"
+        texts = [command_line(p.argv) for p in ran] + [a for p in ran for a in p.argv[1:]]
+        for feeder in feeders:
+            add(feeder, (proc.pid, how, texts))
     for event in index.net_events:
-        if isinstance(event, HttpRequested) and event.url and index.actor(event) in pids:
-            acts.append((index.actor(event), f"it fetched {event.url}", [event.url]))
+        if isinstance(event, HttpRequested) and event.url:
+            actor = index.actor(event)
+            act = (actor, f"it fetched {event.url}", [event.url])
+            add(actor, act)
+            add(_program_above(index, actor), act)
     return acts
+
+
+def _is_program(proc: Proc | None) -> bool:
+    return proc is not None and proc.execed and not is_shell_name(proc.name)
+
+
+def _program_above(index: RunIndex, pid: int) -> int | None:
+    """The nearest program (not a shell) above `pid`."""
+    for ancestor in reversed(index.ancestors(pid)[:-1]):
+        if _is_program(index.procs[ancestor]):
+            return ancestor
+    return None
 
 
 def program_files(run: RunView, proc: Proc) -> list[str]:
