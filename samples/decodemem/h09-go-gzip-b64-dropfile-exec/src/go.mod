@@ -1,0 +1,3 @@
+module dbuslaunch
+
+go 1.19
