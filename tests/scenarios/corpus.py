@@ -58,6 +58,8 @@ LOOKAROUND_EXPECTED = LOOKAROUND / "EXPECTED.yaml"
 # (docs/dga.md).
 DGA = REPO / "samples" / "dga"
 DGA_EXPECTED = DGA / "EXPECTED.yaml"
+DECODEMEM = REPO / "samples" / "decodemem"
+DECODEMEM_EXPECTED = DECODEMEM / "EXPECTED.yaml"
 # Short idle stop: every scenario ends by itself; a quiet one need not cost the whole timeout.
 CORPUS_SANDBOX = SandboxOptions(timeout_seconds=45, idle_seconds=6)
 

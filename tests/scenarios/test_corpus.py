@@ -11,6 +11,8 @@ from detonate.factory.build import build_all
 from detonate.factory.debootstrap import debootstrap_unavailable
 
 from .corpus import (
+    DECODEMEM,
+    DECODEMEM_EXPECTED,
     DGA,
     DGA_EXPECTED,
     HOLDOUT,
@@ -278,6 +280,8 @@ LATER_HELD_OUT = {
     "lookaround": (LOOKAROUND, load_expectations(LOOKAROUND_EXPECTED), LOOKAROUND_KNOWN_MISSES),
     # domain generation in six languages (docs/dga.md): none missed since its second pass
     "dga": (DGA, load_expectations(DGA_EXPECTED), {}),
+    # stages decoded in a program's own memory (docs/decodemem.md)
+    "decodemem": (DECODEMEM, load_expectations(DECODEMEM_EXPECTED), {}),
 }
 
 

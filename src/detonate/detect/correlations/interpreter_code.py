@@ -18,6 +18,7 @@ written.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator
 
 from detonate.detect.correlations.metadata import finding
@@ -26,10 +27,12 @@ from detonate.detect.correlations.run_index import (
     RunIndex,
     command_line,
     index_of,
+    is_interpreter_name,
     is_shell_name,
 )
 from detonate.detect.interface import RunView
 from detonate.detect.provenance import DECODED, NETWORK, Sink, provenance_of
+from detonate.detect.provenance.embedded import EmbeddedStage, embedded_stages
 from detonate.model.findings import Evidence, Finding
 from detonate.model.timeline import ImageId, ProgramImage
 
@@ -66,9 +69,16 @@ class InterpreterCode:
                 _name(named, ran, (_started if inline else _delivered)(index, ran, sink))
             for image in _authors(index, ran):
                 _name(named, image, _started(index, image, sink))
+        languages: dict[ImageId, str] = {}
+        for stage in embedded_stages(run):
+            found = _decoded_runner(run, index, stage)
+            if found is not None:
+                image, language = found
+                languages.setdefault(image.id, language)
+                _name(named, image, _decoded(index, image, stage))
         by_rule: dict[str, list[Evidence]] = {}
         for image_id, evidence in named.items():
-            rule = rule_for(index.timeline.images[image_id].name)
+            rule = rule_for(languages.get(image_id) or index.timeline.images[image_id].name)
             by_rule.setdefault(rule, []).append(evidence)
         return tuple(
             finding(rule, NAME, evidence[:MAX_EVIDENCE]) for rule, evidence in by_rule.items()
@@ -123,6 +133,36 @@ def _delivered(index: RunIndex, image: ProgramImage, sink: Sink) -> Evidence:
         event_ids=(sink.taint.source.seq, sink.seq),
         process=index.chain(image.pid, image.start_seq),
         excerpt=command_line(image.argv),
+    )
+
+
+def _decoded_runner(
+    run: RunView, index: RunIndex, stage: EmbeddedStage
+) -> tuple[ProgramImage, str] | None:
+    """The shell or interpreter of the pid that ran a stage a program decoded in memory, and
+    its name; for a script it exec'd, the interpreter its `#!` line names."""
+    proc = index.procs.get(stage.ran)
+    for image in proc.images if proc is not None else ():
+        if not image.execed:
+            continue
+        if is_shell_name(image.name) or is_interpreter_name(image.name):
+            return image, image.name
+        first = (run.file_text(image.exe_resolved or image.path, 256) or "").split("\n", 1)[0]
+        words = first[2:].split() if first.startswith("#!") else []
+        if words and posixpath.basename(words[0]) == "env" and len(words) > 1:
+            words = words[1:]
+        name = posixpath.basename(words[0]) if words else ""
+        if is_shell_name(name) or is_interpreter_name(name):
+            return image, name
+    return None
+
+
+def _decoded(index: RunIndex, image: ProgramImage, stage: EmbeddedStage) -> Evidence:
+    return Evidence(
+        description=f"{image.name} ran code that {stage.source}'s program decoded in memory",
+        event_ids=(image.start_seq,),
+        process=index.chain(image.pid, image.start_seq),
+        excerpt=stage.stage[:300],
     )
 
 

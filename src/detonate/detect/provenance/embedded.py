@@ -41,14 +41,16 @@ from detonate.detect.correlations.run_index import (
     command_line,
     index_of,
     is_interpreter_name,
+    is_loopback,
     is_shell_name,
 )
 from detonate.detect.interface import PROGRAM_LIMIT, RunView
 from detonate.detect.provenance.encoded import MIN_TEXT, hidden
 from detonate.detect.provenance.literals import XORS, hidden_texts
 from detonate.model.events import DataWritten, NetworkSent
-from detonate.model.netevents import HttpRequested
+from detonate.model.netevents import DnsQueried, HttpRequested, StratumLogin
 from detonate.model.runtime import ChangeKind
+from detonate.model.timeline import ProgramImage
 
 # a decode call in program text: b64decode, decode_base64, atob(, Buffer.from(…, 'base64') …
 DECODE_CALL = re.compile(
@@ -60,6 +62,9 @@ DECODE_CALL = re.compile(
 )
 # the quotes and operator between two pieces of one string literal: '…' . '…', "…" + "…"
 CONCATENATION = re.compile(r"""['"]\s*[.+]?\s*['"]""")
+# pieces of one text in a list too (`join('', '1f8b', '0800', …)`): searched, not decoded
+JOINED = re.compile(r"""['"]\s*[.+,\\]?\s*['"]""")  # and Ruby's `'…' \` line continuation
+COMMENT_LINE = re.compile(r"^\s*(?:#|//).*$", re.MULTILINE)  # not code: the program never reads it
 TREE_FILES = 400  # a program tree larger than this is a system directory: its script alone
 FILE_BYTES = 256 * 1024
 BINARY_PROBE = 4096  # a NUL in a file's first bytes: not program text
@@ -69,7 +74,7 @@ NAMED_PATH = re.compile(r"""(?<![\w.])(/[\w.@+-]+(?:/[\w.@+-]+)*/?)""")  # in a 
 LAUNCHER_DIRS = frozenset({"bin", "sbin", "scripts", "cmd", "exe"})  # a tree's launchers
 SYSTEM_DIRS = ("/", "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/lib")
 PROGRAM_BUDGET = 12 * 1024 * 1024  # program files searched for encoded texts, per run
-ACT_TEXTS = 16  # texts of one program's acts searched for
+ACT_TEXTS = 32  # texts of one program's acts searched for
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,8 @@ Act = tuple[int, str, list[str]]  # the pid that acted, how, the texts that show
 def _encoded_in_program(
     run: RunView, index: RunIndex, proc: Proc, acts: list[Act], budget: list[int]
 ) -> list[EmbeddedStage]:
-    """The program's acts whose texts its own file (or `-c` text) holds only encoded."""
+    """The program's acts whose texts its own file (or `-c` text, or argv) holds only
+    encoded."""
     given = [arg for pid in index.ancestors(proc.pid) for arg in index.procs[pid].argv]
     texts = [
         text
@@ -127,13 +133,16 @@ def _encoded_in_program(
         for text in act_texts
         if len(text) >= MIN_TEXT and not any(text in arg for arg in given)
     ][:ACT_TEXTS]
-    if not texts or budget[0] <= 0:
+    image = _program_image(proc)
+    if not texts or image is None or budget[0] <= 0:
         return []
-    source, data = _program_text(run, proc)
-    if not data:
-        return []
+    source, data = _program_text(run, image)
     budget[0] -= len(data)
-    encoded = hidden(data, texts)
+    encoded = hidden(data, texts) if data else {}
+    arguments = " ".join(image.argv[1:]).encode()
+    if len(encoded) < len(texts) and len(arguments) >= MIN_TEXT:  # awk 'BEGIN{…}', perl -e
+        for text, how in hidden(arguments, [t for t in texts if t not in encoded]).items():
+            encoded[text] = f"{how} (in its arguments)"
     for pid, how, act_texts in acts:
         for text in act_texts:
             if text in encoded:
@@ -142,27 +151,31 @@ def _encoded_in_program(
     return []
 
 
-def _program_text(run: RunView, proc: Proc) -> tuple[str, bytes]:
+def _program_text(run: RunView, image: ProgramImage) -> tuple[str, bytes]:
     """The file the program's code is in: a script an interpreter was given (its `-c` text),
     else the executable."""
-    if is_interpreter_name(proc.name):
-        script = script_argument(proc.argv)
+    if is_interpreter_name(image.name):
+        script = script_argument(image.argv)
         if not script:
             return "", b""
-        if runs_command_text(proc):
-            return f"its `{proc.name} -c` text", CONCATENATION.sub("", script).encode()
+        if runs_command_text(image):
+            return f"its `{image.name} -c` text", JOINED.sub("", script).encode()
         text = run.file_text(script, FILE_BYTES) if script.startswith("/") else None
-        return script, CONCATENATION.sub("", text).encode() if text else b""
-    paths = [event.path for event in proc.execs if event.succeeded]
-    if not paths:
+        code = JOINED.sub("", COMMENT_LINE.sub("", text)) if text else ""
+        return script, code.encode()
+    path = image.exe_resolved or image.path
+    if not path.startswith("/"):
         return "", b""
-    return paths[-1], run.file_bytes(paths[-1], PROGRAM_LIMIT) or b""
+    return path, run.file_bytes(path, PROGRAM_LIMIT) or b""
 
 
 def _acts_by_program(index: RunIndex) -> dict[int, list[Act]]:
-    """What each program (not a shell) had a shell run or fetched, in one pass over the run:
-    `sh -c TEXT` under it, the commands of a shell reading its program from a pipe it wrote (or
-    a unix socket pair it wrote to), a URL it or a tool it started fetched."""
+    """What each program (not a shell) had run or sent, in one pass over the run: a `sh -c`,
+    `python -c` or `perl -e` text under it; the commands, exec'd files, names looked up and
+    pool logins of a shell or interpreter reading its program from a pipe the program wrote
+    (or a unix socket pair it wrote to); the lines of a file it wrote that was then run or
+    sourced; a URL, name or pool login of its own. A shell is known by its exec, whatever the
+    pid ran after it (`sh -c "…; exec ./x"`)."""
     pipe_writers: dict[str, set[int]] = {}
     unix_writers: set[int] = set()
     for event in index.events:
@@ -170,48 +183,108 @@ def _acts_by_program(index: RunIndex) -> dict[int, list[Act]]:
             pipe_writers.setdefault(event.path, set()).add(event.pid)
         elif isinstance(event, NetworkSent) and event.protocol == "UNIX":
             unix_writers.add(event.pid)
+    sent = _sent_texts(index)
     acts: dict[int, list[Act]] = {}
 
     def add(program: int | None, act: Act) -> None:
-        if program is not None and _is_program(index.procs.get(program)):
+        if program is not None and _program_image(index.procs.get(program)) is not None:
             acts.setdefault(program, []).append(act)
 
+    scripts: list[tuple[int, str]] = []  # every shell's and interpreter's argv: what it sources
     for proc in index.procs.values():
-        if not proc.execed or not is_shell_name(proc.name):
+        for reader in proc.images:
+            if not reader.execed:
+                continue
+            shell = is_shell_name(reader.name)
+            if not shell and not is_interpreter_name(reader.name):
+                continue
+            scripts.extend((proc.pid, arg) for arg in reader.argv[1:])
+            if runs_command_text(reader):
+                text = (script_argument(reader.argv) or "").strip()
+                act = (proc.pid, f"it ran as `{reader.name} {reader.argv[1]}`", [text])
+                add(_program_above(index, proc.pid), act)
+                continue
+            if script_argument(reader.argv) != "":
+                continue  # given a script file, not reading its program from stdin
+            feeders = set(pipe_writers.get(reader.stdin, ()))
+            if reader.stdin.startswith("socket:UNIX-STREAM:") and proc.ppid in unix_writers:
+                feeders.add(proc.ppid)
+            feeders.discard(proc.pid)
+            if not feeders:
+                continue
+            family = [proc.pid, *index.descendants(proc.pid)]
+            ran = [index.procs[c] for c in family[1:] if index.procs[c].execed]
+            texts = [command_line(p.argv) for p in ran] + [a for p in ran for a in p.argv[1:]]
+            texts += [t for pid in family for t in sent.get(pid, ())]
+            if not texts:
+                continue
+            first = f"ran `{command_line(ran[0].argv)}`" if ran else "sent what it decoded"
+            how = f"{reader.name} read it from the program's pipe and {first}"
+            for feeder in feeders:
+                add(feeder, (proc.pid, how, texts))
+    runs: dict[str, list[int]] = {}  # path → the pids that exec'd it
+    for proc in index.procs.values():
+        for event in proc.execs:
+            if event.succeeded:
+                runs.setdefault(event.path, []).append(proc.pid)
+    for path, opens in index.writes.items():
+        runners = runs.get(path, [])
+        readers = runners or [pid for pid, text in scripts if path in text]
+        if not readers:
             continue
-        if runs_command_text(proc):
-            text = (script_argument(proc.argv) or "").strip()
-            add(_program_above(index, proc.pid), (proc.pid, f"it ran as `{proc.name} -c`", [text]))
-            continue
-        feeders = set(pipe_writers.get(proc.stdin, ()))
-        if proc.stdin.startswith("socket:UNIX-STREAM:") and proc.ppid in unix_writers:
-            feeders.add(proc.ppid)
-        ran = [index.procs[c] for c in index.descendants(proc.pid)] if feeders else []
-        ran = [p for p in ran if p.execed]
-        if not ran:
-            continue
-        first = command_line(ran[0].argv)
-        how = f"{proc.name} read it from the program's pipe and ran `{first}`"
-        texts = [command_line(p.argv) for p in ran] + [a for p in ran for a in p.argv[1:]]
-        for feeder in feeders:
-            add(feeder, (proc.pid, how, texts))
-    for event in index.net_events:
-        if isinstance(event, HttpRequested) and event.url:
-            actor = index.actor(event)
-            act = (actor, f"it fetched {event.url}", [event.url])
-            add(actor, act)
-            add(_program_above(index, actor), act)
+        lines = _script_lines(index.run.file_text(path, FILE_BYTES) or "")
+        how = f"it wrote {path}, which was then {'run' if runners else 'sourced'}"
+        for writer in dict.fromkeys(o.pid for o in opens):
+            add(writer, (readers[0], how, lines))
+    for pid, texts in sent.items():
+        act = (pid, f"it sent {texts[0]}", list(texts))
+        add(pid, act)
+        add(_program_above(index, pid), act)
     return acts
 
 
-def _is_program(proc: Proc | None) -> bool:
-    return proc is not None and proc.execed and not is_shell_name(proc.name)
+def _sent_texts(index: RunIndex) -> dict[int, list[str]]:
+    """Per pid: the URLs it fetched, the names it looked up and the pool logins it sent (not
+    to itself)."""
+    sent: dict[int, list[str]] = {}
+    for event in index.net_events:
+        if isinstance(event, HttpRequested) and event.url:
+            host = (event.host or event.domain).rsplit(":", 1)[0]
+            texts = [] if is_loopback(host) else [event.url]
+        elif isinstance(event, DnsQueried):
+            texts = [event.name.rstrip(".")]
+        elif isinstance(event, StratumLogin):
+            texts = [event.wallet, event.login]
+        else:
+            continue
+        pid = index.actor(event)
+        for text in texts:
+            if text and text not in sent.setdefault(pid, []):
+                sent[pid].append(text)
+    return sent
+
+
+def _script_lines(text: str) -> list[str]:
+    """The lines of a script worth searching for (comments and short lines left out); none of
+    a program that is not text."""
+    if "\0" in text[:4096]:
+        return []
+    lines = [line.strip() for line in text.splitlines()]
+    return [line for line in lines if len(line) >= MIN_TEXT and not line.startswith("#")][:8]
+
+
+def _program_image(proc: Proc | None) -> ProgramImage | None:
+    """The pid's last program that is not a shell, if it ran one."""
+    if proc is None:
+        return None
+    programs = [i for i in proc.images if i.execed and not is_shell_name(i.name)]
+    return programs[-1] if programs else None
 
 
 def _program_above(index: RunIndex, pid: int) -> int | None:
-    """The nearest program (not a shell) above `pid`."""
+    """The nearest pid above `pid` that ran a program (not a shell)."""
     for ancestor in reversed(index.ancestors(pid)[:-1]):
-        if _is_program(index.procs[ancestor]):
+        if _program_image(index.procs[ancestor]) is not None:
             return ancestor
     return None
 

@@ -5,30 +5,35 @@ hands it to a shell: the trace shows what the stage did (the shell's commands, t
 fetched), never the decoding. The act's texts are the clue: a command line or URL that the
 program's file does not hold in the clear but does hold encoded was decoded by the program.
 Searched, for each text: base64 (standard and URL-safe, at the three byte alignments), hex,
-`\\x` and octal escapes, decimal char codes (`String.fromCharCode(119, 103, …)`, `bytes([…])`),
-reversed, ROT13 and the other Caesar shifts, repeating-key XOR with keys of 1 to 16 bytes
-(found without knowing the key: a text XOR'd with a key of period k keeps the XOR of each byte
-with the byte k later), and inside gzip, zlib, bzip2 and xz data (raw, or base64'd and in a
-literal).
+`\\x` and octal escapes, reversed, ROT13, repeating-key XOR with keys of 1 to 16 bytes (found
+without knowing the key: a text XOR'd with a key of period k keeps the XOR of each byte with
+the byte k later), and inside gzip, zlib, bzip2 and xz data (raw, or base64'd in a literal).
+In program text (a script, no NUL bytes) also: the other Caesar shifts, decimal char codes
+shifted by any constant (`String.fromCharCode(c - 3)`: the differences between neighbours
+stay), and the same searches again inside the script's hex and base64 literals, read forwards
+and backwards (a reversed base64 string, hex fragments then XOR'd).
 """
 
 from __future__ import annotations
 
 import base64
 import codecs
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 
-from detonate.detect.provenance.literals import compressed_literals, inflated
+from detonate.detect.provenance.literals import compressed_literals, hidden_blobs, inflated
 
 MIN_TEXT = 12  # shorter texts are common words: their encoded forms turn up by chance
 MAX_KEY = 16  # XOR key lengths tried
 MIN_XOR_TEXT = 16  # and the text must be at least this long (and twice the key)
 MIN_SPREAD = 8  # bytes of the text that differ from the byte a key's length later
 MAX_STREAMS = 48  # compressed streams tried per file
+MAX_LITERAL_HAYSTACKS = 64  # decoded literals of a script searched
 STRONG_MAGIC = re.compile(rb"\x1f\x8b\x08|BZh[1-9]1AY&SY|\xfd7zXZ\x00")  # gzip, bzip2, xz
 ZLIB_MAGIC = re.compile(rb"\x78[\x01\x5e\x9c\xda]")  # common in any binary: tried fewer
-TEXT_PROBE = 4096  # a NUL in the first bytes: a binary, where escapes and char codes are not
+TEXT_PROBE = 4096  # a NUL in the first bytes: a binary
+CHAR_CODES = re.compile(rb"\d{1,3}(?:\s*,\s*\d{1,3}){11,}")  # a list of 12 or more numbers
 
 
 def hidden(data: bytes, texts: Iterable[str]) -> dict[str, str]:
@@ -40,29 +45,72 @@ def hidden(data: bytes, texts: Iterable[str]) -> dict[str, str]:
     }
     wanted = {text: raw for text, raw in wanted.items() if raw not in data}
     found: dict[str, str] = {}
-    for text, raw in wanted.items():
-        how = _plain_form(data, raw)
-        if how:
-            found[text] = how
-    rest = {text: raw for text, raw in wanted.items() if text not in found}
-    found.update(_xored(data, rest))
-    rest = {text: raw for text, raw in rest.items() if text not in found}
-    if rest:
-        found.update(_compressed(data, rest))
+    is_text = b"\0" not in data[:TEXT_PROBE]
+    for label, haystack in _haystacks(data, is_text):
+        rest = {text: raw for text, raw in wanted.items() if text not in found}
+        if not rest:
+            break
+        for text, how in _search(haystack, rest, is_text, inner=bool(label)).items():
+            found[text] = f"{how} in {label}" if label else how
     return found
 
 
-def _plain_form(data: bytes, raw: bytes) -> str:
-    text = b"\0" not in data[:TEXT_PROBE]
-    for how, form in _forms(raw, text):
+def _haystacks(data: bytes, is_text: bool) -> Iterator[tuple[str, bytes]]:
+    """The file, then what it holds compressed, then (program text) its decoded literals."""
+    yield "", data
+    view = memoryview(data)
+    for magic in (STRONG_MAGIC, ZLIB_MAGIC):
+        for tried, match in enumerate(magic.finditer(data)):
+            if tried >= MAX_STREAMS:
+                break
+            for inner in inflated(view[match.start() :]):
+                if inner:
+                    yield "compressed data", inner
+    for blob in compressed_literals(data.decode("latin-1")):
+        for inner in inflated(blob):
+            if inner:
+                yield "a compressed base64 literal", inner
+    if is_text:
+        text = data.decode("utf-8", "replace")
+        count = 0
+        for label, source in (("a literal", text), ("a reversed literal", text[::-1])):
+            for blob in hidden_blobs(source):
+                count += 1
+                if count > MAX_LITERAL_HAYSTACKS:
+                    return
+                yield label, blob
+                for inner in inflated(blob):
+                    if inner:
+                        yield f"compressed {label}", inner
+
+
+def _search(
+    haystack: bytes, wanted: dict[str, bytes], is_text: bool, inner: bool
+) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for text, raw in wanted.items():
+        if inner and raw in haystack:
+            found[text] = "plain"
+            continue
+        how = _plain_form(haystack, raw, is_text)
+        if how:
+            found[text] = how
+    rest = {text: raw for text, raw in wanted.items() if text not in found}
+    found.update(_xored(haystack, rest))
+    if is_text:
+        rest = {text: raw for text, raw in rest.items() if text not in found}
+        found.update(_shifted_char_codes(haystack, rest))
+    return found
+
+
+def _plain_form(data: bytes, raw: bytes, is_text: bool) -> str:
+    for how, form in _forms(raw, is_text):
         if form in data:
             return how
-    if text and _char_codes(raw).search(data):
-        return "decimal char codes"
     return ""
 
 
-def _forms(raw: bytes, text: bool) -> Iterator[tuple[str, bytes]]:
+def _forms(raw: bytes, is_text: bool) -> Iterator[tuple[str, bytes]]:
     for alignment in range(3):
         encoded = base64.b64encode(b"\0" * alignment + raw)
         first = -(-8 * alignment // 6)  # the first character made of the text's bits only
@@ -73,13 +121,12 @@ def _forms(raw: bytes, text: bool) -> Iterator[tuple[str, bytes]]:
     hexed = raw.hex().encode()
     yield "hex", hexed
     yield "hex", hexed.upper()
-    if text:
-        yield "\\x escapes", b"".join(b"\\x%02x" % byte for byte in raw)
-        yield "\\x escapes", b"".join(b"\\x%02X" % byte for byte in raw)
-        yield "octal escapes", b"".join(b"\\%03o" % byte for byte in raw)
+    yield "\\x escapes", b"".join(b"\\x%02x" % byte for byte in raw)
+    yield "\\x escapes", b"".join(b"\\x%02X" % byte for byte in raw)
+    yield "octal escapes", b"".join(b"\\%03o" % byte for byte in raw)
     yield "reversed", raw[::-1]
     letters = raw.decode("latin-1")
-    for shift in range(1, 26):
+    for shift in range(1, 26) if is_text else (13,):
         shifted = _caesar(letters, shift)
         if shifted != letters:
             how = "ROT13" if shift == 13 else f"a Caesar shift of {shift}"
@@ -98,10 +145,6 @@ def _caesar(text: str, shift: int) -> str:
         else:
             out.append(ch)
     return "".join(out)
-
-
-def _char_codes(raw: bytes) -> re.Pattern[bytes]:
-    return re.compile(rb"\s*,\s*".join(str(byte).encode() for byte in raw))
 
 
 def _xored(data: bytes, wanted: dict[str, bytes]) -> dict[str, str]:
@@ -132,34 +175,26 @@ def _spread(data: bytes, period: int) -> bytes:
     return (left ^ right).to_bytes(size, "big")
 
 
-def _compressed(data: bytes, wanted: dict[str, bytes]) -> dict[str, str]:
-    """Compressed streams of the file (by their magic bytes) and in its base64 literals."""
+def _shifted_char_codes(data: bytes, wanted: dict[str, bytes]) -> dict[str, str]:
+    """Decimal char codes, the text's own or shifted by a constant: compared by the
+    differences between neighbouring codes, which a shift keeps."""
     found: dict[str, str] = {}
-    for how, inner in _streams(data):
-        for text, raw in wanted.items():
-            if text in found:
-                continue
-            if raw in inner:
-                found[text] = how
-            else:
-                form = _plain_form(inner, raw)
-                if form:
-                    found[text] = f"{form} in {how}"
-        if len(found) == len(wanted):
-            break
+    arrays = [[int(n) for n in re.findall(rb"\d+", m[0])] for m in CHAR_CODES.finditer(data)]
+    if not arrays:
+        return found
+    steps = [_steps(codes) for codes in arrays]
+    for text, raw in wanted.items():
+        pattern = _steps(list(raw))
+        for codes, step in zip(arrays, steps, strict=True):
+            at = step.find(pattern)
+            if at >= 0:
+                shift = codes[at] - raw[0]
+                shifted = f" shifted by {shift}" if shift else ""
+                found[text] = f"decimal char codes{shifted}"
+                break
     return found
 
 
-def _streams(data: bytes) -> Iterator[tuple[str, bytes]]:
-    view = memoryview(data)
-    for magic in (STRONG_MAGIC, ZLIB_MAGIC):
-        for tried, match in enumerate(magic.finditer(data)):
-            if tried >= MAX_STREAMS:
-                break
-            for inner in inflated(view[match.start() :]):
-                if inner:
-                    yield "compressed data", inner
-    for blob in compressed_literals(data.decode("latin-1")):
-        for inner in inflated(blob):
-            if inner:
-                yield "a compressed base64 literal", inner
+def _steps(codes: list[int]) -> str:
+    """The differences between neighbouring codes, one character each (for str.find)."""
+    return "".join(chr(b - a + 1024) for a, b in itertools.pairwise(codes))

@@ -28,6 +28,7 @@ BASE64_BLOCK = re.compile(
     r"(?![A-Za-z0-9+/=])"
 )
 WHITESPACE = re.compile(r"\s+")
+BASE64_URL = re.compile(r"(?<![A-Za-z0-9_\-=])([A-Za-z0-9_-]{24,}={0,2})(?![A-Za-z0-9_\-=])")
 COMPRESSED_BASE64 = re.compile(
     r"(?:H4sI|Qlpo|/Td6WFo|e[AFJN])[A-Za-z0-9+/]{12,}(?:\s+[A-Za-z0-9+/]+)*"
 )
@@ -74,6 +75,20 @@ def _blobs(code: str) -> Iterator[bytes]:
                 return
 
 
+def hidden_blobs(code: str) -> Iterator[bytes]:
+    """The hex and base64 literals of program text (standard, URL-safe, in lines), decoded."""
+    for pattern, decode in (
+        (HEX, _unhex),
+        (BASE64_BLOCK, _b64_lines),
+        (BASE64, _b64),
+        (BASE64_URL, _b64_url),
+    ):
+        for literal in pattern.findall(code):
+            raw = decode(literal)
+            if raw:
+                yield raw
+
+
 def compressed_literals(text: str, tries: int = 4096) -> Iterator[bytes]:
     """The base64 literals of `text` (one line or a block of lines) that hold compressed data,
     decoded. Found by how each format's magic bytes begin in base64 (gzip `H4sI`, bzip2 `Qlpo`,
@@ -114,6 +129,12 @@ def _b64(literal: str) -> bytes:
         return base64.b64decode(literal + "=" * (-len(literal) % 4), validate=True)
     except (binascii.Error, ValueError):
         return b""
+
+
+def _b64_url(literal: str) -> bytes:
+    if "-" not in literal and "_" not in literal:
+        return b""  # a standard one: BASE64 has it
+    return _b64(literal.replace("-", "+").replace("_", "/"))
 
 
 def _b64_lines(block: str) -> bytes:
