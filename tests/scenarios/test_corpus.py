@@ -269,6 +269,30 @@ LOOKAROUND_KNOWN_MISSES: dict[str, str] = {
 }
 
 
+# Stages decoded in a program's own memory (written blind, docs/decodemem.md): what the pass
+# after the encoded-stage detection missed. Strict: a sample that starts passing must leave.
+_HOST_FACTS_NOT_COLLECTION = (
+    "found T1140 and the stage's interpreter; missing collection-exfiltration: the host facts "
+    "the decoded stage POSTs are named T1082 and T1071.001, not collection"
+)
+DECODEMEM_KNOWN_MISSES: dict[str, str] = {
+    "h02-c-hex-dropfile-exec": f"got malicious 100; {_HOST_FACTS_NOT_COLLECTION}",
+    "h06-awk-octal-pipe-sh": (
+        "got malicious 74, missing T1140: busybox runs awk inside the shell's process, without "
+        "an exec, so no program (and no awk program text) is seen"
+    ),
+    "h07-python-netfetch-b64url-rev-exec": (
+        "got malicious 99, missing T1140, T1059.004: the stage came encoded from the network "
+        "(a dead drop), not from the program's own code"
+    ),
+    "h10-c-xescape-python-c": f"got malicious 76; {_HOST_FACTS_NOT_COLLECTION}",
+    "h11-sh-printf-octal-source": (
+        "got malicious 100, missing T1140, T1059.004: ash's printf builtin decodes octal "
+        "escapes spread over a dozen variables; no piece holds a whole text"
+    ),
+}
+
+
 # The later held-out sets: samples directory, expectations and known misses of each.
 LATER_HELD_OUT = {
     "holdout2": (HOLDOUT2, HOLDOUT2_EXPECTATIONS, HOLDOUT2_KNOWN_MISSES),
@@ -281,7 +305,7 @@ LATER_HELD_OUT = {
     # domain generation in six languages (docs/dga.md): none missed since its second pass
     "dga": (DGA, load_expectations(DGA_EXPECTED), {}),
     # stages decoded in a program's own memory (docs/decodemem.md)
-    "decodemem": (DECODEMEM, load_expectations(DECODEMEM_EXPECTED), {}),
+    "decodemem": (DECODEMEM, load_expectations(DECODEMEM_EXPECTED), DECODEMEM_KNOWN_MISSES),
 }
 
 

@@ -75,6 +75,7 @@ LAUNCHER_DIRS = frozenset({"bin", "sbin", "scripts", "cmd", "exe"})  # a tree's 
 SYSTEM_DIRS = ("/", "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/lib")
 PROGRAM_BUDGET = 12 * 1024 * 1024  # program files searched for encoded texts, per run
 ACT_TEXTS = 32  # texts of one program's acts searched for
+SENT_TEXTS = 16  # URLs, names and logins kept per pid
 
 
 @dataclass(frozen=True)
@@ -244,9 +245,9 @@ def _acts_by_program(index: RunIndex) -> dict[int, list[Act]]:
 
 
 def _sent_texts(index: RunIndex) -> dict[int, list[str]]:
-    """Per pid: the URLs it fetched, the names it looked up and the pool logins it sent (not
-    to itself)."""
-    sent: dict[int, list[str]] = {}
+    """Per pid: the first URLs it fetched, names it looked up and pool logins it sent (not to
+    itself); a flood of a million distinct URLs keeps SENT_TEXTS of them."""
+    sent: dict[int, dict[str, None]] = {}
     for event in index.net_events:
         if isinstance(event, HttpRequested) and event.url:
             host = (event.host or event.domain).rsplit(":", 1)[0]
@@ -257,11 +258,11 @@ def _sent_texts(index: RunIndex) -> dict[int, list[str]]:
             texts = [event.wallet, event.login]
         else:
             continue
-        pid = index.actor(event)
+        known = sent.setdefault(index.actor(event), {})
         for text in texts:
-            if text and text not in sent.setdefault(pid, []):
-                sent[pid].append(text)
-    return sent
+            if text and len(known) < SENT_TEXTS:
+                known[text] = None
+    return {pid: list(texts) for pid, texts in sent.items()}
 
 
 def _script_lines(text: str) -> list[str]:
