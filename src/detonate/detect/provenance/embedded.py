@@ -238,6 +238,8 @@ def _acts_by_program(index: RunIndex) -> dict[int, list[Act]]:
         for writer in dict.fromkeys(o.pid for o in opens):
             add(writer, (readers[0], how, lines))
     for pid, texts in sent.items():
+        if not texts:  # only requests to itself
+            continue
         act = (pid, f"it sent {texts[0]}", list(texts))
         add(pid, act)
         add(_program_above(index, pid), act)
@@ -262,7 +264,7 @@ def _sent_texts(index: RunIndex) -> dict[int, list[str]]:
         for text in texts:
             if text and len(known) < SENT_TEXTS:
                 known[text] = None
-    return {pid: list(texts) for pid, texts in sent.items()}
+    return {pid: list(texts) for pid, texts in sent.items() if texts}
 
 
 def _script_lines(text: str) -> list[str]:
