@@ -123,3 +123,14 @@ def test_serve_refuses_an_unreadable_certificate(tmp_path: Path, capsys) -> None
     )
     assert code == 2
     assert "cannot use" in capsys.readouterr().err
+
+
+def test_top_level_help_describes_detonate_in_whole_sentences(capsys) -> None:
+    """`detonate --help` once showed the module docstring's first line, cut mid-sentence
+    ("`detonate serve` runs the")."""
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    description = out.split("positional arguments:")[0].split("\n\n", 1)[1]
+    text = " ".join(description.split())
+    assert text.startswith("Dynamic threat analysis for container images")
+    assert text.endswith(".")

@@ -64,7 +64,11 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="detonate", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="detonate",
+        description="Dynamic threat analysis for container images: scan an image, run the "
+        "scan service, its fleet of workers, a Docker API honeypot, and their reports.",
+    )
     parser.add_argument("--version", action="version", version=f"detonate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     image = commands.add_parser("image", help="scan a container image")
