@@ -191,7 +191,7 @@ def _acts_by_program(index: RunIndex) -> dict[int, list[Act]]:
         if program is not None and _program_image(index.procs.get(program)) is not None:
             acts.setdefault(program, []).append(act)
 
-    scripts: list[tuple[int, str]] = []  # every shell's and interpreter's argv: what it sources
+    named: dict[str, int] = {}  # paths a shell's or interpreter's argv names → its pid
     for proc in index.procs.values():
         for reader in proc.images:
             if not reader.execed:
@@ -199,7 +199,9 @@ def _acts_by_program(index: RunIndex) -> dict[int, list[Act]]:
             shell = is_shell_name(reader.name)
             if not shell and not is_interpreter_name(reader.name):
                 continue
-            scripts.extend((proc.pid, arg) for arg in reader.argv[1:])
+            for arg in reader.argv[1:]:  # `sh /tmp/x`, `sh -c ". /tmp/x"`: what it sources
+                for path in NAMED_PATH.findall(arg):
+                    named.setdefault(path, proc.pid)
             if runs_command_text(reader):
                 text = (script_argument(reader.argv) or "").strip()
                 act = (proc.pid, f"it ran as `{reader.name} {reader.argv[1]}`", [text])
@@ -230,7 +232,7 @@ def _acts_by_program(index: RunIndex) -> dict[int, list[Act]]:
                 runs.setdefault(event.path, []).append(proc.pid)
     for path, opens in index.writes.items():
         runners = runs.get(path, [])
-        readers = runners or [pid for pid, text in scripts if path in text]
+        readers = runners or ([named[path]] if path in named else [])
         if not readers:
             continue
         lines = _script_lines(index.run.file_text(path, FILE_BYTES) or "")
