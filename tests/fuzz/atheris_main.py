@@ -14,6 +14,7 @@ from pathlib import Path
 import atheris
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fuzz_harness
 from fuzz_targets import TARGETS
 
 
@@ -31,8 +32,11 @@ def main() -> None:
     if sys.argv[2:3] == ["--write-seeds"]:
         write_seeds(target.name, Path(sys.argv[3]))
         return
-    with atheris.instrument_imports(include=list(target.instrument)):
+    with atheris.instrument_imports(
+        include=list(target.instrument), exclude=list(target.exclude) or None
+    ):
         module = target.load()
+    fuzz_harness.SAMPLING = True
     flags = sys.argv[2:]
     if not any(flag.startswith("-timeout=") for flag in flags):
         flags.insert(0, f"-timeout={int(getattr(module, 'TIME_BOUND', 10))}")

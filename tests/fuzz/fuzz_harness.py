@@ -16,6 +16,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TESTS = REPO_ROOT / "tests"
 REGRESSIONS = Path(__file__).resolve().parent / "regressions"
+# True only under the fuzzer (atheris_main.py): a target may then run its costliest check on a
+# sample of inputs, as its docstring says. Seeds and regression inputs always get every check.
+SAMPLING = False
 
 
 class ContractBroken(AssertionError):

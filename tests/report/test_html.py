@@ -339,3 +339,13 @@ def test_timeline_follows_the_event_stream_when_the_report_has_one():
     timeline = parse(html.render(runtime_report(events=events))).sections["timeline"]
     assert timeline.index("process.exec") < timeline.index("dns_queried")
     assert "name=pool.test" in timeline
+
+
+def test_page_converts_only_the_run_records_it_shows_and_exactly_as_the_json_report():
+    from detonate.report import json_report
+
+    report = runtime_report()
+    document = json_report.to_document(report)
+    records = html.run_records(report)
+    assert records == {name: document[name] for name in ("processes", "files", "network", "events")}
+    assert "findings" not in records and "image" not in records  # rendered from the records

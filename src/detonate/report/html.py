@@ -72,7 +72,7 @@ class ProcessNode:
 def render(report: Report) -> str:
     """The report as one HTML document (UTF-8 text)."""
     static_only = report.run.status == "not-run"
-    document = json_report.to_document(report)  # the run's records as plain mappings
+    document = run_records(report)
     return _template().render(
         report=report,
         tool_version=report.tool_version or __version__,
@@ -88,6 +88,16 @@ def render(report: Report) -> str:
         network=_network_sections(report.network),
         files=_table(document["files"]),
     )
+
+
+RUN_RECORDS = ("processes", "files", "network", "events")
+
+
+def run_records(report: Report) -> dict[str, Any]:
+    """The run's records the page shows, as plain mappings: these entries of the JSON
+    document, without converting the findings and everything else the page reads as records
+    (a third of a render's time went to converting what it never used)."""
+    return {name: json_report.plain(getattr(report, name)) for name in RUN_RECORDS}
 
 
 @cache
