@@ -127,14 +127,16 @@ class Fleet:
     queue: CeleryQueue
     workers: list[Worker] = field(default_factory=list)
 
-    def start_worker(self, name: str = "", timeout: int = RUN_TIMEOUT_SECONDS) -> Worker:
+    def start_worker(
+        self, name: str = "", timeout: int = RUN_TIMEOUT_SECONDS, extra: tuple[str, ...] = ()
+    ) -> Worker:
         number = len(self.workers)
         log = self.workdir / f"worker-{number}.log"
         with open(log, "wb") as output:
             process = subprocess.Popen(
             [str(DETONATE), "worker", "--queue", self.redis.url, "--db", self.db_url,
              "--cache-dir", str(self.workdir / f"cache-{number}"), "--concurrency", "1",
-             "--timeout", str(timeout), "--name", name or f"w{number}@%h"],
+             "--timeout", str(timeout), "--name", name or f"w{number}@%h", *extra],
             stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         worker = Worker(process, log)

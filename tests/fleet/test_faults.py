@@ -19,6 +19,7 @@ from detonate.service.scans import request_and_queue
 from detonate.store import ScanStatus, Source, Store
 from detonate.store.store import ScanFilter
 from detonate.worker import CeleryQueue
+from detonate.worker.app import TASK_NAME, URGENT
 from detonate.worker.task import POISON_AFTER_DEATHS
 from postgres import _as_postgres, start_postgres, stop_postgres
 
@@ -67,11 +68,16 @@ def test_a_worker_killed_mid_scan_is_redelivered_completed_once_and_swept(
     assert worker.process.poll() is None
 
 
-def test_a_whole_worker_killed_mid_scan_leaves_nothing_behind(fleet, built_samples) -> None:
+def test_a_whole_worker_killed_mid_scan_is_swept_and_run_again_by_another(
+    fleet, built_samples
+) -> None:
     """The scan processes start no watchdog of their own (each replacement sweeps its
     predecessor's leftovers); when the worker's main process dies they die with it, and the
-    main process's watchdog sweeps what their runs held."""
-    worker = fleet.start_worker()
+    main process's watchdog sweeps what their runs held. No pool saw the death, so the message
+    stays unacknowledged until Redis's visibility timeout (3060 s): the scan's lease, no
+    longer renewed, runs out, and another worker's keeper sends the scan again."""
+    lease = ("--scan-lease", "3")  # a short lease: the test's wait is about 1.5 times this
+    worker = fleet.start_worker(extra=lease)
     assert watchdogs_of(worker.process.pid)  # the main process's, from its start
     record = fleet.queue_sample(built_samples[SAMPLE])
     holdings = wait_for_running_sandbox(worker.pool_children)
@@ -82,6 +88,32 @@ def test_a_whole_worker_killed_mid_scan_leaves_nothing_behind(fleet, built_sampl
 
     assert wait_until_gone(holdings) == []
     assert fleet.store.get_scan(record.id).status is ScanStatus.RUNNING  # for a redelivery
+
+    other = fleet.start_worker(extra=lease)
+    finished = fleet.wait_for(record.id, timeout=120)
+    assert finished.status is ScanStatus.DONE, finished.reason
+    assert finished.attempts == 2 and finished.verdict == "malicious"
+    assert b"stopped renewing its lease; sending it again" in other.log.read_bytes()
+    assert len(fleet.store.list_scans(ScanFilter(limit=10))) == 1
+    assert fleet.queue.depth() == 0
+
+
+def test_a_redelivered_duplicate_never_takes_a_live_scan_over(fleet, built_samples) -> None:
+    """A message marked redelivered (a resend of one the registry limit sent back, a keeper's
+    late resend) reaches an idle worker while another runs the scan: the running scan's lease
+    is renewed, so the duplicate is skipped, not a second run."""
+    workers = [fleet.start_worker(), fleet.start_worker()]
+    record = fleet.queue_sample(built_samples[SAMPLE])
+    holdings = wait_for_running_sandbox(
+        lambda: [pid for worker in workers for pid in worker.pool_children()]
+    )
+    fleet.queue.app.send_task(
+        TASK_NAME, args=[record.id], kwargs={"taken_over": True}, queue=URGENT
+    )
+    finished = fleet.wait_for(record.id)
+    assert (finished.status, finished.attempts) == (ScanStatus.DONE, 1), finished.reason
+    assert fleet.queue.depth() == 0  # the duplicate was taken, and dropped
+    assert wait_until_gone(holdings) == []
 
 
 def test_a_scan_that_kills_its_worker_twice_is_poisoned_not_retried(fleet, built_samples) -> None:

@@ -335,6 +335,14 @@ def _add_worker(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="scans of one registry at once across the fleet (0: no limit); default 2",
     )
     worker.add_argument(
+        "--scan-lease",
+        type=_positive_rate,
+        default=60.0,
+        metavar="SECONDS",
+        help="a running scan's lease: a scan whose worker died unseen runs again within "
+        "about 1.5 times this (default 60)",
+    )
+    worker.add_argument(
         "--state-dir", type=Path, default=Path("/run/detonate"), help=argparse.SUPPRESS
     )
     worker.add_argument("--unsafe-skip-tls-verify", action="store_true")
@@ -404,6 +412,7 @@ def _worker(args: argparse.Namespace) -> int:
         registry_limit=max(0, args.registry_limit),
         background_rejudge=args.background_rejudge,
         rejudge_per_second=args.rejudge_per_second,
+        scan_lease_seconds=args.scan_lease,
     )
     run_worker(config, args.concurrency, queues, args.name)
     return EXIT_OK

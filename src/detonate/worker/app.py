@@ -41,6 +41,9 @@ class FleetConfig:
     # process (store/background_rejudge.py), at most this many a second.
     background_rejudge: bool = True
     rejudge_per_second: float = 2.0
+    # A running scan's lease in Redis (worker/scan_leases.py), renewed every quarter of this:
+    # a scan whose worker died unseen is sent again within about 1.5 times this.
+    scan_lease_seconds: float = 60.0
 
     @property
     def soft_time_limit(self) -> int:
@@ -124,6 +127,7 @@ def settings_for(config: FleetConfig) -> dict[str, Any]:
         "detonate_scan_options": config.scan,
         "detonate_state_dir": config.state_dir,
         "detonate_registry_limit": config.registry_limit,
+        "detonate_scan_lease_seconds": config.scan_lease_seconds,
     }
 
 

@@ -6,14 +6,20 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
+import redis
 from celery import bootsteps
 
 from detonate.sandbox.watchdog import ensure_watchdog
 from detonate.store import Store
 from detonate.store.background_rejudge import BackgroundRejudge, BackgroundSettings, start
-from detonate.worker.app import QUEUES, FleetConfig, app, configure, worker_argv
+from detonate.worker.app import QUEUES, TASK_NAME, FleetConfig, app, configure, worker_argv
+from detonate.worker.scan_leases import Holder, LeaseKeeper, ScanLeases
+
+log = logging.getLogger("detonate.worker")
 
 # How often the main process looks for exited pool processes to replace. Celery replaces one
 # when its exit wakes the event loop, yet some exits were found only by the pool's own 5 s check
@@ -34,6 +40,38 @@ class PromptReplacement(bootsteps.StartStopStep):  # type: ignore[misc]
         hub.call_repeatedly(REPLACE_CHECK_SECONDS, worker.pool.maintain_pool)
 
 
+class KeepLeases(bootsteps.StartStopStep):  # type: ignore[misc]
+    """The main process's LeaseKeeper: the scans of workers that died unseen (the whole worker
+    SIGKILLed, a lost node) are sent again within about 1.5 lease periods, not after Redis's
+    visibility timeout."""
+
+    requires = {"celery.worker.components:Hub"}
+
+    def register_with_event_loop(self, worker: Any, hub: Any) -> None:
+        conf = worker.app.conf
+        client = redis.Redis.from_url(conf["broker_url"], socket_timeout=5)
+        leases = ScanLeases(client, conf["detonate_scan_lease_seconds"])
+        keeper = LeaseKeeper(leases, lambda holder: _send_again(worker.app, holder))
+
+        def tick() -> None:
+            try:
+                keeper.tick()
+            except Exception:  # never the event loop's end: the next tick tries again
+                log.exception("the scan lease keeper failed")
+
+        hub.call_repeatedly(leases.renew_every, tick)
+
+
+def _send_again(target: Any, holder: Holder) -> None:
+    target.send_task(
+        TASK_NAME,
+        args=[holder.scan_id],
+        kwargs={"taken_over": True},
+        queue=holder.queue,
+        task_id=f"{holder.scan_id}.{uuid.uuid4().hex[:8]}",
+    )
+
+
 def run_worker(
     config: FleetConfig, concurrency: int, queues: tuple[str, ...] = QUEUES, name: str = ""
 ) -> None:
@@ -47,6 +85,7 @@ def run_worker(
         raise
     configure(app, config)
     app.steps["worker"].add(PromptReplacement)
+    app.steps["worker"].add(KeepLeases)
     # The pool processes start no watchdog (each replacement sweeps its predecessor's
     # leftovers, task._open_in_child); this one sweeps when the whole worker dies, SIGKILL
     # of the pool processes included (Celery sets it as their parent-death signal).

@@ -4,8 +4,10 @@
 
 The store decides what runs: a scan that is not queued any more is skipped (a duplicate
 message, a cancelled scan). A message Redis delivers again after its worker died (SIGKILL,
-OOM, hard time limit) finds its scan still "running": that attempt is over, so the scan is
-taken over — or poisoned once its worker died POISON_AFTER_DEATHS times, never retried forever.
+OOM, hard time limit), or a keeper sends again after its lease ran out (scan_leases.py),
+finds its scan still "running": unless its lease shows a live holder, that attempt is over, so
+the scan is taken over — or poisoned once its worker died POISON_AFTER_DEATHS times, never
+retried forever.
 """
 
 from __future__ import annotations
@@ -41,9 +43,10 @@ from detonate.static.yara_rules import compiled_rules
 from detonate.store import ScanStatus, Store
 from detonate.store.models import Scan
 from detonate.unpack.layer_store import LayerStore
-from detonate.worker.app import TASK_NAME, app
+from detonate.worker.app import TASK_NAME, URGENT, app
 from detonate.worker.patient_store import PatientStore
 from detonate.worker.registry_slots import RegistrySlots, registry_of
+from detonate.worker.scan_leases import ScanLeases
 from detonate.worker.warm_store import inherit, rehearse
 
 log = logging.getLogger("detonate.worker")
@@ -55,6 +58,7 @@ REGISTRY_WAIT_SECONDS = 5  # for a registry slot, before the task goes back in t
 class _Process:
     store: Store | None = None
     slots: RegistrySlots | None = None
+    leases: ScanLeases | None = None
     sweep: Future[list[str]] | None = None  # the leftovers sweep, on a thread
     opening: Future[Store] | None = None  # the store's opening, on another
     # The scan's timeline in its fresh process (time.monotonic(), shared by parent and child):
@@ -205,6 +209,13 @@ def _slots() -> RegistrySlots:
     return _process.slots
 
 
+def _leases() -> ScanLeases:
+    if _process.leases is None:
+        client = redis.Redis.from_url(app.conf["broker_url"], socket_timeout=10)
+        _process.leases = ScanLeases(client, app.conf["detonate_scan_lease_seconds"])
+    return _process.leases
+
+
 def reclaim(store: Store, scan_id: str) -> bool:
     """running → queued for a scan whose worker died, so `run_scan` may claim it again."""
     with store.engine.begin() as connection:
@@ -216,6 +227,17 @@ def reclaim(store: Store, scan_id: str) -> bool:
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+def _held_by_the_living(leases: ScanLeases, scan_id: str) -> bool:
+    """A live lease whose holder is not provably dead (on this host, its process gone: the
+    pool's own child, SIGKILLed, whose message came straight back). Redis away: no lease
+    tells, so the store's word stands, as before leases."""
+    try:
+        holder = leases.holder(scan_id)
+    except redis.RedisError:
+        return False
+    return holder is not None and not holder.dead_here()
+
+
 def poison_reason(attempts: int, stage: str) -> str:
     where = f" (last seen in {stage})" if stage else ""
     return (
@@ -224,8 +246,9 @@ def poison_reason(attempts: int, stage: str) -> str:
     )
 
 
-def take(store: Store, scan_id: str, redelivered: bool) -> str:
-    """What to do with a delivered scan id: "run", or why not."""
+def take(store: Store, scan_id: str, redelivered: bool, leases: ScanLeases | None) -> str:
+    """What to do with a delivered scan id: "run", or why not. `redelivered`: Redis or a
+    keeper sent it again, so the attempt the store calls running may be over."""
     record = store.get_scan(scan_id)
     if record is None:
         return "unknown scan"
@@ -235,6 +258,10 @@ def take(store: Store, scan_id: str, redelivered: bool) -> str:
         return f"already {record.status.value}"
     if not redelivered:
         return "running in another worker"  # a duplicate message
+    if leases is not None and _held_by_the_living(leases, scan_id):
+        # A duplicate marked redelivered (a resend of a message the registry limit sent back),
+        # or a holder on another host that may yet be dead: its keeper-side expiry decides.
+        return "running in another worker (its lease is renewed)"
     if record.attempts >= POISON_AFTER_DEATHS:
         store.mark_poisoned(scan_id, poison_reason(record.attempts, record.stage))
         log.error("scan %s poisoned after %d worker deaths", scan_id, record.attempts)
@@ -243,10 +270,11 @@ def take(store: Store, scan_id: str, redelivered: bool) -> str:
     return "run" if reclaim(store, scan_id) else "taken meanwhile"
 
 
-def _scan(self: Task, scan_id: str) -> str:
+def _scan(self: Task, scan_id: str, taken_over: bool = False) -> str:
+    """`taken_over`: sent again by a keeper (scan_leases.LeaseKeeper), as a redelivery."""
     _process.taken = time.monotonic()
     try:
-        return _take_and_run(self, scan_id)
+        return _take_and_run(self, scan_id, taken_over)
     finally:
         # A simulator started ahead and not taken (a static scan, a scan not run here) ends
         # with the task: this process exits without atexit, leaving it to the next's sweep.
@@ -275,14 +303,15 @@ def _log_start_up(scan_id: str) -> None:
         )
 
 
-def _take_and_run(self: Task, scan_id: str) -> str:
+def _take_and_run(self: Task, scan_id: str, taken_over: bool) -> str:
     opening, _process.opening = _process.opening, None
     if opening is not None:
         opening.result()  # its error, if the store stayed down past PatientStore's patience
     store = _store()
     _process.waited = time.monotonic() - _process.taken
-    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-    decision = take(store, scan_id, redelivered)
+    delivery = self.request.delivery_info or {}
+    redelivered = taken_over or bool(delivery.get("redelivered"))
+    decision = take(store, scan_id, redelivered, _leases())
     if decision != "run":
         log.info("scan %s not run: %s", scan_id, decision)
         return decision
@@ -290,7 +319,8 @@ def _take_and_run(self: Task, scan_id: str) -> str:
     registry = registry_of(record.reference) if record is not None else ""
     with _slots().held(registry, f"{scan_id}:{os.getpid()}", REGISTRY_WAIT_SECONDS) as got:
         if got:
-            return _run(store, scan_id)
+            with _leases().held(scan_id, delivery.get("routing_key") or URGENT):
+                return _run(store, scan_id)
     # This registry has its fleet-wide share running: to the back of the queue, so scans
     # of other registries behind it go first (the store still says "queued").
     log.info("scan %s waits: %s has %d scans running", scan_id, registry, _slots().limit)
