@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -34,6 +35,12 @@ from detonate.factory import BuiltSample, build_all
 from postgres import postgres_server  # noqa: F401 (a fixture: a real PostgreSQL server)
 
 pytest_plugins = ["no_skips"]  # DETONATE_NO_SKIPS=1 (CI): a skipped test fails
+
+# A suite started as a background job of a non-interactive shell (`bash .ci/run &`) inherits
+# SIGINT ignored, and so would every `detonate` the tests start: the Ctrl-C tests then wait
+# out their timeouts (seen once). A handler here is reset to the default in each exec'd child.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -163,6 +163,16 @@ class Fleet:
         )
         return record
 
+    def queue_reference(self, reference: str, profile: str = "full") -> ScanRecord:
+        """A scan of an image in a test's plain-HTTP registry, queued as an API scan."""
+        resolved = resolve(reference, AcquireOptions(tls_verify=False))
+        record, _ = self.store.request_scan(
+            reference, digest=resolved.digest, platform=resolved.platform,
+            source=Source.API, profile=profile,
+        )  # fmt: skip
+        self.queue.submit(record.id, record.priority)
+        return record
+
     def queue_sample(
         self, sample: BuiltSample, source: Source = Source.API, profile: str = "full"
     ) -> ScanRecord:

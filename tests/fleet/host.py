@@ -96,3 +96,13 @@ def still_there(holdings: RunHoldings) -> list[str]:
     if state.mount_dir and Path(state.mount_dir).exists():
         left.append(f"mount dir {state.mount_dir}")
     return left
+
+
+def wait_until_gone(holdings: RunHoldings, timeout: float = 30) -> list[str]:
+    """What of the run is still there after up to `timeout` seconds; [] once all is gone."""
+    deadline = time.monotonic() + timeout
+    left = still_there(holdings)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = still_there(holdings)
+    return left

@@ -24,7 +24,7 @@ from detonate.worker.task import POISON_AFTER_DEATHS
 from postgres import _as_postgres, start_postgres, stop_postgres
 
 from .conftest import Fleet
-from .host import kill_owner, still_there, wait_for_running_sandbox
+from .host import kill_owner, still_there, wait_for_running_sandbox, wait_until_gone
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 SAMPLE = "delayed-dropper"
@@ -37,15 +37,6 @@ def assert_held(holdings) -> None:
     assert holdings.namespaces
     for kind in ("owner process", "container", "process", "tracer", "mount", "cgroup", "netns"):
         assert kind + " " in held, (kind, held)
-
-
-def wait_until_gone(holdings, timeout: float = 30) -> list[str]:
-    deadline = time.monotonic() + timeout
-    left = still_there(holdings)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.2)
-        left = still_there(holdings)
-    return left
 
 
 def test_a_worker_killed_mid_scan_is_redelivered_completed_once_and_swept(
@@ -114,6 +105,28 @@ def test_a_redelivered_duplicate_never_takes_a_live_scan_over(fleet, built_sampl
     assert (finished.status, finished.attempts) == (ScanStatus.DONE, 1), finished.reason
     assert fleet.queue.depth() == 0  # the duplicate was taken, and dropped
     assert wait_until_gone(holdings) == []
+
+
+def test_a_running_scan_cancelled_is_failed_torn_down_and_not_run_again(
+    fleet, built_samples
+) -> None:
+    """`CeleryQueue.cancel` of a running scan: SIGTERM to the process running it (the sandbox
+    tears down as on Ctrl-C), failed in the store; the message the pool sends back is dropped."""
+    worker = fleet.start_worker()
+    record = fleet.queue_sample(built_samples[SAMPLE])
+    holdings = wait_for_running_sandbox(worker.pool_children)
+    assert_held(holdings)
+    assert fleet.queue.cancel(record.id)
+
+    assert wait_until_gone(holdings) == []
+    time.sleep(3)  # a redelivery would have claimed it again by now
+    after = fleet.store.get_scan(record.id)
+    assert (after.status, after.attempts) == (ScanStatus.FAILED, 1)
+    assert after.reason == "cancelled while running"
+    assert fleet.store.report_json(record.id) is None
+    assert fleet.queue.depth() == 0
+    assert worker.process.poll() is None
+    assert not fleet.queue.cancel(record.id)  # over: nothing to cancel
 
 
 def test_a_scan_that_kills_its_worker_twice_is_poisoned_not_retried(fleet, built_samples) -> None:

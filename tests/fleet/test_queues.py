@@ -76,3 +76,26 @@ def test_urgent_scans_run_before_the_webhook_backlog(fleet, built_samples) -> No
     assert all(r.status is ScanStatus.DONE for r in ran_first + ran_last)
     # queued last, ran first, both of them (round-robin over the queues would interleave)
     assert max(r.started_at for r in ran_first) < min(r.started_at for r in ran_last)
+
+
+@pytest.mark.slow
+def test_a_registry_at_its_limit_does_not_hold_back_another_registrys_scan(
+    fleet, registry, make_registry, built_samples
+) -> None:
+    """End to end, with two real registries and a real worker pulling from them: the first
+    registry's one slot is held (by the test, playing another worker's scan), so the worker
+    sends its scan back to the queue and runs the other registry's scan queued behind it."""
+    busy = registry.push(built_samples["benign-web"].oci_reference, "fleet/web:1")
+    other = make_registry().push(built_samples["planted-static"].oci_reference, "fleet/app:1")
+    slots = RegistrySlots(fleet.redis.client(), limit=1)
+    assert slots.acquire(registry_of(busy), "another-worker")
+    waiting, behind = (fleet.queue_reference(ref, profile="static") for ref in (busy, other))
+    worker = fleet.start_worker(extra=("--registry-limit", "1", "--unsafe-skip-tls-verify"))
+
+    assert fleet.wait_for(behind.id).status is ScanStatus.DONE
+    assert fleet.store.get_scan(waiting.id).status is ScanStatus.QUEUED
+    assert f"{registry_of(busy)} has 1 scans running".encode() in worker.log.read_bytes()
+    slots.release(registry_of(busy), "another-worker")
+    finished = fleet.wait_for(waiting.id)
+    assert (finished.status, finished.attempts) == (ScanStatus.DONE, 1), finished.reason
+    assert finished.started_at > fleet.store.get_scan(behind.id).finished_at

@@ -87,6 +87,19 @@ def test_claim_counts_attempts_and_only_one_worker_gets_a_scan(store: Store) -> 
     assert (again.status, created) == (ScanStatus.RUNNING, False)
 
 
+def test_a_cancel_fails_an_active_scan_but_never_one_that_finished_first(store: Store) -> None:
+    scan, _ = request(store)
+    store.mark_running(scan.id)
+    cancelled = store.cancel(scan.id, "cancelled while running")
+    assert cancelled is not None
+    assert (cancelled.status, cancelled.reason) == (ScanStatus.FAILED, "cancelled while running")
+    assert store.cancel(scan.id, "again") is None  # over already: left as it is
+    poisoned, _ = request(store)  # failed: a new request queues it again
+    store.mark_poisoned(poisoned.id, "killed its worker twice")
+    assert store.cancel(poisoned.id, "late") is None
+    assert store.get_scan(poisoned.id).reason == "killed its worker twice"
+
+
 def test_failed_scan_is_queued_again_by_a_new_request_but_a_poisoned_one_is_not(
     store: Store,
 ) -> None:

@@ -26,7 +26,7 @@ from detonate.model.options import AcquireOptions, ScanOptions
 from detonate.model.report import Verdict
 from detonate.pipeline import scan
 from detonate.sandbox.leftovers import work_dir_prefix
-from detonate.store import ScanRecord, Source, Store, StoredRun
+from detonate.store import ScanRecord, ScanStatus, Source, Store, StoredRun
 from detonate.store.stored_runs import capture
 
 log = logging.getLogger("detonate.worker")
@@ -88,6 +88,13 @@ def recording(options: ScanOptions, scan_id: str) -> Iterator[ScanOptions]:
             yield replace(options, artifacts_dir=Path(work_dir))
 
 
+def _no_longer_running(store: Store, scan_id: str) -> ScanRecord | None:
+    """The scan, when something else has ended it meanwhile (a fleet cancel marks it failed
+    before it stops the run): its result is not written over that."""
+    record = store.get_scan(scan_id)
+    return record if record is not None and record.status is not ScanStatus.RUNNING else None
+
+
 def run_scan(
     store: Store,
     scan_id: str,
@@ -117,11 +124,15 @@ def run_scan(
                 if run.data is None:
                     log.warning("scan %s: its run is not kept for rejudge: %s", scan_id, run.reason)
     except DetonateError as error:  # raised before the pipeline's own catch (a bad reference)
-        finished = store.mark_failed(scan_id, error.message)
+        finished = _no_longer_running(store, scan_id) or store.mark_failed(scan_id, error.message)
     except Exception as error:  # the worker outlives any one scan; the store says what broke
         log.exception("scan %s crashed", scan_id)
-        finished = store.mark_failed(scan_id, f"internal error: {type(error).__name__}: {error}")
+        finished = _no_longer_running(store, scan_id) or store.mark_failed(
+            scan_id, f"internal error: {type(error).__name__}: {error}"
+        )
     else:
+        if (gone := _no_longer_running(store, scan_id)) is not None:
+            return gone
         stopped = report.error is not None and report.error.kind == ScanCancelled.__name__
         if stopped and shutting_down is not None and shutting_down.is_set():
             return store.return_to_queue(scan_id)

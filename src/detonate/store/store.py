@@ -356,6 +356,19 @@ class Store:
     def mark_failed(self, scan_id: str, reason: str) -> ScanRecord:
         return self._finish_without_report(scan_id, ScanStatus.FAILED, reason)
 
+    def cancel(self, scan_id: str, reason: str) -> ScanRecord | None:
+        """Failed with `reason` if still queued or running; None when it finished meanwhile
+        (a cancel that comes late leaves the finished scan as it is)."""
+        with self._write() as session:
+            cancelled = session.execute(
+                update(Scan)
+                .where(Scan.id == scan_id, Scan.status.in_(("queued", "running")))
+                .values(status=ScanStatus.FAILED.value, reason=reason, stage="", finished_at=now())
+            )
+            if _rowcount(cancelled) != 1:
+                return None
+            return _scan_record(_get(session, scan_id))
+
     def mark_poisoned(self, scan_id: str, reason: str) -> ScanRecord:
         return self._finish_without_report(scan_id, ScanStatus.POISONED, reason)
 

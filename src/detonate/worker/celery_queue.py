@@ -61,17 +61,20 @@ class CeleryQueue:
         )
 
     def cancel(self, scan_id: str) -> bool:
+        """Failed in the store first, then (running) SIGTERM to the worker process running it:
+        the sandbox tears down as on Ctrl-C, and the worker, finding the scan no longer its own,
+        writes nothing over the cancel. False: unknown, or finished already or meanwhile."""
         record = self.store.get_scan(scan_id)
         if record is None or not record.active:
             return False
-        if record.status is ScanStatus.RUNNING:
-            # SIGTERM to the worker process running it: the sandbox tears down as on Ctrl-C.
+        running = record.status is ScanStatus.RUNNING
+        reason = "cancelled while running" if running else "cancelled before it started"
+        if self.store.cancel(scan_id, reason) is None:
+            return False
+        if running:
             for task_id in self._running_task_ids(scan_id):
                 self.app.control.revoke(task_id, terminate=True, signal="SIGTERM")
-            self.store.mark_failed(scan_id, "cancelled while running")
-        else:
-            self.store.mark_failed(scan_id, "cancelled before it started")  # workers skip it
-        return True
+        return True  # a queued one's message is skipped by the worker that takes it
 
     def _running_task_ids(self, scan_id: str) -> list[str]:
         active = self.app.control.inspect(timeout=INSPECT_TIMEOUT_SECONDS).active() or {}
