@@ -378,6 +378,9 @@ def cancel_scan(request: Request, scan_id: str) -> ScanOut:
     record = _scan(store, scan_id)
     if not record.active:
         raise ApiError(409, f"scan {scan_id} is {record.status.value} already", "scan_finished")
-    if not queue.cancel(scan_id):
-        record = store.mark_failed(scan_id, "cancelled")
+    # Not the queue's (a scan it never had, or one that finished meanwhile): failed here only
+    # while the store still calls it active, never a scan that finished first.
+    if not queue.cancel(scan_id) and store.cancel(scan_id, "cancelled") is None:
+        finished = store.get_scan(scan_id) or record
+        raise ApiError(409, f"scan {scan_id} is {finished.status.value} already", "scan_finished")
     return scan_out(store.get_scan(scan_id) or record)
