@@ -20,6 +20,7 @@ from detonate.store import ScanStatus, Source, Store
 from detonate.store.store import ScanFilter
 from detonate.worker import CeleryQueue
 from detonate.worker.app import TASK_NAME, URGENT
+from detonate.worker.status import fleet_status, render
 from detonate.worker.task import POISON_AFTER_DEATHS
 from postgres import _as_postgres, start_postgres, stop_postgres
 
@@ -79,6 +80,8 @@ def test_a_whole_worker_killed_mid_scan_is_swept_and_run_again_by_another(
 
     assert wait_until_gone(holdings) == []
     assert fleet.store.get_scan(record.id).status is ScanStatus.RUNNING  # for a redelivery
+    shown = render(fleet_status(fleet.store, fleet.redis.url))
+    assert "gone (the scan is taken over)" in shown or "no live lease" in shown, shown
 
     other = fleet.start_worker(extra=lease)
     finished = fleet.wait_for(record.id, timeout=120)

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from detonate.sandbox.leftovers import process_start_time
 from detonate.store import ScanStatus, Source, Store
 from detonate.worker.scan_leases import Holder, LeaseKeeper, ScanLeases
+from detonate.worker.status import FleetStatus, render
 from detonate.worker.task import take
 
 SHORT = 0.8  # seconds of lease: renewed every 0.2 s
@@ -39,14 +41,10 @@ def dead_holder(scan_id: str) -> Holder:
     """A holder on this host whose process has exited."""
     child = subprocess.Popen(["sleep", "30"])
     alive = Holder.this_process(scan_id, "detonate.urgent")
-    holder = Holder(scan_id, alive.queue, alive.host, child.pid, _start_of(child.pid), "t")
+    holder = Holder(scan_id, alive.queue, alive.host, child.pid, process_start_time(child.pid), "t")
     child.kill()
     child.wait()
     return holder
-
-
-def _start_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[19])
 
 
 def test_a_held_lease_names_this_process_is_renewed_and_is_released(leases) -> None:
@@ -80,11 +78,21 @@ def test_a_renewal_never_takes_back_a_lease_another_holder_took_over(leases) -> 
     assert leases.holder("s3") == second
 
 
-def test_a_holder_is_dead_here_once_its_process_is_gone_or_its_pid_reused() -> None:
+def test_a_holder_is_dead_here_once_its_process_is_gone_a_zombie_or_its_pid_reused() -> None:
     gone = dead_holder("s4")
     assert gone.dead_here() and not gone.alive_here()
+    child = subprocess.Popen(["true"])  # exits, and stays a zombie until waited for
+    zombie = Holder(
+        "s4", "detonate.urgent", gone.host, child.pid, process_start_time(child.pid), "t"
+    )
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child.pid}/stat").read_text().split(")")[-1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert zombie.dead_here()  # the whole worker's pool processes, before anyone reaps them
+    child.wait()
     me = Holder.this_process("s4", "detonate.urgent")
-    reused = Holder(me.scan_id, me.queue, me.host, me.pid, (me.started or 0) + 1, me.token)
+    reused = Holder(me.scan_id, me.queue, me.host, me.pid, me.started + 1, me.token)
     assert reused.dead_here()
     elsewhere = Holder(me.scan_id, me.queue, "another-node", gone.pid, gone.started, "t")
     assert not elsewhere.dead_here() and not elsewhere.alive_here()  # unknown: not dead
@@ -132,3 +140,15 @@ def test_the_keeper_puts_a_lease_back_when_the_resend_fails(leases) -> None:
     leases.renew(dead, ends=0)
     assert keeper.tick() == []
     assert leases.take_expired(grace=0) == [dead]  # kept for the next tick
+
+
+def test_fleet_status_shows_who_holds_each_running_scan_and_a_dead_ones(running) -> None:
+    store, scan_id = running
+    live = Holder.this_process(scan_id, "detonate.urgent")
+    for holder, shown in (
+        (live, f"on {live.host} pid {live.pid}\n"),
+        (dead_holder(scan_id), "gone (the scan is taken over)"),
+        (None, "no live lease"),
+    ):
+        status = FleetStatus({}, {}, [store.get_scan(scan_id)], None, holders={scan_id: holder})
+        assert shown in render(status)

@@ -29,9 +29,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import redis
+
+from detonate.sandbox.leftovers import is_alive, process_start_time
 
 log = logging.getLogger("detonate.worker")
 LEASE_SECONDS = 60
@@ -71,29 +72,21 @@ return taken
 """
 
 
-def _process_start(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (/proc/PID/stat field 22): a pid
-    reused by another process since has another."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return None
-    return int(stat.rsplit(b")", 1)[1].split()[19])
-
-
 @dataclass(frozen=True)
 class Holder:
     scan_id: str
     queue: str
     host: str
     pid: int
-    started: int | None
+    started: int  # its start in clock ticks since boot: a pid reused since has another
     token: str
 
     @classmethod
     def this_process(cls, scan_id: str, queue: str) -> Holder:
         pid = os.getpid()
-        return cls(scan_id, queue, socket.gethostname(), pid, _process_start(pid), uuid.uuid4().hex)
+        return cls(
+            scan_id, queue, socket.gethostname(), pid, process_start_time(pid), uuid.uuid4().hex
+        )
 
     @classmethod
     def parse(cls, text: str | bytes) -> Holder:
@@ -103,8 +96,8 @@ class Holder:
         return self.host == socket.gethostname()
 
     def dead_here(self) -> bool:
-        """Provably dead: on this host, and its process gone (or its pid another's now)."""
-        return self.here() and _process_start(self.pid) != self.started
+        """Provably dead: on this host, and its process gone, a zombie, or its pid another's."""
+        return self.here() and not is_alive(self.pid, self.started)
 
     def alive_here(self) -> bool:
         return self.here() and not self.dead_here()
