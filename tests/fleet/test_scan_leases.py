@@ -116,6 +116,19 @@ def test_a_redelivered_scan_whose_holder_died_here_is_taken_over_at_once(leases,
     assert store.get_scan(scan_id).status is ScanStatus.QUEUED  # for run_scan to claim
 
 
+def test_a_scan_poisoned_on_its_dead_holders_redelivery_leaves_no_lease_to_resend(
+    leases, running
+) -> None:
+    store, scan_id = running
+    assert take(store, scan_id, True, None) == "run"  # its first worker died
+    assert store.mark_running(scan_id) is not None  # attempt 2
+    leases.acquire(dead_holder(scan_id))  # ... and its second did too
+    assert take(store, scan_id, True, leases) == "poisoned"
+    assert leases.holder(scan_id) is None
+    time.sleep(SHORT + 0.1)
+    assert leases.take_expired(grace=0) == []  # no keeper sends the poisoned scan again
+
+
 def test_the_keeper_resends_a_dead_holders_scan_once_and_spares_a_live_one(leases) -> None:
     resent: list[Holder] = []
     keeper = LeaseKeeper(leases, resent.append)

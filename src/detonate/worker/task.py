@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
@@ -46,7 +47,7 @@ from detonate.unpack.layer_store import LayerStore
 from detonate.worker.app import TASK_NAME, URGENT, app
 from detonate.worker.patient_store import PatientStore
 from detonate.worker.registry_slots import RegistrySlots, registry_of
-from detonate.worker.scan_leases import ScanLeases
+from detonate.worker.scan_leases import Holder, ScanLeases
 from detonate.worker.warm_store import inherit, rehearse
 
 log = logging.getLogger("detonate.worker")
@@ -227,15 +228,15 @@ def reclaim(store: Store, scan_id: str) -> bool:
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-def _held_by_the_living(leases: ScanLeases, scan_id: str) -> bool:
-    """A live lease whose holder is not provably dead (on this host, its process gone: the
-    pool's own child, SIGKILLed, whose message came straight back). Redis away: no lease
-    tells, so the store's word stands, as before leases."""
+def _lease_holder(leases: ScanLeases, scan_id: str) -> Holder | None:
+    """Who holds the scan's lease; None when nobody does, or Redis is away (no lease tells,
+    so the store's word stands, as before leases). A live holder keeps its scan unless it is
+    provably dead (on this host, its process gone: the pool's own SIGKILLed child, whose
+    message came straight back)."""
     try:
-        holder = leases.holder(scan_id)
+        return leases.holder(scan_id)
     except redis.RedisError:
-        return False
-    return holder is not None and not holder.dead_here()
+        return None
 
 
 def poison_reason(attempts: int, stage: str) -> str:
@@ -258,13 +259,17 @@ def take(store: Store, scan_id: str, redelivered: bool, leases: ScanLeases | Non
         return f"already {record.status.value}"
     if not redelivered:
         return "running in another worker"  # a duplicate message
-    if leases is not None and _held_by_the_living(leases, scan_id):
+    holder = _lease_holder(leases, scan_id) if leases is not None else None
+    if holder is not None and not holder.dead_here():
         # A duplicate marked redelivered (a resend of a message the registry limit sent back),
         # or a holder on another host that may yet be dead: its keeper-side expiry decides.
         return "running in another worker (its lease is renewed)"
     if record.attempts >= POISON_AFTER_DEATHS:
         store.mark_poisoned(scan_id, poison_reason(record.attempts, record.stage))
         log.error("scan %s poisoned after %d worker deaths", scan_id, record.attempts)
+        if leases is not None and holder is not None:  # else a keeper resends it when it ends
+            with suppress(redis.RedisError):
+                leases.release(holder)
         return "poisoned"
     log.warning("scan %s: its worker died (attempt %d); running it again", scan_id, record.attempts)
     return "run" if reclaim(store, scan_id) else "taken meanwhile"
