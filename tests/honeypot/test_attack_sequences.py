@@ -327,13 +327,25 @@ def test_sessions_and_deployments_on_a_real_postgresql(start_honeypot, postgres_
     assert figures["totals"]["attacks"] == 1 and figures["totals"]["scans"] == 1
 
 
-def test_the_cli_serves_records_and_stops_cleanly(tmp_path):
+@pytest.mark.parametrize(
+    ("stop", "sigint"),
+    [
+        (signal.SIGINT, signal.SIG_DFL),
+        (signal.SIGTERM, signal.SIG_DFL),
+        (signal.SIGINT, signal.SIG_IGN),
+    ],
+    ids=["ctrl-c", "sigterm", "ctrl-c-started-ignored"],
+)
+def test_the_cli_serves_records_and_stops_cleanly(tmp_path, stop, sigint):
+    """Stopped as a terminal, systemd or Kubernetes stops it, or from a background job that
+    started it with SIGINT ignored: exit 0, and what it answered is in the store."""
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     process = subprocess.Popen(
         [sys.executable, "-m", "detonate", "honeypot", "--db", db, "--ports", "0", "--name", "cli"],
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
     )
     try:
         assert process.stderr is not None
@@ -345,7 +357,7 @@ def test_the_cli_serves_records_and_stops_cleanly(tmp_path):
         connection.request("GET", "/v1.41/version", headers={"User-Agent": "Go-http-client/1.1"})
         assert json.loads(connection.getresponse().read())["ApiVersion"] == "1.45"
         connection.close()
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         assert process.wait(timeout=30) == 0
     finally:
         if process.poll() is None:

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from detonate.errors import UsageError
 from detonate.model.options import default_cache_dir
+
+if TYPE_CHECKING:
+    from detonate.honeypot.server import Honeypot
 
 REPORT_FORMATS = ("json", "md", "html", "stix", "misp")
 
@@ -119,14 +125,29 @@ def run_honeypot(args: argparse.Namespace) -> int:
     )
     store = Store.open(_store_url(args))
     try:
-        asyncio.run(
-            Honeypot(store, settings).serve(lambda line: print(line, file=sys.stderr, flush=True))
-        )
+        asyncio.run(_serve_until_stopped(Honeypot(store, settings), _to_stderr))
     except KeyboardInterrupt:
         pass
     finally:
         store.close()
     return 0
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+async def _serve_until_stopped(honeypot: Honeypot, announce: Callable[[str], None]) -> None:
+    """SIGTERM (systemd, Kubernetes) and SIGINT end the serving the same way: the listeners
+    close and the requests answered so far are written to the store (`Honeypot.stop`). By
+    default SIGTERM killed the process with them still in the write-behind queue, and SIGINT
+    did nothing at all when the process started with it ignored (a background job)."""
+    serving = asyncio.ensure_future(honeypot.serve(announce))
+    loop = asyncio.get_running_loop()
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(stop, serving.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await serving
 
 
 def run_honeypot_worker(args: argparse.Namespace) -> int:
