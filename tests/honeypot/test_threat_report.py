@@ -368,8 +368,10 @@ def test_stix_bundle_of_the_window(filled, tmp_path):
     assert again.read_text() == out.read_text()
 
 
-def report_cli(url: str, fmt: str, out: Path) -> str:
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+def report_cli(url: str, fmt: str, out: Path, now: datetime | None = None) -> str:
+    """`now`: the window's anchor; two calls that must give one event share it (else a minute
+    boundary between them, on a busy machine, moves the window and so the event's uuid)."""
+    now = now or datetime.now(UTC).replace(second=0, microsecond=0)
     since, until = now - timedelta(days=1), now + timedelta(minutes=2)
     argv = ["report", "--db", url, "--since", since.isoformat(), "--until", until.isoformat()]
     assert main([*argv, "--format", fmt, "-o", str(out)]) == 0
@@ -381,8 +383,10 @@ def test_misp_event_of_the_window_loads_in_pymisp_and_fits_the_templates(filled,
 
     live, _ = filled
     url = str(live.store.engine.url)
-    text = report_cli(url, "misp", tmp_path / "event.json")
-    assert report_cli(url, "misp", tmp_path / "again.json") == text  # same store, same event
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    text = report_cli(url, "misp", tmp_path / "event.json", now)
+    # same store, same window: the same event
+    assert report_cli(url, "misp", tmp_path / "again.json", now) == text
 
     misp = MISPEvent()
     misp.load(text)  # PyMISP's own loader: the MISP core format's event, attributes, objects
