@@ -290,6 +290,27 @@ def test_a_second_tools_credential_file_makes_the_reader_a_collector_from_then_o
     assert "credentials-sent-out" in found
 
 
+def test_each_sender_of_credential_files_is_named_with_the_files_it_read_before_its_send() -> None:
+    """Two workers read two tools' credential files each and send: each send's evidence lists
+    its own reader's files, read from the first one on and before the send, no other's."""
+    from .stream import Stream
+
+    s = Stream()
+    s.exec(1, "ruby", "/srv/app/worker.rb", path="/usr/bin/ruby")
+    s.spawn(1, 2, "ruby", "/srv/app/worker.rb", path="/usr/bin/ruby")
+    for pid, first, second in ((1, "/srv/app/.env", "/root/.kube/config"),
+                               (2, "/root/.pgpass", "/root/.netrc")):  # fmt: skip
+        s.add(FileOpenedForRead, pid, path=first, flags="O_RDONLY", succeeded=True)
+        s.add(FileOpenedForRead, pid, path=second, flags="O_RDONLY", succeeded=True)
+    _send(s, 1, "203.0.113.20", 5432)
+    _send(s, 2, "203.0.113.21", 5432)
+    s.add(FileOpenedForRead, 1, path="/root/.npmrc", flags="O_RDONLY", succeeded=True)
+    found = rules(Exfiltration().detect(s.view()))
+    listed = sorted(e.description.split(" read and sent")[0]
+                    for e in found["credential-files-sent-out"].evidence)  # fmt: skip
+    assert listed == ["/root/.pgpass, /root/.netrc", "/srv/app/.env, /root/.kube/config"]
+
+
 def test_a_copier_reading_one_credential_file_collects_it_but_its_owner_does_not() -> None:
     """`dd if=~/.pgpass | nc` collects; psql reading ~/.pgpass to log in does not."""
     from .stream import Stream
