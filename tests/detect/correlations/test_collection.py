@@ -17,6 +17,7 @@ from detonate.detect.correlations.dns_shape import DnsShape, common_bigram_share
 from detonate.detect.correlations.exfiltration import Exfiltration
 from detonate.detect.interface import RunView
 from detonate.detect.provenance import HOST_FACTS, SECRET, provenance_of
+from detonate.detect.provenance.collected import host_file_technique
 from detonate.model.events import DataWritten, FileOpenedForRead, NetworkSent
 from detonate.model.findings import Severity
 from detonate.model.netevents import DnsQueried
@@ -141,6 +142,29 @@ def test_whole_file_digests_asked_over_dns_are_hash_lookups_not_a_tunnel() -> No
     chunks = [d[:50] for d in digests]
     (tunnel,) = DnsShape().detect(_lookups(chunks))
     assert tunnel.severity is Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    ("path", "technique"),
+    [("/proc/net/packet", "T1049"), ("/proc/self/net/packet", "T1049"),
+     ("/proc/1/task/1/cgroup", "T1082"), ("/proc/1/task/1/mountinfo", "T1082")],
+)  # fmt: skip
+def test_a_host_file_is_named_as_its_watched_read_is(path: str, technique: str) -> None:
+    """The watched reads are asked first: files HOST_FILES never listed are named too."""
+    assert host_file_technique(path) == technique
+
+
+def test_a_file_tool_printing_packet_sockets_is_connections_discovery() -> None:
+    """`cat /proc/net/packet` (the packet sockets, as /proc/net/tcp lists TCP's): T1049 from
+    the command alone, as its read would be; one process's cmdline stays no discovery."""
+    from .stream import Stream
+
+    s = Stream()
+    s.exec(1, "cat", "/proc/net/packet", path="/bin/cat")
+    s.exec(2, "cat", "/proc/1/cmdline", path="/bin/cat")
+    found = rules(Discovery().detect(s.view()))
+    assert list(found) == ["discovery-network-connections"]
+    assert found["discovery-network-connections"].technique == "T1049"
 
 
 def test_discovery_survey_sent_out_is_medium() -> None:
