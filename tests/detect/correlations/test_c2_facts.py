@@ -11,7 +11,7 @@ from detonate.detect.correlations.dns_shape import DnsShape
 from detonate.detect.correlations.exfiltration import Exfiltration
 from detonate.model.events import FileOpenedForRead, NetworkSent, SleepSkipped
 from detonate.model.findings import Confidence, Severity
-from detonate.model.netevents import DnsQueried, HttpRequested
+from detonate.model.netevents import Connected, DnsQueried, HttpRequested
 from detonate.model.runtime import EndReason, RunInfo, RunStatus
 
 from .stream import Stream
@@ -139,6 +139,21 @@ def test_word_template_names_each_contacted_are_a_crawl_not_a_dga() -> None:
         s.add(HttpRequested, 1, method="GET", host=name, path="/", domain=name,
               dst_ip=f"198.18.1.{n}", dst_port=80)  # fmt: skip
     assert [f for f in DnsShape().detect(s.view()) if f.rule_id == "dga-lookups"] == []
+
+
+def test_word_template_names_each_connected_by_address_are_a_crawl_not_a_dga() -> None:
+    s = _stream()
+    for n, _ in enumerate(_word_names(s, 10)):
+        s.add(Connected, 1, dst_ip=f"198.18.1.{n}", dst_port=443)
+    assert [f for f in DnsShape().detect(s.view()) if f.rule_id == "dga-lookups"] == []
+
+
+def test_word_template_names_contacted_only_before_they_were_asked_are_a_dga() -> None:
+    s = _stream()
+    for n in range(10):
+        s.add(Connected, 1, dst_ip=f"198.18.1.{n}", dst_port=443)
+    _word_names(s, 10)
+    assert [f.rule_id for f in DnsShape().detect(s.view())] == ["dga-lookups"]
 
 
 def test_a_beacon_carrying_host_facts_names_the_discovery() -> None:

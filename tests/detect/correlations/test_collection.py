@@ -17,6 +17,7 @@ from detonate.detect.correlations.dns_shape import DnsShape, common_bigram_share
 from detonate.detect.correlations.exfiltration import Exfiltration
 from detonate.detect.interface import RunView
 from detonate.detect.provenance import HOST_FACTS, SECRET, provenance_of
+from detonate.detect.provenance.collected import host_file_technique
 from detonate.model.events import DataWritten, FileOpenedForRead, NetworkSent
 from detonate.model.findings import Severity
 from detonate.model.netevents import DnsQueried
@@ -141,6 +142,29 @@ def test_whole_file_digests_asked_over_dns_are_hash_lookups_not_a_tunnel() -> No
     chunks = [d[:50] for d in digests]
     (tunnel,) = DnsShape().detect(_lookups(chunks))
     assert tunnel.severity is Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    ("path", "technique"),
+    [("/proc/net/packet", "T1049"), ("/proc/self/net/packet", "T1049"),
+     ("/proc/1/task/1/cgroup", "T1082"), ("/proc/1/task/1/mountinfo", "T1082")],
+)  # fmt: skip
+def test_a_host_file_is_named_as_its_watched_read_is(path: str, technique: str) -> None:
+    """The watched reads are asked first: files HOST_FILES never listed are named too."""
+    assert host_file_technique(path) == technique
+
+
+def test_a_file_tool_printing_packet_sockets_is_connections_discovery() -> None:
+    """`cat /proc/net/packet` (the packet sockets, as /proc/net/tcp lists TCP's): T1049 from
+    the command alone, as its read would be; one process's cmdline stays no discovery."""
+    from .stream import Stream
+
+    s = Stream()
+    s.exec(1, "cat", "/proc/net/packet", path="/bin/cat")
+    s.exec(2, "cat", "/proc/1/cmdline", path="/bin/cat")
+    found = rules(Discovery().detect(s.view()))
+    assert list(found) == ["discovery-network-connections"]
+    assert found["discovery-network-connections"].technique == "T1049"
 
 
 def test_discovery_survey_sent_out_is_medium() -> None:
@@ -288,6 +312,27 @@ def test_a_second_tools_credential_file_makes_the_reader_a_collector_from_then_o
     found = rules(Exfiltration().detect(s.view()))
     assert found["credential-files-sent-out"].evidence[0].path == "/srv/app/.env"
     assert "credentials-sent-out" in found
+
+
+def test_each_sender_of_credential_files_is_named_with_the_files_it_read_before_its_send() -> None:
+    """Two workers read two tools' credential files each and send: each send's evidence lists
+    its own reader's files, read from the first one on and before the send, no other's."""
+    from .stream import Stream
+
+    s = Stream()
+    s.exec(1, "ruby", "/srv/app/worker.rb", path="/usr/bin/ruby")
+    s.spawn(1, 2, "ruby", "/srv/app/worker.rb", path="/usr/bin/ruby")
+    for pid, first, second in ((1, "/srv/app/.env", "/root/.kube/config"),
+                               (2, "/root/.pgpass", "/root/.netrc")):  # fmt: skip
+        s.add(FileOpenedForRead, pid, path=first, flags="O_RDONLY", succeeded=True)
+        s.add(FileOpenedForRead, pid, path=second, flags="O_RDONLY", succeeded=True)
+    _send(s, 1, "203.0.113.20", 5432)
+    _send(s, 2, "203.0.113.21", 5432)
+    s.add(FileOpenedForRead, 1, path="/root/.npmrc", flags="O_RDONLY", succeeded=True)
+    found = rules(Exfiltration().detect(s.view()))
+    listed = sorted(e.description.split(" read and sent")[0]
+                    for e in found["credential-files-sent-out"].evidence)  # fmt: skip
+    assert listed == ["/root/.pgpass, /root/.netrc", "/srv/app/.env, /root/.kube/config"]
 
 
 def test_a_copier_reading_one_credential_file_collects_it_but_its_owner_does_not() -> None:

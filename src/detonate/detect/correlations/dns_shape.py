@@ -29,7 +29,8 @@ import base64
 import binascii
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from detonate.detect.correlations.dns_facts import host_facts_in_names
 from detonate.detect.correlations.metadata import finding
@@ -218,6 +219,7 @@ def _rendezvous_names(index: RunIndex, queries: list[DnsQueried]) -> list[DnsQue
     consonant-and-vowel pattern (a syllable generator's); word names are not (too close to real
     ones)."""
     best: list[DnsQueried] = []
+    contacts: _LastContacts | None = None  # indexed once a group is worth asking about
     for names in _name_groups(queries):
         if len(names) < MIN_RENDEZVOUS or len(names) > MAX_RENDEZVOUS:
             continue
@@ -234,10 +236,8 @@ def _rendezvous_names(index: RunIndex, queries: list[DnsQueried]) -> list[DnsQue
             templated = _one_syllable_template(labels)
         if not templated:
             continue
-        contacted = sum(
-            _contact(index, {q.name.lower().rstrip(".")}, set(q.answers), q.seq) is not None
-            for q in templated
-        )
+        contacts = contacts or _LastContacts.of(index)
+        contacted = sum(contacts.after(q) for q in templated)
         if contacted <= max(1, len(templated) // 4) and len(templated) > len(best):
             best = templated  # the widest group: the one that holds the name contacted too
     return best
@@ -264,18 +264,57 @@ def _syllables(label: str) -> str:
 
 
 def _contact(index: RunIndex, names: set[str], addresses: set[str], after: int) -> NetEvent | None:
-    for event in index.net_events:
-        if event.seq <= after or isinstance(event, DnsQueried) or event.dst_port == 53:
+    for event in _contacts(index):
+        if event.seq <= after:
             continue
-        host = ""
-        if isinstance(event, HttpRequested):
-            host = event.host.rsplit(":", 1)[0] or event.sni
-        elif isinstance(event, TlsHello):
-            host = event.sni
-        name = (event.domain or host).lower()
+        name = _contacted_name(event)
         if name in names or (not name and event.dst_ip in addresses):
             return event
     return None
+
+
+def _contacts(index: RunIndex) -> Iterator[NetEvent]:
+    """The run's contacts: network events other than DNS."""
+    for event in index.net_events:
+        if not isinstance(event, DnsQueried) and event.dst_port != 53:
+            yield event
+
+
+def _contacted_name(event: NetEvent) -> str:
+    """The name a contact was made to (its domain, Host or SNI), "" for an address alone."""
+    host = ""
+    if isinstance(event, HttpRequested):
+        host = event.host.rsplit(":", 1)[0] or event.sni
+    elif isinstance(event, TlsHello):
+        host = event.sni
+    return (event.domain or host).lower()
+
+
+@dataclass(frozen=True)
+class _LastContacts:
+    """The last contact's seq per name, and per address for contacts made to an address
+    alone: one pass over the run, then "was this query's name contacted after it" for each
+    of hundreds of searched names without another."""
+
+    by_name: dict[str, int]
+    by_address: dict[str, int]
+
+    @classmethod
+    def of(cls, index: RunIndex) -> _LastContacts:
+        by_name: dict[str, int] = {}
+        by_address: dict[str, int] = {}
+        for event in _contacts(index):
+            name = _contacted_name(event)
+            last = by_name if name else by_address
+            key = name or event.dst_ip
+            last[key] = max(last.get(key, -1), event.seq)
+        return cls(by_name, by_address)
+
+    def after(self, query: DnsQueried) -> bool:
+        """`query`'s name, or an address it was answered, contacted after it (as `_contact`)."""
+        if self.by_name.get(query.name.lower().rstrip("."), -1) > query.seq:
+            return True
+        return any(self.by_address.get(a, -1) > query.seq for a in query.answers)
 
 
 # -- tunnelling --------------------------------------------------------------------------

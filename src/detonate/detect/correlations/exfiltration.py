@@ -107,9 +107,11 @@ def _stored_credentials_out(
     private keys (T1552.004) whose bytes left: a SECRET sink whose first read was one, or
     names of a DNS tunnel asked by an image that held such a SECRET."""
     found: dict[str, list[Evidence]] = {}
+    reads: dict[int, list[FileOpenedForRead]] | None = None  # indexed once one is needed
     for sink in sinks:
         if sink.taint.kind == SECRET and _stored(sink.taint.hops[0].path):
-            for rule, paths in _stored_read(run, sink.taint.hops[0], sink.seq).items():
+            reads = _stored_reads(run) if reads is None else reads
+            for rule, paths in _stored_read(reads, sink.taint.hops[0], sink.seq).items():
                 evidence = _evidence(index, sink)
                 found.setdefault(rule, []).append(
                     Evidence(
@@ -132,7 +134,8 @@ def _stored_credentials_out(
             continue
         named.add(image.id)
         chain = " → ".join(f"[{h.pid}] {h.what}" for h in taint.hops)
-        for rule, paths in _stored_read(run, taint.hops[0], query.seq).items():
+        reads = _stored_reads(run) if reads is None else reads
+        for rule, paths in _stored_read(reads, taint.hops[0], query.seq).items():
             found.setdefault(rule, []).append(
                 Evidence(
                     description=f"{', '.join(paths[:8])} read, then carried out in the encoded "
@@ -150,14 +153,25 @@ def _stored(path: str) -> bool:
     return read_kind(path) in STORED_CREDENTIAL_KINDS
 
 
-def _stored_read(run: RunView, source: Hop, before: int) -> dict[str, list[str]]:
-    """The client credential files the source's process read before `before`, by rule."""
-    paths: dict[str, list[str]] = {}
+def _stored_reads(run: RunView) -> dict[int, list[FileOpenedForRead]]:
+    """The run's read opens by pid, in seq order: one pass, then each sink looks at its own
+    reader's (paths are classified there, for the pids asked about only)."""
+    reads: dict[int, list[FileOpenedForRead]] = {}
     for event in run.events:
+        if isinstance(event, FileOpenedForRead):
+            reads.setdefault(event.pid, []).append(event)
+    return reads
+
+
+def _stored_read(
+    reads: dict[int, list[FileOpenedForRead]], source: Hop, before: int
+) -> dict[str, list[str]]:
+    """The client credential files the source's process read from the source's read on and
+    before `before`, by rule."""
+    paths: dict[str, list[str]] = {}
+    for event in reads.get(source.pid, ()):
         if event.seq >= before:
             break
-        if not isinstance(event, FileOpenedForRead) or event.pid != source.pid:
-            continue
         if event.seq < source.seq or not event.succeeded or not _stored(event.path):
             continue
         family = credential_family(event.path)

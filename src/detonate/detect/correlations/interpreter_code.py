@@ -66,16 +66,16 @@ class InterpreterCode:
             if sink.how in ("script", "pipe"):
                 # `sh -c /tmp/.x` names the file in its command text: it starts it, not reads it
                 inline = runs_command_text(ran)
-                _name(named, ran, (_started if inline else _delivered)(index, ran, sink))
+                named.setdefault(ran.id, (_started if inline else _delivered)(index, ran, sink))
             for image in _authors(index, ran):
-                _name(named, image, _started(index, image, sink))
+                named.setdefault(image.id, _started(index, image, sink))
         languages: dict[ImageId, str] = {}
         for stage in embedded_stages(run):
             found = _decoded_runner(run, index, stage)
             if found is not None:
                 image, language = found
                 languages.setdefault(image.id, language)
-                _name(named, image, _decoded(index, image, stage))
+                named.setdefault(image.id, _decoded(index, image, stage))
         by_rule: dict[str, list[Evidence]] = {}
         for image_id, evidence in named.items():
             rule = rule_for(languages.get(image_id) or index.timeline.images[image_id].name)
@@ -117,10 +117,6 @@ def _program(index: RunIndex, image: ProgramImage | None) -> ProgramImage | None
             return image
         image = index.timeline.images.get(image.parent) if image.parent is not None else None
     return None
-
-
-def _name(named: dict[ImageId, Evidence], image: ProgramImage, evidence: Evidence) -> None:
-    named.setdefault(image.id, evidence)
 
 
 def _delivered(index: RunIndex, image: ProgramImage, sink: Sink) -> Evidence:

@@ -69,24 +69,22 @@ FILE_TOOLS = frozenset(
     | {"nawk", "sed", "cut", "less", "more", "strings", "od", "xxd", "hexdump"}
 )
 IN_PLACE = frozenset({"-i", "--in-place"})  # `sed -i … /etc/hosts` edits it
+# Files describing the host that a file tool may print, beyond the watched reads'
+# (`discovery_read_technique`: os-release, the kernel's version, /proc/net's routes, neighbours
+# and sockets, another process's cgroup or mounts), which `host_file_technique` asks first.
 HOST_FILES = (
     (
         SYSTEM_INFO,
         re.compile(
-            r"^/(?:etc/(?:os-release|hostname|machine-id|issue|lsb-release|[a-z]+[-_]"
-            r"(?:release|version))|usr/lib/os-release|proc/(?:version|cpuinfo|meminfo)"
-            r"|proc/(?:\d+|self)/(?:cgroup|mountinfo|status)|proc/sys/kernel/[\w/]+"
-            r"|sys/class/dmi/id/\w+)$"
+            r"^/(?:etc/(?:hostname|machine-id|[a-z]+[-_](?:release|version))"
+            r"|proc/(?:cpuinfo|meminfo)|proc/self/(?:cgroup|mountinfo)|proc/(?:\d+|self)/status"
+            r"|proc/sys/kernel/[\w/]+|sys/class/dmi/id/\w+)$"
         ),
     ),
     (
         NETWORK_CONFIG_DISCOVERY,
-        re.compile(
-            r"^/(?:etc/(?:resolv\.conf|hosts)"
-            r"|proc/(?:self/|\d+/)?net/(?:route|arp|fib_trie|ipv6_route|if_inet6|dev))$"
-        ),
+        re.compile(r"^/(?:etc/(?:resolv\.conf|hosts)|proc/(?:self/|\d+/)?net/(?:if_inet6|dev))$"),
     ),
-    (CONNECTIONS_DISCOVERY, re.compile(r"^/proc/(?:self/|\d+/)?net/(?:tcp6?|udp6?|raw6?|unix)$")),
     (ACCOUNT_DISCOVERY, re.compile(r"^/etc/(?:passwd|group)$")),
 )
 # Readers whose job the file is: checking or changing passwords, ssh using its own key, the
@@ -161,7 +159,14 @@ def discovery_technique(name: str, argv: tuple[str, ...], path: str = "", applet
 
 
 def host_file_technique(path: str) -> str:
-    """The discovery technique a file describing the host serves ("" for other files)."""
+    """The discovery technique a file describing the host serves ("" for other files): its
+    watched read's, else HOST_FILES'. Not the process list's: a tool printing one process's
+    cmdline or status shows that process, not a survey of them (/proc/<pid>/status is
+    system information, as /proc/self/status is)."""
+    if read_kind(path) != PROCESS_LIST:
+        technique = discovery_read_technique(path)
+        if technique:
+            return technique
     return next((technique for technique, pattern in HOST_FILES if pattern.match(path)), "")
 
 
