@@ -11,7 +11,6 @@ frees itself within LEASE_SECONDS instead of blocking the registry until someone
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ import redis
 
 from detonate.acquire.reference import parse_reference
 from detonate.errors import DetonateError
+from detonate.worker.renewal import renewed
 
 LEASE_SECONDS = 60
 RENEW_SECONDS = 15
@@ -98,21 +98,8 @@ class RegistrySlots:
         if not self.wait(registry, token, wait_seconds):
             yield False
             return
-        stop = threading.Event()
-        renewer = threading.Thread(
-            target=self._renew_until, args=(registry, token, stop), daemon=True
-        )
-        renewer.start()
         try:
-            yield True
+            with renewed(lambda: self.renew(registry, token), RENEW_SECONDS, "detonate-slot"):
+                yield True
         finally:
-            stop.set()
-            renewer.join()
             self.release(registry, token)
-
-    def _renew_until(self, registry: str, token: str, stop: threading.Event) -> None:
-        while not stop.wait(RENEW_SECONDS):
-            try:
-                self.renew(registry, token)
-            except redis.RedisError:
-                continue  # Redis restarting: the next renewal or the lease covers it

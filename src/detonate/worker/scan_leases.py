@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from dataclasses import asdict, dataclass
 import redis
 
 from detonate.sandbox.leftovers import is_alive, process_start_time
+from detonate.worker.renewal import renewed
 
 log = logging.getLogger("detonate.worker")
 LEASE_SECONDS = 60
@@ -42,7 +42,7 @@ HOLDERS = "detonate:scan-holders"  # scan id → Holder, as JSON
 # ARGV: scan id, lease end, holder JSON, token, "take" (a holder starting its run: the task
 # has seen no live holder) or "renew" (only the caller's own lease, or one nobody holds any
 # more as Redis was away past its end; never one another worker took over meanwhile).
-RENEW = """
+SET_LEASE = """
 local held = redis.call('HGET', KEYS[2], ARGV[1])
 if ARGV[5] == 'renew' and held and cjson.decode(held)['token'] ~= ARGV[4] then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
@@ -106,7 +106,7 @@ class Holder:
 class ScanLeases:
     def __init__(self, client: redis.Redis, seconds: float = LEASE_SECONDS) -> None:
         self.client, self.seconds = client, seconds
-        self._renew = client.register_script(RENEW)
+        self._set_lease = client.register_script(SET_LEASE)
         self._release = client.register_script(RELEASE)
         self._take_expired = client.register_script(TAKE_EXPIRED)
 
@@ -124,7 +124,7 @@ class ScanLeases:
     def _set(self, holder: Holder, ends: float, how: str) -> bool:
         args: list[str | float] = [holder.scan_id, ends, json.dumps(asdict(holder))]
         args += [holder.token, how]
-        return bool(self._renew(keys=[ENDS, HOLDERS], args=args))
+        return bool(self._set_lease(keys=[ENDS, HOLDERS], args=args))
 
     def release(self, holder: Holder) -> None:
         self._release(keys=[ENDS, HOLDERS], args=[holder.scan_id, holder.token])
@@ -153,28 +153,19 @@ class ScanLeases:
             self.acquire(holder)
         except redis.RedisError as error:
             log.warning("scan %s runs without a lease: %s", scan_id, error)
-        stop = threading.Event()
-        renewer = threading.Thread(
-            target=self._renew_until, args=(holder, stop), daemon=True, name="detonate-lease"
-        )
-        renewer.start()
         try:
-            yield holder
+            with renewed(lambda: self._renew_own(holder), self.renew_every, "detonate-lease"):
+                yield holder
         finally:
-            stop.set()
-            renewer.join()
             # Redis away: the lease runs out on its own; the keeper then finds the scan over
             with suppress(redis.RedisError):
                 self.release(holder)
 
-    def _renew_until(self, holder: Holder, stop: threading.Event) -> None:
-        while not stop.wait(self.renew_every):
-            try:
-                if not self.renew(holder):
-                    log.error("scan %s: its lease was taken over", holder.scan_id)
-                    return
-            except redis.RedisError:
-                continue  # Redis restarting: the next renewal puts the lease back
+    def _renew_own(self, holder: Holder) -> bool:
+        if self.renew(holder):
+            return True
+        log.error("scan %s: its lease was taken over", holder.scan_id)
+        return False
 
 
 Resend = Callable[[Holder], None]  # sends the scan's task again, to the holder's queue

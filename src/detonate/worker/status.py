@@ -33,10 +33,10 @@ class FleetStatus:
 
 
 def fleet_status(store: Store, broker_url: str) -> FleetStatus:
-    celery = configure(Celery("detonate", set_as_current=False), FleetConfig(broker_url))
-    client = redis.Redis.from_url(broker_url, socket_timeout=5)
     scans = store.active_scans()  # by priority, then age
     running = [r for r in scans if r.status is ScanStatus.RUNNING]
+    celery = configure(Celery("detonate", set_as_current=False), FleetConfig(broker_url))
+    client = redis.Redis.from_url(broker_url, socket_timeout=5)
     try:
         leases = ScanLeases(client)  # read beside the store's word, before inspect's second
         holders = {r.id: leases.holder(r.id) for r in running}

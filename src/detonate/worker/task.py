@@ -58,6 +58,7 @@ REGISTRY_WAIT_SECONDS = 5  # for a registry slot, before the task goes back in t
 @dataclass
 class _Process:
     store: Store | None = None
+    broker: redis.Redis | None = None
     slots: RegistrySlots | None = None
     leases: ScanLeases | None = None
     sweep: Future[list[str]] | None = None  # the leftovers sweep, on a thread
@@ -203,17 +204,22 @@ def _store() -> Store:
     return _process.store
 
 
+def _broker() -> redis.Redis:
+    """This process's one Redis client, for registry slots and scan leases alike."""
+    if _process.broker is None:
+        _process.broker = redis.Redis.from_url(app.conf["broker_url"], socket_timeout=10)
+    return _process.broker
+
+
 def _slots() -> RegistrySlots:
     if _process.slots is None:
-        client = redis.Redis.from_url(app.conf["broker_url"], socket_timeout=10)
-        _process.slots = RegistrySlots(client, app.conf["detonate_registry_limit"])
+        _process.slots = RegistrySlots(_broker(), app.conf["detonate_registry_limit"])
     return _process.slots
 
 
 def _leases() -> ScanLeases:
     if _process.leases is None:
-        client = redis.Redis.from_url(app.conf["broker_url"], socket_timeout=10)
-        _process.leases = ScanLeases(client, app.conf["detonate_scan_lease_seconds"])
+        _process.leases = ScanLeases(_broker(), app.conf["detonate_scan_lease_seconds"])
     return _process.leases
 
 
@@ -267,7 +273,7 @@ def take(store: Store, scan_id: str, redelivered: bool, leases: ScanLeases | Non
     if record.attempts >= POISON_AFTER_DEATHS:
         store.mark_poisoned(scan_id, poison_reason(record.attempts, record.stage))
         log.error("scan %s poisoned after %d worker deaths", scan_id, record.attempts)
-        if leases is not None and holder is not None:  # else a keeper resends it when it ends
+        if holder is not None and leases is not None:  # else a keeper resends it when it ends
             with suppress(redis.RedisError):
                 leases.release(holder)
         return "poisoned"
