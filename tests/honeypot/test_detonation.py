@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
+import subprocess
+import sys
 
 import pytest
 
 from detonate.honeypot.worker import drain
 from detonate.model.options import AcquireOptions, SandboxOptions, ScanOptions
 from detonate.store import ScanStatus
+from sandbox.run_traces import RunTraces
 
 from .test_attack_sequences import call
 
@@ -106,3 +110,52 @@ def test_a_deployment_binding_the_host_root_reads_and_writes_the_fake_host(
     assert "the host's /root/.ssh/authorized_keys (bind / at /host)" in written
     tokens = {t["path"] for t in report["honeytokens"]}
     assert {"/host/etc/shadow", "/host/root/.ssh/id_rsa"} <= tokens
+
+
+# Busy until the run's timeout (never idle) and bounded: a stand-in to be stopped mid-run.
+BUSY = (
+    "i=0; while [ $i -lt 100000 ]; do wget -q -O /dev/null http://c2.example.test/$i; "
+    "i=$((i+1)); done"
+)
+
+
+@pytest.mark.sandbox
+@pytest.mark.registry
+@pytest.mark.slow
+def test_sigterm_stops_the_worker_and_its_scan_goes_back_to_the_queue(
+    start_honeypot, registry, built_samples, tmp_path
+):
+    """As systemd or Kubernetes stops `detonate honeypot-worker` mid-scan: it exits 0, the run
+    is torn down before it exits, and the scan is queued again (not lost as "running", not
+    failed), for the next start to detonate."""
+    registry.push(built_samples["benign-web"].archive_reference, "benign-web:1")
+    live = start_honeypot()
+    image = f"{registry.host}/benign-web"
+    assert call(live, "POST", f"/v1.41/images/create?fromImage={image}&tag=1")[0] == 200
+    create = {"Image": f"{image}:1", "Entrypoint": ["/bin/sh", "-c"], "Cmd": [BUSY]}
+    assert call(live, "POST", "/v1.41/containers/create", create)[0] == 201
+    (deployment,) = live.deployments()
+    assert deployment.scan_id is not None
+    worker = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "detonate", "honeypot-worker"),
+            *("--db", f"sqlite:///{tmp_path / 'honeypot.db'}", "--poll", "0.2"),
+            *("--cache-dir", str(tmp_path / "cache"), "--timeout", "300"),
+            *("--allow-registry", registry.host, "--unsafe-skip-tls-verify"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        traces = RunTraces.wait_for(worker)
+        assert live.store.get_scan(deployment.scan_id).status is ScanStatus.RUNNING
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(60) == 0, worker.stderr.read() if worker.stderr else ""
+        assert traces.remaining() == []  # torn down before it exited
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    again = live.store.get_scan(deployment.scan_id)
+    assert again.status is ScanStatus.QUEUED, again
+    assert again.attempts == 0  # the stopped attempt is not counted against the scan

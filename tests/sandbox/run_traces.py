@@ -62,6 +62,20 @@ class RunTraces:
         traces.dirs += temp.glob(f"{SIMULATOR_HOME_PREFIX}{owner}-*")  # a simulator not taken yet
         return traces
 
+    @classmethod
+    def wait_for(cls, analyser: subprocess.Popen[bytes], processes: int = 5) -> RunTraces:
+        """Until the analyser's run has its container, tracer, simulator and sample processes
+        (its start, unpack and set-up took over a minute with four suites on the machine)."""
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            assert analyser.poll() is None, analyser.stderr.read() if analyser.stderr else ""
+            traces = cls.of(analyser.pid)
+            # strace, the shell and nc (wget may be done already), the simulator and tcpdump
+            if traces.container_ids and traces.namespaces and len(traces.processes) >= processes:
+                return traces
+            time.sleep(0.1)
+        raise AssertionError("the run never started")
+
     def _add(self, pid: int) -> None:
         start = process_start_time(pid)
         if pid > 0 and start:

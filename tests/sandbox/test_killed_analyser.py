@@ -67,25 +67,11 @@ def start_scan(reference: str, tmp_path: Path, *extra: str) -> subprocess.Popen[
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def wait_for_sample(scan: subprocess.Popen[bytes], processes: int = 5) -> RunTraces:
-    """Until the run's container, tracer, simulator and sample processes all exist (the
-    analyser's start, unpack and set-up took over a minute with four suites on the machine)."""
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        assert scan.poll() is None, scan.stderr.read() if scan.stderr else ""
-        traces = RunTraces.of(scan.pid)
-        # strace, the shell and nc (wget may be done already), the simulator and tcpdump
-        if traces.container_ids and traces.namespaces and len(traces.processes) >= processes:
-            return traces
-        time.sleep(0.1)
-    raise AssertionError("the run never started")
-
-
 def test_sigkill_while_the_sample_runs_leaves_nothing_within_seconds(
     server_image: str, tmp_path: Path
 ) -> None:
     scan = start_scan(server_image, tmp_path)
-    traces = wait_for_sample(scan)
+    traces = RunTraces.wait_for(scan)
     time.sleep(0.5)
     scan.kill()
     scan.wait()
@@ -113,7 +99,7 @@ def test_sigkill_during_detect_leaves_no_work_dir(tmp_path: Path) -> None:
     # A thousand traced execs take minutes on a busy machine: the run is cut at 60 s there
     # (still hundreds of processes to judge), and the wait below outlasts that bound.
     scan = start_scan(f"oci-archive:{tmp_path / 'busy.oci.tar'}", tmp_path, "--timeout", "60")
-    traces = wait_for_sample(scan, processes=4)
+    traces = RunTraces.wait_for(scan, processes=4)
     # The run is torn down (its state removed) while the analyser still works: detect.
     deadline = time.monotonic() + 60 + 120
     while traces.container_ids[0] in {s for s in RunTraces.of(scan.pid).container_ids}:
@@ -220,7 +206,7 @@ def test_ctrl_c_ends_the_scan_with_verdict_error_and_the_reason(
     server_image: str, tmp_path: Path
 ) -> None:
     scan = start_scan(server_image, tmp_path)
-    traces = wait_for_sample(scan)
+    traces = RunTraces.wait_for(scan)
     scan.send_signal(signal.SIGINT)
     assert scan.wait(30) == 2  # EXIT_ERROR
     report = json.loads((tmp_path / "report.json").read_text())

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -151,8 +152,6 @@ async def _serve_until_stopped(honeypot: Honeypot, announce: Callable[[str], Non
 
 
 def run_honeypot_worker(args: argparse.Namespace) -> int:
-    import threading
-
     from detonate.honeypot.worker import serve_queue
     from detonate.model.options import AcquireOptions, SandboxOptions, ScanOptions
     from detonate.sandbox.session import keep_simulators_ahead
@@ -165,14 +164,44 @@ def run_honeypot_worker(args: argparse.Namespace) -> int:
         sandbox=SandboxOptions(timeout_seconds=args.timeout),
     )
     store = Store.open(_store_url(args))
-    stop = threading.Event()
+    registries = ("docker.io", *args.allow_registry)
     try:
-        serve_queue(store, options, stop, args.poll, ("docker.io", *args.allow_registry))
-    except KeyboardInterrupt:
-        stop.set()
+        _work_until_stopped(lambda stop: serve_queue(store, options, stop, args.poll, registries))
     finally:
         store.close()
     return 0
+
+
+def _work_until_stopped(work: Callable[[threading.Event], None]) -> None:
+    """SIGTERM (systemd, Kubernetes) and SIGINT stop the worker the same way: the scan it runs
+    is cancelled (its sandbox torn down within a poll) and goes back to the queue, and the loop
+    ends. The work runs in a thread so that both signals reach this one as a flag: in the main
+    thread the sandbox turns them into an interrupt, which failed the scan instead (and SIGTERM
+    used to kill the process with its scan left "running")."""
+    stop = threading.Event()
+    failed: list[BaseException] = []
+
+    def stopping(signum: int, _frame: object) -> None:
+        if not stop.is_set():
+            _to_stderr(
+                f"{signal.Signals(signum).name}: stopping; a running scan goes back to the queue"
+            )
+        stop.set()
+
+    def run() -> None:
+        try:
+            work(stop)
+        except BaseException as error:  # raised again in the main thread, as if run there
+            failed.append(error)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stopping)
+    worker = threading.Thread(target=run, name="honeypot-worker")
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.5)
+    if failed:
+        raise failed[0]
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -38,7 +38,8 @@ def drain(
     registries: tuple[str, ...] = DEFAULT_REGISTRIES,
 ) -> list[ScanRecord]:
     """Run the queued honeypot scans whose image lives in one of `registries`. The attacker
-    names the registry: images from others are failed with the reason, never pulled."""
+    names the registry: images from others are failed with the reason, never pulled. Setting
+    `cancel` stops the worker: the scan it runs goes back to the queue, no other starts."""
     queued = store.list_scans(ScanFilter(status=ScanStatus.QUEUED, limit=BATCH))
     finished = []
     for record in sorted(queued, key=lambda r: r.created_at):  # oldest deployment first
@@ -52,7 +53,8 @@ def drain(
             reason = f"registry {registry or '?'} not allowed (--allow-registry): attacker-chosen"
             finished.append(store.mark_failed(record.id, reason))
             continue
-        done = run_scan(store, record.id, options, cancel=cancel)
+        # a worker stopping puts the scan it was running back in the queue
+        done = run_scan(store, record.id, options, cancel=cancel, shutting_down=cancel)
         if done is not None:
             finished.append(done)
     return finished
