@@ -78,6 +78,7 @@ def _run_once(target: Target, runs: int, seconds: int, log: Path) -> tuple[int, 
         f"-artifact_prefix={crashes}/",
         "-print_final_stats=1",
         "-print_pcs=0",
+        *target.flags,
         str(corpus),
         str(seeds),
     ]
