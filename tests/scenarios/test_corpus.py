@@ -25,6 +25,8 @@ from .corpus import (
     INTERP_EXPECTED,
     LOOKAROUND,
     LOOKAROUND_EXPECTED,
+    PROCDISC,
+    PROCDISC_EXPECTED,
     SCENARIOS,
     VARIANTS,
     VARIANTS_EXPECTED,
@@ -293,6 +295,21 @@ DECODEMEM_KNOWN_MISSES: dict[str, str] = {
 }
 
 
+# Process discovery without `ps` (written blind, docs/procdisc.md): T1057 is named on all six
+# harmful samples; what the second pass still misses is the verdict. Strict.
+_PROCESS_LIST_SENT = (
+    "found T1057; missing the verdict suspicious: discovery is informational and a process "
+    "list sent out is not followed as host facts to the send"
+)
+PROCDISC_KNOWN_MISSES: dict[str, str] = {
+    "p01-go-readdir-status-post": f"got clean 0; {_PROCESS_LIST_SENT}",
+    "p02-py-scandir-cmdline-urllib": f"got clean 0; {_PROCESS_LIST_SENT}",
+    "p03-c-opendir-stat-socket": f"got clean 0; {_PROCESS_LIST_SENT}",
+    "p04-node-readdirsync-comm": f"got clean 0; {_PROCESS_LIST_SENT}",
+    "p05-sh-glob-comm-read-wget": f"got clean 4; {_PROCESS_LIST_SENT}",
+}
+
+
 # The later held-out sets: samples directory, expectations and known misses of each.
 LATER_HELD_OUT = {
     "holdout2": (HOLDOUT2, HOLDOUT2_EXPECTATIONS, HOLDOUT2_KNOWN_MISSES),
@@ -306,6 +323,8 @@ LATER_HELD_OUT = {
     "dga": (DGA, load_expectations(DGA_EXPECTED), {}),
     # stages decoded in a program's own memory (docs/decodemem.md)
     "decodemem": (DECODEMEM, load_expectations(DECODEMEM_EXPECTED), DECODEMEM_KNOWN_MISSES),
+    # process discovery without ps (docs/procdisc.md)
+    "procdisc": (PROCDISC, load_expectations(PROCDISC_EXPECTED), PROCDISC_KNOWN_MISSES),
 }
 
 
