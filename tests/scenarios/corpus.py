@@ -58,6 +58,11 @@ LOOKAROUND_EXPECTED = LOOKAROUND / "EXPECTED.yaml"
 # (docs/dga.md).
 DGA = REPO / "samples" / "dga"
 DGA_EXPECTED = DGA / "EXPECTED.yaml"
+# Discovery by reading host files directly (T1049, T1082, T1613, T1057, T1087.001, T1016) in Go,
+# C, Python, Perl, Node and busybox sh/awk, with three benign readers of sockstat, the own cgroup
+# and the own user name; written blind to the detectors and to lookaround (docs/hostdisc.md).
+HOSTDISC = REPO / "samples" / "hostdisc"
+HOSTDISC_EXPECTED = HOSTDISC / "EXPECTED.yaml"
 DECODEMEM = REPO / "samples" / "decodemem"
 DECODEMEM_EXPECTED = DECODEMEM / "EXPECTED.yaml"
 # Short idle stop: every scenario ends by itself; a quiet one need not cost the whole timeout.

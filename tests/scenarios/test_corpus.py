@@ -21,6 +21,8 @@ from .corpus import (
     HOLDOUT3,
     HOLDOUT3_EXPECTED,
     HOLDOUT_EXPECTED,
+    HOSTDISC,
+    HOSTDISC_EXPECTED,
     INTERP,
     INTERP_EXPECTED,
     LOOKAROUND,
@@ -310,6 +312,51 @@ PROCDISC_KNOWN_MISSES: dict[str, str] = {
 }
 
 
+# Discovery by reading host files directly (written blind, docs/hostdisc.md): what the first
+# pass against main missed, each with what it got. Strict: a sample that starts passing must
+# leave this list.
+_FACTS_SENT_NOT_ENOUGH = (
+    "the discovery is named (info) and the facts sent out are host-facts-sent-out (medium, low "
+    "confidence), which alone stays under suspicious"
+)
+HOSTDISC_KNOWN_MISSES: dict[str, str] = {
+    "h01-go-procnet-sockets-post": (
+        f"got clean 6, found T1049, T1082: the socket table POSTed to 198.51.100.23; "
+        f"{_FACTS_SENT_NOT_ENOUGH}"
+    ),
+    "h02-c-cgroup-mountinfo-sched-post": (
+        f"got clean 6, found T1082: cgroup, mountinfo, /proc/1/sched and /proc/version POSTed "
+        f"over a raw socket to 192.0.2.80; {_FACTS_SENT_NOT_ENOUGH}"
+    ),
+    "h03-py-passwd-group-parse-urllib": (
+        "got clean 0, missing propagation, T1087.001: Python opening /etc/passwd and /etc/group "
+        "and POSTing the login accounts and admin groups to a .test host gives no finding at all"
+    ),
+    "h04-perl-route-fibtrie-mac-get": (
+        f"got clean 6, found T1016, T1082: route, fib_trie, MACs and resolvers sent in a GET "
+        f"query to 203.0.113.19; {_FACTS_SENT_NOT_ENOUGH}"
+    ),
+    "h05-node-cpuinfo-dmi-pick-payload": (
+        f"got clean 6, found T1082; {_FACTS_SENT_NOT_ENOUGH}; the ELF fetched by a URL built "
+        f"from the facts and stored as a hidden 0755 file under /tmp is not reported (no T1105)"
+    ),
+    "h06-sh-read-procnet-unix-packet-nc": (
+        f"got clean 6, found T1049, T1082: the read loops' findings POSTed through busybox nc "
+        f"to 198.51.100.140; {_FACTS_SENT_NOT_ENOUGH}"
+    ),
+    "h07-go-task-cgroups-pid-net-cookie": (
+        "got suspicious 15, found T1049, T1057, T1082; missing T1613: every thread's cgroup "
+        "read to group threads by container, and mountinfo searched for docker.sock and a "
+        "service-account token, are not named container discovery"
+    ),
+    "h08-sh-awk-passwd-group-route-wget": (
+        "got clean 4, found T1016, T1105 (the wget URL); missing T1087.001 and the verdict: "
+        "busybox awk reads /etc/passwd and /etc/group inside the shell's forked child (no exec), "
+        "and the accounts POSTed with wget --post-data are not named"
+    ),
+}
+
+
 # The later held-out sets: samples directory, expectations and known misses of each.
 LATER_HELD_OUT = {
     "holdout2": (HOLDOUT2, HOLDOUT2_EXPECTATIONS, HOLDOUT2_KNOWN_MISSES),
@@ -325,6 +372,8 @@ LATER_HELD_OUT = {
     "decodemem": (DECODEMEM, load_expectations(DECODEMEM_EXPECTED), DECODEMEM_KNOWN_MISSES),
     # process discovery without ps (docs/procdisc.md)
     "procdisc": (PROCDISC, load_expectations(PROCDISC_EXPECTED), PROCDISC_KNOWN_MISSES),
+    # discovery by reading host files directly (docs/hostdisc.md)
+    "hostdisc": (HOSTDISC, load_expectations(HOSTDISC_EXPECTED), HOSTDISC_KNOWN_MISSES),
 }
 
 

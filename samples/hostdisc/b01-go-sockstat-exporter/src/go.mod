@@ -1,0 +1,3 @@
+module example.test/sockstatexporter
+
+go 1.19

@@ -1,0 +1,3 @@
+module example.test/queueworker
+
+go 1.19

@@ -1,0 +1,3 @@
+module example.test/kubeproxysidecar
+
+go 1.19

@@ -1,0 +1,3 @@
+module example.test/nodeproblemagent
+
+go 1.19
