@@ -158,3 +158,20 @@ def test_a_timer_deleted_by_an_exec_neither_fires_nor_moves_the_clock(
     written(result, "payload-timer_exec")
     assert not timer_waits(result)
     assert result.run.skipped_sleep_seconds < 1
+
+
+def test_periods_skipped_while_a_timers_signal_is_blocked_are_its_overruns(
+    timer_rootfs: Rootfs, tmp_path: Path
+) -> None:
+    """A SIGRTMIN timer of 60 s, its signal blocked through a 630 s sleep, then taken: the
+    expiries at 120 … 600 s found it still queued, and timer_getoverrun counts them (9), as
+    the kernel would (the waiter works out the count from its own clock). Without the keeper
+    counting them, timer_getoverrun read 0."""
+    result = run(timer_rootfs, tmp_path, "/bin/waiter", "timer_overrun")
+    assert result.run.ended_by == EndReason.EXITED and result.run.exit_code == 0
+    words = content(result, "payload-timer_overrun").split()
+    overrun, expected = int(words[1]), int(words[5])
+    assert expected >= 9  # 630 s of sample time passed in the sleep
+    assert overrun > 0 and abs(overrun - expected) <= 1  # a period may end between the reads
+    assert [round(w.requested_seconds) for w in timer_waits(result)] == [60] * (expected + 1)
+    assert result.run.skipped_sleep_seconds >= 620
