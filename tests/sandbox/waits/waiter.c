@@ -192,7 +192,11 @@ static int timer_tid(void) {
     while (sem_wait(&started) != 0) continue;
     struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGUSR2,
                           .sigev_value.sival_int = TIMER_VALUE};
-    ev._sigev_un._tid = waiter_tid;
+#ifdef sigev_notify_thread_id
+    ev.sigev_notify_thread_id = waiter_tid; /* musl */
+#else
+    ev._sigev_un._tid = waiter_tid; /* glibc (Debian 12's has no name for it) */
+#endif
     if (timer_create(CLOCK_BOOTTIME, &ev, &timer) || arm(timer, 0, WAIT, 0)) return 1;
     pthread_join(thread, &ok);
     return ok ? 0 : 1;
