@@ -10,8 +10,8 @@ otherwise), linked with glibc, or with musl when the entry says `libc: musl` (De
 `musl-tools`: `musl-gcc`, the same flags):
 
     - {path: /usr/local/bin/warmup, compile: ../../standins/waits/timer-thread.c, libc: musl}
- The host only runs gcc or go on files of this repository; nothing from an image
-runs here.
+
+The host only runs gcc or go on files of this repository; nothing from an image runs here.
 
 C: the flags make the output a function of the source, its sibling headers and the compiler:
 no symbols (the temporary file names would land in `.symtab`), no build id, no `.comment`.
