@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from detonate.factory.build import build_sample
+from detonate.factory.compile import musl_unavailable
 from detonate.factory.debootstrap import debootstrap_unavailable
 from detonate.model.options import SandboxOptions, ScanOptions
 from detonate.pipeline import scan
@@ -89,6 +90,11 @@ def main() -> None:
     missing = debootstrap_unavailable()
     if missing:  # the Python forms' images are debootstrap images
         skipped = [f for f in forms if "debootstrap" in (WAITS / f / "image.yaml").read_text()]
+        forms = [f for f in forms if f not in skipped]
+        print(f"skipped {', '.join(skipped)}: {missing}")
+    missing = musl_unavailable()
+    if missing:  # a form linked with musl
+        skipped = [f for f in forms if "libc: musl" in (WAITS / f / "image.yaml").read_text()]
         forms = [f for f in forms if f not in skipped]
         print(f"skipped {', '.join(skipped)}: {missing}")
     archives = {form: build_sample(WAITS / form, out, force=False).archive for form in forms}

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   python3-venv skopeo runc strace docker-registry busybox-static umoci yara
   iproute2 iptables tcpdump curl openssl apache2-utils file chromium util-linux gcc libc6-dev debootstrap
-  golang-go postgresql redis-server
+  golang-go postgresql redis-server musl-tools
 )
 
 missing=()

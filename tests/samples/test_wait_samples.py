@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from detonate.factory.compile import compile_standin, compile_standin_to
+from detonate.factory.compile import compile_standin, compile_standin_to, musl_unavailable
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 WAITS = SAMPLES / "waits"
@@ -57,6 +57,23 @@ def test_c_wait_standin_compiles_static_and_reproducibly(source: str, tmp_path: 
     first = (tmp_path / "a").read_bytes()
     assert first == (tmp_path / "b").read_bytes()
     assert first[:4] == b"\x7fELF" and first[18] == 0x3E
+
+
+def test_a_musl_standin_is_linked_with_musl_static_reproducibly_and_cached_apart(
+    tmp_path: Path,
+) -> None:
+    """`libc: musl` (c-timer-thread-musl): musl-gcc, the same flags; its own cache entry."""
+    if musl_unavailable():
+        pytest.skip(str(musl_unavailable()))
+    source = SOURCES / "timer-thread.c"
+    compile_standin_to(source, tmp_path / "a", "musl")
+    compile_standin_to(source, tmp_path / "b", "musl")
+    first = (tmp_path / "a").read_bytes()
+    assert first == (tmp_path / "b").read_bytes()
+    assert first[:4] == b"\x7fELF" and first[18] == 0x3E
+    assert b"GLIBC" not in first and b"/lib64/ld-linux" not in first  # static, not glibc
+    assert compile_standin(source, "musl").read_bytes() == first
+    assert compile_standin(source, "musl") != compile_standin(source)
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from detonate.factory.build import build_sample
+from detonate.factory.compile import musl_unavailable
 from detonate.factory.debootstrap import debootstrap_unavailable
 from detonate.model.findings import Finding
 from detonate.model.options import SandboxOptions, ScanOptions
@@ -49,17 +50,28 @@ def needs_debootstrap(form: str) -> bool:
     return "base: debootstrap" in (WAITS / form / "image.yaml").read_text()
 
 
+def needs_musl(form: str) -> bool:
+    return "libc: musl" in (WAITS / form / "image.yaml").read_text()
+
+
+def unbuildable(form: str) -> str | None:
+    """Why this machine cannot build the form's image (debootstrap, musl-gcc), or None."""
+    if needs_debootstrap(form):
+        return debootstrap_unavailable()
+    return musl_unavailable() if needs_musl(form) else None
+
+
 @pytest.fixture(scope="session")
 def wait_archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every form's image, built once; the Python ones only where debootstrap can run."""
+    """Every form's image, built once; the Python ones only where debootstrap can run, the
+    musl one only where musl-gcc is."""
     if not sandbox_available():
         pytest.skip("needs root, runc, strace and /bin/busybox")
     out = tmp_path_factory.mktemp("waits")
-    skip_debootstrap = debootstrap_unavailable() is not None
     return {
         form: build_sample(WAITS / form, out).archive
         for form in EXPECTED
-        if not (skip_debootstrap and needs_debootstrap(form))
+        if unbuildable(form) is None
     }
 
 
@@ -70,7 +82,7 @@ def wait_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def scan_form(form: str, archives: dict[str, Path], cache: Path) -> Report:
     if form not in archives:
-        pytest.skip(f"{form}: {debootstrap_unavailable()}")
+        pytest.skip(f"{form}: {unbuildable(form)}")
     report = scan(
         f"oci-archive:{archives[form]}", ScanOptions(cache_dir=cache, sandbox=WAIT_SANDBOX)
     )

@@ -188,3 +188,66 @@ def test_a_queued_timer_signal_is_seen_as_pending() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_expiries_while_the_signal_is_queued_are_counted_and_handed_over_when_taken() -> None:
+    """The kernel's bookkeeping: the first expiry queues, the next ones find it queued and
+    count, and timer_getoverrun reads the count only once that signal is taken; the next
+    signal starts from 0."""
+    overruns = posix_timers.Overruns()
+    assert overruns.expired(pending=False)
+    overruns.sent()
+    assert not overruns.expired(pending=True) and not overruns.expired(pending=True)
+    overruns.settle(pending=True)
+    assert overruns.last == 0  # still queued: the last count handed over is the kernel's 0
+    assert overruns.expired(pending=False)  # taken meanwhile: 2 handed over, queued anew
+    assert overruns.last == 2
+    overruns.sent()
+    overruns.settle(pending=False)
+    assert overruns.last == 0
+
+
+def test_a_signal_pending_from_elsewhere_is_not_counted_against_the_timer() -> None:
+    overruns = posix_timers.Overruns()
+    assert not overruns.expired(pending=True)  # another sender's: nothing queued, nothing counted
+    overruns.settle(pending=False)
+    assert overruns.last == 0
+
+
+TAKER = """
+import ctypes, signal, struct, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
+print("ready", flush=True)
+sys.stdin.readline()
+mask = (ctypes.c_uint64 * 16)(1 << (signal.SIGUSR2 - 1))
+info = ctypes.create_string_buffer(128)
+ctypes.CDLL(None).sigwaitinfo(mask, info)
+print(*struct.unpack_from("<iiiiii", info.raw), flush=True)
+"""
+
+
+def test_a_blocked_timer_signal_counts_overruns_until_another_process_takes_it() -> None:
+    """On a real queue: the keeper's signal stays pending in a child that blocks it, the next
+    three expiries are counted, and the count is handed over once the child took it."""
+    child = subprocess.Popen([sys.executable, "-c", TAKER], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert child.stdin is not None and child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        timer = posix_timers.KernelTimer(5, signal.SIGUSR2, 7, "signal", False, child.pid, 1)
+        overruns = posix_timers.Overruns()
+        for _ in range(4):
+            if overruns.expired(posix_timers.pending(child.pid, timer)):
+                assert posix_timers.send(child.pid, timer)
+                overruns.sent()
+        overruns.settle(posix_timers.pending(child.pid, timer))
+        assert overruns.last == 0
+        child.stdin.write("take\n")
+        child.stdin.flush()
+        signo, _, code, _, timer_id, _ = map(int, child.stdout.readline().split())
+        assert (signo, code, timer_id) == (signal.SIGUSR2, posix_timers.SI_TIMER, 5)
+        overruns.settle(posix_timers.pending(child.pid, timer))
+        assert overruns.last == 3
+    finally:
+        child.kill()
+        child.wait()

@@ -1,5 +1,7 @@
-/* A POSIX timer of glibc's SIGEV_THREAD kind (glibc runs the function in a new thread) armed
- * for 900 s; the main thread waits on a semaphore the function posts, then mines. */
+/* A POSIX timer of the SIGEV_THREAD kind armed for 900 s; the main thread waits on a semaphore
+ * the function posts, then mines. Built with glibc (c-timer-thread: glibc's helper thread
+ * starts the function in a new thread) and with musl (c-timer-thread-musl: musl's helper
+ * thread, one per timer, runs it itself). */
 #include "wait.h"
 
 #include <semaphore.h>

@@ -6,8 +6,12 @@ A recipe file entry names a C or Go source relative to the recipe's directory:
     - {path: /usr/local/bin/gowait, compile: ../../standins/waits/gowait/main.go}
 
 and becomes the static, stripped binary of that source (mode 0755 unless the entry says
-otherwise). The host only runs gcc or go on files of this repository; nothing from an image
-runs here.
+otherwise), linked with glibc, or with musl when the entry says `libc: musl` (Debian's
+`musl-tools`: `musl-gcc`, the same flags):
+
+    - {path: /usr/local/bin/warmup, compile: ../../standins/waits/timer-thread.c, libc: musl}
+
+The host only runs gcc or go on files of this repository; nothing from an image runs here.
 
 C: the flags make the output a function of the source, its sibling headers and the compiler:
 no symbols (the temporary file names would land in `.symtab`), no build id, no `.comment`.
@@ -43,6 +47,7 @@ CFLAGS = (
 )
 # -buildvcs=false: else the repository's commit and dirty flag are stamped into the binary
 GO_BUILD = ("build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=")
+LIBCS = ("glibc", "musl")
 # What a Go stand-in's binary depends on besides the toolchain, in its package directory.
 GO_INPUTS = ("*.go", "go.mod", "go.sum", "vendor/modules.txt")
 
@@ -51,8 +56,9 @@ class StandinCompileError(ValueError):
     """gcc or go is missing or rejected a stand-in source."""
 
 
-def compile_standin(source: Path) -> Path:
-    """The cached static binary built from the C or Go file `source`; compiled on first use."""
+def compile_standin(source: Path, libc: str = "glibc") -> Path:
+    """The cached static binary built from the C or Go file `source` (C linked with `libc`);
+    compiled on first use."""
     source = Path(source).resolve()
     if not source.is_file():
         raise StandinCompileError(f"stand-in source {source} does not exist")
@@ -62,27 +68,44 @@ def compile_standin(source: Path) -> Path:
         if not target.is_file():
             _compile_go(source.parent, target)
         return target
-    key = _cache_key(source)
-    target = _cache_dir() / f"{source.stem}-{key[:24]}"
+    key = _cache_key(source, libc)
+    flavour = "" if libc == "glibc" else f"{libc}-"
+    target = _cache_dir() / f"{source.stem}-{flavour}{key[:24]}"
     if not target.is_file():
-        _compile(source, target)
+        _compile(source, target, libc)
     return target
 
 
-def compile_standin_to(source: Path, output: Path) -> None:
+def compile_standin_to(source: Path, output: Path, libc: str = "glibc") -> None:
     """Compile `source` to `output`, bypassing the cache (for tests of determinism)."""
     source = Path(source).resolve()
     if source.suffix == ".go":
         _compile_go(source.parent, Path(output))
     else:
-        _compile(source, Path(output))
+        _compile(source, Path(output), libc)
+
+
+def musl_unavailable() -> str | None:
+    """Why C stand-ins cannot be linked with musl here, or None when they can."""
+    try:
+        _compiler("musl")
+    except StandinCompileError as exc:
+        return str(exc)
+    return None
 
 
 @cache
-def _compiler() -> tuple[str, str]:
-    gcc = os.environ.get("DETONATE_CC") or shutil.which("gcc")
-    if not gcc:
-        raise StandinCompileError("gcc not found: install Debian's gcc (and libc6-dev)")
+def _compiler(libc: str = "glibc") -> tuple[str, str]:
+    if libc not in LIBCS:
+        raise StandinCompileError(f"libc must be one of {', '.join(LIBCS)}, not {libc!r}")
+    if libc == "musl":
+        gcc = os.environ.get("DETONATE_MUSL_CC") or shutil.which("musl-gcc")
+        if not gcc:
+            raise StandinCompileError("musl-gcc not found: install Debian's musl-tools")
+    else:
+        gcc = os.environ.get("DETONATE_CC") or shutil.which("gcc")
+        if not gcc:
+            raise StandinCompileError("gcc not found: install Debian's gcc (and libc6-dev)")
     version = subprocess.run(
         [gcc, "--version"], capture_output=True, text=True, check=True, timeout=30
     ).stdout
@@ -100,9 +123,11 @@ def _go() -> tuple[str, str]:
     return go, version
 
 
-def _cache_key(source: Path) -> str:
+def _cache_key(source: Path, libc: str = "glibc") -> str:
     digest = hashlib.sha256()
-    digest.update(_compiler()[1].encode())
+    digest.update(_compiler(libc)[1].encode())
+    if libc != "glibc":  # glibc's keys stay as they were: the cache stays warm
+        digest.update(f"\0libc={libc}\0".encode())
     digest.update("\0".join(CFLAGS).encode())
     for path in [source, *sorted(source.parent.glob("*.h"))]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
@@ -129,8 +154,8 @@ def _cache_dir() -> Path:
     return Path(base) / "detonate" / "standins"
 
 
-def _compile(source: Path, target: Path) -> None:
-    gcc = _compiler()[0]
+def _compile(source: Path, target: Path, libc: str = "glibc") -> None:
+    gcc = _compiler(libc)[0]
     target.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the target, then rename: concurrent builds never see half a binary.
     handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -144,7 +169,9 @@ def _compile(source: Path, target: Path) -> None:
             cwd=source.parent,
         )
         if result.returncode != 0:
-            raise StandinCompileError(f"gcc failed on {source.name}:\n{result.stderr.strip()}")
+            raise StandinCompileError(
+                f"{Path(gcc).name} failed on {source.name}:\n{result.stderr.strip()}"
+            )
         os.chmod(partial, 0o755)
         os.replace(partial, target)
     finally:

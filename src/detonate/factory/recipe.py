@@ -25,6 +25,7 @@ layers:
       - {path: /tmp/.x/run, content: "#!/bin/sh\\necho hi\\n", mode: "0755"}
       - {path: /usr/bin/sh2, type: symlink, target: /bin/busybox}
       - {path: /usr/local/bin/xmrig, compile: ../standins/miner.c}   # see compile.py
+      - {path: /usr/local/bin/warmup, compile: ../standins/waits/timer-thread.c, libc: musl}
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def _layer(directory: Path, layer: dict[str, Any]) -> LayerSpec:
         source = directory / item["source"] if item.get("source") else None
         compiled = item.get("compile")
         if compiled:
-            source = compile_standin(directory / compiled)
+            source = compile_standin(directory / compiled, str(item.get("libc", "glibc")))
         files.append(
             FileSpec(
                 path=str(item["path"]),

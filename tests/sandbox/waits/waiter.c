@@ -17,6 +17,11 @@
  *                       SIGEV_THREAD_ID to a thread in sigwaitinfo; 3 periods of 300 s, then
  *                       disarmed (the old value must say 300 s period and time left). Each
  *                       exits 3 without its payload when CLOCK_MONOTONIC saw less than 900 s
+ *   waiter timer_overrun [PERIOD_MS SLEEP_MS]
+ *                       a repeating SIGRTMIN timer (60 s), its signal blocked while it sleeps
+ *                       630 s, then taken with sigwaitinfo: payload-timer_overrun holds
+ *                       "overrun N si_overrun M expected E", N from timer_getoverrun, E the
+ *                       periods that expired after the first by its own CLOCK_MONOTONIC
  *   waiter timer_exec   arm a SIGUSR1 timer of 60 s, then exec `waiter timer_after_exec`, which
  *                       drops its payload and pause()s: the timer died with the exec (a
  *                       SIGUSR1 would kill the new program), nothing is left to wake it
@@ -187,7 +192,11 @@ static int timer_tid(void) {
     while (sem_wait(&started) != 0) continue;
     struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGUSR2,
                           .sigev_value.sival_int = TIMER_VALUE};
-    ev._sigev_un._tid = waiter_tid;
+#ifdef sigev_notify_thread_id
+    ev.sigev_notify_thread_id = waiter_tid; /* musl */
+#else
+    ev._sigev_un._tid = waiter_tid; /* glibc (Debian 12's has no name for it) */
+#endif
     if (timer_create(CLOCK_BOOTTIME, &ev, &timer) || arm(timer, 0, WAIT, 0)) return 1;
     pthread_join(thread, &ok);
     return ok ? 0 : 1;
@@ -215,6 +224,35 @@ static int timer_interval(void) {
         return 4;
     if (timer_gettime(timer, &old) || old.it_value.tv_sec || old.it_value.tv_nsec) return 4;
     return timer_delete(timer);
+}
+
+/* A repeating timer whose signal stays blocked: every expiry after the first finds it still
+ * queued, and the kernel counts an overrun instead. */
+static int timer_overrun(long period_ms, long sleep_ms) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGRTMIN);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN,
+                          .sigev_value.sival_int = TIMER_VALUE};
+    struct timespec every = {period_ms / 1000, period_ms % 1000 * 1000000};
+    struct itimerspec spec = {.it_value = every, .it_interval = every};
+    struct timespec nap = {sleep_ms / 1000, sleep_ms % 1000 * 1000000};
+    timer_t timer;
+    siginfo_t info;
+    if (timer_create(CLOCK_MONOTONIC, &ev, &timer)) return 1;
+    double armed = monotonic();
+    if (timer_settime(timer, 0, &spec, NULL)) return 1;
+    while (nanosleep(&nap, &nap) != 0) continue;
+    double taken = monotonic();
+    if (sigwaitinfo(&set, &info) != SIGRTMIN || info.si_code != SI_TIMER) return 1;
+    int overrun = timer_getoverrun(timer);
+    long expected = (long)((taken - armed) * 1000 / period_ms) - 1;
+    char text[96];
+    snprintf(text, sizeof text, "overrun %d si_overrun %d expected %ld\n", overrun,
+             info.si_overrun, expected);
+    payload("timer_overrun", text);
+    return 0;
 }
 
 static int timer_exec(const char *self) {
@@ -341,6 +379,8 @@ int main(int argc, char **argv) {
         return timed(form, timer_tid);
     } else if (!strcmp(form, "timer_interval")) {
         return timed(form, timer_interval);
+    } else if (!strcmp(form, "timer_overrun")) {
+        return argc > 3 ? timer_overrun(atol(argv[2]), atol(argv[3])) : timer_overrun(60000, 630000);
     } else if (!strcmp(form, "timer_exec")) {
         return timer_exec(argv[0]);
     } else if (!strcmp(form, "timer_after_exec")) {

@@ -29,6 +29,7 @@ NR: dict[str, int] = {
     "set_tid_address": 218,
     "timer_settime": 223,
     "timer_gettime": 224,
+    "timer_getoverrun": 225,
     "timer_delete": 226,
     "clock_gettime": 228,
     "clock_nanosleep": 230,
@@ -62,8 +63,9 @@ def notify_rules() -> list[dict[str, Any]]:
 
     return [
         rule(["nanosleep", "clock_nanosleep", "alarm", "setitimer", "timerfd_settime"]),
-        # POSIX timers: set and read back in virtual time; a deletion drops the keeper's
-        rule(["timer_settime", "timer_gettime", "timer_delete"]),
+        # POSIX timers: set and read back in virtual time (overruns the keeper counted); a
+        # deletion drops the keeper's
+        rule(["timer_settime", "timer_gettime", "timer_getoverrun", "timer_delete"]),
         rule(["gettimeofday", "time"]),
         rule(["arch_prctl", "set_tid_address"]),  # a new program's first calls: patch its vDSO
         rule(["brk"], _arg(0, "SCMP_CMP_EQ", 0)),  # brk(NULL): glibc's loader's first call

@@ -60,7 +60,7 @@ FAST_PAUSE_SECONDS = 0.002
 ACCEPT_SECONDS = 10.0
 PATCH_CALLS = frozenset({"arch_prctl", "set_tid_address", "brk"})
 CLOCK_CALLS = frozenset({"clock_gettime", "gettimeofday", "time"})
-POSIX_TIMER_CALLS = frozenset({"timer_gettime", "timer_delete"})
+POSIX_TIMER_CALLS = frozenset({"timer_gettime", "timer_getoverrun", "timer_delete"})
 BLOCKED_STATES = frozenset("SDtTZXxIP")
 # Asleep for good: not stopped by the tracer between two calls ("t"), not in disk I/O.
 ASLEEP_STATES = frozenset("SZXxI")
@@ -102,6 +102,7 @@ class _Timer:
     at: int  # virtual ns of its next expiry
     our_fd: int = -1  # timerfd_settime: our duplicate of the sample's timerfd
     posix: posix_timers.KernelTimer | None = None  # timer_settime: what its expiry sends
+    overruns: posix_timers.Overruns = field(default_factory=posix_timers.Overruns)
 
     def remaining(self, virtual_now: int) -> int:
         """Time left to its next expiry, as timer_gettime/setitimer's old value say it."""
@@ -344,7 +345,8 @@ class TimeKeeper:
 
     def _posix_timer_call(self, fd: NotifyFd, note: Notification, call: str) -> None:
         """timer_gettime of a timer the keeper runs: its interval and time left in virtual
-        time. timer_delete: the keeper's timer goes, the kernel deletes its own."""
+        time. timer_getoverrun: the overruns it counted (posix_timers.Overruns). timer_delete:
+        the keeper's timer goes, the kernel deletes its own."""
         slot = (memory.tgid_of(note.pid), "posix", posix_timers.timer_id(note.args[0]))
         if call == "timer_delete":
             self._forget_timers(lambda s: s == slot)
@@ -353,8 +355,14 @@ class TimeKeeper:
         with self._lock:
             timer = self._timers.get(slot)
             now = self.clock.now(time.monotonic_ns())
-        if timer is None:
-            fd.proceed(note.id)  # not ours (a CPU-time clock, set short, unknown): the kernel's
+        if timer is None or timer.posix is None:
+            # not ours (a CPU-time clock, set short, disarmed, unknown): the kernel's, which
+            # never armed a timer the keeper ran and so reads 0 overruns for it
+            fd.proceed(note.id)
+            return
+        if call == "timer_getoverrun":
+            timer.overruns.settle(posix_timers.pending(timer.pid, timer.posix))
+            fd.respond(note.id, timer.overruns.last)
             return
         try:
             spec = waits.itimerspec(timer.interval_ns, timer.remaining(now))
@@ -522,10 +530,11 @@ class TimeKeeper:
         kernel = posix_timers.find(timer.pid, timer.posix.id)
         if kernel != timer.posix or (kernel.to_thread and str(kernel.target) not in tasks):
             return False
-        if posix_timers.pending(timer.pid, kernel):
-            return True  # still queued from its last expiry: the kernel counts an overrun
+        if not timer.overruns.expired(posix_timers.pending(timer.pid, kernel)):
+            return True  # still queued from an earlier expiry: an overrun
         if not posix_timers.send(timer.pid, kernel):
             return str(timer.pid) in self._tasks()  # refused (a full queue) but alive: kept
+        timer.overruns.sent()
         return True
 
     def _drop(self, key: int) -> None:

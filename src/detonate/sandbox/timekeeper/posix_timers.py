@@ -17,6 +17,10 @@ At the virtual deadline the keeper sends the signal the kernel would: rt_sigqueu
 process) or rt_tgsigqueueinfo (to the thread) with si_code SI_TIMER, the timer's id and value.
 The kernel accepts an si_code < 0 other than SI_TKILL from another process (only kernel codes,
 >= 0, and SI_TKILL are refused), so glibc's helper sees a timer's signal.
+
+A repeating timer whose signal is still queued at its next expiry is not queued again: the
+kernel counts an overrun, and timer_getoverrun reads the count handed over with the last signal
+taken (`Overruns`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ SYS_RT_SIGQUEUEINFO = 129
 SYS_RT_TGSIGQUEUEINFO = 297
 SI_TIMER = -2
 SIGINFO_SIZE = 128
+DELAYTIMER_MAX = 2**31 - 1  # the kernel caps the overrun count it reports at INT_MAX
 _libc = ctypes.CDLL(None, use_errno=True)
 _ENTRY = re.compile(
     r"ID: (-?\d+)\nsignal: (\d+)/([0-9a-fA-F]+)\nnotify: (\w+)/(pid|tid)\.(\d+)\nClockID: (-?\d+)"
@@ -53,6 +58,40 @@ class KernelTimer:
     def delivers(self) -> bool:
         """Whether its expiry sends anything (SIGEV_NONE timers are only read back)."""
         return self.notify != "none"
+
+
+@dataclass
+class Overruns:
+    """A repeating timer's overrun count, kept as the kernel keeps it: an expiry whose signal is
+    still queued from an earlier one is counted instead of queued, and the count is handed over
+    when that signal is taken; timer_getoverrun reads the last count handed over.
+
+        expiry at 60 s → queued (blocked); 120 s, 180 s → counted; taken → getoverrun says 2
+
+    The keeper cannot watch a delivery: it sees the signal taken when its pending bit is gone,
+    at the next expiry or timer_getoverrun (the sample calls it after taking the signal)."""
+
+    queued: bool = False  # a signal of ours may still wait in the queue
+    counting: int = 0  # expiries counted against it
+    last: int = 0  # what timer_getoverrun reads
+
+    def settle(self, pending: bool) -> None:
+        """Hand the count over if our signal left the queue."""
+        if self.queued and not pending:
+            self.last, self.queued, self.counting = min(self.counting, DELAYTIMER_MAX), False, 0
+
+    def expired(self, pending: bool) -> bool:
+        """An expiry: True when a signal is to be queued for it; counted when ours still is.
+        A signal of the same number pending from elsewhere is not ours to count against: no
+        signal is queued (the queue holds one of a non-real-time signal), none counted."""
+        self.settle(pending)
+        if pending:
+            self.counting += self.queued
+            return False
+        return True
+
+    def sent(self) -> None:
+        self.queued, self.counting = True, 0
 
 
 def timer_id(arg: int) -> int:
