@@ -24,9 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from detonate.factory.build import build_sample
-from detonate.factory.compile import musl_unavailable
-from detonate.factory.debootstrap import debootstrap_unavailable
+from detonate.factory.build import build_sample, unbuildable
 from detonate.model.options import SandboxOptions, ScanOptions
 from detonate.pipeline import scan
 
@@ -87,16 +85,10 @@ def main() -> None:
         raise SystemExit(f"unknown forms: {', '.join(sorted(unknown))}")
     base = Path(tempfile.mkdtemp(prefix="detonate-waits-"))
     out = args.out or base / "images"
-    missing = debootstrap_unavailable()
-    if missing:  # the Python forms' images are debootstrap images
-        skipped = [f for f in forms if "debootstrap" in (WAITS / f / "image.yaml").read_text()]
-        forms = [f for f in forms if f not in skipped]
-        print(f"skipped {', '.join(skipped)}: {missing}")
-    missing = musl_unavailable()
-    if missing:  # a form linked with musl
-        skipped = [f for f in forms if "libc: musl" in (WAITS / f / "image.yaml").read_text()]
-        forms = [f for f in forms if f not in skipped]
-        print(f"skipped {', '.join(skipped)}: {missing}")
+    missing = {form: reason for form in forms if (reason := unbuildable(WAITS / form))}
+    for form, reason in missing.items():  # Python forms need debootstrap, one form musl-gcc
+        print(f"skipped {form}: {reason}")
+    forms = [form for form in forms if form not in missing]
     archives = {form: build_sample(WAITS / form, out, force=False).archive for form in forms}
     options = ScanOptions(
         cache_dir=base / "cache",

@@ -16,9 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from detonate.factory.build import build_sample
-from detonate.factory.compile import musl_unavailable
-from detonate.factory.debootstrap import debootstrap_unavailable
+from detonate.factory.build import build_sample, unbuildable
 from detonate.model.findings import Finding
 from detonate.model.options import SandboxOptions, ScanOptions
 from detonate.model.report import Report
@@ -46,21 +44,6 @@ def _param(form: str) -> Any:
 DELAY_FORMS = [_param(form) for form, entry in EXPECTED.items() if entry["finding"]]
 
 
-def needs_debootstrap(form: str) -> bool:
-    return "base: debootstrap" in (WAITS / form / "image.yaml").read_text()
-
-
-def needs_musl(form: str) -> bool:
-    return "libc: musl" in (WAITS / form / "image.yaml").read_text()
-
-
-def unbuildable(form: str) -> str | None:
-    """Why this machine cannot build the form's image (debootstrap, musl-gcc), or None."""
-    if needs_debootstrap(form):
-        return debootstrap_unavailable()
-    return musl_unavailable() if needs_musl(form) else None
-
-
 @pytest.fixture(scope="session")
 def wait_archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every form's image, built once; the Python ones only where debootstrap can run, the
@@ -71,7 +54,7 @@ def wait_archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
         form: build_sample(WAITS / form, out).archive
         for form in EXPECTED
-        if unbuildable(form) is None
+        if unbuildable(WAITS / form) is None
     }
 
 
@@ -82,7 +65,7 @@ def wait_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def scan_form(form: str, archives: dict[str, Path], cache: Path) -> Report:
     if form not in archives:
-        pytest.skip(f"{form}: {unbuildable(form)}")
+        pytest.skip(f"{form}: {unbuildable(WAITS / form)}")
     report = scan(
         f"oci-archive:{archives[form]}", ScanOptions(cache_dir=cache, sandbox=WAIT_SANDBOX)
     )

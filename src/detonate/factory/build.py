@@ -6,6 +6,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from detonate.factory.compile import musl_unavailable
+from detonate.factory.debootstrap import debootstrap_unavailable
 from detonate.factory.oci import write_oci_archive, write_oci_layout
 from detonate.factory.recipe import RECIPE_FILE, load_recipe_full
 
@@ -26,6 +30,16 @@ class BuiltSample:
     @property
     def archive_reference(self) -> str:
         return f"oci-archive:{self.archive}"
+
+
+def unbuildable(sample_dir: Path) -> str | None:
+    """Why this machine cannot build the recipe in `sample_dir` (a debootstrap base, a stand-in
+    linked with musl), or None; read from the recipe without building anything."""
+    data = yaml.safe_load((sample_dir / RECIPE_FILE).read_text()) or {}
+    if data.get("base") == "debootstrap" and (reason := debootstrap_unavailable()):
+        return reason
+    files = (f for layer in data.get("layers") or () for f in layer.get("files") or ())
+    return musl_unavailable() if any(f.get("libc") == "musl" for f in files) else None
 
 
 def build_sample(sample_dir: Path, out_dir: Path, force: bool = True) -> BuiltSample:

@@ -118,6 +118,19 @@ static double monotonic(void) {
     return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
+/* Only `sig` in a set, blocked in this thread: for sigwaitinfo/sigtimedwait to take it. */
+static sigset_t blocked(int sig) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    return set;
+}
+
+static struct timespec of_ms(long ms) {
+    return (struct timespec){ms / 1000, ms % 1000 * 1000000};
+}
+
 static int arm(timer_t timer, int flags, time_t at, time_t every) {
     struct itimerspec spec = {.it_value = {at, 0}, .it_interval = {every, 0}};
     return timer_settime(timer, flags, &spec, NULL);
@@ -125,10 +138,7 @@ static int arm(timer_t timer, int flags, time_t at, time_t every) {
 
 /* SIGEV_SIGNAL: SIGUSR1, blocked, taken with sigwaitinfo. */
 static int timer_signal(void) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGUSR1);
-    sigprocmask(SIG_BLOCK, &set, NULL);
+    sigset_t set = blocked(SIGUSR1);
     struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1,
                           .sigev_value.sival_int = TIMER_VALUE};
     timer_t timer;
@@ -229,15 +239,11 @@ static int timer_interval(void) {
 /* A repeating timer whose signal stays blocked: every expiry after the first finds it still
  * queued, and the kernel counts an overrun instead. */
 static int timer_overrun(long period_ms, long sleep_ms) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGRTMIN);
-    sigprocmask(SIG_BLOCK, &set, NULL);
+    sigset_t set = blocked(SIGRTMIN);
     struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN,
                           .sigev_value.sival_int = TIMER_VALUE};
-    struct timespec every = {period_ms / 1000, period_ms % 1000 * 1000000};
-    struct itimerspec spec = {.it_value = every, .it_interval = every};
-    struct timespec nap = {sleep_ms / 1000, sleep_ms % 1000 * 1000000};
+    struct itimerspec spec = {.it_value = of_ms(period_ms), .it_interval = of_ms(period_ms)};
+    struct timespec nap = of_ms(sleep_ms);
     timer_t timer;
     siginfo_t info;
     if (timer_create(CLOCK_MONOTONIC, &ev, &timer)) return 1;
@@ -336,10 +342,7 @@ int main(int argc, char **argv) {
         pthread_mutex_lock(&m);
         pthread_cond_timedwait(&c, &m, &until);
     } else if (!strcmp(form, "sigtimedwait")) {
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGUSR1);
-        sigprocmask(SIG_BLOCK, &set, NULL);
+        sigset_t set = blocked(SIGUSR1);
         struct timespec t = {WAIT, 0};
         if (sigtimedwait(&set, NULL, &t) != -1) return 1;
     } else if (!strcmp(form, "alarm")) {
