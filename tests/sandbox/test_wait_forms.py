@@ -28,20 +28,32 @@ WAITS = Path(__file__).resolve().parents[2] / "samples" / "waits"
 EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load((WAITS / "EXPECTED.yaml").read_text())["forms"]
 # Every form ends by itself once its wait is over; one that is not shortened idles out.
 WAIT_SANDBOX = SandboxOptions(timeout_seconds=30, idle_seconds=5)
+# A countdown of short waits (`rounds` in EXPECTED.yaml: 90,000 calls and more) takes a round
+# trip to the time keeper per call: it gets the default run's timeout.
+ROUNDS_SANDBOX = SandboxOptions(idle_seconds=5)
 WAIT_KINDS = ("time.sleep_skipped", "time.wait_timed_out", "time.wait_pending")
 
 # Form → the call the time keeper does not shorten (docs/sandbox.md, "Not compressed").
 NOT_COMPRESSED_YET: dict[str, str] = {}
+# Form → why it is compressed but may not reach its payload within the default run's 60 s on
+# a loaded machine (not strict: it does on a quiet one).
+TOO_SLOW_YET: dict[str, str] = {
+    "go-short-sleep": "Go's runtime makes about three trapped short waits per time.Sleep "
+    "(netpoller epoll_pwait, sysmon's futex and nanosleep): 900 s took ~60-90 s under load 3-4",
+}
 
 
 def _param(form: str) -> Any:
     if form in NOT_COMPRESSED_YET:
         reason = f"issue 8: {NOT_COMPRESSED_YET[form]} waits are not compressed yet"
         return pytest.param(form, marks=pytest.mark.xfail(strict=True, reason=reason))
+    if form in TOO_SLOW_YET:
+        return pytest.param(form, marks=pytest.mark.xfail(strict=False, reason=TOO_SLOW_YET[form]))
     return form
 
 
 DELAY_FORMS = [_param(form) for form, entry in EXPECTED.items() if entry["finding"]]
+ROUNDS_FORMS = [_param(form) for form, entry in EXPECTED.items() if entry["wait"].get("rounds")]
 
 
 @pytest.fixture(scope="session")
@@ -66,9 +78,8 @@ def wait_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def scan_form(form: str, archives: dict[str, Path], cache: Path) -> Report:
     if form not in archives:
         pytest.skip(f"{form}: {unbuildable(WAITS / form)}")
-    report = scan(
-        f"oci-archive:{archives[form]}", ScanOptions(cache_dir=cache, sandbox=WAIT_SANDBOX)
-    )
+    sandbox = ROUNDS_SANDBOX if EXPECTED[form]["wait"].get("rounds") else WAIT_SANDBOX
+    report = scan(f"oci-archive:{archives[form]}", ScanOptions(cache_dir=cache, sandbox=sandbox))
     assert report.error is None, report.error
     return report
 
@@ -126,6 +137,30 @@ def test_payload_after_a_900_s_wait_shows_with_a_delay_finding_naming_the_call(
         f"{form}: {rule} does not name {EXPECTED[form]['wait']['calls']}: "
         f"{[e.description for f in delays for e in f.evidence]}"
     )
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+@pytest.mark.parametrize("form", ROUNDS_FORMS)
+def test_a_countdown_of_short_waits_is_compressed_and_its_rounds_reported_as_one_delay(
+    form: str, wait_archives: dict[str, Path], wait_cache: Path
+) -> None:
+    """`usleep(10000)` 90,000 times, `poll(NULL, 0, 5)` 180,000 times, Python's
+    `time.sleep(0.01)` and Go's `time.Sleep(10 ms)` in a loop: waits the keeper leaves to the
+    kernel one by one, held once they are a countdown. The payload runs in the default run,
+    the 900 s are skipped (in sample time it comes after them) and the rounds of the thread
+    are one wait event, not 90,000."""
+    report = scan_form(form, wait_archives, wait_cache)
+    first, proof = payload_events(report, form)
+    assert first is not None, f"{form}: the payload never ran (run {report.run.status})"
+    assert proof
+    print(f"{form}: payload after {first['ts']:.1f} s ({first['sample_ts']:.0f} s sample time)")
+    seconds = EXPECTED[form]["wait"]["seconds"]
+    assert report.run.skipped_sleep_seconds >= 0.9 * seconds
+    assert first["sample_ts"] >= seconds
+    waits = [e for e in report.events if e["kind"] in WAIT_KINDS]
+    assert 0 < len(waits) <= 20, f"{form}: {len(waits)} wait events"
+    assert sum(e["requested_seconds"] for e in waits) >= 0.95 * seconds
 
 
 @pytest.mark.sandbox

@@ -8,6 +8,7 @@ from detonate.sandbox.timekeeper.clock import (
     REPEAT_LIMIT,
     Deadline,
     Schedule,
+    ShortRuns,
     VirtualClock,
 )
 
@@ -128,8 +129,42 @@ def test_a_long_wait_repeated_is_a_loop_after_the_repeat_limit() -> None:
 
 
 def test_a_sub_second_tick_is_a_loop_after_the_repeat_limit() -> None:
-    """redis' 100 ms epoll tick would take a thousand jumps to make a minute."""
-    assert compress_repeatedly(Schedule(), ("epoll_wait", 1), NS // 10) == REPEAT_LIMIT
+    """redis' 100 ms epoll tick with an effect between rounds would take a thousand jumps to
+    make a minute."""
+    assert compress_repeatedly(Schedule(), ("epoll_wait", 0), NS // 10) == REPEAT_LIMIT
+
+
+TEN_MS = NS // 100
+SHORT = ("nanosleep", 0)
+
+
+def test_a_thread_s_10_ms_waits_back_to_back_are_held_after_the_repeat_limit() -> None:
+    """`usleep(10000)` 90,000 times: each alone is the kernel's, but after REPEAT_LIMIT rounds
+    back to back with no effect between them the thread's rounds are held (a countdown's,
+    compressible even though sub-second ticks are loops), until they make the budget."""
+    runs = ShortRuns()
+    assert not any(runs.round(7, SHORT, TEN_MS, effects=3) for _ in range(REPEAT_LIMIT))
+    assert runs.round(7, SHORT, TEN_MS, effects=3)
+    schedule = Schedule()
+    held = schedule.add(Deadline(key=1, at=TEN_MS, pid=7, signature=SHORT, length=TEN_MS,
+                                 countdown=True))  # fmt: skip
+    assert held.compressible and schedule.is_countdown(held) and schedule.countdown_next()
+    runs.runs[7].held_ns = COUNTDOWN_SAMPLE_SECONDS * NS
+    assert not runs.round(7, SHORT, TEN_MS, effects=3)  # its hour is used up: real pace
+
+
+def test_an_effect_another_wait_or_another_call_between_short_waits_starts_over() -> None:
+    """An event loop's short timeouts come between its long waits (redis' 100 ms tick) or
+    with work between them: never held."""
+    runs = ShortRuns()
+    for round_ in range(50):
+        assert not runs.round(7, SHORT, TEN_MS, effects=round_)  # an effect every round
+    for _ in range(50):
+        assert not runs.round(8, ("epoll_wait", 0), TEN_MS, effects=0)
+        runs.other_wait(8)  # redis: a 100 ms wait between
+    for round_ in range(50):
+        call = ("poll", 0) if round_ % 2 else SHORT
+        assert not runs.round(9, call, TEN_MS, effects=0)
 
 
 def test_removing_a_wait_takes_it_out_of_the_schedule() -> None:

@@ -23,6 +23,13 @@ sample does between its rounds tells two kinds apart:
   forever).
 
 Sub-second ticks (redis' 100 ms) are loops after `REPEAT_LIMIT` rounds whatever they do.
+
+Waits of 10 ms or less are the kernel's (nothing to gain holding one), except a countdown made
+of them (`usleep(10000)` 90,000 times, Python's `time.sleep(0.01)` in a loop): a thread whose
+short waits come back to back, the same call, with no effect between them (`ShortRuns`). After
+`REPEAT_LIMIT` such rounds its rounds are held and compressed, within the countdown budget of
+sample time. Back to back, per thread, tells it from an event loop's tick: redis' 100 ms waits
+have no effects either, but the short timeouts to its next timer come between its long ones.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ class Deadline:
     signature: tuple[object, ...] = ()  # what makes two waits "the same wait again"
     length: int = 0  # ns asked for (of a repeating timer: its period)
     compressible: bool = True
+    countdown: bool = False  # a round of a countdown of short waits (ShortRuns)
 
 
 @dataclass
@@ -100,7 +108,7 @@ class Schedule:
 
     def add(self, deadline: Deadline) -> Deadline:
         """Record a wait; one that is a timer loop's is not compressible."""
-        if self.is_loop(deadline):
+        if not deadline.countdown and self.is_loop(deadline):
             deadline = dataclasses.replace(deadline, compressible=False)
         self.pending[deadline.key] = deadline
         return deadline
@@ -116,6 +124,8 @@ class Schedule:
 
     def is_countdown(self, deadline: Deadline) -> bool:
         """A compressible wait of a loop that does nothing between its rounds."""
+        if deadline.countdown:
+            return deadline.compressible
         loop = self.loops.get(deadline.signature) if deadline.signature else None
         return (
             deadline.compressible
@@ -173,3 +183,36 @@ class Schedule:
 
     def has_compressible(self) -> bool:
         return any(d.compressible for d in self.pending.values())
+
+
+@dataclass
+class ShortRun:
+    """One thread's short waits back to back: the same signature, no effect between them."""
+
+    signature: tuple[object, ...]
+    effects: int  # the sample's effect count at its last round
+    rounds: int = 0
+    held_ns: int = 0  # the lengths of the rounds held so far (the budget)
+
+
+@dataclass
+class ShortRuns:
+    """Per thread, the run of short waits (10 ms or less) it is in, if any."""
+
+    runs: dict[int, ShortRun] = field(default_factory=dict)
+
+    def round(self, tid: int, signature: tuple[object, ...], length: int, effects: int) -> bool:
+        """One more short wait of thread `tid`; True when it is a countdown's round to hold:
+        the run is REPEAT_LIMIT rounds long and has COUNTDOWN_SAMPLE_SECONDS left."""
+        run = self.runs.get(tid)
+        if run is None or run.signature != signature or run.effects != effects:
+            run = self.runs[tid] = ShortRun(signature, effects)
+        run.rounds += 1
+        if run.rounds <= REPEAT_LIMIT or run.held_ns >= COUNTDOWN_SAMPLE_SECONDS * NS:
+            return False
+        run.held_ns += length
+        return True
+
+    def other_wait(self, tid: int) -> None:
+        """Thread `tid` waits in another way: its run of short waits, if any, is over."""
+        self.runs.pop(tid, None)

@@ -39,7 +39,14 @@ from detonate.errors import SandboxError
 from detonate.sandbox.leftovers import KEEPER_DIR_PREFIX
 from detonate.sandbox.timekeeper import clockread, memory, posix_timers, vdso, waits
 from detonate.sandbox.timekeeper.calls import AUDIT_ARCH_X86_64, NAME, notify_rules
-from detonate.sandbox.timekeeper.clock import NS, Deadline, Schedule, VirtualClock, signature
+from detonate.sandbox.timekeeper.clock import (
+    NS,
+    Deadline,
+    Schedule,
+    ShortRuns,
+    VirtualClock,
+    signature,
+)
 from detonate.sandbox.timekeeper.notify import OUR_SIZES, Notification, NotifyFd, kernel_sizes
 
 log = logging.getLogger(__name__)
@@ -57,6 +64,10 @@ TICK_SECONDS = 0.01  # probes of held waits are polled this often
 HORIZON_SECONDS = 600
 FAST_TRIES = 3  # a countdown's round: looks at the threads' states, FAST_PAUSE apart
 FAST_PAUSE_SECONDS = 0.002
+# A countdown's short rounds (10 ms each: 90,000 for 900 s) trust the last look at the
+# threads' states for CHECK_SECONDS (as the calm checks do), at most this many rounds: a round
+# costs little more than its answer then.
+STREAK_ROUNDS = 200
 ACCEPT_SECONDS = 10.0
 PATCH_CALLS = frozenset({"arch_prctl", "set_tid_address", "brk"})
 CLOCK_CALLS = frozenset({"clock_gettime", "gettimeofday", "time"})
@@ -113,6 +124,21 @@ class _Timer:
         return 0
 
 
+@dataclass
+class _Rounds:
+    """Rounds of one thread's countdown too short to report one by one (`usleep(10000)` 90,000
+    times), added up into one wait; an effect between two rounds starts a new sum."""
+
+    wall: float  # the first round began
+    pid: int
+    tid: int
+    call: str
+    effects: int  # the sample's effect count at the last round
+    requested_ns: int = 0
+    skipped_ns: int = 0
+    sample_time: float = 0.0  # at the last round's end
+
+
 Slot = tuple[int, str, int]  # (pid, "itimer", 0) / (pid, "timerfd", fd) / (pid, "posix", id)
 
 
@@ -144,6 +170,7 @@ class TimeKeeper:
     report_threshold_seconds: float = 1.0  # shorter waits are not reported as events
     clock: VirtualClock = field(default_factory=VirtualClock)
     schedule: Schedule = field(default_factory=Schedule)
+    _shorts: ShortRuns = field(default_factory=ShortRuns)
     records: list[CompressedWait] = field(default_factory=list)
     trapped: Counter[str] = field(default_factory=Counter)  # call → notifications answered
     errors: list[str] = field(default_factory=list)
@@ -159,10 +186,12 @@ class TimeKeeper:
     # or, when they repeat (None), until disarmed. Meanwhile a new setting is the kernel's too,
     # so its timer never runs beside the keeper's.
     _kernel_armed: dict[Slot, int | None] = field(default_factory=dict)
+    _rounds: dict[tuple[int, tuple[object, ...]], _Rounds] = field(default_factory=dict)
     _vdso: dict[int, tuple[int, int]] = field(default_factory=dict)  # pid → its [vdso]
     _calm: _Calm = field(default_factory=_Calm)
     _start_wall: float = 0.0
     _activity_mark: int = -1
+    _streak: tuple[float, int] = (0.0, 0)  # a short countdown's last look: (until, rounds left)
     _activity_offset: int = 0  # the clock's offset when the tracer last saw the sample act
     _next_timer_key: int = -1
 
@@ -248,6 +277,8 @@ class TimeKeeper:
                 self._record_held(held, "pending", now)
                 held.hold.probe.close()
             self._held.clear()
+            for rounds in list(self._rounds):
+                self._flush_rounds(rounds)
             for timer in self._timers.values():
                 if timer.our_fd >= 0:
                     os.close(timer.our_fd)
@@ -308,9 +339,14 @@ class TimeKeeper:
         if reply is not None:
             answer = reply
         elif isinstance(answer, waits.Hold):
-            self._hold(note, pid, answer)
+            countdown = self._short_round(note.pid, answer)
+            if answer.short and not countdown:
+                answer.probe.close()
+                fd.proceed(note.id)  # 10 ms or less, not a countdown's: the kernel's
+                return
+            self._hold(note, pid, answer, countdown)
             if self.schedule.countdown_next():
-                self._countdown_round(fd)
+                self._countdown_round(fd, pid if countdown else 0)
             return
         elif isinstance(answer, waits.SetTimer):
             self._set_timer(fd, note, pid, answer, now)
@@ -380,13 +416,24 @@ class TimeKeeper:
         self._vdso[pid] = span
         return span[0] <= note.instruction_pointer < span[1]
 
-    def _hold(self, note: Notification, pid: int, hold: waits.Hold) -> None:
+    def _hold(self, note: Notification, pid: int, hold: waits.Hold, countdown: bool) -> None:
         with self._lock:
             self._held[note.id] = _Held(note, pid, hold, time.time(), self.clock.offset)
             self.schedule.add(
                 Deadline(note.id, hold.deadline, pid, signature(hold.call, hold.requested_ns),
-                         hold.requested_ns)
+                         hold.requested_ns, countdown=countdown)
             )  # fmt: skip
+
+    def _short_round(self, tid: int, hold: waits.Hold) -> bool:
+        """Whether a wait of 10 ms or less is a countdown's round (clock.ShortRuns): held
+        and compressed then; the kernel runs it otherwise (an absolute one is held anyway,
+        at real pace once it is a loop's)."""
+        if hold.requested_ns > waits.SHORT_NS:
+            self._shorts.other_wait(tid)
+            return False
+        effects = self.effects() if self.effects is not None else 0
+        sig = signature(hold.call, hold.requested_ns)
+        return self._shorts.round(tid, sig, hold.requested_ns, effects)
 
     def _set_timer(
         self, fd: NotifyFd, note: Notification, pid: int, timer: waits.SetTimer, now: waits.Now
@@ -473,7 +520,8 @@ class TimeKeeper:
             if deadline.key in self._held:
                 held = self._held.pop(deadline.key)
                 self._timeout(fd, held)
-                self._record_held(held, "timeout", wall)
+                if not self._add_round(held, deadline.signature, effects, wall):
+                    self._record_held(held, "timeout", wall)
             else:
                 self._fire(deadline)
 
@@ -542,6 +590,44 @@ class TimeKeeper:
         held.hold.probe.close()
         with self._lock:
             self.schedule.remove(key)
+
+    def _add_round(
+        self, held: _Held, sig: tuple[object, ...], effects: int, end_wall: float
+    ) -> bool:
+        """A skipped wait too short to report alone (a short countdown's round) is added to
+        its thread's sum; False for any other."""
+        hold = held.hold
+        skipped = self.clock.offset - held.offset
+        if hold.requested_ns >= self.report_threshold_seconds * NS or skipped <= 0:
+            return False
+        key = (held.note.pid, sig)
+        rounds = self._rounds.get(key)
+        if rounds is None or rounds.effects != effects:
+            self._flush_rounds(key)
+            rounds = self._rounds[key] = _Rounds(
+                held.wall, held.pid, held.note.pid, hold.call, effects
+            )
+        rounds.requested_ns += hold.requested_ns
+        rounds.skipped_ns += skipped
+        rounds.sample_time = end_wall - self._start_wall + self.clock.offset / NS
+        return True
+
+    def _flush_rounds(self, key: tuple[int, tuple[object, ...]]) -> None:
+        rounds = self._rounds.pop(key, None)
+        if rounds is None or rounds.requested_ns < self.report_threshold_seconds * NS:
+            return
+        self.records.append(
+            CompressedWait(
+                rounds.wall,
+                rounds.pid,
+                rounds.tid,
+                rounds.call,
+                round(rounds.requested_ns / NS, 6),
+                round(rounds.skipped_ns / NS, 6),
+                round(rounds.sample_time, 6),
+                "timeout",
+            )
+        )
 
     def _record_held(self, held: _Held, outcome: str, end_wall: float) -> None:
         hold = held.hold
@@ -719,7 +805,7 @@ class TimeKeeper:
             vdso.set_offset(pid, self.clock.offset)
         self._release_due(fd)
 
-    def _countdown_round(self, fd: NotifyFd) -> None:
+    def _countdown_round(self, fd: NotifyFd, short_pid: int = 0) -> None:
         """A countdown's next round was just held and is the next jump, no other kind of wait
         due with it: jump as soon as every thread sleeps, without the settle (nothing is in
         flight that a countdown started; a wait of anything else due first or with it takes
@@ -729,6 +815,13 @@ class TimeKeeper:
         with self._lock:
             if self.clock.offset - self._activity_offset >= HORIZON_SECONDS * NS:
                 return
+        if short_pid and self._short_streak(fd):
+            with self._lock:
+                self._jump()
+            # the others sleep: the next look tells them
+            vdso.set_offset(short_pid, self.clock.offset, self._vdso.get(short_pid))
+            self._release_due(fd)
+            return
         for _ in range(FAST_TRIES):
             # A thread trapped in a call this loop has not received yet also sleeps ("S"), but
             # it waits on us, not on time: a new process's first calls, a receive.
@@ -740,8 +833,19 @@ class TimeKeeper:
                 with self._lock:
                     self._jump()
                 self._after_jump(fd)
+                if short_pid:
+                    self._streak = (time.monotonic() + CHECK_SECONDS, STREAK_ROUNDS)
                 return
             time.sleep(FAST_PAUSE_SECONDS)
+
+    def _short_streak(self, fd: NotifyFd) -> bool:
+        """A short countdown's round may trust the last look (every thread asleep, the
+        simulated internet not answering) while it is fresh and nothing new was trapped."""
+        until, left = self._streak
+        if left <= 0 or time.monotonic() >= until or _notified(fd):
+            return False
+        self._streak = (until, left - 1)
+        return True
 
 
 def _notified(fd: NotifyFd) -> bool:

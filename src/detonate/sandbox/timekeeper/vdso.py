@@ -177,10 +177,11 @@ def patch(pid: int, offset_ns: int) -> tuple[int, int] | None:
     return None
 
 
-def set_offset(pid: int, offset_ns: int) -> bool:
-    """Tell a patched process the new offset (after a jump); False when not patched/gone."""
+def set_offset(pid: int, offset_ns: int, span: tuple[int, int] | None = None) -> bool:
+    """Tell a patched process the new offset (after a jump); False when not patched/gone.
+    `span`: its vDSO's range if known (a new program's elsewhere fails the patched check)."""
     plan = layout()
-    span = vdso_range(pid)
+    span = span or vdso_range(pid)
     if plan is None or span is None:
         return False
     with contextlib.suppress(OSError):

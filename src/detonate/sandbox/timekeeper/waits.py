@@ -131,6 +131,8 @@ class Hold:
     on_timeout: Reply
     writes: tuple[tuple[int, bytes], ...] = ()  # memory the kernel would write on a timeout
     probe: Probe = field(default_factory=Probe)
+    # 10 ms or less: the kernel runs it (nothing to gain), unless it is a countdown's round
+    short: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,9 +175,12 @@ def decode(note: Notification, tgid: int, now: Now) -> Answer:
 
 
 def _relative(call: str, ns: int, now: Now, reply: Reply, **extra: object) -> Answer:
-    if ns <= SHORT_NS:
+    """A relative timeout; one of 10 ms or less is marked `short` (the keeper lets the
+    kernel run it unless it is a countdown's round); none at all is the kernel's."""
+    if ns <= 0:
         return Proceed()
-    return Hold(call, ns, now.virtual + ns, reply, **extra)  # type: ignore[arg-type]
+    short = ns <= SHORT_NS
+    return Hold(call, ns, now.virtual + ns, reply, short=short, **extra)  # type: ignore[arg-type]
 
 
 def _absolute(call: str, at: int, clock: int, now: Now, reply: Reply, **extra: object) -> Answer:
