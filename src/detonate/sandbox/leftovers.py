@@ -81,6 +81,7 @@ class RunState:
     cgroup: str = ""  # "/detonate-…" under every controller
     mount_dir: str = ""  # under the state dir: mount points, removed once unmounted
     keeper_dir: str = ""  # the time keeper's socket directory (/tmp/detonate-tk-…)
+    cpus: list[int] = field(default_factory=list)  # where sample and tracer run (cpu_placement)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 from detonate.errors import SandboxError
 from detonate.model.image import ImageConfig
 from detonate.model.options import CONTAINER_ID_BASE, CONTAINER_ID_COUNT, MiB, SandboxOptions
+from detonate.sandbox.cpu_placement import cpuset
 from detonate.sandbox.seccomp_profile import seccomp_profile
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -151,8 +152,17 @@ def _int(text: str) -> int:
 
 
 def runtime_config(
-    spec: ProcessSpec, options: SandboxOptions, cgroup_path: str, hostname: str = ""
+    spec: ProcessSpec,
+    options: SandboxOptions,
+    cgroup_path: str,
+    hostname: str = "",
+    cpus: list[int] | None = None,
 ) -> dict[str, Any]:
+    """The OCI runtime config; `cpus`: the CPUs to pin the sample to (cpu_placement), or
+    wherever the kernel puts it."""
+    cpu: dict[str, Any] = {"quota": int(options.cpus * CPU_PERIOD_US), "period": CPU_PERIOD_US}
+    if cpus:
+        cpu["cpus"] = cpuset(cpus)
     caps = list(DOCKER_CAPABILITIES)
     id_map = [{"containerID": 0, "hostID": CONTAINER_ID_BASE, "size": CONTAINER_ID_COUNT}]
     return {
@@ -233,7 +243,7 @@ def runtime_config(
                 "devices": [{"allow": False, "access": "rwm"}],
                 "memory": {"limit": options.memory_bytes, "swap": options.memory_bytes},
                 "pids": {"limit": options.pids},
-                "cpu": {"quota": int(options.cpus * CPU_PERIOD_US), "period": CPU_PERIOD_US},
+                "cpu": cpu,
             },
             "seccomp": seccomp_profile(),
             "maskedPaths": list(MASKED_PATHS),

@@ -32,6 +32,7 @@ from detonate.model.runtime import EndReason, ProcessInfo, RunInfo, RunResult, R
 from detonate.progress import Progress
 from detonate.sandbox.attribution import attribute
 from detonate.sandbox.container_identity import new_hostname, write_identity
+from detonate.sandbox.cpu_placement import available, place
 from detonate.sandbox.fake_host import ServedBinds, build_fake_host
 from detonate.sandbox.filesystem_diff import diff_upper, snapshot_upper
 from detonate.sandbox.honeytokens import homes_for, kubernetes_env, plant_honeytokens
@@ -40,6 +41,7 @@ from detonate.sandbox.leftovers import (
     DEFAULT_STATE_DIR,
     RunState,
     StateDir,
+    is_alive,
     process_start_time,
     release,
 )
@@ -59,6 +61,7 @@ OUTPUT_CAP_BYTES = 1 * MiB  # container stdout/stderr kept
 POLL_SECONDS = 0.2
 FIRST_POLL_SECONDS = 0.01  # doubled up to POLL_SECONDS: a sample that exits at once is seen so
 SLEEP_CALLS = ("nanosleep", "clock_nanosleep")
+_PLACING = threading.Lock()
 T = TypeVar("T")
 
 
@@ -92,7 +95,10 @@ def detonate(
     state = RunState(
         container_id, str(run_dir), cgroup="/" + container_id, mount_dir=str(mount_dir)
     )
-    states.save(state)  # before anything exists, so a crash at any later point is found
+    with _PLACING:  # the threads of one process (a fleet worker) spread too
+        live = [s.cpus for s in states.states() if is_alive(s.owner_pid, s.owner_start)]
+        state.cpus = place(options.cpus, live, available())
+        states.save(state)  # before anything exists, so a crash at any later point is found
     # Dead analysers' leftovers are swept beside this run's set-up, not before it: the sweep
     # touches only what dead owners left (this run's state is saved, its owner alive), and
     # waits on runc and ip processes the set-up need not wait for.
@@ -176,7 +182,7 @@ class _Run:
             host = self._fake_host(overlay.merged)
             bundle = overlay.merged.parent
             hostname = new_hostname()
-            config = runtime_config(spec, options, self.cgroup, hostname)
+            config = runtime_config(spec, options, self.cgroup, hostname, state.cpus)
             config["mounts"] += host.mounts
             cpu_dir = CGROUP_ROOT / "cpuacct" / self.cgroup.strip("/")
             self.keeper = keeper = TimeKeeper(
@@ -202,6 +208,8 @@ class _Run:
             keeper.start()
             self.tracer.attach(init_pid)
             state.tracer_pid = self.tracer.pid()
+            with contextlib.suppress(OSError):  # each traced call is a round trip: same CPUs
+                os.sched_setaffinity(state.tracer_pid, state.cpus)
             state.tracer_start = process_start_time(state.tracer_pid)
             self.states.save(state)
             if self.network is not None:
