@@ -91,6 +91,10 @@ def test_semaphore_ops_block_as_the_kernel_tries_them_all_or_none_in_order() -> 
 
 @pytest.fixture
 def semaphores() -> Iterator[int]:
+    """A set of two semaphores of 0. Reading them as the keeper does enters an IPC namespace
+    (setns), which needs CAP_SYS_ADMIN: root, as the keeper runs."""
+    if os.geteuid() != 0:
+        pytest.skip("setns(CLONE_NEWIPC) needs root, as the time keeper has")
     semid = _libc.semget(IPC_PRIVATE, 2, IPC_CREAT | 0o600)
     assert semid >= 0, os.strerror(ctypes.get_errno())
     yield semid
