@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WAITER = ROOT / "tests" / "sandbox" / "waits" / "waiter.c"
 GO_WAITER = ROOT / "tests" / "sandbox" / "waits" / "go"
 C_FORMS = ("nanosleep", "poll", "epoll", "select", "cond", "sigtimedwait", "alarm", "timerfd",
-           "timer_signal", "timer_thread", "timer_tid", "timer_interval")  # fmt: skip
+           "timer_signal", "timer_thread", "timer_tid", "timer_interval", "semtimedop",
+           "mq_timedreceive", "mq_timedsend", "futex_waitv")  # fmt: skip
 GO_FORMS = ("sleep", "after", "ticker")
 SHELL_FORMS = {
     "sh: sleep 900": "sleep 900; echo x > /tmp/payload-sh",

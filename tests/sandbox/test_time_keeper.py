@@ -96,6 +96,10 @@ def payload_written(result: RunResult, name: str) -> FileOpenedForWrite:
         ("sigtimedwait", "rt_sigtimedwait", WaitTimedOut),
         ("alarm", "alarm", WaitTimedOut),  # alarm + pause: the keeper's SIGALRM
         ("timerfd", "timerfd_settime", WaitTimedOut),  # a read of the timerfd
+        ("semtimedop", "semtimedop", WaitTimedOut),  # a SysV semaphore of 0
+        ("mq_timedreceive", "mq_timedreceive", WaitTimedOut),  # an empty message queue
+        ("mq_timedsend", "mq_timedsend", WaitTimedOut),  # a full one
+        ("futex_waitv", "futex_waitv", WaitTimedOut),
     ],
 )
 def test_a_900_s_wait_of_any_form_ends_in_seconds_with_its_delay_reported(
@@ -177,6 +181,34 @@ def test_a_timed_futex_wait_ends_when_another_thread_wakes_it(
     assert 2 <= int((result.artifacts_dir / took.artifact).read_text()) <= 10
     assert not [e for e in result.events if isinstance(e, WaitTimedOut) and e.call == "futex"]
     assert 1.5 < result.run.skipped_sleep_seconds < 2.5  # only the signaller's sleep(2)
+
+
+@pytest.mark.parametrize(
+    ("form", "call"),
+    [
+        ("sem_posted", "semtimedop"),  # another process's semop +1
+        ("mq_sent", "mq_timedreceive"),  # another process's mq_send
+        ("mq_drained", "mq_timedsend"),  # another process's mq_receive makes room
+        ("waitv_woken", "futex_waitv"),  # another thread changes the word and wakes it
+    ],
+)
+def test_a_held_ipc_wait_ends_on_the_input_another_process_sends(
+    waiter_rootfs: Rootfs, tmp_path: Path, form: str, call: str
+) -> None:
+    """A 900 s semtimedop / mq_timedreceive / mq_timedsend / futex_waitv, and a child (a thread
+    for futex_waitv) that sleeps 1 s and then sends what it waits for: the call returns that
+    input (success; futex_waitv: EAGAIN, the word changed) about 1 s of sample time later,
+    neither a timeout nor at 900 s. About 1: the skipped second plus the real time the
+    processes took under the tracer on a busy machine."""
+    result = run(waiter_rootfs, tmp_path, "/bin/waiter", form)
+    assert result.run.exit_code == 0
+    (took,) = [f for f in result.files if f.path == f"/tmp/payload-{form}"]
+    assert result.artifacts_dir is not None
+    seconds, outcome = (result.artifacts_dir / took.artifact).read_text().split(maxsplit=1)
+    assert outcome.strip() == "ok", outcome
+    assert 1 <= int(seconds) <= 10
+    assert not [e for e in result.events if isinstance(e, WaitTimedOut) and e.call == call]
+    assert 0.5 < result.run.skipped_sleep_seconds < 1.5  # only the sender's sleep(1)
 
 
 def test_time_jumps_only_when_all_wait_and_then_to_the_earliest_deadline(

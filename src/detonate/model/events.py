@@ -313,7 +313,8 @@ class SleepSkipped(Event):
 @dataclass(frozen=True, kw_only=True)
 class WaitTimedOut(Event):
     """A timed wait that is not a sleep ran out its `requested_seconds` (poll, ppoll, select,
-    pselect6, epoll_wait/epoll_pwait(2), futex, rt_sigtimedwait; "alarm"/"setitimer" for a
+    pselect6, epoll_wait/epoll_pwait(2), futex, futex_waitv, rt_sigtimedwait, semtimedop,
+    mq_timedreceive, mq_timedsend; "alarm"/"setitimer" for a
     timer that fired): the time keeper held it and answered the timeout at its deadline,
     having jumped over `skipped_seconds` of it. `ts` is when it began."""
 

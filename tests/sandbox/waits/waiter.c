@@ -1,8 +1,16 @@
 /* Waits 900 s in the form named by argv[1], then drops /tmp/payload-<form> (the "payload").
  * A harmless stand-in for samples that wait out a sandbox before acting.
  *
- *   waiter nanosleep|poll|epoll|select|cond|sigtimedwait|alarm|timerfd
- *                       wait 900 s, then the payload
+ *   waiter nanosleep|poll|epoll|select|cond|sigtimedwait|alarm|timerfd|semtimedop|
+ *          mq_timedreceive|mq_timedsend|futex_waitv
+ *                       wait 900 s, then the payload (semtimedop on a semaphore of 0; a
+ *                       receive from an empty message queue; a send to a full one; futex_waitv
+ *                       on a word nobody changes)
+ *   waiter sem_posted|mq_sent|mq_drained|waitv_woken
+ *                       the same waits, ended after sleep(1) by another process (semop +1;
+ *                       mq_send; mq_receive) or thread (the word changed, FUTEX_WAKE):
+ *                       payload-<form> holds "<seconds the wait took> ok", or "... <errno>"
+ *                       when the wait did not end as input ends it
  *   waiter clock        sleep 600 s, measured with clock_gettime, gettimeofday and time():
  *                       if less time passed, exit 3 without the payload (a sandbox check)
  *   waiter reply IP PORT  send an HTTP request, poll 30 s for the answer: payload-reply holds
@@ -32,16 +40,20 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/sem.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -270,6 +282,144 @@ static int timer_exec(const char *self) {
     return 1;
 }
 
+/* SysV semaphores, POSIX message queues, futex_waitv: a 900 s wait in each, nothing to end it
+ * but time (`input` 0), or ended by input after sleep(1) (`input` 1). Each returns 0 when the
+ * call ended as it should: a timeout without input, success (or futex_waitv's EAGAIN: the
+ * word changed) with it. */
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+#ifndef FUTEX_WAKE_PRIVATE /* musl's headers have no <linux/futex.h> */
+#define FUTEX_WAKE_PRIVATE 129
+#endif
+#define FUTEX_WAITV_U32 0x02     /* FUTEX2_SIZE_U32 */
+#define FUTEX_WAITV_PRIVATE 128 /* FUTEX2_PRIVATE */
+
+struct futex_waiter { /* struct futex_waitv of <linux/futex.h> */
+    unsigned long long val, uaddr;
+    unsigned flags, reserved;
+};
+
+static struct timespec realtime_in(time_t seconds) {
+    struct timespec at;
+    clock_gettime(CLOCK_REALTIME, &at);
+    at.tv_sec += seconds;
+    return at;
+}
+
+/* A child that sleeps 1 s, does `act` and stays (its exit's SIGCHLD would interrupt the
+ * wait, which then restarts and finds the input at once: the input alone must end it). */
+static pid_t later(void (*act)(void *), void *arg) {
+    pid_t child = fork();
+    if (child == 0) {
+        sleep(1);
+        act(arg);
+        for (;;) pause();
+    }
+    return child;
+}
+
+static void reap(pid_t child) {
+    if (child <= 0) return;
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+}
+
+static void sem_post_one(void *semid) {
+    struct sembuf up = {.sem_num = 0, .sem_op = 1};
+    semop(*(int *)semid, &up, 1);
+}
+
+static int sem_wait_for(int input) {
+    int semid = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+    struct sembuf down = {.sem_num = 0, .sem_op = -1};
+    struct timespec t = {WAIT, 0};
+    if (semid < 0) return 1;
+    pid_t child = input ? later(sem_post_one, &semid) : 0;
+    int got = semtimedop(semid, &down, 1, &t);
+    int err = errno;
+    reap(child);
+    semctl(semid, 0, IPC_RMID);
+    return input ? (got == 0 ? 0 : err) : (got == -1 && err == EAGAIN ? 0 : 1);
+}
+
+static mqd_t queue(const char *name) {
+    struct mq_attr attr = {.mq_maxmsg = 1, .mq_msgsize = 16};
+    mqd_t q = mq_open(name, O_CREAT | O_RDWR, 0600, &attr);
+    mq_unlink(name);
+    return q;
+}
+
+static void mq_send_one(void *q) { mq_send(*(mqd_t *)q, "go", 2, 0); }
+
+static void mq_receive_one(void *q) {
+    char buf[16];
+    mq_receive(*(mqd_t *)q, buf, sizeof buf, NULL);
+}
+
+static int mq_receive_from(int input) {
+    mqd_t q = queue("/waiter-receive");
+    char buf[16] = {0};
+    struct timespec at = realtime_in(WAIT);
+    if (q == (mqd_t)-1) return 1;
+    pid_t child = input ? later(mq_send_one, &q) : 0;
+    ssize_t got = mq_timedreceive(q, buf, sizeof buf, NULL, &at);
+    int err = errno;
+    reap(child);
+    if (input) return got == 2 && !memcmp(buf, "go", 2) ? 0 : err;
+    return got == -1 && err == ETIMEDOUT ? 0 : 1;
+}
+
+static int mq_send_to(int input) {
+    mqd_t q = queue("/waiter-send");
+    struct timespec at = realtime_in(WAIT);
+    if (q == (mqd_t)-1 || mq_send(q, "first", 5, 0)) return 1; /* full: one message of one */
+    pid_t child = input ? later(mq_receive_one, &q) : 0;
+    int got = mq_timedsend(q, "second", 6, 0, &at);
+    int err = errno;
+    reap(child);
+    return input ? (got == 0 ? 0 : err) : (got == -1 && err == ETIMEDOUT ? 0 : 1);
+}
+
+static unsigned futex_word;
+
+static void *wake_word(void *unused) {
+    (void)unused;
+    sleep(1);
+    __atomic_store_n(&futex_word, 1, __ATOMIC_SEQ_CST);
+    syscall(SYS_futex, &futex_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    return NULL;
+}
+
+static int futex_waitv_for(int input) {
+    struct futex_waiter waiter = {.val = 0, .uaddr = (unsigned long long)(uintptr_t)&futex_word,
+                                  .flags = FUTEX_WAITV_U32 | FUTEX_WAITV_PRIVATE};
+    struct timespec at;
+    pthread_t thread;
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    at.tv_sec += WAIT;
+    if (input && pthread_create(&thread, NULL, wake_word, NULL)) return 1;
+    long got = syscall(SYS_futex_waitv, &waiter, 1, 0, &at, CLOCK_MONOTONIC);
+    int err = errno;
+    if (input) pthread_join(thread, NULL);
+    if (input) return (got == 0 || (got == -1 && err == EAGAIN)) && futex_word == 1 ? 0 : err;
+    return got == -1 && err == ETIMEDOUT ? 0 : 1;
+}
+
+/* An input form: how long the wait took in the sample's time, and whether input ended it. */
+static int ended_by_input(const char *form, int (*wait)(int)) {
+    double start = monotonic();
+    int err = wait(1);
+    long took = (long)(monotonic() - start);
+    char text[64];
+    if (err)
+        snprintf(text, sizeof text, "%ld errno %d\n", took, err);
+    else
+        snprintf(text, sizeof text, "%ld ok\n", took);
+    payload(form, text);
+    return 0;
+}
+
 static pid_t monitored;
 
 static void on_timeout(int sig) {
@@ -356,6 +506,22 @@ int main(int argc, char **argv) {
         timerfd_settime(t, 0, &spec, NULL);
         if (read(t, &expirations, sizeof expirations) != sizeof expirations || !expirations)
             return 1;
+    } else if (!strcmp(form, "semtimedop")) {
+        if (sem_wait_for(0)) return 1;
+    } else if (!strcmp(form, "mq_timedreceive")) {
+        if (mq_receive_from(0)) return 1;
+    } else if (!strcmp(form, "mq_timedsend")) {
+        if (mq_send_to(0)) return 1;
+    } else if (!strcmp(form, "futex_waitv")) {
+        if (futex_waitv_for(0)) return 1;
+    } else if (!strcmp(form, "sem_posted")) {
+        return ended_by_input(form, sem_wait_for);
+    } else if (!strcmp(form, "mq_sent")) {
+        return ended_by_input(form, mq_receive_from);
+    } else if (!strcmp(form, "mq_drained")) {
+        return ended_by_input(form, mq_send_to);
+    } else if (!strcmp(form, "waitv_woken")) {
+        return ended_by_input(form, futex_waitv_for);
     } else if (!strcmp(form, "clock")) {
         struct timespec a, b;
         struct timeval ta, tb;

@@ -26,6 +26,7 @@ NR: dict[str, int] = {
     "arch_prctl": 158,
     "time": 201,
     "futex": 202,
+    "semtimedop": 220,
     "set_tid_address": 218,
     "timer_settime": 223,
     "timer_gettime": 224,
@@ -34,11 +35,14 @@ NR: dict[str, int] = {
     "clock_gettime": 228,
     "clock_nanosleep": 230,
     "epoll_wait": 232,
+    "mq_timedsend": 242,
+    "mq_timedreceive": 243,
     "pselect6": 270,
     "ppoll": 271,
     "epoll_pwait": 281,
     "timerfd_settime": 286,
     "epoll_pwait2": 441,
+    "futex_waitv": 449,
 }
 NAME = {nr: name for name, nr in NR.items()}
 AUDIT_ARCH_X86_64 = 0xC000003E
@@ -79,6 +83,9 @@ def notify_rules() -> list[dict[str, Any]]:
         rule(["select", "pselect6"], _arg(4, "SCMP_CMP_NE", 0)),
         rule(["epoll_pwait2"], _arg(3, "SCMP_CMP_NE", 0)),
         rule(["rt_sigtimedwait"], _arg(2, "SCMP_CMP_NE", 0)),
+        # SysV semaphores (relative), POSIX message queues and futex_waitv (absolute)
+        rule(["semtimedop", "futex_waitv"], _arg(3, "SCMP_CMP_NE", 0)),
+        rule(["mq_timedsend", "mq_timedreceive"], _arg(4, "SCMP_CMP_NE", 0)),
         # blocking receives (the flags without MSG_DONTWAIT): a socket with SO_RCVTIMEO
         rule(["recvfrom"], _arg(3, "SCMP_CMP_MASKED_EQ", MSG_DONTWAIT, 0)),
         rule(["recvmsg"], _arg(2, "SCMP_CMP_MASKED_EQ", MSG_DONTWAIT, 0)),

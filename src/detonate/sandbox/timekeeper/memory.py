@@ -76,3 +76,12 @@ def duplicate_fd(pid: int, fd: int) -> int:
         return int(_libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0))
     finally:
         os.close(pidfd)
+
+
+def timeout_ns(tid: int, address: int) -> int | None:
+    """A struct timespec the kernel accepts as a timeout (timespec64_valid: tv_sec ≥ 0,
+    0 ≤ tv_nsec < 1e9), in ns; None when it would answer EINVAL."""
+    sec, nsec = struct.unpack("<qq", read(tid, address, 16))
+    if sec < 0 or not 0 <= nsec < 1_000_000_000:
+        return None
+    return int(sec * 1_000_000_000 + nsec)

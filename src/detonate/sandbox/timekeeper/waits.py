@@ -1,9 +1,10 @@
 """What to do with one trapped call: answer it now, let the kernel run it, or hold it.
 
 A held wait ends one of two ways: its virtual deadline comes (it is answered as the kernel
-answers a timeout: 0 for sleeps, poll, select and epoll, -ETIMEDOUT for futex, -EAGAIN for
-sigtimedwait and for a receive on a socket with SO_RCVTIMEO), or its probe says real input has
-come (a watched fd is ready, the futex word changed, a waited-for signal is pending): then the
+answers a timeout: 0 for sleeps, poll, select and epoll, -ETIMEDOUT for futex, futex_waitv and
+message queues, -EAGAIN for sigtimedwait, semtimedop and a receive on a socket with SO_RCVTIMEO),
+or its probe says real input has come (a watched fd or message queue is ready, a futex word
+changed, a waited-for signal is pending, a semaphore allows the ops): then the
 kernel re-runs the call, which returns that input at once. Clock reads are answered with the
 virtual time; alarm/setitimer(ITIMER_REAL) and POSIX timers (timer_settime) become timers of
 the keeper that send their signal at their virtual deadline.
@@ -23,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from detonate.sandbox.timekeeper import memory, posix_timers
+from detonate.sandbox.timekeeper import ipc, memory, posix_timers
 from detonate.sandbox.timekeeper.calls import FUTEX_CMD_BITS, FUTEX_WAIT, FUTEX_WAIT_BITSET, NAME
 from detonate.sandbox.timekeeper.notify import Notification
 
@@ -113,6 +114,44 @@ class SignalProbe(Probe):
     def ready(self) -> bool:
         pending = _pending(self.tid, "SigPnd") | _pending(self.tgid, "ShdPnd")
         return bool(pending & self.mask)
+
+
+@dataclass
+class AnyProbe(Probe):
+    """Several waits in one call (futex_waitv's words): input to any of them ends it."""
+
+    probes: list[Probe]
+
+    def ready(self) -> bool:
+        return any(probe.ready() for probe in self.probes)
+
+    def close(self) -> None:
+        for probe in self.probes:
+            probe.close()
+
+
+@dataclass
+class SemaphoreProbe(Probe):
+    """A held semtimedop is not queued on its semaphores, so another process's semop does not
+    wake it: their values say when its ops would go through (read in the sample's IPC
+    namespace). The kernel then re-runs the call, which succeeds at once."""
+
+    namespace: ipc.IpcNamespace
+    semid: int
+    ops: tuple[ipc.SemOp, ...]
+
+    def blocking(self) -> ipc.SemOp | None:
+        values = self.namespace.semaphore_values(self.semid, {op.num for op in self.ops})
+        return ipc.blocking_op(values, self.ops)
+
+    def ready(self) -> bool:
+        try:
+            return self.blocking() is None
+        except OSError:
+            return True  # the set was removed: the kernel answers
+
+    def close(self) -> None:
+        self.namespace.close()
 
 
 def _pending(pid: int, field_name: str) -> int:
@@ -380,6 +419,74 @@ def _receive_timeout(fd: int) -> int | None:
     return ns or None
 
 
+def _unless_held(answer: Answer, probe: Probe) -> Answer:
+    if not isinstance(answer, Hold):
+        probe.close()
+    return answer
+
+
+def _semtimedop(note: Notification, tgid: int, now: Now) -> Answer:
+    """semtimedop(int semid, struct sembuf *sops, size_t nsops, const struct timespec *timeout):
+    a relative timeout, EAGAIN when it runs out. Held while its ops would block; ops that
+    would not, or would fail (IPC_NOWAIT, no such set or semaphore, bad arguments), are the
+    kernel's."""
+    semid, nsops = _s32(note.args[0]), note.args[2]
+    ns = memory.timeout_ns(note.pid, note.args[3])
+    if semid < 0 or not 0 < nsops <= ipc.SEMOPM or ns is None:
+        return Proceed()
+    ops = ipc.sem_ops(memory.read(note.pid, note.args[1], 6 * nsops))
+    probe = SemaphoreProbe(ipc.IpcNamespace.of(note.pid), semid, ops)
+    try:
+        blocking = probe.blocking()
+    except OSError:
+        blocking = None
+    if blocking is None or blocking.flags & ipc.IPC_NOWAIT:
+        probe.close()
+        return Proceed()
+    held = _relative("semtimedop", ns, now, Reply(error=errno.EAGAIN), probe=probe)
+    return _unless_held(held, probe)
+
+
+def _mq_timed(note: Notification, tgid: int, now: Now) -> Answer:
+    """mq_timedreceive(mqd_t, char *buf, size_t len, unsigned *prio, const struct timespec *at)
+    / mq_timedsend(mqd_t, const char *msg, size_t len, unsigned prio, const struct timespec *at):
+    an absolute CLOCK_REALTIME deadline, ETIMEDOUT when it comes. Held while the queue is
+    empty (full); a message (room) ends it: the kernel re-runs the call."""
+    call = NAME[note.nr]
+    receive = call == "mq_timedreceive"
+    ns = memory.timeout_ns(note.pid, note.args[4])
+    if ns is None:
+        return Proceed()  # EINVAL, from the kernel
+    ours = memory.duplicate_fd(tgid, _s32(note.args[0]))
+    if ours < 0:
+        return Proceed()
+    probe = FdProbe([(ours, select.POLLIN if receive else select.POLLOUT)])
+    if probe.ready() or not ipc.queue_call_would_wait(ours, receive, note.args[2], note.args[3]):
+        probe.close()
+        return Proceed()
+    held = _absolute(call, ns, CLOCK_REALTIME, now, Reply(error=errno.ETIMEDOUT), probe=probe)
+    return _unless_held(held, probe)
+
+
+def _futex_waitv(note: Notification, tgid: int, now: Now) -> Answer:
+    """futex_waitv(struct futex_waitv *waiters, unsigned nr, unsigned flags,
+    const struct timespec *timeout, clockid_t clockid): up to 128 futex words, an absolute
+    deadline on CLOCK_MONOTONIC or CLOCK_REALTIME, ETIMEDOUT when it comes. A changed word
+    ends it as it ends a futex wait (FutexProbe)."""
+    nr, clock = note.args[1] & 0xFFFFFFFF, _s32(note.args[4])
+    ns = memory.timeout_ns(note.pid, note.args[3])
+    valid_call = note.args[2] & 0xFFFFFFFF == 0 and 0 < nr <= ipc.FUTEX_WAITV_MAX
+    if not valid_call or clock not in (CLOCK_REALTIME, CLOCK_MONOTONIC) or ns is None:
+        return Proceed()  # EINVAL, from the kernel
+    words = ipc.waitv_words(memory.read(note.pid, note.args[0], 24 * nr))
+    if words is None:
+        return Proceed()
+    probe = AnyProbe([FutexProbe(note.pid, address, value) for address, value in words])
+    if probe.ready():
+        return Proceed()  # a word already changed: the kernel answers EAGAIN
+    return _absolute("futex_waitv", ns, clock, now, Reply(error=errno.ETIMEDOUT), probe=probe)
+
+
 def _alarm(note: Notification, tgid: int, now: Now) -> Answer:
     """alarm(unsigned seconds): returns the seconds left of the previous alarm (the keeper
     fills that in), 0 cancels."""
@@ -509,6 +616,10 @@ _HANDLERS: dict[str, Callable[[Notification, int, Now], Answer]] = {
     "rt_sigtimedwait": _sigtimedwait,
     "recvfrom": _receive,
     "recvmsg": _receive,
+    "semtimedop": _semtimedop,
+    "mq_timedreceive": _mq_timed,
+    "mq_timedsend": _mq_timed,
+    "futex_waitv": _futex_waitv,
     "alarm": _alarm,
     "setitimer": _setitimer,
     "timerfd_settime": _timerfd_settime,
