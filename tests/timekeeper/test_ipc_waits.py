@@ -139,7 +139,6 @@ def test_a_semtimedop_whose_set_is_removed_is_released_to_the_kernel(semaphores:
         ((0, 0, 0), 900 * NS),  # the value is 0 already
         ((0, -1, ipc.IPC_NOWAIT), 900 * NS),  # EAGAIN at once
         ((5, -1, 0), 900 * NS),  # no such semaphore: EFBIG
-        ((0, -1, 0), 5_000_000),  # 5 ms: nothing to gain
     ],
 )
 def test_a_semtimedop_that_would_not_sleep_long_is_the_kernels(
@@ -148,6 +147,13 @@ def test_a_semtimedop_that_would_not_sleep_long_is_the_kernels(
     assert isinstance(
         semtimedop(semaphores, struct.pack("<Hhh", *sop), timespec(timeout)), waits.Proceed
     )
+
+
+def test_a_semtimedop_of_10_ms_or_less_is_marked_short(semaphores: int) -> None:
+    """The keeper leaves it to the kernel unless it is a countdown's round (clock.ShortRuns)."""
+    hold = semtimedop(semaphores, struct.pack("<Hhh", 0, -1, 0), timespec(5_000_000))
+    assert isinstance(hold, waits.Hold) and hold.short
+    hold.probe.close()
 
 
 def test_a_semtimedop_with_an_invalid_timeout_is_the_kernels(semaphores: int) -> None:
