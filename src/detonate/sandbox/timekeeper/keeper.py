@@ -425,14 +425,20 @@ class TimeKeeper:
             )  # fmt: skip
 
     def _short_round(self, tid: int, hold: waits.Hold) -> bool:
-        """Whether a wait of 10 ms or less is a countdown's round (clock.ShortRuns): held
-        and compressed then; the kernel runs it otherwise (an absolute one is held anyway,
-        at real pace once it is a loop's)."""
-        if hold.requested_ns > waits.SHORT_NS:
+        """Whether a wait is a countdown's round (clock.ShortRuns): one of 10 ms or less, or a
+        sleep of less than a second (nothing but time ends it). Held and compressed then;
+        otherwise the kernel runs a wait of 10 ms or less (an absolute one is held anyway, at
+        real pace once it is a loop's) and a sub-second one is a loop's after REPEAT_LIMIT
+        rounds (an event loop's tick: redis' 100 ms waits on its sockets)."""
+        sleep = hold.requested_ns < NS and hold.probe.time_only()
+        if hold.requested_ns > waits.SHORT_NS and not sleep:
             self._shorts.other_wait(tid)
             return False
         effects = self.effects() if self.effects is not None else 0
-        sig = signature(hold.call, hold.requested_ns)
+        if hold.requested_ns <= waits.SHORT_NS:
+            sig = signature(hold.call, hold.requested_ns)
+        else:  # the same sleep again: its length to the millisecond
+            sig = (hold.call, "sleep", round(hold.requested_ns / 1_000_000))
         return self._shorts.round(tid, sig, hold.requested_ns, effects)
 
     def _set_timer(
