@@ -150,7 +150,9 @@ def test_a_countdown_of_short_waits_is_compressed_and_its_rounds_reported_as_one
 ) -> None:
     """`usleep(10000)` 90,000 times, `poll(NULL, 0, 5)` 180,000 times, Python's
     `time.sleep(0.01)` and Go's `time.Sleep(10 ms)` in a loop: waits the keeper leaves to the
-    kernel one by one, held once they are a countdown. The payload runs in the default run,
+    kernel one by one, held once they are a countdown; `usleep(100000)` and Python's
+    `time.sleep(0.1)` 9,000 times: sleeps held one by one, a sub-second tick at real pace after
+    5 rounds unless they are a countdown. The payload runs in the default run,
     the 900 s are skipped (in sample time it comes after them) and the rounds of the thread
     are one wait event, not 90,000."""
     report = scan_form(form, wait_archives, wait_cache)

@@ -86,7 +86,8 @@ def real_archives(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", REAL)
 def test_real_software_runs_clean(name, real_archives, corpus_cache):
-    """nginx, redis and postgres from Debian packages, run as their entrypoints run them."""
+    """nginx, redis, postgres, memcached and cron from Debian packages, run as their
+    entrypoints run them."""
     expectation = Expectation(name, "real", "Debian package", "clean", ("clean",))
     outcome = run_scenario(expectation, real_archives[name], corpus_cache)
     assert not outcome.error, outcome.error

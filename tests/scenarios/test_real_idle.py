@@ -1,6 +1,7 @@
 """Issue 8: a quiet real server reaches its verdict by idle within seconds, not at the timeout.
-nginx, redis and postgres from samples/real, scanned with the default sandbox options (idle
-2 s): the run must end by idle, not by the timeout, within 15 s of the container's start."""
+nginx, redis, postgres, memcached and cron from samples/real, scanned with the default sandbox
+options (idle 2 s): the run must end by idle, not by the timeout, within 15 s of the container's
+start."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from detonate.errors import SandboxError
 from detonate.sandbox.leftovers import KEEPER_DIR_PREFIX
-from detonate.sandbox.timekeeper import clockread, memory, posix_timers, vdso, waits
+from detonate.sandbox.timekeeper import clockread, memory, posix_timers, serving, vdso, waits
 from detonate.sandbox.timekeeper.calls import AUDIT_ARCH_X86_64, NAME, notify_rules
 from detonate.sandbox.timekeeper.clock import (
     NS,
@@ -52,6 +52,7 @@ from detonate.sandbox.timekeeper.notify import OUR_SIZES, Notification, NotifyFd
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 0.025  # how often the threads' states and the cgroup's CPU time are read
+SERVING_SECONDS = 1.0  # how long whether a process listens is trusted
 SETTLE_SECONDS = 0.1  # all blocked, no CPU, this long: time may jump
 CALM_CPU_FRACTION = 0.01  # below this share of a CPU between checks counts as no CPU
 QUIET_CPU_FRACTION = 0.05  # the run's idle stop: below this share of a CPU …
@@ -193,6 +194,7 @@ class TimeKeeper:
     _activity_mark: int = -1
     _streak: tuple[float, int] = (0.0, 0)  # a short countdown's last look: (until, rounds left)
     _activity_offset: int = 0  # the clock's offset when the tracer last saw the sample act
+    _serving: dict[int, tuple[float, bool]] = field(default_factory=dict)  # pid: (checked, serves)
     _next_timer_key: int = -1
 
     def __post_init__(self) -> None:
@@ -425,14 +427,20 @@ class TimeKeeper:
             )  # fmt: skip
 
     def _short_round(self, tid: int, hold: waits.Hold) -> bool:
-        """Whether a wait of 10 ms or less is a countdown's round (clock.ShortRuns): held
-        and compressed then; the kernel runs it otherwise (an absolute one is held anyway,
-        at real pace once it is a loop's)."""
-        if hold.requested_ns > waits.SHORT_NS:
+        """Whether a wait is a countdown's round (clock.ShortRuns): one of 10 ms or less, or a
+        sleep of less than a second (nothing but time ends it). Held and compressed then;
+        otherwise the kernel runs a wait of 10 ms or less (an absolute one is held anyway, at
+        real pace once it is a loop's) and a sub-second one is a loop's after REPEAT_LIMIT
+        rounds (an event loop's tick: redis' 100 ms waits on its sockets)."""
+        sleep = hold.requested_ns < NS and hold.probe.time_only()
+        if hold.requested_ns > waits.SHORT_NS and not sleep:
             self._shorts.other_wait(tid)
             return False
         effects = self.effects() if self.effects is not None else 0
-        sig = signature(hold.call, hold.requested_ns)
+        if hold.requested_ns <= waits.SHORT_NS:
+            sig = signature(hold.call, hold.requested_ns)
+        else:  # the same sleep again: its length to the millisecond
+            sig = (hold.call, "sleep", round(hold.requested_ns / 1_000_000))
         return self._shorts.round(tid, sig, hold.requested_ns, effects)
 
     def _set_timer(
@@ -791,14 +799,25 @@ class TimeKeeper:
 
     def _jump(self) -> None:
         """Time to the next deadline (with the lock held). A countdown's round is not the
-        sample doing the same again: its skipped time does not count toward the horizon."""
+        sample doing the same again: its skipped time does not count toward the horizon,
+        unless its process serves (a server's housekeeping: serving.py)."""
         deadline = self.schedule.next_deadline()
         if deadline is None:
             return
         skipped = self.clock.jump_to(deadline.at, time.monotonic_ns(), time.time())
-        if self.schedule.is_countdown(deadline):
+        if self.schedule.is_countdown(deadline) and not self._serves(deadline.pid):
             self._activity_offset += skipped
         self._calm.calm_since = None
+
+    def _serves(self, pid: int) -> bool:
+        """serving.listens, looked up at most once a SERVING_SECONDS per process (a countdown's
+        rounds come every few milliseconds)."""
+        now = time.monotonic()
+        checked, serves = self._serving.get(pid, (-SERVING_SECONDS, False))
+        if now - checked >= SERVING_SECONDS:
+            serves = serving.listens(pid)
+            self._serving[pid] = (now, serves)
+        return serves
 
     def _after_jump(self, fd: NotifyFd) -> None:
         for pid in self._processes():  # their vDSO trampolines read the new offset

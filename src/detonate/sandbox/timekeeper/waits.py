@@ -62,6 +62,11 @@ class Probe:
     def close(self) -> None:
         pass
 
+    def time_only(self) -> bool:
+        """Nothing but the deadline (or a signal) ends the wait: a sleep. Every subclass
+        watches something, an FdProbe when it has fds."""
+        return type(self) is Probe
+
 
 @dataclass
 class FdProbe(Probe):
@@ -76,6 +81,9 @@ class FdProbe(Probe):
 
     def ready(self) -> bool:
         return bool(self.poller.poll(0))
+
+    def time_only(self) -> bool:
+        return not self.watched  # poll(NULL, 0, ms), select(0, …): a sleep
 
     def close(self) -> None:
         for fd, _ in self.watched:

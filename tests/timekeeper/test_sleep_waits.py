@@ -1,0 +1,49 @@
+"""Which held waits are sleeps: nothing but their deadline ends them. The keeper takes a
+thread's sub-second sleeps back to back as a countdown's rounds (keeper._short_round), while
+an event loop's tick on its fds stays a loop. Decoded for this process, as the keeper decodes
+the sample's calls."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import socket
+import struct
+
+from detonate.sandbox.timekeeper import waits
+from detonate.sandbox.timekeeper.calls import NR
+from detonate.sandbox.timekeeper.notify import Notification
+
+MS = 1_000_000
+
+
+def decode(call: str, *args: int) -> waits.Answer:
+    note = Notification(1, os.getpid(), NR[call], 0, (*args, 0, 0, 0, 0, 0, 0)[:6])
+    return waits.decode(note, os.getpid(), waits.Now(virtual=5_000 * MS, offset=0))
+
+
+def is_sleep(answer: waits.Answer) -> bool:
+    assert isinstance(answer, waits.Hold), answer
+    try:
+        return answer.probe.time_only()
+    finally:
+        answer.probe.close()
+
+
+def test_nanosleep_and_a_poll_or_select_of_no_fds_are_sleeps() -> None:
+    tenth = ctypes.create_string_buffer(struct.pack("<qq", 0, 100 * MS))
+    assert is_sleep(decode("nanosleep", ctypes.addressof(tenth), 0))
+    assert is_sleep(decode("poll", 0, 0, 100))
+    timeval = ctypes.create_string_buffer(struct.pack("<qq", 0, 100_000))
+    assert is_sleep(decode("select", 0, 0, 0, 0, ctypes.addressof(timeval)))
+
+
+def test_a_wait_on_an_fd_is_not_a_sleep() -> None:
+    here, there = socket.socketpair()
+    with here, there:
+        pollfd = ctypes.create_string_buffer(struct.pack("<ihh", here.fileno(), select.POLLIN, 0))
+        assert not is_sleep(decode("poll", ctypes.addressof(pollfd), 1, 100))
+    epoll = select.epoll()
+    with epoll:
+        assert not is_sleep(decode("epoll_wait", epoll.fileno(), 0, 1, 100))  # redis' tick
