@@ -1,0 +1,3 @@
+module gosub
+
+go 1.19
