@@ -167,6 +167,20 @@ def test_an_effect_another_wait_or_another_call_between_short_waits_starts_over(
         assert not runs.round(9, call, TEN_MS, effects=0)
 
 
+def test_an_absolute_tick_whose_rounds_come_back_late_is_still_one_countdown() -> None:
+    """What is left of a deadline stepped by 100 ms is 100 ms less the time the loop took to
+    come back: 99.4 ms on an idle machine, 94.6 or 80 ms on a busy one. Still the same round
+    (CI failed when the lengths were rounded to 10 ms and crossed 95 ms); a round three times
+    as long is another wait."""
+    runs = ShortRuns()
+    sleep = ("clock_nanosleep", "sleep")
+    lengths = [99_400_000, 94_600_000, 80_000_000, 96_100_000, 90_000_000, 99_000_000]
+    held = [runs.round(7, sleep, length, effects=0) for length in lengths]
+    assert held == [False] * REPEAT_LIMIT + [True]
+    assert not runs.round(7, sleep, 300_000_000, effects=0)  # starts over
+    assert not runs.round(7, sleep, 100_000_000, effects=0)
+
+
 def test_removing_a_wait_takes_it_out_of_the_schedule() -> None:
     schedule = Schedule()
     schedule.add(Deadline(key=7, at=NS, pid=1))

@@ -42,6 +42,14 @@ NS = 1_000_000_000
 REPEAT_LIMIT = 5
 LOOP_SAMPLE_SECONDS = 60
 COUNTDOWN_SAMPLE_SECONDS = 3600
+SAME_LENGTH_NS = 10_000_000
+
+
+def same_length(first_ns: int, length_ns: int) -> bool:
+    """A countdown's round is as long as its first to 10 ms, or to a quarter of it: what is
+    left of an absolute deadline stepped by 100 ms is 100 ms less the time the loop took to
+    come back, which grows when the machine is busy."""
+    return abs(length_ns - first_ns) <= max(SAME_LENGTH_NS, first_ns // 4)
 
 
 def signature(call: str, length_ns: int) -> tuple[object, ...]:
@@ -191,6 +199,7 @@ class ShortRun:
 
     signature: tuple[object, ...]
     effects: int  # the sample's effect count at its last round
+    length_ns: int  # its first round's length: the rest are the same to SAME_LENGTH_NS
     rounds: int = 0
     held_ns: int = 0  # the lengths of the rounds held so far (the budget)
 
@@ -205,8 +214,13 @@ class ShortRuns:
         """One more short wait of thread `tid`; True when it is a countdown's round to hold:
         the run is REPEAT_LIMIT rounds long and has COUNTDOWN_SAMPLE_SECONDS left."""
         run = self.runs.get(tid)
-        if run is None or run.signature != signature or run.effects != effects:
-            run = self.runs[tid] = ShortRun(signature, effects)
+        if (
+            run is None
+            or run.signature != signature
+            or run.effects != effects
+            or not same_length(run.length_ns, length)
+        ):
+            run = self.runs[tid] = ShortRun(signature, effects, length)
         run.rounds += 1
         if run.rounds <= REPEAT_LIMIT or run.held_ns >= COUNTDOWN_SAMPLE_SECONDS * NS:
             return False

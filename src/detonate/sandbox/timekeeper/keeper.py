@@ -439,8 +439,8 @@ class TimeKeeper:
         effects = self.effects() if self.effects is not None else 0
         if hold.requested_ns <= waits.SHORT_NS:
             sig = signature(hold.call, hold.requested_ns)
-        else:  # the same sleep again: its length to 10 ms (an absolute one varies by µs)
-            sig = (hold.call, "sleep", round(hold.requested_ns / 10_000_000))
+        else:  # the same sleep again: as long as the first (clock.same_length)
+            sig = (hold.call, "sleep")
         return self._shorts.round(tid, sig, hold.requested_ns, effects)
 
     def _set_timer(
