@@ -23,8 +23,6 @@ WAIT_SECONDS = 900
 NOT_YET: dict[str, str] = {
     "c-jitter-poll": "rounds of random length are no countdown by the rule (the same length)",
     "shell-fifth-sleep": "each `sleep 0.2` is a new process: not back to back in one thread",
-    "go-tenth-sleep": "Go's timer waits in its netpoller's epoll_pwait: an event loop's tick",
-    "node-chain-timeout": "libuv's timers wait in epoll_wait on its fds: an event loop's tick",
 }
 
 

@@ -181,6 +181,20 @@ def test_an_absolute_tick_whose_rounds_come_back_late_is_still_one_countdown() -
     assert not runs.round(7, sleep, 100_000_000, effects=0)
 
 
+def test_a_thread_is_within_its_run_until_an_effect_or_another_wait() -> None:
+    """Go's netpoller waits 99 ms (its timeout truncated to ms), then 1 ms for the rest: the
+    keeper asks `within` before it lets the 1 ms tail start a run of its own."""
+    runs = ShortRuns()
+    sleep = ("epoll_pwait", "sleep")
+    assert not runs.within(7, sleep, effects=0)
+    runs.round(7, sleep, 99_000_000, effects=0)
+    assert runs.within(7, sleep, effects=0)
+    assert not runs.within(7, ("futex", "sleep"), effects=0)
+    assert not runs.within(7, sleep, effects=1)  # something took effect since
+    runs.other_wait(7)
+    assert not runs.within(7, sleep, effects=0)
+
+
 def test_removing_a_wait_takes_it_out_of_the_schedule() -> None:
     schedule = Schedule()
     schedule.add(Deadline(key=7, at=NS, pid=1))

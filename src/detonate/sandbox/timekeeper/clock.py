@@ -227,6 +227,12 @@ class ShortRuns:
         run.held_ns += length
         return True
 
+    def within(self, tid: int, signature: tuple[object, ...], effects: int) -> bool:
+        """Thread `tid` is in a run of `signature` and nothing took effect since its last
+        round."""
+        run = self.runs.get(tid)
+        return run is not None and run.signature == signature and run.effects == effects
+
     def other_wait(self, tid: int) -> None:
         """Thread `tid` waits in another way: its run of short waits, if any, is over."""
         self.runs.pop(tid, None)
