@@ -23,7 +23,13 @@ HOLDOUT = Path(__file__).resolve().parents[2] / "samples" / "waits-holdout-loop"
 FORMS = sorted(p.parent.name for p in HOLDOUT.glob("*/image.yaml"))
 MINER = "/usr/local/bin/xmrig"
 WAIT_SECONDS = 900
-NOT_YET: dict[str, str] = {}
+# First pass 2026-12-06 01:11 UTC: what each miss looked like (run status, seconds skipped).
+NOT_YET: dict[str, str] = {
+    "node-await-timers-promises": "run idle, 7 s skipped: libuv epoll_wait(250 ms) rounds",
+    "node-interval-count": "run idle, 160 s skipped: libuv epoll_wait(200 ms) rounds",
+    "python-asyncio-sleep": "run idle, 0 s skipped: asyncio's epoll_wait(200 ms) rounds",
+    "python-event-wait": "run idle, 0 s skipped, no time.* events: Event.wait(0.1) in a thread",
+}
 
 
 @pytest.fixture(scope="module")
