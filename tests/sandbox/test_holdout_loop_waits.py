@@ -18,17 +18,20 @@ from detonate.model.options import ScanOptions
 from detonate.pipeline import scan
 
 from .busybox_image import sandbox_available
+from .holdout_waits import assert_compressed_in_part, assert_payload_after_the_wait
 
 HOLDOUT = Path(__file__).resolve().parents[2] / "samples" / "waits-holdout-loop"
 FORMS = sorted(p.parent.name for p in HOLDOUT.glob("*/image.yaml"))
-MINER = "/usr/local/bin/xmrig"
-WAIT_SECONDS = 900
-# First pass 2026-12-06 01:11 UTC: what each miss looked like (run status, seconds skipped).
+# First pass 2026-12-06 01:11 UTC (on a328727), what each miss looked like; rescanned 01:38 UTC.
 NOT_YET: dict[str, str] = {
-    "node-await-timers-promises": "run idle, 7 s skipped: libuv epoll_wait(250 ms) rounds",
-    "node-interval-count": "run idle, 160 s skipped: libuv epoll_wait(200 ms) rounds",
-    "python-asyncio-sleep": "run idle, 0 s skipped: asyncio's epoll_wait(200 ms) rounds",
+    "node-await-timers-promises": "run idle after 7-124 s skipped in libuv's epoll_wait rounds",
+    "python-asyncio-sleep": "run idle, 0 s skipped: asyncio's self-pipe is a socketpair",
     "python-event-wait": "run idle, 0 s skipped, no time.* events: Event.wait(0.1) in a thread",
+}
+# Form → why its rounds are compressed but its payload is not reached: tested for the
+# compression alone (docs/sandbox.md, "A runtime's own wakers", limits).
+IN_PART: dict[str, str] = {
+    "node-interval-count": "run idle after 138-189 s skipped in libuv's epoll_wait rounds",
 }
 
 
@@ -54,28 +57,40 @@ def _wait_calls(events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return calls
 
 
+# Node's rounds are compressed, and a run of them may reach the payload (node-chain-timeout did
+# in 2 of 7): its xfail cannot be strict without failing the suite on such a run.
+SOMETIMES = {"node-await-timers-promises"}
+
+
 def _param(form: str) -> object:
     if form in NOT_YET:
-        return pytest.param(form, marks=pytest.mark.xfail(reason=NOT_YET[form], strict=True))
+        strict = form not in SOMETIMES
+        return pytest.param(form, marks=pytest.mark.xfail(reason=NOT_YET[form], strict=strict))
     return form
 
 
 @pytest.mark.sandbox
 @pytest.mark.slow
-@pytest.mark.parametrize("form", [_param(f) for f in FORMS])
+@pytest.mark.parametrize("form", [_param(f) for f in FORMS if f not in IN_PART])
 def test_a_blind_event_loop_countdown_reaches_its_payload(
     form: str, archives: dict[str, Path], tmp_path: Path
 ) -> None:
     if form not in archives:
         pytest.skip(f"{form}: {unbuildable(HOLDOUT / form)}")
     report = scan(f"oci-archive:{archives[form]}", ScanOptions(cache_dir=tmp_path))
-    assert report.error is None, report.error
     print(f"{form}: run {report.run.status}, {report.run.skipped_sleep_seconds:.0f} s skipped")
     print(f"{form}: wait events {_wait_calls(report.events)}")
-    execs = [e for e in report.events if e["kind"] == "process.exec" and e["path"] == MINER]
-    assert execs, f"{form}: the payload never ran (run {report.run.status})"
-    assert any(e["kind"] == "stratum_login" for e in report.events)
-    print(f"{form}: payload after {execs[0]['ts']:.1f} s ({execs[0]['sample_ts']:.0f} s sample)")
-    assert report.run.skipped_sleep_seconds >= 0.9 * WAIT_SECONDS
-    assert execs[0]["sample_ts"] >= 0.99 * WAIT_SECONDS
-    assert any(f.rule_id == "sleep-before-activity" for f in report.findings)
+    assert_payload_after_the_wait(report, form)
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+@pytest.mark.parametrize("form", sorted(IN_PART))
+def test_an_event_loop_countdown_compressed_in_part_still_skips_minutes(
+    form: str, archives: dict[str, Path], tmp_path: Path
+) -> None:
+    """Node's setInterval waits in libuv's epoll_wait on its own eventfd: its rounds are held
+    and jumped (minutes of sample time), though the payload is not reached (IN_PART says
+    why). On the first pass, without the tail rule, one run skipped 160 s."""
+    report = scan(f"oci-archive:{archives[form]}", ScanOptions(cache_dir=tmp_path))
+    assert_compressed_in_part(report, form, "epoll_wait")
