@@ -15,16 +15,18 @@ from detonate.model.options import ScanOptions
 from detonate.pipeline import scan
 
 from .busybox_image import sandbox_available
+from .holdout_waits import assert_compressed_in_part, assert_payload_after_the_wait
 
 HOLDOUT = Path(__file__).resolve().parents[2] / "samples" / "waits-holdout-sub"
 FORMS = sorted(p.parent.name for p in HOLDOUT.glob("*/image.yaml"))
-MINER = "/usr/local/bin/xmrig"
-WAIT_SECONDS = 900
 NOT_YET: dict[str, str] = {
     "c-jitter-poll": "rounds of random length are no countdown by the rule (the same length)",
     "shell-fifth-sleep": "each `sleep 0.2` is a new process: not back to back in one thread",
-    "go-tenth-sleep": "Go's timer waits in its netpoller's epoll_pwait: an event loop's tick",
-    "node-chain-timeout": "libuv's timers wait in epoll_wait on its fds: an event loop's tick",
+}
+# Form → why its rounds are compressed but its payload is reached only in some runs: tested for
+# the compression alone (docs/sandbox.md, "A runtime's own wakers", limits).
+IN_PART: dict[str, str] = {
+    "node-chain-timeout": "payload in 2 of 7 runs; the others end idle after 270-460 s skipped",
 }
 
 
@@ -48,18 +50,24 @@ def _param(form: str) -> object:
 
 @pytest.mark.sandbox
 @pytest.mark.slow
-@pytest.mark.parametrize("form", [_param(f) for f in FORMS])
+@pytest.mark.parametrize("form", [_param(f) for f in FORMS if f not in IN_PART])
 def test_a_blind_sub_second_countdown_reaches_its_payload(
     form: str, archives: dict[str, Path], tmp_path: Path
 ) -> None:
     if form not in archives:
         pytest.skip(f"{form}: {unbuildable(HOLDOUT / form)}")
     report = scan(f"oci-archive:{archives[form]}", ScanOptions(cache_dir=tmp_path))
-    assert report.error is None, report.error
-    execs = [e for e in report.events if e["kind"] == "process.exec" and e["path"] == MINER]
-    assert execs, f"{form}: the payload never ran (run {report.run.status})"
-    assert any(e["kind"] == "stratum_login" for e in report.events)
-    print(f"{form}: payload after {execs[0]['ts']:.1f} s ({execs[0]['sample_ts']:.0f} s sample)")
-    assert report.run.skipped_sleep_seconds >= 0.9 * WAIT_SECONDS
-    assert execs[0]["sample_ts"] >= 0.99 * WAIT_SECONDS
-    assert any(f.rule_id == "sleep-before-activity" for f in report.findings)
+    assert_payload_after_the_wait(report, form)
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+@pytest.mark.parametrize("form", sorted(IN_PART))
+def test_a_blind_countdown_compressed_in_part_still_skips_minutes(
+    form: str, archives: dict[str, Path], tmp_path: Path
+) -> None:
+    """Node's chained setTimeout waits in libuv's epoll_wait on its own eventfd: its rounds
+    are held and jumped (minutes of sample time), though not always all 900 s (IN_PART says
+    why). Before the own-wakers rule the run ended idle after ~2.7 s with 0.04 s skipped."""
+    report = scan(f"oci-archive:{archives[form]}", ScanOptions(cache_dir=tmp_path))
+    assert_compressed_in_part(report, form, "epoll_wait")

@@ -41,9 +41,29 @@ def test_nanosleep_and_a_poll_or_select_of_no_fds_are_sleeps() -> None:
 
 def test_a_wait_on_an_fd_is_not_a_sleep() -> None:
     here, there = socket.socketpair()
-    with here, there:
+    epoll = select.epoll()
+    with here, there, epoll:
         pollfd = ctypes.create_string_buffer(struct.pack("<ihh", here.fileno(), select.POLLIN, 0))
         assert not is_sleep(decode("poll", ctypes.addressof(pollfd), 1, 100))
-    epoll = select.epoll()
-    with epoll:
+        epoll.register(here.fileno(), select.EPOLLIN)
         assert not is_sleep(decode("epoll_wait", epoll.fileno(), 0, 1, 100))  # redis' tick
+
+
+def test_a_wait_on_the_runtime_s_own_wakers_only_is_a_sleep() -> None:
+    """Go's netpoller with its break pipe, libuv with its eventfd: nothing outside the process
+    writes to them, so the timeout is a sleep's (wakers.py)."""
+    r, w = os.pipe()
+    event = os.eventfd(0)
+    epoll = select.epoll()
+    try:
+        assert is_sleep(decode("epoll_wait", epoll.fileno(), 0, 1, 100))  # an empty set
+        epoll.register(r, select.EPOLLIN)
+        epoll.register(event, select.EPOLLIN)
+        assert is_sleep(decode("epoll_pwait", epoll.fileno(), 0, 1, 100, 0))
+        pollfd = ctypes.create_string_buffer(struct.pack("<ihh", event, select.POLLIN, 0))
+        assert is_sleep(decode("poll", ctypes.addressof(pollfd), 1, 100))
+    finally:
+        epoll.close()
+        os.close(event)
+        os.close(r)
+        os.close(w)

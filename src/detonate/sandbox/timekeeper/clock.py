@@ -202,6 +202,7 @@ class ShortRun:
     length_ns: int  # its first round's length: the rest are the same to SAME_LENGTH_NS
     rounds: int = 0
     held_ns: int = 0  # the lengths of the rounds held so far (the budget)
+    tailed: bool = False  # its last round's rest came as a short wait (ShortRuns.tail)
 
 
 @dataclass
@@ -222,9 +223,20 @@ class ShortRuns:
         ):
             run = self.runs[tid] = ShortRun(signature, effects, length)
         run.rounds += 1
+        run.tailed = False
         if run.rounds <= REPEAT_LIMIT or run.held_ns >= COUNTDOWN_SAMPLE_SECONDS * NS:
             return False
         run.held_ns += length
+        return True
+
+    def tail(self, tid: int, signature: tuple[object, ...], effects: int) -> bool:
+        """A short wait of thread `tid` is the rest of its last round of `signature` (one per
+        round, nothing took effect since): the run goes on without counting it. A second
+        short wait in a row is a wait of its own."""
+        run = self.runs.get(tid)
+        if run is None or run.signature != signature or run.effects != effects or run.tailed:
+            return False
+        run.tailed = True
         return True
 
     def other_wait(self, tid: int) -> None:

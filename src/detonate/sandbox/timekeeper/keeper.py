@@ -438,6 +438,10 @@ class TimeKeeper:
             return False
         effects = self.effects() if self.effects is not None else 0
         if hold.requested_ns <= waits.SHORT_NS:
+            if hold.probe.time_only() and self._shorts.tail(tid, (hold.call, "sleep"), effects):
+                # the rest of the round's deadline, which its timeout in ms fell short of
+                # (Go's netpoller truncates): the kernel's, and the same round still
+                return False
             sig = signature(hold.call, hold.requested_ns)
         else:  # the same sleep again: as long as the first (clock.same_length)
             sig = (hold.call, "sleep")

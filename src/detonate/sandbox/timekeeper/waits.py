@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from detonate.sandbox.timekeeper import ipc, memory, posix_timers
+from detonate.sandbox.timekeeper import ipc, memory, posix_timers, wakers
 from detonate.sandbox.timekeeper.calls import FUTEX_CMD_BITS, FUTEX_WAIT, FUTEX_WAIT_BITSET, NAME
 from detonate.sandbox.timekeeper.notify import Notification
 
@@ -74,6 +74,9 @@ class FdProbe(Probe):
 
     watched: list[tuple[int, int]]  # (our fd, poll events)
     poller: select.poll = field(default_factory=select.poll)
+    # whether the fds are the sample's own wakers only (wakers.py), asked once if ever
+    wakers_only: Callable[[], bool] | None = None
+    _only_wakers: bool | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         for fd, events in self.watched:
@@ -83,7 +86,12 @@ class FdProbe(Probe):
         return bool(self.poller.poll(0))
 
     def time_only(self) -> bool:
-        return not self.watched  # poll(NULL, 0, ms), select(0, …): a sleep
+        """poll(NULL, 0, ms), select(0, …), or a runtime's timer on its own wakers: a sleep."""
+        if not self.watched:
+            return True
+        if self._only_wakers is None:
+            self._only_wakers = self.wakers_only is not None and self.wakers_only()
+        return self._only_wakers
 
     def close(self) -> None:
         for fd, _ in self.watched:
@@ -287,6 +295,7 @@ def _poll_hold(note: Notification, tgid: int, now: Now, call: str, ns: int | Non
     probe = _watch(tgid, fds)
     if probe is None:
         return Proceed()
+    probe.wakers_only = lambda: wakers.own_wakers_only(tgid, [fd for fd, _ in fds if fd >= 0])
     answer = _relative(call, ns, now, Reply(), writes=((note.args[0], cleared),), probe=probe)
     if not isinstance(answer, Hold):
         probe.close()
@@ -321,6 +330,7 @@ def _select_hold(note: Notification, tgid: int, now: Now, call: str, ns: int) ->
     probe = _watch(tgid, fds)
     if probe is None:
         return Proceed()
+    probe.wakers_only = lambda: wakers.own_wakers_only(tgid, [fd for fd, _ in fds])
     size = max(nfds, 0) + 63 >> 6 << 3
     writes = tuple((note.args[arg], bytes(size)) for arg in (1, 2, 3) if note.args[arg] and size)
     writes += ((note.args[4], bytes(16)),)  # Linux leaves the time not slept: none
@@ -343,13 +353,20 @@ def _epoll(note: Notification, tgid: int, now: Now, call: str, ns: int | None) -
     """An epoll fd is itself pollable: readable when one of its set is ready."""
     if ns is None:
         return Proceed()
-    probe = _watch(tgid, [(_s32(note.args[0]), select.POLLIN)])
+    epfd = _s32(note.args[0])
+    probe = _watch(tgid, [(epfd, select.POLLIN)])
     if probe is None:
         return Proceed()
+    probe.wakers_only = lambda: _epoll_wakers_only(tgid, epfd)
     answer = _relative(call, ns, now, Reply(), probe=probe)
     if not isinstance(answer, Hold):
         probe.close()
     return answer
+
+
+def _epoll_wakers_only(tgid: int, epfd: int) -> bool:
+    fds = wakers.epoll_set(tgid, epfd)
+    return fds is not None and wakers.own_wakers_only(tgid, fds)
 
 
 def _epoll_wait(note: Notification, tgid: int, now: Now) -> Answer:

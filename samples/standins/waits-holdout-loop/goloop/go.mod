@@ -1,0 +1,3 @@
+module goloop
+
+go 1.19

@@ -1,0 +1,32 @@
+"""What a hold-out countdown's scan must show (tests/sandbox/test_holdout_*_waits.py): each
+form waits 900 s in sub-second rounds and then runs the miner stand-in."""
+
+from __future__ import annotations
+
+from detonate.model.report import Report
+
+MINER = "/usr/local/bin/xmrig"
+WAIT_SECONDS = 900
+PART_SECONDS = 60  # a countdown compressed in part: minutes of sample time at least
+
+
+def assert_payload_after_the_wait(report: Report, form: str) -> None:
+    """The payload (the miner's exec and stratum login) after the 900 s, which were skipped,
+    and the delay finding."""
+    assert report.error is None, report.error
+    execs = [e for e in report.events if e["kind"] == "process.exec" and e["path"] == MINER]
+    assert execs, f"{form}: the payload never ran (run {report.run.status})"
+    assert any(e["kind"] == "stratum_login" for e in report.events)
+    print(f"{form}: payload after {execs[0]['ts']:.1f} s ({execs[0]['sample_ts']:.0f} s sample)")
+    assert report.run.skipped_sleep_seconds >= 0.9 * WAIT_SECONDS
+    assert execs[0]["sample_ts"] >= 0.99 * WAIT_SECONDS
+    assert any(f.rule_id == "sleep-before-activity" for f in report.findings)
+
+
+def assert_compressed_in_part(report: Report, form: str, call: str) -> None:
+    """Minutes of `call`'s rounds were skipped and reported, whether or not the payload ran."""
+    assert report.error is None, report.error
+    waits = [e for e in report.events if e["kind"].startswith("time.") and e.get("call") == call]
+    print(f"{form}: run {report.run.status}, {report.run.skipped_sleep_seconds:.0f} s skipped")
+    assert report.run.skipped_sleep_seconds >= PART_SECONDS
+    assert sum(e["requested_seconds"] for e in waits) >= PART_SECONDS

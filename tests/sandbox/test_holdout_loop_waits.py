@@ -1,0 +1,96 @@
+"""The hold-out event-loop countdowns (samples/waits-holdout-loop/, written blind to the time
+keeper's rules): each waits 900 s in sub-second rounds driven by a language runtime's timers or
+event loop (Go tickers and AfterFunc, Node's setInterval and timers/promises, asyncio, Event.wait,
+hand-written epoll and poll loops) and then runs the miner stand-in. A default scan must show the
+payload (the exec of xmrig and its stratum login), the 900 s skipped and the delay finding. The
+forms the first pass missed are strict xfails: they fail loudly the day they pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from detonate.factory.build import build_sample, unbuildable
+from detonate.model.options import ScanOptions
+from detonate.pipeline import scan
+
+from .busybox_image import sandbox_available
+from .holdout_waits import assert_compressed_in_part, assert_payload_after_the_wait
+
+HOLDOUT = Path(__file__).resolve().parents[2] / "samples" / "waits-holdout-loop"
+FORMS = sorted(p.parent.name for p in HOLDOUT.glob("*/image.yaml"))
+# First pass 2026-12-06 01:11 UTC (on a328727), what each miss looked like; rescanned 01:38 UTC.
+NOT_YET: dict[str, str] = {
+    "node-await-timers-promises": "run idle after 7-124 s skipped in libuv's epoll_wait rounds",
+    "python-asyncio-sleep": "run idle, 0 s skipped: asyncio's self-pipe is a socketpair",
+    "python-event-wait": "run idle, 0 s skipped, no time.* events: Event.wait(0.1) in a thread",
+}
+# Form → why its rounds are compressed but its payload is not reached: tested for the
+# compression alone (docs/sandbox.md, "A runtime's own wakers", limits).
+IN_PART: dict[str, str] = {
+    "node-interval-count": "run idle after 138-189 s skipped in libuv's epoll_wait rounds",
+}
+
+
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    if not sandbox_available():
+        pytest.skip("needs root, runc, strace and /bin/busybox")
+    out = tmp_path_factory.mktemp("waits-holdout-loop")
+    return {
+        form: build_sample(HOLDOUT / form, out).archive
+        for form in FORMS
+        if unbuildable(HOLDOUT / form) is None
+    }
+
+
+def _wait_calls(events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many of each time.* event and call the run saw, to say what a miss looked like."""
+    calls: dict[str, int] = {}
+    for e in events:
+        if str(e["kind"]).startswith("time."):
+            key = f"{e['kind']}:{e.get('call')}"
+            calls[key] = calls.get(key, 0) + 1
+    return calls
+
+
+# Node's rounds are compressed, and a run of them may reach the payload (node-chain-timeout did
+# in 2 of 7): its xfail cannot be strict without failing the suite on such a run.
+SOMETIMES = {"node-await-timers-promises"}
+
+
+def _param(form: str) -> object:
+    if form in NOT_YET:
+        strict = form not in SOMETIMES
+        return pytest.param(form, marks=pytest.mark.xfail(reason=NOT_YET[form], strict=strict))
+    return form
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+@pytest.mark.parametrize("form", [_param(f) for f in FORMS if f not in IN_PART])
+def test_a_blind_event_loop_countdown_reaches_its_payload(
+    form: str, archives: dict[str, Path], tmp_path: Path
+) -> None:
+    if form not in archives:
+        pytest.skip(f"{form}: {unbuildable(HOLDOUT / form)}")
+    report = scan(f"oci-archive:{archives[form]}", ScanOptions(cache_dir=tmp_path))
+    print(f"{form}: run {report.run.status}, {report.run.skipped_sleep_seconds:.0f} s skipped")
+    print(f"{form}: wait events {_wait_calls(report.events)}")
+    assert_payload_after_the_wait(report, form)
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+@pytest.mark.parametrize("form", sorted(IN_PART))
+def test_an_event_loop_countdown_compressed_in_part_still_skips_minutes(
+    form: str, archives: dict[str, Path], tmp_path: Path
+) -> None:
+    """Node's setInterval waits in libuv's epoll_wait on its own eventfd: its rounds are held
+    and jumped (minutes of sample time), though the payload is not reached (IN_PART says
+    why). On the first pass, without the tail rule, one run skipped 160 s."""
+    report = scan(f"oci-archive:{archives[form]}", ScanOptions(cache_dir=tmp_path))
+    assert_compressed_in_part(report, form, "epoll_wait")

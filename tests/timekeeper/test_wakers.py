@@ -1,0 +1,76 @@
+"""Which fds are a runtime's own wakers (an eventfd, a self-pipe), read from /proc of this
+test's own process: a wait on nothing else is a sleep."""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from detonate.sandbox.timekeeper.wakers import epoll_set, own_wakers_only
+
+ME = os.getpid()
+
+
+@pytest.fixture
+def self_pipe() -> Iterator[tuple[int, int]]:
+    r, w = os.pipe()
+    yield r, w
+    os.close(r)
+    os.close(w)
+
+
+def test_an_eventfd_and_a_pipe_whose_both_ends_the_process_holds_are_its_own_wakers(
+    self_pipe: tuple[int, int],
+) -> None:
+    event = os.eventfd(0)
+    try:
+        assert own_wakers_only(ME, [event, self_pipe[0]])
+        assert own_wakers_only(ME, [])
+    finally:
+        os.close(event)
+
+
+def test_a_pipe_another_process_writes_a_socket_or_a_file_is_input_from_elsewhere(
+    self_pipe: tuple[int, int],
+) -> None:
+    r, w = os.pipe()
+    writer = subprocess.Popen(["sleep", "30"], pass_fds=(w,))
+    os.close(w)  # postgres' postmaster-death pipe: only the other process holds the write end
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    try:
+        assert not own_wakers_only(ME, [r])
+        assert not own_wakers_only(ME, [self_pipe[0], listener.fileno()])
+        with open(__file__) as source:
+            assert not own_wakers_only(ME, [source.fileno()])
+        assert not own_wakers_only(ME, [9999])  # not open: cannot tell
+    finally:
+        writer.kill()
+        writer.wait()
+        os.close(r)
+        listener.close()
+
+
+def test_an_epoll_set_is_read_from_fdinfo(self_pipe: tuple[int, int]) -> None:
+    event = os.eventfd(0)
+    poller = select.epoll()
+    listener = socket.socket()
+    try:
+        poller.register(event, select.EPOLLIN)
+        poller.register(self_pipe[0], select.EPOLLIN)
+        fds = epoll_set(ME, poller.fileno())
+        assert sorted(fds or []) == sorted([event, self_pipe[0]])
+        assert own_wakers_only(ME, fds or [])
+        poller.register(listener.fileno(), select.EPOLLIN)
+        assert not own_wakers_only(ME, epoll_set(ME, poller.fileno()) or [])
+        assert epoll_set(ME, 9999) is None
+    finally:
+        poller.close()
+        listener.close()
+        os.close(event)
