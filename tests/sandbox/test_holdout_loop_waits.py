@@ -13,15 +13,20 @@ from typing import Any
 
 import pytest
 
-from detonate.factory.build import build_sample, unbuildable
+from detonate.factory.build import unbuildable
 from detonate.model.options import ScanOptions
 from detonate.pipeline import scan
 
-from .busybox_image import sandbox_available
-from .holdout_waits import assert_compressed_in_part, assert_payload_after_the_wait
+from .holdout_waits import (
+    assert_compressed_in_part,
+    assert_payload_after_the_wait,
+    build_archives,
+    form_param,
+    forms,
+)
 
 HOLDOUT = Path(__file__).resolve().parents[2] / "samples" / "waits-holdout-loop"
-FORMS = sorted(p.parent.name for p in HOLDOUT.glob("*/image.yaml"))
+FORMS = forms(HOLDOUT)
 # First pass 2026-12-06 01:11 UTC (on a328727), what each miss looked like; rescanned 01:38 UTC.
 NOT_YET: dict[str, str] = {
     "node-await-timers-promises": "run idle after 7-124 s skipped in libuv's epoll_wait rounds",
@@ -37,14 +42,7 @@ IN_PART: dict[str, str] = {
 
 @pytest.fixture(scope="module")
 def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    if not sandbox_available():
-        pytest.skip("needs root, runc, strace and /bin/busybox")
-    out = tmp_path_factory.mktemp("waits-holdout-loop")
-    return {
-        form: build_sample(HOLDOUT / form, out).archive
-        for form in FORMS
-        if unbuildable(HOLDOUT / form) is None
-    }
+    return build_archives(HOLDOUT, tmp_path_factory.mktemp("waits-holdout-loop"))
 
 
 def _wait_calls(events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
@@ -59,19 +57,14 @@ def _wait_calls(events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 
 # Node's rounds are compressed, and a run of them may reach the payload (node-chain-timeout did
 # in 2 of 7): its xfail cannot be strict without failing the suite on such a run.
-SOMETIMES = {"node-await-timers-promises"}
-
-
-def _param(form: str) -> object:
-    if form in NOT_YET:
-        strict = form not in SOMETIMES
-        return pytest.param(form, marks=pytest.mark.xfail(reason=NOT_YET[form], strict=strict))
-    return form
+SOMETIMES = frozenset({"node-await-timers-promises"})
 
 
 @pytest.mark.sandbox
 @pytest.mark.slow
-@pytest.mark.parametrize("form", [_param(f) for f in FORMS if f not in IN_PART])
+@pytest.mark.parametrize(
+    "form", [form_param(f, NOT_YET, SOMETIMES) for f in FORMS if f not in IN_PART]
+)
 def test_a_blind_event_loop_countdown_reaches_its_payload(
     form: str, archives: dict[str, Path], tmp_path: Path
 ) -> None:

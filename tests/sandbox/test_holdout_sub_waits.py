@@ -10,15 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from detonate.factory.build import build_sample, unbuildable
+from detonate.factory.build import unbuildable
 from detonate.model.options import ScanOptions
 from detonate.pipeline import scan
 
-from .busybox_image import sandbox_available
-from .holdout_waits import assert_compressed_in_part, assert_payload_after_the_wait
+from .holdout_waits import (
+    assert_compressed_in_part,
+    assert_payload_after_the_wait,
+    build_archives,
+    form_param,
+    forms,
+)
 
 HOLDOUT = Path(__file__).resolve().parents[2] / "samples" / "waits-holdout-sub"
-FORMS = sorted(p.parent.name for p in HOLDOUT.glob("*/image.yaml"))
+FORMS = forms(HOLDOUT)
 NOT_YET: dict[str, str] = {
     "c-jitter-poll": "rounds of random length are no countdown by the rule (the same length)",
     "shell-fifth-sleep": "each `sleep 0.2` is a new process: not back to back in one thread",
@@ -32,25 +37,12 @@ IN_PART: dict[str, str] = {
 
 @pytest.fixture(scope="module")
 def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    if not sandbox_available():
-        pytest.skip("needs root, runc, strace and /bin/busybox")
-    out = tmp_path_factory.mktemp("waits-holdout-sub")
-    return {
-        form: build_sample(HOLDOUT / form, out).archive
-        for form in FORMS
-        if unbuildable(HOLDOUT / form) is None
-    }
-
-
-def _param(form: str) -> object:
-    if form in NOT_YET:
-        return pytest.param(form, marks=pytest.mark.xfail(reason=NOT_YET[form], strict=True))
-    return form
+    return build_archives(HOLDOUT, tmp_path_factory.mktemp("waits-holdout-sub"))
 
 
 @pytest.mark.sandbox
 @pytest.mark.slow
-@pytest.mark.parametrize("form", [_param(f) for f in FORMS if f not in IN_PART])
+@pytest.mark.parametrize("form", [form_param(f, NOT_YET) for f in FORMS if f not in IN_PART])
 def test_a_blind_sub_second_countdown_reaches_its_payload(
     form: str, archives: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 NS = 1_000_000_000
@@ -229,12 +230,17 @@ class ShortRuns:
         run.held_ns += length
         return True
 
-    def tail(self, tid: int, signature: tuple[object, ...], effects: int) -> bool:
+    def tail(
+        self, tid: int, signature: tuple[object, ...], effects: int, time_only: Callable[[], bool]
+    ) -> bool:
         """A short wait of thread `tid` is the rest of its last round of `signature` (one per
-        round, nothing took effect since): the run goes on without counting it. A second
-        short wait in a row is a wait of its own."""
+        round, nothing took effect since, `time_only()` says nothing but time ends it): the run
+        goes on without counting it. A second short wait in a row is a wait of its own.
+        `time_only` is asked last: it may read /proc, and most short waits are no run's."""
         run = self.runs.get(tid)
         if run is None or run.signature != signature or run.effects != effects or run.tailed:
+            return False
+        if not time_only():
             return False
         run.tailed = True
         return True

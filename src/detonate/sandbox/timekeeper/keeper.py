@@ -438,7 +438,7 @@ class TimeKeeper:
             return False
         effects = self.effects() if self.effects is not None else 0
         if hold.requested_ns <= waits.SHORT_NS:
-            if hold.probe.time_only() and self._shorts.tail(tid, (hold.call, "sleep"), effects):
+            if self._shorts.tail(tid, (hold.call, "sleep"), effects, hold.probe.time_only):
                 # the rest of the round's deadline, which its timeout in ms fell short of
                 # (Go's netpoller truncates): the kernel's, and the same round still
                 return False

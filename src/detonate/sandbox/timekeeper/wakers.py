@@ -21,18 +21,21 @@ EVENTFD = "anon_inode:[eventfd]"
 
 def own_wakers_only(tgid: int, fds: list[int]) -> bool:
     """Every fd of `fds` (the process's numbers) is an eventfd or one end of a pipe whose
-    other end the process holds too; False when one cannot be read (the process is gone)."""
-    links = _links(tgid)
-    if links is None:
-        return False
+    other end the process holds too; False when one cannot be read (the process is gone).
+    Only a pipe needs the process's other fds looked at."""
+    links: dict[int, str] | None = None
     for fd in fds:
-        link = links.get(fd)
-        if link is None:
+        try:
+            link = os.readlink(f"/proc/{tgid}/fd/{fd}")
+        except OSError:
             return False
         if link == EVENTFD:
             continue
-        if not link.startswith("pipe:") or not _writes(tgid, links, link):
-            return False  # a file, a socket, or a pipe another process writes
+        if not link.startswith("pipe:"):
+            return False  # a file, a socket, a signalfd …: input from elsewhere
+        links = links if links is not None else _links(tgid)
+        if links is None or not _writes(tgid, links, link):
+            return False  # a pipe another process writes
     return True
 
 
