@@ -14,7 +14,6 @@ from .busybox_image import sandbox_available
 
 MINER = "/usr/local/bin/xmrig"
 WAIT_SECONDS = 900
-PART_SECONDS = 60  # a countdown compressed in part: minutes of sample time at least
 
 
 def forms(holdout: Path) -> list[str]:
@@ -32,13 +31,10 @@ def build_archives(holdout: Path, out: Path) -> dict[str, Path]:
     }
 
 
-def form_param(
-    form: str, not_yet: dict[str, str], sometimes: frozenset[str] = frozenset()
-) -> object:
-    """A form the rules do not cover yet is an xfail, strict unless it passes in some runs."""
+def form_param(form: str, not_yet: dict[str, str]) -> object:
+    """A form the rules do not cover yet is a strict xfail: it fails loudly the day it passes."""
     if form in not_yet:
-        strict = form not in sometimes
-        return pytest.param(form, marks=pytest.mark.xfail(reason=not_yet[form], strict=strict))
+        return pytest.param(form, marks=pytest.mark.xfail(reason=not_yet[form], strict=True))
     return form
 
 
@@ -53,12 +49,3 @@ def assert_payload_after_the_wait(report: Report, form: str) -> None:
     assert report.run.skipped_sleep_seconds >= 0.9 * WAIT_SECONDS
     assert execs[0]["sample_ts"] >= 0.99 * WAIT_SECONDS
     assert any(f.rule_id == "sleep-before-activity" for f in report.findings)
-
-
-def assert_compressed_in_part(report: Report, form: str, call: str) -> None:
-    """Minutes of `call`'s rounds were skipped and reported, whether or not the payload ran."""
-    assert report.error is None, report.error
-    waits = [e for e in report.events if e["kind"].startswith("time.") and e.get("call") == call]
-    print(f"{form}: run {report.run.status}, {report.run.skipped_sleep_seconds:.0f} s skipped")
-    assert report.run.skipped_sleep_seconds >= PART_SECONDS
-    assert sum(e["requested_seconds"] for e in waits) >= PART_SECONDS

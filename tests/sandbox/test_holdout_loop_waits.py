@@ -18,7 +18,6 @@ from detonate.model.options import ScanOptions
 from detonate.pipeline import scan
 
 from .holdout_waits import (
-    assert_compressed_in_part,
     assert_payload_after_the_wait,
     build_archives,
     form_param,
@@ -29,14 +28,8 @@ HOLDOUT = Path(__file__).resolve().parents[2] / "samples" / "waits-holdout-loop"
 FORMS = forms(HOLDOUT)
 # First pass 2026-12-06 01:11 UTC (on a328727), what each miss looked like; rescanned 01:38 UTC.
 NOT_YET: dict[str, str] = {
-    "node-await-timers-promises": "run idle after 7-124 s skipped in libuv's epoll_wait rounds",
     "python-asyncio-sleep": "run idle, 0 s skipped: asyncio's self-pipe is a socketpair",
     "python-event-wait": "run idle, 0 s skipped, no time.* events: Event.wait(0.1) in a thread",
-}
-# Form → why its rounds are compressed but its payload is not reached: tested for the
-# compression alone (docs/sandbox.md, "A runtime's own wakers", limits).
-IN_PART: dict[str, str] = {
-    "node-interval-count": "run idle after 138-189 s skipped in libuv's epoll_wait rounds",
 }
 
 
@@ -55,16 +48,9 @@ def _wait_calls(events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return calls
 
 
-# Node's rounds are compressed, and a run of them may reach the payload (node-chain-timeout did
-# in 2 of 7): its xfail cannot be strict without failing the suite on such a run.
-SOMETIMES = frozenset({"node-await-timers-promises"})
-
-
 @pytest.mark.sandbox
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "form", [form_param(f, NOT_YET, SOMETIMES) for f in FORMS if f not in IN_PART]
-)
+@pytest.mark.parametrize("form", [form_param(f, NOT_YET) for f in FORMS])
 def test_a_blind_event_loop_countdown_reaches_its_payload(
     form: str, archives: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -74,16 +60,3 @@ def test_a_blind_event_loop_countdown_reaches_its_payload(
     print(f"{form}: run {report.run.status}, {report.run.skipped_sleep_seconds:.0f} s skipped")
     print(f"{form}: wait events {_wait_calls(report.events)}")
     assert_payload_after_the_wait(report, form)
-
-
-@pytest.mark.sandbox
-@pytest.mark.slow
-@pytest.mark.parametrize("form", sorted(IN_PART))
-def test_an_event_loop_countdown_compressed_in_part_still_skips_minutes(
-    form: str, archives: dict[str, Path], tmp_path: Path
-) -> None:
-    """Node's setInterval waits in libuv's epoll_wait on its own eventfd: its rounds are held
-    and jumped (minutes of sample time), though the payload is not reached (IN_PART says
-    why). On the first pass, without the tail rule, one run skipped 160 s."""
-    report = scan(f"oci-archive:{archives[form]}", ScanOptions(cache_dir=tmp_path))
-    assert_compressed_in_part(report, form, "epoll_wait")

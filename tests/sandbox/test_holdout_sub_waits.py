@@ -15,7 +15,6 @@ from detonate.model.options import ScanOptions
 from detonate.pipeline import scan
 
 from .holdout_waits import (
-    assert_compressed_in_part,
     assert_payload_after_the_wait,
     build_archives,
     form_param,
@@ -25,13 +24,7 @@ from .holdout_waits import (
 HOLDOUT = Path(__file__).resolve().parents[2] / "samples" / "waits-holdout-sub"
 FORMS = forms(HOLDOUT)
 NOT_YET: dict[str, str] = {
-    "c-jitter-poll": "rounds of random length are no countdown by the rule (the same length)",
     "shell-fifth-sleep": "each `sleep 0.2` is a new process: not back to back in one thread",
-}
-# Form → why its rounds are compressed but its payload is reached only in some runs: tested for
-# the compression alone (docs/sandbox.md, "A runtime's own wakers", limits).
-IN_PART: dict[str, str] = {
-    "node-chain-timeout": "payload in 2 of 7 runs; the others end idle after 270-460 s skipped",
 }
 
 
@@ -42,7 +35,7 @@ def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.mark.sandbox
 @pytest.mark.slow
-@pytest.mark.parametrize("form", [form_param(f, NOT_YET) for f in FORMS if f not in IN_PART])
+@pytest.mark.parametrize("form", [form_param(f, NOT_YET) for f in FORMS])
 def test_a_blind_sub_second_countdown_reaches_its_payload(
     form: str, archives: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -50,16 +43,3 @@ def test_a_blind_sub_second_countdown_reaches_its_payload(
         pytest.skip(f"{form}: {unbuildable(HOLDOUT / form)}")
     report = scan(f"oci-archive:{archives[form]}", ScanOptions(cache_dir=tmp_path))
     assert_payload_after_the_wait(report, form)
-
-
-@pytest.mark.sandbox
-@pytest.mark.slow
-@pytest.mark.parametrize("form", sorted(IN_PART))
-def test_a_blind_countdown_compressed_in_part_still_skips_minutes(
-    form: str, archives: dict[str, Path], tmp_path: Path
-) -> None:
-    """Node's chained setTimeout waits in libuv's epoll_wait on its own eventfd: its rounds
-    are held and jumped (minutes of sample time), though not always all 900 s (IN_PART says
-    why). Before the own-wakers rule the run ended idle after ~2.7 s with 0.04 s skipped."""
-    report = scan(f"oci-archive:{archives[form]}", ScanOptions(cache_dir=tmp_path))
-    assert_compressed_in_part(report, form, "epoll_wait")

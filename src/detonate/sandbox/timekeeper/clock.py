@@ -46,11 +46,12 @@ COUNTDOWN_SAMPLE_SECONDS = 3600
 SAME_LENGTH_NS = 10_000_000
 
 
-def same_length(first_ns: int, length_ns: int) -> bool:
-    """A countdown's round is as long as its first to 10 ms, or to a quarter of it: what is
-    left of an absolute deadline stepped by 100 ms is 100 ms less the time the loop took to
-    come back, which grows when the machine is busy."""
-    return abs(length_ns - first_ns) <= max(SAME_LENGTH_NS, first_ns // 4)
+def same_length(period_ns: int, length_ns: int) -> bool:
+    """A countdown's round is no longer than its period (its longest round so far) by more
+    than 10 ms or a quarter of it, and may be any shorter: what is left of a deadline stepped
+    by the period is the period less the time the loop took to come back, which a busy
+    machine stretches without bound (a Go ticker's 200 ms rounds came to 60 ms under load)."""
+    return length_ns - period_ns <= max(SAME_LENGTH_NS, period_ns // 4)
 
 
 def signature(call: str, length_ns: int) -> tuple[object, ...]:
@@ -200,7 +201,7 @@ class ShortRun:
 
     signature: tuple[object, ...]
     effects: int  # the sample's effect count at its last round
-    length_ns: int  # its first round's length: the rest are the same to SAME_LENGTH_NS
+    length_ns: int  # its period, the longest round so far (same_length)
     rounds: int = 0
     held_ns: int = 0  # the lengths of the rounds held so far (the budget)
     tailed: bool = False  # its last round's rest came as a short wait (ShortRuns.tail)
@@ -223,6 +224,7 @@ class ShortRuns:
             or not same_length(run.length_ns, length)
         ):
             run = self.runs[tid] = ShortRun(signature, effects, length)
+        run.length_ns = max(run.length_ns, length)
         run.rounds += 1
         run.tailed = False
         if run.rounds <= REPEAT_LIMIT or run.held_ns >= COUNTDOWN_SAMPLE_SECONDS * NS:

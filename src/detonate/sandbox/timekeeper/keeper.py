@@ -193,6 +193,9 @@ class TimeKeeper:
     _start_wall: float = 0.0
     _activity_mark: int = -1
     _streak: tuple[float, int] = (0.0, 0)  # a short countdown's last look: (until, rounds left)
+    # A countdown's round whose jump waits for a trapped call to be answered first: its
+    # short_pid (0 when not a short countdown's), or None.
+    _round_after_answer: int | None = None
     _activity_offset: int = 0  # the clock's offset when the tracer last saw the sample act
     _serving: dict[int, tuple[float, bool]] = field(default_factory=dict)  # pid: (checked, serves)
     _next_timer_key: int = -1
@@ -302,6 +305,7 @@ class TimeKeeper:
                     note = fd.receive()
                     if note is not None:
                         self._answer(fd, note)
+                    self._round_after_answers(fd)
                     continue  # drain what is queued before the slower checks
                 self._service(fd)
             except EOFError:
@@ -443,7 +447,7 @@ class TimeKeeper:
                 # (Go's netpoller truncates): the kernel's, and the same round still
                 return False
             sig = signature(hold.call, hold.requested_ns)
-        else:  # the same sleep again: as long as the first (clock.same_length)
+        else:  # the same sleep again: no longer than its period (clock.same_length)
             sig = (hold.call, "sleep")
         return self._shorts.round(tid, sig, hold.requested_ns, effects)
 
@@ -847,11 +851,14 @@ class TimeKeeper:
             return
         for _ in range(FAST_TRIES):
             # A thread trapped in a call this loop has not received yet also sleeps ("S"), but
-            # it waits on us, not on time: a new process's first calls, a receive.
-            if (
-                self._all_blocked(self._tasks(), ASLEEP_STATES)
-                and not _notified(fd)
-                and not (self.answering is not None and self.answering())
+            # it waits on us, not on time: a new process's first calls, a receive. Answered
+            # first, then the round is tried again (Go's sysmon traps a 10 ms nanosleep beside
+            # every few rounds of its 10 ms countdown: waiting it out cost each its deadline).
+            if _notified(fd):
+                self._round_after_answer = short_pid
+                return
+            if self._all_blocked(self._tasks(), ASLEEP_STATES) and not (
+                self.answering is not None and self.answering()
             ):
                 with self._lock:
                     self._jump()
@@ -860,6 +867,14 @@ class TimeKeeper:
                     self._streak = (time.monotonic() + CHECK_SECONDS, STREAK_ROUNDS)
                 return
             time.sleep(FAST_PAUSE_SECONDS)
+
+    def _round_after_answers(self, fd: NotifyFd) -> None:
+        """The countdown's round put off for trapped calls, once they are all answered."""
+        if self._round_after_answer is None or _notified(fd):
+            return
+        short_pid, self._round_after_answer = self._round_after_answer, None
+        if self.schedule.countdown_next():
+            self._countdown_round(fd, short_pid)
 
     def _short_streak(self, fd: NotifyFd) -> bool:
         """A short countdown's round may trust the last look (every thread asleep, the
