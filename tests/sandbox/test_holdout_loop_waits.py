@@ -28,7 +28,6 @@ HOLDOUT = Path(__file__).resolve().parents[2] / "samples" / "waits-holdout-loop"
 FORMS = forms(HOLDOUT)
 # First pass 2026-12-06 01:11 UTC (on a328727), what each miss looked like; rescanned 01:38 UTC.
 NOT_YET: dict[str, str] = {
-    "python-asyncio-sleep": "run idle, 0 s skipped: asyncio's self-pipe is a socketpair",
     "python-event-wait": "run idle, 0 s skipped, no time.* events: Event.wait(0.1) in a thread",
 }
 

@@ -38,8 +38,8 @@ NOT_COMPRESSED_YET: dict[str, str] = {}
 # Form → why its countdown is compressed but too slowly to reach the payload in a default run
 # (docs/sandbox.md, "Countdowns of short waits"): tested for the compression alone.
 TOO_SLOW_YET: dict[str, str] = {
-    "go-short-sleep": "Go's runtime makes about three trapped short waits per time.Sleep "
-    "(netpoller epoll_pwait, sysmon's futex and nanosleep), each a round trip to the keeper",
+    "go-short-sleep": "Go's runtime makes two trapped short waits per time.Sleep (the "
+    "netpoller's epoll_pwait of 9 ms and of the last 1 ms), each a round trip to the keeper",
 }
 
 
@@ -179,12 +179,13 @@ def test_a_countdown_too_slow_to_finish_is_still_compressed_and_reported(
     """Go's `time.Sleep(10 ms)` 90,000 times: its threads' short waits are held and jumped
     (minutes of sample time pass in the run, reported as waits of the runtime's calls), though
     not all 900 s within the default 60 s (TOO_SLOW_YET says why). Without the countdown rule
-    the run ends idle after ~2 s with nothing skipped."""
+    the run ends idle after ~2 s with nothing skipped; while a round waited out its deadline
+    whenever sysmon's own call was trapped beside it, 43-77 s were skipped (456-569 s since)."""
     report = scan_form(form, wait_archives, wait_cache)
-    assert report.run.skipped_sleep_seconds >= 120, report.run.skipped_sleep_seconds
+    assert report.run.skipped_sleep_seconds >= 240, report.run.skipped_sleep_seconds
     calls = set(EXPECTED[form]["wait"]["calls"])
     waits = [e for e in report.events if e["kind"] in WAIT_KINDS and e["call"] in calls]
-    assert sum(e["requested_seconds"] for e in waits) >= 120
+    assert sum(e["requested_seconds"] for e in waits) >= 240
 
 
 @pytest.mark.sandbox

@@ -40,9 +40,13 @@ def test_nanosleep_and_a_poll_or_select_of_no_fds_are_sleeps() -> None:
 
 
 def test_a_wait_on_an_fd_is_not_a_sleep() -> None:
-    here, there = socket.socketpair()
+    """A connection (a TCP one: a socketpair whose both ends the process holds is its own
+    waker, asyncio's self-pipe)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    there = socket.create_connection(listener.getsockname())
+    here, _ = listener.accept()
     epoll = select.epoll()
-    with here, there, epoll:
+    with listener, here, there, epoll:
         pollfd = ctypes.create_string_buffer(struct.pack("<ihh", here.fileno(), select.POLLIN, 0))
         assert not is_sleep(decode("poll", ctypes.addressof(pollfd), 1, 100))
         epoll.register(here.fileno(), select.EPOLLIN)

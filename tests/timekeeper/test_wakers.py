@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from detonate.sandbox.timekeeper import unixpeer
 from detonate.sandbox.timekeeper.wakers import epoll_set, own_wakers_only
 
 ME = os.getpid()
@@ -74,3 +75,33 @@ def test_an_epoll_set_is_read_from_fdinfo(self_pipe: tuple[int, int]) -> None:
         poller.close()
         listener.close()
         os.close(event)
+
+
+def test_a_socketpair_whose_both_ends_the_process_holds_is_its_own_waker() -> None:
+    """asyncio's self-pipe: the kernel names each end the other's peer (sock_diag)."""
+    ours, theirs = socket.socketpair()
+    try:
+        assert unixpeer.peer(ME, os.fstat(ours.fileno()).st_ino) == os.fstat(theirs.fileno()).st_ino
+        assert own_wakers_only(ME, [ours.fileno()])
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_a_unix_socket_whose_peer_another_process_holds_is_input_from_elsewhere() -> None:
+    ours, theirs = socket.socketpair()
+    other = subprocess.Popen(["sleep", "30"], pass_fds=(theirs.fileno(),))
+    theirs.close()
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind("\0detonate-test-unixpeer")
+    listener.listen()
+    try:
+        assert not own_wakers_only(ME, [ours.fileno()])
+        assert unixpeer.peer(ME, os.fstat(listener.fileno()).st_ino) is None  # no peer
+        assert not own_wakers_only(ME, [listener.fileno()])
+        assert unixpeer.peer(ME, 1) is None  # no such socket: the kernel's error
+    finally:
+        other.kill()
+        other.wait()
+        ours.close()
+        listener.close()

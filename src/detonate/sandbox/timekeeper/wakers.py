@@ -1,14 +1,16 @@
 """Whether the fds an event loop waits on are only its own wakers: then its timeout is a sleep.
 
 Go parks its timers in the netpoller's `epoll_pwait`, libuv (Node) its timers in `epoll_wait`,
-glib in `poll`. When the program has no sockets or files open, the set holds only what the
-runtime made to wake itself: an eventfd, or a pipe whose both ends the process holds (the
-self-pipe). Nothing outside the process writes to those, so the wait ends by its timeout or
-by the process itself — as a sleep does, and a `time.Sleep(100 ms)` loop is a countdown like
-`usleep(100000)`'s. A listening or connected socket, a file, a pipe whose write end another
-process holds (postgres' postmaster-death pipe), a signalfd, inotify or timerfd is input from
-elsewhere: not a waker. The fds are still polled while the wait is held, so a wake is not
-missed either way. Read from /proc, as the keeper reads the rest.
+asyncio in `epoll_wait`, glib in `poll`. When the program has no sockets or files open, the set
+holds only what the runtime made to wake itself: an eventfd, a pipe whose both ends the process
+holds (the self-pipe), or a unix socket whose peer the process holds (asyncio's self-pipe is a
+`socketpair()`; unixpeer.py asks the kernel for the peer). Nothing outside the process writes
+to those, so the wait ends by its timeout or by the process itself — as a sleep does, and a
+`time.Sleep(100 ms)` loop is a countdown like `usleep(100000)`'s. A listening socket, one
+connected elsewhere, a file, a pipe whose write end another process holds (postgres'
+postmaster-death pipe), a signalfd, inotify or timerfd is input from elsewhere: not a waker.
+The fds are still polled while the wait is held, so a wake is not missed either way. Read
+from /proc, as the keeper reads the rest.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from detonate.sandbox.timekeeper import unixpeer
+
 EVENTFD = "anon_inode:[eventfd]"
 
 
 def own_wakers_only(tgid: int, fds: list[int]) -> bool:
-    """Every fd of `fds` (the process's numbers) is an eventfd or one end of a pipe whose
-    other end the process holds too; False when one cannot be read (the process is gone).
-    Only a pipe needs the process's other fds looked at."""
+    """Every fd of `fds` (the process's numbers) is an eventfd or one end of a pipe or unix
+    socket pair whose other end the process holds too; False when one cannot be read (the
+    process is gone). Only a pipe or a socket needs the process's other fds looked at."""
     links: dict[int, str] | None = None
     for fd in fds:
         try:
@@ -31,11 +35,15 @@ def own_wakers_only(tgid: int, fds: list[int]) -> bool:
             return False
         if link == EVENTFD:
             continue
-        if not link.startswith("pipe:"):
-            return False  # a file, a socket, a signalfd …: input from elsewhere
+        if not link.startswith(("pipe:", "socket:")):
+            return False  # a file, a signalfd, inotify …: input from elsewhere
         links = links if links is not None else _links(tgid)
-        if links is None or not _writes(tgid, links, link):
+        if links is None:
+            return False
+        if link.startswith("pipe:") and not _writes(tgid, links, link):
             return False  # a pipe another process writes
+        if link.startswith("socket:") and not _holds_peer(tgid, links, link):
+            return False  # a listener, a connection, a socket another process holds
     return True
 
 
@@ -53,6 +61,13 @@ def epoll_set(tgid: int, epfd: int) -> list[int] | None:
             if len(fields) > 1 and fields[1].isdigit():
                 fds.append(int(fields[1]))
     return fds
+
+
+def _holds_peer(tgid: int, links: dict[int, str], sock: str) -> bool:
+    """`sock` (`socket:[ino]`) is a unix socket whose peer the process holds as well."""
+    inode = sock.removeprefix("socket:[").removesuffix("]")
+    other = unixpeer.peer(tgid, int(inode)) if inode.isdigit() else None
+    return other is not None and f"socket:[{other}]" in links.values()
 
 
 def _writes(tgid: int, links: dict[int, str], pipe: str) -> bool:
