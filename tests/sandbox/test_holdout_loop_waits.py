@@ -2,8 +2,8 @@
 keeper's rules): each waits 900 s in sub-second rounds driven by a language runtime's timers or
 event loop (Go tickers and AfterFunc, Node's setInterval and timers/promises, asyncio, Event.wait,
 hand-written epoll and poll loops) and then runs the miner stand-in. A default scan must show the
-payload (the exec of xmrig and its stratum login), the 900 s skipped and the delay finding. The
-forms the first pass missed are strict xfails: they fail loudly the day they pass."""
+payload (the exec of xmrig and its stratum login), the 900 s skipped and the delay finding. A
+form the rules miss is a strict xfail (NOT_YET): it fails loudly the day it passes."""
 
 from __future__ import annotations
 
@@ -26,10 +26,9 @@ from .holdout_waits import (
 
 HOLDOUT = Path(__file__).resolve().parents[2] / "samples" / "waits-holdout-loop"
 FORMS = forms(HOLDOUT)
-# First pass 2026-12-06 01:11 UTC (on a328727), what each miss looked like; rescanned 01:38 UTC.
-NOT_YET: dict[str, str] = {
-    "python-event-wait": "run idle, 0 s skipped, no time.* events: Event.wait(0.1) in a thread",
-}
+# Form → what its miss looks like. Empty: every form reaches its payload (the first pass, on
+# 2026-12-06, missed four; README.md says what each looked like and what took it).
+NOT_YET: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,15 @@ import os
 import select
 import socket
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from detonate.sandbox.timekeeper import unixpeer
-from detonate.sandbox.timekeeper.wakers import epoll_set, own_wakers_only
+from detonate.sandbox.timekeeper.wakers import epoll_set, others_parked, own_wakers_only
 
 ME = os.getpid()
 
@@ -105,3 +108,49 @@ def test_a_unix_socket_whose_peer_another_process_holds_is_input_from_elsewhere(
         other.wait()
         ours.close()
         listener.close()
+
+
+# A process whose main thread and worker both end up blocked: main in an untimed futex wait (a
+# join), the worker in what argv[1] says. Run apart from pytest, whose own threads would count.
+CHILD = """
+import sys, threading
+held = threading.Lock(); held.acquire()
+worker = threading.Thread(target=held.acquire if sys.argv[1] == "futex" else sys.stdin.read)
+worker.start()
+print(worker.native_id, flush=True)
+joined = threading.Lock(); joined.acquire(); joined.acquire()
+"""
+
+
+def _child(worker: str) -> tuple[subprocess.Popen[str], int]:
+    argv = [sys.executable, "-c", CHILD, worker]
+    child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    worker_tid = int(child.stdout.readline())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # until both threads sleep in their calls
+        states = [
+            Path(f"/proc/{child.pid}/task/{tid}/stat").read_text().rpartition(") ")[2][0]
+            for tid in (child.pid, worker_tid)
+        ]
+        if states == ["S", "S"]:
+            return child, worker_tid
+        time.sleep(0.01)
+    raise AssertionError("the child's threads never blocked")
+
+
+def test_a_timed_futex_wait_is_a_sleep_only_while_every_other_thread_waits_untimed() -> None:
+    """Python's `Event().wait(0.1)` in a worker that main joins: main waits on a futex with no
+    timeout, so nothing in the process runs before the worker's timeout. A thread in any
+    other call (here a read) could change the word: not a sleep then."""
+    parked, parked_worker = _child("futex")
+    reading, _ = _child("read")
+    try:
+        assert others_parked(parked.pid, parked_worker)  # main is in an untimed futex wait
+        assert others_parked(parked.pid, parked.pid)
+        assert not others_parked(reading.pid, reading.pid)  # its worker is in a read
+        assert not others_parked(999_999_999, 1)  # no such process
+    finally:
+        for child in (parked, reading):
+            child.kill()
+            child.wait()

@@ -33,6 +33,7 @@ SHORT_NS = 10_000_000  # relative waits up to 10 ms run in the kernel: nothing t
 MAX_WATCHED_FDS = 1024
 TIMER_ABSTIME = 1
 FUTEX_CLOCK_REALTIME = 256
+FUTEX_PRIVATE_FLAG = 128  # the word is the process's own: no other process wakes it
 CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME = 0, 1, 7
 # Clocks that show virtual time (CLOCK_PROCESS/THREAD_CPUTIME_ID, 2 and 3, are CPU time).
 VIRTUAL_CLOCKS = frozenset({0, 1, 4, 5, 6, 7, 8, 9, 11})
@@ -109,6 +110,16 @@ class FutexProbe(Probe):
     tid: int
     address: int
     value: int
+    # whether every other thread of the process is parked (wakers.others_parked), asked once
+    parked: Callable[[], bool] | None = None
+    _parked: bool | None = field(default=None, init=False)
+
+    def time_only(self) -> bool:
+        """A private futex whose process has nothing else running (its other threads wait
+        untimed: `Event().wait(0.1)` in a thread that main joins): only time ends the wait."""
+        if self._parked is None:
+            self._parked = self.parked is not None and self.parked()
+        return self._parked
 
     def ready(self) -> bool:
         try:
@@ -390,6 +401,8 @@ def _futex(note: Notification, tgid: int, now: Now) -> Answer:
     probe = FutexProbe(note.pid, note.args[0], value)
     if probe.ready():
         return Proceed()  # the word already changed: the kernel answers EAGAIN
+    if op & FUTEX_PRIVATE_FLAG:
+        probe.parked = lambda: wakers.others_parked(tgid, note.pid)
     ns = memory.timespec_ns(note.pid, note.args[3])
     timed_out = Reply(error=errno.ETIMEDOUT)
     if op & FUTEX_CMD_BITS == FUTEX_WAIT_BITSET:

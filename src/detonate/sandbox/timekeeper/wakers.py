@@ -11,6 +11,11 @@ connected elsewhere, a file, a pipe whose write end another process holds (postg
 postmaster-death pipe), a signalfd, inotify or timerfd is input from elsewhere: not a waker.
 The fds are still polled while the wait is held, so a wake is not missed either way. Read
 from /proc, as the keeper reads the rest.
+
+A timed wait on a private futex is a sleep too when no other thread of the process can run
+before it ends (`others_parked`: they all wait untimed on a futex, as main does in a
+`join()`), as in Python's `Event().wait(0.1)` in a worker thread. The word is still watched
+while it is held.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ import os
 from pathlib import Path
 
 from detonate.sandbox.timekeeper import unixpeer
+from detonate.sandbox.timekeeper.calls import FUTEX_CMD_BITS, FUTEX_WAIT, FUTEX_WAIT_BITSET
 
 EVENTFD = "anon_inode:[eventfd]"
+SYS_FUTEX = "202"  # x86_64
 
 
 def own_wakers_only(tgid: int, fds: list[int]) -> bool:
@@ -44,6 +51,30 @@ def own_wakers_only(tgid: int, fds: list[int]) -> bool:
             return False  # a pipe another process writes
         if link.startswith("socket:") and not _holds_peer(tgid, links, link):
             return False  # a listener, a connection, a socket another process holds
+    return True
+
+
+def others_parked(tgid: int, tid: int) -> bool:
+    """Every thread of process `tgid` but `tid` waits on a futex with no timeout (a join, an
+    idle pool's worker): none of them runs before `tid`'s timed wait ends, so none changes the
+    word it waits on, and only time ends that wait. Read from /proc/<tid>/syscall (the call's
+    number and arguments while a thread is in one); False when a thread cannot be read."""
+    try:
+        tids = os.listdir(f"/proc/{tgid}/task")
+    except OSError:
+        return False
+    for other in tids:
+        if other == str(tid):
+            continue
+        try:
+            fields = Path(f"/proc/{tgid}/task/{other}/syscall").read_text().split()
+        except OSError:
+            return False
+        if len(fields) < 5 or fields[0] != SYS_FUTEX:
+            return False  # running, or in another call (a read, a sleep, a poll …)
+        op, timeout = int(fields[2], 16) & FUTEX_CMD_BITS, int(fields[4], 16)
+        if op not in (FUTEX_WAIT, FUTEX_WAIT_BITSET) or timeout != 0:
+            return False
     return True
 
 

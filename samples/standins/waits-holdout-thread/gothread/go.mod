@@ -1,0 +1,3 @@
+module gothread
+
+go 1.19
