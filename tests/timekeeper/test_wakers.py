@@ -96,7 +96,7 @@ def test_a_unix_socket_whose_peer_another_process_holds_is_input_from_elsewhere(
     other = subprocess.Popen(["sleep", "30"], pass_fds=(theirs.fileno(),))
     theirs.close()
     listener = socket.socket(socket.AF_UNIX)
-    listener.bind("\0detonate-test-unixpeer")
+    listener.bind(f"\0detonate-test-unixpeer-{ME}")
     listener.listen()
     try:
         assert not own_wakers_only(ME, [ours.fileno()])
@@ -127,13 +127,20 @@ def _child(worker: str) -> tuple[subprocess.Popen[str], int]:
     child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
     worker_tid = int(child.stdout.readline())
+    # Until both sit in their last calls (at start the worker waits for the GIL, a timed futex
+    # wait): main in futex(…, NULL timeout), the worker in that or in read (0).
+    worker_call = ("202", "0x0") if worker == "futex" else ("0", None)
+    wanted = {child.pid: ("202", "0x0"), worker_tid: worker_call}
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:  # until both threads sleep in their calls
-        states = [
-            Path(f"/proc/{child.pid}/task/{tid}/stat").read_text().rpartition(") ")[2][0]
-            for tid in (child.pid, worker_tid)
-        ]
-        if states == ["S", "S"]:
+    while time.monotonic() < deadline:
+        calls = {
+            tid: Path(f"/proc/{child.pid}/task/{tid}/syscall").read_text().split() for tid in wanted
+        }
+        if all(
+            fields[0] == call and (timeout is None or fields[4] == timeout)
+            for tid, (call, timeout) in wanted.items()
+            for fields in [calls[tid]]
+        ):
             return child, worker_tid
         time.sleep(0.01)
     raise AssertionError("the child's threads never blocked")
