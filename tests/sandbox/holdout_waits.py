@@ -3,12 +3,16 @@ form waits 900 s in sub-second rounds and then runs the miner stand-in."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from detonate.factory.build import build_sample, unbuildable
+from detonate.model.options import ScanOptions
 from detonate.model.report import Report
+from detonate.pipeline import scan
 
 from .busybox_image import sandbox_available
 
@@ -36,6 +40,27 @@ def form_param(form: str, not_yet: dict[str, str]) -> object:
     if form in not_yet:
         return pytest.param(form, marks=pytest.mark.xfail(reason=not_yet[form], strict=True))
     return form
+
+
+def scan_form(holdout: Path, form: str, archives: dict[str, Path], cache: Path) -> Report:
+    """A default scan of one form of the set (skipped if it cannot be built here), printing
+    what a miss would need to be told apart: the run's end and its wait events."""
+    if form not in archives:
+        pytest.skip(f"{form}: {unbuildable(holdout / form)}")
+    report = scan(f"oci-archive:{archives[form]}", ScanOptions(cache_dir=cache))
+    print(f"{form}: run {report.run.status}, {report.run.skipped_sleep_seconds:.0f} s skipped")
+    print(f"{form}: wait events {_wait_calls(report.events)}")
+    return report
+
+
+def _wait_calls(events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many of each time.* event and call the run saw, to say what a miss looked like."""
+    calls: dict[str, int] = {}
+    for e in events:
+        if str(e["kind"]).startswith("time."):
+            key = f"{e['kind']}:{e.get('call')}"
+            calls[key] = calls.get(key, 0) + 1
+    return calls
 
 
 def assert_payload_after_the_wait(report: Report, form: str) -> None:

@@ -7,21 +7,16 @@ form the rules miss is a strict xfail (NOT_YET): it fails loudly the day it pass
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-from detonate.factory.build import unbuildable
-from detonate.model.options import ScanOptions
-from detonate.pipeline import scan
 
 from .holdout_waits import (
     assert_payload_after_the_wait,
     build_archives,
     form_param,
     forms,
+    scan_form,
 )
 
 HOLDOUT = Path(__file__).resolve().parents[2] / "samples" / "waits-holdout-loop"
@@ -36,25 +31,11 @@ def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return build_archives(HOLDOUT, tmp_path_factory.mktemp("waits-holdout-loop"))
 
 
-def _wait_calls(events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """How many of each time.* event and call the run saw, to say what a miss looked like."""
-    calls: dict[str, int] = {}
-    for e in events:
-        if str(e["kind"]).startswith("time."):
-            key = f"{e['kind']}:{e.get('call')}"
-            calls[key] = calls.get(key, 0) + 1
-    return calls
-
-
 @pytest.mark.sandbox
 @pytest.mark.slow
 @pytest.mark.parametrize("form", [form_param(f, NOT_YET) for f in FORMS])
 def test_a_blind_event_loop_countdown_reaches_its_payload(
     form: str, archives: dict[str, Path], tmp_path: Path
 ) -> None:
-    if form not in archives:
-        pytest.skip(f"{form}: {unbuildable(HOLDOUT / form)}")
-    report = scan(f"oci-archive:{archives[form]}", ScanOptions(cache_dir=tmp_path))
-    print(f"{form}: run {report.run.status}, {report.run.skipped_sleep_seconds:.0f} s skipped")
-    print(f"{form}: wait events {_wait_calls(report.events)}")
+    report = scan_form(HOLDOUT, form, archives, tmp_path)
     assert_payload_after_the_wait(report, form)

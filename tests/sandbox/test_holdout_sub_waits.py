@@ -10,15 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from detonate.factory.build import unbuildable
-from detonate.model.options import ScanOptions
-from detonate.pipeline import scan
-
 from .holdout_waits import (
     assert_payload_after_the_wait,
     build_archives,
     form_param,
     forms,
+    scan_form,
 )
 
 HOLDOUT = Path(__file__).resolve().parents[2] / "samples" / "waits-holdout-sub"
@@ -39,7 +36,5 @@ def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_a_blind_sub_second_countdown_reaches_its_payload(
     form: str, archives: dict[str, Path], tmp_path: Path
 ) -> None:
-    if form not in archives:
-        pytest.skip(f"{form}: {unbuildable(HOLDOUT / form)}")
-    report = scan(f"oci-archive:{archives[form]}", ScanOptions(cache_dir=tmp_path))
+    report = scan_form(HOLDOUT, form, archives, tmp_path)
     assert_payload_after_the_wait(report, form)
