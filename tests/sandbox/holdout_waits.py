@@ -35,10 +35,15 @@ def build_archives(holdout: Path, out: Path) -> dict[str, Path]:
     }
 
 
-def form_param(form: str, not_yet: dict[str, str]) -> object:
-    """A form the rules do not cover yet is a strict xfail: it fails loudly the day it passes."""
+def form_param(
+    form: str, not_yet: dict[str, str], some_runs: dict[str, str] | None = None
+) -> object:
+    """A form the rules do not cover yet is a strict xfail: it fails loudly the day it passes.
+    One they cover in some runs only (`some_runs`) is a lax xfail: its misses are reported."""
     if form in not_yet:
         return pytest.param(form, marks=pytest.mark.xfail(reason=not_yet[form], strict=True))
+    if some_runs and form in some_runs:
+        return pytest.param(form, marks=pytest.mark.xfail(reason=some_runs[form], strict=False))
     return form
 
 

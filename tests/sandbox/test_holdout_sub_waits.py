@@ -20,9 +20,7 @@ from .holdout_waits import (
 
 HOLDOUT = Path(__file__).resolve().parents[2] / "samples" / "waits-holdout-sub"
 FORMS = forms(HOLDOUT)
-NOT_YET: dict[str, str] = {
-    "shell-fifth-sleep": "each `sleep 0.2` is a new process: not back to back in one thread",
-}
+NOT_YET: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,14 @@ FORMS = forms(HOLDOUT)
 NOT_YET: dict[str, str] = {
     "node-atomics-wait-worker": "run idle, 8 s skipped: Atomics.wait's futex in a worker, while "
     "main waits in libuv's epoll_wait (not on a futex) and V8's threads come and go",
-    "python-timer-chain": "run idle, 1 s skipped: each Timer link waits in a new thread, so no "
-    "thread's rounds come back to back",
+}
+
+
+# Reached its payload in 2 of 3 runs since kin adoption (42 s; idle after 141 s skipped
+# beside the other sandbox suites): not yet understood.
+SOME_RUNS: dict[str, str] = {
+    "python-timer-chain": "a Timer chain's links adopt each other's run, but one run beside "
+    "other suites ended idle after 141 s skipped",
 }
 
 
@@ -37,7 +43,7 @@ def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.mark.sandbox
 @pytest.mark.slow
-@pytest.mark.parametrize("form", [form_param(f, NOT_YET) for f in FORMS])
+@pytest.mark.parametrize("form", [form_param(f, NOT_YET, SOME_RUNS) for f in FORMS])
 def test_a_blind_thread_countdown_reaches_its_payload(
     form: str, archives: dict[str, Path], tmp_path: Path
 ) -> None:

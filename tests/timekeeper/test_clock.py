@@ -221,6 +221,55 @@ def test_one_short_wait_after_a_round_is_its_rest_a_second_is_a_wait_of_its_own(
     assert not runs.tail(7, sleep, effects=0, time_only=_time_only)
 
 
+def _none_waiting(tid: int) -> bool:
+    return False
+
+
+FIFTH = ("clock_nanosleep", "sleep"), 200_000_000, 0  # a round: signature, length, effects
+
+
+def test_a_round_in_a_new_thread_or_process_takes_over_its_kin_s_run() -> None:
+    """A `threading.Timer` chain waits each link in a new thread of the process; a shell's
+    `sleep 0.2` is a new child of the shell each round. Either takes over the run of the
+    thread before it, so the countdown is held after REPEAT_LIMIT rounds as in one thread."""
+    sleep, fifth, _ = FIFTH
+    for kin in [lambda tid: (100, 1), lambda tid: (tid, 100)]:  # threads of 100, children of 100
+        runs = ShortRuns()
+        held = []
+        for tid in range(101, 101 + REPEAT_LIMIT + 2):
+            assert runs.adopt(tid, kin(tid), FIFTH, _none_waiting) == (tid - 1 if tid > 101 else 0)
+            held.append(runs.round(tid, sleep, fifth, effects=0))
+        assert held == [False] * REPEAT_LIMIT + [True, True]
+        assert list(runs.runs) == [101 + REPEAT_LIMIT + 1]  # the run moved; no run left behind
+
+
+def test_a_run_is_not_taken_over_by_another_wait_a_stranger_or_from_a_thread_still_waiting() -> (
+    None
+):
+    """Go's sysmon (a 20 µs nanosleep) in a thread beside the countdown's must leave its run
+    alone (taking it over started the countdown over at each turn: every Go form ran idle);
+    two threads each counting down keep their runs; a process of another parent starts its
+    own; the init process's children (parent 1, or 0: unknown) are no one's siblings."""
+    sleep, fifth, _ = FIFTH
+    runs = ShortRuns()
+    runs.adopt(11, (10, 1), FIFTH, _none_waiting)
+    for _ in range(REPEAT_LIMIT):
+        runs.round(11, sleep, fifth, effects=0)
+    others = [
+        (("nanosleep", 0), 20_000, 0),  # another call
+        (sleep, 400_000_000, 0),  # a longer round
+        (sleep, fifth, 1),  # an effect since
+    ]
+    for tid, other in enumerate(others, start=12):
+        assert runs.adopt(tid, (10, 1), other, _none_waiting) == 0
+    assert runs.adopt(15, (10, 1), FIFTH, lambda tid: tid == 11) == 0  # 11 waits: its own
+    assert runs.adopt(21, (21, 20), FIFTH, _none_waiting) == 0  # another parent's
+    assert runs.adopt(31, (31, 1), FIFTH, _none_waiting) == 0
+    assert runs.adopt(32, (32, 0), FIFTH, _none_waiting) == 0
+    assert runs.runs[11].rounds == REPEAT_LIMIT
+    assert all(runs.runs[tid].rounds == 0 for tid in (12, 13, 14, 15, 21, 31, 32))
+
+
 def test_removing_a_wait_takes_it_out_of_the_schedule() -> None:
     schedule = Schedule()
     schedule.add(Deadline(key=7, at=NS, pid=1))

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
+
 from detonate.sandbox.timekeeper import serving
 
 HOLDS = {
@@ -57,3 +59,28 @@ def test_a_gone_process_serves_nothing() -> None:
     with holding("listener") as pid:
         pass
     assert not serving.listens(pid)
+
+
+def test_servers_walk_a_namespace_s_tables_once_while_fresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A shell's countdown is a new process each round: reading /proc/net/tcp for each would
+    cost milliseconds a round. One namespace, one read while it is fresh; each process's own
+    fds still decide."""
+    reads: list[int] = []
+    real = serving._listening_inodes
+
+    def counted(pid: int) -> set[str]:
+        reads.append(pid)
+        return real(pid)
+
+    monkeypatch.setattr(serving, "_listening_inodes", counted)
+    servers = serving.Servers(fresh_seconds=3600)
+    with holding("listener") as server, holding("client") as client:
+        assert servers.listens(server)
+        assert not servers.listens(client)
+    assert len(reads) == 1
+    stale = serving.Servers(fresh_seconds=0)
+    with holding("client") as client:
+        assert not stale.listens(client) and not stale.listens(client)
+    assert len(reads) == 3

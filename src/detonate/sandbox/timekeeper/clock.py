@@ -30,6 +30,8 @@ short waits come back to back, the same call, with no effect between them (`Shor
 `REPEAT_LIMIT` such rounds its rounds are held and compressed, within the countdown budget of
 sample time. Back to back, per thread, tells it from an event loop's tick: redis' 100 ms waits
 have no effects either, but the short timeouts to its next timer come between its long ones.
+A round may come from a new thread or process that follows the last one (`ShortRuns.adopt`):
+a shell's `sleep 0.2` is a new process each round, a `threading.Timer` chain a new thread.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ REPEAT_LIMIT = 5
 LOOP_SAMPLE_SECONDS = 60
 COUNTDOWN_SAMPLE_SECONDS = 3600
 SAME_LENGTH_NS = 10_000_000
+MAX_RUNS = 4096
 
 
 def same_length(period_ns: int, length_ns: int) -> bool:
@@ -205,6 +208,7 @@ class ShortRun:
     rounds: int = 0
     held_ns: int = 0  # the lengths of the rounds held so far (the budget)
     tailed: bool = False  # its last round's rest came as a short wait (ShortRuns.tail)
+    kin: tuple[int, int] = (0, 0)  # (process, parent process) of its thread (ShortRuns.adopt)
 
 
 @dataclass
@@ -212,6 +216,38 @@ class ShortRuns:
     """Per thread, the run of short waits (10 ms or less) it is in, if any."""
 
     runs: dict[int, ShortRun] = field(default_factory=dict)
+
+    def adopt(
+        self,
+        tid: int,
+        kin: tuple[int, int],
+        round_: tuple[tuple[object, ...], int, int],
+        waiting: Callable[[int], bool],
+    ) -> int:
+        """Thread `tid`, in no run, takes over the latest run of its kin that its round
+        (signature, length, effects) goes on and whose thread is not waiting now: another
+        thread of its process (each link of a `threading.Timer` chain waits in a thread of its
+        own) or another child of its parent (a shell's `sleep 0.2` is a new process each
+        round). Another wait of a kin thread leaves the run alone (Go's sysmon beside its
+        countdown). Without one to take over, `tid` starts one of its own. Returns the thread
+        it took over from (0: none)."""
+        signature, length, effects = round_
+        for owner in reversed(self.runs):
+            run = self.runs[owner]
+            related = run.kin[0] == kin[0] or (kin[1] > 1 and run.kin[1] == kin[1])
+            goes_on = (
+                run.rounds
+                and run.signature == signature
+                and run.effects == effects
+                and same_length(run.length_ns, length)
+            )
+            if related and goes_on and owner != tid and not waiting(owner):
+                del self.runs[owner]
+                run.kin = kin
+                self.runs[tid] = run
+                return owner
+        self.runs[tid] = ShortRun((), 0, 0, kin=kin)
+        return 0
 
     def round(self, tid: int, signature: tuple[object, ...], length: int, effects: int) -> bool:
         """One more short wait of thread `tid`; True when it is a countdown's round to hold:
@@ -223,7 +259,10 @@ class ShortRuns:
             or run.effects != effects
             or not same_length(run.length_ns, length)
         ):
-            run = self.runs[tid] = ShortRun(signature, effects, length)
+            kin = run.kin if run is not None else (0, 0)
+            run = self.runs[tid] = ShortRun(signature, effects, length, kin=kin)
+            if len(self.runs) > MAX_RUNS:  # threads and processes long gone
+                del self.runs[next(iter(self.runs))]
         run.length_ns = max(run.length_ns, length)
         run.rounds += 1
         run.tailed = False

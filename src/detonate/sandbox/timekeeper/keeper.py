@@ -52,7 +52,7 @@ from detonate.sandbox.timekeeper.notify import OUR_SIZES, Notification, NotifyFd
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 0.025  # how often the threads' states and the cgroup's CPU time are read
-SERVING_SECONDS = 1.0  # how long whether a process listens is trusted
+SERVING_SECONDS = 1.0  # how long whether a process listens is trusted (serving.Servers)
 SETTLE_SECONDS = 0.1  # all blocked, no CPU, this long: time may jump
 CALM_CPU_FRACTION = 0.01  # below this share of a CPU between checks counts as no CPU
 QUIET_CPU_FRACTION = 0.05  # the run's idle stop: below this share of a CPU …
@@ -197,7 +197,7 @@ class TimeKeeper:
     # short_pid (0 when not a short countdown's), or None.
     _round_after_answer: int | None = None
     _activity_offset: int = 0  # the clock's offset when the tracer last saw the sample act
-    _serving: dict[int, tuple[float, bool]] = field(default_factory=dict)  # pid: (checked, serves)
+    _servers: serving.Servers = field(default_factory=lambda: serving.Servers(SERVING_SECONDS))
     _next_timer_key: int = -1
 
     def __post_init__(self) -> None:
@@ -449,7 +449,15 @@ class TimeKeeper:
             sig = signature(hold.call, hold.requested_ns)
         else:  # the same sleep again: no longer than its period (clock.same_length)
             sig = (hold.call, "sleep")
+        if tid not in self._shorts.runs:
+            round_ = (sig, hold.requested_ns, effects)
+            owner = self._shorts.adopt(tid, memory.kin_of(tid), round_, self._holds_a_wait)
+            for key in [k for k in self._rounds if k[0] == owner]:
+                self._rounds[(tid, key[1])] = self._rounds.pop(key)  # reported as one wait
         return self._shorts.round(tid, sig, hold.requested_ns, effects)
+
+    def _holds_a_wait(self, tid: int) -> bool:
+        return any(held.note.pid == tid for held in list(self._held.values()))
 
     def _set_timer(
         self, fd: NotifyFd, note: Notification, pid: int, timer: waits.SetTimer, now: waits.Now
@@ -813,19 +821,9 @@ class TimeKeeper:
         if deadline is None:
             return
         skipped = self.clock.jump_to(deadline.at, time.monotonic_ns(), time.time())
-        if self.schedule.is_countdown(deadline) and not self._serves(deadline.pid):
+        if self.schedule.is_countdown(deadline) and not self._servers.listens(deadline.pid):
             self._activity_offset += skipped
         self._calm.calm_since = None
-
-    def _serves(self, pid: int) -> bool:
-        """serving.listens, looked up at most once a SERVING_SECONDS per process (a countdown's
-        rounds come every few milliseconds)."""
-        now = time.monotonic()
-        checked, serves = self._serving.get(pid, (-SERVING_SECONDS, False))
-        if now - checked >= SERVING_SECONDS:
-            serves = serving.listens(pid)
-            self._serving[pid] = (now, serves)
-        return serves
 
     def _after_jump(self, fd: NotifyFd) -> None:
         for pid in self._processes():  # their vDSO trampolines read the new offset

@@ -66,6 +66,19 @@ def tgid_of(tid: int) -> int:
     return tid
 
 
+def kin_of(tid: int) -> tuple[int, int]:
+    """(process, parent process) of a thread; (tid, 0) when /proc no longer says."""
+    fields: dict[str, int] = {}
+    status = f"/proc/{tid}/status"
+    with contextlib.suppress(OSError, ValueError, IndexError), open(status) as lines:
+        for line in lines:
+            if line.startswith(("Tgid:", "PPid:")):
+                fields[line[:4]] = int(line.split()[1])
+                if len(fields) == 2:
+                    break
+    return fields.get("Tgid", tid), fields.get("PPid", 0)
+
+
 def duplicate_fd(pid: int, fd: int) -> int:
     """A descriptor of ours for the open file behind fd `fd` of process `pid` (pidfd_getfd):
     polling it tells whether the sample's wait on it would end now. -1 when impossible."""
