@@ -210,6 +210,14 @@ class ShortRun:
     tailed: bool = False  # its last round's rest came as a short wait (ShortRuns.tail)
     kin: tuple[int, int] = (0, 0)  # (process, parent process) of its thread (ShortRuns.adopt)
 
+    def goes_on(self, signature: tuple[object, ...], length: int, effects: int) -> bool:
+        """A round of this call and length, with `effects` so far, is this run's next."""
+        return (
+            self.signature == signature
+            and self.effects == effects
+            and same_length(self.length_ns, length)
+        )
+
 
 @dataclass
 class ShortRuns:
@@ -235,12 +243,7 @@ class ShortRuns:
         for owner in reversed(self.runs):
             run = self.runs[owner]
             related = run.kin[0] == kin[0] or (kin[1] > 1 and run.kin[1] == kin[1])
-            goes_on = (
-                run.rounds
-                and run.signature == signature
-                and run.effects == effects
-                and same_length(run.length_ns, length)
-            )
+            goes_on = run.rounds and run.goes_on(signature, length, effects)
             if related and goes_on and owner != tid and not waiting(owner):
                 del self.runs[owner]
                 run.kin = kin
@@ -253,12 +256,7 @@ class ShortRuns:
         """One more short wait of thread `tid`; True when it is a countdown's round to hold:
         the run is REPEAT_LIMIT rounds long and has COUNTDOWN_SAMPLE_SECONDS left."""
         run = self.runs.get(tid)
-        if (
-            run is None
-            or run.signature != signature
-            or run.effects != effects
-            or not same_length(run.length_ns, length)
-        ):
+        if run is None or not run.goes_on(signature, length, effects):
             kin = run.kin if run is not None else (0, 0)
             run = self.runs[tid] = ShortRun(signature, effects, length, kin=kin)
             if len(self.runs) > MAX_RUNS:  # threads and processes long gone

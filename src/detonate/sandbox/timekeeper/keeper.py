@@ -457,7 +457,7 @@ class TimeKeeper:
         return self._shorts.round(tid, sig, hold.requested_ns, effects)
 
     def _holds_a_wait(self, tid: int) -> bool:
-        return any(held.note.pid == tid for held in list(self._held.values()))
+        return any(held.note.pid == tid for held in self._held.values())
 
     def _set_timer(
         self, fd: NotifyFd, note: Notification, pid: int, timer: waits.SetTimer, now: waits.Now

@@ -59,24 +59,27 @@ def timeval(tid: int, address: int) -> float:
 
 def tgid_of(tid: int) -> int:
     """The process a thread belongs to; the tid itself when /proc no longer says."""
-    with contextlib.suppress(OSError, ValueError, StopIteration):
-        with open(f"/proc/{tid}/status") as status:
-            line = next(x for x in status if x.startswith("Tgid:"))
-        return int(line.split()[1])
-    return tid
+    return _status(tid, ("Tgid:",)).get("Tgid:", tid)
 
 
 def kin_of(tid: int) -> tuple[int, int]:
     """(process, parent process) of a thread; (tid, 0) when /proc no longer says."""
+    fields = _status(tid, ("Tgid:", "PPid:"))
+    return fields.get("Tgid:", tid), fields.get("PPid:", 0)
+
+
+def _status(tid: int, names: tuple[str, ...]) -> dict[str, int]:
+    """The numeric fields `names` of /proc/<tid>/status ("Tgid:" …), read up to the last one
+    (they come early); none when the thread is gone."""
     fields: dict[str, int] = {}
     status = f"/proc/{tid}/status"
     with contextlib.suppress(OSError, ValueError, IndexError), open(status) as lines:
         for line in lines:
-            if line.startswith(("Tgid:", "PPid:")):
-                fields[line[:4]] = int(line.split()[1])
-                if len(fields) == 2:
+            if line.startswith(names):
+                fields[line.split()[0]] = int(line.split()[1])
+                if len(fields) == len(names):
                     break
-    return fields.get("Tgid", tid), fields.get("PPid", 0)
+    return fields
 
 
 def duplicate_fd(pid: int, fd: int) -> int:
