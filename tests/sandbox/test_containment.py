@@ -263,6 +263,7 @@ KERNEL_ESCAPES = {
     "perf_event_open": "Operation not permitted",
     "bpf map create": "Operation not permitted",
     "open_by_handle_at": "Operation not permitted",
+    "io_uring_setup": "Operation not permitted",  # as under Docker ≥ 25
     "iopl": "Operation not permitted",
     "reboot": "Operation not permitted",
     "open /dev/kmsg": "No such file or directory",  # only runc's default devices exist

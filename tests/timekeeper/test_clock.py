@@ -153,6 +153,27 @@ def test_a_thread_s_10_ms_waits_back_to_back_are_held_after_the_repeat_limit() -
     assert not runs.round(7, SHORT, TEN_MS, effects=3)  # its hour is used up: real pace
 
 
+def test_a_run_whose_1_ms_rounds_follow_longer_ones_truncates_its_deadlines() -> None:
+    """Go's netpoller waits 9 ms of a 9.97 ms timer, then 1 ms for the rest: that run cuts its
+    deadlines to whole ms (its rounds in ms may be jumped past by up to 1 ms). A loop of
+    `poll(NULL, 0, 7)` or of 1 ms waits does not: its rounds keep their length."""
+    ms = NS // 1000
+    poll = ("epoll_pwait", 0)
+    runs = ShortRuns()
+    runs.round(7, poll, 9 * ms, effects=0)
+    assert not runs.truncates(7)
+    runs.round(7, poll, ms, effects=0)
+    assert runs.truncates(7)
+    runs.round(7, poll, 9 * ms, effects=0)  # from now on jumped past: no 1 ms rest follows
+    assert runs.truncates(7)
+    for length in (7 * ms, ms):
+        for _ in range(10):
+            runs.round(8, ("poll", 0), length, effects=0)
+        assert not runs.truncates(8)
+        runs.other_wait(8)
+    assert not runs.truncates(9)  # no run at all
+
+
 def test_an_effect_another_wait_or_another_call_between_short_waits_starts_over() -> None:
     """An event loop's short timeouts come between its long waits (redis' 100 ms tick) or
     with work between them: never held."""
@@ -275,3 +296,18 @@ def test_removing_a_wait_takes_it_out_of_the_schedule() -> None:
     schedule.add(Deadline(key=7, at=NS, pid=1))
     assert schedule.remove(7) is not None and schedule.remove(7) is None
     assert schedule.next_jump() is None
+
+
+def test_a_timeout_in_whole_milliseconds_jumps_past_its_deadline_but_never_past_another() -> None:
+    """Go's netpoller asks `epoll_pwait` for 9 ms of a 9.97 ms timer: a jump to the deadline
+    alone would leave it 0.97 ms to wait again (one more trapped call per round). Its slack
+    takes the jump up to 1 ms further, but another wait due in between is not jumped over."""
+    ms = NS // 1000
+    schedule = Schedule()
+    go = schedule.add(Deadline(key=1, at=9 * ms, pid=10, slack=ms - 1))
+    assert schedule.jump_target(go) == 10 * ms - 1
+    schedule.add(Deadline(key=2, at=9 * ms + ms // 2, pid=11))  # another process's, sooner
+    assert schedule.jump_target(go) == 9 * ms + ms // 2
+    schedule.add(Deadline(key=3, at=9 * ms, pid=12))  # one due with it: no slack at all
+    assert schedule.jump_target(go) == 9 * ms
+    assert schedule.jump_target(schedule.pending[3]) == 9 * ms

@@ -10,6 +10,7 @@ import ctypes
 import errno
 import os
 import struct
+import threading
 import time
 from collections.abc import Iterator
 
@@ -66,8 +67,8 @@ def now_real() -> waits.Now:
      (1, -1, None)],
 )  # fmt: skip
 def test_a_timeout_the_kernel_refuses_is_none(sec: int, nsec: int, ns: int | None) -> None:
-    address = Memory().put(struct.pack("<qq", sec, nsec))
-    assert memory.timeout_ns(os.getpid(), address) == ns
+    mem = Memory()  # kept alive while its buffer is read
+    assert memory.timeout_ns(os.getpid(), mem.put(struct.pack("<qq", sec, nsec))) == ns
 
 
 # -- SysV semaphores -----------------------------------------------------------------------------
@@ -346,3 +347,55 @@ def test_the_new_waits_are_trapped_only_with_a_timeout() -> None:
     expected = {"semtimedop": 3, "futex_waitv": 3, "mq_timedsend": 4, "mq_timedreceive": 4}
     for name, index in expected.items():
         assert [a["index"] for a in timeouts[name]] == [index], name
+
+
+# -- FUTEX_LOCK_PI ---------------------------------------------------------------------------
+
+LOCK_PI_PRIVATE, LOCK_PI2_PRIVATE, CLOCK_REALTIME_FLAG = 6 | 128, 13 | 128, 256
+
+
+def lock_pi(word: ctypes.c_uint32, op: int, at_ns: int, now: waits.Now) -> waits.Answer:
+    mem = Memory()
+    return decode("futex", ctypes.addressof(word), op, 0, mem.put(timespec(at_ns)), now=now)
+
+
+def test_a_pi_lock_another_thread_holds_is_held_to_its_deadline_until_the_word_is_free() -> None:
+    """pthread_mutex_timedlock of a PTHREAD_PRIO_INHERIT mutex: the word holds the owner's tid
+    (FUTEX_WAITERS set too, as the kernel would for its own waiters). LOCK_PI's deadline is on
+    the (virtual) realtime clock; the owner's unlock frees the word in user space."""
+    word = ctypes.c_uint32(0x80000000 | 4242)  # FUTEX_WAITERS | an owner that is not us
+    real = now_real()
+    now = waits.Now(virtual=real.virtual + 300 * NS, offset=300 * NS)
+    at = time.clock_gettime_ns(time.CLOCK_REALTIME) + 300 * NS + 900 * NS
+    hold = held(lock_pi(word, LOCK_PI_PRIVATE, at, now))
+    assert hold.call == "futex"
+    assert hold.requested_ns == pytest.approx(900 * NS, abs=NS // 10)
+    assert hold.on_timeout == waits.Reply(error=errno.ETIMEDOUT)
+    assert not hold.probe.ready() and not hold.probe.time_only()
+    word.value = 0x40000000  # a robust lock's owner died: no owner, FUTEX_OWNER_DIED
+    assert hold.probe.ready()
+    word.value = 0
+    assert isinstance(lock_pi(word, LOCK_PI_PRIVATE, at, now), waits.Proceed)  # free: taken
+
+
+def test_lock_pi2_is_on_the_monotonic_clock_unless_asked_for_realtime() -> None:
+    word = ctypes.c_uint32(4242)
+    real = now_real()
+    monotonic_at = time.clock_gettime_ns(time.CLOCK_MONOTONIC) + 60 * NS
+    assert held(lock_pi(word, LOCK_PI2_PRIVATE, monotonic_at, real)).requested_ns == (
+        pytest.approx(60 * NS, abs=NS // 10)
+    )
+    realtime_at = time.clock_gettime_ns(time.CLOCK_REALTIME) + 60 * NS
+    flags = LOCK_PI2_PRIVATE | CLOCK_REALTIME_FLAG
+    assert held(lock_pi(word, flags, realtime_at, real)).requested_ns == (
+        pytest.approx(60 * NS, abs=NS // 10)
+    )
+
+
+def test_a_pi_lock_the_caller_owns_is_the_kernels() -> None:
+    """Locking one's own PI mutex again: the kernel answers EDEADLK at once; held, it would
+    time out 900 s later instead."""
+    word = ctypes.c_uint32(threading.get_native_id())  # this process is its own namespace's
+    at = time.clock_gettime_ns(time.CLOCK_REALTIME) + 900 * NS
+    assert memory.namespace_tid(threading.get_native_id()) == threading.get_native_id()
+    assert isinstance(lock_pi(word, LOCK_PI_PRIVATE, at, now_real()), waits.Proceed)

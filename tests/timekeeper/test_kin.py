@@ -4,9 +4,11 @@ it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
+from collections.abc import Iterator
 
 from detonate.sandbox.timekeeper import memory
 
@@ -28,7 +30,9 @@ def test_a_thread_s_kin_is_its_process_and_that_process_s_parent() -> None:
     assert seen and memory.kin_of(seen[0]) == (seen[0], 0)
 
 
-def test_a_live_thread_names_its_process() -> None:
+@contextlib.contextmanager
+def a_live_thread() -> Iterator[int]:
+    """The tid of a thread of this process that lives until the block ends (joined then)."""
     ready, done = threading.Event(), threading.Event()
     tids: list[int] = []
 
@@ -41,7 +45,23 @@ def test_a_live_thread_names_its_process() -> None:
     thread.start()
     try:
         assert ready.wait(10)
-        assert memory.kin_of(tids[0]) == (os.getpid(), os.getppid())
+        yield tids[0]
     finally:
         done.set()
         thread.join()
+
+
+def test_a_live_thread_names_its_process() -> None:
+    with a_live_thread() as tid:
+        assert memory.kin_of(tid) == (os.getpid(), os.getppid())
+
+
+def test_tgids_name_a_live_thread_s_process_and_not_a_gone_one() -> None:
+    """memory.Tgids: the answer for a live thread is its process, asked again (from what it
+    kept); once the thread is gone its tid is no longer taken for that process (the kernel may
+    give the tid to another thread)."""
+    tgids = memory.Tgids()
+    with a_live_thread() as tid:
+        assert tgids.of(tid) == os.getpid()
+        assert tgids.of(tid) == os.getpid()
+    assert tgids.of(tid) == tid  # gone: read again, /proc no longer says

@@ -39,6 +39,23 @@ def test_nanosleep_and_a_poll_or_select_of_no_fds_are_sleeps() -> None:
     assert is_sleep(decode("select", 0, 0, 0, 0, ctypes.addressof(timeval)))
 
 
+def test_a_timeout_in_whole_milliseconds_is_marked_so() -> None:
+    """poll and epoll_wait take whole ms, which a caller may have cut down from a finer
+    deadline (Go's netpoller: clock.ShortRun.truncates); ppoll's timespec and nanosleep not."""
+    nine = ctypes.create_string_buffer(struct.pack("<qq", 0, 9 * MS))
+    with select.epoll() as epoll:
+        holds = [decode("poll", 0, 0, 9), decode("epoll_wait", epoll.fileno(), 0, 1, 9)]
+        exact = [
+            decode("ppoll", 0, 0, ctypes.addressof(nine), 0),
+            decode("nanosleep", ctypes.addressof(nine), 0),
+        ]
+    for hold in (*holds, *exact):
+        assert isinstance(hold, waits.Hold), hold
+        hold.probe.close()
+    assert [h.in_ms for h in holds] == [True, True]
+    assert [h.in_ms for h in exact] == [False, False]
+
+
 def test_a_wait_on_an_fd_is_not_a_sleep() -> None:
     """A connection (a TCP one: a socketpair whose both ends the process holds is its own
     waker, asyncio's self-pipe)."""

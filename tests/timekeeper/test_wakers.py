@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from detonate.sandbox.timekeeper import unixpeer
-from detonate.sandbox.timekeeper.wakers import epoll_set, others_parked, own_wakers_only
+from detonate.sandbox.timekeeper.wakers import (
+    PARKED_PAUSE_SECONDS,
+    PARKED_TRIES,
+    epoll_set,
+    others_parked,
+    own_wakers_only,
+)
 
 ME = os.getpid()
 
@@ -113,11 +119,18 @@ def test_a_unix_socket_whose_peer_another_process_holds_is_input_from_elsewhere(
 # A process whose main thread and worker both end up blocked: main in an untimed futex wait (a
 # join), the worker in what argv[1] says. Run apart from pytest, whose own threads would count.
 CHILD = """
-import sys, threading
+import os, select, socket, sys, threading
 held = threading.Lock(); held.acquire()
-worker = threading.Thread(target=held.acquire if sys.argv[1] == "futex" else sys.stdin.read)
+worker = threading.Thread(target=held.acquire if sys.argv[1] != "read" else sys.stdin.read)
 worker.start()
 print(worker.native_id, flush=True)
+if sys.argv[1] in ("epoll", "epoll-socket"):  # main: an idle event loop, as Node's
+    loop = select.epoll()
+    loop.register(os.eventfd(0), select.EPOLLIN)
+    if sys.argv[1] == "epoll-socket":
+        server = socket.create_server(("127.0.0.1", 0))  # kept: a closed fd leaves the set
+        loop.register(server, select.EPOLLIN)
+    loop.poll(-1)
 joined = threading.Lock(); joined.acquire(); joined.acquire()
 """
 
@@ -129,8 +142,9 @@ def _child(worker: str) -> tuple[subprocess.Popen[str], int]:
     worker_tid = int(child.stdout.readline())
     # Until both sit in their last calls (at start the worker waits for the GIL, a timed futex
     # wait): main in futex(…, NULL timeout), the worker in that or in read (0).
-    worker_call = ("202", "0x0") if worker == "futex" else ("0", None)
-    wanted = {child.pid: ("202", "0x0"), worker_tid: worker_call}
+    worker_call = ("0", None) if worker == "read" else ("202", "0x0")
+    main_call = ("232", "0xffffffff") if worker.startswith("epoll") else ("202", "0x0")
+    wanted = {child.pid: main_call, worker_tid: worker_call}
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         calls = {
@@ -161,3 +175,37 @@ def test_a_timed_futex_wait_is_a_sleep_only_while_every_other_thread_waits_untim
         for child in (parked, reading):
             child.kill()
             child.wait()
+
+
+def test_an_idle_event_loop_on_its_own_wakers_counts_as_parked() -> None:
+    """Node's main thread in libuv's `epoll_wait(-1)` while a worker waits in `Atomics.wait`:
+    nothing but the process itself writes its eventfd, so main does not run before the
+    worker's timeout. A listening socket in the set is input from elsewhere."""
+    idle, idle_worker = _child("epoll")
+    serving, serving_worker = _child("epoll-socket")
+    try:
+        assert others_parked(idle.pid, idle_worker)
+        assert not others_parked(serving.pid, serving_worker)
+    finally:
+        for child in (idle, serving):
+            child.kill()
+            child.wait()
+
+
+def test_a_thread_caught_running_is_looked_at_again_before_it_counts() -> None:
+    """A sibling that runs for a moment (the last link of a Timer chain exiting, V8's helper
+    threads) is looked at PARKED_TRIES times; one that keeps running spoils the sleep."""
+    busy = subprocess.Popen(
+        [sys.executable, "-c", "import threading\nthreading.Thread(target=lambda: None).start()\n"
+         "print(threading.get_native_id(), flush=True)\nwhile True: pass"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert busy.stdout is not None
+        busy.stdout.readline()
+        started = time.monotonic()
+        assert not others_parked(busy.pid, 1)  # main spins: running at every look
+        assert time.monotonic() - started >= (PARKED_TRIES - 1) * PARKED_PAUSE_SECONDS
+    finally:
+        busy.kill()
+        busy.wait()

@@ -77,6 +77,8 @@ int main(void) {
     result("bpf map create", syscall(SYS_bpf, BPF_MAP_CREATE, &map, sizeof map));
     char handle[8 + 128] = {0};
     result("open_by_handle_at", syscall(SYS_open_by_handle_at, AT_FDCWD, handle, O_RDONLY));
+    char ring_params[120] = {0}; /* struct io_uring_params */
+    result("io_uring_setup", syscall(SYS_io_uring_setup, 8, ring_params));
     result("iopl", iopl(3));
     result("reboot", reboot(RB_POWER_OFF));
     result("open /dev/kmsg", open("/dev/kmsg", O_RDONLY));

@@ -190,6 +190,7 @@ class _Run:
                 activity=self.tracer.activity,
                 effects=self.tracer.effects,
                 answering=self.network.answering if self.network is not None else None,
+                cpus=state.cpus,
             )
             config["linux"]["seccomp"] = keeper.seccomp_section(config["linux"]["seccomp"])
             state.keeper_dir = keeper.directory

@@ -406,6 +406,40 @@ static int futex_waitv_for(int input) {
     return got == -1 && err == ETIMEDOUT ? 0 : 1;
 }
 
+static pthread_mutex_t pi_lock;
+static sem_t pi_taken;
+
+static void *hold_pi_lock(void *input) {
+    pthread_mutex_lock(&pi_lock);
+    sem_post(&pi_taken);
+    if (!input) pause(); /* the lock is never given back */
+    sleep(1);
+    pthread_mutex_unlock(&pi_lock);
+    return NULL;
+}
+
+/* pthread_mutex_timedlock of a priority-inheriting mutex (futex FUTEX_LOCK_PI, a realtime
+   deadline 900 s on) that another thread holds: forever (timeout), or for 1 s (input). */
+static int pi_lock_for(int input) {
+    pthread_mutexattr_t attr;
+    pthread_t thread;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setprotocol(&attr, PTHREAD_PRIO_INHERIT);
+    pthread_mutex_init(&pi_lock, &attr);
+    sem_init(&pi_taken, 0, 0);
+    if (pthread_create(&thread, NULL, hold_pi_lock, input ? &pi_taken : NULL)) return 1;
+    sem_wait(&pi_taken);
+    struct timespec at = realtime_in(WAIT);
+    int got = pthread_mutex_timedlock(&pi_lock, &at);
+    if (input) {
+        pthread_join(thread, NULL);
+        return got;
+    }
+    return got == ETIMEDOUT ? 0 : 1;
+}
+
+static int pi_lock_timed_out(void) { return pi_lock_for(0); }
+
 /* An input form: how long the wait took in the sample's time, and whether input ended it. */
 static int ended_by_input(const char *form, int (*wait)(int)) {
     double start = monotonic();
@@ -514,6 +548,10 @@ int main(int argc, char **argv) {
         if (mq_send_to(0)) return 1;
     } else if (!strcmp(form, "futex_waitv")) {
         if (futex_waitv_for(0)) return 1;
+    } else if (!strcmp(form, "lock_pi")) {
+        return timed(form, pi_lock_timed_out);
+    } else if (!strcmp(form, "pi_unlocked")) {
+        return ended_by_input(form, pi_lock_for);
     } else if (!strcmp(form, "sem_posted")) {
         return ended_by_input(form, sem_wait_for);
     } else if (!strcmp(form, "mq_sent")) {

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from detonate.errors import SandboxError
 from detonate.sandbox.leftovers import is_alive, process_start_time
+from detonate.sandbox.netsim import own_table
 
 PREFIX = "detonate-sim-"
 SIM_IF = "sim0"
@@ -98,7 +99,7 @@ def ip_batch(namespace: str, *lines: str) -> None:
 
 
 def create_namespace(namespace: str) -> None:
-    run("ip", "netns", "add", namespace)
+    own_table.add_namespace(namespace, run)  # with a small TCP table of its own
     ip_batch(namespace, "link set lo up")
     in_sim(namespace, "sysctl", "-q", "-w", "net.ipv4.ip_forward=0",
            "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")  # fmt: skip

@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 NS = 1_000_000_000
+MS_NS = 1_000_000
 REPEAT_LIMIT = 5
 LOOP_SAMPLE_SECONDS = 60
 COUNTDOWN_SAMPLE_SECONDS = 3600
@@ -74,6 +75,10 @@ class Deadline:
     length: int = 0  # ns asked for (of a repeating timer: its period)
     compressible: bool = True
     countdown: bool = False  # a round of a countdown of short waits (ShortRuns)
+    # how far past `at` the caller's own deadline may lie (a countdown that truncates its
+    # timeouts to whole milliseconds: ShortRun.truncates): a jump may go that far when nothing
+    # else is due before
+    slack: int = 0
 
 
 @dataclass
@@ -160,6 +165,12 @@ class Schedule:
         waits = [d for d in self.pending.values() if d.compressible]
         return min(waits, key=lambda d: d.at) if waits else None
 
+    def jump_target(self, deadline: Deadline) -> int:
+        """Where a jump to `deadline` moves time: past it by its slack, as a kernel may
+        oversleep, but never past another wait or timer."""
+        others = (d.at for d in self.pending.values() if d.key != deadline.key)
+        return min([deadline.at + deadline.slack, *(at for at in others if at >= deadline.at)])
+
     def countdown_next(self) -> bool:
         """The next jump is to a countdown's round and no other kind of wait is due with it
         (at or before it): a poll loop's rounds beside a later long wait (`sleep 600 && touch
@@ -208,6 +219,11 @@ class ShortRun:
     rounds: int = 0
     held_ns: int = 0  # the lengths of the rounds held so far (the budget)
     tailed: bool = False  # its last round's rest came as a short wait (ShortRuns.tail)
+    last_ns: int = 0  # the length of its last round
+    # a round of exactly 1 ms came right after a longer one: the caller cut its deadline down
+    # to whole milliseconds and waits the rest apart (Go's netpoller asks `epoll_pwait` for
+    # 9 ms of a timer 9.97 ms away, then for 1 ms): its rounds in ms get Deadline.slack
+    truncates: bool = False
     kin: tuple[int, int] = (0, 0)  # (process, parent process) of its thread (ShortRuns.adopt)
 
     def goes_on(self, signature: tuple[object, ...], length: int, effects: int) -> bool:
@@ -261,13 +277,20 @@ class ShortRuns:
             run = self.runs[tid] = ShortRun(signature, effects, length, kin=kin)
             if len(self.runs) > MAX_RUNS:  # threads and processes long gone
                 del self.runs[next(iter(self.runs))]
+        run.truncates |= length == MS_NS < run.last_ns
         run.length_ns = max(run.length_ns, length)
+        run.last_ns = length
         run.rounds += 1
         run.tailed = False
         if run.rounds <= REPEAT_LIMIT or run.held_ns >= COUNTDOWN_SAMPLE_SECONDS * NS:
             return False
         run.held_ns += length
         return True
+
+    def truncates(self, tid: int) -> bool:
+        """Thread `tid`'s run cuts its deadlines to whole milliseconds (ShortRun.truncates)."""
+        run = self.runs.get(tid)
+        return run is not None and run.truncates
 
     def tail(
         self, tid: int, signature: tuple[object, ...], effects: int, time_only: Callable[[], bool]

@@ -169,6 +169,9 @@ class TimeKeeper:
     # (NetworkHook.answering): a sample blocked on that reply is not waiting for time
     answering: Callable[[], bool] | None = None
     report_threshold_seconds: float = 1.0  # shorter waits are not reported as events
+    # the CPUs the sample and its tracer are pinned to (cpu_placement): the keeper's thread
+    # joins them, as each trapped call is a round trip (see _loop)
+    cpus: list[int] | None = None
     clock: VirtualClock = field(default_factory=VirtualClock)
     schedule: Schedule = field(default_factory=Schedule)
     _shorts: ShortRuns = field(default_factory=ShortRuns)
@@ -198,6 +201,7 @@ class TimeKeeper:
     _round_after_answer: int | None = None
     _activity_offset: int = 0  # the clock's offset when the tracer last saw the sample act
     _servers: serving.Servers = field(default_factory=lambda: serving.Servers(SERVING_SECONDS))
+    _tgids: memory.Tgids = field(default_factory=memory.Tgids)
     _next_timer_key: int = -1
 
     def __post_init__(self) -> None:
@@ -298,6 +302,13 @@ class TimeKeeper:
     def _loop(self) -> None:
         assert self._fd is not None
         fd = self._fd
+        if self.cpus:
+            # On a virtual machine a wake-up of an idle CPU is a halt and a resume: a countdown
+            # of 450,000 rounds of 2 ms ran into the 60 s timeout on a quiet machine (~750 s
+            # skipped), yet reached its payload in ~52 s beside a CI run, with the keeper free
+            # to run anywhere; pinned beside the sample, in ~40 s (docs/benchmarks.md).
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, self.cpus)  # this thread only
         while not self._stop.is_set():
             try:
                 timeout = TICK_SECONDS if self._held or self._timers else CHECK_SECONDS
@@ -336,7 +347,7 @@ class TimeKeeper:
                 return
             reply = clockread.answer(note, self.clock.offset)
             if reply is None:
-                pid = memory.tgid_of(note.pid)
+                pid = self._tgids.of(note.pid)
                 now = waits.Now(self.clock.now(time.monotonic_ns()), self.clock.offset)
                 answer = waits.decode(note, pid, now)
         except OSError:
@@ -366,7 +377,7 @@ class TimeKeeper:
         """Patch a new program's vDSO. A process with POSIX timers whose vDSO was not patched
         yet has exec'd: the exec deleted its timers (alarms survive an exec, POSIX timers do
         not), and its new timers may reuse their ids."""
-        pid = memory.tgid_of(note.pid)
+        pid = self._tgids.of(note.pid)
         slots = (*self._timers, *self._kernel_armed)
         had_timers = any(s[0] == pid and s[1] == "posix" for s in slots)
         fresh = had_timers and not vdso.patched(note.pid)
@@ -389,7 +400,7 @@ class TimeKeeper:
         """timer_gettime of a timer the keeper runs: its interval and time left in virtual
         time. timer_getoverrun: the overruns it counted (posix_timers.Overruns). timer_delete:
         the keeper's timer goes, the kernel deletes its own."""
-        slot = (memory.tgid_of(note.pid), "posix", posix_timers.timer_id(note.args[0]))
+        slot = (self._tgids.of(note.pid), "posix", posix_timers.timer_id(note.args[0]))
         if call == "timer_delete":
             self._forget_timers(lambda s: s == slot)
             fd.proceed(note.id)
@@ -415,7 +426,7 @@ class TimeKeeper:
         fd.respond(note.id, 0)
 
     def _from_vdso(self, note: Notification) -> bool:
-        pid = memory.tgid_of(note.pid)
+        pid = self._tgids.of(note.pid)
         span = self._vdso.get(pid) or vdso.vdso_range(pid)
         if span is None:
             return False
@@ -423,11 +434,13 @@ class TimeKeeper:
         return span[0] <= note.instruction_pointer < span[1]
 
     def _hold(self, note: Notification, pid: int, hold: waits.Hold, countdown: bool) -> None:
+        truncated = countdown and hold.in_ms and self._shorts.truncates(note.pid)
+        slack = waits.MS_NS - 1 if truncated else 0  # one trapped wait a round, not two
         with self._lock:
             self._held[note.id] = _Held(note, pid, hold, time.time(), self.clock.offset)
             self.schedule.add(
                 Deadline(note.id, hold.deadline, pid, signature(hold.call, hold.requested_ns),
-                         hold.requested_ns, countdown=countdown)
+                         hold.requested_ns, countdown=countdown, slack=slack)
             )  # fmt: skip
 
     def _short_round(self, tid: int, hold: waits.Hold) -> bool:
@@ -436,12 +449,13 @@ class TimeKeeper:
         otherwise the kernel runs a wait of 10 ms or less (an absolute one is held anyway, at
         real pace once it is a loop's) and a sub-second one is a loop's after REPEAT_LIMIT
         rounds (an event loop's tick: redis' 100 ms waits on its sockets)."""
-        sleep = hold.requested_ns < NS and hold.probe.time_only()
-        if hold.requested_ns > waits.SHORT_NS and not sleep:
+        # asked of longer waits only: it may read /proc, and a short one's every round asks
+        long = hold.requested_ns > waits.SHORT_NS
+        if long and not (hold.requested_ns < NS and hold.probe.time_only()):
             self._shorts.other_wait(tid)
             return False
         effects = self.effects() if self.effects is not None else 0
-        if hold.requested_ns <= waits.SHORT_NS:
+        if not long:
             if self._shorts.tail(tid, (hold.call, "sleep"), effects, hold.probe.time_only):
                 # the rest of the round's deadline, which its timeout in ms fell short of
                 # (Go's netpoller truncates): the kernel's, and the same round still
@@ -544,7 +558,7 @@ class TimeKeeper:
             if deadline.key in self._held:
                 held = self._held.pop(deadline.key)
                 self._timeout(fd, held)
-                if not self._add_round(held, deadline.signature, effects, wall):
+                if not self._add_round(held, deadline, effects, wall):
                     self._record_held(held, "timeout", wall)
             else:
                 self._fire(deadline)
@@ -615,23 +629,24 @@ class TimeKeeper:
         with self._lock:
             self.schedule.remove(key)
 
-    def _add_round(
-        self, held: _Held, sig: tuple[object, ...], effects: int, end_wall: float
-    ) -> bool:
+    def _add_round(self, held: _Held, deadline: Deadline, effects: int, end_wall: float) -> bool:
         """A skipped wait too short to report alone (a short countdown's round) is added to
-        its thread's sum; False for any other."""
+        its thread's sum; False for any other. A round jumped past its deadline by its slack
+        asked for that much more: its caller's own deadline lay there (Go asks 9 ms of 10)."""
         hold = held.hold
         skipped = self.clock.offset - held.offset
         if hold.requested_ns >= self.report_threshold_seconds * NS or skipped <= 0:
             return False
-        key = (held.note.pid, sig)
+        past = self.clock.now(time.monotonic_ns()) - deadline.at
+        asked = hold.requested_ns + min(deadline.slack, max(0, past))
+        key = (held.note.pid, deadline.signature)
         rounds = self._rounds.get(key)
         if rounds is None or rounds.effects != effects:
             self._flush_rounds(key)
             rounds = self._rounds[key] = _Rounds(
                 held.wall, held.pid, held.note.pid, hold.call, effects
             )
-        rounds.requested_ns += hold.requested_ns
+        rounds.requested_ns += asked
         rounds.skipped_ns += skipped
         rounds.sample_time = end_wall - self._start_wall + self.clock.offset / NS
         return True
@@ -820,7 +835,8 @@ class TimeKeeper:
         deadline = self.schedule.next_deadline()
         if deadline is None:
             return
-        skipped = self.clock.jump_to(deadline.at, time.monotonic_ns(), time.time())
+        target = self.schedule.jump_target(deadline)
+        skipped = self.clock.jump_to(target, time.monotonic_ns(), time.time())
         if self.schedule.is_countdown(deadline) and not self._servers.listens(deadline.pid):
             self._activity_offset += skipped
         self._calm.calm_since = None

@@ -9,15 +9,27 @@ import ctypes
 import errno
 import os
 import struct
+from dataclasses import dataclass, field
 
 SYS_PIDFD_OPEN = 434
 SYS_PIDFD_GETFD = 438
 _libc = ctypes.CDLL(None, use_errno=True)
+MAX_TGIDS = 4096  # threads whose process Tgids keeps
+
+
+class _IoVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("length", ctypes.c_size_t)]
 
 
 def read(tid: int, address: int, size: int) -> bytes:
     if address == 0:
         raise OSError(errno.EFAULT, "NULL pointer")
+    # process_vm_readv: one call where /proc/TID/mem takes three (each round of a countdown
+    # reads its timeout); the file, which may read what the other may not, when it fails
+    buffer = ctypes.create_string_buffer(size)
+    here, there = _IoVec(ctypes.addressof(buffer), size), _IoVec(address, size)
+    if _libc.process_vm_readv(tid, ctypes.byref(here), 1, ctypes.byref(there), 1, 0) == size:
+        return buffer.raw
     fd = os.open(f"/proc/{tid}/mem", os.O_RDONLY)
     try:
         data = os.pread(fd, size, address)
@@ -62,10 +74,41 @@ def tgid_of(tid: int) -> int:
     return _status(tid, ("Tgid:",)).get("Tgid:", tid)
 
 
+@dataclass
+class Tgids:
+    """`tgid_of`, asked of every trapped wait (90,000 times in a countdown of short sleeps):
+    a thread's answer is kept while /proc shows the thread in that process (a stat, where
+    /proc/<tid>/status is generated whole), so a tid given to another thread since is read
+    again. One per time keeper (its thread alone asks)."""
+
+    _known: dict[int, int] = field(default_factory=dict)
+
+    def of(self, tid: int) -> int:
+        tgid = self._known.get(tid)
+        if tgid is not None and os.path.exists(f"/proc/{tgid}/task/{tid}"):
+            return tgid
+        tgid = tgid_of(tid)
+        self._known.pop(tid, None)
+        self._known[tid] = tgid
+        if len(self._known) > MAX_TGIDS:
+            del self._known[next(iter(self._known))]  # the oldest: most are threads long gone
+        return tgid
+
+
 def kin_of(tid: int) -> tuple[int, int]:
     """(process, parent process) of a thread; (tid, 0) when /proc no longer says."""
     fields = _status(tid, ("Tgid:", "PPid:"))
     return fields.get("Tgid:", tid), fields.get("PPid:", 0)
+
+
+def namespace_tid(tid: int) -> int:
+    """A thread's id as its own pid namespace numbers it (what a PI lock's word holds): the last
+    of /proc/<tid>/status' NSpid; 0 when gone."""
+    with contextlib.suppress(OSError, ValueError, IndexError), open(f"/proc/{tid}/status") as lines:
+        for line in lines:
+            if line.startswith("NSpid:"):
+                return int(line.split()[-1])
+    return 0
 
 
 def _status(tid: int, names: tuple[str, ...]) -> dict[str, int]:

@@ -25,15 +25,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from detonate.sandbox.timekeeper import ipc, memory, posix_timers, wakers
-from detonate.sandbox.timekeeper.calls import FUTEX_CMD_BITS, FUTEX_WAIT, FUTEX_WAIT_BITSET, NAME
+from detonate.sandbox.timekeeper.calls import (
+    FUTEX_CMD_BITS,
+    FUTEX_LOCK_PI,
+    FUTEX_LOCK_PI2,
+    FUTEX_WAIT,
+    FUTEX_WAIT_BITSET,
+    NAME,
+)
 from detonate.sandbox.timekeeper.notify import Notification
 
 NS = 1_000_000_000
+MS_NS = 1_000_000
 SHORT_NS = 10_000_000  # relative waits up to 10 ms run in the kernel: nothing to gain
 MAX_WATCHED_FDS = 1024
 TIMER_ABSTIME = 1
 FUTEX_CLOCK_REALTIME = 256
 FUTEX_PRIVATE_FLAG = 128  # the word is the process's own: no other process wakes it
+FUTEX_TID_MASK = 0x3FFFFFFF  # a PI lock's word: its owner's tid (0: free) and two flag bits
 CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME = 0, 1, 7
 # Clocks that show virtual time (CLOCK_PROCESS/THREAD_CPUTIME_ID, 2 and 3, are CPU time).
 VIRTUAL_CLOCKS = frozenset({0, 1, 4, 5, 6, 7, 8, 9, 11})
@@ -130,6 +139,24 @@ class FutexProbe(Probe):
 
 
 @dataclass
+class PiLockProbe(Probe):
+    """A held FUTEX_LOCK_PI caller is not queued in the kernel, so the owner's unlock finds no
+    waiter and frees the word in user space (glibc's cmpxchg, no FUTEX_UNLOCK_PI): a word whose
+    owner is 0 releases the caller, whose re-run takes the lock. A robust lock's dead owner
+    leaves the word ownerless as well (FUTEX_OWNER_DIED): the re-run gets EOWNERDEAD."""
+
+    tid: int
+    address: int
+
+    def ready(self) -> bool:
+        try:
+            word: int = struct.unpack("<I", memory.read(self.tid, self.address, 4))[0]
+            return word & FUTEX_TID_MASK == 0
+        except OSError:
+            return True
+
+
+@dataclass
 class SignalProbe(Probe):
     """sigtimedwait's signals are blocked, so they do not interrupt the held call: watch the
     thread's and the process's pending sets instead."""
@@ -199,6 +226,7 @@ class Hold:
     probe: Probe = field(default_factory=Probe)
     # 10 ms or less: the kernel runs it (nothing to gain), unless it is a countdown's round
     short: bool = False
+    in_ms: bool = False  # its timeout came in whole milliseconds (poll, epoll_wait)
 
 
 @dataclass(frozen=True)
@@ -316,7 +344,15 @@ def _poll_hold(note: Notification, tgid: int, now: Now, call: str, ns: int | Non
 def _poll(note: Notification, tgid: int, now: Now) -> Answer:
     """poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)"""
     ms = _s32(note.args[2])
-    return _poll_hold(note, tgid, now, "poll", ms * 1_000_000 if ms > 0 else None)
+    return _in_ms(_poll_hold(note, tgid, now, "poll", ms * MS_NS if ms > 0 else None))
+
+
+def _in_ms(answer: Answer) -> Answer:
+    """A timeout in whole milliseconds may have been cut down from a finer deadline (Go's
+    netpoller): clock.ShortRun.truncates."""
+    if isinstance(answer, Hold):
+        answer.in_ms = True
+    return answer
 
 
 def _ppoll(note: Notification, tgid: int, now: Now) -> Answer:
@@ -384,7 +420,7 @@ def _epoll_wait(note: Notification, tgid: int, now: Now) -> Answer:
     """epoll_wait(epfd, events, maxevents, int timeout_ms) (epoll_pwait: + sigmask)"""
     ms = _s32(note.args[3])
     call = NAME[note.nr]
-    return _epoll(note, tgid, now, call, ms * 1_000_000 if ms > 0 else None)
+    return _in_ms(_epoll(note, tgid, now, call, ms * MS_NS if ms > 0 else None))
 
 
 def _epoll_pwait2(note: Notification, tgid: int, now: Now) -> Answer:
@@ -397,6 +433,8 @@ def _futex(note: Notification, tgid: int, now: Now) -> Answer:
     timeout is relative (monotonic), FUTEX_WAIT_BITSET's absolute (monotonic, or realtime with
     FUTEX_CLOCK_REALTIME)."""
     op = note.args[1]
+    if op & FUTEX_CMD_BITS in (FUTEX_LOCK_PI, FUTEX_LOCK_PI2):
+        return _lock_pi(note, op, now)
     value = note.args[2] & 0xFFFFFFFF
     probe = FutexProbe(note.pid, note.args[0], value)
     if probe.ready():
@@ -411,6 +449,24 @@ def _futex(note: Notification, tgid: int, now: Now) -> Answer:
     if op & FUTEX_CMD_BITS == FUTEX_WAIT:
         return _relative("futex", ns, now, timed_out, probe=probe)
     return Proceed()
+
+
+def _lock_pi(note: Notification, op: int, now: Now) -> Answer:
+    """futex(u32 *uaddr, FUTEX_LOCK_PI(2), 0, const struct timespec *deadline): a lock held by
+    another thread (`pthread_mutex_timedlock` of a PTHREAD_PRIO_INHERIT mutex), held here until
+    the word is free (PiLockProbe) or the deadline, absolute: LOCK_PI's on CLOCK_REALTIME,
+    LOCK_PI2's on CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME. A free word, or one the caller
+    owns itself (the kernel answers EDEADLK), is the kernel's."""
+    probe = PiLockProbe(note.pid, note.args[0])
+    if probe.ready():
+        return Proceed()
+    owner = struct.unpack("<I", memory.read(note.pid, note.args[0], 4))[0] & FUTEX_TID_MASK
+    if owner == memory.namespace_tid(note.pid):
+        return Proceed()
+    realtime = op & FUTEX_CMD_BITS == FUTEX_LOCK_PI or op & FUTEX_CLOCK_REALTIME
+    clock = CLOCK_REALTIME if realtime else CLOCK_MONOTONIC
+    at = memory.timespec_ns(note.pid, note.args[3])
+    return _absolute("futex", at, clock, now, Reply(error=errno.ETIMEDOUT), probe=probe)
 
 
 def _sigtimedwait(note: Notification, tgid: int, now: Now) -> Answer:

@@ -14,13 +14,14 @@ from /proc, as the keeper reads the rest.
 
 A timed wait on a private futex is a sleep too when no other thread of the process can run
 before it ends (`others_parked`: they all wait untimed on a futex, as main does in a
-`join()`), as in Python's `Event().wait(0.1)` in a worker thread. The word is still watched
-while it is held.
+`join()`, or in an event loop's `epoll_wait` on its own wakers), as in Python's
+`Event().wait(0.1)` in a worker thread. The word is still watched while it is held.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from detonate.sandbox.timekeeper import unixpeer
@@ -28,6 +29,11 @@ from detonate.sandbox.timekeeper.calls import FUTEX_CMD_BITS, FUTEX_WAIT, FUTEX_
 
 EVENTFD = "anon_inode:[eventfd]"
 SYS_FUTEX = "202"  # x86_64
+SYS_EPOLL_PWAIT2 = "441"
+SYS_EPOLL_WAITS = frozenset({"232", "281", SYS_EPOLL_PWAIT2})  # epoll_wait, epoll_pwait, …2
+PARKED_TRIES = 3
+PASSING_STATES = frozenset("Rt")  # running, or in a tracer stop
+PARKED_PAUSE_SECONDS = 0.002
 
 
 def own_wakers_only(tgid: int, fds: list[int]) -> bool:
@@ -55,27 +61,61 @@ def own_wakers_only(tgid: int, fds: list[int]) -> bool:
 
 
 def others_parked(tgid: int, tid: int) -> bool:
-    """Every thread of process `tgid` but `tid` waits on a futex with no timeout (a join, an
-    idle pool's worker): none of them runs before `tid`'s timed wait ends, so none changes the
-    word it waits on, and only time ends that wait. Read from /proc/<tid>/syscall (the call's
-    number and arguments while a thread is in one); False when a thread cannot be read."""
+    """Every thread of process `tgid` but `tid` waits with no timeout on a futex (a join, an
+    idle pool's worker) or in an `epoll_wait` on its own wakers only (an idle event loop:
+    Node's main thread while a worker waits in `Atomics.wait`): none of them runs before
+    `tid`'s timed wait ends, so none changes the word it waits on, and only time ends that
+    wait. Read from /proc/<tid>/syscall (the call's number and arguments while a thread is in
+    one); False when a thread cannot be read. A thread caught running or in a tracer stop is
+    looked at again, PARKED_TRIES times PARKED_PAUSE_SECONDS apart: the last link of a
+    `threading.Timer` chain is still exiting (stopped by strace at its `munmap`) when the next
+    link's wait is trapped, and V8's helper threads run now and then."""
+    for _ in range(PARKED_TRIES):
+        parked = _parked_now(tgid, tid)
+        if parked is not None:
+            return parked
+        time.sleep(PARKED_PAUSE_SECONDS)
+    return False
+
+
+def _parked_now(tgid: int, tid: int) -> bool | None:
+    """others_parked at one look; None when only threads running or in a tracer stop spoil
+    it (they may be about to park, or exit)."""
     try:
         tids = os.listdir(f"/proc/{tgid}/task")
     except OSError:
         return False
+    passing = False
     for other in tids:
         if other == str(tid):
             continue
         try:
+            stat = Path(f"/proc/{tgid}/task/{other}/stat").read_text()
+            state = stat.rpartition(")")[2].split()[0]
             fields = Path(f"/proc/{tgid}/task/{other}/syscall").read_text().split()
-        except OSError:
+        except (OSError, IndexError):
+            continue  # exited meanwhile
+        if state in PASSING_STATES:
+            passing = True
+        elif not _parked(tgid, fields):
             return False
-        if len(fields) < 5 or fields[0] != SYS_FUTEX:
-            return False  # running, or in another call (a read, a sleep, a poll …)
-        op, timeout = int(fields[2], 16) & FUTEX_CMD_BITS, int(fields[4], 16)
-        if op not in (FUTEX_WAIT, FUTEX_WAIT_BITSET) or timeout != 0:
-            return False
-    return True
+    return None if passing else True
+
+
+def _parked(tgid: int, fields: list[str]) -> bool:
+    """A thread's /proc/<tid>/syscall shows an untimed futex wait, or an untimed epoll wait on
+    the process's own wakers."""
+    if len(fields) < 5:
+        return False  # running
+    call, args = fields[0], [int(arg, 16) for arg in fields[1:5]]
+    if call == SYS_FUTEX:
+        return args[1] & FUTEX_CMD_BITS in (FUTEX_WAIT, FUTEX_WAIT_BITSET) and args[3] == 0
+    if call in SYS_EPOLL_WAITS:
+        timeout = args[3]  # an int in ms (-1: none), or epoll_pwait2's timespec pointer
+        untimed = timeout == 0 if call == SYS_EPOLL_PWAIT2 else timeout & 0xFFFFFFFF == 0xFFFFFFFF
+        fds = epoll_set(tgid, args[0]) if untimed else None
+        return fds is not None and own_wakers_only(tgid, fds)
+    return False
 
 
 def epoll_set(tgid: int, epfd: int) -> list[int] | None:

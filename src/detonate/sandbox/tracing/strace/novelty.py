@@ -18,7 +18,9 @@ waiting" log line is not work).
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,10 +66,18 @@ class TraceNovelty:
     novel: int = 0  # lines unlike any before, so far
     effects: int = 0  # lines that are effects (is_effect), so far
     shapes: set[str] = field(default_factory=set)
+    # the run's idle check and the time keeper's thread both read: one at a time
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __call__(self) -> int:
         """Read what the tracer appended; the count of new-looking lines so far."""
+        with self._lock:
+            return self._read()
+
+    def _read(self) -> int:
         try:
+            if os.stat(self.path).st_size == self.offset:
+                return self.novel  # nothing appended: a countdown's rounds trace nothing
             with open(self.path, "rb") as trace:
                 size = trace.seek(0, 2)
                 if size - self.offset > READ_CAP_BYTES:
@@ -93,5 +103,6 @@ class TraceNovelty:
 
     def effects_so_far(self) -> int:
         """Read what the tracer appended; the count of effect lines so far."""
-        self()
-        return self.effects
+        with self._lock:
+            self._read()
+            return self.effects

@@ -1,0 +1,3 @@
+module goshort
+
+go 1.19
