@@ -11,6 +11,8 @@ import os
 import struct
 from dataclasses import dataclass, field
 
+from detonate.sandbox.timekeeper import bounded
+
 SYS_PIDFD_OPEN = 434
 SYS_PIDFD_GETFD = 438
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -52,6 +54,12 @@ def write(tid: int, address: int, data: bytes) -> None:
         raise OSError(errno.EFAULT, f"short write at {address:#x}")
 
 
+def word(tid: int, address: int) -> int:
+    """The 32-bit word at `address` (a futex's)."""
+    value: int = struct.unpack("<I", read(tid, address, 4))[0]
+    return value
+
+
 def timespec(tid: int, address: int) -> float:
     """struct timespec { long tv_sec; long tv_nsec; } → seconds."""
     sec, nsec = struct.unpack("<qq", read(tid, address, 16))
@@ -88,10 +96,7 @@ class Tgids:
         if tgid is not None and os.path.exists(f"/proc/{tgid}/task/{tid}"):
             return tgid
         tgid = tgid_of(tid)
-        self._known.pop(tid, None)
-        self._known[tid] = tgid
-        if len(self._known) > MAX_TGIDS:
-            del self._known[next(iter(self._known))]  # the oldest: most are threads long gone
+        bounded.remember(self._known, tid, tgid, MAX_TGIDS)
         return tgid
 
 
@@ -104,22 +109,19 @@ def kin_of(tid: int) -> tuple[int, int]:
 def namespace_tid(tid: int) -> int:
     """A thread's id as its own pid namespace numbers it (what a PI lock's word holds): the last
     of /proc/<tid>/status' NSpid; 0 when gone."""
-    with contextlib.suppress(OSError, ValueError, IndexError), open(f"/proc/{tid}/status") as lines:
-        for line in lines:
-            if line.startswith("NSpid:"):
-                return int(line.split()[-1])
-    return 0
+    return _status(tid, ("NSpid:",)).get("NSpid:", 0)
 
 
 def _status(tid: int, names: tuple[str, ...]) -> dict[str, int]:
     """The numeric fields `names` of /proc/<tid>/status ("Tgid:" …), read up to the last one
-    (they come early); none when the thread is gone."""
+    (they come early), each its last number (NSpid's: the thread's own namespace's); none when
+    the thread is gone."""
     fields: dict[str, int] = {}
     status = f"/proc/{tid}/status"
     with contextlib.suppress(OSError, ValueError, IndexError), open(status) as lines:
         for line in lines:
             if line.startswith(names):
-                fields[line.split()[0]] = int(line.split()[1])
+                fields[line.split()[0]] = int(line.split()[-1])
                 if len(fields) == len(names):
                     break
     return fields

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from detonate.sandbox.timekeeper import bounded
+
 LISTEN = "0A"  # /proc/net/tcp's `st` of a listening socket
 TABLES = ("tcp", "tcp6")
 
@@ -40,10 +42,7 @@ class Servers:
         if now - checked < self.fresh_seconds:
             return serves
         serves = listens(pid, self._listening(pid, now))
-        self._processes.pop(pid, None)
-        self._processes[pid] = (now, serves)
-        if len(self._processes) > MAX_REMEMBERED:
-            del self._processes[next(iter(self._processes))]
+        bounded.remember(self._processes, pid, (now, serves), MAX_REMEMBERED)
         return serves
 
     def _listening(self, pid: int, now: float) -> set[str]:

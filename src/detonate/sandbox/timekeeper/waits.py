@@ -132,8 +132,7 @@ class FutexProbe(Probe):
 
     def ready(self) -> bool:
         try:
-            word: int = struct.unpack("<I", memory.read(self.tid, self.address, 4))[0]
-            return word != self.value
+            return memory.word(self.tid, self.address) != self.value
         except OSError:
             return True
 
@@ -150,8 +149,7 @@ class PiLockProbe(Probe):
 
     def ready(self) -> bool:
         try:
-            word: int = struct.unpack("<I", memory.read(self.tid, self.address, 4))[0]
-            return word & FUTEX_TID_MASK == 0
+            return memory.word(self.tid, self.address) & FUTEX_TID_MASK == 0
         except OSError:
             return True
 
@@ -457,12 +455,10 @@ def _lock_pi(note: Notification, op: int, now: Now) -> Answer:
     the word is free (PiLockProbe) or the deadline, absolute: LOCK_PI's on CLOCK_REALTIME,
     LOCK_PI2's on CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME. A free word, or one the caller
     owns itself (the kernel answers EDEADLK), is the kernel's."""
+    owner = memory.word(note.pid, note.args[0]) & FUTEX_TID_MASK
+    if owner == 0 or owner == memory.namespace_tid(note.pid):
+        return Proceed()
     probe = PiLockProbe(note.pid, note.args[0])
-    if probe.ready():
-        return Proceed()
-    owner = struct.unpack("<I", memory.read(note.pid, note.args[0], 4))[0] & FUTEX_TID_MASK
-    if owner == memory.namespace_tid(note.pid):
-        return Proceed()
     realtime = op & FUTEX_CMD_BITS == FUTEX_LOCK_PI or op & FUTEX_CLOCK_REALTIME
     clock = CLOCK_REALTIME if realtime else CLOCK_MONOTONIC
     at = memory.timespec_ns(note.pid, note.args[3])
