@@ -101,6 +101,7 @@ def payload_written(result: RunResult, name: str) -> FileOpenedForWrite:
         ("mq_timedsend", "mq_timedsend", WaitTimedOut),  # a full one
         ("futex_waitv", "futex_waitv", WaitTimedOut),
         ("lock_pi", "futex", WaitTimedOut),  # pthread_mutex_timedlock of a PI mutex held
+        ("requeue_pi", "futex", WaitTimedOut),  # a condvar on a PI mutex, glibc < 2.25
     ],
 )
 def test_a_900_s_wait_of_any_form_ends_in_seconds_with_its_delay_reported(
@@ -192,15 +193,17 @@ def test_a_timed_futex_wait_ends_when_another_thread_wakes_it(
         ("mq_drained", "mq_timedsend"),  # another process's mq_receive makes room
         ("waitv_woken", "futex_waitv"),  # another thread changes the word and wakes it
         ("pi_unlocked", "futex"),  # another thread unlocks the PI mutex (FUTEX_LOCK_PI)
+        ("requeue_pi_woken", "futex"),  # another thread bumps the word, FUTEX_CMP_REQUEUE_PI
     ],
 )
 def test_a_held_ipc_wait_ends_on_the_input_another_process_sends(
     waiter_rootfs: Rootfs, tmp_path: Path, form: str, call: str
 ) -> None:
-    """A 900 s semtimedop / mq_timedreceive / mq_timedsend / futex_waitv / PI mutex lock, and a
-    child (a thread for futex_waitv and the lock) that sleeps 1 s and then sends what it waits
-    for or unlocks: the call returns that input (success; futex_waitv: EAGAIN, the word
-    changed) about 1 s of sample time later,
+    """A 900 s semtimedop / mq_timedreceive / mq_timedsend / futex_waitv / PI mutex lock /
+    FUTEX_WAIT_REQUEUE_PI, and a child (a thread for the futex forms) that sleeps 1 s and then
+    sends what it waits for, unlocks, or bumps the word and requeues: the call returns that
+    input (success; futex_waitv and the requeue held: EAGAIN, the word changed) about 1 s of
+    sample time later,
     neither a timeout nor at 900 s. About 1: the skipped second plus the real time the
     processes took under the tracer on a busy machine."""
     result = run(waiter_rootfs, tmp_path, "/bin/waiter", form)

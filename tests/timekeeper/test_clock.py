@@ -264,6 +264,32 @@ def test_a_round_in_a_new_thread_or_process_takes_over_its_kin_s_run() -> None:
         assert list(runs.runs) == [101 + REPEAT_LIMIT + 1]  # the run moved; no run left behind
 
 
+def test_a_run_its_thread_left_for_another_short_wait_is_taken_over_by_the_next_link() -> None:
+    """The last link of a `threading.Timer` chain starts the next link, then waits up to 5 ms
+    for the GIL (another kind of round), often before the next link's wait is trapped. The
+    chain's run is left, not ended: the next link takes it over, and the thread that waited
+    for the GIL, back in a chain's round, takes over a left run rather than starting over."""
+    sleep, fifth, _ = FIFTH
+    gil = (("futex", 0), 4_000_000, 0)
+    runs = ShortRuns()
+    for tid in range(101, 101 + REPEAT_LIMIT):
+        runs.adopt(tid, (100, 1), FIFTH, _none_waiting)
+        runs.round(tid, sleep, fifth, effects=0)
+    last = 100 + REPEAT_LIMIT
+    assert not runs.continues(last, *gil)
+    assert runs.adopt(last, (100, 1), gil, _none_waiting) == 0  # its GIL wait: a run of its own
+    runs.round(last, gil[0], gil[1], effects=0)
+    assert runs.adopt(last + 1, (100, 1), FIFTH, _none_waiting) == last
+    assert runs.round(last + 1, sleep, fifth, effects=0)  # the chain's countdown goes on
+    # a thread whose own run is of GIL waits takes over the chain's left run as well
+    runs.adopt(last + 1, (100, 1), gil, _none_waiting)
+    runs.round(last + 1, gil[0], gil[1], effects=0)
+    assert not runs.continues(last + 1, *FIFTH)
+    assert runs.adopt(last + 1, (100, 1), FIFTH, _none_waiting) == last + 1
+    assert runs.round(last + 1, sleep, fifth, effects=0)
+    assert runs.runs[last + 1].rounds == REPEAT_LIMIT + 2
+
+
 def test_a_run_is_not_taken_over_by_another_wait_a_stranger_or_from_a_thread_still_waiting() -> (
     None
 ):

@@ -392,6 +392,34 @@ def test_lock_pi2_is_on_the_monotonic_clock_unless_asked_for_realtime() -> None:
     )
 
 
+WAIT_REQUEUE_PI_PRIVATE = 11 | 128
+
+
+def test_a_condvar_wait_on_a_pi_mutex_is_held_to_its_absolute_deadline() -> None:
+    """FUTEX_WAIT_REQUEUE_PI (glibc < 2.25's condvar on a PI mutex): absolute, on the
+    monotonic clock unless FUTEX_CLOCK_REALTIME; the waker bumps the word before it requeues,
+    so a changed word releases the held waiter (its re-run returns EAGAIN); trapped with a
+    timeout only."""
+    word, pi_word = ctypes.c_uint32(0), ctypes.c_uint32(0)
+    real = now_real()
+    mem = Memory()
+    for flags, clock in [(0, time.CLOCK_MONOTONIC), (CLOCK_REALTIME_FLAG, time.CLOCK_REALTIME)]:
+        at = mem.put(timespec(time.clock_gettime_ns(clock) + 900 * NS))
+        hold = held(
+            decode("futex", ctypes.addressof(word), WAIT_REQUEUE_PI_PRIVATE | flags, 0, at,
+                   ctypes.addressof(pi_word), now=real)
+        )  # fmt: skip
+        assert hold.requested_ns == pytest.approx(900 * NS, abs=NS // 10)
+        assert hold.on_timeout == waits.Reply(error=errno.ETIMEDOUT)
+        assert not hold.probe.ready()
+    word.value = 1
+    assert hold.probe.ready()
+    futex_rules = [r for r in notify_rules() if r["names"] == ["futex"]]
+    assert any(a["index"] == 1 and a["valueTwo"] == 11 for r in futex_rules for a in r["args"]), (
+        "FUTEX_WAIT_REQUEUE_PI is trapped"
+    )
+
+
 def test_a_pi_lock_the_caller_owns_is_the_kernels() -> None:
     """Locking one's own PI mutex again: the kernel answers EDEADLK at once; held, it would
     time out 900 s later instead."""

@@ -8,7 +8,9 @@ import contextlib
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from detonate.sandbox.timekeeper import memory
 
@@ -49,6 +51,10 @@ def a_live_thread() -> Iterator[int]:
     finally:
         done.set()
         thread.join()
+        # join returns as the thread ends in Python; the kernel's task goes a moment later
+        task, deadline = Path(f"/proc/self/task/{tids[0]}"), time.monotonic() + 5
+        while task.exists() and time.monotonic() < deadline:
+            time.sleep(0.001)
 
 
 def test_a_live_thread_names_its_process() -> None:

@@ -88,3 +88,36 @@ def test_a_wait_on_the_runtime_s_own_wakers_only_is_a_sleep() -> None:
         os.close(event)
         os.close(r)
         os.close(w)
+
+
+def test_what_only_the_waiters_own_process_can_end() -> None:
+    """A thread held in such a wait runs no sooner than its deadline unless a thread of its
+    process runs first (keeper._held_past): a sleep, a private futex, a poll of the process's
+    own wakers; not a shared futex (another process may change it) nor a socket."""
+    tenth = ctypes.create_string_buffer(struct.pack("<qq", 0, 100 * MS))
+    word = ctypes.c_uint32(0)
+    wake_r, wake_w = os.pipe()
+    server = socket.create_server(("127.0.0.1", 0))
+    polled = ctypes.create_string_buffer(struct.pack("<ihh", wake_r, select.POLLIN, 0))
+    served = ctypes.create_string_buffer(struct.pack("<ihh", server.fileno(), select.POLLIN, 0))
+    answers = {
+        "sleep": decode("nanosleep", ctypes.addressof(tenth), 0),
+        "private futex": decode("futex", ctypes.addressof(word), 128, 0, ctypes.addressof(tenth)),
+        "shared futex": decode("futex", ctypes.addressof(word), 0, 0, ctypes.addressof(tenth)),
+        "own wakers": decode("poll", ctypes.addressof(polled), 1, 100),
+        "a listener": decode("poll", ctypes.addressof(served), 1, 100),
+    }
+    try:
+        within = {}
+        for name, answer in answers.items():
+            assert isinstance(answer, waits.Hold), name
+            within[name] = answer.probe.from_within()
+            answer.probe.close()
+        assert within == {
+            "sleep": True, "private futex": True, "shared futex": False, "own wakers": True,
+            "a listener": False,
+        }  # fmt: skip
+    finally:
+        os.close(wake_r)
+        os.close(wake_w)
+        server.close()

@@ -33,8 +33,8 @@ def test_a_worker_round_repeated_with_other_numbers_is_not_new(tmp_path: Path) -
 
 def test_effects_count_what_changes_things_not_probes_or_reads(tmp_path: Path) -> None:
     """A health loop's `echo ok > /tmp/health` and a connect are effects; busybox timeout's
-    `kill(pid, 0)`, a library opened for reading, a redirect to /dev/null and a new program
-    are not."""
+    `kill(pid, 0)`, a library opened for reading, a redirect to /dev/null, a new program and
+    a signal to a thread (a heartbeat thread's `pthread_kill` of main) are not."""
     trace = tmp_path / "trace.log"
     novelty = TraceNovelty(trace)
     trace.write_text(
@@ -42,6 +42,7 @@ def test_effects_count_what_changes_things_not_probes_or_reads(tmp_path: Path) -
         '7 1.2 openat(AT_FDCWD</>, "/lib/libc.so.6", O_RDONLY|O_CLOEXEC) = 3</lib/libc.so.6>\n'
         "8 1.3 kill(9, 0) = 0\n"
         "8 1.4 tgkill(9, 9, 0) = 0\n"
+        "10 1.45 tgkill(9, 9, SIGUSR1) = 0\n"
         '8 1.5 openat(AT_FDCWD</>, "/dev/null", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 1</dev/null>\n'
     )
     assert novelty.effects_so_far() == 0

@@ -3,13 +3,14 @@ test's own process: a wait on nothing else is a sleep."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,77 @@ def test_a_thread_caught_running_is_looked_at_again_before_it_counts() -> None:
     finally:
         busy.kill()
         busy.wait()
+
+
+@contextlib.contextmanager
+def _python_threads(code: str) -> Iterator[tuple[int, int]]:
+    """A Python child running `code`, which prints a thread's id: (its pid, that thread)."""
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        yield child.pid, int(child.stdout.readline())
+    finally:
+        child.kill()
+        child.wait()
+
+
+def _until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 5
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def _syscall(pid: int, tid: int) -> list[str]:
+    return Path(f"/proc/{pid}/task/{tid}/syscall").read_text().split()
+
+
+def _in_timed_futex_wait(pid: int, tid: int) -> bool:
+    fields = _syscall(pid, tid)
+    return fields[0] == "202" and fields[4] != "0x0"  # futex, a timeout pointer
+
+
+def test_a_sibling_in_a_timed_futex_wait_is_looked_at_again_and_spoils_if_it_stays() -> None:
+    """A timed futex wait ends by itself (the last Timer link waits up to 5 ms for the GIL,
+    then exits): looked at again, like a running thread; one that stays in it may wake
+    before the asking thread's timeout and change its word: not a sleep."""
+    code = (
+        "import threading\nt = threading.Thread(target=threading.Event().wait, args=(60,))\n"
+        "t.start()\nprint(t.native_id, flush=True)\nt.join()"
+    )
+    with _python_threads(code) as (pid, waiter):
+        _until(lambda: _in_timed_futex_wait(pid, waiter), "the worker never waited")
+        assert others_parked(pid, waiter)  # main joins: untimed
+        started = time.monotonic()
+        assert not others_parked(pid, pid)  # the worker's wait is timed
+        assert time.monotonic() - started >= (PARKED_TRIES - 1) * PARKED_PAUSE_SECONDS
+
+
+def test_a_main_thread_gone_before_its_workers_does_not_count() -> None:
+    """A process whose main thread exited (`pthread_exit`) while a worker goes on keeps the
+    leader as a zombie, in no call: it runs no more, so it spoils nothing."""
+    code = (
+        "import ctypes, threading\nheld = threading.Lock()\nheld.acquire()\n"
+        "t = threading.Thread(target=held.acquire)\nt.start()\nprint(t.native_id, flush=True)\n"
+        "ctypes.CDLL(None).pthread_exit(None)"
+    )
+    with _python_threads(code) as (pid, worker):
+        stat = Path(f"/proc/{pid}/stat")
+        _until(lambda: stat.read_text().rpartition(")")[2].split()[0] == "Z", "main never exited")
+        _until(lambda: _syscall(pid, worker)[0] == "202", "the worker never waited")
+        assert others_parked(pid, 1)  # the worker waits untimed; the leader is gone
+
+
+def test_a_sibling_the_keeper_holds_until_later_counts_as_parked() -> None:
+    """Node's main loop waits on its own wakers for a timer 8 s away while a worker's rounds
+    are 250 ms: a sibling held until no sooner than the asking thread's deadline, in a wait
+    only its process ends (`held_past`, from the keeper), does not run first."""
+    code = (
+        "import threading\nheld = threading.Lock()\nheld.acquire()\n"
+        "t = threading.Thread(target=held.acquire)\nt.start()\nprint(t.native_id, flush=True)\n"
+        "t.join(60)"
+    )
+    with _python_threads(code) as (pid, worker):
+        _until(lambda: _in_timed_futex_wait(pid, pid), "main never waited")
+        assert not others_parked(pid, worker)  # main's join has a timeout
+        assert others_parked(pid, worker, held_past=lambda tid: tid == pid)

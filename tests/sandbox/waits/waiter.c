@@ -2,13 +2,14 @@
  * A harmless stand-in for samples that wait out a sandbox before acting.
  *
  *   waiter nanosleep|poll|epoll|select|cond|sigtimedwait|alarm|timerfd|semtimedop|
- *          mq_timedreceive|mq_timedsend|futex_waitv
+ *          mq_timedreceive|mq_timedsend|futex_waitv|requeue_pi
  *                       wait 900 s, then the payload (semtimedop on a semaphore of 0; a
  *                       receive from an empty message queue; a send to a full one; futex_waitv
- *                       on a word nobody changes)
- *   waiter sem_posted|mq_sent|mq_drained|waitv_woken
+ *                       and FUTEX_WAIT_REQUEUE_PI on a word nobody changes)
+ *   waiter sem_posted|mq_sent|mq_drained|waitv_woken|requeue_pi_woken
  *                       the same waits, ended after sleep(1) by another process (semop +1;
- *                       mq_send; mq_receive) or thread (the word changed, FUTEX_WAKE):
+ *                       mq_send; mq_receive) or thread (the word changed, FUTEX_WAKE or
+ *                       FUTEX_CMP_REQUEUE_PI):
  *                       payload-<form> holds "<seconds the wait took> ok", or "... <errno>"
  *                       when the wait did not end as input ends it
  *   waiter clock        sleep 600 s, measured with clock_gettime, gettimeofday and time():
@@ -292,6 +293,8 @@ static int timer_exec(const char *self) {
 #ifndef FUTEX_WAKE_PRIVATE /* musl's headers have no <linux/futex.h> */
 #define FUTEX_WAKE_PRIVATE 129
 #endif
+#define WAIT_REQUEUE_PI_PRIVATE (11 | 128) /* FUTEX_WAIT_REQUEUE_PI | FUTEX_PRIVATE_FLAG */
+#define CMP_REQUEUE_PI_PRIVATE (12 | 128)  /* FUTEX_CMP_REQUEUE_PI | FUTEX_PRIVATE_FLAG */
 #define FUTEX_WAITV_U32 0x02     /* FUTEX2_SIZE_U32 */
 #define FUTEX_WAITV_PRIVATE 128 /* FUTEX2_PRIVATE */
 
@@ -405,6 +408,36 @@ static int futex_waitv_for(int input) {
     if (input) return (got == 0 || (got == -1 && err == EAGAIN)) && futex_word == 1 ? 0 : err;
     return got == -1 && err == ETIMEDOUT ? 0 : 1;
 }
+
+static unsigned requeue_word, requeue_pi_word;
+
+static void *requeue_to_pi(void *unused) {
+    (void)unused;
+    sleep(1);
+    unsigned now = __atomic_add_fetch(&requeue_word, 1, __ATOMIC_SEQ_CST);
+    /* wake one waiter onto the PI word (free: it takes it), requeue none */
+    syscall(SYS_futex, &requeue_word, CMP_REQUEUE_PI_PRIVATE, 1, (void *)0, &requeue_pi_word, now);
+    return NULL;
+}
+
+/* A condition variable on a PI mutex as glibc < 2.25 waited on it: FUTEX_WAIT_REQUEUE_PI with
+   an absolute CLOCK_MONOTONIC deadline 900 s on. Ended by input: woken and requeued (0, owning
+   the PI word), or EAGAIN (the word had changed: a spurious wake). */
+static int requeue_pi_for(int input) {
+    struct timespec at;
+    pthread_t thread;
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    at.tv_sec += WAIT;
+    if (input && pthread_create(&thread, NULL, requeue_to_pi, NULL)) return 1;
+    long got = syscall(SYS_futex, &requeue_word, WAIT_REQUEUE_PI_PRIVATE, 0, &at,
+                       &requeue_pi_word, 0);
+    int err = errno;
+    if (input) pthread_join(thread, NULL);
+    if (input) return (got == 0 || (got == -1 && err == EAGAIN)) && requeue_word == 1 ? 0 : err;
+    return got == -1 && err == ETIMEDOUT ? 0 : 1;
+}
+
+static int requeue_pi_timed_out(void) { return requeue_pi_for(0); }
 
 static pthread_mutex_t pi_lock;
 static sem_t pi_taken;
@@ -550,6 +583,10 @@ int main(int argc, char **argv) {
         if (futex_waitv_for(0)) return 1;
     } else if (!strcmp(form, "lock_pi")) {
         return timed(form, pi_lock_timed_out);
+    } else if (!strcmp(form, "requeue_pi")) {
+        return timed(form, requeue_pi_timed_out);
+    } else if (!strcmp(form, "requeue_pi_woken")) {
+        return ended_by_input(form, requeue_pi_for);
     } else if (!strcmp(form, "pi_unlocked")) {
         return ended_by_input(form, pi_lock_for);
     } else if (!strcmp(form, "sem_posted")) {

@@ -4,8 +4,8 @@ None of them is among the calls the run's profile denies (seccomp_profile.py): w
 several actions match, the kernel takes the most restrictive (ERRNO before NOTIFY), so a
 denied call stays denied. Arguments are filtered in the kernel where the ABI allows, so the hot
 forms never reach the keeper: poll/epoll waits with a timeout of 0 (Go's netpoller asks that
-all the time), futex calls other than timed FUTEX_WAIT/_WAIT_BITSET/_LOCK_PI(2), pointer timeouts
-that are NULL, receives with MSG_DONTWAIT.
+all the time), futex calls other than timed FUTEX_WAIT/_WAIT_BITSET/_WAIT_REQUEUE_PI/_LOCK_PI(2),
+pointer timeouts that are NULL, receives with MSG_DONTWAIT.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ NAME = {nr: name for name, nr in NR.items()}
 AUDIT_ARCH_X86_64 = 0xC000003E
 FUTEX_WAIT, FUTEX_WAIT_BITSET = 0, 9
 FUTEX_LOCK_PI, FUTEX_LOCK_PI2 = 6, 13  # a priority-inheriting lock, with a deadline
+FUTEX_WAIT_REQUEUE_PI = 11  # a condition variable's wait, then its PI mutex (absolute)
 MSG_DONTWAIT = 0x40
 FUTEX_CMD_BITS = 0x7F  # the op without FUTEX_PRIVATE_FLAG (128) / FUTEX_CLOCK_REALTIME (256)
 CLOCK_ID_MAX = 11  # CLOCK_TAI; larger (and negative: per-process CPU clocks) are not traps
@@ -96,6 +97,12 @@ def notify_rules() -> list[dict[str, Any]]:
                 _arg(1, "SCMP_CMP_MASKED_EQ", FUTEX_CMD_BITS, cmd),
                 _arg(3, "SCMP_CMP_NE", 0),
             )
-            for cmd in (FUTEX_WAIT, FUTEX_WAIT_BITSET, FUTEX_LOCK_PI, FUTEX_LOCK_PI2)
+            for cmd in (
+                FUTEX_WAIT,
+                FUTEX_WAIT_BITSET,
+                FUTEX_WAIT_REQUEUE_PI,
+                FUTEX_LOCK_PI,
+                FUTEX_LOCK_PI2,
+            )
         ),
     ]

@@ -239,7 +239,17 @@ class ShortRun:
 class ShortRuns:
     """Per thread, the run of short waits (10 ms or less) it is in, if any."""
 
-    runs: dict[int, ShortRun] = field(default_factory=dict)
+    runs: dict[int, ShortRun] = field(default_factory=dict)  # by thread (negated: left)
+
+    def continues(self, tid: int, signature: tuple[object, ...], length: int, effects: int) -> bool:
+        """Thread `tid`'s round (signature, length, effects) goes on the run it is in."""
+        run = self.runs.get(tid)
+        return run is not None and run.goes_on(signature, length, effects)
+
+    def kin(self, tid: int) -> tuple[int, int] | None:
+        """(process, parent process) of thread `tid` as its run knows them, if it has one."""
+        run = self.runs.get(tid)
+        return run.kin if run is not None and run.kin[0] else None
 
     def adopt(
         self,
@@ -248,13 +258,21 @@ class ShortRuns:
         round_: tuple[tuple[object, ...], int, int],
         waiting: Callable[[int], bool],
     ) -> int:
-        """Thread `tid`, in no run, takes over the latest run of its kin that its round
-        (signature, length, effects) goes on and whose thread is not waiting now: another
-        thread of its process (each link of a `threading.Timer` chain waits in a thread of its
-        own) or another child of its parent (a shell's `sleep 0.2` is a new process each
-        round). Another wait of a kin thread leaves the run alone (Go's sysmon beside its
-        countdown). Without one to take over, `tid` starts one of its own. Returns the thread
-        it took over from (0: none)."""
+        """Thread `tid`, whose round (signature, length, effects) goes on no run of its own,
+        takes over the latest run of its kin that the round goes on and whose thread is not
+        waiting now: another thread of its process (each link of a `threading.Timer` chain
+        waits in a thread of its own) or another child of its parent (a shell's `sleep 0.2`
+        is a new process each round). Another wait of a kin thread leaves the run alone (Go's
+        sysmon beside its countdown). The run `tid` leaves is kept under its negated id (the
+        longer of the two, when it left one before), for kin to take over as from a thread
+        gone: the last link of a Timer chain waits up to 5 ms for the GIL after starting the
+        next link, often before that link's wait is trapped. Without one to take over, `tid`
+        starts one of its own. Returns the thread it took over from (0: none)."""
+        left = self.runs.pop(tid, None)
+        kept = self.runs.get(-tid)
+        if left is not None and left.rounds and (kept is None or left.rounds >= kept.rounds):
+            self.runs.pop(-tid, None)
+            self.runs[-tid] = left
         signature, length, effects = round_
         for owner in reversed(self.runs):
             run = self.runs[owner]
@@ -264,7 +282,7 @@ class ShortRuns:
                 del self.runs[owner]
                 run.kin = kin
                 self.runs[tid] = run
-                return owner
+                return abs(owner)
         self.runs[tid] = ShortRun((), 0, 0, kin=kin)
         return 0
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import array
 import contextlib
 import errno
+import functools
 import logging
 import os
 import shutil
@@ -356,6 +357,8 @@ class TimeKeeper:
         if reply is not None:
             answer = reply
         elif isinstance(answer, waits.Hold):
+            if isinstance(answer.probe, waits.FutexProbe):
+                answer.probe.held_past = functools.partial(self._held_past, answer.deadline)
             countdown = self._short_round(note.pid, answer)
             if answer.short and not countdown:
                 answer.probe.close()
@@ -445,30 +448,50 @@ class TimeKeeper:
 
     def _short_round(self, tid: int, hold: waits.Hold) -> bool:
         """Whether a wait is a countdown's round (clock.ShortRuns): one of 10 ms or less, or a
-        sleep of less than a second (nothing but time ends it). Held and compressed then;
+        sleep of less than a second (nothing but time ends it; once a run is under way, the
+        same wait again whatever else runs). Held and compressed then;
         otherwise the kernel runs a wait of 10 ms or less (an absolute one is held anyway, at
         real pace once it is a loop's) and a sub-second one is a loop's after REPEAT_LIMIT
         rounds (an event loop's tick: redis' 100 ms waits on its sockets)."""
         # asked of longer waits only: it may read /proc, and a short one's every round asks
         long = hold.requested_ns > waits.SHORT_NS
-        if long and not (hold.requested_ns < NS and hold.probe.time_only()):
+        if long and hold.requested_ns >= NS:
             self._shorts.other_wait(tid)
             return False
         effects = self.effects() if self.effects is not None else 0
+        # a sub-second sleep's rounds: the same sleep again, no longer than its period
+        # (clock.same_length)
+        sleep: tuple[object, ...] = (hold.call, "sleep")
+        if long and not hold.probe.time_only():
+            # Another thread may end it. Still the run's round if it goes on the run (Node's
+            # main loop runs its 8 s timer amid a worker's Atomics.wait rounds): time jumps
+            # only when every thread waits, and the word stays watched.
+            if not self._shorts.continues(tid, sleep, hold.requested_ns, effects):
+                self._shorts.other_wait(tid)
+                return False
+            return self._shorts.round(tid, sleep, hold.requested_ns, effects)
+        sig = sleep
         if not long:
-            if self._shorts.tail(tid, (hold.call, "sleep"), effects, hold.probe.time_only):
+            if self._shorts.tail(tid, sleep, effects, hold.probe.time_only):
                 # the rest of the round's deadline, which its timeout in ms fell short of
                 # (Go's netpoller truncates): the kernel's, and the same round still
                 return False
             sig = signature(hold.call, hold.requested_ns)
-        else:  # the same sleep again: no longer than its period (clock.same_length)
-            sig = (hold.call, "sleep")
-        if tid not in self._shorts.runs:
+        if not self._shorts.continues(tid, sig, hold.requested_ns, effects):
             round_ = (sig, hold.requested_ns, effects)
-            owner = self._shorts.adopt(tid, memory.kin_of(tid), round_, self._holds_a_wait)
+            kin = self._shorts.kin(tid) or memory.kin_of(tid)
+            owner = self._shorts.adopt(tid, kin, round_, self._holds_a_wait)
             for key in [k for k in self._rounds if k[0] == owner]:
                 self._rounds[(tid, key[1])] = self._rounds.pop(key)  # reported as one wait
         return self._shorts.round(tid, sig, hold.requested_ns, effects)
+
+    def _held_past(self, deadline: int, tid: int) -> bool:
+        """Thread `tid` is held in a wait that ends no sooner than `deadline` and that only
+        time or its own process ends (waits.Probe.from_within)."""
+        for held in self._held.values():
+            if held.note.pid == tid:  # a thread is in one call at a time
+                return held.hold.deadline >= deadline and held.hold.probe.from_within()
+        return False
 
     def _holds_a_wait(self, tid: int) -> bool:
         return any(held.note.pid == tid for held in self._held.values())

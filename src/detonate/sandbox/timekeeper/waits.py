@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import functools
 import os
 import select
 import socket
@@ -31,6 +32,7 @@ from detonate.sandbox.timekeeper.calls import (
     FUTEX_LOCK_PI2,
     FUTEX_WAIT,
     FUTEX_WAIT_BITSET,
+    FUTEX_WAIT_REQUEUE_PI,
     NAME,
 )
 from detonate.sandbox.timekeeper.notify import Notification
@@ -77,6 +79,15 @@ class Probe:
         watches something, an FdProbe when it has fds."""
         return type(self) is Probe
 
+    def from_within(self) -> bool:
+        """Only time or a thread of the waiter's own process ends the wait: held, the waiter
+        runs no sooner than its deadline unless a thread of its process runs first."""
+        return type(self) is Probe
+
+
+def _nobody(tid: int) -> bool:
+    return False
+
 
 @dataclass
 class FdProbe(Probe):
@@ -103,6 +114,9 @@ class FdProbe(Probe):
             self._only_wakers = self.wakers_only is not None and self.wakers_only()
         return self._only_wakers
 
+    def from_within(self) -> bool:
+        return self.time_only()
+
     def close(self) -> None:
         for fd, _ in self.watched:
             with contextlib.suppress(OSError):
@@ -119,16 +133,24 @@ class FutexProbe(Probe):
     tid: int
     address: int
     value: int
-    # whether every other thread of the process is parked (wakers.others_parked), asked once
-    parked: Callable[[], bool] | None = None
+    # whether every other thread of the process is parked (wakers.others_parked, given
+    # `held_past`), asked once
+    parked: Callable[[Callable[[int], bool]], bool] | None = None
+    # the threads the keeper holds in a wait that ends no sooner than this one, from within
+    # (set by the keeper)
+    held_past: Callable[[int], bool] = _nobody
     _parked: bool | None = field(default=None, init=False)
 
     def time_only(self) -> bool:
         """A private futex whose process has nothing else running (its other threads wait
-        untimed: `Event().wait(0.1)` in a thread that main joins): only time ends the wait."""
+        untimed: `Event().wait(0.1)` in a thread that main joins; or held until later, as
+        Node's main loop beside a worker's `Atomics.wait`): only time ends the wait."""
         if self._parked is None:
-            self._parked = self.parked is not None and self.parked()
+            self._parked = self.parked is not None and self.parked(self.held_past)
         return self._parked
+
+    def from_within(self) -> bool:
+        return self.parked is not None  # a private futex: only its process changes the word
 
     def ready(self) -> bool:
         try:
@@ -438,10 +460,13 @@ def _futex(note: Notification, tgid: int, now: Now) -> Answer:
     if probe.ready():
         return Proceed()  # the word already changed: the kernel answers EAGAIN
     if op & FUTEX_PRIVATE_FLAG:
-        probe.parked = lambda: wakers.others_parked(tgid, note.pid)
+        probe.parked = functools.partial(wakers.others_parked, tgid, note.pid)
     ns = memory.timespec_ns(note.pid, note.args[3])
     timed_out = Reply(error=errno.ETIMEDOUT)
-    if op & FUTEX_CMD_BITS == FUTEX_WAIT_BITSET:
+    if op & FUTEX_CMD_BITS in (FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI):
+        # WAIT_REQUEUE_PI: a condvar wait whose waker requeues it to the PI mutex. Held, it
+        # is not queued to be requeued, but the waker bumps the word first: the re-run then
+        # returns EAGAIN, a spurious wake, and the caller takes the mutex itself.
         clock = CLOCK_REALTIME if op & FUTEX_CLOCK_REALTIME else CLOCK_MONOTONIC
         return _absolute("futex", ns, clock, now, timed_out, probe=probe)
     if op & FUTEX_CMD_BITS == FUTEX_WAIT:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from detonate.sandbox.timekeeper import unixpeer
@@ -33,6 +34,7 @@ SYS_EPOLL_PWAIT2 = "441"
 SYS_EPOLL_WAITS = frozenset({"232", "281", SYS_EPOLL_PWAIT2})  # epoll_wait, epoll_pwait, …2
 PARKED_TRIES = 3
 PASSING_STATES = frozenset("Rt")  # running, or in a tracer stop
+GONE_STATES = frozenset("ZX")  # exited, not yet reaped
 PARKED_PAUSE_SECONDS = 0.002
 
 
@@ -60,34 +62,37 @@ def own_wakers_only(tgid: int, fds: list[int]) -> bool:
     return True
 
 
-def others_parked(tgid: int, tid: int) -> bool:
+def others_parked(tgid: int, tid: int, held_past: Callable[[int], bool] = lambda _: False) -> bool:
     """Every thread of process `tgid` but `tid` waits with no timeout on a futex (a join, an
-    idle pool's worker) or in an `epoll_wait` on its own wakers only (an idle event loop:
-    Node's main thread while a worker waits in `Atomics.wait`): none of them runs before
-    `tid`'s timed wait ends, so none changes the word it waits on, and only time ends that
-    wait. Read from /proc/<tid>/syscall (the call's number and arguments while a thread is in
-    one); False when a thread cannot be read. A thread caught running or in a tracer stop is
-    looked at again, PARKED_TRIES times PARKED_PAUSE_SECONDS apart: the last link of a
-    `threading.Timer` chain is still exiting (stopped by strace at its `munmap`) when the next
-    link's wait is trapped, and V8's helper threads run now and then."""
+    idle pool's worker), in an `epoll_wait` on its own wakers only (an idle event loop), or
+    in a wait the keeper holds until no sooner than `tid`'s and that only the process ends
+    (`held_past`: Node's main loop, waiting on its wakers for a timer 8 s away, while a
+    worker waits 250 ms in `Atomics.wait`): none of them runs before `tid`'s timed wait
+    ends, so none changes the word it waits on, and only time ends that wait. Read from
+    /proc/<tid>/syscall (the call's number and arguments while a thread is in one); False
+    when a thread cannot be read. A thread caught running, in a tracer stop or in a timed
+    futex wait is looked at again, PARKED_TRIES times PARKED_PAUSE_SECONDS apart: the
+    last link of a `threading.Timer` chain is still exiting (stopped by strace at its
+    `munmap`, or waiting for the GIL) when the next link's wait is trapped, and V8's helper
+    threads run now and then."""
     for _ in range(PARKED_TRIES):
-        parked = _parked_now(tgid, tid)
+        parked = _parked_now(tgid, tid, held_past)
         if parked is not None:
             return parked
         time.sleep(PARKED_PAUSE_SECONDS)
     return False
 
 
-def _parked_now(tgid: int, tid: int) -> bool | None:
-    """others_parked at one look; None when only threads running or in a tracer stop spoil
-    it (they may be about to park, or exit)."""
+def _parked_now(tgid: int, tid: int, held_past: Callable[[int], bool]) -> bool | None:
+    """others_parked at one look; None when only threads running, in a tracer stop or in a
+    timed futex wait spoil it (they may be about to park, or exit)."""
     try:
         tids = os.listdir(f"/proc/{tgid}/task")
     except OSError:
         return False
     passing = False
     for other in tids:
-        if other == str(tid):
+        if other == str(tid) or held_past(int(other)):
             continue
         try:
             stat = Path(f"/proc/{tgid}/task/{other}/stat").read_text()
@@ -95,21 +100,28 @@ def _parked_now(tgid: int, tid: int) -> bool | None:
             fields = Path(f"/proc/{tgid}/task/{other}/syscall").read_text().split()
         except (OSError, IndexError):
             continue  # exited meanwhile
-        if state in PASSING_STATES:
+        if state in GONE_STATES:
+            continue
+        parked = None if state in PASSING_STATES else _parked(tgid, fields)
+        if parked is None:
             passing = True
-        elif not _parked(tgid, fields):
+        elif not parked:
             return False
     return None if passing else True
 
 
-def _parked(tgid: int, fields: list[str]) -> bool:
+def _parked(tgid: int, fields: list[str]) -> bool | None:
     """A thread's /proc/<tid>/syscall shows an untimed futex wait, or an untimed epoll wait on
-    the process's own wakers."""
+    the process's own wakers. None for a timed futex wait: it ends by itself, and is most
+    often a hand-over's (CPython's GIL: the last `threading.Timer` link waits up to 5 ms to
+    take the interpreter back from the next link, then exits); looked at again."""
     if len(fields) < 5:
         return False  # running
     call, args = fields[0], [int(arg, 16) for arg in fields[1:5]]
     if call == SYS_FUTEX:
-        return args[1] & FUTEX_CMD_BITS in (FUTEX_WAIT, FUTEX_WAIT_BITSET) and args[3] == 0
+        if args[1] & FUTEX_CMD_BITS not in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
+            return False
+        return True if args[3] == 0 else None
     if call in SYS_EPOLL_WAITS:
         timeout = args[3]  # an int in ms (-1: none), or epoll_pwait2's timespec pointer
         untimed = timeout == 0 if call == SYS_EPOLL_PWAIT2 else timeout & 0xFFFFFFFF == 0xFFFFFFFF

@@ -9,11 +9,13 @@ blanked out, it was not seen before:
     → # #.# openat(AT_FDCWD</>, "/var/lib/pg/base/#/#", O_RDWR) = #</…>
 
 It also counts the sample's effects (new or not): a file opened for writing (not /dev/null or
-its own stdio), created, renamed or removed, a connect, bind or send, a signal sent. The time
-keeper tells a health loop (an effect every round) from a countdown (rounds of nothing but
-the wait) by them. A `kill(pid, 0)` probes, it does not act (busybox `timeout` probes its
-child each second); writes to an fd already open are not counted (a countdown's "still
-waiting" log line is not work).
+its own stdio), created, renamed or removed, a connect, bind or send, a signal sent to a
+process. The time keeper tells a health loop (an effect every round) from a countdown (rounds
+of nothing but the wait) by them. A `kill(pid, 0)` probes, it does not act (busybox `timeout`
+probes its child each second); a signal to a thread (`tkill`, `tgkill`: `pthread_kill`,
+`raise`, Go's preemption) stays within its process (a heartbeat thread that interrupts
+main's sleep); writes to an fd already open are not counted (a countdown's "still waiting"
+log line is not work).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def is_effect(line: str) -> bool:
             return False
         return call == "creat" or _WRITE_OPEN.search(args) is not None
     if call in SIGNAL_CALLS:
-        return _SIGNAL_ZERO.match(args) is None
+        return call == "kill" and _SIGNAL_ZERO.match(args) is None
     return call in _EFFECTS
 
 

@@ -1,0 +1,3 @@
+module gohandover
+
+go 1.19
