@@ -70,7 +70,9 @@ class Registry:
             command.append(f"--dest-creds={self.username}:{self.password}")
         if all_platforms:
             command.append("--all")
-        subprocess.run([*command, source, dest], check=True, capture_output=True, timeout=120)
+        done = subprocess.run([*command, source, dest], capture_output=True, timeout=120)
+        if done.returncode:
+            raise RuntimeError(f"skopeo copy to {dest} failed: {done.stderr.decode()[-2000:]}")
         return dest
 
     def blob_data_path(self, digest: str) -> Path:
